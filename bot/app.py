@@ -1,0 +1,54 @@
+"""Wiring: configuration, database, LINE client, blueprints, CLI."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+from bot.config import Config
+from bot.db import Database
+from bot.pipeline import Bot
+
+
+def load_config(config: Any, instance_path: str) -> Config:
+    if isinstance(config, Config):
+        cfg = config
+    else:
+        cfg = Config.from_env(**dict(config or {}))
+    if not cfg.database_url:
+        Path(instance_path).mkdir(parents=True, exist_ok=True)
+        cfg = cfg.with_overrides(database_url="sqlite:///" + os.path.join(instance_path, "tsunagari.db"))
+    return cfg
+
+
+def make_bot(cfg: Config) -> Bot:
+    from bot.line_client import LineClient
+
+    line = None
+    if cfg.line_channel_access_token:
+        line = LineClient(cfg.line_channel_access_token, cfg.line_api_base_url, cfg.line_timeout_seconds)
+    return Bot(cfg, Database(cfg.database_url or ""), line)
+
+
+def build_app(config: Any = None) -> Flask:
+    import handlers
+    from bot import cli, health, webchat, webhook
+
+    app = Flask("bot", instance_relative_config=True)
+    cfg = load_config(config, app.instance_path)
+    app.config.update(SECRET_KEY=cfg.secret_key, MAX_CONTENT_LENGTH=cfg.max_webhook_bytes, JSON_AS_ASCII=False)
+    app.json.ensure_ascii = False
+    handlers.check_routes()
+    bot = make_bot(cfg)
+    app.extensions["tsunagari"] = bot
+    app.register_blueprint(webhook.bp)
+    app.register_blueprint(health.bp)
+    if cfg.webchat_on:
+        app.register_blueprint(webchat.bp)
+    cli.init_app(app)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app

@@ -1,0 +1,118 @@
+"""Command-line interface: `flask --app bot <command>`. Thin wrappers over plain functions."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from bot.config import ROOT
+
+db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+areas_cli = AppGroup("areas", help="The city's areas and associations.")
+demo_cli = AppGroup("demo", help="Demo data for the local web chat.")
+
+
+def _bot():
+    return current_app.extensions["tsunagari"]
+
+
+def alembic_config():
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["engine"] = _bot().db.engine
+    return cfg
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Bring the database to the current schema (or to REVISION)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(), revision)
+    click.echo(f"database upgraded to {revision}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Step the schema back to REVISION (e.g. -1, or base)."""
+    from alembic import command
+
+    command.downgrade(alembic_config(), revision)
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    from alembic import command
+
+    command.current(alembic_config())
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    """Write a new migration from the difference between the models and the database."""
+    from alembic import command
+
+    command.revision(alembic_config(), message=message, autogenerate=True)
+
+
+@areas_cli.command("load")
+@click.argument("path", required=False)
+def areas_load(path: str | None) -> None:
+    """Load (or reload) the city's areas and associations from a JSON file."""
+    from bot.areas import CityFileError, load_city
+
+    bot = _bot()
+    path = path or bot.config.area_file
+    try:
+        with bot.db.session() as s:
+            report = load_city(s, path)
+    except CityFileError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"loaded {report.areas} areas and {report.associations} associations from {path}")
+
+
+@demo_cli.command("seed")
+def demo_seed() -> None:
+    """Load the demo city and the web chat's demo residents (safe to run again)."""
+    from bot.areas import load_city
+    from bot.demo import seed
+
+    bot = _bot()
+    with bot.db.session() as s:
+        load_city(s, bot.config.area_file)
+        names = seed(s)
+    click.echo("demo residents: " + ", ".join(names))
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Make one pass and exit.")
+def worker_cmd(once: bool) -> None:
+    """Send what is in the outbox (the Procfile's `worker`)."""
+    from bot import worker
+
+    if once:
+        click.echo(f"sent or attempted {worker.run_once(_bot())} rows")
+        return
+    worker.run_forever(_bot())
+
+
+@click.command("clock")
+def clock_cmd() -> None:
+    """Run the one scheduler process (the Procfile's `clock`)."""
+    from scheduler.clock import run_clock
+
+    run_clock(_bot())
+
+
+def init_app(app: Flask) -> None:
+    for cmd in (db_cli, areas_cli, demo_cli, worker_cmd, clock_cmd):
+        app.cli.add_command(cmd)

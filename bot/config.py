@@ -1,0 +1,84 @@
+"""Configuration, read from the environment (and an optional `.env` file) when the app is built.
+
+Nothing here runs at import: `Config.from_env()` is called by `create_app()`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Config:
+    line_channel_secret: str | None = None
+    line_channel_access_token: str | None = None
+    line_api_base_url: str = "https://api.line.me"
+    database_url: str | None = None  # None: a SQLite file under the instance folder
+    tz_name: str = "Asia/Tokyo"
+    secret_key: str = "dev-only-not-secret"
+    # The local web chat: None means "on when no LINE channel is configured".
+    webchat_enabled: bool | None = None
+    default_locale: str = "ja"
+    conversation_ttl_seconds: int = 30 * 60
+    max_webhook_bytes: int = 1024 * 1024
+    line_timeout_seconds: float = 5.0
+    outbox_max_attempts: int = 10
+    outbox_stale_seconds: int = 120  # a row left "sending" this long is taken back
+    inbox_stale_seconds: int = 30  # an event recorded but not handled this long is retried
+    area_file: str = str(ROOT / "data" / "cities" / "demo.json")
+    locales_dir: str = str(ROOT / "locales")
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def line_configured(self) -> bool:
+        return bool(self.line_channel_secret and self.line_channel_access_token)
+
+    @property
+    def webchat_on(self) -> bool:
+        if self.webchat_enabled is None:
+            return not self.line_configured
+        return self.webchat_enabled
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Config":
+        if env is None:
+            _load_dotenv()
+            env = os.environ
+        values: dict[str, Any] = {
+            "line_channel_secret": env.get("LINE_CHANNEL_SECRET") or None,
+            "line_channel_access_token": env.get("LINE_CHANNEL_ACCESS_TOKEN") or None,
+            "line_api_base_url": env.get("LINE_API_BASE_URL") or cls.line_api_base_url,
+            "database_url": env.get("DATABASE_URL") or None,
+            "tz_name": env.get("TZ_NAME") or cls.tz_name,
+            "secret_key": env.get("FLASK_SECRET_KEY") or cls.secret_key,
+            "webchat_enabled": _bool(env.get("WEBCHAT_ENABLED"), None)  # type: ignore[arg-type]
+            if env.get("WEBCHAT_ENABLED")
+            else None,
+        }
+        if env.get("AREA_FILE"):
+            values["area_file"] = env["AREA_FILE"]
+        values.update(overrides)
+        return cls(**values)
+
+    def with_overrides(self, **overrides: Any) -> "Config":
+        known = {f.name for f in fields(self)}
+        return replace(self, **{k: v for k, v in overrides.items() if k in known})
+
+
+def _load_dotenv() -> None:
+    """Let a `.env` file in the working directory supply variables not already set."""
+    try:
+        from dotenv import load_dotenv
+    except ImportError:  # pragma: no cover - python-dotenv is a pinned dependency
+        return
+    load_dotenv(override=False)

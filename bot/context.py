@@ -1,0 +1,45 @@
+"""What a handler or a conversation step gets: the transaction, the resident, the event, the
+time, and translation in the resident's own locale."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from bot.config import Config
+from bot.i18n import DEFAULT_LOCALE, t
+from bot.inbound import Inbound
+from bot.models import ConversationState, Resident
+from bot.replies import Reply
+
+
+@dataclass
+class Ctx:
+    session: Session
+    config: Config
+    inbound: Inbound
+    now: datetime
+    resident: Resident | None = None
+    conversation: ConversationState | None = None
+    locale_override: str | None = None
+    # Replies to show before whatever the route answers (e.g. "your last conversation expired").
+    notes: list[Reply] = field(default_factory=list)
+    # Set when the resident's data was deleted during this event: the reply still goes out once.
+    erased: bool = False
+
+    @property
+    def locale(self) -> str:
+        if self.locale_override:
+            return self.locale_override
+        if self.resident is not None and self.resident.locale:
+            return self.resident.locale
+        return self.config.default_locale or DEFAULT_LOCALE
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.config.tz_name)
+
+    def t(self, msgid: str, /, **named: object) -> str:
+        return t(self.locale, msgid, **named)

@@ -1,0 +1,72 @@
+"""One event, one transaction: load the resident and their conversation, route, and put every
+reply in the outbox. The caller owns the transaction and sends after commit."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import handlers
+from bot import outbox, residents
+from bot.config import Config
+from bot.context import Ctx
+from bot.i18n import N_, normalize_locale
+from bot.inbound import Inbound
+from bot.models import ConversationState, OutboxMessage
+from bot.replies import Text
+
+log = logging.getLogger(__name__)
+
+
+def dispatch(session: Session, config: Config, inbound: Inbound, now: datetime) -> list[OutboxMessage]:
+    """Handle one event. Returns the outbox rows this request should send right after commit."""
+    if inbound.mode == "standby":
+        return []  # another channel owns the chat: say nothing
+    ctx = Ctx(session=session, config=config, inbound=inbound, now=now)
+    if inbound.source_type == "user" and inbound.user_id:
+        if inbound.kind == "unfollow":
+            ctx.resident = residents.find(session, inbound.user_id, lock=True)
+        else:
+            locale = normalize_locale(inbound.profile_language) or config.default_locale
+            ctx.resident = residents.get_or_create(session, inbound.user_id, inbound.channel, now, locale)
+        if ctx.resident is not None:
+            _load_conversation(ctx)
+    elif inbound.source_type == "user":
+        return []  # no one to answer
+    name, replies = handlers.route(ctx)
+    log.debug("event %s routed to %s", inbound.event_id, name)
+    replies = ctx.notes + replies
+    if not replies:
+        return []
+    if inbound.source_type != "user":
+        target = inbound.group_id
+        resident_id = None
+    else:
+        target = inbound.user_id
+        resident_id = ctx.resident.id if ctx.resident is not None and not ctx.erased else None
+    if not target:
+        return []
+    return outbox.enqueue(
+        session,
+        channel=inbound.channel,
+        recipients=[target],
+        replies=replies,
+        resident_id=resident_id,
+        reply_token=inbound.reply_token,
+        claimed=True,
+        erase_after_send=ctx.erased,
+    )
+
+
+def _load_conversation(ctx: Ctx) -> None:
+    assert ctx.resident is not None
+    state = ctx.session.scalar(select(ConversationState).where(ConversationState.resident_id == ctx.resident.id))
+    if state is not None and state.expires_at <= ctx.now:
+        ctx.session.delete(state)
+        ctx.session.flush()
+        state = None
+        if ctx.inbound.kind in ("message", "postback"):
+            ctx.notes.append(Text(ctx.t(N_("Your last conversation timed out, so we started over."))))
+    ctx.conversation = state

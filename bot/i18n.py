@@ -1,0 +1,90 @@
+"""Translation. Strings are marked with `N_()` where defined and rendered late with
+`t(locale, msgid, **named)`, the resident's locale always passed explicitly.
+
+Catalogs live in `locales/<locale>/LC_MESSAGES/messages.po`; the setup command compiles them to
+`.mo` files (not committed). English msgids.
+"""
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+from babel.support import NullTranslations, Translations
+
+from bot.config import ROOT
+
+DEFAULT_LOCALE = "ja"
+# Each language named in its own script (autonyms are data, not translations).
+LANGUAGES: dict[str, str] = {"ja": "日本語", "en": "English"}
+SUPPORTED_LOCALES: tuple[str, ...] = tuple(LANGUAGES)
+LOCALES_DIR = ROOT / "locales"
+
+
+def N_(msgid: str) -> str:
+    """Mark a string for extraction; translated later with `t()`."""
+    return msgid
+
+
+def normalize_locale(value: str | None) -> str | None:
+    """Map a LINE profile language ("ja", "en", "en-US", "zh-Hant" …) to a shipped locale."""
+    if not value:
+        return None
+    value = value.replace("_", "-").lower()
+    if value in LANGUAGES:
+        return value
+    base = value.split("-")[0]
+    return base if base in LANGUAGES else None
+
+
+@lru_cache(maxsize=None)
+def _translations(locale: str, locales_dir: str) -> NullTranslations:
+    path = Path(locales_dir) / locale / "LC_MESSAGES" / "messages.mo"
+    if not path.exists():
+        return NullTranslations()
+    with path.open("rb") as fh:
+        return Translations(fh, domain="messages")
+
+
+def missing_compiled_catalogs(locales_dir: Path = LOCALES_DIR) -> list[str]:
+    return [
+        loc
+        for loc in SUPPORTED_LOCALES
+        if not (locales_dir / loc / "LC_MESSAGES" / "messages.mo").exists()
+    ]
+
+
+def t(locale: str | None, msgid: str, /, **named: object) -> str:
+    loc = locale if locale in LANGUAGES else DEFAULT_LOCALE
+    text = _translations(loc, str(LOCALES_DIR)).gettext(msgid)
+    return text.format(**named) if named else text
+
+
+@lru_cache(maxsize=None)
+def keywords(msgid: str) -> frozenset[str]:
+    """All the words, across every shipped language, that a keyword msgid stands for.
+
+    A keyword msgid lists English words separated by "|"; each translation lists its own.
+    A resident may type any of them whatever their language setting.
+    """
+    words: set[str] = set()
+    for loc in SUPPORTED_LOCALES:
+        for word in t(loc, msgid).split("|"):
+            if word.strip():
+                words.add(normalize_text(word))
+    for word in msgid.split("|"):
+        words.add(normalize_text(word))
+    return frozenset(words)
+
+
+def normalize_text(text: str) -> str:
+    """Fold what a person might type differently: width, case, spaces, trailing marks."""
+    text = unicodedata.normalize("NFKC", text).casefold().strip()
+    text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("C"))
+    text = " ".join(text.split())
+    return text.rstrip("!！?？。.、,~〜 ")
+
+
+def reset_cache() -> None:
+    _translations.cache_clear()
+    keywords.cache_clear()

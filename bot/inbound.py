@@ -1,0 +1,157 @@
+"""The one module that knows LINE's webhook models: it verifies and parses a delivery with the
+official SDK and turns each event into the bot's own small `Inbound` dataclass.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from linebot.v3 import WebhookParser
+from linebot.v3.exceptions import InvalidSignatureError
+from linebot.v3.webhooks import (
+    Event,
+    FollowEvent,
+    JoinEvent,
+    LeaveEvent,
+    MemberJoinedEvent,
+    MemberLeftEvent,
+    MessageEvent,
+    PostbackEvent,
+    TextMessageContent,
+    UnfollowEvent,
+)
+
+
+class BadSignature(Exception):
+    pass
+
+
+class MalformedDelivery(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Inbound:
+    event_id: str
+    kind: str  # message | follow | unfollow | postback | join | leave | member_joined | ...
+    timestamp_ms: int = 0
+    channel: str = "line"  # line | web
+    mode: str = "active"
+    redelivery: bool = False
+    source_type: str = "user"  # user | group | room | unknown
+    user_id: str | None = None
+    group_id: str | None = None
+    reply_token: str | None = None
+    message_type: str | None = None  # text | image | sticker | location | ...
+    text: str | None = None
+    postback_data: str | None = None
+    postback_params: dict[str, str] = field(default_factory=dict)
+    unblocked: bool = False
+    # Filled by the webhook for follow events, outside any transaction (LINE profile call).
+    profile_name: str | None = None
+    profile_language: str | None = None
+
+    @property
+    def timestamp(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=timezone.utc)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Inbound":
+        return cls(**d)
+
+
+_KINDS: tuple[tuple[type, str], ...] = (
+    (MessageEvent, "message"),
+    (FollowEvent, "follow"),
+    (UnfollowEvent, "unfollow"),
+    (PostbackEvent, "postback"),
+    (JoinEvent, "join"),
+    (LeaveEvent, "leave"),
+    (MemberJoinedEvent, "member_joined"),
+    (MemberLeftEvent, "member_left"),
+)
+
+
+def parse_delivery(secret: str, body: bytes, signature: str | None) -> list[Inbound]:
+    """Verify the signature on the raw bytes, then parse. Raises BadSignature or
+    MalformedDelivery; never anything else."""
+    if not signature:
+        raise BadSignature()
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        # The signature is checked on bytes we cannot decode: verify first, then refuse.
+        if not _valid_signature(secret, body, signature):
+            raise BadSignature() from None
+        raise MalformedDelivery("body is not UTF-8") from None
+    parser = WebhookParser(secret)
+    try:
+        events = parser.parse(text, signature)
+    except InvalidSignatureError:
+        raise BadSignature() from None
+    except Exception as exc:  # any shape the SDK cannot read: refuse, never 500
+        raise MalformedDelivery(type(exc).__name__) from None
+    try:
+        return [_convert(ev) for ev in events]
+    except Exception as exc:
+        raise MalformedDelivery(type(exc).__name__) from None
+
+
+def _valid_signature(secret: str, body: bytes, signature: str) -> bool:
+    import base64
+    import hashlib
+    import hmac
+
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return hmac.compare_digest(base64.b64encode(digest), signature.encode("ascii", "replace"))
+
+
+def _convert(ev: Event) -> Inbound:
+    event_id = getattr(ev, "webhook_event_id", None)
+    if not isinstance(event_id, str) or not event_id or len(event_id) > 64:
+        raise ValueError("event without a usable webhookEventId")
+    kind = next((name for cls, name in _KINDS if isinstance(ev, cls)), None)
+    raw_type = getattr(ev, "type", None)
+    if kind is None:
+        kind = "other:" + (str(raw_type)[:24] if raw_type else "unknown")
+    source = getattr(ev, "source", None)
+    source_type = getattr(source, "type", None) or "unknown"
+    if isinstance(source, dict):  # UnknownEvent keeps plain dicts
+        source_type = str(source.get("type") or "unknown")
+    delivery = getattr(ev, "delivery_context", None)
+    redelivery = bool(getattr(delivery, "is_redelivery", False)) if delivery is not None else False
+    mode = getattr(ev, "mode", None)
+    mode = getattr(mode, "value", mode) or "active"
+    fields: dict[str, Any] = {
+        "event_id": event_id,
+        "kind": kind,
+        "timestamp_ms": int(getattr(ev, "timestamp", 0) or 0),
+        "mode": str(mode),
+        "redelivery": redelivery,
+        "source_type": str(source_type),
+        "user_id": _str_or_none(getattr(source, "user_id", None)),
+        "group_id": _str_or_none(
+            getattr(source, "group_id", None) or getattr(source, "room_id", None)
+        ),
+        "reply_token": _str_or_none(getattr(ev, "reply_token", None)),
+    }
+    if isinstance(ev, MessageEvent):
+        msg = ev.message
+        fields["message_type"] = str(getattr(msg, "type", None) or "unknown")
+        if isinstance(msg, TextMessageContent):
+            fields["text"] = msg.text or ""
+    elif isinstance(ev, PostbackEvent):
+        fields["postback_data"] = ev.postback.data
+        params = ev.postback.params or {}
+        fields["postback_params"] = {str(k): str(v) for k, v in dict(params).items()}
+    elif isinstance(ev, FollowEvent):
+        fields["unblocked"] = bool(getattr(ev.follow, "is_unblocked", False))
+    return Inbound(**fields)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,242 @@
+"""The outbox: every outgoing message is a row, written in the same transaction as the change
+that caused it, then sent after commit (by the request for its own replies, by the worker for
+everything else and for whatever failed).
+
+Sending is idempotent per row: a retry key is minted with the row and reused on every retry;
+LINE's 409 for a key already accepted counts as sent.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot import render_line
+from bot.config import Config
+from bot.db import Database, utcnow
+from bot.line_client import LineClient, SendResult
+from bot.models import OutboxMessage, Resident, WebChatMessage
+from bot.replies import Reply, to_dict
+
+log = logging.getLogger(__name__)
+
+REPLY_TOKEN_MAX_AGE = timedelta(seconds=50)
+RETRY_KEY_MAX_AGE = timedelta(hours=23)  # LINE keeps a retry key 24 h: stop well before
+BACKOFF_BASE = 2.0
+BACKOFF_CAP = 15 * 60.0
+
+
+def enqueue(
+    session: Session,
+    *,
+    channel: str,
+    recipients: Sequence[str],
+    replies: Sequence[Reply],
+    resident_id: int | None = None,
+    reply_token: str | None = None,
+    claimed: bool = False,
+    erase_after_send: bool = False,
+    dedupe_key: str | None = None,
+) -> list[OutboxMessage]:
+    """Add outbox rows for `replies` (already translated for the recipients).
+
+    `claimed=True` marks the rows as being sent by this process right after commit; if it dies
+    first, the worker takes them back after `outbox_stale_seconds`.
+    """
+    if not replies or not recipients:
+        return []
+    now = utcnow()
+    if channel == "web":
+        payloads: list[list[dict[str, Any]]] = [[to_dict(r) for r in replies]]
+    else:
+        payloads = render_line.render(replies)
+    rows = []
+    for i, payload in enumerate(payloads):
+        row = OutboxMessage(
+            channel=channel,
+            resident_id=resident_id,
+            recipients=list(recipients),
+            payload=payload,
+            reply_token=reply_token if i == 0 else None,
+            status="sending" if claimed else "pending",
+            claimed_at=now if claimed else None,
+            next_attempt_at=now,
+            erase_after_send=erase_after_send,
+            dedupe_key=f"{dedupe_key}:{i}" if dedupe_key and i else dedupe_key,
+            created_at=now,
+        )
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+@dataclass
+class Outcome:
+    row_id: int
+    result: SendResult
+    transcript: list[dict[str, Any]] | None = None  # web chat: messages to show
+
+
+class Sender:
+    """Sends claimed rows and records what happened. Used by the web request and the worker."""
+
+    def __init__(self, db: Database, config: Config, line: LineClient | None):
+        self.db = db
+        self.config = config
+        self.line = line
+
+    # -- sending (outside any transaction) ---------------------------------------------------
+    def send(self, row: OutboxMessage, now: datetime | None = None) -> Outcome:
+        now = now or utcnow()
+        if row.channel == "web":
+            return Outcome(row.id, SendResult("sent"), transcript=list(row.payload))
+        if self.line is None:
+            return Outcome(row.id, SendResult("failed", error="LINE channel not configured"))
+        recipients = list(row.recipients)
+        if not recipients:
+            return Outcome(row.id, SendResult("sent"))
+        fresh = row.attempts == 0 and now - row.created_at < REPLY_TOKEN_MAX_AGE
+        if row.reply_token and fresh:
+            result = self.line.reply(row.reply_token, row.payload)
+            if result.outcome != "bad_reply_token":
+                if result.outcome == "retry":
+                    # A reply cannot carry a retry key; the retry goes as a push with one.
+                    pass
+                return Outcome(row.id, result)
+            # The token was spent or expired: fall back to a push, now.
+        if len(recipients) == 1:
+            result = self.line.push(recipients[0], row.payload, row.retry_key)
+        else:
+            result = self.line.multicast(recipients, row.payload, row.retry_key)
+        return Outcome(row.id, result)
+
+    # -- recording (one transaction for a batch) ---------------------------------------------
+    def record(self, session: Session, outcomes: Sequence[Outcome], now: datetime | None = None) -> None:
+        now = now or utcnow()
+        for oc in outcomes:
+            row = session.get(OutboxMessage, oc.row_id)
+            if row is None or row.status != "sending":
+                continue
+            res = oc.result
+            if res.ok:
+                if oc.transcript is not None:
+                    _write_transcript(session, row, oc.transcript, now)
+                row.status = "sent"
+                row.sent_at = now
+                row.accepted_request_id = res.request_id
+                row.last_error = None
+                if row.erase_after_send:
+                    row.recipients = []
+                    row.payload = []
+                continue
+            row.attempts += 1
+            row.last_error = f"{res.status or '-'} {res.error or res.outcome}"[:500]
+            too_old = now - row.created_at > RETRY_KEY_MAX_AGE
+            if (
+                res.outcome in ("failed", "bad_reply_token")
+                or row.attempts >= self.config.outbox_max_attempts
+                or too_old
+            ):
+                row.status = "dead"
+                log.warning("outbox row %s dead-lettered: %s", row.id, row.last_error)
+            else:
+                row.status = "pending"
+                row.claimed_at = None
+                row.next_attempt_at = now + timedelta(seconds=backoff(row.attempts, res.retry_after))
+
+    def deliver(self, rows: Sequence[OutboxMessage]) -> None:
+        """Send rows this process claimed, then record the outcomes in one transaction."""
+        if not rows:
+            return
+        outcomes = [self.send(row) for row in rows]
+        with self.db.session() as s:
+            self.record(s, outcomes)
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
+    delay *= random.uniform(0.5, 1.5)  # jitter, so many rows do not come back at once
+    if retry_after:
+        delay = max(delay, retry_after)
+    return delay
+
+
+def _write_transcript(session: Session, row: OutboxMessage, messages: list[dict[str, Any]], now: datetime) -> None:
+    for user_id in row.recipients:
+        resident = session.scalar(select(Resident).where(Resident.line_user_id == user_id))
+        if resident is None:
+            # A demo resident who just deleted their data: they are still "in the chat".
+            resident = Resident(line_user_id=user_id, channel="web", following=True)
+            session.add(resident)
+            session.flush()
+        for message in messages:
+            session.add(WebChatMessage(resident_id=resident.id, direction="out", payload=message, created_at=now))
+
+
+def claim(session: Session, limit: int, now: datetime | None = None) -> list[OutboxMessage]:
+    """Claim due rows atomically: `FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite the
+    immediate transaction already holds the write lock."""
+    now = now or utcnow()
+    due = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = list(
+        session.scalars(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .values(status="sending", claimed_at=now)
+            .returning(OutboxMessage),
+            execution_options={"synchronize_session": False},
+        )
+    )
+    rows.sort(key=lambda r: r.id)
+    return _drop_unreachable(session, rows, now)
+
+
+def _drop_unreachable(session: Session, rows: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
+    """Nothing is pushed to a resident who unfollowed or deleted their data."""
+    ids = {uid for row in rows if not row.erase_after_send and row.channel == "line" for uid in row.recipients}
+    if not ids:
+        return rows
+    reachable = set(
+        session.scalars(
+            select(Resident.line_user_id).where(Resident.line_user_id.in_(ids), Resident.following.is_(True))
+        )
+    )
+    keep = []
+    for row in rows:
+        if row.erase_after_send or row.channel != "line":
+            keep.append(row)
+            continue
+        # Group ids (C…/R…) are not residents; they stay.
+        allowed = [u for u in row.recipients if u in reachable or not u.startswith("U")]
+        if not allowed:
+            row.status = "cancelled"
+            row.last_error = "no reachable recipient"
+            continue
+        if len(allowed) != len(row.recipients):
+            row.recipients = allowed
+        keep.append(row)
+    return keep
+
+
+def recover_stale(session: Session, stale_seconds: int, now: datetime | None = None) -> int:
+    """Rows left "sending" by a process that died go back to the queue."""
+    now = now or utcnow()
+    res = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - timedelta(seconds=stale_seconds))
+        .values(status="pending", claimed_at=None, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return res.rowcount or 0

@@ -1,0 +1,132 @@
+"""The local web chat (`GET /chat`): talk to the same dispatcher as a LINE resident would,
+as one of a few demo residents. On by default when no LINE channel is configured.
+
+Replies reach the page through the same outbox as LINE messages: the web channel's "sending"
+writes them into the transcript the page reads.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import timezone
+
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from sqlalchemy import select
+
+from bot.db import utcnow
+from bot.demo import demo_residents
+from bot.i18n import LANGUAGES, N_, t
+from bot.inbound import Inbound
+from bot.models import Resident, WebChatMessage
+from bot.replies import parse_postback
+
+bp = Blueprint("webchat", __name__, template_folder="templates", static_folder="static", static_url_path="/chat/static")
+
+MAX_TEXT = 5000
+UI = {
+    "title": N_("Tsunagari — try the bot"),
+    "intro": N_("A local demo chat. Choose a demo resident and talk to the bot as they would in LINE."),
+    "resident": N_("Demo resident"),
+    "placeholder": N_("Type a message"),
+    "send": N_("Send"),
+    "choose": N_("Choose"),
+    "new_resident": N_("(new, not joined yet)"),
+    "error": N_("The message could not be sent. Please try again."),
+    "too_long": N_("That message is too long (at most 5,000 characters)."),
+}
+
+
+def _bot():
+    return current_app.extensions["tsunagari"]
+
+
+def _ui_locale() -> str:
+    lang = request.args.get("lang", "")
+    return lang if lang in LANGUAGES else _bot().config.default_locale
+
+
+@bp.get("/chat")
+def page():
+    locale = _ui_locale()
+    with _bot().db.session() as s:
+        people = [
+            {"id": r.line_user_id, "label": r.nickname or t(locale, UI["new_resident"])}
+            for r in demo_residents(s)
+        ]
+    ui = {k: t(locale, v) for k, v in UI.items()}
+    return render_template("chat.html", ui=ui, people=people, locale=locale, languages=LANGUAGES)
+
+
+def _resident(s, user_id: str) -> Resident:
+    r = s.scalar(select(Resident).where(Resident.line_user_id == user_id))
+    if r is None or r.channel != "web":
+        abort(404)
+    return r
+
+
+def _messages(s, resident_id: int, after: int) -> list[dict]:
+    rows = s.scalars(
+        select(WebChatMessage)
+        .where(WebChatMessage.resident_id == resident_id, WebChatMessage.id > after)
+        .order_by(WebChatMessage.id)
+        .limit(200)
+    )
+    return [{"id": m.id, "direction": m.direction, "payload": m.payload,
+             "at": m.created_at.astimezone(timezone.utc).isoformat()} for m in rows]
+
+
+@bp.get("/chat/api/messages")
+def messages():
+    user_id = request.args.get("resident", "")
+    after = request.args.get("after", "0")
+    after_id = int(after) if after.isdigit() else 0
+    with _bot().db.session() as s:
+        r = _resident(s, user_id)
+        return jsonify(messages=_messages(s, r.id, after_id), joined=r.onboarded)
+
+
+@bp.post("/chat/api/send")
+def send():
+    if not request.is_json:  # a JSON body cannot come from another site's form
+        abort(415)
+    body = request.get_json(silent=True) or {}
+    user_id = str(body.get("resident") or "")
+    bot = _bot()
+    locale = _ui_locale()
+    text = body.get("text")
+    pb = body.get("postback")
+    follow = bool(body.get("follow"))
+    if text is not None and (not isinstance(text, str) or len(text) > MAX_TEXT):
+        return jsonify(error=t(locale, UI["too_long"])), 400
+    with bot.db.session() as s:
+        r = _resident(s, user_id)
+        resident_id = r.id
+        shown = None
+        if isinstance(text, str):
+            shown = text
+        elif isinstance(pb, dict):
+            shown = str(pb.get("display") or "")
+        if shown:
+            s.add(WebChatMessage(resident_id=r.id, direction="in", payload={"kind": "in", "text": shown}))
+    ev = _event(user_id, text, pb, follow)
+    if ev is None:
+        return jsonify(error=t(locale, UI["error"])), 400
+    bot.handle_delivery([ev])
+    after = body.get("after")
+    with bot.db.session() as s:
+        return jsonify(messages=_messages(s, resident_id, int(after) if isinstance(after, int) else 0))
+
+
+def _event(user_id: str, text, pb, follow: bool) -> Inbound | None:
+    base = dict(event_id="web-" + uuid.uuid4().hex, channel="web", user_id=user_id,
+                timestamp_ms=int(utcnow().timestamp() * 1000))
+    if follow:
+        return Inbound(kind="follow", **base)
+    if isinstance(text, str):
+        return Inbound(kind="message", message_type="text", text=text, **base)
+    if isinstance(pb, dict) and isinstance(pb.get("data"), str) and len(pb["data"]) <= 300:
+        params = pb.get("params") if isinstance(pb.get("params"), dict) else {}
+        params = {str(k): str(v) for k, v in params.items() if k in ("date", "time", "datetime")}
+        if not parse_postback(pb["data"]):
+            return None
+        return Inbound(kind="postback", postback_data=pb["data"], postback_params=params, **base)
+    return None

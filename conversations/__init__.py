@@ -1,0 +1,31 @@
+"""Conversations: one module per flow, registered here in one place."""
+from __future__ import annotations
+
+from conversations.engine import Flow
+
+
+def _build() -> dict[str, Flow]:
+    from conversations import delete_data, onboarding, settings
+
+    registry: dict[str, Flow] = {}
+    for module in (onboarding, settings, delete_data):
+        flow = module.FLOW
+        if flow.name in registry:
+            raise RuntimeError(f"two flows are named {flow.name!r}")
+        registry[flow.name] = flow
+    return registry
+
+
+_REGISTRY: dict[str, Flow] | None = None
+
+
+def registry() -> dict[str, Flow]:
+    """All flows by name (built on first use, so importing this package does nothing)."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = _build()
+    return _REGISTRY
+
+
+def get(name: str) -> Flow | None:
+    return registry().get(name)

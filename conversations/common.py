@@ -1,0 +1,92 @@
+"""Steps and validators shared by several flows (language, area, join code, nickname,
+quiet hours)."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from bot import areas, residents
+from bot.context import Ctx
+from bot.i18n import LANGUAGES, N_, normalize_locale
+from conversations.engine import Answer, Invalid, Option
+
+YES, NO, SKIP, LEAVE = "yes", "no", "skip", "leave"
+
+
+def language_options(ctx: Ctx, data: dict) -> list[Option]:
+    preferred = data.get("preferred_locale")
+    codes = sorted(LANGUAGES, key=lambda c: (c != preferred, list(LANGUAGES).index(c)))
+    return [Option(code, LANGUAGES[code], literal=True) for code in codes]
+
+
+def accept_language(ctx: Ctx, data: dict, answer: Answer) -> str:
+    loc = normalize_locale((answer.text or "").strip())
+    if loc:
+        return loc
+    raise Invalid(N_("Please choose a language from the buttons."))
+
+
+def area_options(ctx: Ctx, data: dict) -> list[Option]:
+    locale = data.get("locale") or ctx.locale
+    return [
+        Option(a.code, a.name(locale), literal=True, aliases=tuple(a.names.values()))
+        for a in areas.active_areas(ctx.session)
+    ]
+
+
+def accept_area(ctx: Ctx, data: dict, answer: Answer) -> str:
+    raise Invalid(N_("We could not find that area. Please choose from the buttons, or tap “More…” to see more areas."))
+
+
+def accept_join_code(ctx: Ctx, data: dict, answer: Answer) -> int:
+    assoc = areas.find_association_by_code(ctx.session, answer.text or "")
+    if assoc is None:
+        raise Invalid(N_("That join code was not found. Please check it with your association, or tap “Skip”."))
+    return assoc.id
+
+
+def accept_nickname(ctx: Ctx, data: dict, answer: Answer) -> str:
+    name = residents.clean_nickname(answer.text or "")
+    if name is None:
+        raise Invalid(N_("A name needs 1 to {max} characters, without links. Please try again."), max=residents.NICKNAME_MAX)
+    return name
+
+
+_RANGE = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*[-~〜～から]+\s*(\d{1,2})(?::(\d{2}))?(?:まで)?$")
+
+QUIET_PRESETS = {
+    "21-8": (21 * 60, 8 * 60),
+    "22-7": (22 * 60, 7 * 60),
+    "20-9": (20 * 60, 9 * 60),
+    "off": (None, None),
+}
+
+
+def quiet_options(ctx: Ctx, data: dict) -> list[Option]:
+    return [
+        Option("21-8", N_("21:00 to 8:00 (standard)")),
+        Option("22-7", N_("22:00 to 7:00")),
+        Option("20-9", N_("20:00 to 9:00")),
+        Option("off", N_("No quiet hours")),
+    ]
+
+
+def accept_quiet(ctx: Ctx, data: dict, answer: Answer) -> str:
+    text = unicodedata.normalize("NFKC", answer.text or "").replace(" ", "")
+    m = _RANGE.match(text)
+    if m:
+        h1, m1, h2, m2 = int(m[1]), int(m[2] or 0), int(m[3]), int(m[4] or 0)
+        if h1 < 24 and h2 < 24 and m1 < 60 and m2 < 60 and (h1, m1) != (h2, m2):
+            return f"{h1 * 60 + m1}:{h2 * 60 + m2}"
+    raise Invalid(N_("Please choose from the buttons, or type a range like “22:00-7:00”."))
+
+
+def quiet_minutes(value: str) -> tuple[int | None, int | None]:
+    if value in QUIET_PRESETS:
+        return QUIET_PRESETS[value]
+    start, end = value.split(":")
+    return int(start), int(end)
+
+
+def format_minutes(minutes: int) -> str:
+    return f"{minutes // 60}:{minutes % 60:02d}"

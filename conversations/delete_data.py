@@ -1,0 +1,46 @@
+"""「データ削除」: confirm, then remove everything that identifies the resident. The
+confirmation is composed before the data goes, so it arrives in their language."""
+from __future__ import annotations
+
+from bot import residents
+from bot.context import Ctx
+from bot.i18n import N_
+from bot.replies import Reply, Text
+from conversations.engine import Flow, Option, Step
+
+DELETE, KEEP = "delete", "keep"
+
+
+def finish(ctx: Ctx, data: dict) -> list[Reply]:
+    if data.get("confirm") != DELETE:
+        return [Text(ctx.t(N_("Nothing was deleted.")))]
+    goodbye = Text(
+        ctx.t(
+            N_(
+                "Your data has been deleted: your name, area, language, memberships and conversations. "
+                "If you want to use Tsunagari again, just send any message."
+            )
+        )
+    )
+    assert ctx.resident is not None
+    residents.delete_resident(ctx.session, ctx.resident)
+    ctx.resident = None
+    ctx.erased = True
+    return [goodbye]
+
+
+FLOW = Flow(
+    name="delete_data",
+    first="confirm",
+    on_finish=finish,
+    steps={
+        "confirm": Step(
+            ask=N_(
+                "This deletes your name, area, language, association memberships and conversations with this bot. "
+                "It cannot be undone. Delete everything?"
+            ),
+            options=[Option(DELETE, N_("Yes, delete")), Option(KEEP, N_("No, keep"))],
+            next=None,
+        ),
+    },
+)

@@ -1,0 +1,246 @@
+"""The conversation engine: flows are explicit tables of steps, persisted per resident.
+
+A step asks a question (with choices, free text, or a date/time picker), `accept` turns an
+answer into a clean value or raises `Invalid` (the same step is asked again with the reason),
+and `next` names the following step (a name, a mapping from the value, or a function of the
+collected data). Only the flow's `on_finish` has effects.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Callable, Mapping, Sequence, Union
+
+from bot.context import Ctx
+from bot.i18n import N_, SUPPORTED_LOCALES, normalize_text, t
+from bot.models import ConversationState
+from bot.replies import Choice, DateQuestion, Question, Reply, Text, postback
+
+PAGE_SIZE = 11  # + "more" + "cancel" = 13, LINE's quick-reply limit
+MORE = "__more"
+
+
+class Invalid(Exception):
+    def __init__(self, msgid: str, **named: object):
+        super().__init__(msgid)
+        self.msgid = msgid
+        self.named = named
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str | None = None  # what the resident typed
+    value: str | None = None  # the value of a tapped or typed choice
+    params: Mapping[str, str] = field(default_factory=dict)  # date/time picker params
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str
+    label: str  # a msgid, translated at render time, unless `literal`
+    literal: bool = False
+    named: Mapping[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()  # other words that pick it when typed
+
+    def text(self, locale: str) -> str:
+        return self.label if self.literal else t(locale, self.label, **self.named)
+
+
+OptionsSpec = Union[Sequence[Option], Callable[[Ctx, dict], Sequence[Option]]]
+NextSpec = Union[str, None, Mapping[str, Union[str, None]], Callable[[dict], Union[str, None]]]
+
+
+@dataclass(frozen=True)
+class Step:
+    ask: str | Callable[[Ctx, dict], str]  # a msgid, or a function returning translated text
+    options: OptionsSpec = ()
+    accept: Callable[[Ctx, dict, Answer], Any] | None = None
+    next: NextSpec = None
+    date_mode: str | None = None  # date | time | datetime
+    date_label: str = N_("Choose")
+    store: str | None = None  # key in the collected data; default: the step's name
+    ask_named: Callable[[Ctx, dict], Mapping[str, object]] | None = None
+
+    def next_steps(self) -> set[str | None]:
+        if isinstance(self.next, Mapping):
+            return set(self.next.values())
+        if callable(self.next):
+            return set(getattr(self.next, "targets", ())) or {None}
+        return {self.next}
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    first: str
+    steps: Mapping[str, Step]
+    on_finish: Callable[[Ctx, dict], list[Reply]]
+    initial: Callable[[Ctx], dict] | None = None
+    # A data key that, once set, is the language the rest of the flow speaks.
+    locale_key: str | None = None
+
+
+def branch(mapping: Mapping[str, str | None], key: str) -> Callable[[dict], str | None]:
+    """`next` chosen by the value stored under `key` (visible to the flow-walking test)."""
+
+    def choose(data: dict) -> str | None:
+        return mapping.get(str(data.get(key)))
+
+    choose.targets = tuple(mapping.values())  # type: ignore[attr-defined]
+    return choose
+
+
+# -- running ---------------------------------------------------------------------------------
+
+def _flow_locale(ctx: Ctx, flow: Flow, data: dict) -> str:
+    if flow.locale_key and data.get(flow.locale_key) in SUPPORTED_LOCALES:
+        return data[flow.locale_key]
+    return ctx.locale
+
+
+def _options(ctx: Ctx, step: Step, data: dict) -> list[Option]:
+    spec = step.options
+    return list(spec(ctx, data) if callable(spec) else spec)
+
+
+def _choice_data(flow: Flow, step_name: str, value: str) -> str:
+    return postback(f=flow.name, s=step_name, v=value)
+
+
+def cancel_choice(locale: str) -> Choice:
+    return Choice(label=t(locale, N_("Cancel")), data=postback(a="cancel"))
+
+
+def render_step(ctx: Ctx, flow: Flow, step_name: str, data: dict) -> Reply:
+    step = flow.steps[step_name]
+    locale = _flow_locale(ctx, flow, data)
+    if callable(step.ask):
+        text = step.ask(ctx, data)
+    else:
+        named = step.ask_named(ctx, data) if step.ask_named else {}
+        text = t(locale, step.ask, **named)
+    options = _options(ctx, step, data)
+    page = int(data.get("_page", {}).get(step_name, 0))
+    shown = options
+    more = False
+    if len(options) > PAGE_SIZE + 1:
+        pages = (len(options) + PAGE_SIZE - 1) // PAGE_SIZE
+        page %= pages
+        shown = options[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        more = True
+    choices = [Choice(label=o.text(locale), data=_choice_data(flow, step_name, o.value)) for o in shown]
+    if more:
+        choices.append(Choice(label=t(locale, N_("More…")), data=_choice_data(flow, step_name, MORE)))
+    choices.append(cancel_choice(locale))
+    if step.date_mode:
+        return DateQuestion(
+            text=text,
+            mode=step.date_mode,
+            data=postback(f=flow.name, s=step_name),
+            label=t(locale, step.date_label),
+            choices=tuple(choices),
+        )
+    return Question(text=text, choices=tuple(choices))
+
+
+def start(ctx: Ctx, flow: Flow, data: dict | None = None) -> list[Reply]:
+    """Begin `flow` for the resident, replacing any conversation they had."""
+    assert ctx.resident is not None
+    data = dict(data or {})
+    if flow.initial:
+        data = {**flow.initial(ctx), **data}
+    state = ctx.conversation
+    expires = ctx.now + timedelta(seconds=ctx.config.conversation_ttl_seconds)
+    if state is None:
+        state = ConversationState(
+            resident_id=ctx.resident.id, flow=flow.name, step=flow.first, data=data, expires_at=expires,
+            updated_at=ctx.now,
+        )
+        ctx.session.add(state)
+        ctx.conversation = state
+    else:
+        state.flow, state.step, state.data, state.expires_at, state.updated_at = (
+            flow.name, flow.first, data, expires, ctx.now,
+        )
+    ctx.session.flush()
+    return [render_step(ctx, flow, flow.first, data)]
+
+
+def end(ctx: Ctx) -> None:
+    if ctx.conversation is not None:
+        ctx.session.delete(ctx.conversation)
+        ctx.session.flush()
+        ctx.conversation = None
+
+
+def _resolve(ctx: Ctx, flow: Flow, step_name: str, step: Step, data: dict, answer: Answer) -> Any:
+    options = _options(ctx, step, data)
+    if answer.value is not None:
+        if answer.value == MORE:
+            return MORE
+        for o in options:
+            if o.value == answer.value:
+                return o.value
+        raise Invalid(N_("That button is no longer valid. Please choose again."))
+    if answer.text is not None and options:
+        typed = normalize_text(answer.text)
+        if len(options) > PAGE_SIZE + 1 and typed in {normalize_text(t(loc, N_("More…"))) for loc in SUPPORTED_LOCALES}:
+            return MORE
+        for o in options:
+            words = {normalize_text(o.text(loc)) for loc in SUPPORTED_LOCALES}
+            words |= {normalize_text(a) for a in o.aliases}
+            words.add(normalize_text(o.value))
+            if typed and typed in words:
+                return o.value
+    if step.accept is not None:
+        return step.accept(ctx, data, answer)
+    raise Invalid(N_("Please choose one of the buttons below."))
+
+
+def handle(ctx: Ctx, flow: Flow, answer: Answer) -> list[Reply]:
+    """Apply one answer to the resident's active conversation in `flow`."""
+    state = ctx.conversation
+    assert state is not None and state.flow == flow.name
+    step_name = state.step
+    step = flow.steps[step_name]
+    data = dict(state.data or {})
+    try:
+        value = _resolve(ctx, flow, step_name, step, data, answer)
+    except Invalid as exc:
+        locale = _flow_locale(ctx, flow, data)
+        state.expires_at = ctx.now + timedelta(seconds=ctx.config.conversation_ttl_seconds)
+        return [Text(t(locale, exc.msgid, **exc.named)), render_step(ctx, flow, step_name, data)]
+    if value == MORE:
+        pages = dict(data.get("_page", {}))
+        pages[step_name] = int(pages.get(step_name, 0)) + 1
+        data["_page"] = pages
+        _save(ctx, state, step_name, data)
+        return [render_step(ctx, flow, step_name, data)]
+    data[step.store or step_name] = value
+    nxt = step.next
+    if isinstance(nxt, Mapping):
+        nxt = nxt.get(str(value))
+    elif callable(nxt):
+        nxt = nxt(data)
+    if nxt is None:
+        end(ctx)
+        data.pop("_page", None)
+        if flow.locale_key and data.get(flow.locale_key) in SUPPORTED_LOCALES:
+            ctx.locale_override = data[flow.locale_key]
+        return flow.on_finish(ctx, data)
+    _save(ctx, state, nxt, data)
+    return [render_step(ctx, flow, nxt, data)]
+
+
+def _save(ctx: Ctx, state: ConversationState, step_name: str, data: dict) -> None:
+    state.step = step_name
+    state.data = data  # a new dict: SQLAlchemy sees the change
+    state.updated_at = ctx.now
+    state.expires_at = ctx.now + timedelta(seconds=ctx.config.conversation_ttl_seconds)
+    ctx.session.flush()
+
+
+def reask(ctx: Ctx, flow: Flow) -> Reply:
+    state = ctx.conversation
+    assert state is not None
+    return render_step(ctx, flow, state.step, dict(state.data or {}))

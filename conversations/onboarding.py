@@ -1,0 +1,101 @@
+"""Joining: language → area → association (optional, with a join code) → nickname → consent.
+
+Nothing is stored until the resident agrees to the privacy notice."""
+from __future__ import annotations
+
+from bot import residents
+from bot.context import Ctx
+from bot.i18n import N_, normalize_locale
+from bot.replies import Reply, Text
+from conversations import common
+from conversations.engine import Flow, Option, Step
+from handlers.menu import main_menu
+
+AGREE, DISAGREE = "agree", "disagree"
+
+
+def initial(ctx: Ctx) -> dict:
+    preferred = normalize_locale(ctx.inbound.profile_language) or ctx.locale
+    data: dict = {"preferred_locale": preferred, "locale": preferred}
+    name = residents.clean_nickname(ctx.inbound.profile_name or "") if ctx.inbound.profile_name else None
+    if name:
+        data["display_name"] = name
+    return data
+
+
+def nickname_options(ctx: Ctx, data: dict) -> list[Option]:
+    name = data.get("display_name")
+    if not name:
+        return []
+    return [Option("__display", N_("Use “{name}”"), named={"name": name})]
+
+
+def accept_nickname(ctx: Ctx, data: dict, answer) -> str:
+    return common.accept_nickname(ctx, data, answer)
+
+
+def finish(ctx: Ctx, data: dict) -> list[Reply]:
+    resident = ctx.resident
+    assert resident is not None
+    if data.get("consent") != AGREE:
+        return [Text(ctx.t(N_("All right. We have not saved anything. Whenever you want to start, send “Start”.")))]
+    resident.locale = data["locale"]
+    area = next((a for a in common.areas.active_areas(ctx.session) if a.code == data.get("area")), None)
+    resident.area_id = area.id if area else None
+    nickname = data.get("nickname")
+    resident.nickname = data.get("display_name") if nickname == "__display" else nickname
+    resident.consent_at = ctx.now
+    joined = ""
+    if isinstance(data.get("association"), int):
+        residents.join_association(ctx.session, resident, data["association"], ctx.now)
+        joined = "\n" + ctx.t(N_("You have joined your neighbourhood association."))
+    ctx.session.flush()
+    welcome = ctx.t(N_("Thank you, {name}! You are all set."), name=resident.nickname) + joined
+    return [Text(welcome), main_menu(ctx)]
+
+
+FLOW = Flow(
+    name="onboarding",
+    first="language",
+    initial=initial,
+    locale_key="locale",
+    on_finish=finish,
+    steps={
+        "language": Step(
+            ask=N_("Welcome to Tsunagari, your neighbourhood's helping hand. Which language do you prefer?"),
+            options=common.language_options,
+            accept=common.accept_language,
+            store="locale",
+            next="area",
+        ),
+        "area": Step(
+            ask=N_("Which area do you live in? We use it to show you what happens nearby. We never ask for your address."),
+            options=common.area_options,
+            accept=common.accept_area,
+            next="association",
+        ),
+        "association": Step(
+            ask=N_("If your neighbourhood association gave you a join code, type it now. If not, tap “Skip”."),
+            options=[Option(common.SKIP, N_("Skip"))],
+            accept=common.accept_join_code,
+            next="nickname",
+        ),
+        "nickname": Step(
+            ask=N_("What name should your neighbours see? A nickname is fine."),
+            options=nickname_options,
+            accept=accept_nickname,
+            next="consent",
+        ),
+        "consent": Step(
+            ask=N_(
+                "Last step: privacy.\n"
+                "We keep your name for neighbours, your language and your area, and what you send to this bot, "
+                "only to run this service for the city. We never show your LINE account to other residents. "
+                "You can delete everything at any time by sending “Delete my data”.\n"
+                "Do you agree?"
+            ),
+            options=[Option(AGREE, N_("I agree")), Option(DISAGREE, N_("I do not agree"))],
+            next=None,
+        ),
+    },
+)

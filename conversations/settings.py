@@ -1,0 +1,110 @@
+"""Settings: change language, area, association, nickname or quiet hours."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot import residents
+from bot.context import Ctx
+from bot.i18n import N_
+from bot.models import Area
+from bot.replies import Reply, Text
+from conversations import common
+from conversations.engine import Flow, Option, Step, branch
+
+WHAT = {
+    "language": "language",
+    "area": "area",
+    "association": "association",
+    "nickname": "nickname",
+    "quiet": "quiet",
+}
+
+
+def what_options(ctx: Ctx, data: dict) -> list[Option]:
+    return [
+        Option("language", N_("Language")),
+        Option("area", N_("Area")),
+        Option("association", N_("Association")),
+        Option("nickname", N_("Name")),
+        Option("quiet", N_("Quiet hours")),
+    ]
+
+
+def association_options(ctx: Ctx, data: dict) -> list[Option]:
+    opts = [Option(common.SKIP, N_("Keep as it is"))]
+    if ctx.resident is not None and ctx.resident.memberships:
+        opts.append(Option(common.LEAVE, N_("Leave my association")))
+    return opts
+
+
+def summary(ctx: Ctx) -> str:
+    r = ctx.resident
+    assert r is not None
+    area = r.area.name(ctx.locale) if r.area else ctx.t(N_("not set"))
+    assoc = ", ".join(m.association.name for m in r.memberships) or ctx.t(N_("none"))
+    if r.quiet_start is None or r.quiet_end is None:
+        quiet = ctx.t(N_("none"))
+    else:
+        quiet = f"{common.format_minutes(r.quiet_start)}–{common.format_minutes(r.quiet_end)}"
+    return ctx.t(
+        N_("Your settings:\nName: {name}\nArea: {area}\nAssociation: {association}\nQuiet hours: {quiet}"),
+        name=r.nickname or "-", area=area, association=assoc, quiet=quiet,
+    )
+
+
+def finish(ctx: Ctx, data: dict) -> list[Reply]:
+    r = ctx.resident
+    assert r is not None
+    what = data.get("what")
+    if what == "language":
+        r.locale = data["locale"]
+    elif what == "area":
+        area = ctx.session.scalar(select(Area).where(Area.code == data["area"]))
+        if area is not None:
+            r.area_id = area.id
+            r.area = area
+    elif what == "association":
+        value = data.get("association")
+        if value == common.LEAVE:
+            residents.leave_associations(ctx.session, r)
+        elif isinstance(value, int):
+            if not residents.join_association(ctx.session, r, value, ctx.now):
+                return [Text(ctx.t(N_("You are already a member of that association.")))]
+        else:
+            return [Text(ctx.t(N_("Nothing was changed.")))]
+    elif what == "nickname":
+        r.nickname = data["nickname"]
+    elif what == "quiet":
+        r.quiet_start, r.quiet_end = common.quiet_minutes(data["quiet"])
+    ctx.session.flush()
+    ctx.session.expire(r, ["memberships"])
+    return [Text(ctx.t(N_("Saved.")) + "\n\n" + summary(ctx))]
+
+
+def ask_what(ctx: Ctx, data: dict) -> str:
+    return summary(ctx) + "\n\n" + ctx.t(N_("What would you like to change?"))
+
+
+FLOW = Flow(
+    name="settings",
+    first="what",
+    locale_key="locale",
+    on_finish=finish,
+    steps={
+        "what": Step(ask=ask_what, options=what_options, next=branch(WHAT, "what")),
+        "language": Step(
+            ask=N_("Which language?"), options=common.language_options, accept=common.accept_language,
+            store="locale", next=None,
+        ),
+        "area": Step(ask=N_("Which area do you live in?"), options=common.area_options, accept=common.accept_area, next=None),
+        "association": Step(
+            ask=N_("To join an association, type the join code your association gave you."),
+            options=association_options, accept=common.accept_join_code, next=None,
+        ),
+        "nickname": Step(ask=N_("Type the name your neighbours should see."), accept=common.accept_nickname, next=None),
+        "quiet": Step(
+            ask=N_("Quiet hours: we hold ordinary notices during these hours and send them in the morning. Urgent notices still arrive."),
+            options=common.quiet_options, accept=common.accept_quiet, next=None,
+        ),
+    },
+)

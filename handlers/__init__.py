@@ -1,0 +1,49 @@
+"""The routing table: one ordered list, first match wins. Global words come first, then the
+resident's active conversation, then handlers by event, then a helpful fallback."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from bot.context import Ctx
+from bot.replies import Reply
+from handlers import basics as b
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    when: Callable[[Ctx], bool]
+    run: Callable[[Ctx], list[Reply]]
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("group", b.in_group, b.group_event),
+    Route("unfollow", b.is_unfollow, b.unfollow),
+    Route("follow", b.is_follow, b.follow),
+    Route("cancel", b.is_cancel, b.cancel),
+    Route("menu", b.is_menu, b.show_menu),
+    Route("help", b.is_help, b.show_help),
+    Route("conversation", b.has_conversation, b.continue_conversation),
+    Route("not_onboarded", b.not_onboarded, b.start_onboarding),
+    Route("keyword_flow", b.is_keyword, b.start_keyword_flow),
+    Route("start_word", b.is_start_word, b.already_started),
+    Route("menu_action", b.is_menu_action, b.menu_action),
+    Route("stale_postback", b.is_stale_postback, b.stale_postback),
+    Route("media", b.is_media, b.media),
+    Route("text", b.is_text, b.fallback),
+)
+
+
+def check_routes(routes: tuple[Route, ...] = ROUTES) -> None:
+    names = [r.name for r in routes]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise RuntimeError(f"duplicate routes: {sorted(dupes)}")
+
+
+def route(ctx: Ctx) -> tuple[str, list[Reply]]:
+    for r in ROUTES:
+        if r.when(ctx):
+            return r.name, r.run(ctx)
+    return "none", []

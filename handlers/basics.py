@@ -1,0 +1,221 @@
+"""Handlers for events that are not part of a conversation: follow, unfollow, groups,
+stickers and images, global words, keywords, menu taps, stale buttons, and the fallback."""
+from __future__ import annotations
+
+import conversations
+from bot import residents
+from bot.context import Ctx
+from bot.i18n import N_, keywords, normalize_text, t
+from bot.replies import Reply, Text, parse_postback
+from conversations import engine
+from handlers import menu
+
+CANCEL = N_("cancel|stop|quit")
+MENU = N_("menu")
+HELP = N_("help|how to use")
+SETTINGS = N_("settings")
+DELETE = N_("delete my data|delete data")
+START = N_("start")
+
+
+def typed(ctx: Ctx) -> str | None:
+    if ctx.inbound.kind == "message" and ctx.inbound.message_type == "text":
+        return normalize_text(ctx.inbound.text or "")
+    return None
+
+
+def is_word(ctx: Ctx, msgid: str, action: str | None = None) -> bool:
+    text = typed(ctx)
+    if text is not None:
+        return text in keywords(msgid)
+    if action and ctx.inbound.kind == "postback":
+        return parse_postback(ctx.inbound.postback_data).get("a") == action
+    return False
+
+
+# -- groups ----------------------------------------------------------------------------------
+
+def in_group(ctx: Ctx) -> bool:
+    return ctx.inbound.source_type != "user"
+
+
+def group_event(ctx: Ctx) -> list[Reply]:
+    if ctx.inbound.kind != "join":
+        return []  # in groups the bot stays quiet after saying where it works
+    note = N_("Thank you for adding Tsunagari. It works in one-to-one chat: please add it as a friend and talk to it there.")
+    return [Text(t("ja", note) + "\n\n" + t("en", note))]
+
+
+# -- follow / unfollow -----------------------------------------------------------------------
+
+def is_unfollow(ctx: Ctx) -> bool:
+    return ctx.inbound.kind == "unfollow"
+
+
+def unfollow(ctx: Ctx) -> list[Reply]:
+    if ctx.resident is not None:
+        residents.mark_unfollowed(ctx.session, ctx.resident, ctx.now)
+        ctx.conversation = None
+    return []
+
+
+def is_follow(ctx: Ctx) -> bool:
+    return ctx.inbound.kind == "follow"
+
+
+def follow(ctx: Ctx) -> list[Reply]:
+    r = ctx.resident
+    assert r is not None
+    residents.mark_followed(r, ctx.now)
+    if r.onboarded:
+        return [Text(ctx.t(N_("Welcome back, {name}! Your settings are as you left them."), name=r.nickname or "")), menu.main_menu(ctx)]
+    return engine.start(ctx, conversations.get("onboarding"))
+
+
+# -- global words ----------------------------------------------------------------------------
+
+def is_cancel(ctx: Ctx) -> bool:
+    return is_word(ctx, CANCEL, "cancel")
+
+
+def cancel(ctx: Ctx) -> list[Reply]:
+    if ctx.conversation is None:
+        return [Text(ctx.t(N_("There is nothing to cancel."))), menu.main_menu(ctx)]
+    was_onboarding = ctx.conversation.flow == "onboarding"
+    engine.end(ctx)
+    if was_onboarding and not (ctx.resident and ctx.resident.onboarded):
+        return [Text(ctx.t(N_("Stopped. Nothing was saved. Whenever you want to start, send “Start”.")))]
+    return [Text(ctx.t(N_("Stopped. Nothing was changed."))), menu.main_menu(ctx)]
+
+
+def is_menu(ctx: Ctx) -> bool:
+    return is_word(ctx, MENU, "show_menu")
+
+
+def show_menu(ctx: Ctx) -> list[Reply]:
+    engine.end(ctx)
+    return [menu.main_menu(ctx)]
+
+
+def is_help(ctx: Ctx) -> bool:
+    return is_word(ctx, HELP, "help")
+
+
+def show_help(ctx: Ctx) -> list[Reply]:
+    engine.end(ctx)
+    return menu.help_replies(ctx)
+
+
+# -- the active conversation -----------------------------------------------------------------
+
+def has_conversation(ctx: Ctx) -> bool:
+    return ctx.conversation is not None and conversations.get(ctx.conversation.flow) is not None
+
+
+def continue_conversation(ctx: Ctx) -> list[Reply]:
+    state = ctx.conversation
+    assert state is not None
+    flow = conversations.get(state.flow)
+    assert flow is not None
+    ib = ctx.inbound
+    if ib.kind == "postback":
+        data = parse_postback(ib.postback_data)
+        if data.get("f") != state.flow or data.get("s") != state.step:
+            return [Text(ctx.t(N_("That button belongs to an earlier message. Here is the current question:"))),
+                    engine.reask(ctx, flow)]
+        if ib.postback_params:
+            return engine.handle(ctx, flow, engine.Answer(params=dict(ib.postback_params)))
+        return engine.handle(ctx, flow, engine.Answer(value=data.get("v")))
+    if ib.kind == "message" and ib.message_type == "text":
+        return engine.handle(ctx, flow, engine.Answer(text=ib.text or ""))
+    if ib.kind == "message":
+        return [Text(ctx.t(N_("Sorry, I can only read text here."))), engine.reask(ctx, flow)]
+    return []
+
+
+# -- not yet joined --------------------------------------------------------------------------
+
+def not_onboarded(ctx: Ctx) -> bool:
+    return ctx.resident is not None and not ctx.resident.onboarded and ctx.inbound.kind in ("message", "postback")
+
+
+def start_onboarding(ctx: Ctx) -> list[Reply]:
+    return engine.start(ctx, conversations.get("onboarding"))
+
+
+# -- keywords and menu taps ------------------------------------------------------------------
+
+KEYWORD_FLOWS: tuple[tuple[str, str], ...] = (
+    (SETTINGS, "settings"),
+    (DELETE, "delete_data"),
+)
+
+
+def keyword_flow(ctx: Ctx) -> str | None:
+    for msgid, flow in KEYWORD_FLOWS:
+        if is_word(ctx, msgid):
+            return flow
+    if ctx.inbound.kind == "postback":
+        data = parse_postback(ctx.inbound.postback_data)
+        if data.get("a") == "menu":
+            item = menu.item(data.get("v", ""))
+            if item is not None and item.flow:
+                return item.flow
+    return None
+
+
+def is_keyword(ctx: Ctx) -> bool:
+    return keyword_flow(ctx) is not None
+
+
+def start_keyword_flow(ctx: Ctx) -> list[Reply]:
+    flow = conversations.get(keyword_flow(ctx) or "")
+    assert flow is not None
+    return engine.start(ctx, flow)
+
+
+def is_start_word(ctx: Ctx) -> bool:
+    return is_word(ctx, START)
+
+
+def already_started(ctx: Ctx) -> list[Reply]:
+    return [menu.main_menu(ctx, ctx.t(N_("You are already registered. What would you like to do?")))]
+
+
+def is_menu_action(ctx: Ctx) -> bool:
+    data = parse_postback(ctx.inbound.postback_data) if ctx.inbound.kind == "postback" else {}
+    return data.get("a") == "menu" and menu.item(data.get("v", "")) is not None
+
+
+def menu_action(ctx: Ctx) -> list[Reply]:
+    data = parse_postback(ctx.inbound.postback_data)
+    item = menu.item(data.get("v", ""))
+    if item is not None and item.action == "help":
+        return menu.help_replies(ctx)
+    return [menu.main_menu(ctx)]
+
+
+def is_stale_postback(ctx: Ctx) -> bool:
+    return ctx.inbound.kind == "postback"
+
+
+def stale_postback(ctx: Ctx) -> list[Reply]:
+    return [Text(ctx.t(N_("That button is from an earlier message and no longer works."))), menu.main_menu(ctx)]
+
+
+# -- everything else -------------------------------------------------------------------------
+
+def is_media(ctx: Ctx) -> bool:
+    return ctx.inbound.kind == "message" and ctx.inbound.message_type != "text"
+
+
+def media(ctx: Ctx) -> list[Reply]:
+    return [Text(ctx.t(N_("Thank you! I can only read text messages. Please choose from the menu or type a word."))), menu.main_menu(ctx)]
+
+
+def is_text(ctx: Ctx) -> bool:
+    return ctx.inbound.kind == "message"
+
+
+def fallback(ctx: Ctx) -> list[Reply]:
+    return [Text(ctx.t(N_("Sorry, I did not understand that."))), menu.main_menu(ctx)]

@@ -1,0 +1,46 @@
+"""The menu and the help text: what the bot can do, as one table later features add to."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.context import Ctx
+from bot.i18n import N_
+from bot.replies import Choice, Question, Reply, Text, postback
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    key: str
+    label: str  # msgid
+    flow: str | None = None  # the conversation it starts
+    action: str | None = None  # or a handler action
+
+
+MENU: tuple[MenuItem, ...] = (
+    MenuItem("settings", N_("Settings"), flow="settings"),
+    MenuItem("help", N_("How to use"), action="help"),
+    MenuItem("delete", N_("Delete my data"), flow="delete_data"),
+)
+
+# What a resident can type, shown by help. Each keyword msgid lists words separated by "|".
+HELP_LINES: tuple[str, ...] = (
+    N_("“Menu”: what you can do"),
+    N_("“Settings”: language, area, association, name, quiet hours"),
+    N_("“Cancel”: stop what you are doing, at any step"),
+    N_("“Delete my data”: remove everything about you"),
+)
+
+
+def main_menu(ctx: Ctx, text: str | None = None) -> Question:
+    choices = tuple(Choice(label=ctx.t(item.label), data=postback(a="menu", v=item.key)) for item in MENU)
+    return Question(text=text or ctx.t(N_("What would you like to do?")), choices=choices)
+
+
+def help_replies(ctx: Ctx) -> list[Reply]:
+    lines = "\n".join("・" + ctx.t(line) for line in HELP_LINES)
+    intro = ctx.t(N_("Tsunagari connects neighbours who need a hand with neighbours who can give one. You can type these words at any time:"))
+    return [Text(intro + "\n" + lines), main_menu(ctx)]
+
+
+def item(key: str) -> MenuItem | None:
+    return next((i for i in MENU if i.key == key), None)

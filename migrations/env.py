@@ -1,0 +1,45 @@
+"""Alembic environment. The engine comes from the app (`flask --app bot db upgrade`); when
+Alembic is run by hand, from DATABASE_URL."""
+from __future__ import annotations
+
+import os
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from bot.db import Base
+import bot.models  # noqa: F401  (registers the tables)
+
+config = context.config
+target_metadata = Base.metadata
+
+# Tables that are not ours (APScheduler keeps its job store in the same database).
+FOREIGN_TABLES = {"apscheduler_jobs"}
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    if type_ == "table" and name in FOREIGN_TABLES:
+        return False
+    return True
+
+
+def run_migrations_online() -> None:
+    engine = config.attributes.get("engine")
+    if engine is None:
+        engine = create_engine(os.environ["DATABASE_URL"])
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            include_object=include_object,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; run `flask --app bot db upgrade`")
+run_migrations_online()

@@ -1,0 +1,50 @@
+"""`flask --app bot clock`: APScheduler's BlockingScheduler in the city's time zone, with its
+job store in the bot's own database and every job under an explicit id."""
+from __future__ import annotations
+
+import logging
+
+from bot.db import utcnow
+from bot.pipeline import Bot
+
+log = logging.getLogger(__name__)
+
+
+def housekeeping(bot: Bot) -> None:
+    from scheduler.housekeeping import tidy
+
+    with bot.db.session() as s:
+        counts = tidy(s, utcnow())
+    log.info("housekeeping: %s", counts)
+
+
+def build_scheduler(bot: Bot):
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    sched = BlockingScheduler(
+        timezone=bot.config.tz_name,
+        jobstores={"default": SQLAlchemyJobStore(engine=bot.db.engine)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+    )
+    # Jobs are looked up by reference ("module:function") so the job store can reload them.
+    sched.add_job(
+        "scheduler.clock:housekeeping_job", "interval", minutes=10, id="housekeeping", replace_existing=True
+    )
+    return sched
+
+
+_BOT: Bot | None = None
+
+
+def housekeeping_job() -> None:
+    assert _BOT is not None
+    housekeeping(_BOT)
+
+
+def run_clock(bot: Bot) -> None:
+    global _BOT
+    _BOT = bot
+    sched = build_scheduler(bot)
+    log.info("clock started (time zone %s)", bot.config.tz_name)
+    sched.start()

@@ -1,0 +1,30 @@
+"""Housekeeping jobs: keep the inbox and outbox small and free of old personal data."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, update
+from sqlalchemy.orm import Session
+
+from bot.models import ConversationState, InboundEvent, OutboxMessage
+
+INBOX_KEEP = timedelta(days=7)  # longer than LINE redelivers an event
+SENT_KEEP = timedelta(days=30)
+
+
+def tidy(session: Session, now: datetime) -> dict[str, int]:
+    counts = {}
+    counts["inbox"] = session.execute(
+        delete(InboundEvent).where(InboundEvent.status != "pending", InboundEvent.received_at < now - INBOX_KEEP)
+    ).rowcount or 0
+    counts["conversations"] = session.execute(
+        delete(ConversationState).where(ConversationState.expires_at < now)
+    ).rowcount or 0
+    # Sent messages keep their status for the figures, not their text or recipients.
+    counts["outbox"] = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status.in_(["sent", "cancelled"]), OutboxMessage.created_at < now - SENT_KEEP)
+        .values(payload=[], recipients=[], reply_token=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount or 0
+    return counts

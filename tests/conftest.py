@@ -1,0 +1,163 @@
+"""Fixtures: `fake_line` (a fake LINE API on loopback), `app`, `client`, `line` (signed
+webhooks), `db` (the app's Database), `bot` (the app's wired parts), `runner` (the CLI).
+
+The database is SQLite unless TSUNAGARI_TEST_DATABASE_URL names a PostgreSQL server; then the
+whole suite runs there, in a database of its own, and an unreachable server fails the run.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot import create_app  # noqa: E402
+from bot.areas import load_city  # noqa: E402
+from bot.config import Config  # noqa: E402
+from bot.db import Base  # noqa: E402
+from bot.i18n import missing_compiled_catalogs, reset_cache  # noqa: E402
+from tests import support  # noqa: E402
+from tests.fakeline import FakeLine  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: runs a real browser (Debian's chromium)")
+    config.addinivalue_line("markers", "postgres_only: needs PostgreSQL (skipped on SQLite)")
+    if missing_compiled_catalogs():
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "i18n.py"), "compile"], check=True,
+                       stdout=subprocess.DEVNULL)
+        reset_cache()
+
+
+@pytest.fixture(scope="session")
+def fake_line_server():
+    fake = FakeLine().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_line(fake_line_server):
+    fake_line_server.reset()
+    return fake_line_server
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    admin = support.postgres_admin_url()
+    if not admin:
+        yield None
+        return
+    if not support.postgres_reachable(admin):
+        pytest.exit(f"TSUNAGARI_TEST_DATABASE_URL is set but PostgreSQL cannot be reached", returncode=3)
+    url = support.create_pg_database(admin)
+    engine = sa.create_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    yield url
+    support.drop_pg_database(admin, url)
+
+
+@pytest.fixture
+def db_url(pg_database, tmp_path):
+    if pg_database:
+        engine = sa.create_engine(pg_database)
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        with engine.begin() as c:
+            c.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return pg_database
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    engine = sa.create_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def is_postgres(db_url) -> bool:
+    return db_url.startswith("postgresql")
+
+
+def make_config(db_url: str, fake: FakeLine, **overrides) -> Config:
+    values = dict(
+        line_channel_secret=support.SECRET,
+        line_channel_access_token=fake.token,
+        line_api_base_url=fake.url,
+        database_url=db_url,
+        webchat_enabled=True,
+        secret_key="test",
+    )
+    values.update(overrides)
+    return Config(**values)
+
+
+@pytest.fixture
+def app_factory(db_url, fake_line):
+    made = []
+
+    def factory(**overrides):
+        app = create_app(make_config(db_url, fake_line, **overrides))
+        app.config["TESTING"] = True
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        app.extensions["tsunagari"].db.dispose()
+
+
+@pytest.fixture
+def app(app_factory):
+    app = app_factory()
+    with app.extensions["tsunagari"].db.session() as s:
+        load_city(s, ROOT / "data" / "cities" / "demo.json")
+    return app
+
+
+@pytest.fixture
+def bot(app):
+    return app.extensions["tsunagari"]
+
+
+@pytest.fixture
+def db(bot):
+    return bot.db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def line(client, fake_line):
+    return support.Line(client, fake_line)
+
+
+@pytest.fixture
+def joined(line, fake_line):
+    """Make a resident who has finished onboarding (English, Minato, no association)."""
+
+    def make(user: str = "U" + "a" * 32, name: str = "Taro", locale_label: str = "English"):
+        fake_line.profiles[user] = {"displayName": name, "language": "en"}
+        line.follow(user)
+        line.tap(user, locale_label)
+        line.say(user, "Minato-machi")
+        line.tap(user, "Skip")
+        line.say(user, name)
+        line.tap(user, "I agree" if locale_label == "English" else "同意する")
+        return user
+
+    return make
