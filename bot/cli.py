@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from bot.config import ROOT
 
@@ -94,6 +94,7 @@ def demo_seed() -> None:
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--once", is_flag=True, help="Make one pass and exit.")
 def worker_cmd(once: bool) -> None:
     """Send what is in the outbox (the Procfile's `worker`)."""
@@ -106,6 +107,7 @@ def worker_cmd(once: bool) -> None:
 
 
 @click.command("clock")
+@with_appcontext
 def clock_cmd() -> None:
     """Run the one scheduler process (the Procfile's `clock`)."""
     from scheduler.clock import run_clock

@@ -8,11 +8,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import conversations
 import handlers
 from bot import outbox, residents
 from bot.config import Config
 from bot.context import Ctx
-from bot.i18n import N_, normalize_locale
+from bot.i18n import N_, SUPPORTED_LOCALES, normalize_locale
 from bot.inbound import Inbound
 from bot.models import ConversationState, OutboxMessage
 from bot.replies import Text
@@ -70,3 +71,9 @@ def _load_conversation(ctx: Ctx) -> None:
         if ctx.inbound.kind in ("message", "postback"):
             ctx.notes.append(Text(ctx.t(N_("Your last conversation timed out, so we started over."))))
     ctx.conversation = state
+    if state is not None:
+        # A language chosen earlier in this flow (onboarding) is the one to answer in.
+        flow = conversations.get(state.flow)
+        chosen = (state.data or {}).get(flow.locale_key) if flow and flow.locale_key else None
+        if chosen in SUPPORTED_LOCALES:
+            ctx.locale_override = chosen

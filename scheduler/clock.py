@@ -18,11 +18,13 @@ def housekeeping(bot: Bot) -> None:
     log.info("housekeeping: %s", counts)
 
 
-def build_scheduler(bot: Bot):
+def build_scheduler(bot: Bot, blocking: bool = True):
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    sched = BlockingScheduler(
+    cls = BlockingScheduler if blocking else BackgroundScheduler
+    sched = cls(
         timezone=bot.config.tz_name,
         jobstores={"default": SQLAlchemyJobStore(engine=bot.db.engine)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},

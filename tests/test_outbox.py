@@ -1,0 +1,279 @@
+"""The outbox and the worker: retry keys, 409, back-off, dead letters, crash recovery, and
+never pushing to someone who left."""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import outbox, worker
+from bot.db import utcnow
+from bot.inbound import Inbound
+from bot.models import OutboxMessage, Resident
+from bot.replies import Text
+
+USER = "U" + "d" * 32
+
+
+@pytest.fixture
+def resident_id(db):
+    with db.session() as s:
+        r = Resident(line_user_id=USER, channel="line", following=True, locale="en", consent_at=utcnow())
+        s.add(r)
+        s.flush()
+        return r.id
+
+
+def push(db, text="hello", resident_id=None, recipients=(USER,)) -> int:
+    with db.session() as s:
+        rows = outbox.enqueue(s, channel="line", recipients=list(recipients), replies=[Text(text)],
+                              resident_id=resident_id)
+        return rows[0].id
+
+
+def row(db, row_id) -> OutboxMessage:
+    with db.session() as s:
+        return s.get(OutboxMessage, row_id)
+
+
+@pytest.fixture
+def clock(time_machine):
+    time_machine.move_to("2026-12-01 09:00:00+09:00", tick=False)
+    return time_machine
+
+
+def pushes(fake_line):
+    return [c for c in fake_line.calls if c.path == "/v2/bot/message/push"]
+
+
+def test_worker_sends_a_push_with_a_retry_key(bot, db, fake_line, resident_id, clock):
+    rid = push(db, resident_id=resident_id)
+    assert worker.run_once(bot) == 1
+    r = row(db, rid)
+    assert r.status == "sent" and r.sent_at is not None and r.accepted_request_id
+    assert fake_line.texts_to(USER) == ["hello"]
+    assert pushes(fake_line)[0].headers["x-line-retry-key"] == r.retry_key
+
+
+def test_5xx_is_retried_later_with_the_same_retry_key(bot, db, fake_line, resident_id, clock):
+    rid = push(db, resident_id=resident_id)
+    fake_line.fail_next(500)
+    worker.run_once(bot)
+    r = row(db, rid)
+    assert r.status == "pending" and r.attempts == 1 and "500" in r.last_error
+    assert r.next_attempt_at > utcnow()
+    worker.run_once(bot)  # not due yet: nothing is sent
+    assert len(pushes(fake_line)) == 1
+    clock.shift(timedelta(seconds=10))
+    worker.run_once(bot)
+    assert row(db, rid).status == "sent"
+    keys = [c.headers["x-line-retry-key"] for c in pushes(fake_line)]
+    assert len(keys) == 2 and keys[0] == keys[1] == r.retry_key
+    assert fake_line.texts_to(USER) == ["hello"]
+
+
+def test_409_for_an_accepted_retry_key_counts_as_sent(bot, db, fake_line, resident_id, clock):
+    rid = push(db, resident_id=resident_id)
+    # LINE accepted this key before (the answer was lost on the way back)
+    fake_line.accepted_keys[row(db, rid).retry_key] = "earlier-request"
+    worker.run_once(bot)
+    r = row(db, rid)
+    assert r.status == "sent" and r.accepted_request_id == "earlier-request"
+    assert fake_line.deliveries == []  # not delivered twice
+
+
+def test_lost_answer_then_retry_delivers_once(bot, db, fake_line, resident_id, clock):
+    rid = push(db, resident_id=resident_id)
+    worker.run_once(bot)
+    # pretend the worker never heard back: the row goes back to pending and is retried
+    with db.session() as s:
+        r = s.get(OutboxMessage, rid)
+        r.status, r.attempts = "pending", 1
+    worker.run_once(bot)
+    assert row(db, rid).status == "sent"
+    assert len(fake_line.deliveries) == 1
+    assert [c.status for c in pushes(fake_line)] == [200, 409]
+
+
+def test_429_backs_off_at_least_retry_after(bot, db, fake_line, resident_id, clock):
+    rid = push(db, resident_id=resident_id)
+    fake_line.fail_next(429, retry_after=120)
+    worker.run_once(bot)
+    r = row(db, rid)
+    assert r.status == "pending"
+    assert r.next_attempt_at >= utcnow() + timedelta(seconds=120)
+    clock.shift(timedelta(seconds=119))
+    worker.run_once(bot)
+    assert row(db, rid).status == "pending"
+    clock.shift(timedelta(seconds=2))
+    worker.run_once(bot)
+    assert row(db, rid).status == "sent"
+
+
+def test_backoff_grows_with_attempts_and_has_jitter():
+    first = [outbox.backoff(1) for _ in range(50)]
+    fifth = [outbox.backoff(5) for _ in range(50)]
+    assert max(first) <= 3.0 < min(fifth)
+    assert len(set(first)) > 1
+    assert max(outbox.backoff(30) for _ in range(50)) <= outbox.BACKOFF_CAP * 1.5
+
+
+def test_dead_letter_after_bounded_attempts(app_factory, fake_line, clock):
+    app = app_factory(outbox_max_attempts=3)
+    bot = app.extensions["tsunagari"]
+    with bot.db.session() as s:
+        s.add(Resident(line_user_id=USER, channel="line", following=True, locale="en"))
+    rid = push(bot.db)
+    fake_line.fail_next(503, count=10)
+    for _ in range(5):
+        worker.run_once(bot)
+        clock.shift(timedelta(minutes=20))
+    r = row(bot.db, rid)
+    assert r.status == "dead" and r.attempts == 3 and "503" in r.last_error
+    assert len(pushes(fake_line)) == 3
+
+
+def test_non_retryable_4xx_is_dead_at_once(bot, db, fake_line, resident_id, clock):
+    rid = push(db, resident_id=resident_id)
+    fake_line.fail_next(403)
+    worker.run_once(bot)
+    r = row(db, rid)
+    assert r.status == "dead" and r.attempts == 1 and r.last_error.startswith("403")
+
+
+def test_dead_letter_when_retry_key_is_about_to_expire(bot, db, fake_line, resident_id, clock):
+    rid = push(db, resident_id=resident_id)
+    fake_line.fail_next(500)
+    clock.shift(timedelta(hours=23, minutes=1))
+    worker.run_once(bot)
+    assert row(db, rid).status == "dead"
+
+
+def test_timeouts_are_retried(app_factory, fake_line, clock):
+    # A LINE API that does not answer: the unreachable port counts like a timeout.
+    app = app_factory(line_api_base_url="http://127.0.0.1:9")
+    bot = app.extensions["tsunagari"]
+    with bot.db.session() as s:
+        s.add(Resident(line_user_id=USER, channel="line", following=True, locale="en"))
+    rid = push(bot.db)
+    worker.run_once(bot)
+    r = row(bot.db, rid)
+    assert r.status == "pending" and r.attempts == 1
+
+
+def test_rows_left_sending_by_a_dead_worker_are_recovered(bot, db, fake_line, resident_id, clock):
+    rid = push(db, resident_id=resident_id)
+    with db.session() as s:
+        claimed = outbox.claim(s, 10)  # a worker claims the row, then dies
+        assert [r.id for r in claimed] == [rid]
+    worker.run_once(bot)
+    assert row(db, rid).status == "sending" and fake_line.deliveries == []
+    clock.shift(timedelta(seconds=bot.config.outbox_stale_seconds + 1))
+    worker.run_once(bot)
+    assert row(db, rid).status == "sent"
+    assert len(fake_line.deliveries) == 1
+
+
+def test_request_that_dies_before_sending_its_reply_is_recovered_by_a_push(line, bot, db, fake_line, clock):
+    # The webhook committed the event and its reply, then the process died before sending.
+    ev = Inbound.from_dict({
+        "event_id": "01DIE", "kind": "follow", "user_id": USER, "reply_token": line.token(USER),
+        "timestamp_ms": 0,
+    })
+    assert bot.record([ev]) == [ev]
+    rows = bot.process(ev)
+    assert rows and rows[0].status == "sending"
+    clock.shift(timedelta(seconds=bot.config.outbox_stale_seconds + 1))
+    worker.run_once(bot)
+    assert [d.kind for d in fake_line.deliveries] == ["push"]
+    assert "つながりへようこそ" in fake_line.texts_to(USER)[0]
+
+
+def test_event_recorded_but_never_handled_is_handled_by_the_worker(line, bot, db, fake_line, clock):
+    ev = Inbound.from_dict({"event_id": "01REC", "kind": "follow", "user_id": USER,
+                            "reply_token": line.token(USER), "timestamp_ms": 0})
+    bot.record([ev])  # and then the process died
+    worker.run_once(bot)
+    assert fake_line.deliveries == []  # too fresh: the request may still be working on it
+    clock.shift(timedelta(seconds=bot.config.inbox_stale_seconds + 1))
+    worker.run_once(bot)
+    worker.run_once(bot)
+    assert len(fake_line.deliveries) == 1
+    assert bot.record([ev]) == []  # and a redelivery now is a no-op
+
+
+def test_spent_reply_token_falls_back_to_a_push(line, fake_line, db):
+    ev = line.follow_event(USER)
+    fake_line.expire_reply_token(ev["replyToken"])
+    assert line.post([ev]).status_code == 200
+    assert [d.kind for d in fake_line.deliveries] == ["push"]
+    with db.session() as s:
+        r = s.scalar(select(OutboxMessage))
+    assert r.status == "sent"
+
+
+def test_reply_failing_with_5xx_is_pushed_by_the_worker(line, bot, fake_line, db, clock):
+    fake_line.fail_next(500)
+    line.follow(USER)
+    assert fake_line.deliveries == []
+    clock.shift(timedelta(minutes=2))
+    worker.run_once(bot)
+    assert [d.kind for d in fake_line.deliveries] == ["push"]
+
+
+def test_no_push_after_unfollow(line, bot, db, fake_line, joined, clock):
+    joined(USER)
+    with db.session() as s:
+        rid_ = s.scalar(select(Resident.id).where(Resident.line_user_id == USER))
+    waiting = push(db, "news", resident_id=rid_)
+    line.unfollow(USER)
+    assert row(db, waiting).status == "cancelled"
+    later = push(db, "more news", resident_id=rid_)  # e.g. a job that did not know yet
+    worker.run_once(bot)
+    assert row(db, later).status == "cancelled"
+    assert "news" not in fake_line.texts_to(USER) and "more news" not in fake_line.texts_to(USER)
+
+
+def test_no_push_to_someone_who_deleted_their_data(line, bot, db, fake_line, joined, clock):
+    joined(USER)
+    line.say(USER, "delete my data")
+    line.tap(USER, "Yes, delete")
+    stray = push(db, "hello again")  # a message composed for them elsewhere, by user id
+    worker.run_once(bot)
+    assert row(db, stray).status == "cancelled"
+    assert "hello again" not in fake_line.texts_to(USER)
+
+
+def test_multicast_skips_only_unreachable_recipients(bot, db, fake_line, resident_id, clock):
+    gone = "U" + "e" * 32
+    with db.session() as s:
+        s.add(Resident(line_user_id=gone, channel="line", following=False, locale="ja"))
+    rid = push(db, "to both", recipients=(USER, gone))
+    worker.run_once(bot)
+    assert row(db, rid).status == "sent"
+    assert fake_line.deliveries[0].to == [USER]
+
+
+def test_two_workers_never_send_a_row_twice(bot, db, fake_line, resident_id, clock):
+    ids = [push(db, f"m{i}", resident_id=resident_id) for i in range(60)]
+    errors = []
+
+    def run():
+        try:
+            for _ in range(5):
+                worker.run_once(bot, batch=7)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    texts = fake_line.texts_to(USER)
+    assert sorted(texts) == sorted(f"m{i}" for i in range(60))
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent")) == len(ids)

@@ -1,0 +1,80 @@
+"""The LINE renderer keeps every message within LINE's limits, and the fake LINE API (which
+checks the same limits) accepts what it makes."""
+from __future__ import annotations
+
+from hypothesis import given, settings, strategies as st
+
+from bot import render_line
+from bot.render_line import split_text, utf16_len
+from bot.replies import Card, Choice, DateQuestion, Question, Text, from_dict, postback, to_dict
+from tests.fakeline import validate_messages
+
+
+def test_long_text_is_split_without_losing_anything():
+    para = "あいうえお。" * 300  # 1,800 characters
+    text = "\n\n".join([para] * 5)
+    parts = split_text(text)
+    assert len(parts) >= 2
+    assert all(utf16_len(p) <= 5000 for p in parts)
+    assert "".join(parts).replace("\n", "") == text.replace("\n", "")
+
+
+def test_emoji_count_as_two_utf16_units():
+    text = "🙂" * 3000  # 6,000 UTF-16 units
+    parts = split_text(text)
+    assert [utf16_len(p) for p in parts] == [5000, 1000]
+    assert "".join(parts) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=12000))
+def test_any_text_splits_within_the_limit(text):
+    parts = split_text(text)
+    assert all(1 <= utf16_len(p) <= 5000 for p in parts)
+    assert "".join(parts).replace("\n", "") == text.replace("\n", "")
+
+
+def test_labels_are_shortened_to_twenty_characters():
+    q = Question("Pick", tuple(Choice(label="とても長いラベル" * 5, data=postback(a="x")) for _ in range(3)))
+    [msg] = render_line.render_one(q)
+    labels = [i["action"]["label"] for i in msg["quickReply"]["items"]]
+    assert all(utf16_len(lbl) <= 20 and lbl.endswith("…") for lbl in labels)
+    assert validate_messages([msg]) is None
+
+
+def test_quick_replies_never_exceed_thirteen():
+    q = Question("Pick", tuple(Choice(label=f"c{i}", data=postback(a=str(i))) for i in range(20)))
+    [msg] = render_line.render_one(q)
+    assert len(msg["quickReply"]["items"]) == 13
+
+
+def test_messages_are_grouped_five_per_request():
+    groups = render_line.render([Text(f"t{i}") for i in range(12)])
+    assert [len(g) for g in groups] == [5, 5, 2]
+
+
+def test_card_and_date_question_are_valid_line_messages():
+    card = Card("Title " * 100, "Body", (Choice("Yes", postback(a="y")), Choice("No", postback(a="n"))))
+    date = DateQuestion("When?", "datetime", postback(f="x", s="when"), "Choose a date",
+                        min="2026-12-01T00:00", choices=(Choice("Any time", postback(a="any")),))
+    msgs = render_line.render_one(card) + render_line.render_one(date)
+    assert validate_messages(msgs) is None
+    assert msgs[1]["quickReply"]["items"][0]["action"]["type"] == "datetimepicker"
+    assert utf16_len(msgs[0]["altText"]) <= 400
+
+
+def test_postback_data_over_300_characters_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError):
+        postback(v="x" * 400)
+
+
+def test_replies_round_trip_through_dicts():
+    items = [
+        Text("a"),
+        Question("q", (Choice("l", "d", "shown"),)),
+        Card("t", "b", (Choice("l", "d"),)),
+        DateQuestion("w", "date", "d", "Pick", choices=(Choice("x", "y"),)),
+    ]
+    assert [from_dict(to_dict(r)) for r in items] == items
