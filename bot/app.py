@@ -51,4 +51,5 @@ def build_app(config: Any = None) -> Flask:
     cli.init_app(app)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     return app
