@@ -95,25 +95,24 @@ def send():
     text = body.get("text")
     pb = body.get("postback")
     follow = bool(body.get("follow"))
-    if text is not None and (not isinstance(text, str) or len(text) > MAX_TEXT):
+    if isinstance(text, str) and len(text) > MAX_TEXT:
         return jsonify(error=t(locale, UI["too_long"])), 400
+    ev = _event(user_id, text, pb, follow)
+    if ev is None:  # refused before anything is stored
+        return jsonify(error=t(locale, UI["error"])), 400
     with bot.db.session() as s:
         r = _resident(s, user_id)
         resident_id = r.id
-        shown = None
-        if isinstance(text, str):
-            shown = text
-        elif isinstance(pb, dict):
-            shown = str(pb.get("display") or "")
+        shown = text if isinstance(text, str) else (str(pb.get("display") or "") if isinstance(pb, dict) else "")
         if shown:
             s.add(WebChatMessage(resident_id=r.id, direction="in", payload={"kind": "in", "text": shown}))
-    ev = _event(user_id, text, pb, follow)
-    if ev is None:
-        return jsonify(error=t(locale, UI["error"])), 400
     bot.handle_delivery([ev])
     after = body.get("after")
     with bot.db.session() as s:
-        return jsonify(messages=_messages(s, resident_id, int(after) if isinstance(after, int) else 0))
+        r = s.get(Resident, resident_id) or s.scalar(select(Resident).where(Resident.line_user_id == user_id))
+        label = (r.nickname if r is not None else None) or t(locale, UI["new_resident"])
+        rid = r.id if r is not None else resident_id
+        return jsonify(messages=_messages(s, rid, int(after) if isinstance(after, int) else 0), label=label)
 
 
 def _event(user_id: str, text, pb, follow: bool) -> Inbound | None:

@@ -12,6 +12,7 @@
   const input = document.getElementById("text");
   let lastId = 0;
   let busy = false;
+  let generation = 0;  // bumped when another resident is chosen: older replies are dropped
 
   function el(tag, attrs, text) {
     const node = document.createElement(tag);
@@ -68,11 +69,12 @@
 
   function show(messages) {
     messages.forEach((m) => { if (m.id > lastId) { render(m); lastId = m.id; } });
-    log.lastElementChild && log.lastElementChild.scrollIntoView({ block: "end" });
+    form.scrollIntoView({ block: "end" });  // the newest bubble, the buttons and the input
   }
 
   async function send(body) {
-    if (busy) return;
+    if (busy) return false;
+    const gen = generation;
     busy = true; error.hidden = true;
     try {
       body.resident = select.value; body.after = lastId;
@@ -80,34 +82,44 @@
         method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
       });
       const data = await res.json().catch(() => ({}));
-      if (!res.ok) { error.textContent = data.error || ui.error; error.hidden = false; return; }
+      if (gen !== generation) return true;  // the page shows another resident now
+      if (!res.ok) { error.textContent = data.error || ui.error; error.hidden = false; return false; }
       show(data.messages || []);
+      if (data.label) select.selectedOptions[0].textContent = data.label + " (" + select.value + ")";
+      return true;
     } catch (e) {
-      error.textContent = ui.error; error.hidden = false;
-    } finally { busy = false; }
+      if (gen === generation) { error.textContent = ui.error; error.hidden = false; }
+      return false;
+    } finally { if (gen === generation) busy = false; }
   }
 
-  async function poll() {
-    if (busy) return;
+  async function poll(force) {
+    if (busy && !force) return null;
+    const gen = generation;
     try {
       const res = await fetch("/chat/api/messages?resident=" + encodeURIComponent(select.value) + "&after=" + lastId);
-      if (res.ok) { const data = await res.json(); show(data.messages || []); return data; }
+      if (res.ok) {
+        const data = await res.json();
+        if (gen !== generation) return null;
+        show(data.messages || []); return data;
+      }
     } catch (e) { /* the next poll tries again */ }
     return null;
   }
 
   async function open() {
+    generation += 1; busy = false; error.hidden = true;
     log.replaceChildren(); quick.replaceChildren(); lastId = 0;
-    const data = await poll();
+    const data = await poll(true);
     if (data && lastId === 0 && !data.joined) await send({ follow: true });
   }
 
-  form.addEventListener("submit", (e) => {
+  form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const text = input.value;
-    if (!text.trim()) return;
+    if (!text.trim() || busy) return;  // keep what was typed while a reply is on its way
     input.value = "";
-    send({ text: text });
+    if (!(await send({ text: text })) && !input.value) input.value = text;  // refused: give it back
   });
   select.addEventListener("change", open);
   setInterval(poll, 3000);

@@ -1,0 +1,322 @@
+"""The local web chat (`GET /chat`) in a real browser: Debian's chromium driven by Playwright,
+against the app served for real on loopback.
+
+Skipped when chromium or Playwright is missing, unless TSUNAGARI_REQUIRE_BROWSER=1 (then it
+fails). With TSUNAGARI_SCREENSHOTS=1 it also rewrites the screenshots in docs/screenshots/.
+
+Run: .venv/bin/python -m pytest -q -m browser tests/test_webchat_browser.py
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from bot.demo import seed
+from bot.models import ConversationState, Resident, WebChatMessage
+
+try:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - depends on the environment
+    sync_playwright = None
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+TIMEOUT_MS = 10_000
+MAX_TEXT = 5000
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("TSUNAGARI_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"TSUNAGARI_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _screenshot(page, name: str) -> None:
+    """Only with TSUNAGARI_SCREENSHOTS=1, so ordinary runs leave the committed files alone."""
+    if os.environ.get("TSUNAGARI_SCREENSHOTS") != "1":
+        return
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
+
+# -- fixtures --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser():
+    if sync_playwright is None:
+        _unavailable("the playwright package is not installed")
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} is not installed")
+    with sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        except PlaywrightError as exc:  # installed but broken: a real failure, not a skip
+            pytest.fail(f"{CHROMIUM} did not start: {exc}", pytrace=False)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def server(app):
+    """The app on a loopback port of its own, with the demo residents seeded."""
+    with app.extensions["tsunagari"].db.session() as s:
+        seed(s)
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, name="webchat-test-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_port}"
+    finally:
+        srv.shutdown()
+        thread.join(timeout=10)
+        srv.server_close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(base_url=server, viewport={"width": 800, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    pg = context.new_page()
+    problems: list[str] = []  # script errors and failed requests, checked at the end of a test
+
+    def on_console(msg):
+        # Failed requests also log "Failed to load resource"; they are collected below with their URL.
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            problems.append(f"console error: {msg.text}")
+
+    def on_response(res):
+        # The browser asks for /favicon.ico on its own; the chat page has none.
+        if res.status >= 400 and not res.url.endswith("/favicon.ico"):
+            problems.append(f"{res.status} {res.request.method} {res.url}")
+
+    pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    pg.on("console", on_console)
+    pg.on("response", on_response)
+    pg.on("requestfailed", lambda req: problems.append(f"failed {req.method} {req.url}: {req.failure}"))
+    pg.problems = problems  # type: ignore[attr-defined]
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+@pytest.fixture(autouse=True)
+def _expect_timeout():
+    if sync_playwright is not None:
+        expect.set_options(timeout=TIMEOUT_MS)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+class Chat:
+    """The chat page, through the data-testids of the template."""
+
+    def __init__(self, page):
+        self.page = page
+        self.log = page.get_by_test_id("log")
+        self.quick = page.get_by_test_id("quick")
+        self.text = page.get_by_test_id("text")
+        self.send_button = page.get_by_test_id("send")
+        self.resident = page.get_by_test_id("resident")
+        self.error = page.locator("#error")
+
+    def bot_said(self, text: str):
+        """The bot's bubbles containing `text`."""
+        return self.log.locator("li.out .bubble").filter(has_text=text)
+
+    def i_said(self, text: str):
+        return self.log.locator("li.in .bubble").filter(has_text=text)
+
+    def choice(self, label: str):
+        return self.quick.get_by_test_id("choice").filter(has_text=re.compile(f"^{re.escape(label)}$"))
+
+    def choices(self):
+        return self.quick.get_by_test_id("choice")
+
+    def tap(self, label: str) -> None:
+        """Tap a quick-reply button; it shows as the resident's own message."""
+        shown = self.log.locator("li.in .bubble").filter(has_text=re.compile(f"^{re.escape(label)}$"))
+        before = shown.count()
+        button = self.choice(label)
+        expect(button).to_have_count(1)
+        button.click()
+        expect(shown).to_have_count(before + 1)
+
+    def say(self, text: str) -> None:
+        self.text.fill(text)
+        self.send_button.click()
+        expect(self.text).to_have_value("")
+
+
+def _state(app, user_id: str) -> tuple[str | None, str | None, int]:
+    """(flow, step, number of transcript rows) for a demo resident."""
+    with app.extensions["tsunagari"].db.session() as s:
+        r = s.scalar(select(Resident).where(Resident.line_user_id == user_id))
+        conv = s.scalar(select(ConversationState).where(ConversationState.resident_id == r.id))
+        rows = len(list(s.scalars(select(WebChatMessage.id).where(WebChatMessage.resident_id == r.id))))
+        return (conv.flow if conv else None, conv.step if conv else None, rows)
+
+
+def _wait_for_onboarding_question(chat: Chat) -> None:
+    expect(chat.resident).to_have_value("web-demo-new")
+    expect(chat.bot_said("つながりへようこそ")).to_have_count(1)
+    expect(chat.choices()).to_have_text(["日本語", "English", "やめる"])
+
+
+# -- tests -----------------------------------------------------------------------------------
+
+def test_onboarding_then_settings_in_the_browser(page, app):
+    page.goto("/chat")
+    chat = Chat(page)
+    expect(page).to_have_title("つながり — ボットを試す")
+    expect(page.locator("html")).to_have_attribute("lang", "ja")
+    expect(chat.send_button).to_have_text("送信")
+
+    # The default resident has not joined: opening the chat is a follow, answered by onboarding.
+    _wait_for_onboarding_question(chat)
+    _screenshot(page, "webchat-onboarding.png")
+
+    chat.tap("English")
+    expect(chat.bot_said("Which area do you live in?")).to_have_count(1)
+    expect(chat.choice("Asahi 1-chome")).to_be_visible()
+    expect(chat.choice("Minamimachi")).to_have_count(0)
+    expect(chat.choices().last).to_have_text("Cancel")
+
+    chat.tap("More…")
+    expect(chat.bot_said("Which area do you live in?")).to_have_count(2)
+    expect(chat.choice("Asahi 1-chome")).to_have_count(0)
+    chat.tap("Minamimachi")
+
+    expect(chat.bot_said("join code")).to_have_count(1)
+    expect(chat.choices()).to_have_text(["Skip", "Cancel"])
+    chat.say("ASAHI-2026")
+    expect(chat.i_said("ASAHI-2026")).to_have_count(1)
+
+    expect(chat.bot_said("What name should your neighbours see?")).to_have_count(1)
+    chat.say("Ken")
+
+    expect(chat.bot_said("Do you agree?")).to_have_count(1)
+    expect(chat.choices()).to_have_text(["I agree", "I do not agree", "Cancel"])
+    chat.tap("I agree")
+
+    welcome = chat.bot_said("Thank you, Ken! You are all set.")
+    expect(welcome).to_have_count(1)
+    expect(welcome).to_contain_text("You have joined your neighbourhood association.")
+    expect(chat.bot_said("What would you like to do?")).to_have_count(1)
+    expect(chat.choices()).to_have_text(["Settings", "How to use", "Delete my data"])
+    expect(chat.error).to_be_hidden()
+    _screenshot(page, "webchat-menu.png")
+
+    chat.say("settings")
+    summary = chat.bot_said("Your settings:")
+    expect(summary).to_have_count(1)
+    expect(summary).to_contain_text("Name: Ken")
+    expect(summary).to_contain_text("Area: Minamimachi")
+    expect(summary).to_contain_text("Association: あさひ町内会")
+    expect(summary).to_contain_text("What would you like to change?")
+    expect(chat.choices()).to_have_text(["Language", "Area", "Association", "Name", "Quiet hours", "Cancel"])
+
+    chat.tap("Cancel")
+    expect(chat.bot_said("Stopped. Nothing was changed.")).to_have_count(1)
+    expect(chat.bot_said("What would you like to do?")).to_have_count(2)
+    expect(chat.choices()).to_have_text(["Settings", "How to use", "Delete my data"])
+
+    assert _state(app, "web-demo-new")[:2] == (None, None)
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_joined_resident_in_japanese(page, app):
+    page.goto("/chat")
+    chat = Chat(page)
+    expect(chat.resident.locator("option[value='web-demo-hanako']")).to_have_text("はなこ (web-demo-hanako)")
+    # Let the default resident's follow finish first, so its reply cannot land after the switch.
+    _wait_for_onboarding_question(chat)
+
+    chat.resident.select_option("web-demo-hanako")
+    expect(chat.log.locator("li")).to_have_count(0)  # the log is cleared for the new resident
+    expect(chat.choices()).to_have_count(0)
+
+    chat.say("メニュー")
+    expect(chat.i_said("メニュー")).to_have_count(1)
+    expect(chat.bot_said("何をしますか？")).to_have_count(1)
+    expect(chat.choices()).to_have_text(["設定", "使い方", "データ削除"])
+
+    chat.say("やめる")
+    expect(chat.bot_said("やめるものはありません。")).to_have_count(1)
+    expect(chat.choices()).to_have_text(["設定", "使い方", "データ削除"])
+    expect(chat.bot_said("つながりへようこそ")).to_have_count(0)  # nothing of the other resident
+
+    # Hanako was never asked to join: no onboarding started for her.
+    assert _state(app, "web-demo-hanako")[:2] == (None, None)
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_too_long_message_is_refused_and_the_conversation_goes_on(page, app, server):
+    page.goto("/chat")
+    chat = Chat(page)
+    _wait_for_onboarding_question(chat)
+    assert _state(app, "web-demo-new")[:2] == ("onboarding", "language")
+    too_long = "あ" * (MAX_TEXT + 1)
+    refused = "メッセージが長すぎます（5,000文字まで）。"
+
+    # The page's own limit: a 5,001-character paste is cut to 5,000, and those 5,000 arrive.
+    expect(chat.text).to_have_attribute("maxlength", str(MAX_TEXT))
+    chat.text.fill(too_long)
+    assert len(chat.text.input_value()) == MAX_TEXT
+    chat.send_button.click()
+    expect(chat.i_said("あ")).to_have_count(1)
+    assert len(chat.i_said("あ").inner_text()) == MAX_TEXT
+    # It is no language, so the bot asks the same question again.
+    expect(chat.bot_said("ボタンから言語を選んでください。")).to_have_count(1)
+    expect(chat.bot_said("つながりへようこそ")).to_have_count(2)
+    expect(chat.choices()).to_have_text(["日本語", "English", "やめる"])
+    before = _state(app, "web-demo-new")
+    assert before[:2] == ("onboarding", "language")
+
+    # The server's limit, for a client that ignores maxlength: 400 with the message, nothing stored.
+    response = page.evaluate(
+        """async (text) => {
+            const res = await fetch("/chat/api/send?lang=ja", {
+                method: "POST", headers: {"Content-Type": "application/json"},
+                body: JSON.stringify({resident: "web-demo-new", text: text}),
+            });
+            return {status: res.status, body: await res.json()};
+        }""",
+        too_long,
+    )
+    assert response == {"status": 400, "body": {"error": refused}}
+    assert _state(app, "web-demo-new") == before
+
+    # The page shows that error when the server refuses what it sent, and adds nothing to the log.
+    chat.text.evaluate("el => el.removeAttribute('maxlength')")
+    chat.text.fill(too_long)
+    chat.send_button.click()
+    expect(chat.error).to_be_visible()
+    expect(chat.error).to_have_text(refused)
+    expect(chat.log.locator("li.in")).to_have_count(1)
+    assert _state(app, "web-demo-new") == before
+
+    # The conversation is where it was: the same buttons still work.
+    expect(chat.choices()).to_have_text(["日本語", "English", "やめる"])
+    chat.tap("English")
+    expect(chat.bot_said("Which area do you live in?")).to_have_count(1)
+    expect(chat.error).to_be_hidden()
+    assert _state(app, "web-demo-new")[:2] == ("onboarding", "area")
+    # Only the two refused sends failed.
+    assert page.problems == [f"400 POST {server}/chat/api/send?lang=ja"] * 2  # type: ignore[attr-defined]
