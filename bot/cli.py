@@ -13,6 +13,7 @@ from bot.config import ROOT
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 areas_cli = AppGroup("areas", help="The city's areas and associations.")
 demo_cli = AppGroup("demo", help="Demo data for the local web chat.")
+outbox_cli = AppGroup("outbox", help="Outgoing messages: status, dead letters, requeue.")
 
 
 def _bot():
@@ -93,6 +94,45 @@ def demo_seed() -> None:
     click.echo("demo residents: " + ", ".join(names))
 
 
+@outbox_cli.command("status")
+def outbox_status() -> None:
+    """How many messages are pending, sending, sent, dead or cancelled."""
+    from bot.outbox import status_counts
+
+    with _bot().db.session() as s:
+        counts = status_counts(s)
+    for status in ("pending", "sending", "sent", "dead", "cancelled"):
+        click.echo(f"{status:10} {counts.get(status, 0)}")
+
+
+@outbox_cli.command("dead")
+@click.option("--limit", default=50, show_default=True)
+def outbox_dead(limit: int) -> None:
+    """Messages that could not be sent, newest first (ids and errors only, no content)."""
+    from bot.outbox import dead_letters
+
+    with _bot().db.session() as s:
+        rows = dead_letters(s, limit)
+        for r in rows:
+            click.echo(f"{r.id:>8}  {r.created_at:%Y-%m-%d %H:%M}Z  attempts={r.attempts}  recipients={len(r.recipients)}  {r.last_error or ''}")
+    if not rows:
+        click.echo("no dead letters")
+
+
+@outbox_cli.command("requeue")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "all_", is_flag=True, help="Requeue every dead letter.")
+def outbox_requeue(ids: tuple[int, ...], all_: bool) -> None:
+    """Send dead-lettered messages again (by id, or --all)."""
+    from bot.outbox import requeue
+
+    if not ids and not all_:
+        raise click.UsageError("give message ids, or --all")
+    with _bot().db.session() as s:
+        n = requeue(s, None if all_ else list(ids))
+    click.echo(f"requeued {n} messages")
+
+
 @click.command("worker")
 @with_appcontext
 @click.option("--once", is_flag=True, help="Make one pass and exit.")
@@ -116,5 +156,5 @@ def clock_cmd() -> None:
 
 
 def init_app(app: Flask) -> None:
-    for cmd in (db_cli, areas_cli, demo_cli, worker_cmd, clock_cmd):
+    for cmd in (db_cli, areas_cli, demo_cli, outbox_cli, worker_cmd, clock_cmd):
         app.cli.add_command(cmd)

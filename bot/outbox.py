@@ -148,7 +148,9 @@ class Sender:
             else:
                 row.status = "pending"
                 row.claimed_at = None
-                row.next_attempt_at = now + timedelta(seconds=backoff(row.attempts, res.retry_after))
+                delay = backoff(row.attempts, res.retry_after)
+                row.next_attempt_at = now + timedelta(seconds=delay)
+                log.info("outbox row %s attempt %d failed (%s); next try in %.0fs", row.id, row.attempts, row.last_error, delay)
 
     def deliver(self, rows: Sequence[OutboxMessage]) -> None:
         """Send rows this process claimed, then record the outcomes in one transaction."""
@@ -240,3 +242,44 @@ def recover_stale(session: Session, stale_seconds: int, now: datetime | None = N
         .execution_options(synchronize_session=False)
     )
     return res.rowcount or 0
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    from sqlalchemy import func
+
+    return dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+
+
+def dead_letters(session: Session, limit: int = 100) -> list[OutboxMessage]:
+    return list(
+        session.scalars(
+            select(OutboxMessage).where(OutboxMessage.status == "dead").order_by(OutboxMessage.id.desc()).limit(limit)
+        )
+    )
+
+
+def requeue(session: Session, ids: Sequence[int] | None = None, now: datetime | None = None) -> int:
+    """Put dead-lettered rows back in the queue (all of them when `ids` is None).
+
+    A row younger than LINE's 24 h retry-key window keeps its key, so a message LINE did accept
+    after all is not sent twice; an older one gets a new key (LINE has forgotten the old one).
+    """
+    now = now or utcnow()
+    stmt = select(OutboxMessage).where(OutboxMessage.status == "dead")
+    if ids is not None:
+        stmt = stmt.where(OutboxMessage.id.in_(list(ids)))
+    n = 0
+    for row in session.scalars(stmt):
+        if now - row.created_at > RETRY_KEY_MAX_AGE:
+            from bot.models import new_retry_key
+
+            row.retry_key = new_retry_key()
+            row.created_at = now
+        row.status = "pending"
+        row.attempts = 0
+        row.reply_token = None
+        row.next_attempt_at = now
+        row.claimed_at = None
+        n += 1
+    session.flush()
+    return n

@@ -277,3 +277,33 @@ def test_two_workers_never_send_a_row_twice(bot, db, fake_line, resident_id, clo
     assert sorted(texts) == sorted(f"m{i}" for i in range(60))
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent")) == len(ids)
+
+
+def test_dead_letters_are_listed_and_requeued_from_the_command_line(bot, db, runner, fake_line, resident_id, clock):
+    rid = push(db, "important", resident_id=resident_id)
+    fake_line.fail_next(403)
+    worker.run_once(bot)
+    out = runner.invoke(args=["outbox", "dead"]).output
+    assert str(rid) in out and "403" in out and "important" not in out and USER not in out
+    assert "dead" in runner.invoke(args=["outbox", "status"]).output
+    key = row(db, rid).retry_key
+    assert runner.invoke(args=["outbox", "requeue"]).exit_code != 0  # ids or --all needed
+    result = runner.invoke(args=["outbox", "requeue", str(rid)])
+    assert "requeued 1" in result.output
+    assert row(db, rid).status == "pending" and row(db, rid).retry_key == key
+    worker.run_once(bot)
+    assert row(db, rid).status == "sent"
+    assert fake_line.texts_to(USER) == ["important"]
+
+
+def test_requeue_after_a_day_mints_a_new_retry_key(bot, db, fake_line, resident_id, clock):
+    rid = push(db, resident_id=resident_id)
+    fake_line.fail_next(403)
+    worker.run_once(bot)
+    old = row(db, rid).retry_key
+    clock.shift(timedelta(days=2))
+    with db.session() as s:
+        assert outbox.requeue(s) == 1
+    worker.run_once(bot)
+    r = row(db, rid)
+    assert r.status == "sent" and r.retry_key != old
