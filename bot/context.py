@@ -28,6 +28,8 @@ class Ctx:
     notes: list[Reply] = field(default_factory=list)
     # Set when the resident's data was deleted during this event: the reply still goes out once.
     erased: bool = False
+    # Lookups worth doing once per event (e.g. the city's areas for a choice step).
+    cache: dict = field(default_factory=dict)
 
     @property
     def locale(self) -> str:

@@ -77,6 +77,7 @@ def keywords(msgid: str) -> frozenset[str]:
     return frozenset(words)
 
 
+@lru_cache(maxsize=8192)
 def normalize_text(text: str) -> str:
     """Fold what a person might type differently: width, case, spaces, trailing marks."""
     text = unicodedata.normalize("NFKC", text).casefold().strip()

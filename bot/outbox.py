@@ -81,6 +81,7 @@ class Outcome:
     row_id: int
     result: SendResult
     transcript: list[dict[str, Any]] | None = None  # web chat: messages to show
+    erase: bool = False  # blank recipients and text once sent
 
 
 class Sender:
@@ -93,7 +94,11 @@ class Sender:
 
     # -- sending (outside any transaction) ---------------------------------------------------
     def send(self, row: OutboxMessage, now: datetime | None = None) -> Outcome:
-        now = now or utcnow()
+        outcome = self._send(row, now or utcnow())
+        outcome.erase = row.erase_after_send
+        return outcome
+
+    def _send(self, row: OutboxMessage, now: datetime) -> Outcome:
         if row.channel == "web":
             return Outcome(row.id, SendResult("sent"), transcript=list(row.payload))
         if self.line is None:
@@ -105,9 +110,7 @@ class Sender:
         if row.reply_token and fresh:
             result = self.line.reply(row.reply_token, row.payload)
             if result.outcome != "bad_reply_token":
-                if result.outcome == "retry":
-                    # A reply cannot carry a retry key; the retry goes as a push with one.
-                    pass
+                # A reply that must be retried goes later as a push, with the row's retry key.
                 return Outcome(row.id, result)
             # The token was spent or expired: fall back to a push, now.
         if len(recipients) == 1:
@@ -120,17 +123,28 @@ class Sender:
     def record(self, session: Session, outcomes: Sequence[Outcome], now: datetime | None = None) -> None:
         now = now or utcnow()
         for oc in outcomes:
+            if oc.result.ok and oc.transcript is None:
+                # The common case, in one statement: sent. (Rows to erase are blanked too.)
+                values: dict[str, Any] = dict(
+                    status="sent", sent_at=now, accepted_request_id=oc.result.request_id, last_error=None
+                )
+                if oc.erase:
+                    values.update(recipients=[], payload=[])
+                session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == oc.row_id, OutboxMessage.status == "sending")
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+                continue
             row = session.get(OutboxMessage, oc.row_id)
             if row is None or row.status != "sending":
                 continue
             res = oc.result
-            if res.ok:
-                if oc.transcript is not None:
-                    _write_transcript(session, row, oc.transcript, now)
+            if res.ok:  # the web chat: the messages go into the transcript
+                _write_transcript(session, row, oc.transcript or [], now)
                 row.status = "sent"
                 row.sent_at = now
-                row.accepted_request_id = res.request_id
-                row.last_error = None
                 if row.erase_after_send:
                     row.recipients = []
                     row.payload = []

@@ -35,6 +35,12 @@ class Bot:
         self.db = db
         self.line = line
         self.sender = outbox.Sender(db, config, line)
+        ins = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
+        self._insert_event = (
+            ins(InboundEvent)
+            .on_conflict_do_nothing(index_elements=["webhook_event_id"])
+            .returning(InboundEvent.webhook_event_id)
+        )
 
     # -- the inbox -----------------------------------------------------------------------------
     def record(self, events: Sequence[Inbound]) -> list[Inbound]:
@@ -56,15 +62,10 @@ class Bot:
             }
             for ev in unique.values()
         ]
-        ins = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
-        stmt = (
-            ins(InboundEvent)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["webhook_event_id"])
-            .returning(InboundEvent.webhook_event_id)
-        )
+        new_ids: set[str] = set()
         with self.db.session() as s:
-            new_ids = set(s.scalars(stmt))
+            for row in rows:  # one cached statement, run per event
+                new_ids.update(s.scalars(self._insert_event, row))
         return [ev for ev in unique.values() if ev.event_id in new_ids]
 
     # -- handling ------------------------------------------------------------------------------

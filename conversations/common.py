@@ -28,9 +28,11 @@ def accept_language(ctx: Ctx, data: dict, answer: Answer) -> str:
 
 def area_options(ctx: Ctx, data: dict) -> list[Option]:
     locale = data.get("locale") or ctx.locale
+    if "areas" not in ctx.cache:
+        ctx.cache["areas"] = areas.active_areas(ctx.session)
     return [
         Option(a.code, a.name(locale), literal=True, aliases=tuple(a.names.values()))
-        for a in areas.active_areas(ctx.session)
+        for a in ctx.cache["areas"]
     ]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -24,6 +25,12 @@ from bot.db import Base  # noqa: E402
 from bot.i18n import missing_compiled_catalogs, reset_cache  # noqa: E402
 from tests import support  # noqa: E402
 from tests.fakeline import FakeLine  # noqa: E402
+
+
+# CI runs the property tests on a fixed seed, so a run is repeatable; locally they roam.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_configure(config):

@@ -1,0 +1,1 @@
+"""Benchmarks (`bench/webhook.py`) and the baseline bot they compare against."""
