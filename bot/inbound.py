@@ -3,6 +3,9 @@ official SDK and turns each event into the bot's own small `Inbound` dataclass.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -102,10 +105,6 @@ def parse_delivery(secret: str, body: bytes, signature: str | None) -> list[Inbo
 
 
 def _valid_signature(secret: str, body: bytes, signature: str) -> bool:
-    import base64
-    import hashlib
-    import hmac
-
     digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
     return hmac.compare_digest(base64.b64encode(digest), signature.encode("ascii", "replace"))
 

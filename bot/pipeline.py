@@ -18,7 +18,7 @@ from bot.dispatcher import dispatch
 from bot.i18n import N_, t
 from bot.inbound import Inbound
 from bot.line_client import LineClient
-from bot.models import InboundEvent, OutboxMessage
+from bot.models import InboundEvent, OutboxMessage, Resident
 from bot.replies import Text
 
 log = logging.getLogger(__name__)
@@ -109,8 +109,6 @@ class Bot:
                 )
                 if ev.source_type != "user" or not ev.user_id or ev.kind in ("unfollow",):
                     return []
-                from bot.models import Resident
-
                 locale = s.scalar(select(Resident.locale).where(Resident.line_user_id == ev.user_id)) or self.config.default_locale
                 resident_id = s.scalar(select(Resident.id).where(Resident.line_user_id == ev.user_id))
                 msg = Text(t(locale, N_("Sorry, something went wrong on our side. Please try again in a moment.")))

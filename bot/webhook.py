@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from flask import Blueprint, current_app, request
 
@@ -42,6 +43,4 @@ def _with_profile(bot, ev: Inbound) -> Inbound:
     profile = bot.line.get_profile(ev.user_id)
     if profile is None:
         return ev
-    from dataclasses import replace
-
     return replace(ev, profile_name=profile.display_name, profile_language=profile.language)

@@ -3,7 +3,7 @@
 Nothing is stored until the resident agrees to the privacy notice."""
 from __future__ import annotations
 
-from bot import residents
+from bot import areas, residents
 from bot.context import Ctx
 from bot.i18n import N_, normalize_locale
 from bot.replies import Reply, Text
@@ -30,17 +30,13 @@ def nickname_options(ctx: Ctx, data: dict) -> list[Option]:
     return [Option("__display", N_("Use “{name}”"), named={"name": name})]
 
 
-def accept_nickname(ctx: Ctx, data: dict, answer) -> str:
-    return common.accept_nickname(ctx, data, answer)
-
-
 def finish(ctx: Ctx, data: dict) -> list[Reply]:
     resident = ctx.resident
     assert resident is not None
     if data.get("consent") != AGREE:
         return [Text(ctx.t(N_("All right. We have not saved anything. Whenever you want to start, send “Start”.")))]
     resident.locale = data["locale"]
-    area = next((a for a in common.areas.active_areas(ctx.session) if a.code == data.get("area")), None)
+    area = next((a for a in areas.active_areas(ctx.session) if a.code == data.get("area")), None)
     resident.area_id = area.id if area else None
     nickname = data.get("nickname")
     resident.nickname = data.get("display_name") if nickname == "__display" else nickname
@@ -83,7 +79,7 @@ FLOW = Flow(
         "nickname": Step(
             ask=N_("What name should your neighbours see? A nickname is fine."),
             options=nickname_options,
-            accept=accept_nickname,
+            accept=common.accept_nickname,
             next="consent",
         ),
         "consent": Step(

@@ -169,3 +169,20 @@ def test_webhook_without_a_configured_channel_says_so(app_factory):
     app = app_factory(line_channel_secret=None, line_channel_access_token=None)
     resp = app.test_client().post("/callback", data=b"{}", headers={"X-Line-Signature": "x"})
     assert resp.status_code == 503
+
+
+def test_a_bug_in_a_handler_still_gets_the_resident_an_apology(line, fake_line, db, joined, monkeypatch):
+    import handlers
+
+    joined(USER)
+
+    def broken(ctx):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(handlers, "ROUTES", (handlers.Route("broken", lambda ctx: True, broken),) + handlers.ROUTES)
+    resp = line.say(USER, "menu")
+    assert resp.status_code == 200
+    assert line.last_text(USER) == "Sorry, something went wrong on our side. Please try again in a moment."
+    with db.session() as s:
+        statuses = list(s.scalars(select(InboundEvent.status).order_by(InboundEvent.id.desc()).limit(1)))
+    assert statuses == ["failed"]
