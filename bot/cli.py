@@ -14,6 +14,7 @@ db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 areas_cli = AppGroup("areas", help="The city's areas and associations.")
 demo_cli = AppGroup("demo", help="Demo data for the local web chat.")
 outbox_cli = AppGroup("outbox", help="Outgoing messages: status, dead letters, requeue.")
+aid_cli = AppGroup("aid", help="Mutual aid, for the center's staff.")
 
 
 def _bot():
@@ -133,6 +134,55 @@ def outbox_requeue(ids: tuple[int, ...], all_: bool) -> None:
     click.echo(f"requeued {n} messages")
 
 
+@aid_cli.command("record-hours")
+@click.argument("request_id", type=int)
+@click.argument("hours", type=float)
+def aid_record_hours(request_id: int, hours: float) -> None:
+    """Record HOURS of help for a matched request, for a resident who cannot do it in LINE."""
+    from bot import mutual_aid, timebank
+    from bot.db import utcnow
+
+    with _bot().db.session() as s:
+        req = mutual_aid.get_request(s, request_id)
+        helper = mutual_aid.counterpart(s, req, req.requester) if req is not None else None
+        if helper is None:
+            raise click.ClickException(f"request {request_id} is not matched with a helper")
+        try:
+            timebank.record_hours(s, req, helper, round(hours * 60), recorded_by="staff", now=utcnow())
+        except timebank.LedgerError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"recorded {timebank.format_minutes(round(hours * 60))} hours for request {request_id}")
+
+
+@aid_cli.command("close")
+@click.argument("request_id", type=int)
+def aid_close(request_id: int) -> None:
+    """Close a request (for example one reported as inappropriate)."""
+    from bot import mutual_aid
+    from bot.db import utcnow
+
+    with _bot().db.session() as s:
+        req = mutual_aid.get_request(s, request_id)
+        if req is None:
+            raise click.ClickException(f"no request {request_id}")
+        req.status, req.closed_at = "closed", utcnow()
+    click.echo(f"request {request_id} closed")
+
+
+@aid_cli.command("reported")
+def aid_reported() -> None:
+    """Requests and relayed messages hidden after reports, for staff review (ids only)."""
+    from sqlalchemy import select
+
+    from bot.models import HelpRequest, RelayMessage
+
+    with _bot().db.session() as s:
+        for r in s.scalars(select(HelpRequest).where(HelpRequest.report_count > 0)).unique():
+            click.echo(f"request {r.id}: {r.report_count} reports, status {r.status}")
+        for m in s.scalars(select(RelayMessage).where(RelayMessage.report_count > 0)):
+            click.echo(f"message {m.id} (request {m.request_id}): {m.report_count} reports, hidden={m.hidden}")
+
+
 @click.command("worker")
 @with_appcontext
 @click.option("--once", is_flag=True, help="Make one pass and exit.")
@@ -156,5 +206,5 @@ def clock_cmd() -> None:
 
 
 def init_app(app: Flask) -> None:
-    for cmd in (db_cli, areas_cli, demo_cli, outbox_cli, worker_cmd, clock_cmd):
+    for cmd in (db_cli, areas_cli, demo_cli, outbox_cli, aid_cli, worker_cmd, clock_cmd):
         app.cli.add_command(cmd)

@@ -37,6 +37,12 @@ class Config:
     inbox_stale_seconds: int = 30  # an event recorded but not handled this long is retried
     area_file: str = str(ROOT / "data" / "cities" / "demo.json")
     locales_dir: str = str(ROOT / "locales")
+    # Mutual aid: the categories offered (codes from bot.mutual_aid.CATEGORIES), in order.
+    help_categories: tuple[str, ...] = (
+        "garbage", "dog", "garden", "shopping", "phone", "tidying", "ride", "childwatch", "lending", "other",
+    )
+    helper_daily_cap: int = 3  # notices of new requests per helper per day
+    report_threshold: int = 2  # reports that hide a request or a relayed message
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -67,6 +73,8 @@ class Config:
         }
         if env.get("AREA_FILE"):
             values["area_file"] = env["AREA_FILE"]
+        if env.get("HELP_CATEGORIES"):
+            values["help_categories"] = tuple(c.strip() for c in env["HELP_CATEGORIES"].split(",") if c.strip())
         values.update(overrides)
         return cls(**values)
 

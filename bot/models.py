@@ -161,3 +161,133 @@ class WebChatMessage(Base):
     direction: Mapped[str] = mapped_column(String(4))  # in | out
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- mutual aid (issue 3) --------------------------------------------------------------------
+
+class HelpRequest(Base):
+    """A resident asking neighbours for a hand. Never holds an address: only the area."""
+
+    __tablename__ = "help_request"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(String(400))
+    when_at: Mapped[datetime | None]  # None: any time
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id", ondelete="SET NULL"))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    # open | matched | done | closed | cancelled | hidden
+    matched_offer_id: Mapped[int | None] = mapped_column(Integer)
+    report_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closes_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    followup_sent_at: Mapped[datetime | None]
+
+    requester: Mapped[Resident] = relationship(lazy="joined")
+    area: Mapped[Area | None] = relationship(lazy="joined")
+
+    __table_args__ = (Index("ix_help_request_status_closes", "status", "closes_at"),)
+
+
+class HelpOffer(Base):
+    __tablename__ = "help_offer"
+    __table_args__ = (UniqueConstraint("request_id", "helper_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("help_request.id", ondelete="CASCADE"), index=True)
+    helper_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    message: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|accepted|declined|closed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    helper: Mapped[Resident] = relationship(lazy="joined")
+    request: Mapped[HelpRequest] = relationship(lazy="joined")
+
+
+class RelayMessage(Base):
+    """A message forwarded by the bot between the two sides of a match (kept for reports)."""
+
+    __tablename__ = "relay_message"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("help_request.id", ondelete="CASCADE"), index=True)
+    sender_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(String(1000))
+    report_count: Mapped[int] = mapped_column(Integer, default=0)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Report(Base):
+    __tablename__ = "report"
+    __table_args__ = (UniqueConstraint("reporter_id", "target_kind", "target_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"))
+    target_kind: Mapped[str] = mapped_column(String(12))  # request | relay
+    target_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Block(Base):
+    __tablename__ = "block"
+    __table_args__ = (UniqueConstraint("blocker_id", "blocked_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    blocker_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    blocked_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HelperProfile(Base):
+    """The helper registry (経験マスター): what a resident is willing to help with."""
+
+    __tablename__ = "helper_profile"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), unique=True)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    skills: Mapped[str | None] = mapped_column(String(200))
+    nearby: Mapped[bool] = mapped_column(Boolean, default=True)  # also neighbouring areas
+    days: Mapped[str] = mapped_column(String(12), default="any")  # any | weekdays | weekends
+    times: Mapped[str] = mapped_column(String(12), default="any")  # any | morning | afternoon | evening
+    notices: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HelperNotice(Base):
+    """One notice of a new request sent to a registered helper (for the daily cap)."""
+
+    __tablename__ = "helper_notice"
+    __table_args__ = (UniqueConstraint("helper_id", "request_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    helper_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("help_request.id", ondelete="CASCADE"))
+    local_day: Mapped[str] = mapped_column(String(10))  # the helper's calendar day, YYYY-MM-DD
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LedgerAccount(Base):
+    """Time-bank accounts: one per resident, and the community's own (kind "community")."""
+
+    __tablename__ = "ledger_account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12), default="resident")
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"), unique=True)
+
+
+class LedgerTransfer(Base):
+    __tablename__ = "ledger_transfer"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("help_request.id", ondelete="SET NULL"), unique=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    recorded_by: Mapped[str] = mapped_column(String(12), default="requester")  # requester | staff
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LedgerEntry(Base):
+    """One movement of a transfer. The entries of a transfer, and of the whole ledger, sum to 0."""
+
+    __tablename__ = "ledger_entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("ledger_transfer.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_account.id", ondelete="CASCADE"), index=True)
+    minutes: Mapped[int] = mapped_column(Integer)

@@ -297,3 +297,22 @@ def requeue(session: Session, ids: Sequence[int] | None = None, now: datetime | 
         n += 1
     session.flush()
     return n
+
+
+def to_resident(
+    session: Session, resident: Resident, replies: Sequence[Reply], *, not_before: datetime | None = None
+) -> list[OutboxMessage]:
+    """Push `replies` (already in the resident's language) to one resident, through the worker.
+
+    Nothing is queued for a resident who unfollowed. `not_before` holds the message back (quiet
+    hours)."""
+    if not resident.following:
+        return []
+    rows = enqueue(
+        session, channel=resident.channel, recipients=[resident.line_user_id], replies=replies,
+        resident_id=resident.id,
+    )
+    if not_before is not None:
+        for row in rows:
+            row.next_attempt_at = not_before
+    return rows

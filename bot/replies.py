@@ -37,6 +37,16 @@ class Card:
 
 
 @dataclass(frozen=True)
+class Carousel:
+    """Cards side by side (at most 10), e.g. requests a neighbour could help with."""
+
+    alt: str  # what a notification or an old phone shows instead
+    cards: tuple[Card, ...]
+    choices: tuple[Choice, ...] = ()  # quick replies under it (e.g. "more", a filter)
+    kind: str = field(default="carousel", init=False)
+
+
+@dataclass(frozen=True)
 class DateQuestion:
     text: str
     mode: str  # date | time | datetime
@@ -49,7 +59,7 @@ class DateQuestion:
     kind: str = field(default="date", init=False)
 
 
-Reply = Union[Text, Question, Card, DateQuestion]
+Reply = Union[Text, Question, Card, Carousel, DateQuestion]
 
 
 def to_dict(reply: Reply) -> dict[str, Any]:
@@ -62,7 +72,9 @@ def from_dict(d: dict[str, Any]) -> Reply:
     for key in ("choices", "buttons"):
         if key in d:
             d[key] = tuple(Choice(**c) for c in d[key])
-    return {"text": Text, "question": Question, "card": Card, "date": DateQuestion}[kind](**d)
+    if "cards" in d:
+        d["cards"] = tuple(from_dict(c) for c in d["cards"])
+    return {"text": Text, "question": Question, "card": Card, "carousel": Carousel, "date": DateQuestion}[kind](**d)
 
 
 def postback(**fields: str) -> str:

@@ -5,10 +5,20 @@ from conversations.engine import Flow
 
 
 def _build() -> dict[str, Flow]:
-    from conversations import delete_data, onboarding, settings
+    from conversations import (
+        ask_help,
+        delete_data,
+        edit_request,
+        helper_registry,
+        offer,
+        onboarding,
+        relay,
+        settings,
+        thanks,
+    )
 
     registry: dict[str, Flow] = {}
-    for module in (onboarding, settings, delete_data):
+    for module in (onboarding, settings, delete_data, ask_help, offer, relay, thanks, edit_request, helper_registry):
         flow = module.FLOW
         if flow.name in registry:
             raise RuntimeError(f"two flows are named {flow.name!r}")

@@ -18,6 +18,7 @@ from bot.replies import Choice, DateQuestion, Question, Reply, Text, postback
 
 PAGE_SIZE = 11  # + "more" + "cancel" = 13, LINE's quick-reply limit
 MORE = "__more"
+DONE = "__done"
 
 
 class Invalid(Exception):
@@ -60,6 +61,8 @@ class Step:
     date_label: str = N_("Choose")
     store: str | None = None  # key in the collected data; default: the step's name
     ask_named: Callable[[Ctx, dict], Mapping[str, object]] | None = None
+    # A multiple choice: each tap toggles an option (shown with ✓), "Done" moves on.
+    collect: bool = False
 
     def next_steps(self) -> set[str | None]:
         if isinstance(self.next, Mapping):
@@ -123,12 +126,19 @@ def render_step(ctx: Ctx, flow: Flow, step_name: str, data: dict) -> Reply:
     page = int(data.get("_page", {}).get(step_name, 0))
     shown = options
     more = False
-    if len(options) > PAGE_SIZE + 1:
-        pages = (len(options) + PAGE_SIZE - 1) // PAGE_SIZE
+    size = PAGE_SIZE - 1 if step.collect else PAGE_SIZE  # room for "Done"
+    if len(options) > size + 1:
+        pages = (len(options) + size - 1) // size
         page %= pages
-        shown = options[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        shown = options[page * size : (page + 1) * size]
         more = True
-    choices = [Choice(label=o.text(locale), data=_choice_data(flow, step_name, o.value)) for o in shown]
+    chosen = set(data.get(step.store or step_name) or []) if step.collect else set()
+    choices = [
+        Choice(label=("✓ " if o.value in chosen else "") + o.text(locale), data=_choice_data(flow, step_name, o.value))
+        for o in shown
+    ]
+    if step.collect:
+        choices.append(Choice(label=t(locale, N_("Done")), data=_choice_data(flow, step_name, DONE)))
     if more:
         choices.append(Choice(label=t(locale, N_("More…")), data=_choice_data(flow, step_name, MORE)))
     choices.append(cancel_choice(locale))
@@ -176,8 +186,8 @@ def end(ctx: Ctx) -> None:
 def _resolve(ctx: Ctx, flow: Flow, step_name: str, step: Step, data: dict, answer: Answer) -> Any:
     options = _options(ctx, step, data)
     if answer.value is not None:
-        if answer.value == MORE:
-            return MORE
+        if answer.value in (MORE, DONE):
+            return answer.value
         for o in options:
             if o.value == answer.value:
                 return o.value
@@ -186,6 +196,8 @@ def _resolve(ctx: Ctx, flow: Flow, step_name: str, step: Step, data: dict, answe
         typed = normalize_text(answer.text)
         if len(options) > PAGE_SIZE + 1 and typed in {normalize_text(t(loc, N_("More…"))) for loc in SUPPORTED_LOCALES}:
             return MORE
+        if step.collect and typed in {normalize_text(t(loc, N_("Done"))) for loc in SUPPORTED_LOCALES}:
+            return DONE
         for o in options:
             words = {normalize_text(o.text(loc)) for loc in SUPPORTED_LOCALES}
             words |= {normalize_text(a) for a in o.aliases}
@@ -216,7 +228,22 @@ def handle(ctx: Ctx, flow: Flow, answer: Answer) -> list[Reply]:
         data["_page"] = pages
         _save(ctx, state, step_name, data)
         return [render_step(ctx, flow, step_name, data)]
-    data[step.store or step_name] = value
+    key = step.store or step_name
+    if step.collect:
+        chosen = list(data.get(key) or [])
+        if value != DONE:
+            if value in chosen:
+                chosen.remove(value)
+            else:
+                chosen.append(value)
+            data[key] = chosen
+            _save(ctx, state, step_name, data)
+            return [render_step(ctx, flow, step_name, data)]
+        if not chosen:
+            locale = _flow_locale(ctx, flow, data)
+            return [Text(t(locale, N_("Please choose at least one, then tap “Done”."))), render_step(ctx, flow, step_name, data)]
+        value = chosen
+    data[key] = value
     nxt = step.next
     if isinstance(nxt, Mapping):
         nxt = nxt.get(str(value))

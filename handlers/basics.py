@@ -8,7 +8,7 @@ from bot.context import Ctx
 from bot.i18n import N_, keywords, normalize_text, t
 from bot.replies import Reply, Text, parse_postback
 from conversations import engine
-from handlers import menu
+from handlers import aid, menu
 
 CANCEL = N_("cancel|stop|quit")
 MENU = N_("menu")
@@ -109,7 +109,13 @@ def show_help(ctx: Ctx) -> list[Reply]:
 # -- the active conversation -----------------------------------------------------------------
 
 def has_conversation(ctx: Ctx) -> bool:
-    return ctx.conversation is not None and conversations.get(ctx.conversation.flow) is not None
+    if ctx.conversation is None or conversations.get(ctx.conversation.flow) is None:
+        return False
+    if ctx.inbound.kind == "postback":
+        # A menu or card button ("a=…") starts something else; only flow buttons belong here.
+        data = parse_postback(ctx.inbound.postback_data)
+        return "f" in data or "a" not in data
+    return True
 
 
 def continue_conversation(ctx: Ctx) -> list[Reply]:
@@ -192,7 +198,27 @@ def menu_action(ctx: Ctx) -> list[Reply]:
     item = menu.item(data.get("v", ""))
     if item is not None and item.action == "help":
         return menu.help_replies(ctx)
+    if item is not None and item.action and item.action.startswith("aid:"):
+        engine.end(ctx)
+        return aid.MENU_ACTIONS[item.action[4:]](ctx)
     return [menu.main_menu(ctx)]
+
+
+def aid_word(ctx: Ctx):
+    for msgid, handler in aid.KEYWORDS:
+        if is_word(ctx, msgid):
+            return handler
+    return None
+
+
+def is_aid_word(ctx: Ctx) -> bool:
+    return aid_word(ctx) is not None
+
+
+def start_aid_word(ctx: Ctx) -> list[Reply]:
+    handler = aid_word(ctx)
+    assert handler is not None
+    return handler(ctx)
 
 
 def is_stale_postback(ctx: Ctx) -> bool:

@@ -17,6 +17,11 @@ class MenuItem:
 
 
 MENU: tuple[MenuItem, ...] = (
+    MenuItem("ask", N_("Ask for help"), action="aid:ask"),
+    MenuItem("offer", N_("Help a neighbour"), action="aid:offer"),
+    MenuItem("mine", N_("My requests"), action="aid:mine"),
+    MenuItem("record", N_("Thanks record"), action="aid:record"),
+    MenuItem("registry", N_("Helper registry"), action="aid:registry"),
     MenuItem("settings", N_("Settings"), flow="settings"),
     MenuItem("help", N_("How to use"), action="help"),
     MenuItem("delete", N_("Delete my data"), flow="delete_data"),
@@ -25,6 +30,11 @@ MENU: tuple[MenuItem, ...] = (
 # What a resident can type, shown by help. Each keyword msgid lists words separated by "|".
 HELP_LINES: tuple[str, ...] = (
     N_("“Menu”: what you can do"),
+    N_("“Ask for help”: ask neighbours for a hand"),
+    N_("“Offer help”: see what neighbours near you need"),
+    N_("“My requests”: see, change or cancel what you asked"),
+    N_("“Thanks record”: the hours of help you have given"),
+    N_("“Helper registry”: tell us what you can help with"),
     N_("“Settings”: language, area, association, name, quiet hours"),
     N_("“Cancel”: stop what you are doing, at any step"),
     N_("“Delete my data”: remove everything about you"),

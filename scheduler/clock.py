@@ -18,6 +18,17 @@ def housekeeping(bot: Bot) -> None:
     log.info("housekeeping: %s", counts)
 
 
+def aid_jobs(bot: Bot) -> None:
+    from scheduler import aid_jobs as jobs
+
+    with bot.db.session() as s:
+        now = utcnow()
+        closed = jobs.close_due(s, bot.config, now)
+        asked = jobs.follow_up(s, bot.config, now)
+    if closed or asked:
+        log.info("mutual aid: %d requests closed, %d follow-ups", closed, asked)
+
+
 def build_scheduler(bot: Bot, blocking: bool = True):
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -33,6 +44,7 @@ def build_scheduler(bot: Bot, blocking: bool = True):
     sched.add_job(
         "scheduler.clock:housekeeping_job", "interval", minutes=10, id="housekeeping", replace_existing=True
     )
+    sched.add_job("scheduler.clock:aid_job", "interval", minutes=5, id="mutual_aid", replace_existing=True)
     return sched
 
 
@@ -42,6 +54,11 @@ _BOT: Bot | None = None
 def housekeeping_job() -> None:
     assert _BOT is not None
     housekeeping(_BOT)
+
+
+def aid_job() -> None:
+    assert _BOT is not None
+    aid_jobs(_BOT)
 
 
 def run_clock(bot: Bot) -> None:

@@ -243,6 +243,9 @@ def validate_messages(messages: Any) -> str | None:
         elif t == "flex":
             if not m.get("altText") or u16(m["altText"]) > MAX_ALT:
                 return f"messages[{i}].altText: invalid"
+            contents = m.get("contents") or {}
+            if contents.get("type") == "carousel" and not 1 <= len(contents.get("contents") or []) <= 12:
+                return f"messages[{i}].contents: a carousel has 1 to 12 bubbles"
             for action in _actions(m.get("contents")):
                 err = _check_action(action)
                 if err:

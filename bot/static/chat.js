@@ -47,7 +47,18 @@
       li.appendChild(card);
       log.appendChild(li);
     }
-    if (p.kind === "question") (p.choices || []).forEach((c) => quick.appendChild(choiceButton(c)));
+    if (p.kind === "carousel") {
+      const li = el("li", { class: "out carousel", "data-testid": "carousel" });
+      (p.cards || []).forEach((c) => {
+        const card = el("div", { class: "card", "data-testid": "card" });
+        card.appendChild(el("h2", {}, c.title));
+        if (c.body) card.appendChild(el("p", {}, c.body));
+        (c.buttons || []).forEach((b) => card.appendChild(choiceButton(b)));
+        li.appendChild(card);
+      });
+      log.appendChild(li);
+    }
+    if (p.kind === "question" || p.kind === "carousel") (p.choices || []).forEach((c) => quick.appendChild(choiceButton(c)));
     if (p.kind === "date") {
       const f = el("form", { class: "date-form" });
       const type = p.mode === "datetime" ? "datetime-local" : p.mode;

@@ -1,0 +1,140 @@
+"""What residents see of mutual aid: cards and notices, each built in the reader's own
+language. Nobody's LINE user ID or real name appears: only nicknames, and "a neighbour" for an
+anonymous request until it is matched."""
+from __future__ import annotations
+
+from bot import timefmt
+from bot.config import Config
+from bot.i18n import N_, t
+from bot.models import HelpOffer, HelpRequest, Resident
+from bot.mutual_aid import CATEGORIES
+from bot.replies import Card, Choice, postback
+
+
+def category_label(locale: str, code: str) -> str:
+    return t(locale, CATEGORIES.get(code, CATEGORIES["other"]))
+
+
+def when_text(req: HelpRequest, locale: str, config: Config) -> str:
+    if req.when_at is None:
+        return t(locale, N_("Any time"))
+    return timefmt.show(req.when_at, locale, config.tz_name)
+
+
+def requester_name(req: HelpRequest, locale: str, *, reveal: bool = False) -> str:
+    if req.anonymous and not reveal:
+        return t(locale, N_("A neighbour"))
+    return req.requester.nickname or t(locale, N_("A neighbour"))
+
+
+def request_body(req: HelpRequest, locale: str, config: Config) -> str:
+    area = req.area.name(locale) if req.area else "-"
+    return t(
+        locale, N_("{description}\nWhen: {when}\nWhere: {area}"),
+        description=req.description, when=when_text(req, locale, config), area=area,
+    )
+
+
+def request_card(req: HelpRequest, locale: str, config: Config, *, can_offer: bool = True) -> Card:
+    title = t(locale, N_("{category} — {name}"), category=category_label(locale, req.category),
+              name=requester_name(req, locale))
+    buttons = []
+    if can_offer:
+        buttons.append(Choice(t(locale, N_("I can help")), postback(a="aid", x="offer", r=str(req.id))))
+    buttons.append(Choice(t(locale, N_("Report")), postback(a="aid", x="report", k="request", i=str(req.id))))
+    return Card(title=title, body=request_body(req, locale, config), buttons=tuple(buttons))
+
+
+def my_request_card(req: HelpRequest, locale: str, config: Config, other: Resident | None) -> Card:
+    status = {
+        "open": N_("Waiting for an offer"),
+        "matched": N_("Matched with {name}"),
+    }.get(req.status, N_("Closed"))
+    buttons = []
+    if req.status == "matched" and other is not None:
+        buttons += [
+            Choice(t(locale, N_("Message {name}"), name=other.nickname or "-"), postback(a="aid", x="msg", r=str(req.id))),
+            Choice(t(locale, N_("Done: say thanks")), postback(a="aid", x="done", r=str(req.id))),
+        ]
+    if req.status == "open":
+        buttons.append(Choice(t(locale, N_("Edit")), postback(a="aid", x="edit", r=str(req.id))))
+    buttons.append(Choice(t(locale, N_("Cancel this request")), postback(a="aid", x="cancel", r=str(req.id))))
+    title = category_label(locale, req.category) + " — " + t(locale, status, name=(other.nickname if other else "") or "-")
+    return Card(title=title, body=request_body(req, locale, config), buttons=tuple(buttons))
+
+
+def offer_card(offer: HelpOffer, locale: str, config: Config) -> Card:
+    """To the requester: someone offers to help."""
+    req = offer.request
+    body = t(locale, N_("{name} offers to help with your request:\n{description}"),
+             name=offer.helper.nickname or "-", description=req.description)
+    if offer.message:
+        body += "\n\n" + t(locale, N_("Their message: {message}"), message=offer.message)
+    return Card(
+        title=t(locale, N_("A neighbour can help!")),
+        body=body,
+        buttons=(
+            Choice(t(locale, N_("Yes, please")), postback(a="aid", x="accept", o=str(offer.id))),
+            Choice(t(locale, N_("Not this time")), postback(a="aid", x="decline", o=str(offer.id))),
+            Choice(t(locale, N_("Block this person")), postback(a="aid", x="block", o=str(offer.id))),
+        ),
+    )
+
+
+def match_card(req: HelpRequest, reader: Resident, other: Resident, config: Config) -> Card:
+    """To both sides of a match: who, what, when, and how to talk through the bot."""
+    locale = reader.locale
+    body = t(
+        locale,
+        N_("You are matched with {name}.\n{details}\n\nWrite to each other through this chat: the bot passes your messages on, and neither of you sees the other's LINE account."),
+        name=other.nickname or "-", details=request_body(req, locale, config),
+    )
+    return Card(
+        title=t(locale, N_("Matched: {category}"), category=category_label(locale, req.category)),
+        body=body,
+        buttons=(Choice(t(locale, N_("Message {name}"), name=other.nickname or "-"), postback(a="aid", x="msg", r=str(req.id))),),
+    )
+
+
+def relay_card(req_id: int, msg_id: int, sender: Resident, text: str, locale: str) -> Card:
+    """A forwarded message, as plain text (links are not turned into buttons)."""
+    return Card(
+        title=t(locale, N_("Message from {name}"), name=sender.nickname or "-"),
+        body=text,
+        buttons=(
+            Choice(t(locale, N_("Reply")), postback(a="aid", x="msg", r=str(req_id))),
+            Choice(t(locale, N_("Report")), postback(a="aid", x="report", k="relay", i=str(msg_id))),
+            Choice(t(locale, N_("Block this person")), postback(a="aid", x="block", m=str(msg_id))),
+        ),
+    )
+
+
+def helper_notice_card(req: HelpRequest, locale: str, config: Config) -> Card:
+    card = request_card(req, locale, config)
+    return Card(
+        title=t(locale, N_("Someone nearby needs a hand")),
+        body=card.title + "\n" + card.body,
+        buttons=(
+            Choice(t(locale, N_("I can help")), postback(a="aid", x="offer", r=str(req.id))),
+            Choice(t(locale, N_("Stop these notices")), postback(a="aid", x="stop")),
+        ),
+    )
+
+
+def followup_card(req: HelpRequest, reader: Resident, config: Config) -> Card:
+    locale = reader.locale
+    requester = reader.id == req.requester_id
+    if requester:
+        body = t(locale, N_("Did you get the help you asked for?\n{details}"), details=request_body(req, locale, config))
+        yes = N_("Yes: say thanks")
+    else:
+        body = t(locale, N_("Did the help happen as planned?\n{details}"), details=request_body(req, locale, config))
+        yes = N_("Yes, it happened")
+    return Card(
+        title=t(locale, N_("How did it go?")),
+        body=body,
+        buttons=(
+            Choice(t(locale, yes), postback(a="aid", x="happened", r=str(req.id), v="yes")),
+            Choice(t(locale, N_("No, it did not happen")), postback(a="aid", x="happened", r=str(req.id), v="no")),
+        ),
+    )

@@ -1,0 +1,23 @@
+"""Showing times to residents: stored in UTC, shown in the city's time zone, formatted by Babel
+for the resident's locale."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+
+_BABEL = {"ja": "ja_JP", "en": "en_US"}
+
+
+def show(dt: datetime, locale: str, tz_name: str) -> str:
+    local = dt.astimezone(ZoneInfo(tz_name))
+    return format_datetime(local, "short", locale=_BABEL.get(locale, locale))
+
+
+def parse_local(value: str, tz_name: str) -> datetime:
+    """A LINE datetime picker value ("2026-12-24T07:30", no zone) as aware UTC."""
+    naive = datetime.fromisoformat(value.strip())
+    if naive.tzinfo is None:
+        naive = naive.replace(tzinfo=ZoneInfo(tz_name))
+    return naive.astimezone(timezone.utc)

@@ -1,0 +1,109 @@
+"""Asking for help: category → a few words → when → by name or anonymous → confirm.
+
+Where is always the resident's own area: never an address."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime, timedelta
+
+from bot import aid_messages, aid_notify, mutual_aid, timefmt
+from bot.context import Ctx
+from bot.i18n import N_
+from bot.replies import Reply, Text
+from conversations.engine import Answer, Flow, Invalid, Option, Step
+from handlers.menu import main_menu
+
+ANY = "any"
+MAX_AHEAD = timedelta(days=90)
+
+
+def category_options(ctx: Ctx, data: dict) -> list[Option]:
+    return [Option(code, mutual_aid.CATEGORIES[code]) for code in ctx.config.help_categories
+            if code in mutual_aid.CATEGORIES]
+
+
+def accept_description(ctx: Ctx, data: dict, answer: Answer) -> str:
+    text = unicodedata.normalize("NFC", answer.text or "").strip()
+    text = "".join(ch for ch in text if ch == "\n" or not unicodedata.category(ch).startswith("C"))
+    if not text:
+        raise Invalid(N_("Please write a few words about what you need."))
+    if len(text) > mutual_aid.DESCRIPTION_MAX:
+        raise Invalid(N_("Please keep it under {max} characters (it is {n} now)."), max=mutual_aid.DESCRIPTION_MAX, n=len(text))
+    return text
+
+
+_TYPED = re.compile(r"^(?:(\d{4})[-/])?(\d{1,2})[-/](\d{1,2})(?:[ T]+(\d{1,2}):(\d{2}))?$")
+
+
+def accept_when(ctx: Ctx, data: dict, answer: Answer) -> str:
+    raw = answer.params.get("datetime") or answer.params.get("date")
+    try:
+        if raw:
+            when = timefmt.parse_local(raw if "T" in raw else raw + "T10:00", ctx.config.tz_name)
+        else:
+            m = _TYPED.match(unicodedata.normalize("NFKC", answer.text or "").strip())
+            if not m:
+                raise ValueError
+            local_now = ctx.now.astimezone(ctx.tz)
+            year = int(m[1]) if m[1] else local_now.year
+            naive = datetime(year, int(m[2]), int(m[3]), int(m[4] or 10), int(m[5] or 0))
+            when = timefmt.parse_local(naive.isoformat(), ctx.config.tz_name)
+            if not m[1] and when < ctx.now:  # "1/5" typed in December means next January
+                when = timefmt.parse_local(naive.replace(year=year + 1).isoformat(), ctx.config.tz_name)
+    except ValueError:
+        raise Invalid(N_("Please choose a date and time with the button, or tap “Any time”.")) from None
+    if when <= ctx.now:
+        raise Invalid(N_("That time has already passed. Please choose a time in the future."))
+    if when > ctx.now + MAX_AHEAD:
+        raise Invalid(N_("Please choose a time within the next 90 days."))
+    return when.isoformat()
+
+
+def name_options(ctx: Ctx, data: dict) -> list[Option]:
+    name = ctx.resident.nickname if ctx.resident else ""
+    return [Option("name", N_("Show my name ({name})"), named={"name": name or "-"}),
+            Option("anonymous", N_("Anonymous"))]
+
+
+def preview(ctx: Ctx, data: dict) -> str:
+    when = ctx.t(N_("Any time")) if data["when"] == ANY else timefmt.show(datetime.fromisoformat(data["when"]), ctx.locale, ctx.config.tz_name)
+    area = ctx.resident.area.name(ctx.locale) if ctx.resident and ctx.resident.area else "-"
+    who = ctx.t(N_("Anonymous")) if data["shown_as"] == "anonymous" else (ctx.resident.nickname or "-")
+    return ctx.t(
+        N_("Please check your request:\n{category}\n{description}\nWhen: {when}\nWhere: {area}\nShown as: {who}\n\nPost it to your neighbours?"),
+        category=aid_messages.category_label(ctx.locale, data["category"]), description=data["description"],
+        when=when, area=area, who=who,
+    )
+
+
+def finish(ctx: Ctx, data: dict) -> list[Reply]:
+    assert ctx.resident is not None
+    when = None if data["when"] == ANY else datetime.fromisoformat(data["when"])
+    try:
+        req = mutual_aid.create_request(
+            ctx.session, ctx.resident, category=data["category"], description=data["description"], when_at=when,
+            anonymous=data["shown_as"] == "anonymous", now=ctx.now,
+        )
+    except mutual_aid.AidError as exc:
+        return [Text(ctx.t(exc.msgid, **exc.named)), main_menu(ctx)]
+    aid_notify.notify_helpers(ctx.session, ctx.config, req, ctx.now)
+    return [Text(ctx.t(N_("Posted! We will let you know as soon as a neighbour offers to help. You can see it any time with “My requests”.")))]
+
+
+FLOW = Flow(
+    name="ask_help",
+    first="category",
+    on_finish=finish,
+    steps={
+        "category": Step(ask=N_("Asking is fine: neighbours are glad to help. What do you need a hand with?"),
+                         options=category_options, next="description"),
+        "description": Step(ask=N_("Tell us a little more in a few words (for example: “Rubbish to the collection point on Tuesday morning”). Please do not write your address."),
+                            accept=accept_description, next="when"),
+        "when": Step(ask=N_("When would you like the help?"), date_mode="datetime", date_label=N_("Choose date and time"),
+                     options=[Option(ANY, N_("Any time"))], accept=accept_when, next="shown_as"),
+        "shown_as": Step(ask=N_("Show your name to neighbours, or ask anonymously? (Your name is shown only to the person you accept.)"),
+                         options=name_options, next="confirm"),
+        "confirm": Step(ask=preview, options=[Option("post", N_("Post it"))], next=None),
+    },
+)

@@ -1,0 +1,60 @@
+"""The helper registry (like Kitakyushu's 経験マスター): what a resident is glad to help with,
+where and when. Matching new requests are then sent to them (a few a day at most)."""
+from __future__ import annotations
+
+import unicodedata
+
+from sqlalchemy import select
+
+from bot.context import Ctx
+from bot.i18n import N_
+from bot.models import HelperProfile
+from bot.replies import Reply, Text
+from conversations.ask_help import category_options
+from conversations.engine import Answer, Flow, Invalid, Option, Step
+
+SKIP = "skip"
+
+
+def accept_skills(ctx: Ctx, data: dict, answer: Answer) -> str:
+    text = " ".join(unicodedata.normalize("NFC", answer.text or "").split())
+    if not text or len(text) > 200:
+        raise Invalid(N_("Please write up to 200 characters, or tap “Skip”."))
+    return text
+
+
+def finish(ctx: Ctx, data: dict) -> list[Reply]:
+    assert ctx.resident is not None
+    profile = ctx.session.scalar(select(HelperProfile).where(HelperProfile.resident_id == ctx.resident.id))
+    if profile is None:
+        profile = HelperProfile(resident_id=ctx.resident.id)
+        ctx.session.add(profile)
+    profile.categories = list(data["categories"])
+    profile.skills = None if data.get("skills") == SKIP else data.get("skills")
+    profile.nearby = data["where"] == "nearby"
+    profile.days = data["days"]
+    profile.times = data["times"]
+    profile.notices = True
+    profile.updated_at = ctx.now
+    ctx.session.flush()
+    return [Text(ctx.t(N_("Thank you for registering! When a neighbour asks for something you can do, we will let you know (at most a few times a day, never during your quiet hours).")))]
+
+
+FLOW = Flow(
+    name="helper_registry",
+    first="categories",
+    on_finish=finish,
+    steps={
+        "categories": Step(ask=N_("What could you help with? Tap all that apply, then “Done”."),
+                           options=category_options, collect=True, next="skills"),
+        "skills": Step(ask=N_("Anything you are especially good at? (For example: “I can fix bicycles”.)"),
+                       options=[Option(SKIP, N_("Skip"))], accept=accept_skills, next="where"),
+        "where": Step(ask=N_("Where?"), options=[Option("mine", N_("My area only")), Option("nearby", N_("My area and nearby"))],
+                      next="days"),
+        "days": Step(ask=N_("Which days?"), options=[Option("any", N_("Any day")), Option("weekdays", N_("Weekdays")),
+                                                     Option("weekends", N_("Weekends"))], next="times"),
+        "times": Step(ask=N_("What time of day?"), options=[Option("any", N_("Any time")), Option("morning", N_("Mornings")),
+                                                            Option("afternoon", N_("Afternoons")), Option("evening", N_("Evenings"))],
+                      next=None),
+    },
+)

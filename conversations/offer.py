@@ -1,0 +1,46 @@
+"""Offering help: one optional short message, then the offer goes to the requester."""
+from __future__ import annotations
+
+import unicodedata
+
+from bot import aid_messages, mutual_aid, outbox
+from bot.context import Ctx
+from bot.i18n import N_
+from bot.replies import Reply, Text
+from conversations.engine import Answer, Flow, Invalid, Option, Step
+
+NONE = "none"
+
+
+def accept_message(ctx: Ctx, data: dict, answer: Answer) -> str:
+    text = " ".join(unicodedata.normalize("NFC", answer.text or "").split())
+    if not text:
+        raise Invalid(N_("Please write a short message, or tap “Send, no message”."))
+    if len(text) > mutual_aid.OFFER_MESSAGE_MAX:
+        raise Invalid(N_("Please keep it under {max} characters (it is {n} now)."), max=mutual_aid.OFFER_MESSAGE_MAX, n=len(text))
+    return text
+
+
+def finish(ctx: Ctx, data: dict) -> list[Reply]:
+    assert ctx.resident is not None
+    message = None if data.get("message") == NONE else data.get("message")
+    try:
+        offer = mutual_aid.make_offer(ctx.session, ctx.resident, int(data["request_id"]), message, ctx.now)
+    except mutual_aid.AidError as exc:
+        return [Text(ctx.t(exc.msgid, **exc.named))]
+    requester = offer.request.requester
+    outbox.to_resident(ctx.session, requester, [aid_messages.offer_card(offer, requester.locale, ctx.config)])
+    return [Text(ctx.t(N_("Thank you! Your offer has been sent. We will tell you when they answer.")))]
+
+
+FLOW = Flow(
+    name="offer",
+    first="message",
+    on_finish=finish,
+    steps={
+        "message": Step(
+            ask=N_("Add a short message for them? (For example, when you could come.) Please do not share your address or phone number yet."),
+            options=[Option(NONE, N_("Send, no message"))], accept=accept_message, next=None,
+        ),
+    },
+)

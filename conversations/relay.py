@@ -1,0 +1,42 @@
+"""Writing to the other side of a match: the bot passes the text on, as plain text."""
+from __future__ import annotations
+
+import unicodedata
+
+from bot import aid_messages, mutual_aid, outbox
+from bot.context import Ctx
+from bot.i18n import N_
+from bot.replies import Reply, Text
+from conversations.engine import Answer, Flow, Invalid, Step
+
+
+def accept_text(ctx: Ctx, data: dict, answer: Answer) -> str:
+    text = unicodedata.normalize("NFC", answer.text or "").strip()
+    text = "".join(ch for ch in text if ch == "\n" or not unicodedata.category(ch).startswith("C"))
+    if not text:
+        raise Invalid(N_("Please write your message."))
+    if len(text) > mutual_aid.RELAY_MAX:
+        raise Invalid(N_("Please keep it under {max} characters (it is {n} now)."), max=mutual_aid.RELAY_MAX, n=len(text))
+    return text
+
+
+def finish(ctx: Ctx, data: dict) -> list[Reply]:
+    assert ctx.resident is not None
+    try:
+        msg, other = mutual_aid.relay(ctx.session, ctx.resident, int(data["request_id"]), data["text"], ctx.now)
+    except mutual_aid.AidError as exc:
+        return [Text(ctx.t(exc.msgid, **exc.named))]
+    card = aid_messages.relay_card(msg.request_id, msg.id, ctx.resident, msg.text, other.locale)
+    outbox.to_resident(ctx.session, other, [card])
+    return [Text(ctx.t(N_("Sent to {name}."), name=other.nickname or "-"))]
+
+
+FLOW = Flow(
+    name="relay",
+    first="text",
+    on_finish=finish,
+    steps={
+        "text": Step(ask=N_("Write your message to {name}. The bot passes it on."),
+                     ask_named=lambda ctx, data: {"name": data.get("to_name", "-")}, accept=accept_text, next=None),
+    },
+)

@@ -1,0 +1,72 @@
+"""Saying thanks: how long the help took (hours go to the helper's time bank), and an optional
+word of thanks passed on to them."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from bot import mutual_aid, outbox, timebank
+from bot.context import Ctx
+from bot.i18n import N_, t
+from bot.replies import Reply, Text
+from conversations.engine import Answer, Flow, Invalid, Option, Step
+
+SKIP = "skip"
+
+
+def hours_options(ctx: Ctx, data: dict) -> list[Option]:
+    return [Option("30", N_("30 minutes")), Option("60", N_("1 hour")), Option("90", N_("1.5 hours")),
+            Option("120", N_("2 hours")), Option("180", N_("3 hours"))]
+
+
+def accept_hours(ctx: Ctx, data: dict, answer: Answer) -> str:
+    text = unicodedata.normalize("NFKC", answer.text or "").strip().lower()
+    m = re.match(r"^(\d+(?:\.\d+)?)\s*(h|hours?|時間)?$", text)
+    if m:
+        minutes = round(float(m[1]) * 60)
+        if 0 < minutes <= timebank.MAX_MINUTES:
+            return str(minutes)
+    raise Invalid(N_("Please choose from the buttons, or type the hours as a number (for example 1.5)."))
+
+
+def accept_note(ctx: Ctx, data: dict, answer: Answer) -> str:
+    text = " ".join(unicodedata.normalize("NFC", answer.text or "").split())
+    if not text or len(text) > 200:
+        raise Invalid(N_("Please write up to 200 characters, or tap “Skip”."))
+    return text
+
+
+def finish(ctx: Ctx, data: dict) -> list[Reply]:
+    assert ctx.resident is not None
+    try:
+        req = mutual_aid.own_request(ctx.session, ctx.resident, int(data["request_id"]))
+    except mutual_aid.AidError as exc:
+        return [Text(ctx.t(exc.msgid, **exc.named))]
+    helper = mutual_aid.counterpart(ctx.session, req, ctx.resident)
+    if helper is None:
+        return [Text(ctx.t(N_("This request is already closed.")))]
+    minutes = int(data["hours"])
+    try:
+        timebank.record_hours(ctx.session, req, helper, minutes, recorded_by="requester", now=ctx.now)
+    except timebank.LedgerError:
+        return [Text(ctx.t(N_("Thanks for this request have already been recorded.")))]
+    total = timebank.balance(ctx.session, helper)
+    note = "" if data.get("note") in (None, SKIP) else "\n\n“" + data["note"] + "”"
+    outbox.to_resident(ctx.session, helper, [Text(
+        t(helper.locale, N_("{name} says thank you! {hours} hours were added to your thanks record (total {total} hours)."),
+          name=ctx.resident.nickname or "-", hours=timebank.format_minutes(minutes), total=timebank.format_minutes(total)) + note
+    )])
+    return [Text(ctx.t(N_("Thank you! We passed on your thanks and recorded {hours} hours for {name}."),
+                       hours=timebank.format_minutes(minutes), name=helper.nickname or "-"))]
+
+
+FLOW = Flow(
+    name="thanks",
+    first="hours",
+    on_finish=finish,
+    steps={
+        "hours": Step(ask=N_("About how long did the help take?"), options=hours_options, accept=accept_hours, next="note"),
+        "note": Step(ask=N_("Would you like to add a word of thanks? It will be passed on."),
+                     options=[Option(SKIP, N_("Skip"))], accept=accept_note, next=None),
+    },
+)

@@ -1,0 +1,250 @@
+"""Mutual aid outside conversations: the words that start it, browsing requests nearby, and
+the buttons on its cards (offer, accept, decline, message, report, block, cancel, thanks)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy import select
+
+import conversations
+from bot import aid_messages, mutual_aid, outbox, timebank, timefmt
+from bot.context import Ctx
+from bot.i18n import N_, t
+from bot.models import HelperProfile, HelpOffer, RelayMessage
+from bot.replies import Carousel, Choice, Question, Reply, Text, parse_postback, postback
+from conversations import engine
+from handlers.menu import main_menu
+
+ASK = N_("ask for help|ask")
+OFFER = N_("offer help|i can help")
+MINE = N_("my requests")
+RECORD = N_("thanks record|my hours")
+REGISTRY = N_("helper registry|register as a helper")
+PAGE = 10
+
+
+def _err(ctx: Ctx, exc: mutual_aid.AidError) -> list[Reply]:
+    return [Text(ctx.t(exc.msgid, **exc.named))]
+
+
+# -- starting points -------------------------------------------------------------------------
+
+def start_ask(ctx: Ctx) -> list[Reply]:
+    assert ctx.resident is not None
+    if ctx.resident.area is None:
+        return [Text(ctx.t(N_("Please set your area first (“Settings” → “Area”), so we can find neighbours near you.")))]
+    if mutual_aid.open_count(ctx.session, ctx.resident) >= mutual_aid.MAX_OPEN_REQUESTS:
+        return [Text(ctx.t(N_("You already have {n} open requests. Please close one before asking again."),
+                           n=mutual_aid.MAX_OPEN_REQUESTS)), *my_requests(ctx)]
+    return engine.start(ctx, conversations.get("ask_help"))
+
+
+def browse(ctx: Ctx, category: str | None = None, page: int = 0) -> list[Reply]:
+    assert ctx.resident is not None
+    engine.end(ctx)
+    reqs, more = mutual_aid.nearby_open(ctx.session, ctx.resident, category=category, offset=page * PAGE, limit=PAGE)
+    filter_choice = Choice(ctx.t(N_("Choose a category")), postback(a="aid", x="filter"))
+    if not reqs:
+        text = ctx.t(N_("No open requests near you right now. Thank you for being ready to help! Register as a helper and we will tell you when one comes in."))
+        return [Question(text, (Choice(ctx.t(N_("Helper registry")), postback(a="aid", x="registry")), filter_choice))]
+    offered = set(ctx.session.scalars(
+        select(HelpOffer.request_id).where(HelpOffer.helper_id == ctx.resident.id, HelpOffer.request_id.in_([r.id for r in reqs]))
+    ))
+    cards = tuple(aid_messages.request_card(r, ctx.locale, ctx.config, can_offer=r.id not in offered) for r in reqs)
+    choices = [filter_choice]
+    if more:
+        choices.insert(0, Choice(ctx.t(N_("More requests")), postback(a="aid", x="page", p=str(page + 1), c=category or "")))
+    intro = ctx.t(N_("Requests from neighbours near you, soonest first. Tap “I can help” on one you can do."))
+    return [Text(intro), Carousel(alt=intro, cards=cards, choices=tuple(choices))]
+
+
+def my_requests(ctx: Ctx) -> list[Reply]:
+    assert ctx.resident is not None
+    reqs = mutual_aid.my_requests(ctx.session, ctx.resident)
+    if not reqs:
+        return [Question(ctx.t(N_("You have no open requests.")),
+                         (Choice(ctx.t(N_("Ask for help")), postback(a="aid", x="ask")),))]
+    cards = tuple(
+        aid_messages.my_request_card(r, ctx.locale, ctx.config, mutual_aid.counterpart(ctx.session, r, ctx.resident))
+        for r in reqs
+    )
+    return [Carousel(alt=ctx.t(N_("My requests")), cards=cards)]
+
+
+def thanks_record(ctx: Ctx) -> list[Reply]:
+    assert ctx.resident is not None
+    total = timebank.balance(ctx.session, ctx.resident)
+    lines = [ctx.t(N_("Your thanks record: {hours} hours of help given."), hours=timebank.format_minutes(total))]
+    for when, minutes, category in timebank.history(ctx.session, ctx.resident):
+        lines.append("・" + ctx.t(N_("{date}: {category}, {hours} hours"), date=timefmt.show(when, ctx.locale, ctx.config.tz_name),
+                                   category=aid_messages.category_label(ctx.locale, category or "other"),
+                                   hours=timebank.format_minutes(minutes)))
+    if total == 0:
+        lines.append(ctx.t(N_("When you help a neighbour, their thanks will appear here.")))
+    return [Text("\n".join(lines))]
+
+
+def start_registry(ctx: Ctx) -> list[Reply]:
+    return engine.start(ctx, conversations.get("helper_registry"))
+
+
+KEYWORDS: tuple[tuple[str, Callable[[Ctx], list[Reply]]], ...] = (
+    (ASK, start_ask), (OFFER, browse), (MINE, my_requests), (RECORD, thanks_record), (REGISTRY, start_registry),
+)
+MENU_ACTIONS: dict[str, Callable[[Ctx], list[Reply]]] = {
+    "ask": start_ask, "offer": browse, "mine": my_requests, "record": thanks_record, "registry": start_registry,
+}
+
+
+# -- card buttons ----------------------------------------------------------------------------
+
+def _int(data: dict, key: str) -> int:
+    try:
+        return int(data.get(key, ""))
+    except ValueError:
+        raise mutual_aid.AidError(N_("That button is from an earlier message and no longer works.")) from None
+
+
+def do_offer(ctx: Ctx, data: dict) -> list[Reply]:
+    req = mutual_aid.get_request(ctx.session, _int(data, "r"))
+    if req is None or req.status != "open":
+        raise mutual_aid.AidError(N_("Sorry, this request is no longer open."))
+    if req.requester_id == ctx.resident.id:
+        raise mutual_aid.AidError(N_("This is your own request."))
+    if ctx.session.scalar(select(HelpOffer).where(HelpOffer.request_id == req.id, HelpOffer.helper_id == ctx.resident.id)):
+        raise mutual_aid.AidError(N_("You have already offered to help with this request. Thank you!"))
+    return engine.start(ctx, conversations.get("offer"), {"request_id": req.id})
+
+
+def do_accept(ctx: Ctx, data: dict) -> list[Reply]:
+    match = mutual_aid.accept_offer(ctx.session, ctx.resident, _int(data, "o"), ctx.now)
+    helper = match.offer.helper
+    outbox.to_resident(ctx.session, helper, [aid_messages.match_card(match.request, helper, ctx.resident, ctx.config)])
+    for other in match.others:
+        outbox.to_resident(ctx.session, other.helper, [Text(t(
+            other.helper.locale, N_("Thank you for offering to help! This request has been matched with another neighbour this time.")))])
+    return [aid_messages.match_card(match.request, ctx.resident, helper, ctx.config)]
+
+
+def do_decline(ctx: Ctx, data: dict) -> list[Reply]:
+    offer = mutual_aid.decline_offer(ctx.session, ctx.resident, _int(data, "o"))
+    outbox.to_resident(ctx.session, offer.helper, [Text(t(
+        offer.helper.locale, N_("Thank you for offering to help! They did not need it this time.")))])
+    return [Text(ctx.t(N_("All right. We told them kindly. Your request stays open for others.")))]
+
+
+def do_message(ctx: Ctx, data: dict) -> list[Reply]:
+    req = mutual_aid.get_request(ctx.session, _int(data, "r"))
+    other = mutual_aid.counterpart(ctx.session, req, ctx.resident) if req else None
+    if other is None:
+        raise mutual_aid.AidError(N_("This conversation has ended, so the message was not sent."))
+    return engine.start(ctx, conversations.get("relay"), {"request_id": req.id, "to_name": other.nickname or "-"})
+
+
+def do_report(ctx: Ctx, data: dict) -> list[Reply]:
+    mutual_aid.report(ctx.session, ctx.resident, data.get("k", ""), _int(data, "i"), ctx.now, ctx.config.report_threshold)
+    return [Text(ctx.t(N_("Thank you for telling us. The center's staff will look at it.")))]
+
+
+def do_block(ctx: Ctx, data: dict) -> list[Reply]:
+    other_id = None
+    if "o" in data:
+        offer = mutual_aid.get_offer(ctx.session, _int(data, "o"))
+        if offer is not None and offer.request.requester_id == ctx.resident.id:
+            other_id = offer.helper_id
+    elif "m" in data:
+        msg = ctx.session.get(RelayMessage, _int(data, "m"))
+        if msg is not None and msg.recipient_id == ctx.resident.id:
+            other_id = msg.sender_id
+    if other_id is None:
+        raise mutual_aid.AidError(N_("That button is from an earlier message and no longer works."))
+    mutual_aid.block(ctx.session, ctx.resident, other_id, ctx.now)
+    return [Text(ctx.t(N_("Blocked. They will not see your requests, and their messages and offers will not reach you.")))]
+
+
+def do_cancel(ctx: Ctx, data: dict) -> list[Reply]:
+    req = mutual_aid.own_request(ctx.session, ctx.resident, _int(data, "r"))
+    if data.get("sure") != "1":
+        return [Question(ctx.t(N_("Cancel this request?\n{description}"), description=req.description), (
+            Choice(ctx.t(N_("Yes, cancel it")), postback(a="aid", x="cancel", r=str(req.id), sure="1")),
+            Choice(ctx.t(N_("No, keep it")), postback(a="aid", x="mine")),
+        ))]
+    for offer in mutual_aid.cancel_request(ctx.session, ctx.resident, req.id, ctx.now):
+        outbox.to_resident(ctx.session, offer.helper, [Text(t(
+            offer.helper.locale, N_("A request you offered to help with was cancelled by the person who asked. Thank you all the same!")))])
+    return [Text(ctx.t(N_("Your request has been cancelled.")))]
+
+
+def do_edit(ctx: Ctx, data: dict) -> list[Reply]:
+    req = mutual_aid.own_request(ctx.session, ctx.resident, _int(data, "r"))
+    if req.status != "open":
+        raise mutual_aid.AidError(N_("Only a request still waiting for an offer can be changed."))
+    return engine.start(ctx, conversations.get("edit_request"), {"request_id": req.id})
+
+
+def do_done(ctx: Ctx, data: dict) -> list[Reply]:
+    req = mutual_aid.own_request(ctx.session, ctx.resident, _int(data, "r"))
+    if req.status != "matched":
+        raise mutual_aid.AidError(N_("This request is already closed."))
+    return engine.start(ctx, conversations.get("thanks"), {"request_id": req.id})
+
+
+def do_happened(ctx: Ctx, data: dict) -> list[Reply]:
+    req = mutual_aid.get_request(ctx.session, _int(data, "r"))
+    if req is None or mutual_aid.counterpart(ctx.session, req, ctx.resident) is None:
+        raise mutual_aid.AidError(N_("This request is already closed."))
+    requester = req.requester_id == ctx.resident.id
+    if data.get("v") == "yes":
+        if requester:
+            return engine.start(ctx, conversations.get("thanks"), {"request_id": req.id})
+        return [Text(ctx.t(N_("Thank you for helping! The person you helped will record the hours.")))]
+    if requester:
+        mutual_aid.cancel_request(ctx.session, ctx.resident, req.id, ctx.now)
+        return [Question(ctx.t(N_("We are sorry it did not work out. Would you like to ask again?")),
+                         (Choice(ctx.t(N_("Ask for help")), postback(a="aid", x="ask")),))]
+    return [Text(ctx.t(N_("Thank you for letting us know.")))]
+
+
+def do_stop(ctx: Ctx, data: dict) -> list[Reply]:
+    profile = ctx.session.scalar(select(HelperProfile).where(HelperProfile.resident_id == ctx.resident.id))
+    if profile is not None:
+        profile.notices = False
+    return [Text(ctx.t(N_("We will not send you these notices any more. To start again, send “Helper registry”.")))]
+
+
+def do_filter(ctx: Ctx, data: dict) -> list[Reply]:
+    choices = [Choice(ctx.t(N_("All")), postback(a="aid", x="page", p="0", c=""))]
+    choices += [Choice(aid_messages.category_label(ctx.locale, c), postback(a="aid", x="page", p="0", c=c))
+                for c in ctx.config.help_categories if c in mutual_aid.CATEGORIES]
+    return [Question(ctx.t(N_("Which kind of help?")), tuple(choices[:13]))]
+
+
+def do_page(ctx: Ctx, data: dict) -> list[Reply]:
+    category = data.get("c") or None
+    if category is not None and category not in mutual_aid.CATEGORIES:
+        category = None
+    return browse(ctx, category, max(0, min(_int(data, "p"), 100)))
+
+
+ACTIONS: dict[str, Callable[[Ctx, dict], list[Reply]]] = {
+    "offer": do_offer, "accept": do_accept, "decline": do_decline, "msg": do_message, "report": do_report,
+    "block": do_block, "cancel": do_cancel, "edit": do_edit, "done": do_done, "happened": do_happened,
+    "stop": do_stop, "filter": do_filter, "page": do_page,
+    "ask": lambda ctx, data: start_ask(ctx), "mine": lambda ctx, data: my_requests(ctx),
+    "registry": lambda ctx, data: start_registry(ctx),
+}
+
+
+def is_aid_postback(ctx: Ctx) -> bool:
+    return ctx.inbound.kind == "postback" and parse_postback(ctx.inbound.postback_data).get("a") == "aid"
+
+
+def aid_postback(ctx: Ctx) -> list[Reply]:
+    data = parse_postback(ctx.inbound.postback_data)
+    action = ACTIONS.get(data.get("x", ""))
+    if action is None or ctx.resident is None:
+        return [Text(ctx.t(N_("That button is from an earlier message and no longer works."))), main_menu(ctx)]
+    try:
+        return action(ctx, data)
+    except mutual_aid.AidError as exc:
+        return _err(ctx, exc)

@@ -1,0 +1,36 @@
+"""Mutual-aid jobs for the clock: close requests whose time has passed, and ask both sides of
+a match whether the help happened. They only write rows (the outbox); safe to run twice."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from bot import aid_messages, mutual_aid, outbox
+from bot.config import Config
+from bot.i18n import N_, t
+from bot.replies import Choice, Question, postback
+
+FOLLOWUP_AFTER = timedelta(hours=2)
+
+
+def close_due(session: Session, config: Config, now: datetime) -> int:
+    closed = mutual_aid.due_to_close(session, now)
+    for req in closed:
+        r = req.requester
+        outbox.to_resident(session, r, [Question(
+            t(r.locale, N_("Your request has closed without a helper this time: {description}\nWould you like to ask again?"),
+              description=req.description),
+            (Choice(t(r.locale, N_("Ask for help")), postback(a="aid", x="ask")),),
+        )])
+    return len(closed)
+
+
+def follow_up(session: Session, config: Config, now: datetime) -> int:
+    due = mutual_aid.due_for_followup(session, now, FOLLOWUP_AFTER)
+    for req in due:
+        helper = mutual_aid.counterpart(session, req, req.requester)
+        for reader in (req.requester, helper):
+            if reader is not None:
+                outbox.to_resident(session, reader, [aid_messages.followup_card(req, reader, config)])
+    return len(due)
