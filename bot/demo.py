@@ -11,7 +11,7 @@ from bot.models import Area, Association, Membership, Resident
 DEMO_RESIDENTS = (
     ("web-demo-new", None, "ja", None, None),
     ("web-demo-hanako", "はなこ", "ja", "asahi-1", "ASAHI-2026"),
-    ("web-demo-alex", "Alex", "en", "minato", "MINATO-2026"),
+    ("web-demo-alex", "Alex", "en", "asahi-2", "ASAHI-2026"),  # next to はなこ: they can help each other
 )
 
 
