@@ -11,6 +11,7 @@ from bot import aid_messages, aid_notify, mutual_aid, timefmt
 from bot.context import Ctx
 from bot.i18n import N_
 from bot.replies import Reply, Text
+from conversations import common
 from conversations.engine import Answer, Flow, Invalid, Option, Step
 from handlers.menu import main_menu
 
@@ -23,14 +24,7 @@ def category_options(ctx: Ctx, data: dict) -> list[Option]:
             if code in mutual_aid.CATEGORIES]
 
 
-def accept_description(ctx: Ctx, data: dict, answer: Answer) -> str:
-    text = unicodedata.normalize("NFC", answer.text or "").strip()
-    text = "".join(ch for ch in text if ch == "\n" or not unicodedata.category(ch).startswith("C"))
-    if not text:
-        raise Invalid(N_("Please write a few words about what you need."))
-    if len(text) > mutual_aid.DESCRIPTION_MAX:
-        raise Invalid(N_("Please keep it under {max} characters (it is {n} now)."), max=mutual_aid.DESCRIPTION_MAX, n=len(text))
-    return text
+accept_description = common.free_text(mutual_aid.DESCRIPTION_MAX, N_("Please write a few words about what you need."))
 
 
 _TYPED = re.compile(r"^(?:(\d{4})[-/])?(\d{1,2})[-/](\d{1,2})(?:[ T]+(\d{1,2}):(\d{2}))?$")

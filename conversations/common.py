@@ -13,6 +13,24 @@ from conversations.engine import Answer, Invalid, Option
 YES, NO, SKIP, LEAVE = "yes", "no", "skip", "leave"
 
 
+def free_text(max_len: int, empty_msgid: str, *, single_line: bool = False):
+    """An `accept` for free text: cleaned of control characters (and of line breaks when
+    `single_line`), not empty, at most `max_len` characters."""
+
+    def accept(ctx: Ctx, data: dict, answer: Answer) -> str:
+        text = unicodedata.normalize("NFC", answer.text or "")
+        if single_line:
+            text = " ".join(text.split())
+        text = "".join(ch for ch in text.strip() if ch == "\n" or not unicodedata.category(ch).startswith("C"))
+        if not text:
+            raise Invalid(empty_msgid)
+        if len(text) > max_len:
+            raise Invalid(N_("Please keep it under {max} characters (it is {n} now)."), max=max_len, n=len(text))
+        return text
+
+    return accept
+
+
 def language_options(ctx: Ctx, data: dict) -> list[Option]:
     preferred = data.get("preferred_locale")
     codes = sorted(LANGUAGES, key=lambda c: (c != preferred, list(LANGUAGES).index(c)))

@@ -2,8 +2,6 @@
 where and when. Matching new requests are then sent to them (a few a day at most)."""
 from __future__ import annotations
 
-import unicodedata
-
 from sqlalchemy import select
 
 from bot.context import Ctx
@@ -11,16 +9,13 @@ from bot.i18n import N_
 from bot.models import HelperProfile
 from bot.replies import Reply, Text
 from conversations.ask_help import category_options
-from conversations.engine import Answer, Flow, Invalid, Option, Step
+from conversations import common
+from conversations.engine import Flow, Option, Step
 
 SKIP = "skip"
 
 
-def accept_skills(ctx: Ctx, data: dict, answer: Answer) -> str:
-    text = " ".join(unicodedata.normalize("NFC", answer.text or "").split())
-    if not text or len(text) > 200:
-        raise Invalid(N_("Please write up to 200 characters, or tap “Skip”."))
-    return text
+accept_skills = common.free_text(200, N_("Please write up to 200 characters, or tap “Skip”."), single_line=True)
 
 
 def finish(ctx: Ctx, data: dict) -> list[Reply]:

@@ -1,24 +1,19 @@
 """Offering help: one optional short message, then the offer goes to the requester."""
 from __future__ import annotations
 
-import unicodedata
-
 from bot import aid_messages, mutual_aid, outbox
 from bot.context import Ctx
 from bot.i18n import N_
 from bot.replies import Reply, Text
-from conversations.engine import Answer, Flow, Invalid, Option, Step
+from conversations import common
+from conversations.engine import Flow, Option, Step
 
 NONE = "none"
 
 
-def accept_message(ctx: Ctx, data: dict, answer: Answer) -> str:
-    text = " ".join(unicodedata.normalize("NFC", answer.text or "").split())
-    if not text:
-        raise Invalid(N_("Please write a short message, or tap “Send, no message”."))
-    if len(text) > mutual_aid.OFFER_MESSAGE_MAX:
-        raise Invalid(N_("Please keep it under {max} characters (it is {n} now)."), max=mutual_aid.OFFER_MESSAGE_MAX, n=len(text))
-    return text
+accept_message = common.free_text(
+    mutual_aid.OFFER_MESSAGE_MAX, N_("Please write a short message, or tap “Send, no message”."), single_line=True
+)
 
 
 def finish(ctx: Ctx, data: dict) -> list[Reply]:

@@ -1,23 +1,15 @@
 """Writing to the other side of a match: the bot passes the text on, as plain text."""
 from __future__ import annotations
 
-import unicodedata
-
 from bot import aid_messages, mutual_aid, outbox
 from bot.context import Ctx
 from bot.i18n import N_
 from bot.replies import Reply, Text
-from conversations.engine import Answer, Flow, Invalid, Step
+from conversations import common
+from conversations.engine import Flow, Step
 
 
-def accept_text(ctx: Ctx, data: dict, answer: Answer) -> str:
-    text = unicodedata.normalize("NFC", answer.text or "").strip()
-    text = "".join(ch for ch in text if ch == "\n" or not unicodedata.category(ch).startswith("C"))
-    if not text:
-        raise Invalid(N_("Please write your message."))
-    if len(text) > mutual_aid.RELAY_MAX:
-        raise Invalid(N_("Please keep it under {max} characters (it is {n} now)."), max=mutual_aid.RELAY_MAX, n=len(text))
-    return text
+accept_text = common.free_text(mutual_aid.RELAY_MAX, N_("Please write your message."))
 
 
 def finish(ctx: Ctx, data: dict) -> list[Reply]:

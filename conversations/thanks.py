@@ -9,6 +9,7 @@ from bot import mutual_aid, outbox, timebank
 from bot.context import Ctx
 from bot.i18n import N_, t
 from bot.replies import Reply, Text
+from conversations import common
 from conversations.engine import Answer, Flow, Invalid, Option, Step
 
 SKIP = "skip"
@@ -29,11 +30,7 @@ def accept_hours(ctx: Ctx, data: dict, answer: Answer) -> str:
     raise Invalid(N_("Please choose from the buttons, or type the hours as a number (for example 1.5)."))
 
 
-def accept_note(ctx: Ctx, data: dict, answer: Answer) -> str:
-    text = " ".join(unicodedata.normalize("NFC", answer.text or "").split())
-    if not text or len(text) > 200:
-        raise Invalid(N_("Please write up to 200 characters, or tap “Skip”."))
-    return text
+accept_note = common.free_text(200, N_("Please write up to 200 characters, or tap “Skip”."), single_line=True)
 
 
 def finish(ctx: Ctx, data: dict) -> list[Reply]:

@@ -70,6 +70,16 @@ def ask(line, fake, user=ASKER, text="Rubbish to the collection point", when="an
     assert line.last_text(user).startswith("Posted!")
 
 
+def offer(line, fake, helper, message=None):
+    """`helper` browses and offers on the first request shown."""
+    line.say(helper, "offer help")
+    press(line, helper, card_buttons(last_flex(fake, helper))["I can help"])
+    if message:
+        line.say(helper, message)
+    else:
+        line.tap(helper, "Send, no message")
+
+
 def run_worker(bot):
     while worker.run_once(bot):
         pass
@@ -160,9 +170,7 @@ def test_no_line_user_id_or_real_name_reaches_another_resident(line, fake_line, 
 def test_other_offerers_are_thanked_and_only_one_match(line, fake_line, bot, db, people, clock):
     ask(line, fake_line)
     for helper in (HELPER, OTHER):
-        line.say(helper, "offer help")
-        press(line, helper, card_buttons(last_flex(fake_line, helper))["I can help"])
-        line.tap(helper, "Send, no message")
+        offer(line, fake_line, helper)
     run_worker(bot)
     offers = [m for m in fake_line.messages_to(ASKER) if m["type"] == "flex"][-2:]
     accept_first = card_buttons(offers[0])["Yes, please"]
@@ -179,9 +187,7 @@ def test_other_offerers_are_thanked_and_only_one_match(line, fake_line, bot, db,
 def test_concurrent_accepts_make_exactly_one_match(app_factory, line, fake_line, bot, db, people, clock):
     ask(line, fake_line)
     for helper in (HELPER, OTHER):
-        line.say(helper, "offer help")
-        press(line, helper, card_buttons(last_flex(fake_line, helper))["I can help"])
-        line.tap(helper, "Send, no message")
+        offer(line, fake_line, helper)
     run_worker(bot)
     offers = [m for m in fake_line.messages_to(ASKER) if m["type"] == "flex"][-2:]
     datas = [card_buttons(o)["Yes, please"] for o in offers]
@@ -319,9 +325,7 @@ def test_reported_twice_a_request_is_hidden(line, fake_line, bot, db, people, cl
 
 def test_blocked_person_sees_nothing_more(line, fake_line, bot, db, people, clock):
     ask(line, fake_line)
-    line.say(HELPER, "offer help")
-    press(line, HELPER, card_buttons(last_flex(fake_line, HELPER))["I can help"])
-    line.tap(HELPER, "Send, no message")
+    offer(line, fake_line, HELPER)
     run_worker(bot)
     press(line, ASKER, card_buttons(last_flex(fake_line, ASKER))["Block this person"])
     assert line.last_text(ASKER).startswith("Blocked.")
@@ -362,9 +366,7 @@ def test_helper_registry_notices_respect_quiet_hours_and_daily_cap(line, fake_li
 
 def test_staff_can_record_hours_and_close_requests(line, fake_line, bot, db, runner, people, clock):
     ask(line, fake_line)
-    line.say(HELPER, "offer help")
-    press(line, HELPER, card_buttons(last_flex(fake_line, HELPER))["I can help"])
-    line.tap(HELPER, "Send, no message")
+    offer(line, fake_line, HELPER)
     run_worker(bot)
     press(line, ASKER, card_buttons(last_flex(fake_line, ASKER))["Yes, please"])
     with db.session() as s:
@@ -388,9 +390,7 @@ def test_deleting_my_data_removes_my_requests_offers_and_messages_but_keeps_the_
     from bot.models import Block, HelperProfile, LedgerAccount, RelayMessage, Report
 
     ask(line, fake_line)
-    line.say(HELPER, "offer help")
-    press(line, HELPER, card_buttons(last_flex(fake_line, HELPER))["I can help"])
-    line.tap(HELPER, "Send, no message")
+    offer(line, fake_line, HELPER)
     run_worker(bot)
     press(line, ASKER, card_buttons(last_flex(fake_line, ASKER))["Yes, please"])
     press(line, ASKER, card_buttons(last_flex(fake_line, ASKER))["Message Hiro"])
