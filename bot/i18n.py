@@ -26,6 +26,11 @@ def N_(msgid: str) -> str:
     return msgid
 
 
+def Nn_(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a singular/plural pair for extraction; rendered later with `nt()`."""
+    return singular, plural
+
+
 def normalize_locale(value: str | None) -> str | None:
     """Map a LINE profile language ("ja", "en", "en-US", "zh-Hant" …) to a shipped locale."""
     if not value:
@@ -61,6 +66,13 @@ def t(locale: str | None, msgid: str, /, **named: object) -> str:
 
 
 @lru_cache(maxsize=None)
+def nt(locale: str | None, pair: tuple[str, str], n: int, /, **named: object) -> str:
+    """The plural form of `pair` (from `Nn_`) for the number `n`, in the locale."""
+    loc = locale if locale in LANGUAGES else DEFAULT_LOCALE
+    text = _translations(loc, str(LOCALES_DIR)).ngettext(pair[0], pair[1], n)
+    return text.format(**named) if named else text
+
+
 def keywords(msgid: str) -> frozenset[str]:
     """All the words, across every shipped language, that a keyword msgid stands for.
 

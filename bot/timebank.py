@@ -10,7 +10,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.i18n import Nn_, nt
 from bot.models import HelpRequest, LedgerAccount, LedgerEntry, LedgerTransfer, Resident
+
+HOURS = Nn_("{hours} hour", "{hours} hours")
 
 MAX_MINUTES = 12 * 60
 
@@ -81,6 +84,12 @@ def history(session: Session, resident: Resident, limit: int = 10) -> list[tuple
 def ledger_total(session: Session) -> int:
     """The sum of every movement: always 0."""
     return session.scalar(select(func.coalesce(func.sum(LedgerEntry.minutes), 0))) or 0
+
+
+def format_hours(minutes: int, locale: str) -> str:
+    """"1 hour", "1.5 hours", "2 hours"; 「1.5時間」."""
+    value = format_minutes(minutes)
+    return nt(locale, HOURS, 1 if value == "1" else 2, hours=value)
 
 
 def format_minutes(minutes: int) -> str:

@@ -8,11 +8,13 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 
 _BABEL = {"ja": "ja_JP", "en": "en_US"}
+# With the weekday, which people plan by; no two-digit years, no seconds.
+_PATTERNS = {"ja": "y/MM/dd(E) H:mm", "en": "EEE, MMM d, y, h:mm a"}
 
 
 def show(dt: datetime, locale: str, tz_name: str) -> str:
     local = dt.astimezone(ZoneInfo(tz_name))
-    return format_datetime(local, "short", locale=_BABEL.get(locale, locale))
+    return format_datetime(local, _PATTERNS.get(locale, "medium"), locale=_BABEL.get(locale, locale))
 
 
 def parse_local(value: str, tz_name: str) -> datetime:

@@ -50,11 +50,12 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     total = timebank.balance(ctx.session, helper)
     note = "" if data.get("note") in (None, SKIP) else "\n\n“" + data["note"] + "”"
     outbox.to_resident(ctx.session, helper, [Text(
-        t(helper.locale, N_("{name} says thank you! {hours} hours were added to your thanks record (total {total} hours)."),
-          name=ctx.resident.nickname or "-", hours=timebank.format_minutes(minutes), total=timebank.format_minutes(total)) + note
+        t(helper.locale, N_("{name} says thank you! {hours} added to your thanks record (total: {total})."),
+          name=ctx.resident.nickname or "-", hours=timebank.format_hours(minutes, helper.locale),
+          total=timebank.format_hours(total, helper.locale)) + note
     )])
-    return [Text(ctx.t(N_("Thank you! We passed on your thanks and recorded {hours} hours for {name}."),
-                       hours=timebank.format_minutes(minutes), name=helper.nickname or "-"))]
+    return [Text(ctx.t(N_("Thank you! We passed on your thanks and recorded {hours} for {name}."),
+                       hours=timebank.format_hours(minutes, ctx.locale), name=helper.nickname or "-"))]
 
 
 FLOW = Flow(

@@ -74,11 +74,11 @@ def my_requests(ctx: Ctx) -> list[Reply]:
 def thanks_record(ctx: Ctx) -> list[Reply]:
     assert ctx.resident is not None
     total = timebank.balance(ctx.session, ctx.resident)
-    lines = [ctx.t(N_("Your thanks record: {hours} hours of help given."), hours=timebank.format_minutes(total))]
+    lines = [ctx.t(N_("Your thanks record: {hours} of help given."), hours=timebank.format_hours(total, ctx.locale))]
     for when, minutes, category in timebank.history(ctx.session, ctx.resident):
-        lines.append("・" + ctx.t(N_("{date}: {category}, {hours} hours"), date=timefmt.show(when, ctx.locale, ctx.config.tz_name),
+        lines.append("・" + ctx.t(N_("{date}: {category}, {hours}"), date=timefmt.show(when, ctx.locale, ctx.config.tz_name),
                                    category=aid_messages.category_label(ctx.locale, category or "other"),
-                                   hours=timebank.format_minutes(minutes)))
+                                   hours=timebank.format_hours(minutes, ctx.locale)))
     if total == 0:
         lines.append(ctx.t(N_("When you help a neighbour, their thanks will appear here.")))
     return [Text("\n".join(lines))]

@@ -35,7 +35,7 @@ def run(*args: str) -> None:
 
 
 def extract() -> None:
-    run("extract", "-F", "babel.cfg", "-k", "N_", "--no-default-keywords", "--sort-by-file",
+    run("extract", "-F", "babel.cfg", "-k", "N_", "-k", "Nn_:1,2", "--no-default-keywords", "--sort-by-file",
         "--omit-header", "-o", str(POT), ".")
 
 
@@ -50,8 +50,8 @@ def update() -> None:
     with en.open("rb") as fh:
         cat = read_po(fh, locale="en")
     for msg in cat:
-        if msg.id and not msg.string:
-            msg.string = msg.id
+        if msg.id and not any(msg.string if isinstance(msg.string, tuple) else [msg.string]):
+            msg.string = msg.id  # a (singular, plural) pair for plural entries
     with en.open("wb") as fh:
         write_po(fh, cat, width=0, omit_header=False)
 
@@ -71,11 +71,14 @@ def problems() -> list[str]:
             if not msg.id:
                 continue
             tr = cat.get(msg.id)
-            if tr is None or not tr.string or tr.fuzzy:
+            forms = list(tr.string) if tr is not None and isinstance(tr.string, tuple) else [tr.string if tr else ""]
+            if tr is None or not all(forms) or tr.fuzzy:
                 out.append(f"{loc}: untranslated: {msg.id!r}")
                 continue
-            if set(PLACEHOLDER.findall(msg.id)) != set(PLACEHOLDER.findall(tr.string)):
-                out.append(f"{loc}: placeholders differ: {msg.id!r}")
+            msgids = msg.id if isinstance(msg.id, tuple) else (msg.id,)
+            wanted = set(PLACEHOLDER.findall(msgids[0]))
+            if any(set(PLACEHOLDER.findall(form)) != wanted for form in forms):
+                out.append(f"{loc}: placeholders differ: {msgids[0]!r}")
     return out
 
 

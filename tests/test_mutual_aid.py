@@ -133,7 +133,7 @@ def test_ask_offer_accept_relay_thanks_and_hours(line, fake_line, bot, db, peopl
     line.say(ASKER, "Thank you so much!")
     assert "recorded 1.5 hours for Hiro" in line.last_text(ASKER)
     run_worker(bot)
-    assert any("Asako says thank you! 1.5 hours" in t and "Thank you so much!" in t for t in fake_line.texts_to(HELPER))
+    assert any("Asako says thank you! 1.5 hours added" in t and "Thank you so much!" in t for t in fake_line.texts_to(HELPER))
     line.say(HELPER, "thanks record")
     assert "1.5 hours of help given" in line.last_text(HELPER)
     with db.session() as s:

@@ -71,7 +71,7 @@
       f.addEventListener("submit", (e) => {
         e.preventDefault();
         const params = {}; params[p.mode] = field.value;
-        send({ postback: { data: p.data, params: params, display: field.value } });
+        send({ postback: { data: p.data, params: params, display: field.value.replace("T", " ") } });
       });
       quick.appendChild(f);
       (p.choices || []).forEach((c) => quick.appendChild(choiceButton(c)));
