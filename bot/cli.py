@@ -206,5 +206,7 @@ def clock_cmd() -> None:
 
 
 def init_app(app: Flask) -> None:
-    for cmd in (db_cli, areas_cli, demo_cli, outbox_cli, aid_cli, worker_cmd, clock_cmd):
+    from bot.cli_events import events_cli
+
+    for cmd in (db_cli, areas_cli, demo_cli, outbox_cli, aid_cli, events_cli, worker_cmd, clock_cmd):
         app.cli.add_command(cmd)

@@ -43,6 +43,7 @@ class Config:
     )
     helper_daily_cap: int = 3  # notices of new requests per helper per day
     report_threshold: int = 2  # reports that hide a request or a relayed message
+    event_reminder_hour: int = 18  # the day-before reminder, local time
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -73,6 +74,8 @@ class Config:
         }
         if env.get("AREA_FILE"):
             values["area_file"] = env["AREA_FILE"]
+        if env.get("EVENT_REMINDER_HOUR", "").isdigit():
+            values["event_reminder_hour"] = int(env["EVENT_REMINDER_HOUR"])
         if env.get("HELP_CATEGORIES"):
             values["help_categories"] = tuple(c.strip() for c in env["HELP_CATEGORIES"].split(",") if c.strip())
         values.update(overrides)

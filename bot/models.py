@@ -291,3 +291,46 @@ class LedgerEntry(Base):
     transfer_id: Mapped[int] = mapped_column(ForeignKey("ledger_transfer.id", ondelete="CASCADE"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_account.id", ondelete="CASCADE"), index=True)
     minutes: Mapped[int] = mapped_column(Integer)
+
+
+# -- community events (issue 4) --------------------------------------------------------------
+
+class Event(Base):
+    __tablename__ = "event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(String(1000), default="")
+    place: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None]
+    capacity: Mapped[int | None] = mapped_column(Integer)  # seats, party sizes counted; None: no limit
+    signup_deadline: Mapped[datetime | None]
+    audience: Mapped[str] = mapped_column(String(12), default="all")  # all | areas | association
+    audience_areas: Mapped[list[str]] = mapped_column(JSON, default=list)
+    association_id: Mapped[int | None] = mapped_column(ForeignKey("association.id", ondelete="SET NULL"))
+    organizer: Mapped[str] = mapped_column(String(100), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"))
+    ask_party_size: Mapped[bool] = mapped_column(Boolean, default=False)
+    note_question: Mapped[str | None] = mapped_column(String(100))  # e.g. "アレルギーはありますか？"
+    remind_hour_before: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")  # scheduled | cancelled
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_event_status_starts", "status", "starts_at"),)
+
+
+class Signup(Base):
+    __tablename__ = "signup"
+    __table_args__ = (UniqueConstraint("event_id", "resident_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    party_size: Mapped[int] = mapped_column(Integer, default=1)
+    note: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(12), default="going")  # going | waitlist | cancelled
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    resident: Mapped[Resident] = relationship(lazy="joined")
+    event: Mapped[Event] = relationship(lazy="joined")
+

@@ -300,7 +300,8 @@ def requeue(session: Session, ids: Sequence[int] | None = None, now: datetime | 
 
 
 def to_resident(
-    session: Session, resident: Resident, replies: Sequence[Reply], *, not_before: datetime | None = None
+    session: Session, resident: Resident, replies: Sequence[Reply], *, not_before: datetime | None = None,
+    dedupe_key: str | None = None,
 ) -> list[OutboxMessage]:
     """Push `replies` (already in the resident's language) to one resident, through the worker.
 
@@ -310,7 +311,7 @@ def to_resident(
         return []
     rows = enqueue(
         session, channel=resident.channel, recipients=[resident.line_user_id], replies=replies,
-        resident_id=resident.id,
+        resident_id=resident.id, dedupe_key=dedupe_key,
     )
     if not_before is not None:
         for row in rows:

@@ -7,7 +7,9 @@ from conversations.engine import Flow
 def _build() -> dict[str, Flow]:
     from conversations import (
         ask_help,
+        create_event,
         delete_data,
+        event_signup,
         edit_request,
         helper_registry,
         offer,
@@ -18,7 +20,8 @@ def _build() -> dict[str, Flow]:
     )
 
     registry: dict[str, Flow] = {}
-    for module in (onboarding, settings, delete_data, ask_help, offer, relay, thanks, edit_request, helper_registry):
+    for module in (onboarding, settings, delete_data, ask_help, offer, relay, thanks, edit_request, helper_registry,
+                   event_signup, create_event):
         flow = module.FLOW
         if flow.name in registry:
             raise RuntimeError(f"two flows are named {flow.name!r}")

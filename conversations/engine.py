@@ -153,8 +153,11 @@ def render_step(ctx: Ctx, flow: Flow, step_name: str, data: dict) -> Reply:
     return Question(text=text, choices=tuple(choices))
 
 
-def start(ctx: Ctx, flow: Flow, data: dict | None = None) -> list[Reply]:
-    """Begin `flow` for the resident, replacing any conversation they had."""
+def start(ctx: Ctx, flow: Flow, data: dict | None = None, step: str | None = None) -> list[Reply]:
+    """Begin `flow` (at its first step, or at `step`) for the resident, replacing any
+    conversation they had."""
+    first = step or flow.first
+    assert first in flow.steps
     assert ctx.resident is not None
     data = dict(data or {})
     if flow.initial:
@@ -163,17 +166,17 @@ def start(ctx: Ctx, flow: Flow, data: dict | None = None) -> list[Reply]:
     expires = ctx.now + timedelta(seconds=ctx.config.conversation_ttl_seconds)
     if state is None:
         state = ConversationState(
-            resident_id=ctx.resident.id, flow=flow.name, step=flow.first, data=data, expires_at=expires,
+            resident_id=ctx.resident.id, flow=flow.name, step=first, data=data, expires_at=expires,
             updated_at=ctx.now,
         )
         ctx.session.add(state)
         ctx.conversation = state
     else:
         state.flow, state.step, state.data, state.expires_at, state.updated_at = (
-            flow.name, flow.first, data, expires, ctx.now,
+            flow.name, first, data, expires, ctx.now,
         )
     ctx.session.flush()
-    return [render_step(ctx, flow, flow.first, data)]
+    return [render_step(ctx, flow, first, data)]
 
 
 def end(ctx: Ctx) -> None:

@@ -8,6 +8,7 @@ from typing import Callable
 from bot.context import Ctx
 from bot.replies import Reply
 from handlers import aid
+from handlers import events as ev
 from handlers import basics as b
 
 
@@ -28,8 +29,9 @@ ROUTES: tuple[Route, ...] = (
     Route("conversation", b.has_conversation, b.continue_conversation),
     Route("not_onboarded", b.not_onboarded, b.start_onboarding),
     Route("aid_button", aid.is_aid_postback, aid.aid_postback),
+    Route("event_button", ev.is_event_postback, ev.event_postback),
     Route("keyword_flow", b.is_keyword, b.start_keyword_flow),
-    Route("aid_word", b.is_aid_word, b.start_aid_word),
+    Route("feature_word", b.is_aid_word, b.start_aid_word),
     Route("start_word", b.is_start_word, b.already_started),
     Route("menu_action", b.is_menu_action, b.menu_action),
     Route("stale_postback", b.is_stale_postback, b.stale_postback),

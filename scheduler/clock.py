@@ -29,6 +29,15 @@ def aid_jobs(bot: Bot) -> None:
         log.info("mutual aid: %d requests closed, %d follow-ups", closed, asked)
 
 
+def event_reminders(bot: Bot) -> None:
+    from scheduler.event_jobs import reminders
+
+    with bot.db.session() as s:
+        n = reminders(s, bot.config, utcnow())
+    if n:
+        log.info("events: %d reminders queued", n)
+
+
 def build_scheduler(bot: Bot, blocking: bool = True):
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -45,6 +54,7 @@ def build_scheduler(bot: Bot, blocking: bool = True):
         "scheduler.clock:housekeeping_job", "interval", minutes=10, id="housekeeping", replace_existing=True
     )
     sched.add_job("scheduler.clock:aid_job", "interval", minutes=5, id="mutual_aid", replace_existing=True)
+    sched.add_job("scheduler.clock:event_job", "interval", minutes=5, id="event_reminders", replace_existing=True)
     return sched
 
 
@@ -54,6 +64,11 @@ _BOT: Bot | None = None
 def housekeeping_job() -> None:
     assert _BOT is not None
     housekeeping(_BOT)
+
+
+def event_job() -> None:
+    assert _BOT is not None
+    event_reminders(_BOT)
 
 
 def aid_job() -> None:

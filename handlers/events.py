@@ -1,0 +1,171 @@
+"""Events outside conversations: the words that list them, and the buttons on their cards
+(details, sign up, wait-list, cancel, and the organizer's attendee list)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable
+
+import conversations
+from bot import event_messages as em
+from bot import events, outbox, timefmt
+from bot.context import Ctx
+from bot.i18n import N_
+from bot.models import Signup
+from bot.replies import Card, Carousel, Choice, Question, Reply, Text, parse_postback, postback
+from conversations import engine
+
+EVENTS = N_("events")
+MINE = N_("my events")
+MANAGE = N_("manage events")
+
+
+def _err(ctx: Ctx, exc: events.EventError) -> list[Reply]:
+    named = {k: timefmt.show(v, ctx.locale, ctx.config.tz_name) if isinstance(v, datetime) else v
+             for k, v in exc.named.items()}
+    return [Text(ctx.t(exc.msgid, **named))]
+
+
+def card(ctx: Ctx, event, detail: bool = False):
+    return em.event_card(event, ctx.locale, ctx.config, events.seats_left(ctx.session, event),
+                         len(events.waitlist(ctx.session, event.id)), detail=detail)
+
+
+def browse(ctx: Ctx) -> list[Reply]:
+    assert ctx.resident is not None
+    engine.end(ctx)
+    upcoming = events.upcoming_for(ctx.session, ctx.resident, ctx.now)
+    if not upcoming:
+        return [Text(ctx.t(N_("There are no upcoming events for you right now. We will tell you when there are.")))]
+    return [Carousel(alt=ctx.t(N_("Upcoming events")), cards=tuple(card(ctx, ev) for ev in upcoming))]
+
+
+def my_events(ctx: Ctx) -> list[Reply]:
+    assert ctx.resident is not None
+    mine = events.my_signups(ctx.session, ctx.resident, ctx.now)
+    if not mine:
+        return [Question(ctx.t(N_("You have not signed up for any upcoming event.")),
+                         (Choice(ctx.t(N_("See events")), postback(a="ev", x="list")),))]
+    cards = []
+    for s in mine:
+        position = [w.id for w in events.waitlist(ctx.session, s.event_id)].index(s.id) + 1 if s.status == "waitlist" else 0
+        cards.append(em.my_signup_card(s, ctx.locale, ctx.config, position))
+    return [Carousel(alt=ctx.t(N_("My events")), cards=tuple(cards))]
+
+
+def manage(ctx: Ctx) -> list[Reply]:
+    assert ctx.resident is not None
+    if not events.leader_associations(ctx.session, ctx.resident):
+        return [Text(ctx.t(N_("Only association leaders can manage events here. The center's staff can help you.")))]
+    own = events.organised_by(ctx.session, ctx.resident, ctx.now)
+    create = Choice(ctx.t(N_("Create an event")), postback(a="ev", x="create"))
+    if not own:
+        return [Question(ctx.t(N_("Your association has no upcoming events.")), (create,))]
+    cards = []
+    for ev in own:
+        going = events.seats_taken(ctx.session, ev.id)
+        body = ctx.t(N_("{when}\nGoing: {going} (capacity {capacity}), waiting: {waiting}"),
+                     when=em.when(ev, ctx.locale, ctx.config), going=em.people(going, ctx.locale),
+                     capacity=ev.capacity if ev.capacity is not None else "-", waiting=len(events.waitlist(ctx.session, ev.id)))
+        cards.append(Card(title=ev.title, body=body,
+                             buttons=(Choice(ctx.t(N_("Attendees")), postback(a="ev", x="att", e=str(ev.id))),)))
+    return [Carousel(alt=ctx.t(N_("Your events")), cards=tuple(cards), choices=(create,))]
+
+
+KEYWORDS: tuple[tuple[str, Callable[[Ctx], list[Reply]]], ...] = ((EVENTS, browse), (MINE, my_events), (MANAGE, manage))
+MENU_ACTIONS: dict[str, Callable[[Ctx], list[Reply]]] = {"events": browse, "mine": my_events}
+
+
+# -- buttons ---------------------------------------------------------------------------------
+
+def _int(data: dict, key: str) -> int:
+    try:
+        return int(data.get(key, ""))
+    except ValueError:
+        raise events.EventError(N_("That event was not found.")) from None
+
+
+def do_detail(ctx: Ctx, data: dict) -> list[Reply]:
+    ev = events.get_event(ctx.session, _int(data, "e"))
+    if ev is None or not events.may_join(ctx.session, ev, ctx.resident):
+        raise events.EventError(N_("That event was not found."))
+    return [card(ctx, ev, detail=True)]
+
+
+def do_join(ctx: Ctx, data: dict) -> list[Reply]:
+    ev = events.check_open(ctx.session, events.get_event(ctx.session, _int(data, "e")), ctx.resident, ctx.now)
+    mine = events.existing(ctx.session, ev.id, ctx.resident)
+    if mine is not None and mine.status in ("going", "waitlist"):
+        raise events.EventError(N_("You are already signed up for this event."))
+    flow = conversations.get("event_signup")
+    base = {"event_id": ev.id, "ask_note": "1" if ev.note_question else "0"}
+    if ev.ask_party_size:
+        return engine.start(ctx, flow, base, step="party")
+    if ev.note_question:
+        return engine.start(ctx, flow, {**base, "party": "1"}, step="note")
+    left = events.seats_left(ctx.session, ev)
+    if left is not None and left < 1:  # full: say so, and offer the wait-list
+        return engine.start(ctx, flow, {**base, "party": "1", "note": ""}, step="confirm")
+    result = events.sign_up(ctx.session, ev.id, ctx.resident, party_size=1, note=None, now=ctx.now)
+    return [Text(em.confirmation(result.signup.event, ctx.locale, ctx.config, 1))]
+
+
+def do_cancel(ctx: Ctx, data: dict) -> list[Reply]:
+    signup = ctx.session.get(Signup, _int(data, "s"))
+    if signup is None or signup.resident_id != ctx.resident.id or signup.status == "cancelled":
+        raise events.EventError(N_("That sign-up is no longer active."))
+    if data.get("sure") != "1":
+        return [Question(ctx.t(N_("Cancel your place at “{title}”?"), title=signup.event.title), (
+            Choice(ctx.t(N_("Yes, cancel it")), postback(a="ev", x="cancel", s=str(signup.id), sure="1")),
+            Choice(ctx.t(N_("No, keep it")), postback(a="ev", x="mine")),
+        ))]
+    for p in events.cancel(ctx.session, signup.id, ctx.resident, ctx.now):
+        outbox.to_resident(ctx.session, p.resident, [Text(em.promoted(p.event, p.resident.locale, ctx.config))])
+    return [Text(ctx.t(N_("Your place has been cancelled. Thank you for letting us know.")))]
+
+
+def do_attendees(ctx: Ctx, data: dict) -> list[Reply]:
+    ev = events.get_event(ctx.session, _int(data, "e"))
+    if ev is None or not events.can_manage(ctx.session, ctx.resident, ev):
+        raise events.EventError(N_("That event was not found."))
+    rows = events.attendees(ctx.session, ev.id)
+    lines = [ctx.t(N_("Attendees of “{title}”:"), title=ev.title)]
+    for s in rows:
+        mark = "" if s.status == "going" else ctx.t(N_(" (waiting)"))
+        note = f" — {s.note}" if s.note else ""
+        lines.append(f"・{s.resident.nickname or '-'} ×{s.party_size}{mark}{note}")
+    going = sum(s.party_size for s in rows if s.status == "going")
+    lines.append(ctx.t(N_("Total going: {people}"), people=em.people(going, ctx.locale)))
+    return [Text("\n".join(lines))]
+
+
+ACTIONS: dict[str, Callable[[Ctx, dict], list[Reply]]] = {
+    "detail": do_detail, "join": do_join, "cancel": do_cancel, "att": do_attendees,
+    "list": lambda ctx, data: browse(ctx), "mine": lambda ctx, data: my_events(ctx),
+    "create": lambda ctx, data: manage(ctx) if not events.leader_associations(ctx.session, ctx.resident)
+    else engine.start(ctx, conversations.get("create_event")),
+}
+
+
+def is_event_postback(ctx: Ctx) -> bool:
+    return ctx.inbound.kind == "postback" and parse_postback(ctx.inbound.postback_data).get("a") == "ev"
+
+
+def event_postback(ctx: Ctx) -> list[Reply]:
+    data = parse_postback(ctx.inbound.postback_data)
+    action = ACTIONS.get(data.get("x", ""))
+    if action is None or ctx.resident is None:
+        return [Text(ctx.t(N_("That button is from an earlier message and no longer works.")))]
+    try:
+        return action(ctx, data)
+    except events.EventError as exc:
+        return _err(ctx, exc)
+
+
+def notify_all(session, config, event, message: Callable) -> int:
+    """Tell attendees and the wait-list about a change, each in their language."""
+    n = 0
+    for s in events.to_notify(session, event.id):
+        outbox.to_resident(session, s.resident, [Text(message(event, s.resident.locale, config))])
+        n += 1
+    return n
+
