@@ -35,7 +35,7 @@ def make_bot(cfg: Config) -> Bot:
 
 def build_app(config: Any = None) -> Flask:
     import handlers
-    from bot import cli, health, webchat, webhook
+    from bot import circular_page, cli, health, webchat, webhook
 
     app = Flask("bot", instance_relative_config=True)
     cfg = load_config(config, app.instance_path)
@@ -46,6 +46,7 @@ def build_app(config: Any = None) -> Flask:
     app.extensions["tsunagari"] = bot
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(circular_page.bp)
     if cfg.webchat_on:
         app.register_blueprint(webchat.bp)
     cli.init_app(app)

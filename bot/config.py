@@ -44,6 +44,7 @@ class Config:
     helper_daily_cap: int = 3  # notices of new requests per helper per day
     report_threshold: int = 2  # reports that hide a request or a relayed message
     event_reminder_hour: int = 18  # the day-before reminder, local time
+    public_base_url: str | None = None  # e.g. https://tsunagari.example.city: links to /c/<token>
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -74,6 +75,8 @@ class Config:
         }
         if env.get("AREA_FILE"):
             values["area_file"] = env["AREA_FILE"]
+        if env.get("PUBLIC_BASE_URL"):
+            values["public_base_url"] = env["PUBLIC_BASE_URL"]
         if env.get("EVENT_REMINDER_HOUR", "").isdigit():
             values["event_reminder_hour"] = int(env["EVENT_REMINDER_HOUR"])
         if env.get("HELP_CATEGORIES"):

@@ -37,6 +37,21 @@ class Association(Base):
     name: Mapped[str] = mapped_column(String(100))
     area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id", ondelete="SET NULL"))
     join_code: Mapped[str] = mapped_column(String(32), unique=True)
+    # A circular counts as read per household (any member confirms) or per member.
+    read_per: Mapped[str] = mapped_column(String(12), default="household", server_default="household")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Household(Base):
+    """A household of an association, optionally in a 班 (block). Paper households have no one
+    in LINE: the leader marks their sign-off by hand, so both count in one tally."""
+
+    __tablename__ = "household"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    association_id: Mapped[int] = mapped_column(ForeignKey("association.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(60))
+    han: Mapped[str | None] = mapped_column(String(30))
+    paper: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -74,6 +89,7 @@ class Membership(Base):
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"))
     association_id: Mapped[int] = mapped_column(ForeignKey("association.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(16), default="member")  # member | han_leader | leader
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id", ondelete="SET NULL"))
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     resident: Mapped[Resident] = relationship(back_populates="memberships")
@@ -334,3 +350,47 @@ class Signup(Base):
     resident: Mapped[Resident] = relationship(lazy="joined")
     event: Mapped[Event] = relationship(lazy="joined")
 
+
+
+# -- electronic circulars (issue 5) ----------------------------------------------------------
+
+class Circular(Base):
+    """An electronic 回覧板 of an association (or of one 班)."""
+
+    __tablename__ = "circular"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    association_id: Mapped[int] = mapped_column(ForeignKey("association.id", ondelete="CASCADE"), index=True)
+    han: Mapped[str | None] = mapped_column(String(30))  # None: the whole association
+    title: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    link_url: Mapped[str | None] = mapped_column(String(500))
+    translations: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)  # {"en": {"title", "body"}}
+    question: Mapped[str] = mapped_column(String(12), default="none")  # none | attendance | choices
+    choices: Mapped[list[str]] = mapped_column(JSON, default=list)
+    public_answers: Mapped[bool] = mapped_column(Boolean, default=False)
+    deadline: Mapped[datetime | None]
+    remind_days_before: Mapped[int] = mapped_column(Integer, default=1)
+    last_reminded_on: Mapped[str | None] = mapped_column(String(10))  # local date of the last reminder
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class CircularRecipient(Base):
+    """One member in LINE (resident_id) or one paper household (resident_id NULL) a circular
+    went to; `token` opens its web page (/c/<token>)."""
+
+    __tablename__ = "circular_recipient"
+    __table_args__ = (
+        UniqueConstraint("circular_id", "resident_id"),
+        Index("ix_circular_recipient_circular_household", "circular_id", "household_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    circular_id: Mapped[int] = mapped_column(ForeignKey("circular.id", ondelete="CASCADE"))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id", ondelete="SET NULL"))
+    token: Mapped[str] = mapped_column(String(43), unique=True)
+    read_at: Mapped[datetime | None]
+    answer: Mapped[str | None] = mapped_column(String(100))
+    answered_at: Mapped[datetime | None]
+    marked_by_leader: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -8,6 +8,7 @@ from typing import Callable
 from bot.context import Ctx
 from bot.replies import Reply
 from handlers import aid
+from handlers import circulars as circ
 from handlers import events as ev
 from handlers import basics as b
 
@@ -30,6 +31,8 @@ ROUTES: tuple[Route, ...] = (
     Route("not_onboarded", b.not_onboarded, b.start_onboarding),
     Route("aid_button", aid.is_aid_postback, aid.aid_postback),
     Route("event_button", ev.is_event_postback, ev.event_postback),
+    Route("circular_button", circ.is_circ_postback, circ.circ_postback),
+    Route("circular_archive", circ.is_archive_word, circ.archive),
     Route("keyword_flow", b.is_keyword, b.start_keyword_flow),
     Route("feature_word", b.is_aid_word, b.start_aid_word),
     Route("start_word", b.is_start_word, b.already_started),

@@ -9,6 +9,7 @@ from bot.i18n import N_, keywords, normalize_text, t
 from bot.replies import Reply, Text, parse_postback
 from conversations import engine
 from handlers import aid, menu
+from handlers import circulars as circular_handlers
 from handlers import events as event_handlers
 
 CANCEL = N_("cancel|stop|quit")
@@ -202,6 +203,9 @@ def menu_action(ctx: Ctx) -> list[Reply]:
     if item is not None and item.action and item.action.startswith("aid:"):
         engine.end(ctx)
         return aid.MENU_ACTIONS[item.action[4:]](ctx)
+    if item is not None and item.action == "circ:archive":
+        engine.end(ctx)
+        return circular_handlers.archive(ctx)
     if item is not None and item.action and item.action.startswith("ev:"):
         engine.end(ctx)
         return event_handlers.MENU_ACTIONS[item.action[3:]](ctx)
@@ -209,7 +213,7 @@ def menu_action(ctx: Ctx) -> list[Reply]:
 
 
 def aid_word(ctx: Ctx):
-    for msgid, handler in aid.KEYWORDS + event_handlers.KEYWORDS:
+    for msgid, handler in aid.KEYWORDS + event_handlers.KEYWORDS + circular_handlers.KEYWORDS:
         if is_word(ctx, msgid):
             return handler
     return None

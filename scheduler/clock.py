@@ -29,6 +29,15 @@ def aid_jobs(bot: Bot) -> None:
         log.info("mutual aid: %d requests closed, %d follow-ups", closed, asked)
 
 
+def circular_reminders(bot: Bot) -> None:
+    from scheduler.circular_jobs import auto_remind
+
+    with bot.db.session() as s:
+        n = auto_remind(s, bot.config, utcnow())
+    if n:
+        log.info("circulars: reminders queued for %d members", n)
+
+
 def event_reminders(bot: Bot) -> None:
     from scheduler.event_jobs import reminders
 
@@ -55,6 +64,7 @@ def build_scheduler(bot: Bot, blocking: bool = True):
     )
     sched.add_job("scheduler.clock:aid_job", "interval", minutes=5, id="mutual_aid", replace_existing=True)
     sched.add_job("scheduler.clock:event_job", "interval", minutes=5, id="event_reminders", replace_existing=True)
+    sched.add_job("scheduler.clock:circular_job", "interval", minutes=15, id="circular_reminders", replace_existing=True)
     return sched
 
 
@@ -64,6 +74,11 @@ _BOT: Bot | None = None
 def housekeeping_job() -> None:
     assert _BOT is not None
     housekeeping(_BOT)
+
+
+def circular_job() -> None:
+    assert _BOT is not None
+    circular_reminders(_BOT)
 
 
 def event_job() -> None:

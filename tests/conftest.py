@@ -162,9 +162,10 @@ def joined(line, fake_line):
         line.follow(user)
         line.tap(user, locale_label)
         line.say(user, "Minato-machi")
-        line.tap(user, "Skip")
+        english = locale_label == "English"
+        line.tap(user, "Skip" if english else "スキップ")
         line.say(user, name)
-        line.tap(user, "I agree" if locale_label == "English" else "同意する")
+        line.tap(user, "I agree" if english else "同意する")
         return user
 
     return make

@@ -20,12 +20,12 @@ def test_scheduler_keeps_its_jobs_in_the_bots_database(bot):
         # built again (a restart), the job is replaced, not duplicated
         again = clock.build_scheduler(bot, blocking=False)
         again.start(paused=True)
-        assert sorted(j.id for j in again.get_jobs()) == ["event_reminders", "housekeeping", "mutual_aid"]
+        assert sorted(j.id for j in again.get_jobs()) == ["circular_reminders", "event_reminders", "housekeeping", "mutual_aid"]
         again.shutdown(wait=False)
     finally:
         sched.shutdown(wait=False)
     with bot.db.engine.connect() as c:
-        assert c.exec_driver_sql("SELECT count(*) FROM apscheduler_jobs").scalar() == 3
+        assert c.exec_driver_sql("SELECT count(*) FROM apscheduler_jobs").scalar() == 4
 
 
 def test_housekeeping_forgets_old_events_and_message_text(bot, db, time_machine):

@@ -37,9 +37,9 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 TIMEOUT_MS = 10_000
 EN_MENU = ["Ask for help", "Help a neighbour", "My requests", "Thanks record", "Helper registry",
-           "Events", "My events", "Settings", "How to use", "Delete my data"]
+           "Events", "My events", "Circulars", "Settings", "How to use", "Delete my data"]
 JA_MENU = ["困りごとを相談", "ご近所を手伝う", "わたしのお願い", "ありがとうの記録", "お手伝い登録",
-           "イベント", "参加予定", "設定", "使い方", "データ削除"]
+           "イベント", "参加予定", "回覧板", "設定", "使い方", "データ削除"]
 MAX_TEXT = 5000
 
 

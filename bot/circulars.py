@@ -1,0 +1,260 @@
+"""Electronic circulars (電子回覧板): who gets one, delivery in as few LINE calls as possible,
+read and answer, the tally per household (paper households included) and reminders.
+
+Delivery sends one identical notice per language to up to 500 members per multicast; the
+per-member web link is only given when a member asks for the full text, so the notices stay
+identical and batchable."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from bot import outbox
+from bot.config import Config
+from bot.i18n import N_, t
+from bot.models import Association, Circular, CircularRecipient, Household, Membership, Resident
+from bot.replies import Card, Choice, postback
+
+BATCH = 500  # LINE's multicast limit
+ATTENDANCE = (N_("Attending"), N_("Not attending"), N_("Not sure yet"))
+
+
+class CircularError(Exception):
+    def __init__(self, msgid: str, **named: object):
+        super().__init__(msgid)
+        self.msgid = msgid
+        self.named = named
+
+
+def answer_options(circ: Circular, locale: str) -> list[str]:
+    if circ.question == "attendance":
+        return [t(locale, a) for a in ATTENDANCE]
+    if circ.question == "choices":
+        return list(circ.choices or [])
+    return []
+
+
+def text_in(circ: Circular, locale: str) -> tuple[str, str, bool]:
+    """(title, body, translated?) for a reader: the sender's translation, or the Japanese."""
+    tr = (circ.translations or {}).get(locale)
+    if locale == "ja" or (tr and tr.get("title") and tr.get("body")):
+        return (tr["title"], tr["body"], True) if locale != "ja" else (circ.title, circ.body, True)
+    return circ.title, circ.body, False
+
+
+def notice(circ: Circular, locale: str, config: Config, association: str) -> Card:
+    """The short notice every member gets: identical for everyone reading that language."""
+    from bot import timefmt
+
+    title, _, translated = text_in(circ, locale)
+    lines = [t(locale, N_("Circular from {association}"), association=association)]
+    if circ.deadline:
+        lines.append(t(locale, N_("Please read by {date}"), date=timefmt.show(circ.deadline, locale, config.tz_name)))
+    if not translated:
+        lines.append(t(locale, N_("(Not translated into your language: shown in Japanese.)")))
+    buttons = [Choice(t(locale, N_("I have read it")), postback(a="circ", x="read", c=str(circ.id)))]
+    if circ.question != "none":
+        buttons.append(Choice(t(locale, N_("Answer")), postback(a="circ", x="ans", c=str(circ.id))))
+    buttons.append(Choice(t(locale, N_("Read it all")), postback(a="circ", x="full", c=str(circ.id))))
+    return Card(title=title, body="\n".join(lines), buttons=tuple(buttons))
+
+
+def association_name(session: Session, circ: Circular) -> str:
+    assoc = session.get(Association, circ.association_id)
+    return assoc.name if assoc else ""
+
+
+def audience(session: Session, circ: Circular) -> tuple[list[tuple[int, str, str, str, int | None]], list[int]]:
+    """The members in LINE (id, LINE user id, channel, locale, household) and the paper
+    households a circular goes to."""
+    stmt = (
+        select(Resident.id, Resident.line_user_id, Resident.channel, Resident.locale, Membership.household_id)
+        .join(Membership, Membership.resident_id == Resident.id)
+        .outerjoin(Household, Household.id == Membership.household_id)
+        .where(Membership.association_id == circ.association_id, Resident.following.is_(True),
+               Resident.consent_at.is_not(None))
+    )
+    paper = select(Household.id).where(Household.association_id == circ.association_id, Household.paper.is_(True))
+    if circ.han:
+        stmt = stmt.where(Household.han == circ.han)
+        paper = paper.where(Household.han == circ.han)
+    return [tuple(r) for r in session.execute(stmt)], list(session.scalars(paper))
+
+
+def send(session: Session, circ: Circular, config: Config, now: datetime) -> dict[str, int]:
+    """Record the recipients and queue the notices: one multicast per 500 members per language."""
+    if circ.sent_at is not None:
+        raise CircularError(N_("This circular has already been sent."))
+    name = association_name(session, circ)
+    members, paper = audience(session, circ)
+    rows = [{"circular_id": circ.id, "resident_id": rid, "household_id": hh, "token": secrets.token_urlsafe(24)}
+            for rid, _, _, _, hh in members]
+    rows += [{"circular_id": circ.id, "resident_id": None, "household_id": hh, "token": secrets.token_urlsafe(24)}
+             for hh in paper]
+    if rows:
+        session.execute(insert(CircularRecipient), rows)
+    variants: dict[tuple[str, str], list[str]] = {}
+    for _, user_id, channel, locale, _ in members:
+        variants.setdefault((channel, locale), []).append(user_id)
+    calls = 0
+    for (channel, locale), ids in sorted(variants.items()):
+        card = [notice(circ, locale, config, name)]
+        for i in range(0, len(ids), BATCH):
+            outbox.enqueue(session, channel=channel, recipients=ids[i:i + BATCH], replies=card,
+                           dedupe_key=f"circ:{circ.id}:{channel}:{locale}:{i // BATCH}")
+            calls += 1
+    circ.sent_at = now
+    session.flush()
+    return {"members": len(members), "paper_households": len(paper), "messages": calls}
+
+
+def recipient(session: Session, circ_id: int, resident: Resident) -> CircularRecipient:
+    row = session.scalar(select(CircularRecipient).where(CircularRecipient.circular_id == circ_id,
+                                                         CircularRecipient.resident_id == resident.id))
+    if row is None:
+        raise CircularError(N_("That circular was not found."))
+    return row
+
+
+def mark_read(session: Session, row: CircularRecipient, now: datetime) -> bool:
+    """Record the reading once. True the first time."""
+    done = session.execute(
+        update(CircularRecipient).where(CircularRecipient.id == row.id, CircularRecipient.read_at.is_(None))
+        .values(read_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    return bool(done)
+
+
+def set_answer(session: Session, circ: Circular, row: CircularRecipient, value: str, now: datetime) -> None:
+    if circ.deadline is not None and circ.deadline < now:
+        raise CircularError(N_("The deadline for answers has passed."))
+    row.answer, row.answered_at = value[:100], now
+    if row.read_at is None:
+        row.read_at = now
+    session.flush()
+
+
+@dataclass
+class Tally:
+    households: int = 0
+    read: int = 0
+    answers: dict[str, int] = field(default_factory=dict)
+    unread: list[str] = field(default_factory=list)  # household labels (or member names) not yet read
+
+
+def tally(session: Session, circ: Circular, han: str | None = None) -> Tally:
+    """Read and answers per household (or per member, as the association counts): LINE and
+    paper households in one tally. `han` narrows it to one 班 (a 班長's view)."""
+    assoc = session.get(Association, circ.association_id)
+    per_member = assoc is not None and assoc.read_per == "member"
+    stmt = (
+        select(CircularRecipient, Household.label, Household.han, Resident.nickname)
+        .outerjoin(Household, Household.id == CircularRecipient.household_id)
+        .outerjoin(Resident, Resident.id == CircularRecipient.resident_id)
+        .where(CircularRecipient.circular_id == circ.id)
+    )
+    if han:
+        stmt = stmt.where(Household.han == han)
+    groups: dict[object, dict] = {}
+    for row, label, _han, nickname in session.execute(stmt):
+        key = ("m", row.id) if per_member or row.household_id is None else ("h", row.household_id)
+        g = groups.setdefault(key, {"label": (nickname if per_member else label) or nickname or label or "-",
+                                    "read": False, "answer": None})
+        g["read"] = g["read"] or row.read_at is not None
+        if row.answer:
+            g["answer"] = row.answer
+    out = Tally(households=len(groups))
+    for g in groups.values():
+        if g["read"]:
+            out.read += 1
+        else:
+            out.unread.append(g["label"])
+        if g["answer"]:
+            out.answers[g["answer"]] = out.answers.get(g["answer"], 0) + 1
+    return out
+
+
+def remind_unread(session: Session, circ: Circular, config: Config, now: datetime) -> int:
+    """A reminder to the members (in LINE) whose household has not read it; once a day at most."""
+    today = now.astimezone(ZoneInfo(config.tz_name)).date().isoformat()
+    if circ.last_reminded_on == today:
+        raise CircularError(N_("A reminder for this circular was already sent today."))
+    assoc = session.get(Association, circ.association_id)
+    per_member = assoc is not None and assoc.read_per == "member"
+    read_households = select(CircularRecipient.household_id).where(
+        CircularRecipient.circular_id == circ.id, CircularRecipient.read_at.is_not(None),
+        CircularRecipient.household_id.is_not(None))
+    stmt = (
+        select(Resident.line_user_id, Resident.channel, Resident.locale)
+        .join(CircularRecipient, CircularRecipient.resident_id == Resident.id)
+        .where(CircularRecipient.circular_id == circ.id, CircularRecipient.read_at.is_(None),
+               Resident.following.is_(True))
+    )
+    if not per_member:
+        stmt = stmt.where(~and_(CircularRecipient.household_id.is_not(None),
+                                CircularRecipient.household_id.in_(read_households)))
+    variants: dict[tuple[str, str], list[str]] = {}
+    for user_id, channel, locale in session.execute(stmt):
+        variants.setdefault((channel, locale), []).append(user_id)
+    n = 0
+    for (channel, locale), ids in variants.items():
+        card = notice(circ, locale, config, assoc.name if assoc else "")
+        card = Card(title=t(locale, N_("Reminder: {title}"), title=card.title), body=card.body, buttons=card.buttons)
+        for i in range(0, len(ids), BATCH):
+            outbox.enqueue(session, channel=channel, recipients=ids[i:i + BATCH], replies=[card],
+                           dedupe_key=f"circ:{circ.id}:remind:{today}:{channel}:{locale}:{i // BATCH}")
+        n += len(ids)
+    circ.last_reminded_on = today
+    session.flush()
+    return n
+
+
+def mark_paper(session: Session, circ: Circular, household: Household, *, answer: str | None, now: datetime) -> None:
+    """The leader marks a paper household's sign-off by hand."""
+    row = session.scalar(select(CircularRecipient).where(CircularRecipient.circular_id == circ.id,
+                                                         CircularRecipient.household_id == household.id,
+                                                         CircularRecipient.resident_id.is_(None)))
+    if row is None:
+        raise CircularError(N_("That household is not on this circular's paper list."))
+    row.read_at = row.read_at or now
+    row.marked_by_leader = True
+    if answer:
+        row.answer, row.answered_at = answer[:100], now
+    session.flush()
+
+
+def latest_for(session: Session, resident: Resident, word: str | None = None, limit: int = 5) -> list[Circular]:
+    stmt = (
+        select(Circular).join(CircularRecipient, CircularRecipient.circular_id == Circular.id)
+        .where(CircularRecipient.resident_id == resident.id).order_by(Circular.sent_at.desc(), Circular.id.desc())
+    )
+    if word:
+        like = f"%{word}%"
+        stmt = stmt.where(Circular.title.ilike(like) | Circular.body.ilike(like))
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def led_by(session: Session, resident: Resident) -> list[tuple[int, str | None]]:
+    """(association, 班 or None) the resident may see tallies for: a 会長 the whole association,
+    a 班長 their 班 only."""
+    out = []
+    rows = session.execute(
+        select(Membership.association_id, Membership.role, Household.han)
+        .outerjoin(Household, Household.id == Membership.household_id)
+        .where(Membership.resident_id == resident.id, Membership.role.in_(["leader", "han_leader"]))
+    )
+    for assoc_id, role, han in rows:
+        if role == "leader":
+            out.append((assoc_id, None))
+        elif han:
+            out.append((assoc_id, han))
+    return out
+
+
+def count_sent(session: Session, association_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Circular).where(Circular.association_id == association_id)) or 0

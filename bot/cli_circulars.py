@@ -1,0 +1,169 @@
+"""`flask --app bot circulars …`: circulars for leaders and the center's staff (the console and
+a LINE compose flow come later)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+circulars_cli = AppGroup("circulars", help="Electronic circulars (回覧板).")
+
+
+def _bot():
+    return current_app.extensions["tsunagari"]
+
+
+def _association(s, code: str):
+    from bot.areas import find_association_by_code
+
+    assoc = find_association_by_code(s, code)
+    if assoc is None:
+        raise click.BadParameter(f"no association with join code {code}")
+    return assoc
+
+
+@circulars_cli.command("household")
+@click.option("--association", "code", required=True, help="the association's join code")
+@click.option("--label", required=True, help="how the leader knows it, e.g. 3番 山田")
+@click.option("--han", help="the 班 (block)")
+@click.option("--paper", is_flag=True, help="no one in LINE: gets the paper circular")
+def household(code, label, han, paper):
+    """Add a household to an association's roster."""
+    from bot.models import Household
+
+    with _bot().db.session() as s:
+        h = Household(association_id=_association(s, code).id, label=label, han=han, paper=paper)
+        s.add(h)
+        s.flush()
+        click.echo(f"household {h.id} added")
+
+
+@circulars_cli.command("send")
+@click.option("--association", "codes", multiple=True, help="join code; repeat for several associations")
+@click.option("--all-associations", is_flag=True, help="(center staff) every association")
+@click.option("--title", required=True)
+@click.option("--body", required=True)
+@click.option("--link", help="an https:// link")
+@click.option("--deadline", help="local time, e.g. 2026-12-20T18:00")
+@click.option("--question", default="none", help="none | attendance | choices:A,B,C")
+@click.option("--han", help="only this 班")
+@click.option("--translations", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='JSON: {"en": {"title": "…", "body": "…"}, …}')
+@click.option("--public-answers", is_flag=True)
+def send(codes, all_associations, title, body, link, deadline, question, han, translations, public_answers):
+    """Send a circular now, to one, several or all associations."""
+    from bot import circulars, timefmt
+    from bot.db import utcnow
+    from bot.models import Association, Circular
+
+    bot = _bot()
+    if link and not link.startswith(("https://", "http://")):
+        raise click.BadParameter("--link must start with https://")
+    kind, _, rest = question.partition(":")
+    if kind not in ("none", "attendance", "choices") or (kind == "choices" and not rest):
+        raise click.BadParameter("--question takes none, attendance or choices:A,B")
+    tr = json.loads(translations.read_text(encoding="utf-8")) if translations else {}
+    when = timefmt.parse_local(deadline, bot.config.tz_name) if deadline else None
+    with bot.db.session() as s:
+        targets = list(s.scalars(select(Association))) if all_associations else [_association(s, c) for c in codes]
+        if not targets:
+            raise click.UsageError("give --association CODE or --all-associations")
+        for assoc in targets:
+            circ = Circular(association_id=assoc.id, han=han, title=title, body=body, link_url=link, translations=tr,
+                            question=kind, choices=[c.strip() for c in rest.split(",") if c.strip()],
+                            public_answers=public_answers, deadline=when, created_at=utcnow())
+            s.add(circ)
+            s.flush()
+            sent = circulars.send(s, circ, bot.config, utcnow())
+            click.echo(f"circular {circ.id} to {assoc.name}: {sent['members']} members in LINE, "
+                       f"{sent['paper_households']} paper households, {sent['messages']} messages")
+
+
+@circulars_cli.command("status")
+@click.argument("circular_id", type=int)
+@click.option("--han", help="only this 班")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="UTF-8 with BOM")
+def status(circular_id, han, csv_path):
+    """Read and answers per household (LINE and paper in one tally)."""
+    from bot import circulars
+    from bot.models import Circular, CircularRecipient, Household, Resident
+
+    with _bot().db.session() as s:
+        circ = s.get(Circular, circular_id)
+        if circ is None:
+            raise click.ClickException(f"no circular {circular_id}")
+        tl = circulars.tally(s, circ, han)
+        rows = s.execute(
+            select(Household.label, Household.han, Resident.nickname, CircularRecipient.read_at,
+                   CircularRecipient.answer, CircularRecipient.marked_by_leader)
+            .select_from(CircularRecipient)
+            .outerjoin(Household, Household.id == CircularRecipient.household_id)
+            .outerjoin(Resident, Resident.id == CircularRecipient.resident_id)
+            .where(CircularRecipient.circular_id == circ.id)
+            .order_by(Household.han, Household.label)
+        ).all()
+    if csv_path:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["世帯", "班", "表示名", "既読", "回答", "紙"])
+        for label, h, nick, read_at, answer, paper in rows:
+            if han and h != han:
+                continue
+            w.writerow([label or "", h or "", nick or "", "済" if read_at else "", answer or "", "紙" if paper else ""])
+        csv_path.write_text(buf.getvalue(), encoding="utf-8-sig", newline="")
+        click.echo(f"wrote {csv_path}")
+        return
+    click.echo(f"read: {tl.read}/{tl.households}")
+    for answer, n in sorted(tl.answers.items()):
+        click.echo(f"  {answer}: {n}")
+    if tl.unread:
+        click.echo("not yet read: " + ", ".join(tl.unread))
+
+
+@circulars_cli.command("remind")
+@click.argument("circular_id", type=int)
+def remind(circular_id):
+    """Remind the members whose household has not read it (once a day at most)."""
+    from bot import circulars
+    from bot.db import utcnow
+    from bot.i18n import t
+    from bot.models import Circular
+
+    bot = _bot()
+    with bot.db.session() as s:
+        circ = s.get(Circular, circular_id)
+        if circ is None:
+            raise click.ClickException(f"no circular {circular_id}")
+        try:
+            n = circulars.remind_unread(s, circ, bot.config, utcnow())
+        except circulars.CircularError as exc:
+            raise click.ClickException(t("en", exc.msgid, **exc.named)) from None
+    click.echo(f"reminder queued for {n} members")
+
+
+@circulars_cli.command("mark")
+@click.argument("circular_id", type=int)
+@click.option("--household", "household_id", type=int, required=True)
+@click.option("--answer")
+def mark(circular_id, household_id, answer):
+    """Mark a paper household as read (and its answer), from the signed sheet."""
+    from bot import circulars
+    from bot.db import utcnow
+    from bot.i18n import t
+    from bot.models import Circular, Household
+
+    with _bot().db.session() as s:
+        circ, hh = s.get(Circular, circular_id), s.get(Household, household_id)
+        if circ is None or hh is None:
+            raise click.ClickException("no such circular or household")
+        try:
+            circulars.mark_paper(s, circ, hh, answer=answer, now=utcnow())
+        except circulars.CircularError as exc:
+            raise click.ClickException(t("en", exc.msgid)) from None
+    click.echo(f"household {household_id} marked")

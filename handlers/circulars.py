@@ -1,0 +1,166 @@
+"""Circulars in LINE: members read, answer and find them again; leaders (会長, 班長) see the
+tally and remind the unread with one tap."""
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy import select
+
+from bot import circulars, timefmt
+from bot.context import Ctx
+from bot.i18n import N_, keywords, normalize_text
+from bot.models import Circular
+from bot.render_line import split_text
+from bot.replies import Card, Carousel, Choice, Question, Reply, Text, parse_postback, postback
+
+ARCHIVE = N_("circulars|circular")
+STATUS = N_("circular status")
+
+
+def _circ(ctx: Ctx, data: dict) -> tuple[Circular, object]:
+    try:
+        circ_id = int(data.get("c", ""))
+    except ValueError:
+        raise circulars.CircularError(N_("That circular was not found.")) from None
+    circ = ctx.session.get(Circular, circ_id)
+    if circ is None:
+        raise circulars.CircularError(N_("That circular was not found."))
+    return circ, circulars.recipient(ctx.session, circ.id, ctx.resident)  # members only
+
+
+def do_read(ctx: Ctx, data: dict) -> list[Reply]:
+    circ, row = _circ(ctx, data)
+    first = circulars.mark_read(ctx.session, row, ctx.now)
+    return [Text(ctx.t(N_("Thank you. We have noted that you read it.") if first else
+                       N_("You had already marked this circular as read. Thank you.")))]
+
+
+def do_answer(ctx: Ctx, data: dict) -> list[Reply]:
+    circ, row = _circ(ctx, data)
+    options = circulars.answer_options(circ, ctx.locale)
+    if not options:
+        return [Text(ctx.t(N_("This circular has no question to answer.")))]
+    current = ctx.t(N_("Your answer now: {answer}"), answer=row.answer) + "\n" if row.answer else ""
+    title, _, _ = circulars.text_in(circ, ctx.locale)
+    choices = tuple(Choice(o, postback(a="circ", x="av", c=str(circ.id), v=str(i))) for i, o in enumerate(options[:12]))
+    return [Question(current + ctx.t(N_("“{title}”: please choose your answer."), title=title), choices)]
+
+
+def do_answer_value(ctx: Ctx, data: dict) -> list[Reply]:
+    circ, row = _circ(ctx, data)
+    options = circulars.answer_options(circ, "ja")  # answers are kept in the sender's language
+    try:
+        value = options[int(data.get("v", ""))]
+    except (ValueError, IndexError):
+        raise circulars.CircularError(N_("That button is from an earlier message and no longer works.")) from None
+    circulars.set_answer(ctx.session, circ, row, value, ctx.now)
+    shown = circulars.answer_options(circ, ctx.locale)[int(data["v"])]
+    return [Text(ctx.t(N_("Thank you. Your answer “{answer}” is recorded. You can change it until the deadline."), answer=shown))]
+
+
+def do_full(ctx: Ctx, data: dict) -> list[Reply]:
+    circ, row = _circ(ctx, data)
+    title, body, translated = circulars.text_in(circ, ctx.locale)
+    text = f"【{title}】\n\n{body}"
+    if circ.link_url:
+        text += "\n\n" + circ.link_url
+    parts = [Text(p) for p in split_text(text, 4800)][:3]
+    if ctx.config.public_base_url:
+        parts.append(Text(ctx.t(N_("You can also read it on this page (opening it counts as read):\n{url}"),
+                                url=f"{ctx.config.public_base_url.rstrip('/')}/c/{row.token}")))
+    buttons = [Choice(ctx.t(N_("I have read it")), postback(a="circ", x="read", c=str(circ.id)))]
+    if circ.question != "none":
+        buttons.append(Choice(ctx.t(N_("Answer")), postback(a="circ", x="ans", c=str(circ.id))))
+    return parts[:4] + [Question(ctx.t(N_("Done reading?")), tuple(buttons))]
+
+
+def archive(ctx: Ctx) -> list[Reply]:
+    assert ctx.resident is not None
+    text = normalize_text(ctx.inbound.text or "")
+    word = None
+    for kw in sorted(keywords(ARCHIVE), key=len, reverse=True):  # the longest keyword that fits
+        if text.startswith(kw):
+            word = text[len(kw):].strip() or None
+            break
+    found = circulars.latest_for(ctx.session, ctx.resident, word)
+    if not found:
+        msg = N_("No circular mentions “{word}”.") if word else N_("You have no circulars yet. When your association sends one, it arrives here.")
+        return [Text(ctx.t(msg, word=word or ""))]
+    cards = []
+    for circ in found:
+        c = circulars.notice(circ, ctx.locale, ctx.config, circulars.association_name(ctx.session, circ))
+        sent = timefmt.show(circ.sent_at, ctx.locale, ctx.config.tz_name) if circ.sent_at else ""
+        cards.append(Card(title=c.title, body=sent + "\n" + c.body, buttons=c.buttons))
+    hint = ctx.t(N_("To find an older one, send “Circulars” and a word, e.g. “Circulars cleaning”."))
+    return [Text(hint), Carousel(alt=ctx.t(N_("Circulars")), cards=tuple(cards))]
+
+
+def status(ctx: Ctx) -> list[Reply]:
+    assert ctx.resident is not None
+    scopes = circulars.led_by(ctx.session, ctx.resident)
+    if not scopes:
+        return [Text(ctx.t(N_("Only association leaders and block leaders can see the read status.")))]
+    cards = []
+    for assoc_id, han in scopes:
+        stmt = select(Circular).where(Circular.association_id == assoc_id, Circular.sent_at.is_not(None))
+        if han:
+            stmt = stmt.where((Circular.han == han) | Circular.han.is_(None))
+        for circ in ctx.session.scalars(stmt.order_by(Circular.sent_at.desc()).limit(5)):
+            cards.append(status_card(ctx, circ, han))
+    if not cards:
+        return [Text(ctx.t(N_("No circulars have been sent yet.")))]
+    return [Carousel(alt=ctx.t(N_("Read status")), cards=tuple(cards[:10]))]
+
+
+def status_card(ctx: Ctx, circ: Circular, han: str | None) -> Card:
+    tl = circulars.tally(ctx.session, circ, han)
+    lines = [ctx.t(N_("Read: {read} of {total}"), read=tl.read, total=tl.households)]
+    for answer, n in sorted(tl.answers.items()):
+        lines.append(f"・{answer}: {n}")
+    if tl.unread:
+        lines.append(ctx.t(N_("Not yet read: {names}"), names="、".join(tl.unread[:15]) + ("…" if len(tl.unread) > 15 else "")))
+    buttons = ()
+    if tl.unread:
+        buttons = (Choice(ctx.t(N_("Remind the unread")), postback(a="circ", x="remind", c=str(circ.id))),)
+    return Card(title=circ.title + (f"（{han}）" if han else ""), body="\n".join(lines), buttons=buttons)
+
+
+def do_remind(ctx: Ctx, data: dict) -> list[Reply]:
+    try:
+        circ = ctx.session.get(Circular, int(data.get("c", "")))
+    except ValueError:
+        circ = None
+    if circ is None or circ.association_id not in {a for a, han in circulars.led_by(ctx.session, ctx.resident) if han is None}:
+        raise circulars.CircularError(N_("Only the association's leader can send reminders."))
+    n = circulars.remind_unread(ctx.session, circ, ctx.config, ctx.now)
+    return [Text(ctx.t(N_("Reminder sent to {n} members who have not read it."), n=n))]
+
+
+KEYWORDS: tuple[tuple[str, Callable[[Ctx], list[Reply]]], ...] = ((STATUS, status),)
+ACTIONS: dict[str, Callable[[Ctx, dict], list[Reply]]] = {
+    "read": do_read, "ans": do_answer, "av": do_answer_value, "full": do_full, "remind": do_remind,
+}
+
+
+def is_archive_word(ctx: Ctx) -> bool:
+    if ctx.inbound.kind != "message" or ctx.inbound.message_type != "text":
+        return False
+    text = normalize_text(ctx.inbound.text or "")
+    if text in keywords(STATUS):
+        return False
+    return any(text.startswith(kw) for kw in keywords(ARCHIVE))
+
+
+def is_circ_postback(ctx: Ctx) -> bool:
+    return ctx.inbound.kind == "postback" and parse_postback(ctx.inbound.postback_data).get("a") == "circ"
+
+
+def circ_postback(ctx: Ctx) -> list[Reply]:
+    data = parse_postback(ctx.inbound.postback_data)
+    action = ACTIONS.get(data.get("x", ""))
+    if action is None or ctx.resident is None:
+        return [Text(ctx.t(N_("That button is from an earlier message and no longer works.")))]
+    try:
+        return action(ctx, data)
+    except circulars.CircularError as exc:
+        return [Text(ctx.t(exc.msgid, **exc.named))]

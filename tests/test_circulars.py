@@ -1,0 +1,228 @@
+"""Electronic circulars end to end: send → deliver (batched, per language) → read → answer →
+remind → tally (LINE and paper households together), privacy and the web page."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot import circulars, worker
+from bot.db import utcnow
+from bot.models import Association, Circular, CircularRecipient, Household, Membership, OutboxMessage, Resident
+from scheduler import circular_jobs
+
+LEADER = "U" + "11" * 16
+HAN_LEADER = "U" + "22" * 16
+MEMBER_EN = "U" + "33" * 16
+MEMBER_JA = "U" + "44" * 16
+OUTSIDER = "U" + "55" * 16
+
+
+@pytest.fixture
+def clock(time_machine):
+    time_machine.move_to("2026-12-01 10:00:00+09:00", tick=False)
+    return time_machine
+
+
+@pytest.fixture
+def assoc(db, joined, clock):
+    """あさひ町内会: 2 households in 班 1 (the leader's with the Japanese member), 1 in 班 2 (the
+    English member, whose 班長 is HAN_LEADER), and a paper household in 班 2."""
+    joined(LEADER, name="会長", locale_label="日本語")
+    joined(HAN_LEADER, name="班長", locale_label="日本語")
+    joined(MEMBER_EN, name="Emma")
+    joined(MEMBER_JA, name="花子", locale_label="日本語")
+    joined(OUTSIDER, name="Other")
+    with db.session() as s:
+        a = s.scalar(select(Association).where(Association.join_code == "ASAHI-2026"))
+        h1 = Household(association_id=a.id, label="1番 田中", han="1班")
+        h2 = Household(association_id=a.id, label="2番 Smith", han="2班")
+        h3 = Household(association_id=a.id, label="3番 佐藤", han="2班")
+        paper = Household(association_id=a.id, label="4番 鈴木（紙）", han="2班", paper=True)
+        s.add_all([h1, h2, h3, paper])
+        s.flush()
+        ids = {u: s.scalar(select(Resident.id).where(Resident.line_user_id == u)) for u in (LEADER, HAN_LEADER, MEMBER_EN, MEMBER_JA)}
+        s.add_all([
+            Membership(resident_id=ids[LEADER], association_id=a.id, role="leader", household_id=h1.id),
+            Membership(resident_id=ids[MEMBER_JA], association_id=a.id, role="member", household_id=h1.id),
+            Membership(resident_id=ids[MEMBER_EN], association_id=a.id, role="member", household_id=h2.id),
+            Membership(resident_id=ids[HAN_LEADER], association_id=a.id, role="han_leader", household_id=h3.id),
+        ])
+        return {"id": a.id, "h1": h1.id, "h2": h2.id, "h3": h3.id, "paper": paper.id}
+
+
+def send(runner, *extra) -> int:
+    result = runner.invoke(args=["circulars", "send", "--association", "ASAHI-2026", "--title", "清掃のお知らせ",
+                                 "--body", "12月7日(日)9時から公園を清掃します。\n軍手をお持ちください。", *extra])
+    assert result.exit_code == 0, result.output
+    return int(result.output.split()[1])
+
+
+def run_worker(bot):
+    while worker.run_once(bot):
+        pass
+
+
+def card(fake, user):
+    msg = [m for m in fake.messages_to(user) if m["type"] == "flex"][-1]
+    c = msg["contents"]
+    return c["contents"][0] if c.get("type") == "carousel" else c
+
+
+def buttons(bubble):
+    return {b["action"]["label"]: b["action"]["data"] for b in bubble.get("footer", {}).get("contents", [])}
+
+
+def text_of(bubble):
+    return "\n".join(x.get("text", "") for x in bubble["body"]["contents"])
+
+
+def press(line, user, data):
+    assert line.post([line.postback_event(user, data)]).status_code == 200
+
+
+def test_send_read_answer_and_tally_per_household_with_paper(line, fake_line, bot, db, runner, assoc, clock, tmp_path):
+    cid = send(runner, "--question", "attendance", "--deadline", "2026-12-06T18:00")
+    run_worker(bot)
+    # everyone in the association got a notice; the outsider did not
+    for user in (LEADER, HAN_LEADER, MEMBER_EN, MEMBER_JA):
+        assert "清掃のお知らせ" in card(fake_line, user)["body"]["contents"][0]["text"]
+    assert not fake_line.messages_to(OUTSIDER)[-1:] or "清掃" not in json.dumps(fake_line.messages_to(OUTSIDER), ensure_ascii=False)
+    en = card(fake_line, MEMBER_EN)
+    assert "Not translated into your language" in text_of(en)
+    assert "Please read by Sun, Dec 6, 2026, 6:00 PM" in text_of(en)
+    # 読んだ, twice: recorded once
+    press(line, MEMBER_JA, buttons(card(fake_line, MEMBER_JA))["読みました"])
+    assert line.last_text(MEMBER_JA).startswith("ありがとうございます。読んだことを記録しました")
+    press(line, MEMBER_JA, buttons(card(fake_line, MEMBER_JA))["読みました"])
+    assert "すでに" in line.last_text(MEMBER_JA)
+    # answer, then change it
+    press(line, MEMBER_EN, buttons(en)["Answer"])
+    line.tap(MEMBER_EN, "Attending")
+    assert "“Attending” is recorded" in line.last_text(MEMBER_EN)
+    press(line, MEMBER_EN, buttons(en)["Answer"])
+    assert "Your answer now: 出席" in line.last_text(MEMBER_EN)
+    line.tap(MEMBER_EN, "Not attending")
+    # the paper household signs the sheet; the leader marks it
+    assert runner.invoke(args=["circulars", "mark", str(cid), "--household", str(assoc["paper"]), "--answer", "出席"]).exit_code == 0
+    with db.session() as s:
+        tl = circulars.tally(s, s.get(Circular, cid))
+    # households: 1番 (read through 花子), 2番 (Emma answered), 3番 (班長, unread), 4番 (paper, marked)
+    assert (tl.read, tl.households) == (3, 4)
+    assert tl.answers == {"欠席": 1, "出席": 1}
+    assert tl.unread == ["3番 佐藤"]
+    out = tmp_path / "status.csv"
+    assert runner.invoke(args=["circulars", "status", str(cid), "--csv", str(out)]).exit_code == 0
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and "4番 鈴木（紙）,2班,,済,出席,紙" in raw.decode("utf-8-sig")
+    # after the deadline answers cannot change
+    clock.move_to("2026-12-06 18:01:00+09:00", tick=False)
+    press(line, MEMBER_EN, buttons(en)["Answer"])
+    line.tap(MEMBER_EN, "Attending")
+    assert "deadline for answers has passed" in line.last_text(MEMBER_EN)
+
+
+def test_translations_given_by_the_sender_are_used(line, fake_line, bot, db, runner, assoc, clock, tmp_path):
+    tr = tmp_path / "tr.json"
+    tr.write_text(json.dumps({"en": {"title": "Park cleaning", "body": "Sunday 9:00 in the park."}}), encoding="utf-8")
+    send(runner, "--translations", str(tr))
+    run_worker(bot)
+    en = card(fake_line, MEMBER_EN)
+    assert en["body"]["contents"][0]["text"] == "Park cleaning"
+    assert "Not translated" not in text_of(en)
+    press(line, MEMBER_EN, buttons(en)["Read it all"])
+    assert any("Sunday 9:00 in the park." in t for t in fake_line.texts_to(MEMBER_EN)[-3:])
+
+
+def test_identical_notices_go_as_multicasts_of_500_per_language(bot, db, assoc, clock):
+    with db.session() as s:
+        a = s.get(Association, assoc["id"])
+        for i in range(1100):
+            r = Resident(line_user_id=f"U{i:032x}", channel="line", locale="en" if i % 2 else "ja",
+                         consent_at=utcnow(), following=True)
+            s.add(r)
+            s.flush()
+            s.add(Membership(resident_id=r.id, association_id=a.id))
+        circ = Circular(association_id=a.id, title="t", body="b", created_at=utcnow())
+        s.add(circ)
+        s.flush()
+        result = circulars.send(s, circ, bot.config, utcnow())
+    # 1,100 + 4 joined members: 553 read Japanese, 551 English -> 2 multicasts per language
+    assert result["members"] == 1104 and result["messages"] == 4
+    with db.session() as s:
+        sizes = sorted(len(r.recipients) for r in s.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("circ:%"))))
+    assert sizes == [51, 53, 500, 500]
+
+
+def test_remind_the_unread_once_a_day_and_automatically_before_the_deadline(line, fake_line, bot, db, runner, assoc, clock):
+    cid = send(runner, "--deadline", "2026-12-05T18:00")
+    run_worker(bot)
+    press(line, MEMBER_JA, buttons(card(fake_line, MEMBER_JA))["読みました"])  # household 1 has read
+    result = runner.invoke(args=["circulars", "remind", str(cid)])
+    assert "reminder queued for 2 members" in result.output  # Emma and the 班長, not the leader's household
+    assert runner.invoke(args=["circulars", "remind", str(cid)]).exit_code == 1  # once a day
+    run_worker(bot)
+    assert "Reminder: 清掃のお知らせ" in json.dumps(fake_line.messages_to(MEMBER_EN), ensure_ascii=False)
+    assert "リマインド" not in json.dumps(fake_line.messages_to(LEADER), ensure_ascii=False)
+    # the automatic one: the day before the deadline, from 9:00, once
+    clock.move_to("2026-12-04 08:59:00+09:00", tick=False)
+    with db.session() as s:
+        assert circular_jobs.auto_remind(s, bot.config, utcnow()) == 0
+    clock.move_to("2026-12-04 09:00:00+09:00", tick=False)
+    with db.session() as s:
+        assert circular_jobs.auto_remind(s, bot.config, utcnow()) == 2
+    with db.session() as s:
+        assert circular_jobs.auto_remind(s, bot.config, utcnow()) == 0
+
+
+def test_leader_sees_status_and_reminds_in_line_han_leader_only_their_han(line, fake_line, bot, db, runner, assoc, clock):
+    send(runner)
+    run_worker(bot)
+    line.say(LEADER, "回覧板の状況")
+    st = card(fake_line, LEADER)
+    assert "既読：0 / 4" in text_of(st)
+    press(line, LEADER, buttons(st)["未読の方に再送"])
+    assert line.last_text(LEADER) == "まだ読んでいない4人に再送しました。"
+    line.say(HAN_LEADER, "回覧板の状況")
+    han_card = card(fake_line, HAN_LEADER)
+    body = text_of(han_card)
+    assert "1番 田中" not in body and "3番 佐藤" in body and "既読：0 / 3" in body  # only 班 2
+    press(line, HAN_LEADER, "a=circ&x=remind&c=1")
+    assert line.last_text(HAN_LEADER) == "再送できるのは町内会の会長だけです。"
+    line.say(MEMBER_EN, "circular status")
+    assert "Only association leaders" in line.last_text(MEMBER_EN)
+
+
+def test_outsiders_and_forged_buttons_see_nothing(line, fake_line, bot, db, runner, assoc, clock):
+    cid = send(runner, "--question", "choices:はい,いいえ")
+    run_worker(bot)
+    for data in (f"a=circ&x=full&c={cid}", f"a=circ&x=read&c={cid}", f"a=circ&x=av&c={cid}&v=0", "a=circ&x=full&c=x"):
+        press(line, OUTSIDER, data)
+        assert line.last_text(OUTSIDER) in ("That circular was not found.", "その回覧板は見つかりませんでした。")
+    with db.session() as s:
+        assert s.scalar(select(CircularRecipient).where(CircularRecipient.read_at.is_not(None))) is None
+
+
+def test_web_page_counts_as_read_and_archive_finds_it(app_factory, line, fake_line, bot, db, runner, assoc, clock):
+    cid = send(runner)
+    with db.session() as s:
+        rid = s.scalar(select(Resident.id).where(Resident.line_user_id == MEMBER_EN))
+        token = s.scalar(select(CircularRecipient.token).where(CircularRecipient.circular_id == cid,
+                                                               CircularRecipient.resident_id == rid))
+    client = line.client
+    assert client.get("/c/not-a-real-token-at-all-000").status_code == 404
+    page = client.get(f"/c/{token}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "清掃のお知らせ" in html and "軍手をお持ちください" in html and "Not translated" in html
+    assert page.headers["Cache-Control"] == "no-store"
+    with db.session() as s:
+        assert s.scalar(select(CircularRecipient.read_at).where(CircularRecipient.token == token)) is not None
+    line.say(MEMBER_JA, "回覧板")
+    assert "清掃のお知らせ" in json.dumps(fake_line.messages_to(MEMBER_JA)[-1], ensure_ascii=False)
+    line.say(MEMBER_JA, "回覧板 軍手")
+    assert "清掃のお知らせ" in json.dumps(fake_line.messages_to(MEMBER_JA)[-1], ensure_ascii=False)
+    line.say(MEMBER_JA, "回覧板 盆踊り")
+    assert "盆踊り" in line.last_text(MEMBER_JA)
