@@ -220,20 +220,19 @@ def claim(session: Session, limit: int, now: datetime | None = None) -> list[Out
 
 
 def _drop_unreachable(session: Session, rows: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
-    """Nothing is pushed to a resident who unfollowed or deleted their data."""
-    ids = {uid for row in rows if not row.erase_after_send and row.channel == "line" for uid in row.recipients}
-    if not ids:
-        return rows
-    reachable = set(
-        session.scalars(
-            select(Resident.line_user_id).where(Resident.line_user_id.in_(ids), Resident.following.is_(True))
-        )
-    )
+    """Nothing is pushed to a resident who unfollowed or deleted their data. Checked per row
+    (a multicast holds up to 500 ids), so a query never carries more than 500 parameters."""
     keep = []
     for row in rows:
         if row.erase_after_send or row.channel != "line":
             keep.append(row)
             continue
+        ids = [u for u in row.recipients if u.startswith("U")]
+        reachable = set(
+            session.scalars(
+                select(Resident.line_user_id).where(Resident.line_user_id.in_(ids), Resident.following.is_(True))
+            )
+        ) if ids else set()
         # Group ids (C…/R…) are not residents; they stay.
         allowed = [u for u in row.recipients if u in reachable or not u.startswith("U")]
         if not allowed:
