@@ -126,6 +126,37 @@ def status(circular_id, han, csv_path):
         click.echo("not yet read: " + ", ".join(tl.unread))
 
 
+@circulars_cli.command("print")
+@click.argument("circular_id", type=int)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def print_sheet(circular_id, out):
+    """A print-ready sheet: the circular and a sign-off table for the paper households."""
+    from flask import render_template
+
+    from bot import circulars, timefmt
+    from bot.models import Circular, CircularRecipient, Household
+
+    bot = _bot()
+    with bot.db.session() as s:
+        circ = s.get(Circular, circular_id)
+        if circ is None:
+            raise click.ClickException(f"no circular {circular_id}")
+        paper = s.execute(
+            select(Household.label, Household.han, CircularRecipient.read_at, CircularRecipient.answer)
+            .join(CircularRecipient, CircularRecipient.household_id == Household.id)
+            .where(CircularRecipient.circular_id == circ.id, CircularRecipient.resident_id.is_(None))
+            .order_by(Household.han, Household.label)
+        ).all()
+        html = render_template(
+            "circular_print.html", title=circ.title, paragraphs=circ.body.split("\n"), link=circ.link_url,
+            association=circulars.association_name(s, circ),
+            deadline=timefmt.show(circ.deadline, "ja", bot.config.tz_name) if circ.deadline else None,
+            options=circulars.answer_options(circ, "ja"), households=paper,
+        )
+    out.write_text(html, encoding="utf-8")
+    click.echo(f"wrote {out} ({len(paper)} paper households)")
+
+
 @circulars_cli.command("remind")
 @click.argument("circular_id", type=int)
 def remind(circular_id):

@@ -19,8 +19,19 @@ def people(n: int, locale: str) -> str:
 def when(event: Event, locale: str, config: Config) -> str:
     text = timefmt.show(event.starts_at, locale, config.tz_name)
     if event.ends_at:
-        text += "–" + timefmt.show(event.ends_at, locale, config.tz_name).split(" ")[-1]
+        if timefmt.same_day(event.starts_at, event.ends_at, config.tz_name):
+            text += "–" + timefmt.show_time(event.ends_at, locale, config.tz_name)
+        else:
+            text += " – " + timefmt.show(event.ends_at, locale, config.tz_name)
     return text
+
+
+def error_text(exc, locale: str, config: Config) -> str:
+    """An EventError in the reader's language, dates shown in the city's time."""
+    from datetime import datetime
+
+    named = {k: timefmt.show(v, locale, config.tz_name) if isinstance(v, datetime) else v for k, v in exc.named.items()}
+    return t(locale, exc.msgid, **named)
 
 
 def places(left: int | None, waiting: int, locale: str) -> str:

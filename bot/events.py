@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.i18n import N_
@@ -216,11 +216,13 @@ def participation(session: Session, year: int, tz_name: str) -> dict[str, list[t
 def leader_associations(session: Session, resident: Resident) -> list[int]:
     return list(session.scalars(
         select(Membership.association_id).where(Membership.resident_id == resident.id, Membership.role == "leader")
+        .order_by(Membership.association_id)
     ))
 
 
 def can_manage(session: Session, resident: Resident, event: Event) -> bool:
-    return event.created_by_id == resident.id or event.association_id in leader_associations(session, resident)
+    """Only a current leader of the event's association (a creator who stepped down no longer)."""
+    return event.association_id is not None and event.association_id in leader_associations(session, resident)
 
 
 def organised_by(session: Session, resident: Resident, now: datetime) -> list[Event]:
@@ -229,6 +231,6 @@ def organised_by(session: Session, resident: Resident, now: datetime) -> list[Ev
     if not ids:
         return []
     return list(session.scalars(
-        select(Event).where(or_(Event.association_id.in_(ids), Event.created_by_id == resident.id),
+        select(Event).where(Event.association_id.in_(ids), Event.status == "scheduled",
                             Event.starts_at > now).order_by(Event.starts_at)
     ))

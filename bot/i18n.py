@@ -65,7 +65,6 @@ def t(locale: str | None, msgid: str, /, **named: object) -> str:
     return text.format(**named) if named else text
 
 
-@lru_cache(maxsize=None)
 def nt(locale: str | None, pair: tuple[str, str], n: int, /, **named: object) -> str:
     """The plural form of `pair` (from `Nn_`) for the number `n`, in the locale."""
     loc = locale if locale in LANGUAGES else DEFAULT_LOCALE
@@ -73,6 +72,7 @@ def nt(locale: str | None, pair: tuple[str, str], n: int, /, **named: object) ->
     return text.format(**named) if named else text
 
 
+@lru_cache(maxsize=None)
 def keywords(msgid: str) -> frozenset[str]:
     """All the words, across every shipped language, that a keyword msgid stands for.
 

@@ -9,7 +9,7 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.i18n import N_
-from bot.models import Area, Block, HelpOffer, HelpRequest, RelayMessage, Report, Resident
+from bot.models import Area, Block, HelpOffer, HelpRequest, OutboxMessage, RelayMessage, Report, Resident
 
 # The configurable list: a city may switch categories off with HELP_CATEGORIES.
 CATEGORIES: dict[str, str] = {
@@ -70,6 +70,17 @@ def create_request(
     session.add(req)
     session.flush()
     return req
+
+
+def cancel_pending_notices(session: Session, request_id: int) -> None:
+    """Notices of a request to registered helpers that are still held (quiet hours) are
+    dropped once the request is no longer open."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "pending", OutboxMessage.dedupe_key.like(f"aid:notice:{request_id}:%"))
+        .values(status="cancelled", payload=[], recipients=[], last_error="request no longer open")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _blocked_between(a_id, b_id):
@@ -162,6 +173,7 @@ def accept_offer(session: Session, requester: Resident, offer_id: int, now: date
     if not won:
         raise AidError(N_("This request is already matched or closed."))
     session.refresh(offer.request)
+    cancel_pending_notices(session, offer.request_id)
     offer.status = "accepted"
     others = list(
         session.scalars(
@@ -188,8 +200,13 @@ def decline_offer(session: Session, requester: Resident, offer_id: int) -> HelpO
     if offer is None or offer.request.requester_id != requester.id:
         raise AidError(N_("That button is from an earlier message and no longer works."))
     _check_pending(offer)
-    offer.status = "declined"
-    session.flush()
+    done = session.execute(
+        update(HelpOffer).where(HelpOffer.id == offer.id, HelpOffer.status == "pending")
+        .values(status="declined").execution_options(synchronize_session=False)
+    ).rowcount
+    if not done:  # accepted or closed at the same moment
+        raise AidError(N_("You have already answered this offer."))
+    session.refresh(offer)
     return offer
 
 
@@ -203,10 +220,14 @@ def own_request(session: Session, resident: Resident, request_id: int) -> HelpRe
 def cancel_request(session: Session, resident: Resident, request_id: int, now: datetime) -> list[HelpOffer]:
     """Cancel an open or matched request; returns the offers whose helpers should be told."""
     req = own_request(session, resident, request_id)
-    if req.status not in ACTIVE:
+    done = session.execute(
+        update(HelpRequest).where(HelpRequest.id == req.id, HelpRequest.status.in_(ACTIVE))
+        .values(status="cancelled", closed_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    if not done:
         raise AidError(N_("This request is already closed."))
-    req.status = "cancelled"
-    req.closed_at = now
+    session.refresh(req)
+    cancel_pending_notices(session, req.id)
     offers = list(
         session.scalars(
             select(HelpOffer).where(HelpOffer.request_id == req.id, HelpOffer.status.in_(["pending", "accepted"]))
@@ -276,8 +297,13 @@ def report(session: Session, reporter: Resident, kind: str, target_id: int, now:
     target.report_count += 1
     hidden = target.report_count >= threshold
     if hidden:
-        if kind == "request" and target.status == "open":
-            target.status = "hidden"
+        if kind == "request":
+            # only an open request is hidden; a match made at the same moment stands
+            session.execute(
+                update(HelpRequest).where(HelpRequest.id == target.id, HelpRequest.status == "open")
+                .values(status="hidden").execution_options(synchronize_session=False)
+            )
+            cancel_pending_notices(session, target.id)
         elif kind == "relay":
             target.hidden = True
     session.flush()
@@ -303,8 +329,19 @@ def due_to_close(session: Session, now: datetime, limit: int = 500) -> list[Help
     for r in rows:
         r.status = "closed"
         r.closed_at = now
+        cancel_pending_notices(session, r.id)
     session.flush()
     return rows
+
+
+def close_offers(session: Session, request_id: int) -> list[HelpOffer]:
+    """Pending offers of a request that ended: closed, so their helpers can be told."""
+    offers = list(session.scalars(
+        select(HelpOffer).where(HelpOffer.request_id == request_id, HelpOffer.status == "pending")).unique())
+    for o in offers:
+        o.status = "closed"
+    session.flush()
+    return offers
 
 
 def due_for_followup(session: Session, now: datetime, after: timedelta, limit: int = 500) -> list[HelpRequest]:

@@ -17,6 +17,18 @@ def show(dt: datetime, locale: str, tz_name: str) -> str:
     return format_datetime(local, _PATTERNS.get(locale, "medium"), locale=_BABEL.get(locale, locale))
 
 
+def show_time(dt: datetime, locale: str, tz_name: str) -> str:
+    from babel.dates import format_time
+
+    local = dt.astimezone(ZoneInfo(tz_name))
+    return format_time(local, "H:mm" if locale == "ja" else "h:mm a", locale=_BABEL.get(locale, locale))
+
+
+def same_day(a: datetime, b: datetime, tz_name: str) -> bool:
+    tz = ZoneInfo(tz_name)
+    return a.astimezone(tz).date() == b.astimezone(tz).date()
+
+
 def parse_local(value: str, tz_name: str) -> datetime:
     """A LINE datetime picker value ("2026-12-24T07:30", no zone) as aware UTC."""
     naive = datetime.fromisoformat(value.strip())

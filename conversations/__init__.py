@@ -7,6 +7,7 @@ from conversations.engine import Flow
 def _build() -> dict[str, Flow]:
     from conversations import (
         ask_help,
+        compose_circular,
         create_event,
         delete_data,
         event_signup,
@@ -21,7 +22,7 @@ def _build() -> dict[str, Flow]:
 
     registry: dict[str, Flow] = {}
     for module in (onboarding, settings, delete_data, ask_help, offer, relay, thanks, edit_request, helper_registry,
-                   event_signup, create_event):
+                   event_signup, create_event, compose_circular):
         flow = module.FLOW
         if flow.name in registry:
             raise RuntimeError(f"two flows are named {flow.name!r}")

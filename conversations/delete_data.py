@@ -2,7 +2,7 @@
 confirmation is composed before the data goes, so it arrives in their language."""
 from __future__ import annotations
 
-from bot import residents
+from bot import leaving, residents
 from bot.context import Ctx
 from bot.i18n import N_
 from bot.replies import Reply, Text
@@ -23,6 +23,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         )
     )
     assert ctx.resident is not None
+    leaving.leave_everything(ctx.session, ctx.config, ctx.resident, ctx.now)
     residents.delete_resident(ctx.session, ctx.resident)
     ctx.resident = None
     ctx.erased = True

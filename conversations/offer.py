@@ -24,6 +24,9 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     except mutual_aid.AidError as exc:
         return [Text(ctx.t(exc.msgid, **exc.named))]
     requester = offer.request.requester
+    if not requester.following:  # they left LINE meanwhile: an offer nobody can see is no offer
+        ctx.session.delete(offer)
+        return [Text(ctx.t(N_("Sorry, this request is no longer open.")))]
     outbox.to_resident(ctx.session, requester, [aid_messages.offer_card(offer, requester.locale, ctx.config)])
     return [Text(ctx.t(N_("Thank you! Your offer has been sent. We will tell you when they answer.")))]
 

@@ -18,6 +18,9 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         msg, other = mutual_aid.relay(ctx.session, ctx.resident, int(data["request_id"]), data["text"], ctx.now)
     except mutual_aid.AidError as exc:
         return [Text(ctx.t(exc.msgid, **exc.named))]
+    if not other.following:
+        ctx.session.delete(msg)
+        return [Text(ctx.t(N_("{name} cannot receive messages right now, so it was not sent."), name=other.nickname or "-"))]
     card = aid_messages.relay_card(msg.request_id, msg.id, ctx.resident, msg.text, other.locale)
     outbox.to_resident(ctx.session, other, [card])
     return [Text(ctx.t(N_("Sent to {name}."), name=other.nickname or "-"))]

@@ -113,6 +113,8 @@ def do_offer(ctx: Ctx, data: dict) -> list[Reply]:
         raise mutual_aid.AidError(N_("This is your own request."))
     if ctx.session.scalar(select(HelpOffer).where(HelpOffer.request_id == req.id, HelpOffer.helper_id == ctx.resident.id)):
         raise mutual_aid.AidError(N_("You have already offered to help with this request. Thank you!"))
+    if not req.requester.following:
+        raise mutual_aid.AidError(N_("Sorry, this request is no longer open."))
     return engine.start(ctx, conversations.get("offer"), {"request_id": req.id})
 
 
@@ -199,7 +201,9 @@ def do_happened(ctx: Ctx, data: dict) -> list[Reply]:
             return engine.start(ctx, conversations.get("thanks"), {"request_id": req.id})
         return [Text(ctx.t(N_("Thank you for helping! The person you helped will record the hours.")))]
     if requester:
-        mutual_aid.cancel_request(ctx.session, ctx.resident, req.id, ctx.now)
+        for offer in mutual_aid.cancel_request(ctx.session, ctx.resident, req.id, ctx.now):
+            outbox.to_resident(ctx.session, offer.helper, [Text(t(
+                offer.helper.locale, N_("The person you offered to help says it did not work out this time. Thank you all the same!")))])
         return [Question(ctx.t(N_("We are sorry it did not work out. Would you like to ask again?")),
                          (Choice(ctx.t(N_("Ask for help")), postback(a="aid", x="ask")),))]
     return [Text(ctx.t(N_("Thank you for letting us know.")))]

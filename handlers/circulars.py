@@ -6,15 +6,18 @@ from typing import Callable
 
 from sqlalchemy import select
 
+import conversations
 from bot import circulars, timefmt
 from bot.context import Ctx
 from bot.i18n import N_, keywords, normalize_text
 from bot.models import Circular
 from bot.render_line import split_text
 from bot.replies import Card, Carousel, Choice, Question, Reply, Text, parse_postback, postback
+from conversations import engine
 
 ARCHIVE = N_("circulars|circular")
 STATUS = N_("circular status")
+COMPOSE = N_("write a circular")
 
 
 def _circ(ctx: Ctx, data: dict) -> tuple[Circular, object]:
@@ -136,7 +139,13 @@ def do_remind(ctx: Ctx, data: dict) -> list[Reply]:
     return [Text(ctx.t(N_("Reminder sent to {n} members who have not read it."), n=n))]
 
 
-KEYWORDS: tuple[tuple[str, Callable[[Ctx], list[Reply]]], ...] = ((STATUS, status),)
+def compose(ctx: Ctx) -> list[Reply]:
+    if not [a for a, han in circulars.led_by(ctx.session, ctx.resident) if han is None]:
+        return [Text(ctx.t(N_("Only the association's leader can send circulars.")))]
+    return engine.start(ctx, conversations.get("compose_circular"))
+
+
+KEYWORDS: tuple[tuple[str, Callable[[Ctx], list[Reply]]], ...] = ((STATUS, status), (COMPOSE, compose))
 ACTIONS: dict[str, Callable[[Ctx, dict], list[Reply]]] = {
     "read": do_read, "ans": do_answer, "av": do_answer_value, "full": do_full, "remind": do_remind,
 }
@@ -146,7 +155,7 @@ def is_archive_word(ctx: Ctx) -> bool:
     if ctx.inbound.kind != "message" or ctx.inbound.message_type != "text":
         return False
     text = normalize_text(ctx.inbound.text or "")
-    if text in keywords(STATUS):
+    if text in keywords(STATUS) | keywords(COMPOSE):
         return False
     return any(text.startswith(kw) for kw in keywords(ARCHIVE))
 

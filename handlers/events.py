@@ -2,12 +2,11 @@
 (details, sign up, wait-list, cancel, and the organizer's attendee list)."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Callable
 
 import conversations
 from bot import event_messages as em
-from bot import events, outbox, timefmt
+from bot import events, outbox
 from bot.context import Ctx
 from bot.i18n import N_
 from bot.models import Signup
@@ -20,9 +19,7 @@ MANAGE = N_("manage events")
 
 
 def _err(ctx: Ctx, exc: events.EventError) -> list[Reply]:
-    named = {k: timefmt.show(v, ctx.locale, ctx.config.tz_name) if isinstance(v, datetime) else v
-             for k, v in exc.named.items()}
-    return [Text(ctx.t(exc.msgid, **named))]
+    return [Text(em.error_text(exc, ctx.locale, ctx.config))]
 
 
 def card(ctx: Ctx, event, detail: bool = False):

@@ -17,7 +17,8 @@ from bot.replies import Text
 
 
 def _send(session: Session, config: Config, event: Event, kind: str) -> int:
-    prefix = f"ev:{event.id}:{kind}:"
+    # The start time is in the key: an event moved to another day is reminded again.
+    prefix = f"ev:{event.id}:{kind}:{event.starts_at:%Y%m%d%H%M}:"
     done = set(session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.like(prefix + "%"))))
     n = 0
     for s in events.attendees(session, event.id):

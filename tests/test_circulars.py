@@ -226,3 +226,32 @@ def test_web_page_counts_as_read_and_archive_finds_it(app_factory, line, fake_li
     assert "清掃のお知らせ" in json.dumps(fake_line.messages_to(MEMBER_JA)[-1], ensure_ascii=False)
     line.say(MEMBER_JA, "回覧板 盆踊り")
     assert "盆踊り" in line.last_text(MEMBER_JA)
+
+
+def test_leader_writes_a_circular_in_line_for_one_han(line, fake_line, bot, db, runner, assoc, clock, tmp_path):
+    line.say(MEMBER_EN, "write a circular")
+    assert "Only the association's leader" in line.last_text(MEMBER_EN)
+    line.say(LEADER, "回覧板を作る")
+    line.say(LEADER, "防災訓練")
+    line.say(LEADER, "12月14日に防災訓練を行います。")
+    line.say(LEADER, "javascript:alert(1)")
+    assert "https://" in fake_line.texts_to(LEADER)[-2]
+    line.tap(LEADER, "リンクなし")
+    line.tap(LEADER, "選択肢を作る")
+    line.say(LEADER, "参加、不参加")
+    line.tap(LEADER, "期限なし")
+    assert fake_line.quick_labels(LEADER)[:3] == ["町内会全体", "1班", "2班"]
+    line.tap(LEADER, "2班")
+    assert "宛先：2班" in line.last_text(LEADER) and "質問：参加、不参加" in line.last_text(LEADER)
+    line.tap(LEADER, "送信")
+    assert "LINEの会員2人に送りました。紙で回す世帯：1" in line.last_text(LEADER)
+    run_worker(bot)
+    assert "防災訓練" in json.dumps(fake_line.messages_to(MEMBER_EN), ensure_ascii=False)
+    assert "防災訓練" not in json.dumps(fake_line.messages_to(MEMBER_JA), ensure_ascii=False)  # 班 1
+    with db.session() as s:
+        cid = s.scalar(select(Circular.id).where(Circular.title == "防災訓練"))
+    out = tmp_path / "sheet.html"
+    assert runner.invoke(args=["circulars", "print", str(cid), "--out", str(out)]).exit_code == 0
+    html = out.read_text(encoding="utf-8")
+    assert "防災訓練" in html and "4番 鈴木（紙）" in html and "確認印" in html and "参加 / 不参加" in html
+    assert "1番 田中" not in html

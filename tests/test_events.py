@@ -285,3 +285,48 @@ def test_capacity_holds_when_many_sign_up_at_once(app_factory, line, fake_line, 
     with db.session() as s:
         assert events.seats_taken(s, ev) == 3
         assert s.scalar(select(func.count()).select_from(Signup).where(Signup.status == "going")) == 3
+
+
+def test_end_time_and_deadline_read_naturally(line, fake_line, bot, db, people, clock):
+    from bot import event_messages as em
+
+    starts = utcnow() + timedelta(days=3)
+    with db.session() as s:
+        ev = Event(title="t", place="p", starts_at=starts, ends_at=starts + timedelta(hours=2), created_at=utcnow())
+        assert em.when(ev, "en", bot.config) == "Fri, Dec 4, 2026, 10:00 AM–12:00 PM"
+        assert em.when(ev, "ja", bot.config) == "2026/12/04(金) 10:00–12:00"
+    ev_id = make_event(db, ask_party_size=True, signup_deadline=utcnow() + timedelta(minutes=5))
+    line.say(A, "events")
+    press(line, A, buttons(flex(fake_line, A))["Sign up"])
+    line.tap(A, "2 people")
+    clock.shift(timedelta(minutes=10))
+    line.tap(A, "Yes")
+    assert line.last_text(A) == "Sign-up for this event closed on Tue, Dec 1, 2026, 10:05 AM."
+    assert signups(db, ev_id) == {}
+
+
+def test_a_moved_event_is_reminded_again(line, fake_line, bot, db, runner, people, clock):
+    ev = make_event(db, starts_at=utcnow() + timedelta(days=1))
+    line.say(A, "events")
+    press(line, A, buttons(flex(fake_line, A))["Sign up"])
+    clock.move_to("2026-12-01 18:30:00+09:00", tick=False)
+    with db.session() as s:
+        assert event_jobs.reminders(s, bot.config, utcnow()) == 1
+    runner.invoke(args=["events", "update", str(ev), "--starts", "2026-12-05T10:00"])
+    clock.move_to("2026-12-04 18:30:00+09:00", tick=False)
+    with db.session() as s:
+        assert event_jobs.reminders(s, bot.config, utcnow()) == 1
+
+
+def test_leaving_frees_the_place_for_the_wait_list(line, fake_line, bot, db, people, clock):
+    ev = make_event(db, capacity=1)
+    line.say(A, "events")
+    press(line, A, buttons(flex(fake_line, A))["Sign up"])
+    line.say(B, "events")
+    press(line, B, buttons(flex(fake_line, B))["Join the wait-list"])
+    line.tap(B, "Yes")
+    line.say(A, "delete my data")
+    line.tap(A, "Yes, delete")
+    run_worker(bot)
+    assert "A place opened up" in line.last_text(B)
+    assert signups(db, ev) == {B: ("going", 1)}

@@ -411,3 +411,77 @@ def test_deleting_my_data_removes_my_requests_offers_and_messages_but_keeps_the_
         # the hours stay in the ledger, on an account no longer linked to anyone
         assert s.scalar(select(func.sum(LedgerEntry.minutes))) == 0
         assert all(a.resident_id is None or a.kind == "resident" for a in s.scalars(select(LedgerAccount)))
+
+
+def register_helper(line, user):
+    line.say(user, "helper registry")
+    line.tap(user, "Taking out rubbish")
+    line.tap(user, "Done")
+    line.tap(user, "Skip")
+    line.tap(user, "My area and nearby")
+    line.tap(user, "Any day")
+    line.tap(user, "Any time")
+
+
+def test_a_held_notice_is_dropped_when_the_request_is_no_longer_open(line, fake_line, bot, db, people, time_machine):
+    register_helper(line, HELPER)
+    time_machine.move_to("2026-12-01 22:00:00+09:00", tick=False)
+    ask(line, fake_line, text="Secret rubbish errand")
+    line.say(ASKER, "delete my data")
+    line.tap(ASKER, "Yes, delete")
+    time_machine.move_to("2026-12-02 08:05:00+09:00", tick=False)
+    run_worker(bot)
+    import json
+
+    assert "Secret rubbish errand" not in json.dumps(fake_line.messages_to(HELPER), ensure_ascii=False)
+
+
+def test_when_the_helper_leaves_the_request_opens_again_and_the_asker_is_told(line, fake_line, bot, db, people, clock):
+    ask(line, fake_line)
+    offer(line, fake_line, HELPER)
+    run_worker(bot)
+    press(line, ASKER, card_buttons(last_flex(fake_line, ASKER))["Yes, please"])
+    line.say(HELPER, "delete my data")
+    line.tap(HELPER, "Yes, delete")
+    run_worker(bot)
+    assert "can no longer do it" in line.last_text(ASKER)
+    with db.session() as s:
+        req = s.scalar(select(HelpRequest))
+        assert req.status == "open" and req.matched_offer_id is None
+    line.say(OTHER, "offer help")
+    assert "Rubbish to the collection point" in json_dump(fake_line.messages_to(OTHER)[-1])
+
+
+def json_dump(obj):
+    import json
+
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def test_a_message_to_someone_who_left_line_is_not_claimed_as_sent(line, fake_line, bot, db, people, clock):
+    ask(line, fake_line)
+    offer(line, fake_line, HELPER)
+    run_worker(bot)
+    press(line, ASKER, card_buttons(last_flex(fake_line, ASKER))["Yes, please"])
+    line.unfollow(HELPER)
+    press(line, ASKER, card_buttons(last_flex(fake_line, ASKER))["Message Hiro"])
+    line.say(ASKER, "Are you there?")
+    assert "cannot receive messages right now" in line.last_text(ASKER)
+
+
+def test_followups_wait_for_the_morning(line, fake_line, bot, db, people, time_machine):
+    time_machine.move_to("2026-12-01 10:00:00+09:00", tick=False)
+    ask(line, fake_line, when="2026-12-01T20:00")
+    offer(line, fake_line, HELPER)
+    run_worker(bot)
+    press(line, ASKER, card_buttons(last_flex(fake_line, ASKER))["Yes, please"])
+    run_worker(bot)
+    time_machine.move_to("2026-12-01 22:30:00+09:00", tick=False)
+    with db.session() as s:
+        assert aid_jobs.follow_up(s, bot.config, support_now()) == 1
+    before = len(fake_line.messages_to(ASKER))
+    run_worker(bot)
+    assert len(fake_line.messages_to(ASKER)) == before  # 22:30 is in the quiet hours
+    time_machine.move_to("2026-12-02 08:00:00+09:00", tick=False)
+    run_worker(bot)
+    assert "How did it go?" in json_dump(fake_line.messages_to(ASKER)[-1])

@@ -1,0 +1,103 @@
+"""A leader writes a circular in LINE: title → text → link → question → deadline → who gets it
+→ preview → send. Every step can be left with 「やめる」; nothing is sent before the preview."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+
+from sqlalchemy import select
+
+from bot import circulars, timefmt
+from bot.context import Ctx
+from bot.i18n import N_
+from bot.models import Association, Circular, Household
+from bot.replies import Reply, Text
+from conversations import common
+from conversations.ask_help import accept_when
+from conversations.engine import Answer, Flow, Invalid, Option, Step, branch
+
+NONE = "none"
+WHOLE = "__all"
+
+
+def led_association(ctx: Ctx) -> Association | None:
+    ids = [a for a, han in circulars.led_by(ctx.session, ctx.resident) if han is None] if ctx.resident else []
+    return ctx.session.get(Association, ids[0]) if ids else None
+
+
+def accept_link(ctx: Ctx, data: dict, answer: Answer) -> str:
+    text = (answer.text or "").strip()
+    if re.fullmatch(r"https?://[^\s<>\"]{3,490}", text):
+        return text
+    raise Invalid(N_("Please send a link starting with https://, or tap “No link”."))
+
+
+def accept_choices(ctx: Ctx, data: dict, answer: Answer) -> list[str]:
+    text = unicodedata.normalize("NFKC", answer.text or "")
+    parts = [p.strip() for p in re.split(r"[,、/\n]", text) if p.strip()]
+    if not 2 <= len(parts) <= 6 or any(len(p) > 20 for p in parts):
+        raise Invalid(N_("Please write 2 to 6 choices of up to 20 characters, separated by “、”."))
+    return parts
+
+
+def audience_options(ctx: Ctx, data: dict) -> list[Option]:
+    assoc = led_association(ctx)
+    opts = [Option(WHOLE, N_("The whole association"))]
+    if assoc is not None:
+        hans = sorted(set(ctx.session.scalars(
+            select(Household.han).where(Household.association_id == assoc.id, Household.han.is_not(None)))))
+        opts += [Option(h, h, literal=True) for h in hans[:10]]
+    return opts
+
+
+def preview(ctx: Ctx, data: dict) -> str:
+    q = {"none": ctx.t(N_("No question")), "attendance": ctx.t(N_("Attendance (attending / not / not sure)"))}.get(
+        data["question"], "、".join(data.get("choices") or []))
+    deadline = ctx.t(N_("None")) if data["deadline"] == NONE else timefmt.show(
+        datetime.fromisoformat(data["deadline"]), ctx.locale, ctx.config.tz_name)
+    who = ctx.t(N_("The whole association")) if data["audience"] == WHOLE else data["audience"]
+    return ctx.t(
+        N_("Preview:\n【{title}】\n{body}\n{link}\nQuestion: {question}\nDeadline: {deadline}\nTo: {who}\n\nSend it now?"),
+        title=data["title"], body=data["body"], link=data.get("link") if data.get("link") not in (None, NONE) else "",
+        question=q, deadline=deadline, who=who,
+    )
+
+
+def finish(ctx: Ctx, data: dict) -> list[Reply]:
+    assoc = led_association(ctx)
+    if assoc is None:
+        return [Text(ctx.t(N_("Only the association's leader can send circulars.")))]
+    circ = Circular(
+        association_id=assoc.id, han=None if data["audience"] == WHOLE else data["audience"], title=data["title"],
+        body=data["body"], link_url=None if data.get("link") in (None, NONE) else data["link"],
+        question=data["question"], choices=list(data.get("choices") or []),
+        deadline=None if data["deadline"] == NONE else datetime.fromisoformat(data["deadline"]),
+        created_by_id=ctx.resident.id, created_at=ctx.now,
+    )
+    ctx.session.add(circ)
+    ctx.session.flush()
+    sent = circulars.send(ctx.session, circ, ctx.config, ctx.now)
+    return [Text(ctx.t(N_("Sent to {members} members in LINE. Paper households: {paper} (print the sheet for them). See who has read it with “Circular status”."),
+                       members=sent["members"], paper=sent["paper_households"]))]
+
+
+FLOW = Flow(
+    name="compose_circular",
+    first="title",
+    on_finish=finish,
+    steps={
+        "title": Step(ask=N_("Title of the circular?"), accept=common.free_text(100, N_("Please write a title.")), next="body"),
+        "body": Step(ask=N_("Write the text of the circular."), accept=common.free_text(2000, N_("Please write the text.")), next="link"),
+        "link": Step(ask=N_("Add a link (https://…)?"), options=[Option(NONE, N_("No link"))], accept=accept_link, next="question"),
+        "question": Step(ask=N_("Ask the members something?"),
+                         options=[Option("none", N_("No question")), Option("attendance", N_("Attendance")),
+                                  Option("choices", N_("My own choices"))],
+                         next=branch({"none": "deadline", "attendance": "deadline", "choices": "choices"}, "question")),
+        "choices": Step(ask=N_("Write the choices, separated by “、” (e.g. 「はい、いいえ」)."), accept=accept_choices, next="deadline"),
+        "deadline": Step(ask=N_("Deadline for reading and answering?"), date_mode="datetime", date_label=N_("Choose date and time"),
+                         options=[Option(NONE, N_("No deadline"))], accept=accept_when, next="audience"),
+        "audience": Step(ask=N_("Who gets it?"), options=audience_options, next="confirm"),
+        "confirm": Step(ask=preview, options=[Option("send", N_("Send"))], next=None),
+    },
+)
