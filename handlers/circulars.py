@@ -10,7 +10,7 @@ import conversations
 from bot import circulars, timefmt
 from bot.context import Ctx
 from bot.i18n import N_, keywords, normalize_text
-from bot.models import Circular
+from bot.models import Circular, CircularRecipient, Household
 from bot.render_line import split_text
 from bot.replies import Card, Carousel, Choice, Question, Reply, Text, parse_postback, postback
 from conversations import engine
@@ -58,7 +58,11 @@ def do_answer_value(ctx: Ctx, data: dict) -> list[Reply]:
         raise circulars.CircularError(N_("That button is from an earlier message and no longer works.")) from None
     circulars.set_answer(ctx.session, circ, row, value, ctx.now)
     shown = circulars.answer_options(circ, ctx.locale)[int(data["v"])]
-    return [Text(ctx.t(N_("Thank you. Your answer “{answer}” is recorded. You can change it until the deadline."), answer=shown))]
+    replies: list[Reply] = [Text(ctx.t(N_("Thank you. Your answer “{answer}” is recorded. You can change it until the deadline."), answer=shown))]
+    if circ.public_answers:  # only when the leader chose to share the answers
+        counts = circulars.tally(ctx.session, circ).answers
+        replies.append(Text(ctx.t(N_("Answers so far: {counts}"), counts="、".join(f"{k} {v}" for k, v in sorted(counts.items())))))
+    return replies
 
 
 def do_full(ctx: Ctx, data: dict) -> list[Reply]:
@@ -122,9 +126,10 @@ def status_card(ctx: Ctx, circ: Circular, han: str | None) -> Card:
         lines.append(f"・{answer}: {n}")
     if tl.unread:
         lines.append(ctx.t(N_("Not yet read: {names}"), names="、".join(tl.unread[:15]) + ("…" if len(tl.unread) > 15 else "")))
-    buttons = ()
+    buttons: tuple[Choice, ...] = ()
     if tl.unread:
-        buttons = (Choice(ctx.t(N_("Remind the unread")), postback(a="circ", x="remind", c=str(circ.id))),)
+        buttons = (Choice(ctx.t(N_("Remind the unread")), postback(a="circ", x="remind", c=str(circ.id))),
+                   Choice(ctx.t(N_("Mark paper households")), postback(a="circ", x="paper", c=str(circ.id))))
     return Card(title=circ.title + (f"（{han}）" if han else ""), body="\n".join(lines), buttons=buttons)
 
 
@@ -145,9 +150,48 @@ def compose(ctx: Ctx) -> list[Reply]:
     return engine.start(ctx, conversations.get("compose_circular"))
 
 
+def _led_circular(ctx: Ctx, data: dict) -> tuple[Circular, str | None]:
+    try:
+        circ = ctx.session.get(Circular, int(data.get("c", "")))
+    except ValueError:
+        circ = None
+    scopes = dict(circulars.led_by(ctx.session, ctx.resident)) if circ is not None else {}
+    if circ is None or circ.association_id not in scopes:
+        raise circulars.CircularError(N_("That circular was not found."))
+    return circ, scopes[circ.association_id]
+
+
+def do_paper(ctx: Ctx, data: dict) -> list[Reply]:
+    """A leader (or a 班長, for their 班) marks paper households from the signed sheet."""
+    circ, han = _led_circular(ctx, data)
+    rows = ctx.session.execute(
+        select(Household.id, Household.label).join(CircularRecipient, CircularRecipient.household_id == Household.id)
+        .where(CircularRecipient.circular_id == circ.id, CircularRecipient.resident_id.is_(None),
+               CircularRecipient.read_at.is_(None), *([Household.han == han] if han else []))
+        .order_by(Household.label).limit(12)
+    ).all()
+    if not rows:
+        return [Text(ctx.t(N_("Every paper household has been marked.")))]
+    return [Question(ctx.t(N_("Which paper household has signed the sheet?")), tuple(
+        Choice(label, postback(a="circ", x="pmark", c=str(circ.id), h=str(hid))) for hid, label in rows))]
+
+
+def do_paper_mark(ctx: Ctx, data: dict) -> list[Reply]:
+    circ, han = _led_circular(ctx, data)
+    try:
+        hh = ctx.session.get(Household, int(data.get("h", "")))
+    except ValueError:
+        hh = None
+    if hh is None or hh.association_id != circ.association_id or (han and hh.han != han):
+        raise circulars.CircularError(N_("That household is not on this circular's paper list."))
+    circulars.mark_paper(ctx.session, circ, hh, answer=None, now=ctx.now)
+    return [Text(ctx.t(N_("Marked “{household}” as read."), household=hh.label)), *do_paper(ctx, data)]
+
+
 KEYWORDS: tuple[tuple[str, Callable[[Ctx], list[Reply]]], ...] = ((STATUS, status), (COMPOSE, compose))
 ACTIONS: dict[str, Callable[[Ctx, dict], list[Reply]]] = {
     "read": do_read, "ans": do_answer, "av": do_answer_value, "full": do_full, "remind": do_remind,
+    "paper": do_paper, "pmark": do_paper_mark,
 }
 
 

@@ -255,3 +255,20 @@ def test_leader_writes_a_circular_in_line_for_one_han(line, fake_line, bot, db, 
     html = out.read_text(encoding="utf-8")
     assert "防災訓練" in html and "4番 鈴木（紙）" in html and "確認印" in html and "参加 / 不参加" in html
     assert "1番 田中" not in html
+
+
+def test_paper_households_are_marked_in_line_and_answers_shared_only_when_public(line, fake_line, bot, db, runner, assoc, clock):
+    cid = send(runner, "--question", "attendance", "--public-answers")
+    run_worker(bot)
+    line.say(HAN_LEADER, "回覧板の状況")
+    press(line, HAN_LEADER, buttons(card(fake_line, HAN_LEADER))["紙の世帯に印をつける"])
+    assert fake_line.quick_labels(HAN_LEADER)[0] == "4番 鈴木（紙）"
+    line.tap(HAN_LEADER, "4番 鈴木（紙）")
+    assert "「4番 鈴木（紙）」を既読にしました" in fake_line.texts_to(HAN_LEADER)[-2]
+    with db.session() as s:
+        assert circulars.tally(s, s.get(Circular, cid)).read == 1
+    press(line, OUTSIDER, f"a=circ&x=pmark&c={cid}&h={assoc['paper']}")  # not a leader: nothing
+    assert "見つかりません" in line.last_text(OUTSIDER) or "not found" in line.last_text(OUTSIDER)
+    press(line, MEMBER_EN, buttons(card(fake_line, MEMBER_EN))["Answer"])
+    line.tap(MEMBER_EN, "Attending")
+    assert line.last_text(MEMBER_EN) == "Answers so far: 出席 1"
