@@ -5,7 +5,7 @@ does nothing else.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["create_app"]
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot import outbox
 from bot.config import Config
+from bot.errors import UserError
 from bot.i18n import N_, t
 from bot.models import Association, Circular, CircularRecipient, Household, Membership, Resident
 from bot.replies import Card, Choice, postback
@@ -24,11 +25,8 @@ BATCH = 500  # LINE's multicast limit
 ATTENDANCE = (N_("Attending"), N_("Not attending"), N_("Not sure yet"))
 
 
-class CircularError(Exception):
-    def __init__(self, msgid: str, **named: object):
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.named = named
+class CircularError(UserError):
+    pass
 
 
 def answer_options(circ: Circular, locale: str) -> list[str]:

@@ -163,7 +163,6 @@ def remind(circular_id):
     """Remind the members whose household has not read it (once a day at most)."""
     from bot import circulars
     from bot.db import utcnow
-    from bot.i18n import t
     from bot.models import Circular
 
     bot = _bot()
@@ -174,7 +173,7 @@ def remind(circular_id):
         try:
             n = circulars.remind_unread(s, circ, bot.config, utcnow())
         except circulars.CircularError as exc:
-            raise click.ClickException(t("en", exc.msgid, **exc.named)) from None
+            raise click.ClickException(exc.render("en", bot.config.tz_name)) from None
     click.echo(f"reminder queued for {n} members")
 
 
@@ -186,7 +185,6 @@ def mark(circular_id, household_id, answer):
     """Mark a paper household as read (and its answer), from the signed sheet."""
     from bot import circulars
     from bot.db import utcnow
-    from bot.i18n import t
     from bot.models import Circular, Household
 
     with _bot().db.session() as s:
@@ -196,5 +194,5 @@ def mark(circular_id, household_id, answer):
         try:
             circulars.mark_paper(s, circ, hh, answer=answer, now=utcnow())
         except circulars.CircularError as exc:
-            raise click.ClickException(t("en", exc.msgid)) from None
+            raise click.ClickException(exc.render("en", "Asia/Tokyo")) from None
     click.echo(f"household {household_id} marked")

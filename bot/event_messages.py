@@ -26,12 +26,7 @@ def when(event: Event, locale: str, config: Config) -> str:
     return text
 
 
-def error_text(exc, locale: str, config: Config) -> str:
-    """An EventError in the reader's language, dates shown in the city's time."""
-    from datetime import datetime
 
-    named = {k: timefmt.show(v, locale, config.tz_name) if isinstance(v, datetime) else v for k, v in exc.named.items()}
-    return t(locale, exc.msgid, **named)
 
 
 def places(left: int | None, waiting: int, locale: str) -> str:

@@ -10,17 +10,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.errors import UserError
 from bot.i18n import N_
 from bot.models import Area, Association, Event, Membership, Resident, Signup
 
 MAX_PARTY = 10
 
 
-class EventError(Exception):
-    def __init__(self, msgid: str, **named: object):
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.named = named
+class EventError(UserError):
+    pass
 
 
 @dataclass(frozen=True)

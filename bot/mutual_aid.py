@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.errors import UserError
 from bot.i18n import N_
 from bot.models import Area, Block, HelpOffer, HelpRequest, OutboxMessage, RelayMessage, Report, Resident
 
@@ -33,11 +34,8 @@ HIDE_AFTER_REPORTS = 2
 ACTIVE = ("open", "matched")
 
 
-class AidError(Exception):
-    def __init__(self, msgid: str, **named: object):
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.named = named
+class AidError(UserError):
+    pass
 
 
 @dataclass(frozen=True)

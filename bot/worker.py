@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 
 from bot import outbox
 from bot.db import utcnow

@@ -16,7 +16,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     try:
         req = mutual_aid.own_request(ctx.session, ctx.resident, int(data["request_id"]))
     except mutual_aid.AidError as exc:
-        return [Text(ctx.t(exc.msgid, **exc.named))]
+        return [Text(exc.render(ctx.locale, ctx.config.tz_name))]
     if req.status != "open":
         return [Text(ctx.t(N_("Only a request still waiting for an offer can be changed.")))]
     if data["what"] == "description":

@@ -51,7 +51,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         result = events.sign_up(ctx.session, int(data["event_id"]), ctx.resident, party_size=int(data.get("party", "1")),
                                 note=None if note == NONE else note, now=ctx.now, waitlist_ok=True)
     except events.EventError as exc:
-        return [Text(em.error_text(exc, ctx.locale, ctx.config))]
+        return [Text(exc.render(ctx.locale, ctx.config.tz_name))]
     if result.waitlisted:
         return [Text(ctx.t(N_("You are on the wait-list as number {n}. We will tell you at once if a place opens up."), n=result.position))]
     return [Text(em.confirmation(result.signup.event, ctx.locale, ctx.config, result.signup.party_size))]

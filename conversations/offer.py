@@ -22,7 +22,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     try:
         offer = mutual_aid.make_offer(ctx.session, ctx.resident, int(data["request_id"]), message, ctx.now)
     except mutual_aid.AidError as exc:
-        return [Text(ctx.t(exc.msgid, **exc.named))]
+        return [Text(exc.render(ctx.locale, ctx.config.tz_name))]
     requester = offer.request.requester
     if not requester.following:  # they left LINE meanwhile: an offer nobody can see is no offer
         ctx.session.delete(offer)

@@ -17,7 +17,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     try:
         msg, other = mutual_aid.relay(ctx.session, ctx.resident, int(data["request_id"]), data["text"], ctx.now)
     except mutual_aid.AidError as exc:
-        return [Text(ctx.t(exc.msgid, **exc.named))]
+        return [Text(exc.render(ctx.locale, ctx.config.tz_name))]
     if not other.following:
         ctx.session.delete(msg)
         return [Text(ctx.t(N_("{name} cannot receive messages right now, so it was not sent."), name=other.nickname or "-"))]

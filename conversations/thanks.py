@@ -38,7 +38,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     try:
         req = mutual_aid.own_request(ctx.session, ctx.resident, int(data["request_id"]))
     except mutual_aid.AidError as exc:
-        return [Text(ctx.t(exc.msgid, **exc.named))]
+        return [Text(exc.render(ctx.locale, ctx.config.tz_name))]
     helper = mutual_aid.counterpart(ctx.session, req, ctx.resident)
     if helper is None:
         return [Text(ctx.t(N_("This request is already closed.")))]

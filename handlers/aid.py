@@ -11,9 +11,9 @@ from bot import aid_messages, mutual_aid, outbox, timebank, timefmt
 from bot.context import Ctx
 from bot.i18n import N_, t
 from bot.models import HelperProfile, HelpOffer, RelayMessage
-from bot.replies import Carousel, Choice, Question, Reply, Text, parse_postback, postback
+from bot.replies import Carousel, Choice, Question, Reply, Text, postback
 from conversations import engine
-from handlers.menu import main_menu
+from handlers import buttons
 
 ASK = N_("ask for help|ask")
 OFFER = N_("offer help|i can help")
@@ -21,10 +21,6 @@ MINE = N_("my requests")
 RECORD = N_("thanks record|my hours")
 REGISTRY = N_("helper registry|register as a helper")
 PAGE = 10
-
-
-def _err(ctx: Ctx, exc: mutual_aid.AidError) -> list[Reply]:
-    return [Text(ctx.t(exc.msgid, **exc.named))]
 
 
 # -- starting points -------------------------------------------------------------------------
@@ -240,15 +236,8 @@ ACTIONS: dict[str, Callable[[Ctx, dict], list[Reply]]] = {
 
 
 def is_aid_postback(ctx: Ctx) -> bool:
-    return ctx.inbound.kind == "postback" and parse_postback(ctx.inbound.postback_data).get("a") == "aid"
+    return buttons.is_feature(ctx, "aid")
 
 
 def aid_postback(ctx: Ctx) -> list[Reply]:
-    data = parse_postback(ctx.inbound.postback_data)
-    action = ACTIONS.get(data.get("x", ""))
-    if action is None or ctx.resident is None:
-        return [Text(ctx.t(N_("That button is from an earlier message and no longer works."))), main_menu(ctx)]
-    try:
-        return action(ctx, data)
-    except mutual_aid.AidError as exc:
-        return _err(ctx, exc)
+    return buttons.dispatch(ctx, ACTIONS)

@@ -12,8 +12,9 @@ from bot.context import Ctx
 from bot.i18n import N_, keywords, normalize_text
 from bot.models import Circular, CircularRecipient, Household
 from bot.render_line import split_text
-from bot.replies import Card, Carousel, Choice, Question, Reply, Text, parse_postback, postback
+from bot.replies import Card, Carousel, Choice, Question, Reply, Text, postback
 from conversations import engine
+from handlers import buttons
 
 ARCHIVE = N_("circulars|circular")
 STATUS = N_("circular status")
@@ -205,15 +206,8 @@ def is_archive_word(ctx: Ctx) -> bool:
 
 
 def is_circ_postback(ctx: Ctx) -> bool:
-    return ctx.inbound.kind == "postback" and parse_postback(ctx.inbound.postback_data).get("a") == "circ"
+    return buttons.is_feature(ctx, "circ")
 
 
 def circ_postback(ctx: Ctx) -> list[Reply]:
-    data = parse_postback(ctx.inbound.postback_data)
-    action = ACTIONS.get(data.get("x", ""))
-    if action is None or ctx.resident is None:
-        return [Text(ctx.t(N_("That button is from an earlier message and no longer works.")))]
-    try:
-        return action(ctx, data)
-    except circulars.CircularError as exc:
-        return [Text(ctx.t(exc.msgid, **exc.named))]
+    return buttons.dispatch(ctx, ACTIONS)

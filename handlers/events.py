@@ -10,16 +10,13 @@ from bot import events, outbox
 from bot.context import Ctx
 from bot.i18n import N_
 from bot.models import Signup
-from bot.replies import Card, Carousel, Choice, Question, Reply, Text, parse_postback, postback
+from bot.replies import Card, Carousel, Choice, Question, Reply, Text, postback
 from conversations import engine
+from handlers import buttons
 
 EVENTS = N_("events")
 MINE = N_("my events")
 MANAGE = N_("manage events")
-
-
-def _err(ctx: Ctx, exc: events.EventError) -> list[Reply]:
-    return [Text(em.error_text(exc, ctx.locale, ctx.config))]
 
 
 def card(ctx: Ctx, event, detail: bool = False):
@@ -144,18 +141,11 @@ ACTIONS: dict[str, Callable[[Ctx, dict], list[Reply]]] = {
 
 
 def is_event_postback(ctx: Ctx) -> bool:
-    return ctx.inbound.kind == "postback" and parse_postback(ctx.inbound.postback_data).get("a") == "ev"
+    return buttons.is_feature(ctx, "ev")
 
 
 def event_postback(ctx: Ctx) -> list[Reply]:
-    data = parse_postback(ctx.inbound.postback_data)
-    action = ACTIONS.get(data.get("x", ""))
-    if action is None or ctx.resident is None:
-        return [Text(ctx.t(N_("That button is from an earlier message and no longer works.")))]
-    try:
-        return action(ctx, data)
-    except events.EventError as exc:
-        return _err(ctx, exc)
+    return buttons.dispatch(ctx, ACTIONS)
 
 
 def notify_all(session, config, event, message: Callable) -> int:

@@ -62,7 +62,7 @@ def pg_database():
         yield None
         return
     if not support.postgres_reachable(admin):
-        pytest.exit(f"TSUNAGARI_TEST_DATABASE_URL is set but PostgreSQL cannot be reached", returncode=3)
+        pytest.exit("TSUNAGARI_TEST_DATABASE_URL is set but PostgreSQL cannot be reached", returncode=3)
     url = support.create_pg_database(admin)
     engine = sa.create_engine(url)
     Base.metadata.create_all(engine)

@@ -3,8 +3,6 @@ remind → tally (LINE and paper households together), privacy and the web page.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import select
 

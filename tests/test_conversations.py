@@ -14,7 +14,6 @@ from bot.models import (
     Membership,
     OutboxMessage,
     Resident,
-    WebChatMessage,
 )
 from tests.support import base_event
 

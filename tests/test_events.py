@@ -291,10 +291,9 @@ def test_end_time_and_deadline_read_naturally(line, fake_line, bot, db, people, 
     from bot import event_messages as em
 
     starts = utcnow() + timedelta(days=3)
-    with db.session() as s:
-        ev = Event(title="t", place="p", starts_at=starts, ends_at=starts + timedelta(hours=2), created_at=utcnow())
-        assert em.when(ev, "en", bot.config) == "Fri, Dec 4, 2026, 10:00 AM–12:00 PM"
-        assert em.when(ev, "ja", bot.config) == "2026/12/04(金) 10:00–12:00"
+    ev = Event(title="t", place="p", starts_at=starts, ends_at=starts + timedelta(hours=2), created_at=utcnow())
+    assert em.when(ev, "en", bot.config) == "Fri, Dec 4, 2026, 10:00 AM–12:00 PM"
+    assert em.when(ev, "ja", bot.config) == "2026/12/04(金) 10:00–12:00"
     ev_id = make_event(db, ask_party_size=True, signup_deadline=utcnow() + timedelta(minutes=5))
     line.say(A, "events")
     press(line, A, buttons(flex(fake_line, A))["Sign up"])

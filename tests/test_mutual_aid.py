@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 
 from bot import worker
 from bot.models import HelpOffer, HelpRequest, LedgerEntry, Resident
-from bot.replies import parse_postback
 from scheduler import aid_jobs
 from tests import support
 
