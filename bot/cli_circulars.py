@@ -44,6 +44,16 @@ def household(code, label, han, paper):
         click.echo(f"household {h.id} added")
 
 
+@circulars_cli.command("read-per")
+@click.option("--association", "code", required=True, help="the association's join code")
+@click.argument("mode", type=click.Choice(["household", "member"]))
+def read_per(code, mode):
+    """Count a circular as read per household (any member confirms) or per member."""
+    with _bot().db.session() as s:
+        _association(s, code).read_per = mode
+    click.echo(f"circulars of {code} now count as read per {mode}")
+
+
 @circulars_cli.command("send")
 @click.option("--association", "codes", multiple=True, help="join code; repeat for several associations")
 @click.option("--all-associations", is_flag=True, help="(center staff) every association")
@@ -56,7 +66,10 @@ def household(code, label, han, paper):
 @click.option("--translations", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help='JSON: {"en": {"title": "…", "body": "…"}, …}')
 @click.option("--public-answers", is_flag=True)
-def send(codes, all_associations, title, body, link, deadline, question, han, translations, public_answers):
+@click.option("--remind-days", type=int, default=1, show_default=True,
+              help="remind the unread this many days before the deadline")
+def send(codes, all_associations, title, body, link, deadline, question, han, translations, public_answers,
+         remind_days):
     """Send a circular now, to one, several or all associations."""
     from bot import circulars, timefmt
     from bot.db import utcnow
@@ -77,7 +90,8 @@ def send(codes, all_associations, title, body, link, deadline, question, han, tr
         for assoc in targets:
             circ = Circular(association_id=assoc.id, han=han, title=title, body=body, link_url=link, translations=tr,
                             question=kind, choices=[c.strip() for c in rest.split(",") if c.strip()],
-                            public_answers=public_answers, deadline=when, created_at=utcnow())
+                            public_answers=public_answers, deadline=when, remind_days_before=remind_days,
+                            created_at=utcnow())
             s.add(circ)
             s.flush()
             sent = circulars.send(s, circ, bot.config, utcnow())

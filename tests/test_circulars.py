@@ -270,3 +270,15 @@ def test_paper_households_are_marked_in_line_and_answers_shared_only_when_public
     press(line, MEMBER_EN, buttons(card(fake_line, MEMBER_EN))["Answer"])
     line.tap(MEMBER_EN, "Attending")
     assert line.last_text(MEMBER_EN) == "Answers so far: 出席 1"
+
+
+def test_read_per_member_when_the_association_wants_it(line, fake_line, bot, db, runner, assoc, clock):
+    assert runner.invoke(args=["circulars", "read-per", "--association", "ASAHI-2026", "member"]).exit_code == 0
+    cid = send(runner)
+    run_worker(bot)
+    press(line, MEMBER_JA, buttons(card(fake_line, MEMBER_JA))["読みました"])
+    with db.session() as s:
+        tl = circulars.tally(s, s.get(Circular, cid))
+    # 4 members in LINE + 1 paper household; 花子 read, her household's leader did not
+    assert (tl.read, tl.households) == (1, 5)
+    assert "会長" in tl.unread
