@@ -22,6 +22,7 @@ from bot.models import Association, Circular, CircularRecipient, Household, Memb
 from bot.replies import Card, Choice, postback
 
 BATCH = 500  # LINE's multicast limit
+INSERT_CHUNK = 5000
 ATTENDANCE = (N_("Attending"), N_("Not attending"), N_("Not sure yet"))
 
 
@@ -90,12 +91,15 @@ def send(session: Session, circ: Circular, config: Config, now: datetime) -> dic
         raise CircularError(N_("This circular has already been sent."))
     name = association_name(session, circ)
     members, paper = audience(session, circ)
-    rows = [{"circular_id": circ.id, "resident_id": rid, "household_id": hh, "token": secrets.token_urlsafe(24)}
-            for rid, _, _, _, hh in members]
-    rows += [{"circular_id": circ.id, "resident_id": None, "household_id": hh, "token": secrets.token_urlsafe(24)}
-             for hh in paper]
-    if rows:
-        session.execute(insert(CircularRecipient), rows)
+    # Recipients go in 5,000 at a time through Core: a city-wide circular stays small in memory.
+    stmt = insert(CircularRecipient.__table__)
+    everyone = [(rid, hh) for rid, _, _, _, hh in members] + [(None, hh) for hh in paper]
+    for i in range(0, len(everyone), INSERT_CHUNK):
+        session.execute(stmt, [
+            {"circular_id": circ.id, "resident_id": rid, "household_id": hh, "token": secrets.token_urlsafe(24),
+             "marked_by_leader": False}
+            for rid, hh in everyone[i:i + INSERT_CHUNK]
+        ])
     variants: dict[tuple[str, str], list[str]] = {}
     for _, user_id, channel, locale, _ in members:
         variants.setdefault((channel, locale), []).append(user_id)
