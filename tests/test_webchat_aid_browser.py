@@ -14,125 +14,34 @@ Run: .venv/bin/python -m pytest -q -m browser tests/test_webchat_aid_browser.py
 """
 from __future__ import annotations
 
-import os
 import re
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from bot import timefmt, worker
-from bot.demo import seed
 from bot.models import HelpRequest, LedgerEntry
 
 try:
-    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import expect, sync_playwright
 except ImportError:  # pragma: no cover - depends on the environment
     sync_playwright = None
 
 pytestmark = pytest.mark.browser
 
+# the shared fixtures: browser, server, page (and the expect() timeout)
+from tests.browser import _expect_timeout, browser, page, screenshot, server  # noqa: E402,F401
+
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-TIMEOUT_MS = 10_000  # more than three of the page's 3-second polls
 
 HANAKO = "web-demo-hanako"
 ALEX = "web-demo-alex"
 SHOPPING = "牛乳とパンを買ってきてほしいです"
 RUBBISH = "粗大ゴミを集積所まで運ぶのを手伝ってください"
 NOTE = "See you at the station exit at 10. I will bring a bag."
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("TSUNAGARI_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"TSUNAGARI_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def _screenshot(page, name: str) -> None:
-    """Only with TSUNAGARI_SCREENSHOTS=1, so ordinary runs leave the committed files alone."""
-    if os.environ.get("TSUNAGARI_SCREENSHOTS") != "1":
-        return
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
-
-
-# -- fixtures (copied from test_webchat_browser.py: importing it would collect its tests twice) --
-
-@pytest.fixture(scope="module")
-def browser():
-    if sync_playwright is None:
-        _unavailable("the playwright package is not installed")
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is not installed")
-    with sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        except PlaywrightError as exc:  # installed but broken: a real failure, not a skip
-            pytest.fail(f"{CHROMIUM} did not start: {exc}", pytrace=False)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def server(app):
-    """The app on a loopback port of its own, with the demo residents seeded."""
-    with app.extensions["tsunagari"].db.session() as s:
-        seed(s)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, name="webchat-aid-test-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_port}"
-    finally:
-        srv.shutdown()
-        thread.join(timeout=10)
-        srv.server_close()
-
-
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(base_url=server, viewport={"width": 800, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    pg = context.new_page()
-    problems: list[str] = []  # script errors and failed requests, checked at the end of a test
-
-    def on_console(msg):
-        # Failed requests also log "Failed to load resource"; they are collected below with their URL.
-        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
-            problems.append(f"console error: {msg.text}")
-
-    def on_response(res):
-        if res.status >= 400 and not res.url.endswith("/favicon.ico"):
-            problems.append(f"{res.status} {res.request.method} {res.url}")
-
-    pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    pg.on("console", on_console)
-    pg.on("response", on_response)
-    pg.on("requestfailed", lambda req: problems.append(f"failed {req.method} {req.url}: {req.failure}"))
-    pg.problems = problems  # type: ignore[attr-defined]
-    try:
-        yield pg
-    finally:
-        context.close()
-
-
-@pytest.fixture(autouse=True)
-def _expect_timeout():
-    if sync_playwright is not None:
-        expect.set_options(timeout=TIMEOUT_MS)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -285,7 +194,7 @@ def test_ask_offer_accept_message_and_thanks_between_two_residents(page, app):
     expect(shopping.get_by_test_id("choice")).to_have_text(["I can help", "Report"])
     expect(chat.choices()).to_have_text(["Choose a category"])
     expect(chat.error).to_be_hidden()
-    _screenshot(page, "webchat-aid-browse.png")
+    screenshot(page, "webchat-aid-browse.png")
 
     chat.press(shopping, "I can help")
     expect(chat.bot_said("Add a short message for them?")).to_have_count(1)
@@ -312,7 +221,7 @@ def test_ask_offer_accept_message_and_thanks_between_two_residents(page, app):
     expect(match).to_contain_text(SHOPPING)
     expect(match.get_by_test_id("choice")).to_have_text(["Alexさんに連絡"])
     expect(chat.error).to_be_hidden()
-    _screenshot(page, "webchat-aid-match.png")
+    screenshot(page, "webchat-aid-match.png")
 
     # 4. Alex is told of the match (a push), and writes to はなこ through the bot.
     assert _run_worker(app) == 1
