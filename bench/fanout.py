@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import hashlib
 import json
 import math
 import os
@@ -54,6 +53,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import cpu_times, log, machine_note, run_cli, user_id  # noqa: E402,F401
+
 TARGET_SECONDS = 5.0
 TARGET_RSS_BYTES = 200 * 1000 * 1000  # 200 MB (decimal: the stricter reading of "200 MB")
 BATCH = 500  # LINE's multicast limit
@@ -67,19 +68,6 @@ TRANSLATIONS = {"en": {"title": "Neighbourhood clean-up",
 
 
 # -- helpers (as in bench/webhook.py) --------------------------------------------------------
-
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def run_cli(args: list[str], env: dict[str, str]) -> None:
-    res = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "bot", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )
-    if res.returncode != 0:
-        raise RuntimeError(f"flask {' '.join(args)} failed:\n{res.stdout}\n{res.stderr}")
-    log(f"flask {' '.join(args)}: {res.stdout.strip().splitlines()[-1] if res.stdout.strip() else 'ok'}")
 
 
 def compile_catalogs() -> None:
@@ -106,10 +94,6 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"commit {head}" + (" with uncommitted changes in the bot's code" if dirty else "")
-
-
-def user_id(kind: str, i: int) -> str:
-    return "U" + hashlib.md5(f"bench-{kind}-{i}".encode()).hexdigest()
 
 
 # -- set-up (not measured) -------------------------------------------------------------------
@@ -151,20 +135,6 @@ def seed(db_url: str, members: int, langs: list[str], kind: str = "fanout",
 
 
 # -- the measured part (child process) -------------------------------------------------------
-
-def cpu_times() -> list[int]:
-    """The machine's CPU time counters (/proc/stat, all CPUs), for busy and steal shares."""
-    try:
-        return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    except OSError:
-        return [0] * 8
-
-
-def machine_note(before: list[int], after: list[int]) -> str:
-    d = [b - a for a, b in zip(before, after)]
-    total = sum(d) or 1
-    idle = d[3] + d[4]
-    return f"machine CPU over the run: busy {100 * (total - idle) / total:.0f} %, steal {100 * d[7] / total:.1f} %"
 
 
 def vm_rss_kib() -> int:
