@@ -29,13 +29,14 @@ def make_bot(cfg: Config) -> Bot:
 
     line = None
     if cfg.line_channel_access_token:
-        line = LineClient(cfg.line_channel_access_token, cfg.line_api_base_url, cfg.line_timeout_seconds)
+        line = LineClient(cfg.line_channel_access_token, cfg.line_api_base_url, cfg.line_timeout_seconds,
+                          data_base_url=cfg.line_data_url)
     return Bot(cfg, Database(cfg.database_url or ""), line)
 
 
 def build_app(config: Any = None) -> Flask:
     import handlers
-    from bot import circular_page, cli, health, webchat, webhook
+    from bot import circular_page, cli, health, media, webchat, webhook
 
     app = Flask("bot", instance_relative_config=True)
     cfg = load_config(config, app.instance_path)
@@ -47,6 +48,7 @@ def build_app(config: Any = None) -> Flask:
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(circular_page.bp)
+    app.register_blueprint(media.bp)
     if cfg.webchat_on:
         app.register_blueprint(webchat.bp)
     cli.init_app(app)

@@ -30,6 +30,8 @@ def show(token: str):
         page = {
             "lang": locale, "title": title, "paragraphs": body.split("\n"), "link": circ.link_url,
             "association": circulars.association_name(s, circ),
+            "image": circulars.photo(s, circ, bot.config.with_overrides(public_base_url=None)),
+            "image_alt": t(locale, N_("Photo attached to the circular")),
             "note": None if translated else t(locale, N_("(Not translated into your language: shown in Japanese.)")),
             "read": t(locale, N_("Thank you. We have noted that you read it.")),
             "answer": t(locale, N_("Your answer now: {answer}"), answer=row.answer) if row.answer else None,

@@ -46,7 +46,15 @@ def text_in(circ: Circular, locale: str) -> tuple[str, str, bool]:
     return circ.title, circ.body, False
 
 
-def notice(circ: Circular, locale: str, config: Config, association: str) -> Card:
+def photo(session: Session, circ: Circular, config: Config) -> tuple[str, str] | None:
+    """(full, preview) URLs of the circular's photo, if it has one."""
+    from bot import media
+    from bot.models import Media
+
+    return media.urls(config, session.get(Media, circ.image_id)) if circ.image_id else None
+
+
+def notice(circ: Circular, locale: str, config: Config, association: str, image: str | None = None) -> Card:
     """The short notice every member gets: identical for everyone reading that language."""
     from bot import timefmt
 
@@ -60,7 +68,7 @@ def notice(circ: Circular, locale: str, config: Config, association: str) -> Car
     if circ.question != "none":
         buttons.append(Choice(t(locale, N_("Answer")), postback(a="circ", x="ans", c=str(circ.id))))
     buttons.append(Choice(t(locale, N_("Read it all")), postback(a="circ", x="full", c=str(circ.id))))
-    return Card(title=title, body="\n".join(lines), buttons=tuple(buttons))
+    return Card(title=title, body="\n".join(lines), buttons=tuple(buttons), image=image)
 
 
 def association_name(session: Session, circ: Circular) -> str:
@@ -104,8 +112,9 @@ def send(session: Session, circ: Circular, config: Config, now: datetime) -> dic
     for _, user_id, channel, locale, _ in members:
         variants.setdefault((channel, locale), []).append(user_id)
     calls = 0
+    pic = photo(session, circ, config)
     for (channel, locale), ids in sorted(variants.items()):
-        card = [notice(circ, locale, config, name)]
+        card = [notice(circ, locale, config, name, pic[0] if pic else None)]
         for i in range(0, len(ids), BATCH):
             outbox.enqueue(session, channel=channel, recipients=ids[i:i + BATCH], replies=card,
                            dedupe_key=f"circ:{circ.id}:{channel}:{locale}:{i // BATCH}")
@@ -205,7 +214,8 @@ def remind_unread(session: Session, circ: Circular, config: Config, now: datetim
         variants.setdefault((channel, locale), []).append(user_id)
     n = 0
     for (channel, locale), ids in variants.items():
-        card = notice(circ, locale, config, assoc.name if assoc else "")
+        pic = photo(session, circ, config)
+        card = notice(circ, locale, config, assoc.name if assoc else "", pic[0] if pic else None)
         card = Card(title=t(locale, N_("Reminder: {title}"), title=card.title), body=card.body, buttons=card.buttons)
         for i in range(0, len(ids), BATCH):
             outbox.enqueue(session, channel=channel, recipients=ids[i:i + BATCH], replies=[card],

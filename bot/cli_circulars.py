@@ -44,6 +44,65 @@ def household(code, label, han, paper):
         click.echo(f"household {h.id} added")
 
 
+@circulars_cli.command("members")
+@click.option("--association", "code", required=True, help="the association's join code")
+def members(code):
+    """The roster: members (number, name, role, household) and paper households."""
+    from bot.models import Household, Membership, Resident
+
+    with _bot().db.session() as s:
+        assoc = _association(s, code)
+        rows = s.execute(
+            select(Membership.id, Resident.nickname, Membership.role, Household.label, Household.han)
+            .join(Resident, Resident.id == Membership.resident_id)
+            .outerjoin(Household, Household.id == Membership.household_id)
+            .where(Membership.association_id == assoc.id).order_by(Household.han, Household.label, Membership.id))
+        for mid, name, role, label, han in rows:
+            click.echo(f"member {mid}\t{name or '?'}\t{role}\t{label or '-'}\t{han or '-'}")
+        for hid, label, han in s.execute(select(Household.id, Household.label, Household.han).where(
+                Household.association_id == assoc.id, Household.paper.is_(True))):
+            click.echo(f"paper household {hid}\t{label}\t{han or '-'}")
+
+
+@circulars_cli.command("role")
+@click.option("--association", "code", required=True, help="the association's join code")
+@click.option("--member", "member_id", type=int, required=True, help="the member number from `members`")
+@click.argument("role", type=click.Choice(["leader", "han_leader", "member"]))
+def role(code, member_id, role):
+    """Make a member the association's leader (会長), a 班長, or a plain member."""
+    with _bot().db.session() as s:
+        m = _member(s, code, member_id)
+        m.role = role
+    click.echo(f"member {member_id} is now {role}")
+
+
+@circulars_cli.command("assign")
+@click.option("--association", "code", required=True, help="the association's join code")
+@click.option("--member", "member_id", type=int, required=True, help="the member number from `members`")
+@click.option("--household", "household_id", type=int, required=True)
+def assign(code, member_id, household_id):
+    """Put a member in a household of the roster."""
+    from bot.models import Household
+
+    with _bot().db.session() as s:
+        m = _member(s, code, member_id)
+        h = s.get(Household, household_id)
+        if h is None or h.association_id != m.association_id:
+            raise click.BadParameter(f"no household {household_id} in this association")
+        m.household_id = h.id
+    click.echo(f"member {member_id} is in household {household_id}")
+
+
+def _member(s, code: str, member_id: int):
+    from bot.models import Membership
+
+    assoc = _association(s, code)
+    m = s.get(Membership, member_id)
+    if m is None or m.association_id != assoc.id:
+        raise click.BadParameter(f"no member {member_id} in {code}")
+    return m
+
+
 @circulars_cli.command("read-per")
 @click.option("--association", "code", required=True, help="the association's join code")
 @click.argument("mode", type=click.Choice(["household", "member"]))
@@ -66,16 +125,24 @@ def read_per(code, mode):
 @click.option("--translations", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help='JSON: {"en": {"title": "…", "body": "…"}, …}')
 @click.option("--public-answers", is_flag=True)
+@click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="a photo (JPEG/PNG); its metadata is removed")
 @click.option("--remind-days", type=int, default=1, show_default=True,
               help="remind the unread this many days before the deadline")
 def send(codes, all_associations, title, body, link, deadline, question, han, translations, public_answers,
-         remind_days):
+         image, remind_days):
     """Send a circular now, to one, several or all associations."""
-    from bot import circulars, timefmt
+    from bot import circulars, media, timefmt
     from bot.db import utcnow
     from bot.models import Association, Circular
 
     bot = _bot()
+    raw = image.read_bytes() if image else None
+    if raw is not None:
+        try:
+            media.encode(raw)
+        except media.NotAnImage:
+            raise click.BadParameter("--image is not a JPEG/PNG photo of at most 10 MB") from None
     if link and not link.startswith(("https://", "http://")):
         raise click.BadParameter("--link must start with https://")
     kind, _, rest = question.partition(":")
@@ -87,8 +154,10 @@ def send(codes, all_associations, title, body, link, deadline, question, han, tr
         targets = list(s.scalars(select(Association))) if all_associations else [_association(s, c) for c in codes]
         if not targets:
             raise click.UsageError("give --association CODE or --all-associations")
+        photo_id = media.store(s, raw).id if raw is not None else None
         for assoc in targets:
             circ = Circular(association_id=assoc.id, han=han, title=title, body=body, link_url=link, translations=tr,
+                            image_id=photo_id,
                             question=kind, choices=[c.strip() for c in rest.split(",") if c.strip()],
                             public_answers=public_answers, deadline=when, remind_days_before=remind_days,
                             created_at=utcnow())
@@ -148,7 +217,7 @@ def print_sheet(circular_id, out):
     from flask import render_template
 
     from bot import circulars, timefmt
-    from bot.models import Circular, CircularRecipient, Household
+    from bot.models import Circular, CircularRecipient, Household, Media
 
     bot = _bot()
     with bot.db.session() as s:
@@ -166,6 +235,8 @@ def print_sheet(circular_id, out):
             association=circulars.association_name(s, circ),
             deadline=timefmt.show(circ.deadline, "ja", bot.config.tz_name) if circ.deadline else None,
             options=circulars.answer_options(circ, "ja"), households=paper,
+            # Embedded, so the sheet prints the same anywhere.
+            image=_data_uri(s.get(Media, circ.image_id)) if circ.image_id else None,
         )
     out.write_text(html, encoding="utf-8")
     click.echo(f"wrote {out} ({len(paper)} paper households)")
@@ -210,3 +281,9 @@ def mark(circular_id, household_id, answer):
         except circulars.CircularError as exc:
             raise click.ClickException(exc.render("en", "Asia/Tokyo")) from None
     click.echo(f"household {household_id} marked")
+
+
+def _data_uri(media) -> str | None:
+    import base64
+
+    return "data:image/jpeg;base64," + base64.b64encode(media.data).decode("ascii") if media else None

@@ -23,6 +23,9 @@ class Config:
     line_channel_secret: str | None = None
     line_channel_access_token: str | None = None
     line_api_base_url: str = "https://api.line.me"
+    # Where photos residents send are downloaded from. Default: LINE's data host, or the same
+    # base URL when LINE_API_BASE_URL points elsewhere (a fake LINE API serves both).
+    line_data_api_base_url: str | None = None
     database_url: str | None = None  # None: a SQLite file under the instance folder
     tz_name: str = "Asia/Tokyo"
     secret_key: str = "dev-only-not-secret"
@@ -52,6 +55,14 @@ class Config:
         return bool(self.line_channel_secret and self.line_channel_access_token)
 
     @property
+    def line_data_url(self) -> str:
+        if self.line_data_api_base_url:
+            return self.line_data_api_base_url
+        if self.line_api_base_url.rstrip("/") == "https://api.line.me":
+            return "https://api-data.line.me"
+        return self.line_api_base_url
+
+    @property
     def webchat_on(self) -> bool:
         if self.webchat_enabled is None:
             return not self.line_configured
@@ -73,6 +84,8 @@ class Config:
             if env.get("WEBCHAT_ENABLED")
             else None,
         }
+        if env.get("LINE_DATA_API_BASE_URL"):
+            values["line_data_api_base_url"] = env["LINE_DATA_API_BASE_URL"]
         if env.get("AREA_FILE"):
             values["area_file"] = env["AREA_FILE"]
         if env.get("PUBLIC_BASE_URL"):

@@ -47,6 +47,10 @@ class Inbound:
     group_id: str | None = None
     reply_token: str | None = None
     message_type: str | None = None  # text | image | sticker | location | ...
+    message_id: str | None = None  # for a photo: where its content is fetched from
+    # A photo the webhook fetched (outside any transaction) because the resident's conversation
+    # asked for one: the token of the stored Media, or "" when it could not be used.
+    media_token: str | None = None
     text: str | None = None
     postback_data: str | None = None
     postback_params: dict[str, str] = field(default_factory=dict)
@@ -143,6 +147,10 @@ def _convert(ev: Event) -> Inbound:
         fields["message_type"] = str(getattr(msg, "type", None) or "unknown")
         if isinstance(msg, TextMessageContent):
             fields["text"] = msg.text or ""
+        elif fields["message_type"] == "image":
+            provider = getattr(getattr(msg, "content_provider", None), "type", "line")
+            if provider == "line":  # photos from LINE's own servers only
+                fields["message_id"] = _str_or_none(getattr(msg, "id", None))
     elif isinstance(ev, PostbackEvent):
         fields["postback_data"] = ev.postback.data
         params = ev.postback.params or {}

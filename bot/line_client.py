@@ -36,8 +36,9 @@ class Profile:
 
 
 class LineClient:
-    def __init__(self, access_token: str, base_url: str, timeout: float = 5.0):
+    def __init__(self, access_token: str, base_url: str, timeout: float = 5.0, data_base_url: str | None = None):
         self._config = Configuration(access_token=access_token, host=base_url.rstrip("/"))
+        self._data_host = (data_base_url or base_url).rstrip("/")
         self._config.retries = 0  # retries are the outbox's job, with the same retry key
         self._timeout = timeout
         self._local = threading.local()
@@ -74,6 +75,26 @@ class LineClient:
             )
 
         return self._call(call)
+
+    def get_content(self, message_id: str, max_bytes: int) -> bytes | None:
+        """What a resident sent (a photo), from LINE's data API; None when it cannot be had
+        (gone, too large, LINE unreachable). Never raises."""
+        if not message_id.isdigit() or len(message_id) > 32:
+            return None
+        try:
+            resp = self._api().api_client.call_api(
+                f"/v2/bot/message/{message_id}/content", "GET", {}, [], {"Accept": "*/*"}, body=None,
+                post_params=[], files={}, response_types_map={"200": "bytearray"}, auth_settings=["Bearer"],
+                _return_http_data_only=True, _preload_content=True, _request_timeout=self._timeout,
+                collection_formats={}, _host=self._data_host,
+            )
+            data = resp
+        except Exception as exc:
+            log.info("content download failed: %s", type(exc).__name__)
+            return None
+        if not isinstance(data, (bytes, bytearray)) or len(data) > max_bytes:
+            return None
+        return bytes(data)
 
     def get_profile(self, user_id: str) -> Profile | None:
         try:

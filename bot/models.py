@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.db import Base, utcnow
@@ -354,6 +354,20 @@ class Signup(Base):
 
 # -- electronic circulars (issue 5) ----------------------------------------------------------
 
+class Media(Base):
+    """A photo someone attached (to a circular): re-encoded as JPEG without its metadata, with a
+    small preview. Served at /m/<token>.jpg (an unguessable name, as LINE needs public URLs)."""
+
+    __tablename__ = "media"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(43), unique=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    preview: Mapped[bytes] = mapped_column(LargeBinary)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Circular(Base):
     """An electronic 回覧板 of an association (or of one 班)."""
 
@@ -364,6 +378,7 @@ class Circular(Base):
     title: Mapped[str] = mapped_column(String(100))
     body: Mapped[str] = mapped_column(Text)
     link_url: Mapped[str | None] = mapped_column(String(500))
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("media.id", ondelete="SET NULL"))
     translations: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)  # {"en": {"title", "body"}}
     question: Mapped[str] = mapped_column(String(12), default="none")  # none | attendance | choices
     choices: Mapped[list[str]] = mapped_column(JSON, default=list)

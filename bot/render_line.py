@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from bot.replies import Card, Carousel, Choice, DateQuestion, Question, Reply, Text
+from bot.replies import Card, Carousel, Choice, DateQuestion, Image, Question, Reply, Text
 
 MAX_TEXT = 5000
 MAX_QUICK_REPLIES = 13
@@ -110,6 +110,10 @@ def render_one(reply: Reply) -> list[dict[str, Any]]:
         return _text_messages(reply.text, _quick_reply(actions))
     if isinstance(reply, Card):
         return [_card(reply)]
+    if isinstance(reply, Image):
+        if not (_https(reply.url) and _https(reply.preview_url)):
+            return []  # LINE shows only https images; the web page has the photo
+        return [{"type": "image", "originalContentUrl": reply.url, "previewImageUrl": reply.preview_url}]
     if isinstance(reply, Carousel):
         bubbles = [_card(c)["contents"] for c in reply.cards[:MAX_CAROUSEL]]
         msg: dict[str, Any] = {
@@ -136,6 +140,9 @@ def _card(card: Card) -> dict[str, Any]:
         "type": "bubble",
         "body": {"type": "box", "layout": "vertical", "contents": body},
     }
+    if card.image and _https(card.image):
+        bubble["hero"] = {"type": "image", "url": card.image, "size": "full", "aspectRatio": "20:13",
+                          "aspectMode": "cover"}
     if card.buttons:
         bubble["footer"] = {
             "type": "box",
@@ -148,6 +155,10 @@ def _card(card: Card) -> dict[str, Any]:
             ],
         }
     return {"type": "flex", "altText": shorten(card.title, MAX_ALT_TEXT), "contents": bubble}
+
+
+def _https(url: str) -> bool:
+    return url.startswith("https://") and len(url) <= 2000
 
 
 def render(replies: Sequence[Reply]) -> list[list[dict[str, Any]]]:

@@ -33,7 +33,17 @@ class Card:
     title: str
     body: str
     buttons: tuple[Choice, ...] = ()
+    image: str | None = None  # a photo above the title (an https URL in LINE)
     kind: str = field(default="card", init=False)
+
+
+@dataclass(frozen=True)
+class Image:
+    """A photo. LINE needs https URLs: the full image (≤ 10 MB) and a preview (≤ 1 MB)."""
+
+    url: str
+    preview_url: str
+    kind: str = field(default="image", init=False)
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,7 @@ class DateQuestion:
     kind: str = field(default="date", init=False)
 
 
-Reply = Union[Text, Question, Card, Carousel, DateQuestion]
+Reply = Union[Text, Question, Card, Carousel, DateQuestion, Image]
 
 
 def to_dict(reply: Reply) -> dict[str, Any]:
@@ -74,7 +84,8 @@ def from_dict(d: dict[str, Any]) -> Reply:
             d[key] = tuple(Choice(**c) for c in d[key])
     if "cards" in d:
         d["cards"] = tuple(from_dict(c) for c in d["cards"])
-    return {"text": Text, "question": Question, "card": Card, "carousel": Carousel, "date": DateQuestion}[kind](**d)
+    return {"text": Text, "question": Question, "card": Card, "carousel": Carousel, "date": DateQuestion,
+            "image": Image}[kind](**d)
 
 
 def postback(**fields: str) -> str:

@@ -16,13 +16,14 @@ def _build() -> dict[str, Flow]:
         offer,
         onboarding,
         relay,
+        roster,
         settings,
         thanks,
     )
 
     registry: dict[str, Flow] = {}
     for module in (onboarding, settings, delete_data, ask_help, offer, relay, thanks, edit_request, helper_registry,
-                   event_signup, create_event, compose_circular):
+                   event_signup, create_event, compose_circular, roster):
         flow = module.FLOW
         if flow.name in registry:
             raise RuntimeError(f"two flows are named {flow.name!r}")

@@ -1,5 +1,5 @@
-"""A leader writes a circular in LINE: title → text → link → question → deadline → who gets it
-→ preview → send. Every step can be left with 「やめる」; nothing is sent before the preview."""
+"""A leader writes a circular in LINE: title → text → link → photo → question → deadline → who
+gets it → preview → send. Every step can be left with 「やめる」; nothing is sent before the preview."""
 from __future__ import annotations
 
 import re
@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot import circulars, timefmt
 from bot.context import Ctx
 from bot.i18n import N_
-from bot.models import Association, Circular, Household
+from bot.models import Association, Circular, Household, Media
 from bot.replies import Reply, Text
 from conversations import common
 from conversations.ask_help import accept_when
@@ -31,6 +31,14 @@ def accept_link(ctx: Ctx, data: dict, answer: Answer) -> str:
     if re.fullmatch(r"https?://[^\s<>\"]{3,490}", text):
         return text
     raise Invalid(N_("Please send a link starting with https://, or tap “No link”."))
+
+
+def accept_photo(ctx: Ctx, data: dict, answer: Answer) -> str:
+    if answer.photo:
+        return answer.photo  # the webhook stored it (bot/webhook.py)
+    if answer.photo == "":
+        raise Invalid(N_("Sorry, that photo could not be used. Please send another one (JPEG or PNG), or tap “No photo”."))
+    raise Invalid(N_("Please send a photo, or tap “No photo”."))
 
 
 def accept_choices(ctx: Ctx, data: dict, answer: Answer) -> list[str]:
@@ -59,7 +67,10 @@ def preview(ctx: Ctx, data: dict) -> str:
     who = ctx.t(N_("The whole association")) if data["audience"] == WHOLE else data["audience"]
     return ctx.t(
         N_("Preview:\n【{title}】\n{body}\n{link}\nQuestion: {question}\nDeadline: {deadline}\nTo: {who}\n\nSend it now?"),
-        title=data["title"], body=data["body"], link=data.get("link") if data.get("link") not in (None, NONE) else "",
+        title=data["title"], body=data["body"],
+        link="\n".join(x for x in (
+            data.get("link") if data.get("link") not in (None, NONE) else "",
+            ctx.t(N_("(with a photo)")) if data.get("photo") not in (None, NONE) else "") if x),
         question=q, deadline=deadline, who=who,
     )
 
@@ -71,6 +82,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     circ = Circular(
         association_id=assoc.id, han=None if data["audience"] == WHOLE else data["audience"], title=data["title"],
         body=data["body"], link_url=None if data.get("link") in (None, NONE) else data["link"],
+        image_id=_photo_id(ctx, data.get("photo")),
         question=data["question"], choices=list(data.get("choices") or []),
         deadline=None if data["deadline"] == NONE else datetime.fromisoformat(data["deadline"]),
         created_by_id=ctx.resident.id, created_at=ctx.now,
@@ -82,6 +94,12 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
                        members=sent["members"], paper=sent["paper_households"]))]
 
 
+def _photo_id(ctx: Ctx, token: str | None) -> int | None:
+    if token in (None, NONE):
+        return None
+    return ctx.session.scalar(select(Media.id).where(Media.token == token))
+
+
 FLOW = Flow(
     name="compose_circular",
     first="title",
@@ -89,7 +107,9 @@ FLOW = Flow(
     steps={
         "title": Step(ask=N_("Title of the circular?"), accept=common.free_text(100, N_("Please write a title.")), next="body"),
         "body": Step(ask=N_("Write the text of the circular."), accept=common.free_text(2000, N_("Please write the text.")), next="link"),
-        "link": Step(ask=N_("Add a link (https://…)?"), options=[Option(NONE, N_("No link"))], accept=accept_link, next="question"),
+        "link": Step(ask=N_("Add a link (https://…)?"), options=[Option(NONE, N_("No link"))], accept=accept_link, next="photo"),
+        "photo": Step(ask=N_("Add a photo? Send it now (e.g. a map or the flyer)."), options=[Option(NONE, N_("No photo"))],
+                      accept=accept_photo, photo=True, next="question"),
         "question": Step(ask=N_("Ask the members something?"),
                          options=[Option("none", N_("No question")), Option("attendance", N_("Attendance")),
                                   Option("choices", N_("My own choices"))],

@@ -33,6 +33,7 @@ class Answer:
     text: str | None = None  # what the resident typed
     value: str | None = None  # the value of a tapped or typed choice
     params: Mapping[str, str] = field(default_factory=dict)  # date/time picker params
+    photo: str | None = None  # a photo sent at a step that takes one: the Media token ("" unusable)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class Step:
     ask_named: Callable[[Ctx, dict], Mapping[str, object]] | None = None
     # A multiple choice: each tap toggles an option (shown with ✓), "Done" moves on.
     collect: bool = False
+    # The step takes a photo: the webhook fetches and stores it before the step's `accept` runs.
+    photo: bool = False
 
     def next_steps(self) -> set[str | None]:
         if isinstance(self.next, Mapping):

@@ -136,6 +136,8 @@ def continue_conversation(ctx: Ctx) -> list[Reply]:
         return engine.handle(ctx, flow, engine.Answer(value=data.get("v")))
     if ib.kind == "message" and ib.message_type == "text":
         return engine.handle(ctx, flow, engine.Answer(text=ib.text or ""))
+    if ib.kind == "message" and ib.message_type == "image" and flow.steps[state.step].photo:
+        return engine.handle(ctx, flow, engine.Answer(photo=ib.media_token or ""))
     if ib.kind == "message":
         return [Text(ctx.t(N_("Sorry, I can only read text here."))), engine.reask(ctx, flow)]
     return []

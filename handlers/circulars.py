@@ -7,18 +7,19 @@ from typing import Callable
 from sqlalchemy import select
 
 import conversations
-from bot import circulars, timefmt
+from bot import circulars, media, timefmt
 from bot.context import Ctx
 from bot.i18n import N_, keywords, normalize_text
-from bot.models import Circular, CircularRecipient, Household
+from bot.models import Circular, CircularRecipient, Household, Media
 from bot.render_line import split_text
-from bot.replies import Card, Carousel, Choice, Question, Reply, Text, postback
+from bot.replies import Card, Carousel, Choice, Image, Question, Reply, Text, postback
 from conversations import engine
 from handlers import buttons
 
 ARCHIVE = N_("circulars|circular")
 STATUS = N_("circular status")
 COMPOSE = N_("write a circular")
+ROSTER = N_("roster|households")
 
 
 def _circ(ctx: Ctx, data: dict) -> tuple[Circular, object]:
@@ -72,7 +73,10 @@ def do_full(ctx: Ctx, data: dict) -> list[Reply]:
     text = f"【{title}】\n\n{body}"
     if circ.link_url:
         text += "\n\n" + circ.link_url
-    parts = [Text(p) for p in split_text(text, 4800)][:3]
+    parts: list[Reply] = [Text(p) for p in split_text(text, 4800)][:2]
+    photo = media.urls(ctx.config, ctx.session.get(Media, circ.image_id)) if circ.image_id else None
+    if photo:
+        parts.append(Image(*photo))
     if ctx.config.public_base_url:
         parts.append(Text(ctx.t(N_("You can also read it on this page (opening it counts as read):\n{url}"),
                                 url=f"{ctx.config.public_base_url.rstrip('/')}/c/{row.token}")))
@@ -189,7 +193,16 @@ def do_paper_mark(ctx: Ctx, data: dict) -> list[Reply]:
     return [Text(ctx.t(N_("Marked “{household}” as read."), household=hh.label)), *do_paper(ctx, data)]
 
 
-KEYWORDS: tuple[tuple[str, Callable[[Ctx], list[Reply]]], ...] = ((STATUS, status), (COMPOSE, compose))
+def roster(ctx: Ctx) -> list[Reply]:
+    from conversations.roster import led_association
+
+    if led_association(ctx) is None:
+        return [Text(ctx.t(N_("Only the association's leader can change the roster.")))]
+    return engine.start(ctx, conversations.get("roster"))
+
+
+KEYWORDS: tuple[tuple[str, Callable[[Ctx], list[Reply]]], ...] = (
+    (STATUS, status), (COMPOSE, compose), (ROSTER, roster))
 ACTIONS: dict[str, Callable[[Ctx, dict], list[Reply]]] = {
     "read": do_read, "ans": do_answer, "av": do_answer_value, "full": do_full, "remind": do_remind,
     "paper": do_paper, "pmark": do_paper_mark,
@@ -200,7 +213,7 @@ def is_archive_word(ctx: Ctx) -> bool:
     if ctx.inbound.kind != "message" or ctx.inbound.message_type != "text":
         return False
     text = normalize_text(ctx.inbound.text or "")
-    if text in keywords(STATUS) | keywords(COMPOSE):
+    if text in keywords(STATUS) | keywords(COMPOSE) | keywords(ROSTER):
         return False
     return any(text.startswith(kw) for kw in keywords(ARCHIVE))
 

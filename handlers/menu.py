@@ -47,16 +47,37 @@ HELP_LINES: tuple[str, ...] = (
 )
 
 
+# Shown to association leaders as well.
+LEADER_HELP_LINES: tuple[str, ...] = (
+    N_("“Write a circular”: send a circular to your members"),
+    N_("“Circular status”: who has read and answered; remind the rest"),
+    N_("“Roster”: households, paper households and block leaders"),
+    N_("“Manage events”: create events and see who is coming"),
+)
+
+
 def main_menu(ctx: Ctx, text: str | None = None) -> Question:
     choices = tuple(Choice(label=ctx.t(item.label), data=postback(a="menu", v=item.key)) for item in MENU)
     return Question(text=text or ctx.t(N_("What would you like to do?")), choices=choices)
 
 
 def help_replies(ctx: Ctx) -> list[Reply]:
-    lines = "\n".join("・" + ctx.t(line) for line in HELP_LINES)
+    shown = HELP_LINES
+    if ctx.resident is not None and _leads(ctx):
+        shown = HELP_LINES + LEADER_HELP_LINES
+    lines = "\n".join("・" + ctx.t(line) for line in shown)
     intro = ctx.t(N_("Tsunagari connects neighbours who need a hand with neighbours who can give one. You can type these words at any time:"))
     return [Text(intro + "\n" + lines), main_menu(ctx)]
 
 
 def item(key: str) -> MenuItem | None:
     return next((i for i in MENU if i.key == key), None)
+
+
+def _leads(ctx: Ctx) -> bool:
+    from sqlalchemy import select
+
+    from bot.models import Membership
+
+    return ctx.session.scalar(select(Membership.id).where(
+        Membership.resident_id == ctx.resident.id, Membership.role.in_(["leader", "han_leader"])).limit(1)) is not None

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.models import ConversationState, InboundEvent, OutboxMessage
+from bot.models import Circular, ConversationState, InboundEvent, Media, OutboxMessage
 
 INBOX_KEEP = timedelta(days=7)  # longer than LINE redelivers an event
 SENT_KEEP = timedelta(days=30)
+PHOTO_UNUSED_KEEP = timedelta(days=1)  # a photo sent during a conversation that was left
 
 
 def tidy(session: Session, now: datetime) -> dict[str, int]:
@@ -26,5 +27,10 @@ def tidy(session: Session, now: datetime) -> dict[str, int]:
         .where(OutboxMessage.status.in_(["sent", "cancelled"]), OutboxMessage.created_at < now - SENT_KEEP)
         .values(payload=[], recipients=[], reply_token=None)
         .execution_options(synchronize_session=False)
+    ).rowcount or 0
+    # Photos nothing uses (a leader who sent one, then cancelled the circular) are deleted.
+    counts["photos"] = session.execute(
+        delete(Media).where(Media.created_at < now - PHOTO_UNUSED_KEEP,
+                            ~Media.id.in_(select(Circular.image_id).where(Circular.image_id.is_not(None))))
     ).rowcount or 0
     return counts

@@ -49,6 +49,7 @@ class FakeLine:
     calls: list[Call] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
     profiles: dict[str, dict[str, str]] = field(default_factory=dict)
+    contents: dict[str, bytes] = field(default_factory=dict)  # message id -> what a resident sent
     reply_tokens: dict[str, str] = field(default_factory=dict)  # token -> user or group id
     used_tokens: set[str] = field(default_factory=set)
     accepted_keys: dict[str, str] = field(default_factory=dict)  # retry key -> request id
@@ -178,6 +179,11 @@ class FakeLine:
             if prof is None:
                 return 404, {}, {"message": "Not found"}
             return 200, {}, {"userId": user, **prof}
+        if method == "GET" and path.startswith("/v2/bot/message/") and path.endswith("/content"):
+            data = self.contents.get(path.split("/")[4])
+            if data is None:
+                return 404, {}, {"message": "Not found"}
+            return 200, {"Content-Type": "image/jpeg"}, data
         if method == "POST" and path == "/v2/bot/chat/loading/start":
             return 202, {}, {}
         kinds = {
@@ -246,10 +252,18 @@ def validate_messages(messages: Any) -> str | None:
             contents = m.get("contents") or {}
             if contents.get("type") == "carousel" and not 1 <= len(contents.get("contents") or []) <= 12:
                 return f"messages[{i}].contents: a carousel has 1 to 12 bubbles"
+            hero = (contents.get("hero") or {}) if isinstance(contents, dict) else {}
+            if hero and not str(hero.get("url", "")).startswith("https://"):
+                return f"messages[{i}].contents.hero.url: must be https"
             for action in _actions(m.get("contents")):
                 err = _check_action(action)
                 if err:
                     return f"messages[{i}]: {err}"
+        elif t == "image":
+            for key in ("originalContentUrl", "previewImageUrl"):
+                url = m.get(key) or ""
+                if not url.startswith("https://") or len(url) > 2000:
+                    return f"messages[{i}].{key}: must be an https URL of at most 2000 characters"
         else:
             return f"messages[{i}].type: not supported by the fake"
         quick = m.get("quickReply")
@@ -307,9 +321,10 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, extra, payload = self.line.handle(method, self.path.split("?")[0], headers, body)
-        data = json.dumps(payload).encode()
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        if "Content-Type" not in extra:
+            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         for k, v in extra.items():
             self.send_header(k, v)

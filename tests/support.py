@@ -63,6 +63,20 @@ class Line:
             message={"type": "text", "id": str(next(_seq)), "text": text, "quoteToken": "q"},
         )
 
+    def image_event(self, user: str, content: bytes | None) -> dict:
+        """A photo from `user`; the fake LINE API serves `content` for it (None: it is gone)."""
+        message_id = str(10**15 + next(_seq))
+        if content is not None:
+            self.fake.contents[message_id] = content
+        return base_event("message", user, self.token(user),
+                          message={"type": "image", "id": message_id, "contentProvider": {"type": "line"},
+                                   "quoteToken": "q"})
+
+    def send_image(self, user: str, content: bytes | None):
+        resp = self.post([self.image_event(user, content)])
+        assert resp.status_code == 200, resp.data
+        return resp
+
     def postback_event(self, user: str, data: str, params: dict | None = None) -> dict:
         pb: dict[str, Any] = {"data": data}
         if params:

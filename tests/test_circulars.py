@@ -235,6 +235,7 @@ def test_leader_writes_a_circular_in_line_for_one_han(line, fake_line, bot, db, 
     line.say(LEADER, "javascript:alert(1)")
     assert "https://" in fake_line.texts_to(LEADER)[-2]
     line.tap(LEADER, "リンクなし")
+    line.tap(LEADER, "写真なし")
     line.tap(LEADER, "選択肢を作る")
     line.say(LEADER, "参加、不参加")
     line.tap(LEADER, "期限なし")
@@ -282,3 +283,183 @@ def test_read_per_member_when_the_association_wants_it(line, fake_line, bot, db,
     # 4 members in LINE + 1 paper household; 花子 read, her household's leader did not
     assert (tl.read, tl.households) == (1, 5)
     assert "会長" in tl.unread
+
+
+def _photo_with_location() -> bytes:
+    """A JPEG as a phone makes it: EXIF with GPS coordinates and a rotation."""
+    import io
+
+    from PIL import Image
+
+    img = Image.new("RGB", (3000, 2000), (200, 120, 40))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90°
+    exif[0x8825] = {1: "N", 2: (35.0, 41.0, 22.0), 3: "E", 4: (139.0, 41.0, 30.0)}  # GPS
+    out = io.BytesIO()
+    img.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def test_leader_attaches_a_photo_which_loses_its_location_and_reaches_members(
+        app_factory, fake_line, db, runner, assoc, clock, tmp_path):
+    import io
+
+    from PIL import Image
+
+    from bot.models import Media
+    from tests import support
+
+    app = app_factory(public_base_url="https://tsunagari.example.jp")
+    bot = app.extensions["tsunagari"]
+    line = support.Line(app.test_client(), fake_line)
+    line.say(LEADER, "回覧板を作る")
+    line.say(LEADER, "夏祭りの地図")
+    line.say(LEADER, "会場の地図です。")
+    line.tap(LEADER, "リンクなし")
+    assert "写真" in line.last_text(LEADER)
+    line.send_image(LEADER, b"this is not a picture")
+    assert "その写真は使えません" in fake_line.texts_to(LEADER)[-2]
+    line.send_image(LEADER, None)  # LINE no longer has it
+    assert "その写真は使えません" in fake_line.texts_to(LEADER)[-2]
+    line.send_image(LEADER, _photo_with_location())
+    line.tap(LEADER, "質問なし")
+    line.tap(LEADER, "期限なし")
+    line.tap(LEADER, "町内会全体")
+    assert "（写真つき）" in line.last_text(LEADER)
+    line.tap(LEADER, "送信")
+    run_worker(bot)
+    with db.session() as s:
+        circ = s.scalar(select(Circular).where(Circular.title == "夏祭りの地図"))
+        stored = s.get(Media, circ.image_id)
+        token, data, preview = stored.token, stored.data, stored.preview
+        assert s.scalar(select(sa_func_count()).select_from(Media)) == 1  # the refused ones were never stored
+    with Image.open(io.BytesIO(data)) as im:
+        assert max(im.size) <= 1600 and im.size[1] > im.size[0]  # upright (was rotated), scaled
+        assert not im.getexif()  # no location, no metadata at all
+    assert len(preview) < 1024 * 1024
+    # Members get the notice with the photo on top (https, as LINE requires) …
+    bubble = card(fake_line, MEMBER_EN)
+    assert bubble["hero"]["url"] == f"https://tsunagari.example.jp/m/{token}.jpg"
+    # … and the photo itself with the full text.
+    press(line, MEMBER_JA, buttons(card(fake_line, MEMBER_JA))["全文を読む"])
+    images = [m for m in fake_line.messages_to(MEMBER_JA) if m["type"] == "image"]
+    assert images[-1]["previewImageUrl"].endswith(f"/m/{token}/preview.jpg")
+    # The photo is served to LINE; an unknown one is not.
+    got = line.client.get(f"/m/{token}.jpg")
+    assert got.status_code == 200 and got.mimetype == "image/jpeg" and got.data == data
+    assert line.client.get(f"/m/{token}/preview.jpg").data == preview
+    assert line.client.get("/m/nope.jpg").status_code == 404
+    # The print sheet carries it inside the file.
+    out = tmp_path / "sheet.html"
+    assert runner.invoke(args=["circulars", "print", str(circ.id), "--out", str(out)]).exit_code == 0
+    assert "data:image/jpeg;base64," in out.read_text(encoding="utf-8")
+
+
+def test_unused_photos_are_deleted_and_other_photos_are_never_downloaded(line, fake_line, bot, db, runner, assoc, clock):
+    from datetime import timedelta
+
+    from bot.models import Media
+    from scheduler.housekeeping import tidy
+
+    line.send_image(MEMBER_JA, _photo_with_location())  # not in a flow that takes a photo
+    assert not [c for c in fake_line.calls if c.path.endswith("/content")]
+    line.say(LEADER, "回覧板を作る")
+    line.say(LEADER, "件名")
+    line.say(LEADER, "本文")
+    line.tap(LEADER, "リンクなし")
+    line.send_image(LEADER, _photo_with_location())
+    line.say(LEADER, "やめる")  # the leader gives up: the photo is used by nothing
+    with db.session() as s:
+        assert s.scalar(select(sa_func_count()).select_from(Media)) == 1
+        assert tidy(s, utcnow() + timedelta(days=2))["photos"] == 1
+        assert s.scalar(select(sa_func_count()).select_from(Media)) == 0
+
+
+def test_cli_sends_a_circular_with_a_photo(fake_line, bot, db, runner, assoc, clock, tmp_path):
+    bad = tmp_path / "x.jpg"
+    bad.write_bytes(b"GIF89a-not-really")
+    result = runner.invoke(args=["circulars", "send", "--association", "ASAHI-2026", "--title", "t", "--body", "b",
+                                 "--image", str(bad)])
+    assert result.exit_code != 0 and "--image" in result.output
+    good = tmp_path / "map.jpg"
+    good.write_bytes(_photo_with_location())
+    cid = send(runner, "--image", str(good))
+    with db.session() as s:
+        assert s.get(Circular, cid).image_id is not None
+
+
+def sa_func_count():
+    from sqlalchemy import func
+
+    return func.count()
+
+
+def test_leader_keeps_the_roster_in_line(line, fake_line, bot, db, runner, assoc, clock):
+    from bot.models import Household
+
+    line.say(MEMBER_JA, "名簿")
+    assert "会長だけ" in line.last_text(MEMBER_JA)
+    line.say(HAN_LEADER, "名簿")  # a 班長 is not the 会長
+    assert "会長だけ" in line.last_text(HAN_LEADER)
+    with db.session() as s:  # 花子 starts without a household
+        m = s.scalar(select(Membership).join(Resident).where(Resident.line_user_id == MEMBER_JA))
+        m.household_id = None
+    # Put 花子 in a new household of a new 班.
+    line.say(LEADER, "名簿")
+    line.tap(LEADER, "会員の世帯を決める")
+    assert fake_line.quick_labels(LEADER)[0] == "花子"  # members without a household come first
+    line.say(LEADER, "だれか")
+    assert "ボタンから会員を選んで" in fake_line.texts_to(LEADER)[-2]
+    line.tap(LEADER, "花子")
+    assert fake_line.quick_labels(LEADER)[0] == "新しい世帯"
+    line.tap(LEADER, "新しい世帯")
+    line.say(LEADER, "5番 山本")
+    assert "班なし" in fake_line.quick_labels(LEADER) and "2班" in fake_line.quick_labels(LEADER)
+    line.say(LEADER, "3班")
+    assert "花子さんを世帯「5番 山本」に入れました" in line.last_text(LEADER)
+    # A paper household, then a 班長 for the new 班.
+    line.say(LEADER, "名簿")
+    line.tap(LEADER, "紙の世帯を追加")
+    line.say(LEADER, "6番 高橋")
+    line.tap(LEADER, "3班")
+    assert "紙で回す世帯「6番 高橋」" in line.last_text(LEADER)
+    line.say(LEADER, "名簿")
+    line.tap(LEADER, "班長を決める")
+    line.tap(LEADER, "花子（5番 山本）")
+    line.tap(LEADER, "はい、班長にする")
+    assert "花子さんを班長にしました" in line.last_text(LEADER)
+    with db.session() as s:
+        m = s.scalar(select(Membership).join(Resident).where(Resident.line_user_id == MEMBER_JA))
+        hh = s.get(Household, m.household_id)
+        assert (hh.label, hh.han, hh.paper, m.role) == ("5番 山本", "3班", False, "han_leader")
+        paper = s.scalar(select(Household).where(Household.label == "6番 高橋"))
+        assert paper.paper and paper.han == "3班"
+    # The new 班長 sees only 班 3: 花子's household and the paper one.
+    cid = send(runner)
+    line.say(MEMBER_JA, "回覧板の状況")
+    status = json.dumps(fake_line.messages_to(MEMBER_JA)[-1], ensure_ascii=False)
+    assert "6番 高橋" in status and "4番 鈴木" not in status
+    # Leaving half-way changes nothing.
+    line.say(LEADER, "名簿")
+    line.tap(LEADER, "紙の世帯を追加")
+    line.say(LEADER, "やめる")
+    with db.session() as s:
+        assert s.scalar(select(sa_func_count()).select_from(Household).where(Household.paper.is_(True))) == 2
+    assert cid
+
+
+def test_cli_lists_the_roster_and_sets_roles_and_households(bot, db, runner, assoc, clock):
+    out = runner.invoke(args=["circulars", "members", "--association", "ASAHI-2026"]).output
+    assert "花子" in out and "paper household" in out and "4番 鈴木（紙）" in out
+    line_of = next(x for x in out.splitlines() if "Emma" in x)
+    member_id = line_of.split()[1]
+    assert runner.invoke(args=["circulars", "role", "--association", "ASAHI-2026", "--member", member_id,
+                               "leader"]).exit_code == 0
+    assert runner.invoke(args=["circulars", "assign", "--association", "ASAHI-2026", "--member", member_id,
+                               "--household", str(assoc["h1"])]).exit_code == 0
+    bad = runner.invoke(args=["circulars", "assign", "--association", "ASAHI-2026", "--member", member_id,
+                              "--household", "99999"])
+    assert bad.exit_code != 0
+    with db.session() as s:
+        m = s.get(Membership, int(member_id))
+        assert (m.role, m.household_id) == ("leader", assoc["h1"])

@@ -33,6 +33,12 @@
     log.appendChild(li);
   }
 
+  function photo(url) {
+    // Only the bot's own photos (/m/…) or https ones.
+    if (!/^(\/m\/|https:\/\/)/.test(url || "")) return null;
+    return el("img", { src: url, alt: "", class: "photo", "data-testid": "photo", loading: "lazy" });
+  }
+
   function render(msg) {
     const p = msg.payload;
     if (msg.direction === "in") { addBubble("in", p.text); return; }
@@ -41,11 +47,23 @@
     if (p.kind === "card") {
       const li = el("li", { class: "out" });
       const card = el("div", { class: "card", "data-testid": "card" });
+      const img = p.image ? photo(p.image) : null;
+      if (img) card.appendChild(img);
       card.appendChild(el("h2", {}, p.title));
       if (p.body) card.appendChild(el("p", {}, p.body));
       (p.buttons || []).forEach((c) => card.appendChild(choiceButton(c)));
       li.appendChild(card);
       log.appendChild(li);
+    }
+    if (p.kind === "image") {
+      const img = photo(p.preview_url);
+      if (img) {
+        const li = el("li", { class: "out" });
+        const a = el("a", { href: p.url, target: "_blank", rel: "noopener" });
+        a.appendChild(img);
+        li.appendChild(a);
+        log.appendChild(li);
+      }
     }
     if (p.kind === "carousel") {
       const li = el("li", { class: "out carousel", "data-testid": "carousel" });
