@@ -87,10 +87,17 @@ def demo_seed() -> None:
     from bot.areas import load_city
     from bot.demo import seed
 
+    from bot import garbage, garbage5374
+    from bot.config import ROOT
+    from bot.db import utcnow
+
     bot = _bot()
     with bot.db.session() as s:
         load_city(s, bot.config.area_file)
         names = seed(s)
+        if garbage.current(s) is None:  # a sample garbage calendar (5374 format) to try 「ごみの日」
+            demo_cal = ROOT / "data" / "garbage" / "demo"
+            garbage.store(s, garbage5374.load_dir(demo_cal), str(demo_cal), utcnow())
     click.echo("demo residents: " + ", ".join(names))
 
 
@@ -199,14 +206,20 @@ def worker_cmd(once: bool) -> None:
 @with_appcontext
 def clock_cmd() -> None:
     """Run the one scheduler process (the Procfile's `clock`)."""
-    from scheduler.clock import run_clock
+    from scheduler.clock import AnotherClockRunning, run_clock
 
-    run_clock(_bot())
+    try:
+        run_clock(_bot())
+    except AnotherClockRunning as exc:
+        click.echo(f"clock: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 def init_app(app: Flask) -> None:
+    from bot.cli_clock import announce_cmd, announcements_cli, garbage_cli
     from bot.cli_circulars import circulars_cli
     from bot.cli_events import events_cli
 
-    for cmd in (db_cli, areas_cli, demo_cli, outbox_cli, aid_cli, events_cli, circulars_cli, worker_cmd, clock_cmd):
+    for cmd in (db_cli, areas_cli, demo_cli, outbox_cli, aid_cli, events_cli, circulars_cli, worker_cmd, clock_cmd,
+                announce_cmd, announcements_cli, garbage_cli):
         app.cli.add_command(cmd)

@@ -48,6 +48,17 @@ class Config:
     report_threshold: int = 2  # reports that hide a request or a relayed message
     event_reminder_hour: int = 18  # the day-before reminder, local time
     public_base_url: str | None = None  # e.g. https://tsunagari.example.city: links to /c/<token>
+    # Sending: threads per worker, and LINE's rate limits with margin (shared by the workers).
+    worker_threads: int = 8
+    line_worker_processes: int = 1
+    line_push_per_second: float = 1500.0  # LINE: 2,000/s
+    line_multicast_per_second: float = 150.0  # LINE: 200/s
+    line_broadcast_per_hour: float = 50.0  # LINE: 60/hour
+    # The clock.
+    misfire_grace_seconds: int = 3600  # a run missed by a restart is still sent this late
+    garbage_reminder_hour: int = 19  # "tomorrow is burnable garbage day", the evening before
+    digest_hour: int = 8  # the daily digest of announcements
+    reminder_limit: int = 20  # personal reminders per resident
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -90,8 +101,12 @@ class Config:
             values["area_file"] = env["AREA_FILE"]
         if env.get("PUBLIC_BASE_URL"):
             values["public_base_url"] = env["PUBLIC_BASE_URL"]
-        if env.get("EVENT_REMINDER_HOUR", "").isdigit():
-            values["event_reminder_hour"] = int(env["EVENT_REMINDER_HOUR"])
+        for key, name in (("EVENT_REMINDER_HOUR", "event_reminder_hour"), ("GARBAGE_REMINDER_HOUR", "garbage_reminder_hour"),
+                          ("DIGEST_HOUR", "digest_hour"), ("MISFIRE_GRACE_SECONDS", "misfire_grace_seconds"),
+                          ("WORKER_THREADS", "worker_threads"), ("LINE_WORKER_PROCESSES", "line_worker_processes"),
+                          ("OUTBOX_STALE_SECONDS", "outbox_stale_seconds")):
+            if env.get(key, "").isdigit():
+                values[name] = int(env[key])
         if env.get("HELP_CATEGORIES"):
             values["help_categories"] = tuple(c.strip() for c in env["HELP_CATEGORIES"].split(",") if c.strip())
         values.update(overrides)

@@ -80,8 +80,11 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - exercised by every test
             # Immediate: take the write lock at BEGIN, so two writers queue instead of one
-            # failing half-way with "database is locked".
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # failing half-way with "database is locked". Readers (Database.read) do not.
+            if conn.get_execution_options().get("tsunagari_readonly"):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
@@ -148,6 +151,18 @@ class Database:
         """One transaction: committed when the block ends, rolled back if it raises."""
         with self._write_lock(), self.Session.begin() as s:
             yield s
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction: no write lock (on SQLite, WAL lets it read beside a writer).
+        Anything written in it is rolled back."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(tsunagari_readonly=True)
+            with Session(bind=conn, expire_on_commit=False) as s:
+                try:
+                    yield s
+                finally:
+                    s.rollback()
 
     def ping(self) -> bool:
         try:

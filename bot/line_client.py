@@ -62,6 +62,9 @@ class LineClient:
     def multicast(self, to: Sequence[str], messages: Sequence[dict[str, Any]], retry_key: str) -> SendResult:
         return self._post("/v2/bot/message/multicast", {"to": list(to), "messages": list(messages)}, retry_key)
 
+    def broadcast(self, messages: Sequence[dict[str, Any]], retry_key: str) -> SendResult:
+        return self._post("/v2/bot/message/broadcast", {"messages": list(messages)}, retry_key)
+
     def _post(self, path: str, body: dict[str, Any], retry_key: str | None = None) -> SendResult:
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
         if retry_key:

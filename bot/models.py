@@ -70,6 +70,10 @@ class Resident(Base):
     consent_at: Mapped[datetime | None]
     quiet_start: Mapped[int | None] = mapped_column(Integer, default=DEFAULT_QUIET_START)
     quiet_end: Mapped[int | None] = mapped_column(Integer, default=DEFAULT_QUIET_END)
+    # Announcements: gathered into one message a day instead of one each (urgent ones never are).
+    digest: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Topics of announcements the resident wants (codes of bot.announcements.TOPICS).
+    interests: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     area: Mapped[Area | None] = relationship(lazy="joined")
@@ -162,6 +166,9 @@ class OutboxMessage(Base):
     erase_after_send: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # What sent it, for delivery counts (e.g. "ann:12:1765000000" = one run of an announcement).
+    source: Mapped[str | None] = mapped_column(String(40), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="push")  # push | broadcast
 
     __table_args__ = (Index("ix_outbox_message_status_next", "status", "next_attempt_at"),)
 
@@ -409,3 +416,83 @@ class CircularRecipient(Base):
     answer: Mapped[str | None] = mapped_column(String(100))
     answered_at: Mapped[datetime | None]
     marked_by_leader: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Announcement(Base):
+    """A notice from the center: now, at a time, or repeating; to everyone or a segment."""
+
+    __tablename__ = "announcement"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)  # Japanese, the default
+    translations: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # {"en": "…"}
+    link_url: Mapped[str | None] = mapped_column(String(500))
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("media.id", ondelete="SET NULL"))
+    # {"all": true} or any of {"areas": [codes], "associations": [join codes], "languages": [..], "topics": [..]}
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    rule: Mapped[str | None] = mapped_column(Text)  # bot.recurrence.Rule JSON when it repeats
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")  # scheduled | done | cancelled
+    next_fire_at: Mapped[datetime | None] = mapped_column(index=True)
+    created_by: Mapped[str | None] = mapped_column(String(60))  # the staff member (console) or "cli"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AnnouncementRun(Base):
+    """One firing of an announcement. Unique per (announcement, fire time): a job that runs twice
+    finds the row and sends nothing more."""
+
+    __tablename__ = "announcement_run"
+    __table_args__ = (UniqueConstraint("announcement_id", "fire_time"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("announcement.id", ondelete="CASCADE"), index=True)
+    fire_time: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(10))  # queued | missed
+    method: Mapped[str | None] = mapped_column(String(10))  # broadcast | multicast | push
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    digested: Mapped[int] = mapped_column(Integer, default=0)  # residents who get it in their digest
+    calls: Mapped[int] = mapped_column(Integer, default=0)  # LINE API calls queued
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DigestItem(Base):
+    """A non-urgent notice waiting for a resident's daily digest."""
+
+    __tablename__ = "digest_item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)  # already in the resident's language
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Reminder(Base):
+    """A resident's own reminder: once or repeating (bot.recurrence)."""
+
+    __tablename__ = "reminder"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(100))
+    rule: Mapped[str] = mapped_column(Text)
+    next_fire_at: Mapped[datetime | None] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GarbageCalendar(Base):
+    """The city's garbage collection calendar (5374 format), imported as a whole."""
+
+    __tablename__ = "garbage_calendar"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(500))
+    data: Mapped[str] = mapped_column(Text)  # bot.garbage5374.Calendar JSON
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GarbageSubscription(Base):
+    """A resident's collection area and the categories they want to hear about."""
+
+    __tablename__ = "garbage_subscription"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), unique=True)
+    area: Mapped[str] = mapped_column(String(100))
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    last_day: Mapped[str | None] = mapped_column(String(10))  # the collection day last announced
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -76,6 +76,54 @@ def enqueue(
     return rows
 
 
+def bulk(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert many prepared rows at once through Core (nothing kept in the session): for
+    announcements and reminders to thousands. Each dict has channel, recipients, payload,
+    next_attempt_at, dedupe_key, source and optionally kind / resident_id. Returns the count."""
+    from sqlalchemy import insert
+
+    from bot.models import new_retry_key
+
+    if not rows:
+        return 0
+    now = utcnow()
+    session.execute(insert(OutboxMessage.__table__), [
+        {"channel": r["channel"], "recipients": r["recipients"], "payload": r["payload"],
+         "resident_id": r.get("resident_id"), "reply_token": None, "retry_key": new_retry_key(),
+         "dedupe_key": r.get("dedupe_key"), "status": "pending", "attempts": 0,
+         "next_attempt_at": r.get("next_attempt_at") or now, "erase_after_send": False, "created_at": now,
+         "source": r.get("source"), "kind": r.get("kind", "push")}
+        for r in rows
+    ])
+    return len(rows)
+
+
+MULTICAST_MAX = 500  # LINE's limit of recipients per multicast
+
+
+def fan_out(session: Session, groups: dict[tuple[str, str, Any], list[str]], reply_for, *, source: str,
+            now: datetime) -> int:
+    """Queue identical messages: `groups` maps (channel, locale, key) to recipient ids and
+    `reply_for(locale, key)` makes the message. LINE recipients go 500 to a multicast (one
+    recipient: a push); the web chat one by one. Returns the number of recipients."""
+    out: list[dict[str, Any]] = []
+    told = 0
+    for (channel, locale, key), ids in groups.items():
+        reply = reply_for(locale, key)
+        parts = [[to_dict(reply)]] if channel == "web" else render_line.render([reply])
+        step = 1 if channel == "web" else MULTICAST_MAX
+        for i in range(0, len(ids), step):
+            for part in parts:
+                out.append({"channel": channel, "recipients": ids[i:i + step], "payload": part, "source": source,
+                            "next_attempt_at": now})
+        told += len(ids)
+        if len(out) >= 200:
+            bulk(session, out)
+            out = []
+    bulk(session, out)
+    return told
+
+
 @dataclass
 class Outcome:
     row_id: int
@@ -91,6 +139,8 @@ class Sender:
         self.db = db
         self.config = config
         self.line = line
+        self.limits = RateLimits(config)
+        self._pool = None
 
     # -- sending (outside any transaction) ---------------------------------------------------
     def send(self, row: OutboxMessage, now: datetime | None = None) -> Outcome:
@@ -103,6 +153,11 @@ class Sender:
             return Outcome(row.id, SendResult("sent"), transcript=list(row.payload))
         if self.line is None:
             return Outcome(row.id, SendResult("failed", error="LINE channel not configured"))
+        if row.kind == "broadcast":  # every friend of the account: no recipient list
+            wait = self.limits.take("broadcast", block=False)
+            if wait:
+                return Outcome(row.id, SendResult("retry", status=429, error="broadcast rate (held back)", retry_after=wait))
+            return Outcome(row.id, self.line.broadcast(row.payload, row.retry_key))
         recipients = list(row.recipients)
         if not recipients:
             return Outcome(row.id, SendResult("sent"))
@@ -114,8 +169,10 @@ class Sender:
                 return Outcome(row.id, result)
             # The token was spent or expired: fall back to a push, now.
         if len(recipients) == 1:
+            self.limits.take("push")
             result = self.line.push(recipients[0], row.payload, row.retry_key)
         else:
+            self.limits.take("multicast")
             result = self.line.multicast(recipients, row.payload, row.retry_key)
         return Outcome(row.id, result)
 
@@ -170,9 +227,57 @@ class Sender:
         """Send rows this process claimed, then record the outcomes in one transaction."""
         if not rows:
             return
-        outcomes = [self.send(row) for row in rows]
+        if len(rows) == 1 or self.config.worker_threads <= 1:
+            outcomes = [self.send(row) for row in rows]
+        else:  # LINE calls in parallel; the outcomes are recorded together
+            outcomes = list(self._executor().map(self.send, rows))
         with self.db.session() as s:
             self.record(s, outcomes)
+
+    def _executor(self):
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.config.worker_threads, thread_name_prefix="send")
+        return self._pool
+
+
+class RateLimits:
+    """Stay under LINE's per-endpoint rate limits (token buckets, per process).
+
+    Rates come from the configuration, already divided among the worker processes that run at
+    once (`LINE_WORKER_PROCESSES`); a 429 that still comes is retried with back-off."""
+
+    def __init__(self, config: Config):
+        import threading
+
+        share = max(1, config.line_worker_processes)
+        self._rates = {  # tokens per second, bucket size
+            "push": (config.line_push_per_second / share, max(1.0, config.line_push_per_second / share / 10)),
+            "multicast": (config.line_multicast_per_second / share, max(1.0, config.line_multicast_per_second / share / 10)),
+            "broadcast": (config.line_broadcast_per_hour / 3600 / share, 1.0),
+        }
+        self._state: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, endpoint: str, block: bool = True) -> float:
+        """Take one token; wait for it (or, with block=False, return how long to wait, 0 if taken)."""
+        import time
+
+        rate, burst = self._rates[endpoint]
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                tokens, last = self._state.get(endpoint, [burst, now])
+                tokens = min(burst, tokens + (now - last) * rate)
+                if tokens >= 1:
+                    self._state[endpoint] = [tokens - 1, now]
+                    return 0.0
+                self._state[endpoint] = [tokens, now]
+                wait = (1 - tokens) / rate
+            if not block:
+                return wait
+            time.sleep(min(wait, 1.0))
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:
@@ -224,7 +329,7 @@ def _drop_unreachable(session: Session, rows: list[OutboxMessage], now: datetime
     (a multicast holds up to 500 ids), so a query never carries more than 500 parameters."""
     keep = []
     for row in rows:
-        if row.erase_after_send or row.channel != "line":
+        if row.erase_after_send or row.channel != "line" or row.kind == "broadcast":
             keep.append(row)
             continue
         ids = [u for u in row.recipients if u.startswith("U")]
@@ -243,6 +348,17 @@ def _drop_unreachable(session: Session, rows: list[OutboxMessage], now: datetime
             row.recipients = allowed
         keep.append(row)
     return keep
+
+
+def has_due(session: Session, now: datetime) -> bool:
+    return session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now).limit(1)) is not None
+
+
+def has_stale(session: Session, stale_seconds: int, now: datetime) -> bool:
+    return session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - timedelta(seconds=stale_seconds)
+    ).limit(1)) is not None
 
 
 def recover_stale(session: Session, stale_seconds: int, now: datetime | None = None) -> int:

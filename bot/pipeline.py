@@ -135,6 +135,10 @@ class Bot:
     def retry_stale_events(self, limit: int = 50) -> int:
         """Events recorded by a process that died before handling them."""
         cutoff = utcnow() - timedelta(seconds=self.config.inbox_stale_seconds)
+        with self.db.read() as s:  # the usual case, nothing to do, takes no write lock
+            if s.scalar(select(InboundEvent.id).where(InboundEvent.status == "pending",
+                                                      InboundEvent.received_at < cutoff).limit(1)) is None:
+                return 0
         with self.db.session() as s:
             rows = list(
                 s.execute(

@@ -35,3 +35,10 @@ def parse_local(value: str, tz_name: str) -> datetime:
     if naive.tzinfo is None:
         naive = naive.replace(tzinfo=ZoneInfo(tz_name))
     return naive.astimezone(timezone.utc)
+
+
+def show_day(day, locale: str) -> str:
+    """A date with its weekday, short: 12/2(水) / Wed, Dec 2."""
+    from babel.dates import format_date
+
+    return format_date(day, "M/d(E)" if locale == "ja" else "EEE, MMM d", locale=_BABEL.get(locale, locale))

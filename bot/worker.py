@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import timedelta
 
 from bot import outbox
 from bot.db import utcnow
@@ -16,13 +17,25 @@ from bot.pipeline import Bot
 log = logging.getLogger(__name__)
 
 
+RECOVER_EVERY = timedelta(seconds=10)  # between looks for rows a dead process left "sending"
+
+
 def run_once(bot: Bot, batch: int = 100) -> int:
     """One pass: take back stale rows, retry stale events, send what is due. Returns the number
-    of outbox rows sent or attempted."""
+    of outbox rows sent or attempted. An idle pass only reads (no write lock)."""
     now = utcnow()
-    with bot.db.session() as s:
-        outbox.recover_stale(s, bot.config.outbox_stale_seconds, now)
+    last = getattr(bot, "_last_recover", None)
+    if last is None or abs(now - last) >= RECOVER_EVERY:
+        bot._last_recover = now
+        with bot.db.read() as s:
+            stale = outbox.has_stale(s, bot.config.outbox_stale_seconds, now)
+        if stale:
+            with bot.db.session() as s:
+                outbox.recover_stale(s, bot.config.outbox_stale_seconds, now)
     bot.retry_stale_events()
+    with bot.db.read() as s:
+        if not outbox.has_due(s, now):
+            return 0
     with bot.db.session() as s:
         rows = outbox.claim(s, batch, now)
     if rows:
@@ -30,7 +43,7 @@ def run_once(bot: Bot, batch: int = 100) -> int:
     return len(rows)
 
 
-def run_forever(bot: Bot, idle_sleep: float = 0.5, stop: threading.Event | None = None) -> None:
+def run_forever(bot: Bot, idle_sleep: float = 0.25, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
 
     def _stop(signum, _frame):

@@ -15,7 +15,9 @@ def _build() -> dict[str, Flow]:
         helper_registry,
         offer,
         onboarding,
+        garbage_setup,
         relay,
+        reminder_new,
         roster,
         settings,
         thanks,
@@ -23,7 +25,7 @@ def _build() -> dict[str, Flow]:
 
     registry: dict[str, Flow] = {}
     for module in (onboarding, settings, delete_data, ask_help, offer, relay, thanks, edit_request, helper_registry,
-                   event_signup, create_event, compose_circular, roster):
+                   event_signup, create_event, compose_circular, roster, reminder_new, garbage_setup):
         flow = module.FLOW
         if flow.name in registry:
             raise RuntimeError(f"two flows are named {flow.name!r}")

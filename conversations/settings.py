@@ -17,6 +17,8 @@ WHAT = {
     "association": "association",
     "nickname": "nickname",
     "quiet": "quiet",
+    "digest": "digest",
+    "topics": "topics",
 }
 
 
@@ -27,7 +29,19 @@ def what_options(ctx: Ctx, data: dict) -> list[Option]:
         Option("association", N_("Association")),
         Option("nickname", N_("Name")),
         Option("quiet", N_("Quiet hours")),
+        Option("digest", N_("How notices come")),
+        Option("topics", N_("Topics")),
     ]
+
+
+def topic_options(ctx: Ctx, data: dict) -> list[Option]:
+    from bot.announcements import TOPICS
+
+    return [Option(code, label) for code, label in TOPICS.items()]
+
+
+def topics_initial(ctx: Ctx) -> dict:
+    return {"topics": list(ctx.resident.interests or [])} if ctx.resident is not None else {}
 
 
 def association_options(ctx: Ctx, data: dict) -> list[Option]:
@@ -46,10 +60,14 @@ def summary(ctx: Ctx) -> str:
         quiet = ctx.t(N_("none"))
     else:
         quiet = f"{common.format_minutes(r.quiet_start)}–{common.format_minutes(r.quiet_end)}"
+    from bot.announcements import TOPICS
+
+    how = ctx.t(N_("once a day, in the morning")) if r.digest else ctx.t(N_("each as it comes"))
+    topics = "、".join(ctx.t(TOPICS[c]) for c in (r.interests or []) if c in TOPICS) or ctx.t(N_("none"))
     return ctx.t(
         N_("Your settings:\nName: {name}\nArea: {area}\nAssociation: {association}\nQuiet hours: {quiet}"),
         name=r.nickname or "-", area=area, association=assoc, quiet=quiet,
-    )
+    ) + "\n" + ctx.t(N_("Notices: {how}\nTopics: {topics}"), how=how, topics=topics)
 
 
 def finish(ctx: Ctx, data: dict) -> list[Reply]:
@@ -76,6 +94,10 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         r.nickname = data["nickname"]
     elif what == "quiet":
         r.quiet_start, r.quiet_end = common.quiet_minutes(data["quiet"])
+    elif what == "digest":
+        r.digest = data["digest"] == "daily"
+    elif what == "topics":
+        r.interests = [c for c in data.get("topics") or [] if c != common.SKIP]
     ctx.session.flush()
     ctx.session.expire(r, ["memberships"])
     return [Text(ctx.t(N_("Saved.")) + "\n\n" + summary(ctx))]
@@ -90,6 +112,7 @@ FLOW = Flow(
     first="what",
     locale_key="locale",
     on_finish=finish,
+    initial=topics_initial,
     steps={
         "what": Step(ask=ask_what, options=what_options, next=branch(WHAT, "what")),
         "language": Step(
@@ -105,6 +128,14 @@ FLOW = Flow(
         "quiet": Step(
             ask=N_("Quiet hours: we hold ordinary notices during these hours and send them in the morning. Urgent notices still arrive."),
             options=common.quiet_options, accept=common.accept_quiet, next=None,
+        ),
+        "digest": Step(
+            ask=N_("Notices from the city and the center: each as it comes, or all together once a day in the morning? Urgent notices always come at once."),
+            options=[Option("each", N_("Each as it comes")), Option("daily", N_("Once a day"))], next=None,
+        ),
+        "topics": Step(
+            ask=N_("Which topics interest you? Some notices go only to those who chose their topic. Tap to choose, then “Done”."),
+            options=topic_options, collect=True, next=None,
         ),
     },
 )

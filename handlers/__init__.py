@@ -11,6 +11,7 @@ from handlers import aid
 from handlers import circulars as circ
 from handlers import events as ev
 from handlers import basics as b
+from handlers import reminders as rem
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ ROUTES: tuple[Route, ...] = (
     Route("event_button", ev.is_event_postback, ev.event_postback),
     Route("circular_button", circ.is_circ_postback, circ.circ_postback),
     Route("circular_archive", circ.is_archive_word, circ.archive),
+    Route("reminder_button", rem.is_reminder_postback, rem.reminder_postback),
+    Route("garbage_button", rem.is_garbage_postback, rem.garbage_postback),
+    Route("reminder_word", rem.is_reminder_word, rem.reminder_word),
     Route("keyword_flow", b.is_keyword, b.start_keyword_flow),
     Route("feature_word", b.is_aid_word, b.start_aid_word),
     Route("start_word", b.is_start_word, b.already_started),

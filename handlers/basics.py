@@ -11,6 +11,7 @@ from conversations import engine
 from handlers import aid, menu
 from handlers import circulars as circular_handlers
 from handlers import events as event_handlers
+from handlers import reminders as reminder_handlers
 
 CANCEL = N_("cancel|stop|quit")
 MENU = N_("menu")
@@ -208,6 +209,9 @@ def menu_action(ctx: Ctx) -> list[Reply]:
     if item is not None and item.action == "circ:archive":
         engine.end(ctx)
         return circular_handlers.archive(ctx)
+    if item is not None and item.action and item.action.startswith("rem:"):
+        engine.end(ctx)
+        return reminder_handlers.MENU_ACTIONS[item.action[4:]](ctx)
     if item is not None and item.action and item.action.startswith("ev:"):
         engine.end(ctx)
         return event_handlers.MENU_ACTIONS[item.action[3:]](ctx)
@@ -215,7 +219,8 @@ def menu_action(ctx: Ctx) -> list[Reply]:
 
 
 def aid_word(ctx: Ctx):
-    for msgid, handler in aid.KEYWORDS + event_handlers.KEYWORDS + circular_handlers.KEYWORDS:
+    for msgid, handler in (aid.KEYWORDS + event_handlers.KEYWORDS + circular_handlers.KEYWORDS
+                           + reminder_handlers.KEYWORDS):
         if is_word(ctx, msgid):
             return handler
     return None

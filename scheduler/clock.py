@@ -1,8 +1,18 @@
 """`flask --app bot clock`: APScheduler's BlockingScheduler in the city's time zone, with its
-job store in the bot's own database and every job under an explicit id."""
+job store in the bot's own database and every job under an explicit id.
+
+Jobs only insert outbox rows (the worker sends them), each guarded so that a job run twice
+sends once. Only one clock may run: it holds an advisory lock on PostgreSQL, a file lock beside
+the database on SQLite; a second one says so and exits.
+
+What falls due at a precise time (announcements, personal reminders) is looked for every
+second with a read that takes no write lock; the clock's own periodic jobs run every few
+minutes. A run missed during a restart is sent within the grace window (MISFIRE_GRACE_SECONDS,
+default 1 hour); later ones are recorded as missed and logged for the staff."""
 from __future__ import annotations
 
 import logging
+import os
 
 from bot.db import utcnow
 from bot.pipeline import Bot
@@ -47,7 +57,55 @@ def event_reminders(bot: Bot) -> None:
         log.info("events: %d reminders queued", n)
 
 
+def due_now(bot: Bot) -> dict[str, int]:
+    """Announcements and reminders whose time has come: queued at once."""
+    from bot import announcements, reminders
+
+    now = utcnow()
+    with bot.db.read() as s:
+        ann_due = announcements.due(s, now)
+        rem_due = reminders.due(s, now)
+    out = {"announcements": 0, "reminders": 0}
+    while ann_due:
+        with bot.db.session() as s:
+            runs = announcements.fire_due(s, bot.config, now)
+        out["announcements"] += len(runs)
+        ann_due = bool(runs)
+    while rem_due:
+        with bot.db.session() as s:
+            n = reminders.fire_due(s, bot.config, now)
+        out["reminders"] += n
+        rem_due = n > 0
+    if any(out.values()):
+        log.info("due: %s", out)
+    return out
+
+
+def daily_notices(bot: Bot) -> dict[str, int]:
+    """The evening garbage-day reminders and the morning digests."""
+    from bot import announcements, garbage
+
+    now = utcnow()
+    out = {"garbage": 0, "digests": 0}
+    while True:
+        with bot.db.session() as s:
+            n = garbage.fire_due(s, bot.config, now)
+        out["garbage"] += n
+        if not n:
+            break
+    while True:
+        with bot.db.session() as s:
+            n = announcements.send_digests(s, bot.config, now)
+        out["digests"] += n
+        if not n:
+            break
+    if any(out.values()):
+        log.info("daily notices: %s", out)
+    return out
+
+
 def build_scheduler(bot: Bot, blocking: bool = True):
+    from apscheduler.jobstores.memory import MemoryJobStore
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -55,9 +113,14 @@ def build_scheduler(bot: Bot, blocking: bool = True):
     cls = BlockingScheduler if blocking else BackgroundScheduler
     sched = cls(
         timezone=bot.config.tz_name,
-        jobstores={"default": SQLAlchemyJobStore(engine=bot.db.engine)},
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+        # The periodic jobs live in the bot's database; the once-a-second look for due work
+        # in memory (it is recreated at every start, and would only churn the job table).
+        jobstores={"default": SQLAlchemyJobStore(engine=bot.db.engine), "memory": MemoryJobStore()},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": bot.config.misfire_grace_seconds},
     )
+    sched.add_job("scheduler.clock:due_job", "interval", seconds=1, id="due", jobstore="memory",
+                  replace_existing=True, misfire_grace_time=30)
+    sched.add_job("scheduler.clock:daily_job", "interval", minutes=1, id="daily_notices", replace_existing=True)
     # Jobs are looked up by reference ("module:function") so the job store can reload them.
     sched.add_job(
         "scheduler.clock:housekeeping_job", "interval", minutes=10, id="housekeeping", replace_existing=True
@@ -76,6 +139,16 @@ def housekeeping_job() -> None:
     housekeeping(_BOT)
 
 
+def due_job() -> None:
+    assert _BOT is not None
+    due_now(_BOT)
+
+
+def daily_job() -> None:
+    assert _BOT is not None
+    daily_notices(_BOT)
+
+
 def circular_job() -> None:
     assert _BOT is not None
     circular_reminders(_BOT)
@@ -91,9 +164,77 @@ def aid_job() -> None:
     aid_jobs(_BOT)
 
 
+class ClockLock:
+    """Only one clock: `pg_try_advisory_lock` on PostgreSQL (held by a connection kept open for
+    the clock's life), an exclusive `flock` on a file beside the database on SQLite."""
+
+    KEY = 0x7453_756E_6167_6172 & 0x7FFF_FFFF_FFFF_FFFF  # "tsunagar"
+
+    def __init__(self, bot: Bot):
+        self.bot = bot
+        self._conn = None
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        db = self.bot.db
+        if db.dialect == "postgresql":
+            from sqlalchemy import text
+
+            self._conn = db.engine.connect()
+            got = self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.KEY}).scalar()
+            self._conn.commit()
+            if not got:
+                self._conn.close()
+                self._conn = None
+            return bool(got)
+        import fcntl
+
+        from bot.db import _sqlite_file
+
+        path = (_sqlite_file(db.url) or os.path.join(os.getcwd(), "tsunagari-memory-db")) + ".clock.lock"
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            self._fd = None
+            return False
+        os.ftruncate(self._fd, 0)
+        os.write(self._fd, str(os.getpid()).encode())
+        return True
+
+    def release(self) -> None:
+        if self._conn is not None:
+            from sqlalchemy import text
+
+            # The connection goes back to the pool, its session lives on: unlock explicitly
+            # (a clock that dies loses its connection, and the lock with it).
+            try:
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.KEY})
+                self._conn.commit()
+            finally:
+                self._conn.close()
+                self._conn = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class AnotherClockRunning(RuntimeError):
+    pass
+
+
 def run_clock(bot: Bot) -> None:
     global _BOT
+    lock = ClockLock(bot)
+    if not lock.acquire():
+        raise AnotherClockRunning("another clock is already running on this database; this one exits")
     _BOT = bot
-    sched = build_scheduler(bot)
-    log.info("clock started (time zone %s)", bot.config.tz_name)
-    sched.start()
+    # Every run of the once-a-second job would be logged at INFO; failures still are.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+    try:
+        sched = build_scheduler(bot)
+        log.info("clock started (time zone %s)", bot.config.tz_name)
+        sched.start()
+    finally:
+        lock.release()

@@ -54,6 +54,7 @@ class FakeLine:
     used_tokens: set[str] = field(default_factory=set)
     accepted_keys: dict[str, str] = field(default_factory=dict)  # retry key -> request id
     record_calls: bool = True
+    delay: float = 0.0  # seconds each send call takes (to catch a worker in the middle of a batch)
 
     def __post_init__(self):
         self.lock = threading.Lock()
@@ -208,6 +209,10 @@ class FakeLine:
                 accepted = self.accepted_keys.get(retry_key)
             if accepted:
                 return 409, {"x-line-accepted-request-id": accepted}, {"message": "The retry key is already accepted"}
+        if self.delay:
+            import time
+
+            time.sleep(self.delay)
         injected = self._injected()
         if injected:
             status, retry_after = injected

@@ -20,12 +20,15 @@ def test_scheduler_keeps_its_jobs_in_the_bots_database(bot):
         # built again (a restart), the job is replaced, not duplicated
         again = clock.build_scheduler(bot, blocking=False)
         again.start(paused=True)
-        assert sorted(j.id for j in again.get_jobs()) == ["circular_reminders", "event_reminders", "housekeeping", "mutual_aid"]
+        assert sorted(j.id for j in again.get_jobs()) == [
+            "circular_reminders", "daily_notices", "due", "event_reminders", "housekeeping", "mutual_aid"]
+        assert again.get_job("due").next_run_time is not None
         again.shutdown(wait=False)
     finally:
         sched.shutdown(wait=False)
     with bot.db.engine.connect() as c:
-        assert c.exec_driver_sql("SELECT count(*) FROM apscheduler_jobs").scalar() == 4
+        # the once-a-second look for due work stays in memory; the rest are in the database
+        assert c.exec_driver_sql("SELECT count(*) FROM apscheduler_jobs").scalar() == 5
 
 
 def test_housekeeping_forgets_old_events_and_message_text(bot, db, time_machine):
@@ -52,3 +55,39 @@ def test_housekeeping_forgets_old_events_and_message_text(bot, db, time_machine)
         payloads = sorted(map(str, s.scalars(select(OutboxMessage.payload))))
         assert payloads == ["[]", "[{'type': 'text', 'text': 'recent'}]"]
         assert s.scalar(select(func.count()).select_from(ConversationState)) == 0
+
+
+def test_only_one_clock_runs_a_second_one_says_so_and_exits(bot, runner):
+    first = clock.ClockLock(bot)
+    assert first.acquire()
+    try:
+        assert not clock.ClockLock(bot).acquire()  # advisory lock (PostgreSQL) or file lock (SQLite)
+        result = runner.invoke(args=["clock"])
+        assert result.exit_code == 1
+        assert "another clock is already running" in result.output
+    finally:
+        first.release()
+    again = clock.ClockLock(bot)
+    assert again.acquire()  # free once the first is gone
+    again.release()
+
+
+def test_a_second_clock_process_exits_while_the_first_holds_the_lock(bot, db_url, tmp_path):
+    """Two real processes, as two Procfile `clock` entries would be."""
+    import os
+    import subprocess
+    import sys
+
+    from bot.config import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "DATABASE_URL"))}
+    env.update(DATABASE_URL=db_url, PYTHONUNBUFFERED="1")
+    holder = clock.ClockLock(bot)
+    assert holder.acquire()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "flask", "--app", "bot", "clock"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        holder.release()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "another clock is already running" in proc.stderr

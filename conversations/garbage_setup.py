@@ -1,0 +1,70 @@
+"""Garbage-day reminders: the resident's collection area (as the city's calendar names it), the
+kinds of garbage they want to hear about, then 「明日は燃やすごみの日です」 the evening before."""
+from __future__ import annotations
+
+import unicodedata
+from zoneinfo import ZoneInfo
+
+from bot import garbage
+from bot.context import Ctx
+from bot.i18n import N_
+from bot.replies import Reply, Text
+from conversations.engine import Answer, Flow, Invalid, Option, Step
+
+ALL = "__all"
+
+
+def _cal(ctx: Ctx):
+    if "garbage_cal" not in ctx.cache:
+        ctx.cache["garbage_cal"] = garbage.current(ctx.session)
+    return ctx.cache["garbage_cal"]
+
+
+def area_options(ctx: Ctx, data: dict) -> list[Option]:
+    cal = _cal(ctx)
+    return [Option(name, name, literal=True) for name in (cal.areas if cal else {})]
+
+
+def accept_area(ctx: Ctx, data: dict, answer: Answer) -> str:
+    """A typed part of the name finds the area when only one matches."""
+    cal = _cal(ctx)
+    typed = unicodedata.normalize("NFKC", answer.text or "").strip()
+    found = [name for name in (cal.areas if cal else {}) if typed and typed in unicodedata.normalize("NFKC", name)]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise Invalid(N_("Several areas match “{typed}”: {names}. Please write more of the name."),
+                      typed=typed, names="、".join(found[:8]))
+    raise Invalid(N_("No collection area matches “{typed}”. Please choose from the buttons or write part of the name."),
+                  typed=typed)
+
+
+def category_options(ctx: Ctx, data: dict) -> list[Option]:
+    cal = _cal(ctx)
+    return [Option(ALL, N_("All kinds"))] + [Option(label, label, literal=True) for label in (cal.categories if cal else {})]
+
+
+def finish(ctx: Ctx, data: dict) -> list[Reply]:
+    assert ctx.resident is not None
+    chosen = [] if ALL in data["kinds"] else list(data["kinds"])
+    try:
+        garbage.subscribe(ctx.session, ctx.resident, data["area"], chosen, ctx.now)
+    except garbage.GarbageError as exc:
+        return [Text(exc.render(ctx.locale, ctx.config.tz_name))]
+    today = ctx.now.astimezone(ZoneInfo(ctx.config.tz_name)).date()
+    return [Text(ctx.t(N_("Done. The evening before a collection day, at {hour}:00, we will tell you. Next collections:\n{days}"),
+                       hour=ctx.config.garbage_reminder_hour,
+                       days=garbage.upcoming_text(_cal(ctx), data["area"], chosen, today, ctx.locale)))]
+
+
+FLOW = Flow(
+    name="garbage",
+    first="area",
+    on_finish=finish,
+    steps={
+        "area": Step(ask=N_("Which collection area do you live in? (as on the city's garbage calendar)"),
+                     options=area_options, accept=accept_area, next="kinds"),
+        "kinds": Step(ask=N_("Which kinds of garbage should we remind you of? Tap to choose, then “Done”."),
+                      options=category_options, collect=True, next=None),
+    },
+)

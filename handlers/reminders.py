@@ -1,0 +1,136 @@
+"""Personal reminders (「リマインダー」) and garbage days (「ごみの日」) in LINE: list, create,
+delete; choose a collection area or stop."""
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy import select
+
+import conversations
+from bot import garbage, reminders
+from bot.context import Ctx
+from bot.i18n import N_, keywords, normalize_text
+from bot.models import GarbageSubscription
+from bot.replies import Card, Carousel, Choice, Question, Reply, Text, postback
+from conversations import engine
+from handlers import buttons
+
+REMINDERS = N_("reminders|reminder")
+GARBAGE = N_("garbage days|garbage")
+
+
+def _new_choice(ctx: Ctx) -> Choice:
+    return Choice(ctx.t(N_("New reminder")), postback(a="rem", x="new"))
+
+
+def show(ctx: Ctx) -> list[Reply]:
+    assert ctx.resident is not None
+    mine = reminders.of(ctx.session, ctx.resident)
+    if not mine:
+        return [Question(ctx.t(N_("You have no reminders. Write one like “Reminders every Tuesday 7:00 burnable garbage”, or tap “New reminder”.")),
+                         (_new_choice(ctx),))]
+    cards = tuple(
+        Card(title=rem.title, body=reminders.describe_one(rem, ctx.locale).rsplit("「", 1)[0],
+             buttons=(Choice(ctx.t(N_("Delete")), postback(a="rem", x="del", r=str(rem.id))),))
+        for rem in mine[:10]
+    )
+    return [Carousel(alt=ctx.t(N_("Your reminders")), cards=cards, choices=(_new_choice(ctx),))]
+
+
+def new(ctx: Ctx, data: dict | None = None) -> list[Reply]:
+    return engine.start(ctx, conversations.get("reminder_new"))
+
+
+def do_delete(ctx: Ctx, data: dict) -> list[Reply]:
+    assert ctx.resident is not None
+    try:
+        rid = int(data.get("r", ""))
+    except ValueError:
+        rid = 0
+    rem = reminders.remove(ctx.session, ctx.resident, rid)
+    return [Text(ctx.t(N_("Deleted the reminder “{title}”."), title=rem.title))]
+
+
+ACTIONS = {"list": lambda ctx, data: show(ctx), "new": new, "del": do_delete}
+
+
+def is_reminder_postback(ctx: Ctx) -> bool:
+    return buttons.is_feature(ctx, "rem")
+
+
+def reminder_postback(ctx: Ctx) -> list[Reply]:
+    return buttons.dispatch(ctx, ACTIONS)
+
+
+def _rest_after_keyword(ctx: Ctx) -> str | None:
+    """「リマインダー 毎週火曜 7:00 燃えるごみ」 → 「毎週火曜 7:00 燃えるごみ」 (None if not that word)."""
+    if ctx.inbound.kind != "message" or ctx.inbound.message_type != "text":
+        return None
+    text = (ctx.inbound.text or "").strip()
+    for word in sorted(keywords(REMINDERS), key=len, reverse=True):
+        head = normalize_text(text[:len(word)])
+        if head == word and (len(text) == len(word) or text[len(word)] in " 　:："):
+            return text[len(word):].strip(" 　:：")
+    return None
+
+
+def is_reminder_word(ctx: Ctx) -> bool:
+    return _rest_after_keyword(ctx) is not None
+
+
+def reminder_word(ctx: Ctx) -> list[Reply]:
+    rest = _rest_after_keyword(ctx)
+    if not rest:
+        return show(ctx)
+    # Written in one go: straight to the check of how it was understood.
+    try:
+        rule, title = reminders.read(rest, ctx.now, ctx.config.tz_name)
+    except reminders.ReminderError as exc:
+        return [Text(exc.render(ctx.locale, ctx.config.tz_name)), *new(ctx)]
+    return engine.start(ctx, conversations.get("reminder_new"), data={"what": {"rule": rule.to_json(), "title": title}},
+                        step="confirm")
+
+
+# -- garbage days ----------------------------------------------------------------------------
+
+def garbage_start(ctx: Ctx) -> list[Reply]:
+    assert ctx.resident is not None
+    cal = garbage.current(ctx.session)
+    if cal is None:
+        return [Text(ctx.t(N_("The city's garbage calendar is not loaded yet. Please ask the center.")))]
+    sub = ctx.session.scalar(select(GarbageSubscription).where(GarbageSubscription.resident_id == ctx.resident.id))
+    if sub is None:
+        return engine.start(ctx, conversations.get("garbage"))
+    from zoneinfo import ZoneInfo
+
+    today = ctx.now.astimezone(ZoneInfo(ctx.config.tz_name)).date()
+    return [Question(
+        ctx.t(N_("Your collection area: {area}\nNext collections:\n{days}"), area=sub.area,
+              days=garbage.upcoming_text(cal, sub.area, sub.categories, today, ctx.locale)),
+        (Choice(ctx.t(N_("Change")), postback(a="gb", x="set")), Choice(ctx.t(N_("Stop reminders")), postback(a="gb", x="stop"))),
+    )]
+
+
+def gb_set(ctx: Ctx, data: dict) -> list[Reply]:
+    return engine.start(ctx, conversations.get("garbage"))
+
+
+def gb_stop(ctx: Ctx, data: dict) -> list[Reply]:
+    assert ctx.resident is not None
+    garbage.unsubscribe(ctx.session, ctx.resident)
+    return [Text(ctx.t(N_("Garbage-day reminders stopped. Say “Garbage days” to start again.")))]
+
+
+GB_ACTIONS = {"set": gb_set, "stop": gb_stop}
+
+
+def is_garbage_postback(ctx: Ctx) -> bool:
+    return buttons.is_feature(ctx, "gb")
+
+
+def garbage_postback(ctx: Ctx) -> list[Reply]:
+    return buttons.dispatch(ctx, GB_ACTIONS)
+
+
+KEYWORDS: tuple[tuple[str, Callable[[Ctx], list[Reply]]], ...] = ((GARBAGE, garbage_start),)
+MENU_ACTIONS: dict[str, Callable[[Ctx], list[Reply]]] = {"list": show, "garbage": garbage_start}

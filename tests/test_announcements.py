@@ -1,0 +1,238 @@
+"""Announcements from the center, end to end: the CLI, the clock's due job, the worker, the
+fake LINE API. Time is moved with time-machine (Asia/Tokyo)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from bot import worker
+from bot.models import Announcement, AnnouncementRun, OutboxMessage, Resident
+from scheduler import clock as clock_mod
+
+EN1 = "U" + "e1" * 16
+EN2 = "U" + "e2" * 16
+JA1 = "U" + "a1" * 16
+
+
+@pytest.fixture
+def clock(time_machine):
+    time_machine.move_to("2026-12-01 10:00:00+09:00", tick=False)
+    return time_machine
+
+
+@pytest.fixture
+def people(joined, clock):
+    joined(EN1, name="Emma")
+    joined(EN2, name="Liam")
+    joined(JA1, name="花子", locale_label="日本語")
+    return [EN1, EN2, JA1]
+
+
+def announce(runner, *args, input=None):
+    result = runner.invoke(args=["announce", *args], input=input)
+    return result
+
+
+def run_worker(bot):
+    while worker.run_once(bot):
+        pass
+
+
+def texts(fake, user):
+    return [m.get("text", "") for m in fake.messages_to(user) if m["type"] == "text"]
+
+
+def test_announce_now_reaches_each_resident_once_in_their_language(runner, bot, db, fake_line, people, clock):
+    before = len(fake_line.deliveries)
+    r = announce(runner, "--text", "年末年始のごみ収集のお知らせです。", "--translation", "en=Garbage collection over the New Year.")
+    assert r.exit_code == 0, r.output
+    assert "3 residents (en 2, ja 1)" in r.output
+    assert clock_mod.due_now(bot)["announcements"] == 1
+    assert clock_mod.due_now(bot)["announcements"] == 0  # the job running again sends nothing more
+    run_worker(bot)
+    new = fake_line.deliveries[before:]
+    assert [d.kind for d in new].count("multicast") == 1 and [d.kind for d in new].count("push") == 1
+    assert "Garbage collection over the New Year." in texts(fake_line, EN1)
+    assert "Garbage collection over the New Year." in texts(fake_line, EN2)
+    assert "年末年始のごみ収集のお知らせです。" in texts(fake_line, JA1)
+    for user in people:
+        got = [d for d in new if user in d.to]
+        assert len(got) == 1
+    with db.session() as s:
+        run = s.scalar(select(AnnouncementRun))
+        assert (run.status, run.recipients, run.calls, run.method) == ("queued", 3, 2, "multicast")
+        assert s.scalar(select(Announcement.status)) == "done"
+    listing = runner.invoke(args=["announcements", "list"]).output
+    assert "3 residents" in listing and "sent 2" in listing
+
+
+def test_untranslated_text_falls_back_to_japanese_with_a_note(runner, bot, fake_line, people, clock):
+    assert announce(runner, "--text", "防災訓練を行います。").exit_code == 0
+    clock_mod.due_now(bot)
+    run_worker(bot)
+    assert any("防災訓練を行います。" in x and "Not translated" in x for x in texts(fake_line, EN1))
+    assert not any("Not translated" in x or "日本語のみ" in x for x in texts(fake_line, JA1))
+
+
+def test_at_a_time_then_cancel_before_it_goes(runner, bot, db, fake_line, people, clock):
+    assert announce(runner, "--text", "明日の清掃は中止です。", "--at", "2026-12-01T15:00").exit_code == 0
+    r = announce(runner, "--text", "取り消されるお知らせ", "--at", "2026-12-01T15:00")
+    cancelled_id = int(r.output.split("announcement ")[1].split()[0])
+    assert runner.invoke(args=["announcements", "cancel", str(cancelled_id)]).exit_code == 0
+    assert runner.invoke(args=["announcements", "cancel", str(cancelled_id)]).exit_code != 0  # only once
+    assert clock_mod.due_now(bot)["announcements"] == 0  # not yet
+    clock.move_to("2026-12-01 15:00:01+09:00", tick=False)
+    assert clock_mod.due_now(bot)["announcements"] == 1
+    run_worker(bot)
+    assert "明日の清掃は中止です。" in texts(fake_line, JA1)
+    assert not any("取り消される" in x for u in people for x in texts(fake_line, u))
+    # A time already past is refused, not sent by surprise.
+    late = announce(runner, "--text", "x", "--at", "2026-12-01T09:00")
+    assert late.exit_code != 0 and "already passed" in late.output
+
+
+def test_second_tuesday_repeats_a_restart_within_grace_sends_once_later_runs_are_missed(runner, bot, db, fake_line, people, clock):
+    r = announce(runner, "--text", "資源回収の日です。", "--every", "第2火曜 10:00", "--to", "lang:ja")
+    assert r.exit_code == 0, r.output
+    assert "Tue, Dec 8, 2026, 10:00 AM" in r.output  # the 2nd Tuesday of December
+    # The clock was down at 10:00 and comes back at 10:40, within the hour of grace: sent once.
+    clock.move_to("2026-12-08 10:40:00+09:00", tick=False)
+    assert clock_mod.due_now(bot)["announcements"] == 1
+    assert clock_mod.due_now(bot)["announcements"] == 0
+    run_worker(bot)
+    assert texts(fake_line, JA1).count("資源回収の日です。") == 1
+    with db.session() as s:
+        ann = s.scalar(select(Announcement))
+        assert ann.next_fire_at.isoformat() == "2027-01-12T01:00:00+00:00"  # 2nd Tuesday of January, 10:00 JST
+    # Down across January's run for longer than the grace window: recorded as missed, not sent late.
+    clock.move_to("2027-01-12 13:00:00+09:00", tick=False)
+    clock_mod.due_now(bot)
+    run_worker(bot)
+    assert texts(fake_line, JA1).count("資源回収の日です。") == 1
+    with db.session() as s:
+        runs = [(r.fire_time.isoformat(), r.status) for r in s.scalars(select(AnnouncementRun).order_by(AnnouncementRun.fire_time))]
+        assert runs == [("2026-12-08T01:00:00+00:00", "queued"), ("2027-01-12T01:00:00+00:00", "missed")]
+        assert s.scalar(select(Announcement.next_fire_at)).isoformat() == "2027-02-09T01:00:00+00:00"
+    assert "missed" in runner.invoke(args=["announcements", "list"]).output
+
+
+def _set_quiet(db, user, start, end):
+    with db.session() as s:
+        r = s.scalar(select(Resident).where(Resident.line_user_id == user))
+        r.quiet_start, r.quiet_end = start, end
+
+
+def test_quiet_hours_hold_ordinary_notices_until_morning_urgent_ones_go_through(runner, bot, db, fake_line, people, clock):
+    clock.move_to("2026-12-01 22:00:00+09:00", tick=False)
+    _set_quiet(db, EN2, None, None)  # Liam has no quiet hours; the others keep 21:00–8:00
+    assert announce(runner, "--text", "図書館の休館日のお知らせ", "--translation", "en=Library closed days").exit_code == 0
+    clock_mod.due_now(bot)
+    run_worker(bot)
+    assert "Library closed days" in texts(fake_line, EN2)
+    assert "Library closed days" not in texts(fake_line, EN1)  # held for the morning
+    # Urgent: asks first; "no" sends nothing.
+    no = announce(runner, "--text", "【避難情報】川辺町に避難指示", "--urgent", input="n\n")
+    assert no.exit_code != 0 and "URGENT" in no.output
+    yes = announce(runner, "--text", "【避難情報】川辺町に避難指示", "--translation", "en=Evacuation order for Kawabe", "--urgent",
+                   input="y\n")
+    assert yes.exit_code == 0, yes.output
+    clock_mod.due_now(bot)
+    run_worker(bot)
+    assert any(x.startswith("[URGENT]") and "Evacuation order" in x for x in texts(fake_line, EN1))
+    assert any(x.startswith("【緊急】") for x in texts(fake_line, JA1))
+    clock.move_to("2026-12-02 08:00:30+09:00", tick=False)
+    run_worker(bot)
+    assert texts(fake_line, EN1).count("Library closed days") == 1
+    assert texts(fake_line, EN2).count("Library closed days") == 1
+
+
+def test_a_resident_who_chose_the_digest_gets_one_message_a_day(line, runner, bot, db, fake_line, people, clock):
+    line.say(JA1, "設定")
+    line.tap(JA1, "お知らせの受け取り方")
+    line.tap(JA1, "1日1回まとめて")
+    assert "1日1回、朝にまとめて" in line.last_text(JA1)
+    clock.move_to("2026-12-01 14:00:00+09:00", tick=False)
+    for text in ("お知らせ一つ目", "お知らせ二つ目"):
+        assert announce(runner, "--text", text).exit_code == 0
+        clock_mod.due_now(bot)
+    assert announce(runner, "--text", "緊急のお知らせ", "--urgent", "--yes").exit_code == 0
+    clock_mod.due_now(bot)
+    clock_mod.daily_notices(bot)  # 14:00: not the digest hour
+    run_worker(bot)
+    got = texts(fake_line, JA1)
+    assert not any("一つ目" in x for x in got) and any("緊急のお知らせ" in x for x in got)
+    assert any("お知らせ一つ目" in x for x in texts(fake_line, EN1))  # the others got them as usual
+    clock.move_to("2026-12-02 08:01:00+09:00", tick=False)
+    assert clock_mod.daily_notices(bot)["digests"] == 1
+    assert clock_mod.daily_notices(bot)["digests"] == 0  # once
+    run_worker(bot)
+    digest = [x for x in texts(fake_line, JA1) if "今日のお知らせ" in x]
+    assert len(digest) == 1 and "（2件）" in digest[0] and "一つ目" in digest[0] and "二つ目" in digest[0]
+
+
+def _seed(db, n, locale="ja", prefix="Uf", quiet=None):
+    from bot.db import utcnow
+
+    now = utcnow()
+    with db.session() as s:
+        s.execute(insert(Resident.__table__), [
+            {"line_user_id": f"{prefix}{i:031x}", "channel": "line", "locale": locale, "following": True,
+             "consent_at": now, "quiet_start": quiet, "quiet_end": quiet, "digest": False, "interests": [],
+             "created_at": now} for i in range(n)])
+
+
+def test_everyone_in_one_language_gets_a_single_broadcast(runner, bot, db, fake_line, clock):
+    _seed(db, 1200)
+    assert announce(runner, "--text", "市長からのお知らせ").exit_code == 0
+    clock_mod.due_now(bot)
+    run_worker(bot)
+    assert fake_line.count("broadcast") == 1 and fake_line.count("multicast") == 0
+    with db.session() as s:
+        run = s.scalar(select(AnnouncementRun))
+        assert (run.method, run.calls, run.recipients) == ("broadcast", 1, 1200)
+
+
+def test_multicasts_of_500_per_language_each_with_its_own_retry_key(runner, bot, db, fake_line, clock):
+    _seed(db, 1100, "ja", "Ua")
+    _seed(db, 600, "en", "Ub")
+    assert announce(runner, "--text", "お知らせ", "--translation", "en=Notice").exit_code == 0
+    clock_mod.due_now(bot)
+    run_worker(bot)
+    multis = [d for d in fake_line.deliveries if d.kind == "multicast"]
+    assert sorted(len(d.to) for d in multis) == [100, 100, 500, 500, 500]  # ⌈1100/500⌉ + ⌈600/500⌉
+    assert len({d.retry_key for d in multis}) == 5
+    everyone = [u for d in multis for u in d.to]
+    assert len(everyone) == len(set(everyone)) == 1700
+    ja = {u for d in multis if d.messages[0]["text"] == "お知らせ" for u in d.to}
+    assert len(ja) == 1100 and all(u.startswith("Ua") for u in ja)
+
+
+def test_audience_by_area_association_language_and_topic(line, runner, bot, db, fake_line, people, clock):
+    from bot.models import Area
+
+    with db.session() as s:
+        sakura = s.scalar(select(Area).where(Area.code == "sakura"))
+        r = s.scalar(select(Resident).where(Resident.line_user_id == EN1))
+        r.area_id = sakura.id
+    line.say(EN2, "settings")
+    line.tap(EN2, "Topics")
+    line.tap(EN2, "Children & families")
+    line.tap(EN2, "Done")
+    assert "Topics: Children & families" in line.last_text(EN2)
+    assert "1 residents (en 1)" in announce(runner, "--text", "x", "--to", "area:さくら台", "--preview").output
+    assert "1 residents (en 1)" in announce(runner, "--text", "x", "--to", "topic:childcare", "--preview").output
+    assert "1 residents (ja 1)" in announce(runner, "--text", "x", "--to", "lang:ja", "--preview").output
+    assert "0 residents" in announce(runner, "--text", "x", "--to", "association:あさひ町内会", "--preview").output
+    # Kinds combine with AND: English speakers in さくら台.
+    assert "1 residents" in announce(runner, "--text", "x", "--to", "lang:en", "--to", "area:sakura", "--preview").output
+    bad = announce(runner, "--text", "x", "--to", "area:nowhere")
+    assert bad.exit_code != 0 and "no area" in bad.output.lower()
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Announcement)) == 0  # previews send nothing
+    assert announce(runner, "--text", "子育てサロンのお知らせ", "--to", "topic:childcare").exit_code == 0
+    clock_mod.due_now(bot)
+    run_worker(bot)
+    assert any("子育てサロン" in x for x in texts(fake_line, EN2))
+    assert not any("子育てサロン" in x for x in texts(fake_line, EN1) + texts(fake_line, JA1))
