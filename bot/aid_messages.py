@@ -135,6 +135,6 @@ def followup_card(req: HelpRequest, reader: Resident, config: Config) -> Card:
         body=body,
         buttons=(
             Choice(t(locale, yes), postback(a="aid", x="happened", r=str(req.id), v="yes")),
-            Choice(t(locale, N_("No, it did not happen")), postback(a="aid", x="happened", r=str(req.id), v="no")),
+            Choice(t(locale, N_("It did not happen")), postback(a="aid", x="happened", r=str(req.id), v="no")),
         ),
     )

@@ -44,7 +44,7 @@ MAX_MISSED_RECORDED = 50
 # Topics a resident can follow and an announcement can be aimed at.
 TOPICS: dict[str, str] = {
     "disaster": N_("Disaster & safety"),
-    "childcare": N_("Children & families"),
+    "childcare": N_("Kids & families"),
     "seniors": N_("Seniors & care"),
     "events": N_("Events & culture"),
     "health": N_("Health"),

@@ -21,6 +21,14 @@ SUPPORTED_LOCALES: tuple[str, ...] = tuple(LANGUAGES)
 LOCALES_DIR = ROOT / "locales"
 
 
+# Babel's locale for a catalog whose code Babel does not know (plural rules, dates, numbers).
+_BABEL_LOCALE = {"ja_easy": "ja"}
+
+
+def babel_locale(code: str) -> str:
+    return _BABEL_LOCALE.get(code, code)
+
+
 def N_(msgid: str) -> str:
     """Mark a string for extraction; translated later with `t()`."""
     return msgid

@@ -22,7 +22,7 @@ CATEGORIES: dict[str, str] = {
     "tidying": N_("Tidying the house"),
     "ride": N_("A lift somewhere"),
     "childwatch": N_("Watching children"),
-    "lending": N_("Lending and borrowing"),
+    "lending": N_("Lending things"),
     "other": N_("Something else"),
 }
 OPEN_ENDED_DAYS = 14

@@ -361,16 +361,23 @@ def has_stale(session: Session, stale_seconds: int, now: datetime) -> bool:
     ).limit(1)) is not None
 
 
-def recover_stale(session: Session, stale_seconds: int, now: datetime | None = None) -> int:
-    """Rows left "sending" by a process that died go back to the queue."""
+def recover_stale(session: Session, stale_seconds: int, now: datetime | None = None, max_attempts: int = 10) -> int:
+    """Rows left "sending" by a process that died go back to the queue. Each time counts as an
+    attempt, so a row that keeps killing its sender ends as a dead letter instead of forever."""
     now = now or utcnow()
+    stale = (OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - timedelta(seconds=stale_seconds))
+    dead = session.execute(
+        update(OutboxMessage).where(*stale, OutboxMessage.attempts + 1 >= max_attempts)
+        .values(status="dead", attempts=OutboxMessage.attempts + 1, last_error="sender died while sending, repeatedly")
+        .execution_options(synchronize_session=False)
+    ).rowcount or 0
     res = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - timedelta(seconds=stale_seconds))
-        .values(status="pending", claimed_at=None, next_attempt_at=now)
+        .where(*stale)
+        .values(status="pending", claimed_at=None, next_attempt_at=now, attempts=OutboxMessage.attempts + 1)
         .execution_options(synchronize_session=False)
     )
-    return res.rowcount or 0
+    return (res.rowcount or 0) + dead
 
 
 def status_counts(session: Session) -> dict[str, int]:

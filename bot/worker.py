@@ -31,7 +31,7 @@ def run_once(bot: Bot, batch: int = 100) -> int:
             stale = outbox.has_stale(s, bot.config.outbox_stale_seconds, now)
         if stale:
             with bot.db.session() as s:
-                outbox.recover_stale(s, bot.config.outbox_stale_seconds, now)
+                outbox.recover_stale(s, bot.config.outbox_stale_seconds, now, bot.config.outbox_max_attempts)
     bot.retry_stale_events()
     with bot.db.read() as s:
         if not outbox.has_due(s, now):

@@ -56,7 +56,7 @@ def accept_when(ctx: Ctx, data: dict, answer: Answer) -> str:
 
 def name_options(ctx: Ctx, data: dict) -> list[Option]:
     name = ctx.resident.nickname if ctx.resident else ""
-    return [Option("name", N_("Show my name ({name})"), named={"name": name or "-"}),
+    return [Option("name", N_("Show “{name}”"), named={"name": name or "-"}),
             Option("anonymous", N_("Anonymous"))]
 
 

@@ -84,7 +84,7 @@ QUIET_PRESETS = {
 
 def quiet_options(ctx: Ctx, data: dict) -> list[Option]:
     return [
-        Option("21-8", N_("21:00 to 8:00 (standard)")),
+        Option("21-8", N_("21:00–8:00 (usual)")),
         Option("22-7", N_("22:00 to 7:00")),
         Option("20-9", N_("20:00 to 9:00")),
         Option("off", N_("No quiet hours")),

@@ -51,7 +51,7 @@ def accept_choices(ctx: Ctx, data: dict, answer: Answer) -> list[str]:
 
 def audience_options(ctx: Ctx, data: dict) -> list[Option]:
     assoc = led_association(ctx)
-    opts = [Option(WHOLE, N_("The whole association"))]
+    opts = [Option(WHOLE, N_("Whole association"))]
     if assoc is not None:
         hans = sorted(set(ctx.session.scalars(
             select(Household.han).where(Household.association_id == assoc.id, Household.han.is_not(None)))))
@@ -64,7 +64,7 @@ def preview(ctx: Ctx, data: dict) -> str:
         data["question"], "、".join(data.get("choices") or []))
     deadline = ctx.t(N_("None")) if data["deadline"] == NONE else timefmt.show(
         datetime.fromisoformat(data["deadline"]), ctx.locale, ctx.config.tz_name)
-    who = ctx.t(N_("The whole association")) if data["audience"] == WHOLE else data["audience"]
+    who = ctx.t(N_("Whole association")) if data["audience"] == WHOLE else data["audience"]
     return ctx.t(
         N_("Preview:\n【{title}】\n{body}\n{link}\nQuestion: {question}\nDeadline: {deadline}\nTo: {who}\n\nSend it now?"),
         title=data["title"], body=data["body"],

@@ -134,7 +134,7 @@ def status_card(ctx: Ctx, circ: Circular, han: str | None) -> Card:
     buttons: tuple[Choice, ...] = ()
     if tl.unread:
         buttons = (Choice(ctx.t(N_("Remind the unread")), postback(a="circ", x="remind", c=str(circ.id))),
-                   Choice(ctx.t(N_("Mark paper households")), postback(a="circ", x="paper", c=str(circ.id))))
+                   Choice(ctx.t(N_("Mark paper homes")), postback(a="circ", x="paper", c=str(circ.id))))
     return Card(title=circ.title + (f"（{han}）" if han else ""), body="\n".join(lines), buttons=buttons)
 
 

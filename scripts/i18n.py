@@ -4,8 +4,12 @@
 - update:  merge the template into each shipped locale's messages.po (new strings appear
            untranslated; English copies its msgid).
 - compile: build the .mo files the bot reads (not committed; the setup scripts run this).
-- check:   fail if a shipped locale lacks a translation or a translation's {placeholders}
-           differ from its msgid.
+- check:   fail if a shipped locale lacks a translation, a translation's {placeholders}
+           differ from its msgid, or a button label is longer than LINE allows (20 UTF-16
+           units; 18 for choices a multiple-choice step shows with "✓ ").
+- labels:  list the msgids used as button labels (found in the code, see `label_msgids`).
+
+`check --locale xx` checks one catalog (also one not shipped yet: a translator's work).
 """
 from __future__ import annotations
 
@@ -19,12 +23,14 @@ sys.path.insert(0, str(ROOT))
 
 from babel.messages.pofile import read_po, write_po  # noqa: E402
 
-from bot.i18n import SUPPORTED_LOCALES  # noqa: E402
+from bot.i18n import SUPPORTED_LOCALES, babel_locale  # noqa: E402
 
 LOCALES = ROOT / "locales"
 POT = LOCALES / "messages.pot"
 PYBABEL = [sys.executable, "-m", "babel.messages.frontend"]
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# Catalogs being translated, not yet offered to residents (kept up to date by `update`).
+IN_PROGRESS: tuple[str, ...] = ("ja_easy", "zh_Hans", "ko", "vi", "tl", "pt_BR", "ne", "id")
 
 
 def run(*args: str) -> None:
@@ -39,13 +45,16 @@ def extract() -> None:
         "--omit-header", "-o", str(POT), ".")
 
 
-def update() -> None:
-    for loc in SUPPORTED_LOCALES:
+def update(in_progress: bool = False) -> None:
+    """Merge the template into the shipped catalogs (and, with --in-progress, into the ones
+    being translated: not while a translator is writing to them)."""
+    for loc in SUPPORTED_LOCALES + (IN_PROGRESS if in_progress else ()):
         po = LOCALES / loc / "LC_MESSAGES" / "messages.po"
         if po.exists():
-            run("update", "-i", str(POT), "-o", str(po), "-l", loc, "--no-fuzzy-matching", "--ignore-obsolete")
+            run("update", "-i", str(POT), "-o", str(po), "-l", babel_locale(loc), "--no-fuzzy-matching",
+                "--ignore-obsolete")
         else:
-            run("init", "-i", str(POT), "-o", str(po), "-l", loc)
+            run("init", "-i", str(POT), "-o", str(po), "-l", babel_locale(loc))
     en = LOCALES / "en" / "LC_MESSAGES" / "messages.po"
     with en.open("rb") as fh:
         cat = read_po(fh, locale="en")
@@ -60,13 +69,62 @@ def compile_() -> None:
     run("compile", "-d", str(LOCALES), "-D", "messages", "--statistics")
 
 
-def problems() -> list[str]:
+LABEL_MAX = 20
+CHECKED_LABEL_MAX = 18  # choices of a multiple-choice step get "✓ " in front
+# Module-level tables whose values are button labels (some shown in multiple-choice steps).
+LABEL_TABLES = {"CATEGORIES": CHECKED_LABEL_MAX, "TOPICS": CHECKED_LABEL_MAX, "ATTENDANCE": LABEL_MAX}
+LABEL_CALLS = {"Option": 1, "MenuItem": 1, "Choice": 0}  # callee -> position of the label
+
+
+def label_msgids() -> dict[str, int]:
+    """msgid -> the most UTF-16 units its translations may have, for every N_("…") the code
+    uses as a button label: Option(value, N_(…)), MenuItem(key, N_(…)), Choice(t(…, N_(…)), …),
+    date_label=N_(…), and the tables in LABEL_TABLES."""
+    import ast
+
+    out: dict[str, int] = {}
+
+    def msgids_in(node) -> list[str]:
+        return [n.args[0].value for n in ast.walk(node)
+                if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "N_" and n.args
+                and isinstance(n.args[0], ast.Constant) and isinstance(n.args[0].value, str)]
+
+    for folder in ("bot", "handlers", "conversations", "scheduler"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call):
+                    name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                    pos = LABEL_CALLS.get(name or "")
+                    targets = []
+                    if pos is not None and len(node.args) > pos:
+                        targets.append(node.args[pos])
+                    targets += [kw.value for kw in node.keywords if kw.arg in ("label", "date_label")]
+                    for target in targets:
+                        for m in msgids_in(target):
+                            out[m] = min(out.get(m, LABEL_MAX), LABEL_MAX)
+                elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                    names = [t.id for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                             if isinstance(t, ast.Name)]
+                    for name in names:
+                        if name in LABEL_TABLES and node.value is not None:
+                            for m in msgids_in(node.value):
+                                out[m] = min(out.get(m, LABEL_MAX), LABEL_TABLES[name])
+    return out
+
+
+def utf16(s: str) -> int:
+    return len(s.encode("utf-16-le")) // 2
+
+
+def problems(locales: list[str] | None = None) -> list[str]:
     with POT.open("rb") as fh:
         template = read_po(fh)
+    labels = label_msgids()
     out = []
-    for loc in SUPPORTED_LOCALES:
+    for loc in locales or SUPPORTED_LOCALES:
         with (LOCALES / loc / "LC_MESSAGES" / "messages.po").open("rb") as fh:
-            cat = read_po(fh, locale=loc)
+            cat = read_po(fh, locale=babel_locale(loc))
         for msg in template:
             if not msg.id:
                 continue
@@ -79,6 +137,9 @@ def problems() -> list[str]:
             wanted = set(PLACEHOLDER.findall(msgids[0]))
             if any(set(PLACEHOLDER.findall(form)) != wanted for form in forms):
                 out.append(f"{loc}: placeholders differ: {msgids[0]!r}")
+            limit = labels.get(msgids[0])
+            if limit and any(utf16(form) > limit for form in forms):
+                out.append(f"{loc}: button label over {limit} characters: {msgids[0]!r} -> {forms[0]!r}")
     return out
 
 
@@ -88,11 +149,15 @@ def main(argv: list[str]) -> int:
         extract()
     elif cmd == "update":
         extract()
-        update()
+        update("--in-progress" in argv)
     elif cmd == "compile":
         compile_()
+    elif cmd == "labels":
+        for msgid, limit in sorted(label_msgids().items()):
+            print(f"{limit}\t{msgid}")
     elif cmd == "check":
-        found = problems()
+        locales = [argv[argv.index("--locale") + 1]] if "--locale" in argv else None
+        found = problems(locales)
         for p in found:
             print(p)
         return 1 if found else 0

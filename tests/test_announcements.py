@@ -218,9 +218,9 @@ def test_audience_by_area_association_language_and_topic(line, runner, bot, db, 
         r.area_id = sakura.id
     line.say(EN2, "settings")
     line.tap(EN2, "Topics")
-    line.tap(EN2, "Children & families")
+    line.tap(EN2, "Kids & families")
     line.tap(EN2, "Done")
-    assert "Topics: Children & families" in line.last_text(EN2)
+    assert "Topics: Kids & families" in line.last_text(EN2)
     assert "1 residents (en 1)" in announce(runner, "--text", "x", "--to", "area:さくら台", "--preview").output
     assert "1 residents (en 1)" in announce(runner, "--text", "x", "--to", "topic:childcare", "--preview").output
     assert "1 residents (ja 1)" in announce(runner, "--text", "x", "--to", "lang:ja", "--preview").output

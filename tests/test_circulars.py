@@ -260,7 +260,7 @@ def test_paper_households_are_marked_in_line_and_answers_shared_only_when_public
     cid = send(runner, "--question", "attendance", "--public-answers")
     run_worker(bot)
     line.say(HAN_LEADER, "回覧板の状況")
-    press(line, HAN_LEADER, buttons(card(fake_line, HAN_LEADER))["紙の世帯に印をつける"])
+    press(line, HAN_LEADER, buttons(card(fake_line, HAN_LEADER))["紙の世帯に印"])
     assert fake_line.quick_labels(HAN_LEADER)[0] == "4番 鈴木（紙）"
     line.tap(HAN_LEADER, "4番 鈴木（紙）")
     assert "「4番 鈴木（紙）」を既読にしました" in fake_line.texts_to(HAN_LEADER)[-2]

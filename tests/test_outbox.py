@@ -307,3 +307,30 @@ def test_requeue_after_a_day_mints_a_new_retry_key(bot, db, fake_line, resident_
     worker.run_once(bot)
     r = row(db, rid)
     assert r.status == "sent" and r.retry_key != old
+
+
+def test_a_row_that_keeps_killing_its_sender_ends_as_a_dead_letter(bot, db, time_machine):
+    """A worker that dies while sending leaves the row "sending"; taking it back counts as an
+    attempt, so a message that crashes every worker does not go round for ever."""
+    from datetime import timedelta
+
+    from bot import outbox
+    from bot.db import utcnow
+    from bot.models import OutboxMessage
+
+    time_machine.move_to("2026-12-01 10:00:00+09:00", tick=False)
+    with db.session() as s:
+        row = OutboxMessage(channel="web", recipients=["web-demo-x"], payload=[{"kind": "text", "text": "x"}],
+                            status="pending", next_attempt_at=utcnow())
+        s.add(row)
+        s.flush()
+        row_id = row.id
+    for i in range(bot.config.outbox_max_attempts):
+        with db.session() as s:
+            assert [r.id for r in outbox.claim(s, 10)] == [row_id]
+        time_machine.shift(timedelta(seconds=bot.config.outbox_stale_seconds + 1))  # the claimer "died"
+        with db.session() as s:
+            outbox.recover_stale(s, bot.config.outbox_stale_seconds, utcnow(), bot.config.outbox_max_attempts)
+    with db.session() as s:
+        row = s.get(OutboxMessage, row_id)
+        assert row.status == "dead" and row.attempts == bot.config.outbox_max_attempts
