@@ -25,8 +25,10 @@ def load_config(config: Any, instance_path: str) -> Config:
 
 
 def make_bot(cfg: Config) -> Bot:
+    from bot import timefmt
     from bot.line_client import LineClient
 
+    timefmt.use_japanese_era(cfg.japanese_era)
     line = None
     if cfg.line_channel_access_token:
         line = LineClient(cfg.line_channel_access_token, cfg.line_api_base_url, cfg.line_timeout_seconds,

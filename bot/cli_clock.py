@@ -186,3 +186,43 @@ def days_cmd(area, days):
     today = utcnow().astimezone(ZoneInfo(bot.config.tz_name)).date()
     for day, labels in cal.upcoming(area, today, days):
         click.echo(f"{timefmt.show_day(day, 'ja')} {'、'.join(labels)}")
+
+
+richmenu_cli = AppGroup("richmenu", help="The rich menu: six large buttons, one menu per language.")
+
+
+@richmenu_cli.command("images")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--locale", "locales", multiple=True, help="only these languages")
+def richmenu_images(out, locales):
+    """Draw the menus' pictures into a folder, to look at before deploying."""
+    from bot import richmenu
+
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        menus = richmenu.build(tuple(locales) or None)
+    except richmenu.RichMenuError as exc:
+        raise click.ClickException(str(exc)) from None
+    for menu in menus:
+        path = out / f"richmenu-{menu.locale}.png"
+        path.write_bytes(menu.image)
+        click.echo(f"{path} ({len(menu.image) // 1024} KB): " + " / ".join(a["action"]["label"] for a in menu.body["areas"]))
+
+
+@richmenu_cli.command("deploy")
+@click.option("--locale", "locales", multiple=True, help="only these languages (default: all the bot speaks)")
+def richmenu_deploy(locales):
+    """Create the menus on LINE, make the Japanese one the default, link every resident to the
+    menu of their language, and delete the previous ones."""
+    from bot import richmenu
+    from bot.db import utcnow
+
+    bot = _bot()
+    if bot.line is None:
+        raise click.ClickException("no LINE channel configured (LINE_CHANNEL_ACCESS_TOKEN)")
+    try:
+        menus = richmenu.build(tuple(locales) or None)
+        ids = richmenu.deploy(bot.db.session, bot.line, menus, utcnow(), bot.config.default_locale, log_to=click.echo)
+    except richmenu.RichMenuError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"deployed {len(ids)} rich menus")

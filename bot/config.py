@@ -59,6 +59,7 @@ class Config:
     garbage_reminder_hour: int = 19  # "tomorrow is burnable garbage day", the evening before
     digest_hour: int = 8  # the daily digest of announcements
     reminder_limit: int = 20  # personal reminders per resident
+    japanese_era: bool = False  # show Japanese dates with the era year (令和8年…)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -95,6 +96,8 @@ class Config:
             if env.get("WEBCHAT_ENABLED")
             else None,
         }
+        if env.get("JAPANESE_ERA"):
+            values["japanese_era"] = _bool(env["JAPANESE_ERA"], False)
         if env.get("LINE_DATA_API_BASE_URL"):
             values["line_data_api_base_url"] = env["LINE_DATA_API_BASE_URL"]
         if env.get("AREA_FILE"):

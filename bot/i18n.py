@@ -39,15 +39,23 @@ def Nn_(singular: str, plural: str) -> tuple[str, str]:
     return singular, plural
 
 
+# LINE profile languages (BCP 47) and other spellings that mean a shipped catalog.
+_ALIASES = {"zh": "zh_Hans", "zh-hans": "zh_Hans", "zh-cn": "zh_Hans", "zh-sg": "zh_Hans", "zh-hant": "zh_Hans",
+            "zh-tw": "zh_Hans", "zh-hk": "zh_Hans", "pt": "pt_BR", "pt-br": "pt_BR", "fil": "tl", "in": "id",
+            "ja-easy": "ja_easy"}
+
+
 def normalize_locale(value: str | None) -> str | None:
-    """Map a LINE profile language ("ja", "en", "en-US", "zh-Hant" …) to a shipped locale."""
+    """Map a LINE profile language ("ja", "en-US", "zh-Hant", "pt-BR" …) or a typed code to a
+    shipped locale (Traditional Chinese readers get Simplified, the closest we ship)."""
     if not value:
         return None
-    value = value.replace("_", "-").lower()
-    if value in LANGUAGES:
-        return value
-    base = value.split("-")[0]
-    return base if base in LANGUAGES else None
+    value = value.replace("_", "-").strip().lower()
+    for candidate in (value, value.split("-")[0]):
+        code = _ALIASES.get(candidate) or next((c for c in LANGUAGES if c.lower().replace("_", "-") == candidate), None)
+        if code in LANGUAGES:
+            return code
+    return None
 
 
 @lru_cache(maxsize=None)

@@ -30,6 +30,15 @@ class SendResult:
 
 
 @dataclass(frozen=True)
+class ApiResult:
+    ok: bool
+    status: int | None = None
+    data: Any = None
+    error: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
 class Profile:
     display_name: str | None
     language: str | None
@@ -78,6 +87,28 @@ class LineClient:
             )
 
         return self._call(call)
+
+    def call(self, method: str, path: str, body: Any = None, *, data_host: bool = False,
+             content_type: str = "application/json") -> ApiResult:
+        """Any other Messaging API call (rich menus): JSON in, JSON out. Never raises."""
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        try:
+            resp = self._api().api_client.call_api(
+                path, method, {}, [], headers, body=body, post_params=[], files={}, response_types_map={},
+                auth_settings=["Bearer"], _return_http_data_only=False, _preload_content=True,
+                _request_timeout=self._timeout, collection_formats={}, _host=self._data_host if data_host else None,
+            )
+        except ApiException as exc:
+            res = _classify(exc.status, exc.headers or {}, exc.body)
+            return ApiResult(False, res.status, None, res.error, res.retry_after)
+        except Exception as exc:
+            return ApiResult(False, None, None, type(exc).__name__)
+        raw = getattr(resp, "raw_data", None) or b""
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError:
+            data = None
+        return ApiResult(True, getattr(resp, "status_code", 200), data)
 
     def get_content(self, message_id: str, max_bytes: int) -> bytes | None:
         """What a resident sent (a photo), from LINE's data API; None when it cannot be had

@@ -496,3 +496,12 @@ class GarbageSubscription(Base):
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     last_day: Mapped[str | None] = mapped_column(String(10))  # the collection day last announced
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RichMenu(Base):
+    """The rich menu deployed on LINE for each language (`flask --app bot richmenu deploy`)."""
+
+    __tablename__ = "rich_menu"
+    locale: Mapped[str] = mapped_column(String(16), primary_key=True)
+    rich_menu_id: Mapped[str] = mapped_column(String(64))
+    deployed_at: Mapped[datetime] = mapped_column(default=utcnow)

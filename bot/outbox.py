@@ -153,6 +153,14 @@ class Sender:
             return Outcome(row.id, SendResult("sent"), transcript=list(row.payload))
         if self.line is None:
             return Outcome(row.id, SendResult("failed", error="LINE channel not configured"))
+        if row.kind == "richmenu":  # link a resident to the menu of their language
+            rid = (row.payload or [{}])[0].get("richMenuId", "")
+            res = self.line.call("POST", f"/v2/bot/user/{row.recipients[0]}/richmenu/{rid}", None)
+            if res.ok:
+                return Outcome(row.id, SendResult("sent", status=res.status))
+            retry = res.status in (None, 429) or (res.status or 0) >= 500
+            return Outcome(row.id, SendResult("retry" if retry else "failed", status=res.status, error=res.error,
+                                              retry_after=res.retry_after))
         if row.kind == "broadcast":  # every friend of the account: no recipient list
             wait = self.limits.take("broadcast", block=False)
             if wait:

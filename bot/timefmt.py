@@ -1,27 +1,62 @@
 """Showing times to residents: stored in UTC, shown in the city's time zone, formatted by Babel
-for the resident's locale."""
+for the resident's locale (weekday included: people plan by it; no seconds, no two-digit years).
+
+Japanese may show the era year (令和8年12月24日(木) 10:00) when the city wants it
+(`JAPANESE_ERA=1`)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime, format_skeleton, format_time
+from babel.numbers import format_decimal
 
-_BABEL = {"ja": "ja_JP", "en": "en_US"}
-# With the weekday, which people plan by; no two-digit years, no seconds.
-_PATTERNS = {"ja": "y/MM/dd(E) H:mm", "en": "EEE, MMM d, y, h:mm a"}
+_BABEL = {"ja": "ja_JP", "ja_easy": "ja_JP", "en": "en_US", "zh_Hans": "zh_Hans_CN", "ko": "ko_KR", "vi": "vi_VN",
+          "tl": "fil_PH", "pt_BR": "pt_BR", "ne": "ne_NP", "id": "id_ID"}
+_PATTERNS = {"ja": "y/MM/dd(E) H:mm", "ja_easy": "M月d日(E) H:mm", "en": "EEE, MMM d, y, h:mm a"}
+_ERAS = ((date(2019, 5, 1), "令和"), (date(1989, 1, 8), "平成"), (date(1926, 12, 25), "昭和"))
+_settings = {"japanese_era": False}
+
+
+def use_japanese_era(on: bool) -> None:
+    """Set once at start-up from the configuration."""
+    _settings["japanese_era"] = bool(on)
+
+
+def babel_locale(locale: str) -> str:
+    return _BABEL.get(locale, locale)
+
+
+def era_year(d: date) -> str:
+    for start, name in _ERAS:
+        if d >= start:
+            n = d.year - start.year + 1
+            return f"{name}{'元' if n == 1 else n}年"
+    return f"{d.year}年"
 
 
 def show(dt: datetime, locale: str, tz_name: str) -> str:
     local = dt.astimezone(ZoneInfo(tz_name))
-    return format_datetime(local, _PATTERNS.get(locale, "medium"), locale=_BABEL.get(locale, locale))
+    if locale == "ja" and _settings["japanese_era"]:
+        return era_year(local.date()) + format_datetime(local, "M月d日(E) H:mm", locale="ja_JP")
+    pattern = _PATTERNS.get(locale)
+    if pattern:
+        return format_datetime(local, pattern, locale=babel_locale(locale))
+    loc = babel_locale(locale)
+    return f"{format_skeleton('yMMMEd', local, locale=loc)} {format_time(local, 'short', locale=loc)}"
+
+
+def number(n: float, locale: str) -> str:
+    return format_decimal(n, locale=babel_locale(locale))
 
 
 def show_time(dt: datetime, locale: str, tz_name: str) -> str:
-    from babel.dates import format_time
-
     local = dt.astimezone(ZoneInfo(tz_name))
-    return format_time(local, "H:mm" if locale == "ja" else "h:mm a", locale=_BABEL.get(locale, locale))
+    if locale in ("ja", "ja_easy"):
+        return format_time(local, "H:mm", locale="ja_JP")
+    if locale == "en":
+        return format_time(local, "h:mm a", locale="en_US")
+    return format_time(local, "short", locale=babel_locale(locale))
 
 
 def same_day(a: datetime, b: datetime, tz_name: str) -> bool:
@@ -39,6 +74,6 @@ def parse_local(value: str, tz_name: str) -> datetime:
 
 def show_day(day, locale: str) -> str:
     """A date with its weekday, short: 12/2(水) / Wed, Dec 2."""
-    from babel.dates import format_date
-
-    return format_date(day, "M/d(E)" if locale == "ja" else "EEE, MMM d", locale=_BABEL.get(locale, locale))
+    if locale in ("ja", "ja_easy"):
+        return format_date(day, "M/d(E)", locale="ja_JP")
+    return format_skeleton("MMMEd", day, locale=babel_locale(locale))

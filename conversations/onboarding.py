@@ -46,6 +46,10 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         residents.join_association(ctx.session, resident, data["association"], ctx.now)
         joined = "\n" + ctx.t(N_("You have joined your neighbourhood association."))
     ctx.session.flush()
+    from bot import richmenu
+
+    if resident.locale != ctx.config.default_locale:
+        richmenu.link_later(ctx.session, resident)  # the default menu is the Japanese one
     welcome = ctx.t(N_("Thank you, {name}! You are all set."), name=resident.nickname) + joined
     return [Text(welcome), main_menu(ctx)]
 

@@ -75,7 +75,11 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     assert r is not None
     what = data.get("what")
     if what == "language":
+        from bot import richmenu
+
         r.locale = data["locale"]
+        ctx.session.flush()
+        richmenu.link_later(ctx.session, r)  # the menu in the new language
     elif what == "area":
         area = ctx.session.scalar(select(Area).where(Area.code == data["area"]))
         if area is not None:

@@ -50,6 +50,10 @@ class FakeLine:
     deliveries: list[Delivery] = field(default_factory=list)
     profiles: dict[str, dict[str, str]] = field(default_factory=dict)
     contents: dict[str, bytes] = field(default_factory=dict)  # message id -> what a resident sent
+    rich_menus: dict[str, dict] = field(default_factory=dict)  # id -> rich menu object
+    rich_menu_images: dict[str, bytes] = field(default_factory=dict)
+    default_rich_menu: str | None = None
+    user_rich_menu: dict[str, str] = field(default_factory=dict)  # user id -> rich menu id
     reply_tokens: dict[str, str] = field(default_factory=dict)  # token -> user or group id
     used_tokens: set[str] = field(default_factory=set)
     accepted_keys: dict[str, str] = field(default_factory=dict)  # retry key -> request id
@@ -99,6 +103,12 @@ class FakeLine:
             self._fail_queue.clear()
             self._fail_every = None
             self._counter = 0
+            self.delay = 0.0
+            self.contents.clear()
+            self.rich_menus.clear()
+            self.rich_menu_images.clear()
+            self.default_rich_menu = None
+            self.user_rich_menu.clear()
 
     def fail_next(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
         with self.lock:
@@ -162,14 +172,23 @@ class FakeLine:
                 return (self._fail_every[1], None)
         return None
 
-    def handle(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, dict, dict]:
+    def handle(self, method: str, path: str, headers: dict[str, str], body: Any, raw: bytes = b"") -> tuple[int, dict, dict]:
         call = Call(method, path, body, headers)
         if self.record_calls:
             with self.lock:
                 self.calls.append(call)
+        if "/richmenu" in path:
+            if headers.get("authorization") != f"Bearer {self.token}":
+                return 401, {}, {"message": "Authentication failed"}
+            status, extra_headers, payload = self._rich_menu(method, path, headers, body, raw)
+            call.status = status
+            return status, extra_headers, payload
         status, extra_headers, payload = self._route(method, path, headers, body)
         call.status = status
         return status, extra_headers, payload
+
+    def _rich_menu(self, method, path, headers, body, raw):
+        return _rich_menu_route(self, method, path, headers, body, raw)
 
     def _route(self, method, path, headers, body):
         if headers.get("authorization") != f"Bearer {self.token}":
@@ -240,6 +259,103 @@ class FakeLine:
                 self.accepted_keys[retry_key] = request_id
             self.deliveries.append(Delivery(kind, to, list(body["messages"]), retry_key, request_id))
         return 200, {"x-line-request-id": request_id}, {"sentMessages": [{"id": "1"}]}
+
+
+def _rich_menu_route(fake: "FakeLine", method: str, path: str, headers: dict, body: Any, raw: bytes):
+    """Rich menus as LINE checks them: size 2500×1686 or ×843 (or 1200/800 wide), 1–20 areas
+    inside the image, action labels ≤ 20, chatBarText ≤ 14; the image a PNG or JPEG of the
+    menu's size, ≤ 1 MB, uploaded once; bulk links of 1–500 users."""
+    parts = path.strip("/").split("/")
+    if method == "POST" and path == "/v2/bot/richmenu":
+        problem = validate_rich_menu(body)
+        if problem:
+            return 400, {}, {"message": problem}
+        rid = "richmenu-" + uuid.uuid4().hex
+        with fake.lock:
+            fake.rich_menus[rid] = body
+        return 200, {}, {"richMenuId": rid}
+    if method == "POST" and len(parts) == 5 and parts[4] == "content":
+        rid = parts[3]
+        if rid not in fake.rich_menus:
+            return 404, {}, {"message": "Not found"}
+        if rid in fake.rich_menu_images:
+            return 400, {}, {"message": "An image has already been uploaded to the richmenu"}
+        if headers.get("content-type") not in ("image/png", "image/jpeg") or len(raw) > 1024 * 1024:
+            return 400, {}, {"message": "image must be PNG or JPEG of at most 1 MB"}
+        try:
+            import io
+
+            from PIL import Image
+
+            with Image.open(io.BytesIO(raw)) as im:
+                size = fake.rich_menus[rid]["size"]
+                if im.size != (size["width"], size["height"]):
+                    return 400, {}, {"message": f"image size {im.size} does not match the menu"}
+        except Exception:
+            return 400, {}, {"message": "not an image"}
+        with fake.lock:
+            fake.rich_menu_images[rid] = raw
+        return 200, {}, {}
+    if method == "POST" and path.startswith("/v2/bot/user/all/richmenu/"):
+        rid = parts[-1]
+        if rid not in fake.rich_menu_images:
+            return 400, {}, {"message": "must upload a richmenu image before applying it"}
+        fake.default_rich_menu = rid
+        return 200, {}, {}
+    if method == "POST" and len(parts) == 6 and parts[2] == "user" and parts[4] == "richmenu":
+        uid, rid = parts[3], parts[5]
+        if rid not in fake.rich_menu_images:
+            return 400, {}, {"message": "must upload a richmenu image before applying it"}
+        with fake.lock:
+            fake.user_rich_menu[uid] = rid
+        return 200, {}, {}
+    if method == "POST" and path == "/v2/bot/richmenu/bulk/link":
+        rid, users = (body or {}).get("richMenuId"), (body or {}).get("userIds") or []
+        if rid not in fake.rich_menu_images or not 1 <= len(users) <= 500:
+            return 400, {}, {"message": "invalid bulk link"}
+        with fake.lock:
+            for uid in users:
+                fake.user_rich_menu[uid] = rid
+        return 202, {}, {}
+    if method == "DELETE" and len(parts) == 4:
+        rid = parts[3]
+        with fake.lock:
+            if fake.rich_menus.pop(rid, None) is None:
+                return 404, {}, {"message": "Not found"}
+            fake.rich_menu_images.pop(rid, None)
+            for uid in [u for u, r in fake.user_rich_menu.items() if r == rid]:
+                del fake.user_rich_menu[uid]
+            if fake.default_rich_menu == rid:
+                fake.default_rich_menu = None
+        return 200, {}, {}
+    return 404, {}, {"message": "Not found"}
+
+
+def validate_rich_menu(menu: Any) -> str | None:
+    if not isinstance(menu, dict):
+        return "invalid rich menu object"
+    size = menu.get("size") or {}
+    if size.get("width") not in (2500, 1200, 800) or not 250 <= int(size.get("height") or 0) <= 1686:
+        return "size: invalid"
+    bar = menu.get("chatBarText") or ""
+    if not bar or u16(bar) > 14:
+        return "chatBarText: length must be between 1 and 14"
+    if not menu.get("name") or len(menu["name"]) > 300:
+        return "name: invalid"
+    areas = menu.get("areas") or []
+    if not 1 <= len(areas) <= 20:
+        return "areas: size must be between 1 and 20"
+    for a in areas:
+        b = a.get("bounds") or {}
+        if b.get("x", -1) < 0 or b.get("y", -1) < 0 or b["x"] + b.get("width", 0) > size["width"] \
+                or b["y"] + b.get("height", 0) > size["height"]:
+            return "areas.bounds: outside the image"
+        act = a.get("action") or {}
+        if act.get("type") == "message" and not 1 <= u16(act.get("text") or "") <= 300:
+            return "areas.action.text: invalid"
+        if act.get("label") and u16(act["label"]) > 20:
+            return "areas.action.label: length must be at most 20"
+    return None
 
 
 def validate_messages(messages: Any) -> str | None:
@@ -325,7 +441,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, extra, payload = self.line.handle(method, self.path.split("?")[0], headers, body)
+        status, extra, payload = self.line.handle(method, self.path.split("?")[0], headers, body, raw)
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
         if "Content-Type" not in extra:
@@ -341,6 +457,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         self._serve("GET")
+
+    def do_DELETE(self):
+        self._serve("DELETE")
 
 
 if __name__ == "__main__":  # `python -m tests.fakeline`: a fake LINE API to point a local bot at

@@ -78,3 +78,24 @@ def test_replies_round_trip_through_dicts():
         DateQuestion("w", "date", "d", "Pick", choices=(Choice("x", "y"),)),
     ]
     assert [from_dict(to_dict(r)) for r in items] == items
+
+
+def test_dates_and_numbers_follow_each_locale_and_the_japanese_era_is_optional():
+    from datetime import date, datetime, timezone
+
+    from bot import timefmt
+    from bot.i18n import LANGUAGES
+
+    when = datetime(2026, 12, 24, 1, 30, tzinfo=timezone.utc)  # 10:30 in Tokyo
+    assert timefmt.show(when, "ja", "Asia/Tokyo") == "2026/12/24(木) 10:30"
+    assert timefmt.show(when, "en", "Asia/Tokyo") == "Thu, Dec 24, 2026, 10:30 AM"
+    for loc in LANGUAGES:
+        assert "24" in timefmt.show(when, loc, "Asia/Tokyo") and "30" in timefmt.show_time(when, loc, "Asia/Tokyo")
+    assert timefmt.number(12345.5, "en") == "12,345.5"
+    try:
+        timefmt.use_japanese_era(True)
+        assert timefmt.show(when, "ja", "Asia/Tokyo") == "令和8年12月24日(木) 10:30"
+        assert timefmt.show(when, "en", "Asia/Tokyo").startswith("Thu")  # only Japanese changes
+        assert timefmt.era_year(date(2019, 5, 1)) == "令和元年" and timefmt.era_year(date(2019, 4, 30)) == "平成31年"
+    finally:
+        timefmt.use_japanese_era(False)
