@@ -43,8 +43,10 @@ def _when(value: str | None, tz_name: str) -> datetime | None:
 @click.option("--party-size", is_flag=True, help="ask how many people come")
 @click.option("--note-question", help="a question for each attendee, e.g. about allergies")
 @click.option("--remind-hour-before", is_flag=True)
+@click.option("--translations", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='JSON: {"en": {"title": "…", "place": "…", "description": "…"}, …}')
 def create(title, starts, ends, place, description, capacity, deadline, audience, organizer, party_size,
-           note_question, remind_hour_before):
+           note_question, remind_hour_before, translations):
     """Create an event."""
     from bot.areas import find_association_by_code
     from bot.db import utcnow
@@ -52,7 +54,16 @@ def create(title, starts, ends, place, description, capacity, deadline, audience
 
     bot = _bot()
     tz = bot.config.tz_name
+    import json
+
+    from bot.i18n import LANGUAGES
+
+    tr = json.loads(translations.read_text(encoding="utf-8")) if translations else {}
+    if not isinstance(tr, dict) or any(loc not in LANGUAGES or not isinstance(v, dict) or not v.get("title")
+                                       for loc, v in tr.items()):
+        raise click.BadParameter('--translations: {"<language>": {"title": …, "place": …, "description": …}}')
     ev = Event(title=title, description=description, place=place, starts_at=_when(starts, tz), ends_at=_when(ends, tz),
+               translations=tr,
                capacity=capacity, signup_deadline=_when(deadline, tz), organizer=organizer, ask_party_size=party_size,
                note_question=note_question, remind_hour_before=remind_hour_before, created_at=utcnow())
     with bot.db.session() as s:

@@ -37,15 +37,27 @@ def places(left: int | None, waiting: int, locale: str) -> str:
     return t(locale, N_("Full ({n} waiting)"), n=waiting)
 
 
+def text_in(event: Event, locale: str, field: str) -> str:
+    """The organiser's translation of title / place / description, or the original (Japanese)."""
+    tr = (event.translations or {}).get(locale) or {}
+    return tr.get(field) or getattr(event, field) or ""
+
+
+def translated(event: Event, locale: str) -> bool:
+    return locale == "ja" or bool(((event.translations or {}).get(locale) or {}).get("title"))
+
+
 def event_card(event: Event, locale: str, config: Config, left: int | None, waiting: int, *, detail: bool = False) -> Card:
     lines = [
         t(locale, N_("When: {when}"), when=when(event, locale, config)),
-        t(locale, N_("Where: {place}"), place=event.place),
+        t(locale, N_("Where: {place}"), place=text_in(event, locale, "place")),
         places(left, waiting, locale),
     ]
+    if not translated(event, locale):
+        lines.append(t(locale, N_("(Not translated into your language: shown in Japanese.)")))
     if detail:
         if event.description:
-            lines.insert(0, event.description + "\n")
+            lines.insert(0, text_in(event, locale, "description") + "\n")
         if event.organizer:
             lines.append(t(locale, N_("Organised by {organizer}"), organizer=event.organizer))
         if event.signup_deadline:
@@ -53,7 +65,7 @@ def event_card(event: Event, locale: str, config: Config, left: int | None, wait
     buttons = [] if detail else [Choice(t(locale, N_("Details")), postback(a="ev", x="detail", e=str(event.id)))]
     full = left is not None and left <= 0
     buttons.insert(0, Choice(t(locale, N_("Join the wait-list") if full else N_("Sign up")), postback(a="ev", x="join", e=str(event.id))))
-    return Card(title=event.title, body="\n".join(lines), buttons=tuple(buttons))
+    return Card(title=text_in(event, locale, "title"), body="\n".join(lines), buttons=tuple(buttons))
 
 
 def my_signup_card(signup: Signup, locale: str, config: Config, position: int) -> Card:
@@ -63,32 +75,32 @@ def my_signup_card(signup: Signup, locale: str, config: Config, position: int) -
     else:
         status = t(locale, N_("On the wait-list: number {n}"), n=position)
     body = "\n".join([status, t(locale, N_("When: {when}"), when=when(ev, locale, config)),
-                      t(locale, N_("Where: {place}"), place=ev.place)])
-    return Card(title=ev.title, body=body,
+                      t(locale, N_("Where: {place}"), place=text_in(ev, locale, "place"))])
+    return Card(title=text_in(ev, locale, "title"), body=body,
                 buttons=(Choice(t(locale, N_("Cancel my place")), postback(a="ev", x="cancel", s=str(signup.id))),))
 
 
 def confirmation(event: Event, locale: str, config: Config, party: int) -> str:
     return t(locale, N_("You are signed up for “{title}” ({when}, {place}), {people}. We will remind you the day before."),
-             title=event.title, when=when(event, locale, config), place=event.place, people=people(party, locale))
+             title=text_in(event, locale, "title"), when=when(event, locale, config), place=text_in(event, locale, "place"), people=people(party, locale))
 
 
 def promoted(event: Event, locale: str, config: Config) -> str:
     return t(locale, N_("Good news! A place opened up: you are now signed up for “{title}” ({when}, {place})."),
-             title=event.title, when=when(event, locale, config), place=event.place)
+             title=text_in(event, locale, "title"), when=when(event, locale, config), place=text_in(event, locale, "place"))
 
 
 def reminder(event: Event, locale: str, config: Config, *, soon: bool) -> str:
     msgid = N_("Reminder: “{title}” starts in an hour ({when}, {place}).") if soon else \
         N_("Reminder: “{title}” is tomorrow ({when}, {place}). See you there!")
-    return t(locale, msgid, title=event.title, when=when(event, locale, config), place=event.place)
+    return t(locale, msgid, title=text_in(event, locale, "title"), when=when(event, locale, config), place=text_in(event, locale, "place"))
 
 
 def changed(event: Event, locale: str, config: Config) -> str:
-    return t(locale, N_("“{title}” has changed. Now: {when}, {place}."), title=event.title,
-             when=when(event, locale, config), place=event.place)
+    return t(locale, N_("“{title}” has changed. Now: {when}, {place}."), title=text_in(event, locale, "title"),
+             when=when(event, locale, config), place=text_in(event, locale, "place"))
 
 
 def cancelled(event: Event, locale: str, config: Config) -> str:
-    return t(locale, N_("We are sorry: “{title}” ({when}) has been cancelled."), title=event.title,
+    return t(locale, N_("We are sorry: “{title}” ({when}) has been cancelled."), title=text_in(event, locale, "title"),
              when=when(event, locale, config))

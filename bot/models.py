@@ -322,6 +322,8 @@ class Event(Base):
     __tablename__ = "event"
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(100))
+    # The organiser's translations: {"en": {"title": …, "place": …, "description": …}}
+    translations: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict, server_default="{}")
     description: Mapped[str] = mapped_column(String(1000), default="")
     place: Mapped[str] = mapped_column(String(200))
     starts_at: Mapped[datetime]

@@ -108,7 +108,7 @@ def do_cancel(ctx: Ctx, data: dict) -> list[Reply]:
     if signup is None or signup.resident_id != ctx.resident.id or signup.status == "cancelled":
         raise events.EventError(N_("That sign-up is no longer active."))
     if data.get("sure") != "1":
-        return [Question(ctx.t(N_("Cancel your place at “{title}”?"), title=signup.event.title), (
+        return [Question(ctx.t(N_("Cancel your place at “{title}”?"), title=em.text_in(signup.event, ctx.locale, "title")), (
             Choice(ctx.t(N_("Yes, cancel it")), postback(a="ev", x="cancel", s=str(signup.id), sure="1")),
             Choice(ctx.t(N_("No, keep it")), postback(a="ev", x="mine")),
         ))]

@@ -2,6 +2,7 @@
 reminders, changes, the organizer's view and figures; capacity under concurrency."""
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 
@@ -329,3 +330,26 @@ def test_leaving_frees_the_place_for_the_wait_list(line, fake_line, bot, db, peo
     run_worker(bot)
     assert "A place opened up" in line.last_text(B)
     assert signups(db, ev) == {B: ("going", 1)}
+
+
+def test_organisers_translations_are_shown_else_japanese_with_a_note(runner, line, fake_line, db, joined, clock, tmp_path):
+    import json as _json
+
+    joined(A, name="Aki")  # English
+    joined(C, name="千恵", locale_label="日本語")
+    tr = tmp_path / "tr.json"
+    tr.write_text(_json.dumps({"en": {"title": "Rice-cake making", "place": "Community hall"}}), encoding="utf-8")
+    bad = tmp_path / "bad.json"
+    bad.write_text(_json.dumps({"xx": {"title": "?"}}), encoding="utf-8")
+    args = ["events", "create", "--title", "餅つき大会", "--starts", "2026-12-20T10:00", "--place", "公民館"]
+    assert runner.invoke(args=[*args, "--translations", str(bad)]).exit_code != 0
+    assert runner.invoke(args=[*args, "--translations", str(tr)]).exit_code == 0
+    assert runner.invoke(args=["events", "create", "--title", "清掃活動", "--starts", "2026-12-21T09:00",
+                               "--place", "港公園"]).exit_code == 0
+    line.say(A, "events")
+    shown = json.dumps(fake_line.messages_to(A)[-1], ensure_ascii=False)
+    assert "Rice-cake making" in shown and "Community hall" in shown and "餅つき大会" not in shown
+    assert "清掃活動" in shown and "Not translated" in shown  # the other one: Japanese, with a note
+    line.say(C, "イベント")
+    shown = json.dumps(fake_line.messages_to(C)[-1], ensure_ascii=False)
+    assert "餅つき大会" in shown and "Rice-cake" not in shown and "日本語のみ" not in shown
