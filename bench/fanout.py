@@ -1,15 +1,19 @@
 """Circular fan-out: one circular to N members, delivered through the outbox to a fake LINE API.
 
     .venv/bin/python bench/fanout.py [--members 100000] [--langs ja,en] [--batch 100] [--threads 1]
+                                     [--database-url URL] [--keep]
 
 What runs:
 
 * a fake LINE Messaging API in this process (`tests.fakeline.FakeLine`, calls not recorded to
   save memory; every accepted multicast is kept with its recipients);
-* set-up, not measured: a fresh SQLite file brought up with `flask --app bot db upgrade`, one
+* set-up, not measured: a fresh database brought up with `flask --app bot db upgrade` (by
+  default a SQLite file; with `--database-url postgresql+psycopg://…/DB`, a database of its own,
+  `tsunagari_bench_<random>`, created next to DB and dropped at the end unless `--keep`), one
   association and N residents (channel "line", following, consent given, LINE ids "U" + 32
   hex, locales split evenly over `--langs`), each a member of the association, inserted with
-  SQLAlchemy Core `executemany` in chunks;
+  SQLAlchemy Core `executemany` in chunks (on PostgreSQL, then the resident id sequence is moved
+  past the ids given and the tables filled are ANALYZEd, see `BenchDatabase.after_seed`);
 * the measured part, in a child process, so that its peak RSS is the bot's own and not the
   fake's: it builds the bot as a worker would (`bot.app.make_bot(Config(...))`), then in one
   `bot.db.session()` transaction creates the circular (Japanese, an English translation, a
@@ -42,7 +46,6 @@ import math
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -53,7 +56,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import cpu_times, log, machine_note, run_cli, user_id  # noqa: E402,F401
+from bench.common import BenchDatabase, cpu_times, log, machine_note, run_cli, user_id  # noqa: E402,F401
 
 TARGET_SECONDS = 5.0
 TARGET_RSS_BYTES = 200 * 1000 * 1000  # 200 MB (decimal: the stricter reading of "200 MB")
@@ -78,9 +81,10 @@ def compile_catalogs() -> None:
                        stdout=subprocess.DEVNULL, cwd=ROOT)
 
 
-def bench_env(db_path: Path) -> dict[str, str]:
+def bench_env(db: Path | str) -> dict[str, str]:
+    """The environment for the bot's CLI and server: `db` is a SQLite file or a database URL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "DATABASE_URL", "FLASK_", "WEBCHAT"))}
-    env.update(DATABASE_URL=f"sqlite:///{db_path}", PYTHONUNBUFFERED="1")
+    env.update(DATABASE_URL=db if isinstance(db, str) else f"sqlite:///{db}", PYTHONUNBUFFERED="1")
     return env
 
 
@@ -130,6 +134,9 @@ def seed(db_url: str, members: int, langs: list[str], kind: str = "fanout",
                  "joined_at": now}
                 for i in part
             ])
+        if conn.dialect.name == "postgresql":  # the ids were given: move the sequence past them
+            conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('resident', 'id'), "
+                                 "(SELECT max(id) FROM resident))")
     engine.dispose()
     return assoc_id, people
 
@@ -247,8 +254,8 @@ def make_fake():
     class TimedFake(FakeLine):
         last_accept_wall: float = 0.0
 
-        def handle(self, method, path, headers, body):
-            out = super().handle(method, path, headers, body)
+        def handle(self, method, path, headers, body, *rest):  # *rest: whatever else FakeLine passes on
+            out = super().handle(method, path, headers, body, *rest)
             if out[0] == 200 and path == "/v2/bot/message/multicast":
                 self.last_accept_wall = time.time()
             return out
@@ -272,7 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=300.0, help="give up after this many seconds (default 300)")
     ap.add_argument("--profile", action="store_true", help="run the child under cProfile and print its hot spots")
     ap.add_argument("--profile-lines", type=int, default=30, help="lines of the profile to print (default 30)")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary folder (database, profile)")
+    ap.add_argument("--database-url", metavar="URL",
+                    help="default: a fresh SQLite file; postgresql+psycopg://…/DB: a database of its own is created "
+                         "on that server (tsunagari_bench_<random>) and dropped at the end unless --keep")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder (database, profile) "
+                                                        "and a PostgreSQL database")
     ap.add_argument("--require-target", action="store_true", help="exit 2 when the target is not met")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -289,20 +300,26 @@ def main(argv: list[str] | None = None) -> int:
 
     compile_catalogs()
     workdir = Path(tempfile.mkdtemp(prefix="tsunagari-fanout-"))
-    db_path = workdir / "bench.db"
+    try:
+        db = BenchDatabase(args.database_url, workdir)
+    except ValueError as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
+        ap.error(str(exc))
     fake = make_fake().start()
     proc: subprocess.Popen | None = None
     status = 1
     try:
-        env = bench_env(db_path)
+        db.create()
+        env = bench_env(db.url)
         run_cli(["db", "upgrade"], env)
         t = time.perf_counter()
-        assoc_id, people = seed(f"sqlite:///{db_path}", args.members, langs)
+        assoc_id, people = seed(db.url, args.members, langs)
+        db.after_seed(["association", "resident", "membership"])
         log(f"seeded 1 association, {args.members} residents and memberships in {time.perf_counter() - t:.1f} s "
             f"(not measured)")
 
         spec = {
-            "database_url": f"sqlite:///{db_path}", "token": fake.token, "line_url": fake.url,
+            "database_url": db.url, "token": fake.token, "line_url": fake.url,
             "association_id": assoc_id, "batch": args.batch, "threads": args.threads,
             "profile": str(workdir / "fanout.prof") if args.profile else None,
         }
@@ -320,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         if proc.returncode != 0:
             raise RuntimeError(f"child failed with status {proc.returncode}")
         res = json.loads(out.strip().splitlines()[-1])
-        status = report(args, langs, people, res, fake, db_path, loadavg_before, loadavg_after, machine)
+        status = report(args, langs, people, res, fake, db, loadavg_before, loadavg_after, machine)
         if args.profile:
             print_profile(spec["profile"], args.profile_lines)
     finally:
@@ -328,13 +345,16 @@ def main(argv: list[str] | None = None) -> int:
             proc.kill()
         fake.stop()
         if args.keep:
-            log(f"kept {workdir}")
+            log(f"kept {workdir}" + ("" if db.is_sqlite else f" and the database {db.shown}"))
         else:
-            shutil.rmtree(workdir, ignore_errors=True)
+            try:
+                db.drop()
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
     return status
 
 
-def report(args, langs, people, res, fake, db_path: Path, loadavg_before, loadavg_after, machine: str) -> int:
+def report(args, langs, people, res, fake, db: BenchDatabase, loadavg_before, loadavg_after, machine: str) -> int:
     locale_of = dict(people)
     exp = expected_calls(people)
     exp_total = sum(exp.values())
@@ -356,12 +376,8 @@ def report(args, langs, people, res, fake, db_path: Path, loadavg_before, loadav
     missing = sum(1 for u, _ in people if got[u] == 0)
     dupes = sum(1 for u, n in got.items() if n > 1)
     strangers = sum(1 for u in got if u not in locale_of)
-    con = sqlite3.connect(db_path)
-    try:
-        outbox_rows = dict(con.execute("SELECT status, count(*) FROM outbox_message GROUP BY status").fetchall())
-        recipients = con.execute("SELECT count(*) FROM circular_recipient").fetchone()[0]
-    finally:
-        con.close()
+    outbox_rows = dict(db.query("SELECT status, count(*) FROM outbox_message GROUP BY status"))
+    recipients = db.query("SELECT count(*) FROM circular_recipient")[0][0]
 
     total_fake = fake.last_accept_wall - res["wall_start"] if fake.last_accept_wall else float("nan")
     delivery = fake.last_accept_wall - res["wall_start"] - res["seconds_send"] - res["seconds_commit"]
@@ -369,7 +385,7 @@ def report(args, langs, people, res, fake, db_path: Path, loadavg_before, loadav
     members = len(people)
     print()
     print(f"fan-out benchmark: 1 circular to {members} members ({', '.join(f'{l} {n}' for l, n in sorted(collections.Counter(x for _, x in people).items()))}), "
-          f"SQLite, {args.threads} worker loop(s), claim batch {args.batch}")
+          f"{db.describe()}, {args.threads} worker loop(s), claim batch {args.batch}")
     print()
     print(f"API calls (multicast) seen by the fake: {len(multicasts)}  "
           f"(expected Σ⌈n_lang/500⌉ = {exp_total}: " + ", ".join(f"{l} {n}" for l, n in exp.items())

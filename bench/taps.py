@@ -1,16 +1,19 @@
 """「読んだ」 taps: members confirming a circular they got, through the real webhook.
 
-    .venv/bin/python bench/taps.py [--taps 10000] [--concurrency 4] [--rate 0]
+    .venv/bin/python bench/taps.py [--taps 10000] [--concurrency 4] [--rate 0] [--database-url URL]
 
 What runs:
 
 * a fake LINE Messaging API in this process (`tests.fakeline.FakeLine`), which issues the reply
   tokens and takes each one once, like LINE;
 * the bot, `gunicorn -w 2 "bot:create_app()"` (sync workers, as the Procfile and
-  `bench/webhook.py`), on a fresh SQLite file brought up with `flask --app bot db upgrade`;
+  `bench/webhook.py`), on a fresh database brought up with `flask --app bot db upgrade`: by
+  default a SQLite file; with `--database-url postgresql+psycopg://…/DB`, a database of its own
+  (`tsunagari_bench_<random>`, created next to DB, dropped at the end unless `--keep`);
 * set-up, not measured: one association, `--taps` + `--warmup` residents (onboarded,
   following, locales split over `--langs`), all members of it (SQLAlchemy Core
-  `executemany`); two circulars already sent (`sent_at` set, recipient rows inserted directly,
+  `executemany`; on PostgreSQL the tables filled are then ANALYZEd, see
+  `BenchDatabase.after_seed`); two circulars already sent (`sent_at` set, recipient rows inserted directly,
   as `circulars.send` writes them): a warm-up one to the `--warmup` members, and the measured
   one to the `--taps` members.
 
@@ -29,14 +32,15 @@ wait for it. `--rate 167` is 10,000 taps spread over one minute.
 
 Reported: taps/s (overall and per tenth of the run), total seconds, per-request latency
 p50/p99/max as the clients saw it, the CPU time the gunicorn workers and this process (clients
-and fake LINE API) used per tap, and the machine's busy and steal shares over the run (/proc). Checks: no HTTP error; exactly `--taps`
+and fake LINE API) used per tap (on PostgreSQL also its backends serving the bot's connections,
+when the server runs on this machine), and the machine's busy and steal shares over the run (/proc). Checks: no HTTP error; exactly `--taps`
 recipients of the measured circular have `read_at`, none is left unread; the fake LINE API got
 exactly one reply per tap, to the right member, saying the first-time thank-you in their
 language; no push; every inbox row `done`, every outbox row `sent`.
 
 `--profile` runs the same taps in this process instead, through Flask's test client, one after
 another: half without the profiler (time per tap, and the time spent inside each of the three
-write transactions, i.e. holding SQLite's write lock), half under cProfile (the hot spots).
+write transactions, i.e. on SQLite holding its write lock), half under cProfile (the hot spots).
 
 Target (the issue): 10,000 taps within a minute, p99 ≤ 100 ms. Exit status: 0, 1 if a check
 failed, 2 with `--require-target` when the target is missed.
@@ -50,7 +54,6 @@ import os
 import secrets
 import shutil
 import signal
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -65,7 +68,7 @@ sys.path.insert(0, str(ROOT))
 from bench.fanout import bench_env, code_version, compile_catalogs, log, run_cli, seed  # noqa: E402
 from tests.fakeline import FakeLine  # noqa: E402
 
-from bench.common import SECRET, Server, cpu_times, machine_note, sign  # noqa: E402,F401
+from bench.common import SECRET, BenchDatabase, Server, cpu_times, machine_note, sign  # noqa: E402,F401
 TARGET_SECONDS = 60.0
 TARGET_TAPS = 10_000
 TARGET_P99_MS = 100.0
@@ -99,6 +102,7 @@ class Run:
     late: int = 0  # paced taps a client sent more than 10 ms after they were due
     cpu: float = 0.0  # CPU seconds the server's workers used meanwhile
     own_cpu: float = 0.0  # CPU seconds this process (clients + fake LINE API) used meanwhile
+    db_cpu: float | None = None  # CPU seconds PostgreSQL's backends for the bot used meanwhile (None: SQLite)
     done_at: list[float] | None = None  # seconds from the start when each answer came, sorted
 
     @property
@@ -252,7 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gunicorn-arg", action="append", default=[], metavar="ARG",
                     help="an extra gunicorn argument (repeatable)")
     ap.add_argument("--time-limit", type=float, default=300.0, help="give up after this many seconds (default 300)")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary folder (database, server log)")
+    ap.add_argument("--database-url", metavar="URL",
+                    help="default: a fresh SQLite file; postgresql+psycopg://…/DB: a database of its own is created "
+                         "on that server (tsunagari_bench_<random>) and dropped at the end unless --keep")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder (database, server log) "
+                                                        "and a PostgreSQL database")
     ap.add_argument("--profile", action="store_true",
                     help="instead of gunicorn: run the taps in this process through Flask's test client under "
                          "cProfile (one client, after the warm-up) and print the hot spots")
@@ -268,25 +276,31 @@ def main(argv: list[str] | None = None) -> int:
 
     compile_catalogs()
     workdir = Path(tempfile.mkdtemp(prefix="tsunagari-taps-"))
-    db_path = workdir / "bench.db"
-    db_url = f"sqlite:///{db_path}"
+    try:
+        db = BenchDatabase(args.database_url, workdir)
+    except ValueError as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
+        ap.error(str(exc))
+    db_url = db.url
     fake = FakeLine(token="bench-access-token", record_calls=False).start()
     server: Server | None = None
     status = 1
     try:
-        env = bench_env(db_path)
+        db.create()
+        env = bench_env(db_url)
         run_cli(["db", "upgrade"], env)
         members = args.taps + args.warmup
         t = time.perf_counter()
         assoc_id, people = seed(db_url, members, langs, kind="taps")
         measured_cid = add_sent_circular(db_url, assoc_id, 1, args.taps, "町内一斉清掃のお知らせ")
         warm_cid = add_sent_circular(db_url, assoc_id, 1 + args.taps, args.warmup, "ウォームアップ") if args.warmup else 0
+        db.after_seed(["association", "resident", "membership", "circular", "circular_recipient"])
         log(f"seeded {members} members, circular {measured_cid} sent to {args.taps}"
             + (f", warm-up circular {warm_cid} to {args.warmup}" if args.warmup else "")
             + f" in {time.perf_counter() - t:.1f} s (not measured)")
         env.update(LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=fake.token, LINE_API_BASE_URL=fake.url)
         if args.profile:
-            return profile_in_process(args, fake, db_url, people, measured_cid, warm_cid, workdir)
+            return profile_in_process(args, fake, db, people, measured_cid, warm_cid, workdir)
 
         server = Server("bot", args.app, env, workdir, args.workers, args.gunicorn_arg)
         server.start()
@@ -304,16 +318,27 @@ def main(argv: list[str] | None = None) -> int:
         since = len(fake.deliveries)
         loadavg_before = os.getloadavg()
         log(f"measured: {args.taps} taps, {C} clients" + (f", paced at {args.rate:g}/s" if args.rate else ""))
+        db0 = db.backend_cpu()
         cpu0, own0, machine0 = server.cpu_seconds(), own_cpu_seconds(), cpu_times()
         run = drive(server.port, work, deadline, args.rate)
         run.cpu, run.own_cpu = server.cpu_seconds() - cpu0, own_cpu_seconds() - own0
+        db1 = db.backend_cpu()
+        if db0 is not None and db1 is not None:  # a backend that started meanwhile counts from zero
+            run.db_cpu = sum(max(0.0, c - db0.get(pid, 0.0)) for pid, c in db1.items())
         machine = machine_note(machine0, cpu_times())
         loadavg_after = os.getloadavg()
 
-        checks = verify(fake, since, people[:args.taps], run, db_path, measured_cid)
+        checks = verify(fake, since, people[:args.taps], run, db, measured_cid)
         load_note = (f"load average (1 min) before/after the measured taps: "
                      f"{loadavg_before[0]:.2f} / {loadavg_after[0]:.2f} on {os.cpu_count()} CPUs; {machine}")
-        status = report(args, run, checks, load_note)
+        if not db.is_sqlite:  # the plans PostgreSQL used, once the workers' backends have exited and reported
+            server.stop()
+            time.sleep(1.0)
+            scans = db.scans(["inbound_event", "outbox_message", "circular_recipient", "resident"])
+            load_note += ("\nPostgreSQL table scans over the whole run, warm-up included (sequential scans / rows "
+                          "they read / index scans): " + "; ".join(f"{t} {a} / {b} / {c}" for t, (a, b, c)
+                                                                   in sorted(scans.items())))
+        status = report(args, run, checks, load_note, db.describe())
     except BaseException:
         if server is not None:
             log(f"--- server log (tail) ---\n{server.tail()}")
@@ -323,13 +348,16 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         fake.stop()
         if args.keep:
-            log(f"kept {workdir}")
+            log(f"kept {workdir}" + ("" if db.is_sqlite else f" and the database {db.shown}"))
         else:
-            shutil.rmtree(workdir, ignore_errors=True)
+            try:
+                db.drop()
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
     return status
 
 
-def profile_in_process(args, fake: FakeLine, db_url: str, people, measured_cid: int, warm_cid: int,
+def profile_in_process(args, fake: FakeLine, db: BenchDatabase, people, measured_cid: int, warm_cid: int,
                        workdir: Path) -> int:
     """The same taps, one after another, through the Flask test client, under cProfile; also the
     time spent holding the database's write lock (`Database.session()`), per tap."""
@@ -340,7 +368,7 @@ def profile_in_process(args, fake: FakeLine, db_url: str, people, measured_cid: 
     from bot import create_app
     from bot.config import Config
 
-    app = create_app(Config(database_url=db_url, line_channel_secret=SECRET, line_channel_access_token=fake.token,
+    app = create_app(Config(database_url=db.url, line_channel_secret=SECRET, line_channel_access_token=fake.token,
                             line_api_base_url=fake.url))
     bot = app.extensions["tsunagari"]
     held = [0.0, 0]
@@ -395,7 +423,7 @@ def profile_in_process(args, fake: FakeLine, db_url: str, people, measured_cid: 
     if half:
         print(f"in-process, no profiler: {half} taps one after another (Flask test client): "
               f"{plain / half * 1000:.2f} ms per tap, of which {plain_held / half * 1000:.2f} ms inside "
-              f"{plain_tx / half:.1f} transactions (SQLite write lock held): "
+              f"{plain_tx / half:.1f} transactions{' (SQLite write lock held)' if db.is_sqlite else ''}: "
               + ", ".join(f"{site}() {t / half * 1000:.2f} ms" for site, t in plain_sites.items()))
     print(f"in-process, cProfile on: {n} taps: {seconds / n * 1000:.2f} ms per tap, of which "
           f"{held[0] / n * 1000:.2f} ms inside {held[1] / n:.1f} transactions")
@@ -407,7 +435,7 @@ def profile_in_process(args, fake: FakeLine, db_url: str, people, measured_cid: 
     return 0
 
 
-def verify(fake: FakeLine, since: int, tappers: list[tuple[str, str]], run: Run, db_path: Path,
+def verify(fake: FakeLine, since: int, tappers: list[tuple[str, str]], run: Run, db: BenchDatabase,
            circular_id: int) -> list[tuple[bool, str]]:
     from bot.i18n import t
 
@@ -426,15 +454,11 @@ def verify(fake: FakeLine, since: int, tappers: list[tuple[str, str]], run: Run,
         if u not in locale_of or text != want[locale_of[u]]:
             wrong.append((u, text[:60]))
     once = sum(1 for u, _ in tappers if per_user.get(u) == 1)
-    con = sqlite3.connect(db_path)
-    try:
-        read, unread = con.execute(
-            "SELECT count(read_at), count(*) - count(read_at) FROM circular_recipient WHERE circular_id = ?",
-            (circular_id,)).fetchone()
-        inbox = dict(con.execute("SELECT status, count(*) FROM inbound_event GROUP BY status").fetchall())
-        outbox_rows = dict(con.execute("SELECT status, count(*) FROM outbox_message GROUP BY status").fetchall())
-    finally:
-        con.close()
+    read, unread = db.query(
+        "SELECT count(read_at), count(*) - count(read_at) FROM circular_recipient WHERE circular_id = :c",
+        c=circular_id)[0]
+    inbox = dict(db.query("SELECT status, count(*) FROM inbound_event GROUP BY status"))
+    outbox_rows = dict(db.query("SELECT status, count(*) FROM outbox_message GROUP BY status"))
     n = len(tappers)
     return [
         (not run.errors, f"HTTP errors: {len(run.errors)}" + (f" (e.g. {run.errors[0]})" if run.errors else "")),
@@ -448,11 +472,11 @@ def verify(fake: FakeLine, since: int, tappers: list[tuple[str, str]], run: Run,
     ]
 
 
-def report(args, run: Run, checks: list[tuple[bool, str]], load_note: str) -> int:
+def report(args, run: Run, checks: list[tuple[bool, str]], load_note: str, database: str) -> int:
     mode = f"paced at {args.rate:g} taps/s" if args.rate else "as fast as answered"
     print()
     print(f"「読んだ」 taps benchmark: {args.taps} taps (one per member), {args.concurrency} clients, {mode}, "
-          f"gunicorn {args.workers} sync workers, SQLite")
+          f"gunicorn {args.workers} sync workers, {database}")
     print()
     print(f"{'taps':>7} {'seconds':>8} {'taps/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'CPU ms/tap':>11}")
     print(f"{run.taps:>7} {run.seconds:>8.2f} {run.rate:>8.1f} {run.pct(50):>7.1f} {run.pct(99):>7.1f} "
@@ -461,6 +485,10 @@ def report(args, run: Run, checks: list[tuple[bool, str]], load_note: str) -> in
     print(f"CPU per tap: gunicorn workers {run.cpu / run.taps * 1000:.2f} ms, this process (clients + fake LINE API) "
           f"{run.own_cpu / run.taps * 1000:.2f} ms; CPU busy {(run.cpu + run.own_cpu) / run.seconds:.2f} of "
           f"{os.cpu_count()} CPUs")
+    if run.db_cpu is not None:
+        print(f"PostgreSQL backends of the bot's connections: {run.db_cpu / run.taps * 1000:.2f} ms CPU per tap; "
+              f"workers + this process + backends busy {(run.cpu + run.own_cpu + run.db_cpu) / run.seconds:.2f} "
+              f"of {os.cpu_count()} CPUs")
     if args.rate:
         print(f"paced taps sent more than 10 ms after they were due: {run.late} "
               f"(latency counts from when each tap was due)")
