@@ -44,6 +44,9 @@ def build_app(config: Any = None) -> Flask:
     cfg = load_config(config, app.instance_path)
     app.config.update(SECRET_KEY=cfg.secret_key, MAX_CONTENT_LENGTH=cfg.max_webhook_bytes, JSON_AS_ASCII=False)
     app.json.ensure_ascii = False
+    from bot.i18n import html_lang
+
+    app.jinja_env.globals["html_lang"] = html_lang
     handlers.check_routes()
     bot = make_bot(cfg)
     app.extensions["tsunagari"] = bot

@@ -16,7 +16,10 @@ from bot.config import ROOT
 
 DEFAULT_LOCALE = "ja"
 # Each language named in its own script (autonyms are data, not translations).
-LANGUAGES: dict[str, str] = {"ja": "日本語", "en": "English"}
+LANGUAGES: dict[str, str] = {
+    "ja": "日本語", "ja_easy": "やさしい日本語", "en": "English", "zh_Hans": "简体中文", "ko": "한국어",
+    "vi": "Tiếng Việt", "tl": "Tagalog", "pt_BR": "Português", "ne": "नेपाली", "id": "Bahasa Indonesia",
+}
 SUPPORTED_LOCALES: tuple[str, ...] = tuple(LANGUAGES)
 LOCALES_DIR = ROOT / "locales"
 
@@ -27,6 +30,11 @@ _BABEL_LOCALE = {"ja_easy": "ja"}
 
 def babel_locale(code: str) -> str:
     return _BABEL_LOCALE.get(code, code)
+
+
+def html_lang(code: str) -> str:
+    """The BCP 47 tag for a page's `lang` attribute (screen readers choose their voice by it)."""
+    return {"ja_easy": "ja"}.get(code, code.replace("_", "-"))
 
 
 def N_(msgid: str) -> str:

@@ -21,7 +21,7 @@ def hours_options(ctx: Ctx, data: dict) -> list[Option]:
 
 
 def accept_hours(ctx: Ctx, data: dict, answer: Answer) -> str:
-    text = unicodedata.normalize("NFKC", answer.text or "").strip().lower()
+    text = unicodedata.normalize("NFKC", answer.text or "").strip().lower().replace(",", ".")  # 1,5 in pt/id/vi
     m = re.match(r"^(\d+(?:\.\d+)?)\s*(h|hours?|時間)?$", text)
     if m:
         minutes = round(float(m[1]) * 60)

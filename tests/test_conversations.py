@@ -41,7 +41,7 @@ def state(db, user=USER) -> ConversationState | None:
 def test_onboarding_in_japanese_with_profile_name_and_join_code(line, fake_line, db):
     fake_line.profiles[USER] = {"displayName": "山田花子", "language": "ja"}
     line.follow(USER)
-    assert fake_line.quick_labels(USER)[:2] == ["日本語", "English"]
+    assert fake_line.quick_labels(USER)[:3] == ["日本語", "やさしい日本語", "English"]
     line.tap(USER, "日本語")
     assert "お住まいの地区" in line.last_text(USER)
     line.say(USER, "港町")

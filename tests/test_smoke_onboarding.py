@@ -3,4 +3,4 @@ def test_onboarding_through_signed_webhooks(line, fake_line, db):
     fake_line.profiles[user] = {"displayName": "Hanako", "language": "ja"}
     line.follow(user)
     assert "つながりへようこそ" in line.last_text(user)
-    assert fake_line.quick_labels(user)[:2] == ["日本語", "English"]
+    assert fake_line.quick_labels(user)[:3] == ["日本語", "やさしい日本語", "English"]

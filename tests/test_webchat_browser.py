@@ -8,6 +8,8 @@ Run: .venv/bin/python -m pytest -q -m browser tests/test_webchat_browser.py
 """
 from __future__ import annotations
 
+from bot.i18n import LANGUAGES
+
 import re
 from pathlib import Path
 
@@ -88,7 +90,7 @@ def _state(app, user_id: str) -> tuple[str | None, str | None, int]:
 def _wait_for_onboarding_question(chat: Chat) -> None:
     expect(chat.resident).to_have_value("web-demo-new")
     expect(chat.bot_said("つながりへようこそ")).to_have_count(1)
-    expect(chat.choices()).to_have_text(["日本語", "English", "やめる"])
+    expect(chat.choices()).to_have_text([*LANGUAGES.values(), "やめる"])
 
 
 # -- tests -----------------------------------------------------------------------------------
@@ -197,7 +199,7 @@ def test_too_long_message_is_refused_and_the_conversation_goes_on(page, app, ser
     # It is no language, so the bot asks the same question again.
     expect(chat.bot_said("ボタンから言語を選んでください。")).to_have_count(1)
     expect(chat.bot_said("つながりへようこそ")).to_have_count(2)
-    expect(chat.choices()).to_have_text(["日本語", "English", "やめる"])
+    expect(chat.choices()).to_have_text([*LANGUAGES.values(), "やめる"])
     before = _state(app, "web-demo-new")
     assert before[:2] == ("onboarding", "language")
 
@@ -225,7 +227,7 @@ def test_too_long_message_is_refused_and_the_conversation_goes_on(page, app, ser
     assert _state(app, "web-demo-new") == before
 
     # The conversation is where it was: the same buttons still work.
-    expect(chat.choices()).to_have_text(["日本語", "English", "やめる"])
+    expect(chat.choices()).to_have_text([*LANGUAGES.values(), "やめる"])
     chat.tap("English")
     expect(chat.bot_said("Which area do you live in?")).to_have_count(1)
     expect(chat.error).to_be_hidden()
