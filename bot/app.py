@@ -47,6 +47,13 @@ def build_app(config: Any = None) -> Flask:
     from bot.i18n import html_lang
 
     app.jinja_env.globals["html_lang"] = html_lang
+    # The console's session cookie: never readable by scripts, not sent on cross-site posts,
+    # only over https when the bot is served over https.
+    from datetime import timedelta
+
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=(cfg.public_base_url or "").startswith("https://"),
+                      PERMANENT_SESSION_LIFETIME=timedelta(hours=8), WTF_CSRF_TIME_LIMIT=None)
     handlers.check_routes()
     bot = make_bot(cfg)
     app.extensions["tsunagari"] = bot
@@ -56,6 +63,9 @@ def build_app(config: Any = None) -> Flask:
     app.register_blueprint(media.bp)
     if cfg.webchat_on:
         app.register_blueprint(webchat.bp)
+    from bot import console
+
+    console.init_app(app)
     cli.init_app(app)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -217,9 +217,10 @@ def clock_cmd() -> None:
 
 def init_app(app: Flask) -> None:
     from bot.cli_clock import announce_cmd, announcements_cli, garbage_cli, richmenu_cli
+    from bot.console.cli import staff_cli
     from bot.cli_circulars import circulars_cli
     from bot.cli_events import events_cli
 
     for cmd in (db_cli, areas_cli, demo_cli, outbox_cli, aid_cli, events_cli, circulars_cli, worker_cmd, clock_cmd,
-                announce_cmd, announcements_cli, garbage_cli, richmenu_cli):
+                announce_cmd, announcements_cli, garbage_cli, richmenu_cli, staff_cli):
         app.cli.add_command(cmd)

@@ -67,12 +67,17 @@ def normalize_locale(value: str | None) -> str | None:
 
 
 @lru_cache(maxsize=None)
-def _translations(locale: str, locales_dir: str) -> NullTranslations:
-    path = Path(locales_dir) / locale / "LC_MESSAGES" / "messages.mo"
+def _translations(locale: str, locales_dir: str, domain: str = "messages") -> NullTranslations:
+    path = Path(locales_dir) / locale / "LC_MESSAGES" / f"{domain}.mo"
     if not path.exists():
         return NullTranslations()
     with path.open("rb") as fh:
-        return Translations(fh, domain="messages")
+        return Translations(fh, domain=domain)
+
+
+def translations_for(locale: str, domain: str) -> NullTranslations:
+    """Another catalog domain (the console's: Japanese and English)."""
+    return _translations(locale, str(LOCALES_DIR), domain)
 
 
 def missing_compiled_catalogs(locales_dir: Path = LOCALES_DIR) -> list[str]:

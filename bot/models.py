@@ -507,3 +507,55 @@ class RichMenu(Base):
     locale: Mapped[str] = mapped_column(String(16), primary_key=True)
     rich_menu_id: Mapped[str] = mapped_column(String(64))
     deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffAccount(Base):
+    """Someone who signs in to the console with a password: center staff, or an association's
+    leader (会長) or 班長 who prefers a password to the one-time link from LINE."""
+
+    __tablename__ = "staff_account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    display_name: Mapped[str] = mapped_column(String(60))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(12))  # staff | leader | han_leader
+    association_id: Mapped[int | None] = mapped_column(ForeignKey("association.id", ondelete="CASCADE"))
+    han: Mapped[str | None] = mapped_column(String(30))
+    locale: Mapped[str] = mapped_column(String(8), default="ja")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+
+class ConsoleLink(Base):
+    """A one-time sign-in link the bot sent a leader in LINE (only its hash is kept)."""
+
+    __tablename__ = "console_link"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class LoginFailure(Base):
+    """A failed console sign-in, by a hash of the address it came from (throttling)."""
+
+    __tablename__ = "login_failure"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what in the console, and when."""
+
+    __tablename__ = "audit_entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(80))  # "staff:tanaka" / "leader:12"
+    action: Mapped[str] = mapped_column(String(60))
+    target: Mapped[str | None] = mapped_column(String(120))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -20,6 +20,7 @@ ARCHIVE = N_("circulars|circular")
 STATUS = N_("circular status")
 COMPOSE = N_("write a circular")
 ROSTER = N_("roster|households")
+CONSOLE = N_("console|admin")
 
 
 def _circ(ctx: Ctx, data: dict) -> tuple[Circular, object]:
@@ -201,8 +202,18 @@ def roster(ctx: Ctx) -> list[Reply]:
     return engine.start(ctx, conversations.get("roster"))
 
 
+def console_link(ctx: Ctx) -> list[Reply]:
+    """A one-time link to the web console, for leaders (会長, 班長)."""
+    if ctx.resident is None or not circulars.led_by(ctx.session, ctx.resident):
+        return [Text(ctx.t(N_("The console is for association leaders and the center's staff.")))]
+    from bot.console.auth import make_link
+
+    url = make_link(ctx.session, ctx.resident, ctx.config.public_base_url)
+    return [Text(ctx.t(N_("Open the console with this link (valid for 15 minutes, once; do not share it):\n{url}"), url=url))]
+
+
 KEYWORDS: tuple[tuple[str, Callable[[Ctx], list[Reply]]], ...] = (
-    (STATUS, status), (COMPOSE, compose), (ROSTER, roster))
+    (STATUS, status), (COMPOSE, compose), (ROSTER, roster), (CONSOLE, console_link))
 ACTIONS: dict[str, Callable[[Ctx, dict], list[Reply]]] = {
     "read": do_read, "ans": do_answer, "av": do_answer_value, "full": do_full, "remind": do_remind,
     "paper": do_paper, "pmark": do_paper_mark,
@@ -213,7 +224,7 @@ def is_archive_word(ctx: Ctx) -> bool:
     if ctx.inbound.kind != "message" or ctx.inbound.message_type != "text":
         return False
     text = normalize_text(ctx.inbound.text or "")
-    if text in keywords(STATUS) | keywords(COMPOSE) | keywords(ROSTER):
+    if text in keywords(STATUS) | keywords(COMPOSE) | keywords(ROSTER) | keywords(CONSOLE):
         return False
     return any(text.startswith(kw) for kw in keywords(ARCHIVE))
 

@@ -57,6 +57,7 @@ LEADER_HELP_LINES: tuple[str, ...] = (
     N_("“Circular status”: who has read and answered; remind the rest"),
     N_("“Roster”: households, paper households and block leaders"),
     N_("“Manage events”: create events and see who is coming"),
+    N_("“Console”: a link to the web console (circulars, roster, events)"),
 )
 
 

@@ -31,6 +31,9 @@ PYBABEL = [sys.executable, "-m", "babel.messages.frontend"]
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Catalogs being translated, not yet offered to residents (kept up to date by `update`).
 IN_PROGRESS: tuple[str, ...] = ()
+# The console (staff and leaders) has its own domain, in Japanese and English only.
+CONSOLE_POT = LOCALES / "console.pot"
+CONSOLE_LOCALES = ("ja", "en")
 
 
 def run(*args: str) -> None:
@@ -43,6 +46,8 @@ def run(*args: str) -> None:
 def extract() -> None:
     run("extract", "-F", "babel.cfg", "-k", "N_", "-k", "Nn_:1,2", "--no-default-keywords", "--sort-by-file",
         "--omit-header", "-o", str(POT), ".")
+    run("extract", "-F", "babel_console.cfg", "-k", "ct", "-k", "cN_", "--no-default-keywords", "--sort-by-file",
+        "--omit-header", "-o", str(CONSOLE_POT), ".")
 
 
 def update(in_progress: bool = False) -> None:
@@ -55,18 +60,30 @@ def update(in_progress: bool = False) -> None:
                 "--ignore-obsolete")
         else:
             run("init", "-i", str(POT), "-o", str(po), "-l", babel_locale(loc))
-    en = LOCALES / "en" / "LC_MESSAGES" / "messages.po"
-    with en.open("rb") as fh:
-        cat = read_po(fh, locale="en")
-    for msg in cat:
-        if msg.id and not any(msg.string if isinstance(msg.string, tuple) else [msg.string]):
-            msg.string = msg.id  # a (singular, plural) pair for plural entries
-    with en.open("wb") as fh:
-        write_po(fh, cat, width=0, omit_header=False)
+    for loc in CONSOLE_LOCALES:
+        po = LOCALES / loc / "LC_MESSAGES" / "console.po"
+        if po.exists():
+            run("update", "-i", str(CONSOLE_POT), "-o", str(po), "-l", loc, "-D", "console", "--no-fuzzy-matching",
+                "--ignore-obsolete")
+        else:
+            run("init", "-i", str(CONSOLE_POT), "-o", str(po), "-l", loc, "-D", "console")
+    for domain in ("messages", "console"):
+        en = LOCALES / "en" / "LC_MESSAGES" / f"{domain}.po"
+        with en.open("rb") as fh:
+            cat = read_po(fh, locale="en")
+        for msg in cat:
+            if msg.id and not any(msg.string if isinstance(msg.string, tuple) else [msg.string]):
+                msg.string = msg.id  # a (singular, plural) pair for plural entries
+        with en.open("wb") as fh:
+            write_po(fh, cat, width=0, omit_header=False)
 
 
 def compile_() -> None:
     run("compile", "-d", str(LOCALES), "-D", "messages", "--statistics")
+    for loc in CONSOLE_LOCALES:
+        base = LOCALES / loc / "LC_MESSAGES"
+        if (base / "console.po").exists():
+            run("compile", "-i", str(base / "console.po"), "-o", str(base / "console.mo"), "-l", loc, "-D", "console")
 
 
 LABEL_MAX = 20
@@ -140,6 +157,32 @@ def problems(locales: list[str] | None = None) -> list[str]:
             limit = labels.get(msgids[0])
             if limit and any(utf16(form) > limit for form in forms):
                 out.append(f"{loc}: button label over {limit} characters: {msgids[0]!r} -> {forms[0]!r}")
+    if not locales:
+        out += console_problems()
+    return out
+
+
+def console_problems() -> list[str]:
+    if not CONSOLE_POT.exists():
+        return []
+    with CONSOLE_POT.open("rb") as fh:
+        template = read_po(fh)
+    out = []
+    for loc in CONSOLE_LOCALES:
+        path = LOCALES / loc / "LC_MESSAGES" / "console.po"
+        if not path.exists():
+            out.append(f"console/{loc}: no catalog (run update)")
+            continue
+        with path.open("rb") as fh:
+            cat = read_po(fh, locale=loc)
+        for msg in template:
+            if not msg.id:
+                continue
+            tr = cat.get(msg.id)
+            if tr is None or not tr.string or tr.fuzzy:
+                out.append(f"console/{loc}: untranslated: {msg.id!r}")
+            elif set(PLACEHOLDER.findall(tr.string)) != set(PLACEHOLDER.findall(msg.id)):
+                out.append(f"console/{loc}: placeholders differ: {msg.id!r}")
     return out
 
 

@@ -99,3 +99,17 @@ def test_routes_are_unique_and_in_the_documented_order():
     assert names[-1] == "text"
     with pytest.raises(RuntimeError):
         handlers.check_routes(handlers.ROUTES + (handlers.ROUTES[0],))
+
+
+def test_console_catalog_template_is_up_to_date_and_complete(tmp_path):
+    out = tmp_path / "console.pot"
+    subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel_console.cfg", "-k", "ct", "-k", "cN_",
+         "--no-default-keywords", "-o", str(out), "."],
+        cwd=ROOT, check=True, capture_output=True,
+    )
+    with out.open("rb") as fh:
+        fresh = {m.id for m in read_po(fh) if m.id}
+    with (ROOT / "locales" / "console.pot").open("rb") as fh:
+        assert fresh == {m.id for m in read_po(fh) if m.id}, "run: python scripts/i18n.py update"
+    assert catalog_tool.console_problems() == []

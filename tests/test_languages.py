@@ -17,7 +17,7 @@ KEYWORD_MSGIDS = {
     "record": aid.RECORD, "registry": aid.REGISTRY, "events": events.EVENTS, "my events": events.MINE,
     "manage events": events.MANAGE, "circulars": circulars.ARCHIVE, "circular status": circulars.STATUS,
     "write a circular": circulars.COMPOSE, "roster": circulars.ROSTER, "reminders": reminders.REMINDERS,
-    "garbage": reminders.GARBAGE,
+    "garbage": reminders.GARBAGE, "console": circulars.CONSOLE,
 }
 
 

@@ -1,0 +1,217 @@
+"""The staff and leader console (`/console`): center staff see and do everything; an
+association's leader (会長) sees their association; a 班長 their 班. Roles are checked on the
+server for every page and action (`require`), every form carries a CSRF token (Flask-WTF), and
+every change is written to the audit log.
+
+Who is signed in is a `Principal`, rebuilt from the database on every request, so a role taken
+away takes effect at once. Staff sign in with a password (`flask --app bot staff create`); a
+leader may also sign in from LINE with a one-time link (「管理画面」).
+
+The console's words come from the Babel catalogs' `console` domain, in Japanese (default) or
+English: `ct("English msgid", **named)` in code and templates.
+
+Pages live in one module each (`dashboard`, `announcements`, `circulars`, …), registered on the
+one blueprint `bp`."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+
+from bot.config import ROOT
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+CONSOLE_LOCALES = {"ja": "日本語", "en": "English"}
+ROLES = ("staff", "leader", "han_leader")
+
+
+@dataclass
+class Principal:
+    kind: str  # staff (a password account) | resident (a leader signed in from LINE)
+    id: int
+    name: str
+    role: str  # staff | leader | han_leader
+    locale: str = "ja"
+    # association id -> None (the whole association) or the one 班 they may see
+    scope: dict[int, str | None] = field(default_factory=dict)
+
+    @property
+    def actor(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role == "staff"
+
+    def sees_association(self, association_id: int) -> bool:
+        return self.is_staff or association_id in self.scope
+
+    def han_for(self, association_id: int) -> str | None:
+        """The 班 a 班長 is limited to in that association (None: all of it)."""
+        return None if self.is_staff else self.scope.get(association_id)
+
+    def sees_han(self, association_id: int, han: str | None) -> bool:
+        if not self.sees_association(association_id):
+            return False
+        limit = self.han_for(association_id)
+        return limit is None or limit == han
+
+
+def bot():
+    return current_app.extensions["tsunagari"]
+
+
+# -- who is signed in -------------------------------------------------------------------------
+
+def load_principal() -> Principal | None:
+    from sqlalchemy import select
+
+    from bot.models import Household, Membership, Resident, StaffAccount
+
+    who = session.get("console")
+    if not who:
+        return None
+    with bot().db.read() as s:
+        if who.get("kind") == "staff":
+            acct = s.get(StaffAccount, who.get("id"))
+            if acct is None or not acct.active:
+                return None
+            scope = {acct.association_id: acct.han} if acct.association_id else {}
+            return Principal("staff", acct.id, acct.display_name, acct.role, acct.locale, scope)
+        resident = s.get(Resident, who.get("id"))
+        if resident is None or not resident.onboarded:
+            return None
+        scope: dict[int, str | None] = {}
+        role = None
+        for assoc_id, r, han in s.execute(
+                select(Membership.association_id, Membership.role, Household.han)
+                .outerjoin(Household, Household.id == Membership.household_id)
+                .where(Membership.resident_id == resident.id, Membership.role.in_(["leader", "han_leader"]))):
+            if r == "leader":
+                scope[assoc_id], role = None, "leader"
+            elif han:
+                scope.setdefault(assoc_id, han)
+                role = role or "han_leader"
+        if not scope:
+            return None  # no longer a leader: the session ends
+        locale = resident.locale if resident.locale in CONSOLE_LOCALES else "ja"
+        return Principal("resident", resident.id, resident.nickname or "?", role or "han_leader",
+                         session.get("console_locale", locale), scope)
+
+
+def current() -> Principal | None:
+    if "principal" not in g:
+        g.principal = load_principal()
+    return g.principal
+
+
+def require(*roles: str) -> Callable:
+    """Only signed-in people with one of `roles` (default: any console role); others get the
+    sign-in page (signed out) or 403 (wrong role)."""
+    allowed = roles or ROLES
+
+    def deco(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            p = current()
+            if p is None:
+                if request.method == "GET":
+                    return redirect(url_for("console.login", next=request.full_path))
+                abort(401)
+            if p.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return deco
+
+
+def require_association(association_id: int, han: str | None = None) -> None:
+    p = current()
+    if p is None or not p.sees_association(association_id) or (han is not None and not p.sees_han(association_id, han)):
+        abort(403)
+
+
+# -- words -------------------------------------------------------------------------------------
+
+def console_locale() -> str:
+    p = current() if "console" in session else None
+    loc = session.get("console_locale") or (p.locale if p else None) or request.args.get("lang") or "ja"
+    return loc if loc in CONSOLE_LOCALES else "ja"
+
+
+def cN_(msgid: str) -> str:
+    """Mark a console msgid where it is defined; translate it later with `ct`."""
+    return msgid
+
+
+ROLE_NAMES = {"staff": cN_("Center staff"), "leader": cN_("Association leader"), "han_leader": cN_("Block leader")}
+
+
+def ct(msgid: str, /, **named: Any) -> str:
+    from bot.i18n import translations_for
+
+    text = translations_for(console_locale(), "console").gettext(msgid)
+    return text.format(**named) if named else text
+
+
+# -- the audit log -----------------------------------------------------------------------------
+
+def audit(s, action: str, target: str | None = None, **detail: Any) -> None:
+    from bot.models import AuditEntry
+
+    p = current()
+    s.add(AuditEntry(actor=p.actor if p else "anonymous", action=action, target=target, detail=detail))
+
+
+def nav() -> list[tuple[str, str]]:
+    """(endpoint, label) of the pages the signed-in person may open."""
+    p = current()
+    if p is None:
+        return []
+    items = [("console.dashboard", ct("Dashboard"))]
+    for endpoint, label, roles in NAV:
+        if p.role in roles and endpoint in current_app.view_functions:
+            items.append((endpoint, ct(label)))
+    return items
+
+
+# (endpoint, label msgid, roles) in the menu; pages register themselves below
+NAV: list[tuple[str, str, tuple[str, ...]]] = [
+    ("console.announcements", cN_("Announcements"), ("staff",)),
+    ("console.circulars", cN_("Circulars"), ROLES),
+    ("console.events", cN_("Events"), ("staff", "leader")),
+    ("console.aid", cN_("Mutual aid"), ("staff",)),
+    ("console.residents", cN_("Residents"), ("staff", "leader")),
+    ("console.dead_letters", cN_("Failed messages"), ("staff",)),
+    ("console.audit_log", cN_("Audit log"), ("staff",)),
+    ("console.accounts", cN_("Accounts"), ("staff",)),
+]
+
+
+def init_app(app) -> None:
+    from flask_wtf.csrf import CSRFProtect
+
+    from bot.console import auth, dashboard  # noqa: F401  (routes)
+
+    for name in ("announcements", "circulars", "events", "aid", "residents", "outbox_pages", "audit_pages"):
+        try:
+            __import__(f"bot.console.{name}")
+        except ModuleNotFoundError as exc:  # a page module not written yet
+            if exc.name != f"bot.console.{name}":
+                raise
+    csrf = CSRFProtect()
+    csrf.init_app(app)
+    for name in ("webhook", "webchat"):  # signed by LINE / the local demo chat's JSON API
+        if name in app.blueprints:
+            csrf.exempt(app.blueprints[name])
+    app.register_blueprint(bp)
+    app.jinja_env.globals.update(ct=ct, console_nav=nav, console_user=current, console_locales=CONSOLE_LOCALES,
+                                 console_locale=console_locale, role_names=ROLE_NAMES)
+
+
+TEMPLATES = Path(ROOT / "bot" / "templates" / "console")

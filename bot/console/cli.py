@@ -1,0 +1,81 @@
+"""`flask --app bot staff …`: console accounts."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+staff_cli = AppGroup("staff", help="Console accounts for center staff and association leaders.")
+
+
+@staff_cli.command("create")
+@click.argument("username")
+@click.option("--name", "display_name", help="the name shown in the console (default: the user name)")
+@click.option("--role", type=click.Choice(["staff", "leader", "han_leader"]), default="staff", show_default=True)
+@click.option("--association", "code", help="join code (for leaders and 班長)")
+@click.option("--han", help="the 班 (for 班長)")
+@click.option("--locale", type=click.Choice(["ja", "en"]), default="ja", show_default=True)
+@click.password_option(help="asked for if not given (at least 10 characters)")
+def create(username, display_name, role, code, han, locale, password):
+    """Create a console account."""
+    from bot.areas import find_association_by_code
+    from bot.console.auth import hash_password
+    from bot.models import StaffAccount
+
+    if len(password) < 10:
+        raise click.BadParameter("the password needs at least 10 characters")
+    with current_app.extensions["tsunagari"].db.session() as s:
+        assoc = find_association_by_code(s, code) if code else None
+        if role != "staff" and assoc is None:
+            raise click.BadParameter("leaders and 班長 need --association JOIN-CODE")
+        if role == "han_leader" and not han:
+            raise click.BadParameter("a 班長 needs --han")
+        if s.scalar(select(StaffAccount.id).where(StaffAccount.username == username)):
+            raise click.BadParameter(f"{username} exists already")
+        s.add(StaffAccount(username=username, display_name=display_name or username, password_hash=hash_password(password),
+                           role=role, association_id=assoc.id if assoc else None, han=han, locale=locale))
+    click.echo(f"account {username} ({role}) created")
+
+
+@staff_cli.command("list")
+def list_cmd():
+    """The accounts (no passwords)."""
+    from bot.models import StaffAccount
+
+    with current_app.extensions["tsunagari"].db.read() as s:
+        for a in s.scalars(select(StaffAccount).order_by(StaffAccount.username)):
+            state = "active" if a.active else "disabled"
+            click.echo(f"{a.username}\t{a.role}\t{a.association_id or '-'}\t{a.han or '-'}\t{state}")
+
+
+@staff_cli.command("password")
+@click.argument("username")
+@click.password_option()
+def password_cmd(username, password):
+    """Set a new password (and unlock the account)."""
+    from bot.console.auth import hash_password
+    from bot.models import StaffAccount
+
+    if len(password) < 10:
+        raise click.BadParameter("the password needs at least 10 characters")
+    with current_app.extensions["tsunagari"].db.session() as s:
+        acct = s.scalar(select(StaffAccount).where(StaffAccount.username == username))
+        if acct is None:
+            raise click.ClickException(f"no account {username}")
+        acct.password_hash, acct.failed_logins, acct.locked_until = hash_password(password), 0, None
+    click.echo(f"password of {username} changed")
+
+
+@staff_cli.command("disable")
+@click.argument("username")
+def disable(username):
+    """Stop an account from signing in (its sessions end at once)."""
+    from bot.models import StaffAccount
+
+    with current_app.extensions["tsunagari"].db.session() as s:
+        acct = s.scalar(select(StaffAccount).where(StaffAccount.username == username))
+        if acct is None:
+            raise click.ClickException(f"no account {username}")
+        acct.active = False
+    click.echo(f"{username} disabled")

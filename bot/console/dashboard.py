@@ -1,0 +1,72 @@
+"""The dashboard: the figures a center's staff watch (followers by language and area, new this
+week, blocked, the share of residents taking part in events, messages sent this month against
+the quota); a leader sees their association's."""
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from flask import render_template
+from sqlalchemy import func, select
+
+from bot.console import bot, bp, current, require
+from bot.db import utcnow
+from bot.i18n import LANGUAGES
+from bot.models import Area, Association, Circular, Membership, OutboxMessage, Resident
+
+
+def figures(s, config) -> dict:
+    now = utcnow()
+    local = now.astimezone(ZoneInfo(config.tz_name))
+    month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    joined = Resident.consent_at.is_not(None)
+    following = s.scalar(select(func.count()).select_from(Resident).where(Resident.following.is_(True), joined)) or 0
+    by_lang = dict(s.execute(select(Resident.locale, func.count()).where(Resident.following.is_(True), joined)
+                             .group_by(Resident.locale)).all())
+    by_area = s.execute(select(Area.names, func.count(Resident.id)).join(Resident, Resident.area_id == Area.id)
+                        .where(Resident.following.is_(True), joined).group_by(Area.id, Area.names)
+                        .order_by(func.count(Resident.id).desc())).all()
+    new_week = s.scalar(select(func.count()).select_from(Resident).where(joined, Resident.consent_at > now - timedelta(days=7))) or 0
+    blocked = s.scalar(select(func.count()).select_from(Resident).where(Resident.following.is_(False))) or 0
+    # Messages that count against LINE's monthly quota: pushes and multicasts (one per
+    # recipient) and broadcasts (one per friend); replies are free.
+    sent = 0
+    for kind, recipients, reply_token in s.execute(
+            select(OutboxMessage.kind, OutboxMessage.recipients, OutboxMessage.reply_token)
+            .where(OutboxMessage.status == "sent", OutboxMessage.channel == "line",
+                   OutboxMessage.sent_at >= month_start.astimezone(now.tzinfo))):
+        if kind == "broadcast":
+            sent += following
+        elif kind == "push" and not reply_token:
+            sent += len(recipients or [])
+    from bot import events
+
+    part = events.participation(s, local.year, config.tz_name)["all"]
+    took, total = (part[0][1], part[0][2]) if part else (0, 0)
+    return {
+        "following": following, "by_lang": sorted(by_lang.items(), key=lambda kv: -kv[1]),
+        "by_area": [((names or {}).get("ja") or "?", n) for names, n in by_area],
+        "new_week": new_week, "blocked": blocked, "sent_month": sent, "quota": config.line_monthly_quota,
+        "took_part": took, "residents": total, "year": local.year, "languages": LANGUAGES,
+        "month": month_start.strftime("%Y-%m"),
+    }
+
+
+@bp.get("/")
+@require()
+def dashboard():
+    p = current()
+    with bot().db.read() as s:
+        if p.is_staff:
+            return render_template("console/dashboard.html", f=figures(s, bot().config), associations=None)
+        associations = []
+        for assoc_id, han in p.scope.items():
+            assoc = s.get(Association, assoc_id)
+            members = s.scalar(select(func.count()).select_from(Membership).where(Membership.association_id == assoc_id)) or 0
+            latest = list(s.scalars(select(Circular).where(Circular.association_id == assoc_id, Circular.sent_at.is_not(None))
+                                    .order_by(Circular.sent_at.desc()).limit(5)))
+            associations.append({"name": assoc.name if assoc else "?", "han": han, "members": members, "circulars": latest})
+    from flask import current_app
+
+    return render_template("console/dashboard.html", f=None, associations=associations,
+                           circular_page="console.circular" in current_app.view_functions)

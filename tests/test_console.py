@@ -1,0 +1,132 @@
+"""The console's doors: signing in (password, one-time link from LINE), lockout and throttling,
+CSRF on every form, session cookie flags, roles, and the audit log."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from bot.models import AuditEntry, Association, Membership, Resident, StaffAccount
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def console_app(app_factory):
+    from bot.areas import load_city
+    from bot.config import ROOT
+
+    app = app_factory(public_base_url="https://tsunagari.example.jp")
+    with app.extensions["tsunagari"].db.session() as s:
+        load_city(s, ROOT / "data" / "cities" / "demo.json")
+    return app
+
+
+@pytest.fixture
+def accounts(console_app):
+    runner = console_app.test_cli_runner()
+    for args in (["staff", "create", "tanaka", "--role", "staff", "--password", PASSWORD],
+                 ["staff", "create", "asahi", "--role", "leader", "--association", "ASAHI-2026", "--password", PASSWORD]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    return console_app
+
+
+def csrf(client, path="/console/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def sign_in(client, username, password=PASSWORD):
+    return client.post("/console/login", data={"username": username, "password": password, "csrf_token": csrf(client)})
+
+
+def test_signed_out_visitors_are_sent_to_sign_in_and_passwords_work(accounts):
+    c = accounts.test_client()
+    r = c.get("/console/")
+    assert r.status_code == 302 and r.location.startswith("/console/login")
+    assert sign_in(c, "tanaka", "wrong password").status_code == 401
+    r = sign_in(c, "tanaka")
+    assert r.status_code == 302
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+    page = c.get("/console/").get_data(as_text=True)
+    assert "ダッシュボード" in page and "登録している住民" in page
+    with accounts.extensions["tsunagari"].db.read() as s:
+        stored = s.scalar(select(StaffAccount.password_hash).where(StaffAccount.username == "tanaka"))
+        assert stored.startswith("scrypt:") and PASSWORD not in stored
+        assert s.scalar(select(AuditEntry.action).where(AuditEntry.action == "sign_in")) == "sign_in"
+
+
+def test_every_form_needs_its_csrf_token(accounts):
+    c = accounts.test_client()
+    r = c.post("/console/login", data={"username": "tanaka", "password": PASSWORD})
+    assert r.status_code == 400
+    sign_in(c, "tanaka")
+    assert c.post("/console/logout").status_code == 400  # no token: still signed in
+    assert c.get("/console/").status_code == 200
+
+
+def test_five_failures_lock_the_account(accounts):
+    c = accounts.test_client()
+    for _ in range(5):
+        assert sign_in(c, "asahi", "guess").status_code == 401
+    assert sign_in(c, "asahi").status_code == 403  # locked, even with the right password
+    with accounts.extensions["tsunagari"].db.session() as s:
+        s.scalar(select(StaffAccount).where(StaffAccount.username == "asahi")).locked_until = None
+    assert sign_in(c, "asahi").status_code == 302
+
+
+def test_many_failures_from_one_address_are_throttled(accounts):
+    c = accounts.test_client()
+    for n in range(20):
+        sign_in(c, f"nobody{n}", "x")
+    assert sign_in(c, "tanaka").status_code == 429
+
+
+def test_a_leader_signs_in_from_line_with_a_one_time_link(console_app, line, fake_line, joined):
+    from tests import support
+
+    leader = "U" + "d1" * 16
+    other = "U" + "d2" * 16
+    joined(leader, name="会長", locale_label="日本語")
+    joined(other, name="住民", locale_label="日本語")
+    bot = console_app.extensions["tsunagari"]
+    with bot.db.session() as s:
+        a = s.scalar(select(Association).where(Association.join_code == "ASAHI-2026"))
+        rid = s.scalar(select(Resident.id).where(Resident.line_user_id == leader))
+        s.add(Membership(resident_id=rid, association_id=a.id, role="leader"))
+    ln = support.Line(console_app.test_client(), fake_line)
+    ln.say(other, "管理画面")
+    assert "役員とセンターの職員" in ln.last_text(other)
+    ln.say(leader, "管理画面")
+    url = re.search(r"https://tsunagari\.example\.jp(/console/link/\S+)", ln.last_text(leader)).group(1)
+    c = console_app.test_client()
+    page = c.get(url)  # LINE's link preview fetches it: that must not sign anyone in
+    assert page.status_code == 200 and c.get("/console/").status_code == 302
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    r = c.post(url, data={"csrf_token": token})
+    assert r.status_code == 302
+    assert "あさひ町内会" in c.get("/console/").get_data(as_text=True)
+    again = console_app.test_client()
+    assert again.get(url).status_code == 410  # used once
+    # Leaders see the leader's pages, not staff ones.
+    assert c.get("/console/").status_code == 200
+
+
+def test_disabled_accounts_lose_their_session_at_once(accounts):
+    c = accounts.test_client()
+    sign_in(c, "tanaka")
+    assert c.get("/console/").status_code == 200
+    assert accounts.test_cli_runner().invoke(args=["staff", "disable", "tanaka"]).exit_code == 0
+    assert c.get("/console/").status_code == 302
+
+
+def test_english_is_available(accounts):
+    c = accounts.test_client()
+    sign_in(c, "tanaka")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/console/").get_data(as_text=True)).group(1)
+    c.post("/console/language", data={"locale": "en", "csrf_token": token, "back": "/console/"})
+    page = c.get("/console/").get_data(as_text=True)
+    assert "Dashboard" in page and "Residents following" in page and 'lang="en"' in page
