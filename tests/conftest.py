@@ -169,3 +169,26 @@ def joined(line, fake_line):
         return user
 
     return make
+
+
+@pytest.fixture
+def console_app(app_factory):
+    """An app served as over https (Secure cookies), with the demo city loaded."""
+    app = app_factory(public_base_url="https://tsunagari.example.jp")
+    with app.extensions["tsunagari"].db.session() as s:
+        load_city(s, ROOT / "data" / "cities" / "demo.json")
+    return app
+
+
+@pytest.fixture
+def accounts(console_app):
+    """Console accounts: staff "tanaka" and the leader of ASAHI-2026 "asahi" (password
+    tests.console_support.PASSWORD)."""
+    from tests.console_support import PASSWORD
+
+    runner = console_app.test_cli_runner()
+    for args in (["staff", "create", "tanaka", "--role", "staff", "--password", PASSWORD],
+                 ["staff", "create", "asahi", "--role", "leader", "--association", "ASAHI-2026", "--password", PASSWORD]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    return console_app

@@ -4,42 +4,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from sqlalchemy import select
 
 from bot.models import AuditEntry, Association, Membership, Resident, StaffAccount
 
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def console_app(app_factory):
-    from bot.areas import load_city
-    from bot.config import ROOT
-
-    app = app_factory(public_base_url="https://tsunagari.example.jp")
-    with app.extensions["tsunagari"].db.session() as s:
-        load_city(s, ROOT / "data" / "cities" / "demo.json")
-    return app
-
-
-@pytest.fixture
-def accounts(console_app):
-    runner = console_app.test_cli_runner()
-    for args in (["staff", "create", "tanaka", "--role", "staff", "--password", PASSWORD],
-                 ["staff", "create", "asahi", "--role", "leader", "--association", "ASAHI-2026", "--password", PASSWORD]):
-        result = runner.invoke(args=args)
-        assert result.exit_code == 0, result.output
-    return console_app
-
-
-def csrf(client, path="/console/login") -> str:
-    html = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-def sign_in(client, username, password=PASSWORD):
-    return client.post("/console/login", data={"username": username, "password": password, "csrf_token": csrf(client)})
+from tests.console_support import PASSWORD, csrf, sign_in
 
 
 def test_signed_out_visitors_are_sent_to_sign_in_and_passwords_work(accounts):

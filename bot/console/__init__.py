@@ -198,7 +198,7 @@ def init_app(app) -> None:
 
     from bot.console import auth, dashboard  # noqa: F401  (routes)
 
-    for name in ("announcements", "circulars", "events", "aid", "residents", "outbox_pages", "audit_pages"):
+    for name in ("announcements", "circulars", "events", "aid", "residents", "outbox_pages", "audit_pages", "accounts"):
         try:
             __import__(f"bot.console.{name}")
         except ModuleNotFoundError as exc:  # a page module not written yet
