@@ -222,5 +222,37 @@ def init_app(app: Flask) -> None:
     from bot.cli_events import events_cli
 
     for cmd in (db_cli, areas_cli, demo_cli, outbox_cli, aid_cli, events_cli, circulars_cli, worker_cmd, clock_cmd,
-                announce_cmd, announcements_cli, garbage_cli, richmenu_cli, staff_cli):
+                announce_cmd, announcements_cli, garbage_cli, richmenu_cli, staff_cli, residents_cli):
         app.cli.add_command(cmd)
+
+
+residents_cli = AppGroup("residents", help="Residents' data: export on request.")
+
+
+@residents_cli.command("export")
+@click.option("--nickname", help="find the resident by nickname (must be unique)")
+@click.option("--id", "resident_id", type=int, help="the resident's number (console, `circulars members`)")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="a JSON file")
+def residents_export(nickname, resident_id, out):
+    """Everything kept about one resident, when they ask to see it (APPI)."""
+    import json
+
+    from sqlalchemy import select
+
+    from bot import residents
+    from bot.models import Resident
+
+    if bool(nickname) == bool(resident_id):
+        raise click.UsageError("give --nickname or --id")
+    bot = _bot()
+    with bot.db.read() as s:
+        if resident_id:
+            found = [s.get(Resident, resident_id)] if s.get(Resident, resident_id) else []
+        else:
+            found = list(s.scalars(select(Resident).where(Resident.nickname == nickname)))
+        if len(found) != 1:
+            raise click.ClickException(f"{len(found)} residents match; use --id")
+        data = residents.export(s, found[0], bot.config.tz_name)
+    with open(out, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=2)
+    click.echo(f"wrote {out}: " + ", ".join(f"{k} {len(v) if isinstance(v, list) else 1}" for k, v in data.items()))

@@ -60,6 +60,8 @@ class Config:
     digest_hour: int = 8  # the daily digest of announcements
     reminder_limit: int = 20  # personal reminders per resident
     japanese_era: bool = False  # show Japanese dates with the era year (令和8年…)
+    resident_events_per_minute: int = 30  # more from one resident is answered once, then ignored
+    unfollowed_retention_days: int = 180  # data of residents who unfollowed is deleted after this
     line_monthly_quota: int = 0  # messages a month the LINE plan includes (0: unlimited), for the dashboard
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -108,7 +110,9 @@ class Config:
         for key, name in (("EVENT_REMINDER_HOUR", "event_reminder_hour"), ("GARBAGE_REMINDER_HOUR", "garbage_reminder_hour"),
                           ("DIGEST_HOUR", "digest_hour"), ("MISFIRE_GRACE_SECONDS", "misfire_grace_seconds"),
                           ("WORKER_THREADS", "worker_threads"), ("LINE_WORKER_PROCESSES", "line_worker_processes"),
-                          ("OUTBOX_STALE_SECONDS", "outbox_stale_seconds"), ("LINE_MONTHLY_QUOTA", "line_monthly_quota")):
+                          ("OUTBOX_STALE_SECONDS", "outbox_stale_seconds"), ("LINE_MONTHLY_QUOTA", "line_monthly_quota"),
+                          ("RESIDENT_EVENTS_PER_MINUTE", "resident_events_per_minute"),
+                          ("UNFOLLOWED_RETENTION_DAYS", "unfollowed_retention_days")):
             if env.get(key, "").isdigit():
                 values[name] = int(env[key])
         if env.get("HELP_CATEGORIES"):

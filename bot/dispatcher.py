@@ -32,6 +32,14 @@ def dispatch(session: Session, config: Config, inbound: Inbound, now: datetime) 
         else:
             locale = normalize_locale(inbound.profile_language) or config.default_locale
             ctx.resident = residents.get_or_create(session, inbound.user_id, inbound.channel, now, locale)
+        if ctx.resident is not None and inbound.kind in ("message", "postback"):
+            over = _over_limit(session, config, ctx.resident.id, now)
+            if over:
+                if over > 1:
+                    return []  # already told: ignore until the minute is over
+                replies = [Text(ctx.t(N_("You are sending messages very fast. Please wait a minute, then try again.")))]
+                return outbox.enqueue(session, channel=inbound.channel, recipients=[inbound.user_id], replies=replies,
+                                      resident_id=ctx.resident.id, reply_token=inbound.reply_token, claimed=True)
         if ctx.resident is not None:
             _load_conversation(ctx)
     elif inbound.source_type == "user":
@@ -59,6 +67,23 @@ def dispatch(session: Session, config: Config, inbound: Inbound, now: datetime) 
         claimed=True,
         erase_after_send=ctx.erased,
     )
+
+
+def _over_limit(session: Session, config: Config, resident_id: int, now: datetime) -> int:
+    """Count this event in the resident's current minute, atomically (one UPDATE, so processes
+    and hosts share the count). Returns 0 within the limit, else how far over it (1 = the first)."""
+    from sqlalchemy import case, update
+
+    from bot.models import Resident
+
+    window = int(now.timestamp() // 60)
+    count = session.execute(
+        update(Resident).where(Resident.id == resident_id)
+        .values(rate_count=case((Resident.rate_window == window, Resident.rate_count + 1), else_=1), rate_window=window)
+        .returning(Resident.rate_count).execution_options(synchronize_session=False)
+    ).scalar()
+    limit = config.resident_events_per_minute
+    return 0 if not limit or count is None or count <= limit else count - limit
 
 
 def _load_conversation(ctx: Ctx) -> None:

@@ -74,6 +74,9 @@ class Resident(Base):
     digest: Mapped[bool] = mapped_column(Boolean, default=False)
     # Topics of announcements the resident wants (codes of bot.announcements.TOPICS).
     interests: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Abuse limit: events in the current minute (shared by every web process: it is a row).
+    rate_window: Mapped[int | None] = mapped_column(Integer)
+    rate_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     area: Mapped[Area | None] = relationship(lazy="joined")

@@ -103,8 +103,80 @@ def delete_resident(session: Session, resident: Resident) -> None:
         .values(resident_id=None, recipients=[], payload=[])
         .execution_options(synchronize_session=False)
     )
+    _scrub_from_multicasts(session, resident.line_user_id)
     session.execute(delete(WebChatMessage).where(WebChatMessage.resident_id == rid))
     session.execute(delete(ConversationState).where(ConversationState.resident_id == rid))
     session.execute(delete(Membership).where(Membership.resident_id == rid))
     session.delete(resident)
     session.flush()
+
+
+def _scrub_from_multicasts(session: Session, user_id: str) -> None:
+    """Take the resident's LINE user ID out of messages to many (multicasts): queued ones then
+    go to the others only, sent ones keep no trace of them."""
+    from sqlalchemy import text
+
+    if session.get_bind().dialect.name == "postgresql":
+        has = text("CAST(outbox_message.recipients AS jsonb) ? :uid").bindparams(uid=user_id)
+    else:
+        has = text("EXISTS (SELECT 1 FROM json_each(outbox_message.recipients) WHERE value = :uid)").bindparams(uid=user_id)
+    for row in session.scalars(select(OutboxMessage).where(OutboxMessage.resident_id.is_(None), has)):
+        left = [u for u in row.recipients if u != user_id]
+        row.recipients = left
+        if not left and row.status in ("pending", "dead"):
+            row.status = "cancelled"
+
+
+def expire_unfollowed(session: Session, now: datetime, days: int) -> int:
+    """Delete the data of residents who unfollowed more than `days` ago (APPI: keep no longer
+    than needed). Returns how many."""
+    from datetime import timedelta
+
+    if days <= 0:
+        return 0
+    old = list(session.scalars(select(Resident).where(
+        Resident.following.is_(False), Resident.unfollowed_at.is_not(None),
+        Resident.unfollowed_at < now - timedelta(days=days)).limit(500)))
+    for r in old:
+        delete_resident(session, r)
+    return len(old)
+
+
+def export(session: Session, resident: Resident, tz_name: str) -> dict:
+    """Everything the bot keeps about one resident, for a request to see their data (APPI)."""
+    from bot.models import (
+        CircularRecipient, DigestItem, GarbageSubscription, HelperProfile, HelpOffer, HelpRequest, LedgerAccount,
+        LedgerEntry, Reminder, Signup,
+    )
+
+    def rows(model, *where):
+        out = []
+        for obj in session.scalars(select(model).where(*where)):
+            out.append({c.name: _plain(getattr(obj, c.key)) for c in obj.__table__.columns})
+        return out
+
+    data = {"resident": {c.name: _plain(getattr(resident, c.key)) for c in Resident.__table__.columns},
+            "memberships": rows(Membership, Membership.resident_id == resident.id),
+            "help_requests": rows(HelpRequest, HelpRequest.requester_id == resident.id),
+            "help_offers": rows(HelpOffer, HelpOffer.helper_id == resident.id),
+            "helper_profile": rows(HelperProfile, HelperProfile.resident_id == resident.id),
+            "event_signups": rows(Signup, Signup.resident_id == resident.id),
+            "circulars_read": rows(CircularRecipient, CircularRecipient.resident_id == resident.id),
+            "reminders": rows(Reminder, Reminder.resident_id == resident.id),
+            "garbage_days": rows(GarbageSubscription, GarbageSubscription.resident_id == resident.id),
+            "digest_waiting": rows(DigestItem, DigestItem.resident_id == resident.id)}
+    account = session.scalar(select(LedgerAccount.id).where(LedgerAccount.resident_id == resident.id))
+    data["thanks_hours"] = rows(LedgerEntry, LedgerEntry.account_id == account) if account else []
+    for item in data["circulars_read"]:
+        item.pop("token", None)  # a key to a page, not information about them
+    return data
+
+
+def _plain(value):
+    from datetime import date
+
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return None
+    return value

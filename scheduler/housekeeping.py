@@ -13,7 +13,7 @@ SENT_KEEP = timedelta(days=30)
 PHOTO_UNUSED_KEEP = timedelta(days=1)  # a photo sent during a conversation that was left
 
 
-def tidy(session: Session, now: datetime) -> dict[str, int]:
+def tidy(session: Session, now: datetime, retention_days: int = 180) -> dict[str, int]:
     counts = {}
     counts["inbox"] = session.execute(
         delete(InboundEvent).where(InboundEvent.status != "pending", InboundEvent.received_at < now - INBOX_KEEP)
@@ -33,4 +33,8 @@ def tidy(session: Session, now: datetime) -> dict[str, int]:
         delete(Media).where(Media.created_at < now - PHOTO_UNUSED_KEEP,
                             ~Media.id.in_(select(Circular.image_id).where(Circular.image_id.is_not(None))))
     ).rowcount or 0
+    # Residents who unfollowed long ago: their data goes (UNFOLLOWED_RETENTION_DAYS).
+    from bot.residents import expire_unfollowed
+
+    counts["unfollowed"] = expire_unfollowed(session, now, retention_days)
     return counts
