@@ -98,7 +98,26 @@ def demo_seed() -> None:
         if garbage.current(s) is None:  # a sample garbage calendar (5374 format) to try 「ごみの日」
             demo_cal = ROOT / "data" / "garbage" / "demo"
             garbage.store(s, garbage5374.load_dir(demo_cal), str(demo_cal), utcnow())
+        password = _demo_staff(s)
     click.echo("demo residents: " + ", ".join(names))
+    if password:
+        click.echo(f"console: /console  user demo-staff  password {password}  (a demo account; made once)")
+
+
+def _demo_staff(s) -> str | None:
+    """A console account to try the console with, made only when there is no account at all."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from bot.console.auth import hash_password
+    from bot.models import StaffAccount
+
+    if s.scalar(select(StaffAccount.id).limit(1)) is not None:
+        return None
+    password = secrets.token_urlsafe(9)
+    s.add(StaffAccount(username="demo-staff", display_name="デモ職員", password_hash=hash_password(password), role="staff"))
+    return password
 
 
 @outbox_cli.command("status")

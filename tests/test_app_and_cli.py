@@ -92,12 +92,22 @@ def test_areas_load_refuses_a_broken_file(runner, tmp_path):
     assert runner.invoke(args=["areas", "load", str(f)]).exit_code == 1
 
 
-def test_demo_seed_is_idempotent(runner, db):
+def test_demo_seed_is_idempotent(runner, db, app):
+    import re
+
+    outputs = []
     for _ in range(2):
         result = runner.invoke(args=["demo", "seed"])
         assert result.exit_code == 0, result.output
+        outputs.append(result.output)
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Resident).where(Resident.channel == "web")) == 3
+    # A console account to try the console with, printed once; it signs in.
+    password = re.search(r"user demo-staff\s+password (\S+)", outputs[0]).group(1)
+    assert "demo-staff" not in outputs[1]
+    from tests.console_support import sign_in
+
+    assert sign_in(app.test_client(), "demo-staff", password).status_code == 302
 
 
 def test_worker_once_from_the_command_line(runner):
