@@ -9,9 +9,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot import outbox
@@ -124,9 +125,20 @@ def send(session: Session, circ: Circular, config: Config, now: datetime) -> dic
     return {"members": len(members), "paper_households": len(paper), "messages": calls}
 
 
+@cache
+def _recipient_stmt():
+    return select(CircularRecipient).where(CircularRecipient.circular_id == bindparam("c"),
+                                           CircularRecipient.resident_id == bindparam("r"))
+
+
+@cache
+def _mark_read_stmt():
+    return (update(CircularRecipient).where(CircularRecipient.id == bindparam("row_id"), CircularRecipient.read_at.is_(None))
+            .values(read_at=bindparam("now")).execution_options(synchronize_session=False))
+
+
 def recipient(session: Session, circ_id: int, resident: Resident) -> CircularRecipient:
-    row = session.scalar(select(CircularRecipient).where(CircularRecipient.circular_id == circ_id,
-                                                         CircularRecipient.resident_id == resident.id))
+    row = session.scalar(_recipient_stmt(), {"c": circ_id, "r": resident.id})
     if row is None:
         raise CircularError(N_("That circular was not found."))
     return row
@@ -134,10 +146,7 @@ def recipient(session: Session, circ_id: int, resident: Resident) -> CircularRec
 
 def mark_read(session: Session, row: CircularRecipient, now: datetime) -> bool:
     """Record the reading once. True the first time."""
-    done = session.execute(
-        update(CircularRecipient).where(CircularRecipient.id == row.id, CircularRecipient.read_at.is_(None))
-        .values(read_at=now).execution_options(synchronize_session=False)
-    ).rowcount
+    done = session.execute(_mark_read_stmt(), {"row_id": row.id, "now": now}).rowcount
     return bool(done)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -69,26 +70,37 @@ def dispatch(session: Session, config: Config, inbound: Inbound, now: datetime) 
     )
 
 
-def _over_limit(session: Session, config: Config, resident_id: int, now: datetime) -> int:
-    """Count this event in the resident's current minute, atomically (one UPDATE, so processes
-    and hosts share the count). Returns 0 within the limit, else how far over it (1 = the first)."""
-    from sqlalchemy import case, update
+@cache
+def _count_stmt():
+    from sqlalchemy import bindparam, case, update
 
     from bot.models import Resident
 
+    w = bindparam("window")
+    return (update(Resident).where(Resident.id == bindparam("rid"))
+            .values(rate_count=case((Resident.rate_window == w, Resident.rate_count + 1), else_=1), rate_window=w)
+            .returning(Resident.rate_count).execution_options(synchronize_session=False))
+
+
+@cache
+def _conversation_stmt():
+    from sqlalchemy import bindparam
+
+    return select(ConversationState).where(ConversationState.resident_id == bindparam("rid"))
+
+
+def _over_limit(session: Session, config: Config, resident_id: int, now: datetime) -> int:
+    """Count this event in the resident's current minute, atomically (one UPDATE, so processes
+    and hosts share the count). Returns 0 within the limit, else how far over it (1 = the first)."""
     window = int(now.timestamp() // 60)
-    count = session.execute(
-        update(Resident).where(Resident.id == resident_id)
-        .values(rate_count=case((Resident.rate_window == window, Resident.rate_count + 1), else_=1), rate_window=window)
-        .returning(Resident.rate_count).execution_options(synchronize_session=False)
-    ).scalar()
+    count = session.execute(_count_stmt(), {"rid": resident_id, "window": window}).scalar()
     limit = config.resident_events_per_minute
     return 0 if not limit or count is None or count <= limit else count - limit
 
 
 def _load_conversation(ctx: Ctx) -> None:
     assert ctx.resident is not None
-    state = ctx.session.scalar(select(ConversationState).where(ConversationState.resident_id == ctx.resident.id))
+    state = ctx.session.scalar(_conversation_stmt(), {"rid": ctx.resident.id})
     if state is not None and state.expires_at <= ctx.now:
         ctx.session.delete(state)
         ctx.session.flush()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
@@ -132,6 +133,15 @@ class Outcome:
     erase: bool = False  # blank recipients and text once sent
 
 
+@lru_cache(maxsize=1)
+def _sent_stmt():
+    from sqlalchemy import bindparam
+
+    return (update(OutboxMessage).where(OutboxMessage.id == bindparam("row_id"), OutboxMessage.status == "sending")
+            .values(status="sent", sent_at=bindparam("now"), accepted_request_id=bindparam("req"), last_error=None)
+            .execution_options(synchronize_session=False))
+
+
 class Sender:
     """Sends claimed rows and records what happened. Used by the web request and the worker."""
 
@@ -195,12 +205,15 @@ class Sender:
                 )
                 if oc.erase:
                     values.update(recipients=[], payload=[])
-                session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == oc.row_id, OutboxMessage.status == "sending")
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
-                )
+                if oc.erase:
+                    session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id == oc.row_id, OutboxMessage.status == "sending")
+                        .values(**values)
+                        .execution_options(synchronize_session=False)
+                    )
+                else:  # the usual case, with a statement built once
+                    session.execute(_sent_stmt(), {"row_id": oc.row_id, "now": now, "req": oc.result.request_id})
                 continue
             row = session.get(OutboxMessage, oc.row_id)
             if row is None or row.status != "sending":

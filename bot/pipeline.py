@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 from typing import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -40,6 +40,13 @@ class Bot:
             ins(InboundEvent)
             .on_conflict_do_nothing(index_elements=["webhook_event_id"])
             .returning(InboundEvent.webhook_event_id)
+        )
+        # Built once: every event is claimed with it (the hot path).
+        self._claim_event = (
+            update(InboundEvent)
+            .where(InboundEvent.webhook_event_id == bindparam("eid"), InboundEvent.status == "pending")
+            .values(status="done", processed_at=bindparam("now"), payload=None, attempts=InboundEvent.attempts + 1)
+            .execution_options(synchronize_session=False)
         )
 
     # -- the inbox -----------------------------------------------------------------------------
@@ -75,12 +82,7 @@ class Bot:
             try:
                 with self.db.session() as s:
                     now = utcnow()
-                    claimed = s.execute(
-                        update(InboundEvent)
-                        .where(InboundEvent.webhook_event_id == ev.event_id, InboundEvent.status == "pending")
-                        .values(status="done", processed_at=now, payload=None, attempts=InboundEvent.attempts + 1)
-                        .execution_options(synchronize_session=False)
-                    ).rowcount
+                    claimed = s.execute(self._claim_event, {"eid": ev.event_id, "now": now}).rowcount
                     if not claimed:
                         return []  # another request or worker handled it
                     return dispatch(s, self.config, ev, now)

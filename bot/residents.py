@@ -4,7 +4,9 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from functools import cache
+
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.models import (
@@ -18,11 +20,15 @@ from bot.models import (
 NICKNAME_MAX = 20
 
 
+@cache
+def _find_stmt(lock: bool):
+    # Built once and reused: every event looks its resident up (the hot path).
+    stmt = select(Resident).where(Resident.line_user_id == bindparam("uid"))
+    return stmt.with_for_update(of=Resident) if lock else stmt
+
+
 def find(session: Session, user_id: str, *, lock: bool = False) -> Resident | None:
-    stmt = select(Resident).where(Resident.line_user_id == user_id)
-    if lock:
-        stmt = stmt.with_for_update(of=Resident)
-    return session.scalar(stmt)
+    return session.scalar(_find_stmt(lock), {"uid": user_id})
 
 
 def get_or_create(session: Session, user_id: str, channel: str, now: datetime, locale: str) -> Resident:
