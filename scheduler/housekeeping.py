@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.models import Circular, ConversationState, InboundEvent, Media, OutboxMessage
+from bot.models import Announcement, Circular, ConversationState, InboundEvent, Media, OutboxMessage
 
 INBOX_KEEP = timedelta(days=7)  # longer than LINE redelivers an event
 SENT_KEEP = timedelta(days=30)
@@ -31,7 +31,8 @@ def tidy(session: Session, now: datetime, retention_days: int = 180) -> dict[str
     # Photos nothing uses (a leader who sent one, then cancelled the circular) are deleted.
     counts["photos"] = session.execute(
         delete(Media).where(Media.created_at < now - PHOTO_UNUSED_KEEP,
-                            ~Media.id.in_(select(Circular.image_id).where(Circular.image_id.is_not(None))))
+                            ~Media.id.in_(select(Circular.image_id).where(Circular.image_id.is_not(None))),
+                            ~Media.id.in_(select(Announcement.image_id).where(Announcement.image_id.is_not(None))))
     ).rowcount or 0
     # Residents who unfollowed long ago: their data goes (UNFOLLOWED_RETENTION_DAYS).
     from bot.residents import expire_unfollowed

@@ -101,6 +101,8 @@ def make_config(db_url: str, fake: FakeLine, **overrides) -> Config:
         webchat_enabled=True,
         secret_key="test",
     )
+    # Tests send many events within one frozen minute; the rate limit has its own test.
+    values.setdefault("resident_events_per_minute", 0)
     values.update(overrides)
     return Config(**values)
 

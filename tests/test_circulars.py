@@ -463,3 +463,18 @@ def test_cli_lists_the_roster_and_sets_roles_and_households(bot, db, runner, ass
     with db.session() as s:
         m = s.get(Membership, int(member_id))
         assert (m.role, m.household_id) == ("leader", assoc["h1"])
+
+
+def test_photos_of_announcements_are_kept(runner, bot, db, fake_line, assoc, clock, tmp_path):
+    from datetime import timedelta
+
+    from bot.models import Announcement, Media
+    from scheduler.housekeeping import tidy
+
+    pic = tmp_path / "p.jpg"
+    pic.write_bytes(_photo_with_location())
+    assert runner.invoke(args=["announce", "--text", "写真つきのお知らせ", "--image", str(pic)]).exit_code == 0
+    with db.session() as s:
+        tidy(s, utcnow() + timedelta(days=3))
+        image_id = s.scalar(select(Announcement.image_id))
+        assert image_id is not None and s.get(Media, image_id) is not None

@@ -79,12 +79,16 @@ def test_a_resident_can_have_their_data_exported(line, runner, db, joined, tmp_p
     assert runner.invoke(args=["residents", "export", "--nickname", "Nobody", "--out", str(out)]).exit_code != 0
 
 
-def test_one_resident_cannot_flood_the_bot(line, bot, db, fake_line, joined, time_machine):
+def test_one_resident_cannot_flood_the_bot(app_factory, db, fake_line, joined, time_machine):
+    from tests import support
+
     time_machine.move_to("2026-12-01 10:00:30+09:00", tick=False)
     joined(USER, name="Zorro")
+    limited = app_factory(resident_events_per_minute=30)
+    line = support.Line(limited.test_client(), fake_line)
     with db.session() as s:  # start the minute's count from here
         s.execute(sa.update(Resident).where(Resident.line_user_id == USER).values(rate_count=0, rate_window=None))
-    limit = bot.config.resident_events_per_minute
+    limit = 30
     for _ in range(limit):
         line.say(USER, "menu")
     before = len(fake_line.messages_to(USER))

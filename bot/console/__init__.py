@@ -184,6 +184,7 @@ def nav() -> list[tuple[str, str]]:
 NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("console.announcements", cN_("Announcements"), ("staff",)),
     ("console.circulars", cN_("Circulars"), ROLES),
+    ("console.circular_roster", cN_("Households and block leaders"), ("staff", "leader")),
     ("console.events", cN_("Events"), ("staff", "leader")),
     ("console.aid", cN_("Mutual aid"), ("staff",)),
     ("console.residents", cN_("Residents"), ("staff", "leader")),
@@ -204,6 +205,14 @@ def init_app(app) -> None:
         except ModuleNotFoundError as exc:  # a page module not written yet
             if exc.name != f"bot.console.{name}":
                 raise
+    @app.before_request
+    def _console_uploads():
+        # The app's 1 MB limit is for LINE's webhook; console forms may carry a photo.
+        if request.path.startswith("/console/") and request.mimetype == "multipart/form-data":
+            from bot.media import MAX_UPLOAD_BYTES
+
+            request.max_content_length = MAX_UPLOAD_BYTES + 1_000_000
+
     csrf = CSRFProtect()
     csrf.init_app(app)
     for name in ("webhook", "webchat"):  # signed by LINE / the local demo chat's JSON API

@@ -23,9 +23,10 @@ def figures(s, config) -> dict:
     following = s.scalar(select(func.count()).select_from(Resident).where(Resident.following.is_(True), joined)) or 0
     by_lang = dict(s.execute(select(Resident.locale, func.count()).where(Resident.following.is_(True), joined)
                              .group_by(Resident.locale)).all())
-    by_area = s.execute(select(Area.names, func.count(Resident.id)).join(Resident, Resident.area_id == Area.id)
-                        .where(Resident.following.is_(True), joined).group_by(Area.id, Area.names)
-                        .order_by(func.count(Resident.id).desc())).all()
+    counts = s.execute(select(Resident.area_id, func.count(Resident.id)).where(
+        Resident.following.is_(True), joined, Resident.area_id.is_not(None)).group_by(Resident.area_id)).all()
+    names = {a.id: a.names for a in s.scalars(select(Area))}  # JSON cannot be grouped by on PostgreSQL
+    by_area = sorted(((names.get(aid), n) for aid, n in counts), key=lambda x: -x[1])
     new_week = s.scalar(select(func.count()).select_from(Resident).where(joined, Resident.consent_at > now - timedelta(days=7))) or 0
     blocked = s.scalar(select(func.count()).select_from(Resident).where(Resident.following.is_(False))) or 0
     # Messages that count against LINE's monthly quota: pushes and multicasts (one per
@@ -63,8 +64,10 @@ def dashboard():
         for assoc_id, han in p.scope.items():
             assoc = s.get(Association, assoc_id)
             members = s.scalar(select(func.count()).select_from(Membership).where(Membership.association_id == assoc_id)) or 0
-            latest = list(s.scalars(select(Circular).where(Circular.association_id == assoc_id, Circular.sent_at.is_not(None))
-                                    .order_by(Circular.sent_at.desc()).limit(5)))
+            latest = [{"id": cid, "title": title} for cid, title in s.execute(
+                select(Circular.id, Circular.title).where(Circular.association_id == assoc_id, Circular.sent_at.is_not(None),
+                                                         *([Circular.han.is_(None) | (Circular.han == han)] if han else []))
+                .order_by(Circular.sent_at.desc()).limit(5))]
             associations.append({"name": assoc.name if assoc else "?", "han": han, "members": members, "circulars": latest})
     from flask import current_app
 

@@ -1,0 +1,634 @@
+"""Circulars (回覧板) in the console: the list, each circular's read status per household (with
+paper households marked by hand, a reminder to the unread, the CSV and the print sheet),
+writing and sending a new one (form → preview → send), and the association's roster.
+
+Who sees what: center staff every association; an association leader (会長) their
+association(s); a 班長 only their 班 — in the list, the status, the marks, the CSV and the print
+sheet. Only staff and 会長 write circulars, remind, and keep the roster (as in LINE).
+
+The business rules live in `bot.circulars` (send, tally, remind_unread, mark_paper, …) and in the
+LINE flows (`conversations.compose_circular`, `conversations.roster`), whose checks are reused
+here. `status_csv` and `print_sheet` build the same CSV and sheet as `flask circulars status
+--csv` and `flask circulars print`, and may be used by the command line too."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import secrets
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from sqlalchemy import and_, false, or_, select
+from sqlalchemy.orm import Session
+
+from bot import circulars, timefmt
+from bot.config import Config
+from bot.console import audit, bot, bp, cN_, console_locale, ct, current, require
+from bot.db import utcnow
+from bot.i18n import t
+from bot.models import Association, Circular, CircularRecipient, Household, Media, Membership, Resident
+
+PER_PAGE = 30
+CSV_HEADER = ["世帯", "班", "表示名", "既読", "回答", "紙"]
+QUESTIONS = (("none", cN_("No question")), ("attendance", cN_("Attendance (attending / not attending / not sure)")),
+             ("choices", cN_("Own choices")))
+MAX_REMIND_DAYS = 14
+_LINK = re.compile(r"https://[^\s<>\"]{3,490}")
+_COMPOSE_KEY = "circular_compose"  # one-time tokens of the previews shown (a send uses one up)
+
+
+# -- shared with the command line ----------------------------------------------------------------
+
+def status_rows(s: Session, circ: Circular, han: str | None = None) -> list[tuple]:
+    """One row per recipient, as `flask circulars status --csv` writes them: (household label, 班,
+    nickname, read at, answer, marked by a leader)."""
+    stmt = (
+        select(Household.label, Household.han, Resident.nickname, CircularRecipient.read_at,
+               CircularRecipient.answer, CircularRecipient.marked_by_leader)
+        .select_from(CircularRecipient)
+        .outerjoin(Household, Household.id == CircularRecipient.household_id)
+        .outerjoin(Resident, Resident.id == CircularRecipient.resident_id)
+        .where(CircularRecipient.circular_id == circ.id)
+        .order_by(Household.han, Household.label)
+    )
+    return [tuple(r) for r in s.execute(stmt) if not han or r[1] == han]
+
+
+def status_csv(s: Session, circ: Circular, han: str | None = None) -> bytes:
+    """The status CSV (UTF-8 with BOM, so Excel opens it): the CLI's columns."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(CSV_HEADER)
+    for label, h, nick, read_at, answer, paper in status_rows(s, circ, han):
+        w.writerow([label or "", h or "", nick or "", "済" if read_at else "", answer or "", "紙" if paper else ""])
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def paper_households(s: Session, circ: Circular, han: str | None = None) -> list[tuple]:
+    """(label, 班, read at, answer) of the paper households on the circular."""
+    stmt = (
+        select(Household.label, Household.han, CircularRecipient.read_at, CircularRecipient.answer)
+        .join(CircularRecipient, CircularRecipient.household_id == Household.id)
+        .where(CircularRecipient.circular_id == circ.id, CircularRecipient.resident_id.is_(None))
+        .order_by(Household.han, Household.label)
+    )
+    if han:
+        stmt = stmt.where(Household.han == han)
+    return [tuple(r) for r in s.execute(stmt)]
+
+
+def print_sheet(s: Session, circ: Circular, config: Config, han: str | None = None) -> str:
+    """The print-ready sheet (circular_print.html): the circular and a sign-off table for the
+    paper households (of one 班 when `han` is given). Needs an app context."""
+    from bot.cli_circulars import _data_uri
+
+    return render_template(
+        "circular_print.html", title=circ.title, paragraphs=circ.body.split("\n"), link=circ.link_url,
+        association=circulars.association_name(s, circ),
+        deadline=timefmt.show(circ.deadline, "ja", config.tz_name) if circ.deadline else None,
+        options=circulars.answer_options(circ, "ja"), households=paper_households(s, circ, han),
+        image=_data_uri(s.get(Media, circ.image_id)) if circ.image_id else None,
+    )
+
+
+# -- who may see and do what -----------------------------------------------------------------------
+
+def led_associations(s: Session) -> list[tuple[int, str]]:
+    """(id, name) of the associations the signed-in person may write circulars for and keep the
+    roster of: every one for staff, their own for a 会長, none for a 班長."""
+    p = current()
+    stmt = select(Association.id, Association.name).order_by(Association.id)
+    if not p.is_staff:
+        ids = [a for a, han in p.scope.items() if han is None]
+        if not ids:
+            return []
+        stmt = stmt.where(Association.id.in_(ids))
+    return [(a, n) for a, n in s.execute(stmt)]
+
+
+def visible_filter():
+    """The circulars the signed-in person may see (a 班長: their 班's and the whole association's)."""
+    p = current()
+    if p.is_staff:
+        return None
+    parts = []
+    for assoc_id, han in p.scope.items():
+        if han is None:
+            parts.append(Circular.association_id == assoc_id)
+        else:
+            parts.append(and_(Circular.association_id == assoc_id, or_(Circular.han.is_(None), Circular.han == han)))
+    return or_(*parts) if parts else false()
+
+
+def _visible(circ: Circular | None) -> str | None:
+    """403/404 unless the person may see the circular; returns their 班 limit (None: all)."""
+    if circ is None:
+        abort(404)
+    p = current()
+    if not p.sees_association(circ.association_id):
+        abort(403)
+    han = p.han_for(circ.association_id)
+    if han is not None and circ.han not in (None, han):
+        abort(403)
+    return han
+
+
+def _may_lead(assoc_id: int) -> bool:
+    p = current()
+    return p.is_staff or (assoc_id in p.scope and p.scope[assoc_id] is None)
+
+
+def _when(dt: datetime | None) -> str:
+    return timefmt.show(dt, console_locale(), bot().config.tz_name) if dt else ""
+
+
+def _error_text(exc) -> str:
+    return exc.render(console_locale(), bot().config.tz_name)
+
+
+# -- 1. the list ---------------------------------------------------------------------------------------
+
+@bp.get("/circulars", endpoint="circulars")
+@require()
+def circular_list():
+    """The endpoint is "console.circulars" (the menu); the function's name keeps `circulars`
+    the domain module."""
+    p = current()
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    try:
+        only = int(request.args.get("association", "") or 0) or None
+    except ValueError:
+        only = None
+    with bot().db.read() as s:
+        names = dict(s.execute(select(Association.id, Association.name)).all())
+        stmt = select(Circular).where(Circular.sent_at.is_not(None))
+        cond = visible_filter()
+        if cond is not None:
+            stmt = stmt.where(cond)
+        if only:
+            stmt = stmt.where(Circular.association_id == only)
+        found = list(s.scalars(stmt.order_by(Circular.sent_at.desc(), Circular.id.desc())
+                               .offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)))
+        rows = []
+        for circ in found[:PER_PAGE]:
+            tl = circulars.tally(s, circ, p.han_for(circ.association_id))
+            rows.append({"id": circ.id, "title": circ.title, "association": names.get(circ.association_id, "?"),
+                         "han": circ.han, "sent": _when(circ.sent_at), "deadline": _when(circ.deadline),
+                         "read": tl.read, "total": tl.households, "answers": sum(tl.answers.values())})
+        filters = sorted(names.items()) if p.is_staff else [(a, names.get(a, "?")) for a in p.scope]
+        may_write = bool(led_associations(s))
+    return render_template("console/circulars.html", rows=rows, page=page, more=len(found) > PER_PAGE,
+                           filters=filters, only=only, may_write=may_write)
+
+
+
+# -- 2. one circular: status, marks, reminder, CSV, print ---------------------------------------------
+
+def household_status(s: Session, circ: Circular, han: str | None = None) -> list[dict]:
+    """One row per household (or per member, when the association counts members), grouped as
+    `circulars.tally` counts them: label, 班, paper?, members, read at, answer."""
+    assoc = s.get(Association, circ.association_id)
+    per_member = assoc is not None and assoc.read_per == "member"
+    stmt = (
+        select(CircularRecipient.id, CircularRecipient.household_id, CircularRecipient.resident_id,
+               CircularRecipient.read_at, CircularRecipient.answer, CircularRecipient.answered_at,
+               CircularRecipient.marked_by_leader, Household.label, Household.han, Resident.nickname)
+        .outerjoin(Household, Household.id == CircularRecipient.household_id)
+        .outerjoin(Resident, Resident.id == CircularRecipient.resident_id)
+        .where(CircularRecipient.circular_id == circ.id)
+    )
+    if han:
+        stmt = stmt.where(Household.han == han)
+    groups: dict[object, dict] = {}
+    for rid, hh, resident_id, read_at, answer, answered_at, marked, label, h, nickname in s.execute(stmt):
+        key = ("m", rid) if per_member or hh is None else ("h", hh)
+        g = groups.setdefault(key, {"label": (nickname if per_member else label) or nickname or label or "-",
+                                    "han": h, "household_id": hh, "paper": False, "members": [],
+                                    "read_at": None, "answer": None, "answered_at": None, "marked": False})
+        if resident_id is None:
+            g["paper"] = True
+        elif nickname:
+            g["members"].append(nickname)
+        if read_at and (g["read_at"] is None or read_at < g["read_at"]):
+            g["read_at"] = read_at
+        if answer and (g["answered_at"] is None or (answered_at and answered_at > g["answered_at"])):
+            g["answer"], g["answered_at"] = answer, answered_at
+        g["marked"] = g["marked"] or marked
+    return sorted(groups.values(), key=lambda g: (g["han"] or "\uffff", g["label"]))
+
+
+@bp.get("/circulars/<int:circular_id>")
+@require()
+def circular(circular_id: int):
+    config = bot().config
+    with bot().db.read() as s:
+        circ = s.get(Circular, circular_id)
+        han = _visible(circ)
+        tl = circulars.tally(s, circ, han)
+        options = circulars.answer_options(circ, "ja")
+        counts = [(o, tl.answers.get(o, 0)) for o in options]
+        counts += sorted((a, n) for a, n in tl.answers.items() if a not in options)
+        households = [dict(g, read=_when(g["read_at"])) for g in household_status(s, circ, han)]
+        pic = circulars.photo(s, circ, config.with_overrides(public_base_url=None))
+        today = utcnow().astimezone(ZoneInfo(config.tz_name)).date().isoformat()
+        info = {"id": circ.id, "title": circ.title, "paragraphs": circ.body.split("\n"), "link": circ.link_url,
+                "association": circulars.association_name(s, circ), "han": circ.han, "sent": _when(circ.sent_at),
+                "deadline": _when(circ.deadline), "question": circ.question, "photo": pic[1] if pic else None,
+                "reminded_today": circ.last_reminded_on == today,
+                "may_remind": _may_lead(circ.association_id) and circ.sent_at is not None}
+    return render_template("console/circulars_status.html", c=info, my_han=han, read=tl.read, total=tl.households,
+                           counts=counts, options=options, households=households,
+                           paper_count=sum(1 for h in households if h["paper"]))
+
+
+@bp.post("/circulars/<int:circular_id>/remind")
+@require("staff", "leader")
+def circular_remind(circular_id: int):
+    config = bot().config
+    with bot().db.session() as s:
+        circ = s.get(Circular, circular_id)
+        _visible(circ)
+        if not _may_lead(circ.association_id):
+            abort(403)  # as in LINE: only the 会長 (and staff) remind
+        try:
+            n = circulars.remind_unread(s, circ, config, utcnow())
+        except circulars.CircularError as exc:
+            flash(_error_text(exc), "error")
+            n = None
+        else:
+            audit(s, "remind_circular", f"circular:{circ.id}", members=n)
+    if n is not None:
+        flash(ct("Reminder sent to {n} members who have not read it.", n=n))
+    return redirect(url_for("console.circular", circular_id=circular_id), 303)
+
+
+@bp.post("/circulars/<int:circular_id>/paper/<int:household_id>")
+@require()
+def circular_paper(circular_id: int, household_id: int):
+    """Mark a paper household's sign-off (and its answer) from the signed sheet."""
+    answer = (request.form.get("answer") or "").strip() or None
+    with bot().db.session() as s:
+        circ = s.get(Circular, circular_id)
+        han = _visible(circ)
+        hh = s.get(Household, household_id)
+        if hh is None or hh.association_id != circ.association_id or (han is not None and hh.han != han):
+            abort(403)
+        if answer is not None and answer not in circulars.answer_options(circ, "ja"):
+            abort(400)
+        try:
+            circulars.mark_paper(s, circ, hh, answer=answer, now=utcnow())
+        except circulars.CircularError as exc:
+            flash(_error_text(exc), "error")
+        else:
+            audit(s, "mark_paper", f"circular:{circ.id}", household=hh.id, answer=answer)
+            flash(ct("Marked “{household}” as read.", household=hh.label) if answer is None else
+                  ct("Marked “{household}” as read with the answer “{answer}”.", household=hh.label, answer=answer))
+    return redirect(url_for("console.circular", circular_id=circular_id) + f"#h{household_id}", 303)
+
+
+@bp.get("/circulars/<int:circular_id>/csv")
+@require()
+def circular_csv(circular_id: int):
+    with bot().db.read() as s:
+        circ = s.get(Circular, circular_id)
+        han = _visible(circ)
+        data = status_csv(s, circ, han)
+    with bot().db.session() as s:
+        audit(s, "export_circular_csv", f"circular:{circular_id}", han=han)
+    name = f"circular-{circular_id}" + ("-han" if han else "") + ".csv"
+    return bot_response(data, "text/csv; charset=utf-8", {"Content-Disposition": f"attachment; filename={name}"})
+
+
+@bp.get("/circulars/<int:circular_id>/print")
+@require()
+def circular_print(circular_id: int):
+    with bot().db.read() as s:
+        circ = s.get(Circular, circular_id)
+        han = _visible(circ)
+        html = print_sheet(s, circ, bot().config, han)
+    return bot_response(html.encode("utf-8"), "text/html; charset=utf-8", {})
+
+
+def bot_response(data: bytes, mimetype: str, headers: dict):
+    from flask import make_response
+
+    resp = make_response(data)
+    resp.headers["Content-Type"] = mimetype
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Robots-Tag"] = "noindex"
+    resp.headers.update(headers)
+    return resp
+
+
+# -- 3. writing and sending ------------------------------------------------------------------------
+
+def _hans(s: Session, assoc_ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, set[str]] = {a: set() for a in assoc_ids}
+    for a, h in s.execute(select(Household.association_id, Household.han).where(
+            Household.association_id.in_(assoc_ids), Household.han.is_not(None))):
+        out[a].add(h)
+    return {a: sorted(hs) for a, hs in out.items()}
+
+
+def _raw_form() -> dict:
+    f = request.form
+    return {
+        "title": f.get("title", ""), "body": f.get("body", ""), "link": f.get("link", "").strip(),
+        "question": f.get("question", "none"), "choices": f.get("choices", ""), "deadline": f.get("deadline", "").strip(),
+        "audience": f.get("audience", "whole"), "han": f.get("han", ""),
+        "associations": f.getlist("association"), "all_associations": f.get("all_associations") == "1",
+        "remind_days": f.get("remind_days", "1").strip(), "public_answers": f.get("public_answers") == "1",
+    }
+
+
+def validate(s: Session, raw: dict) -> tuple[dict, dict[str, str]]:
+    """The circular to send, from the form; the LINE flow's checks (title, text, choices,
+    deadline) with its messages. Ids from the form are checked against what the person leads."""
+    from conversations import common
+    from conversations.ask_help import MAX_AHEAD
+    from conversations.compose_circular import accept_choices
+    from conversations.engine import Answer, Invalid
+    from bot.i18n import N_
+
+    loc, tz = console_locale(), bot().config.tz_name
+    errors: dict[str, str] = {}
+    clean: dict = {}
+
+    def check(field: str, accept, text: str):
+        try:
+            return accept(None, {}, Answer(text=text))
+        except Invalid as exc:
+            errors[field] = t(loc, exc.msgid, **exc.named)
+            return None
+
+    clean["title"] = check("title", common.free_text(100, N_("Please write a title."), single_line=True), raw["title"])
+    clean["body"] = check("body", common.free_text(2000, N_("Please write the text.")), raw["body"])
+    clean["link"] = raw["link"] or None
+    if clean["link"] and not _LINK.fullmatch(clean["link"]):
+        errors["link"] = ct("The link must start with https:// (or leave it empty).")
+    clean["question"] = raw["question"] if raw["question"] in dict(QUESTIONS) else "none"
+    clean["choices"] = []
+    if clean["question"] == "choices":
+        clean["choices"] = check("choices", accept_choices, raw["choices"]) or []
+    clean["deadline"] = None
+    if raw["deadline"]:
+        try:
+            when = timefmt.parse_local(raw["deadline"], tz)
+        except ValueError:
+            errors["deadline"] = ct("Please give the deadline as a date and time.")
+        else:
+            now = utcnow()
+            if when <= now:
+                errors["deadline"] = t(loc, N_("That time has already passed. Please choose a time in the future."))
+            elif when > now + MAX_AHEAD:
+                errors["deadline"] = t(loc, N_("Please choose a time within the next 90 days."))
+            clean["deadline"] = when
+    try:
+        clean["remind_days"] = int(raw["remind_days"] or "1")
+        if not 0 <= clean["remind_days"] <= MAX_REMIND_DAYS:
+            raise ValueError
+    except ValueError:
+        errors["remind_days"] = ct("Please give a number of days from 0 to {max}.", max=MAX_REMIND_DAYS)
+    clean["public_answers"] = raw["public_answers"]
+    led = dict(led_associations(s))
+    clean["han"], clean["targets"] = None, []
+    if raw["audience"] == "han":
+        aid, _, han = raw["han"].partition(":")
+        if not aid.isdigit() or not han:
+            errors["han"] = ct("Please choose the block (班).")
+        else:
+            if int(aid) not in led:
+                abort(403)
+            if han not in _hans(s, [int(aid)])[int(aid)]:
+                errors["han"] = ct("Please choose the block (班).")
+            clean["han"], clean["targets"] = han, [int(aid)]
+    elif raw["all_associations"] and current().is_staff:
+        clean["targets"] = list(led)
+    else:
+        try:
+            chosen = [int(a) for a in raw["associations"]]
+        except ValueError:
+            abort(400)
+        if any(a not in led for a in chosen):
+            abort(403)  # a leader sends for their own association only
+        if not chosen and len(led) == 1:
+            chosen = list(led)
+        clean["targets"] = sorted(set(chosen))
+        if not chosen:
+            errors["association"] = ct("Please choose at least one association.")
+    return clean, errors
+
+
+def _draft(clean: dict, assoc_id: int) -> Circular:
+    return Circular(association_id=assoc_id, han=clean["han"], title=clean["title"], body=clean["body"],
+                    link_url=clean["link"], translations={}, question=clean["question"], choices=clean["choices"],
+                    public_answers=clean["public_answers"], deadline=clean["deadline"],
+                    remind_days_before=clean["remind_days"])
+
+
+def _form_page(s: Session, raw: dict, errors: dict[str, str], status: int = 200):
+    led = led_associations(s)
+    hans = _hans(s, [a for a, _ in led])
+    return render_template("console/circulars_new.html", raw=raw, errors=errors, led=led, hans=hans,
+                           questions=QUESTIONS, max_remind=MAX_REMIND_DAYS), status
+
+
+@bp.route("/circulars/new", methods=["GET", "POST"])
+@require("staff", "leader")
+def circular_new():
+    config = bot().config
+    if request.method == "GET":
+        with bot().db.read() as s:
+            if not led_associations(s):
+                abort(403)
+            raw = {"title": "", "body": "", "link": "", "question": "none", "choices": "", "deadline": "",
+                   "audience": "whole", "han": "", "associations": [], "all_associations": False,
+                   "remind_days": "1", "public_answers": False}
+            return _form_page(s, raw, {})
+    raw = _raw_form()
+    step = request.form.get("step", "preview")
+    with bot().db.read() as s:
+        if not led_associations(s):
+            abort(403)
+        clean, errors = validate(s, raw)
+        if step == "edit" or errors:
+            return _form_page(s, raw, errors, 400 if errors else 200)
+        if step != "send":
+            names = dict(s.execute(select(Association.id, Association.name)).all())
+            targets = []
+            for aid in clean["targets"]:
+                members, paper = circulars.audience(s, _draft(clean, aid))
+                targets.append({"name": names.get(aid, "?"), "members": len(members), "paper": len(paper)})
+            first = _draft(clean, clean["targets"][0])
+            card = circulars.notice(first, "ja", config, names.get(first.association_id, ""))
+            token = secrets.token_urlsafe(16)
+            session[_COMPOSE_KEY] = (session.get(_COMPOSE_KEY) or [])[-4:] + [token]
+            return render_template("console/circulars_preview.html", raw=raw, clean=clean, targets=targets,
+                                   card=card, options=circulars.answer_options(first, "ja"),
+                                   deadline=_when(clean["deadline"]), token=token,
+                                   question_label=dict(QUESTIONS)[clean["question"]])
+    # step == "send": a preview's one-time token, so a double click sends once
+    tokens = session.get(_COMPOSE_KEY) or []
+    token = request.form.get("token", "")
+    if token not in tokens:
+        flash(ct("This circular was already sent (or the preview is too old). Please check the list."), "error")
+        return redirect(url_for("console.circulars"), 303)
+    session[_COMPOSE_KEY] = [x for x in tokens if x != token]
+    p = current()
+    sent_ids, members, paper = [], 0, 0
+    with bot().db.session() as s:
+        now = utcnow()
+        for aid in clean["targets"]:
+            circ = _draft(clean, aid)
+            circ.created_by_id = p.id if p.kind == "resident" else None
+            circ.created_at = now
+            s.add(circ)
+            s.flush()
+            result = circulars.send(s, circ, config, now)
+            audit(s, "send_circular", f"circular:{circ.id}", association=aid, han=clean["han"],
+                  members=result["members"], paper=result["paper_households"])
+            sent_ids.append(circ.id)
+            members += result["members"]
+            paper += result["paper_households"]
+    flash(ct("Sent to {members} members in LINE. Paper households: {paper} (print the sheet for them).",
+             members=members, paper=paper))
+    if len(sent_ids) == 1:
+        return redirect(url_for("console.circular", circular_id=sent_ids[0]), 303)
+    return redirect(url_for("console.circulars"), 303)
+
+
+# -- 4. the roster ------------------------------------------------------------------------------------
+
+def roster_of(s: Session, assoc_id: int) -> dict:
+    """Households (label, 班, paper?, members) and the members (for the forms), as in LINE's
+    「名簿」: members who finished joining."""
+    members = s.execute(
+        select(Membership.id, Membership.role, Membership.household_id, Resident.nickname)
+        .join(Resident, Resident.id == Membership.resident_id)
+        .where(Membership.association_id == assoc_id, Resident.consent_at.is_not(None))
+        .order_by(Resident.nickname, Membership.id)).all()
+    households = []
+    by_household: dict[int, list[dict]] = {}
+    for mid, role, hh, nick in members:
+        if hh is not None:
+            by_household.setdefault(hh, []).append({"name": nick or "?", "role": role})
+    for hid, label, han, paper in s.execute(
+            select(Household.id, Household.label, Household.han, Household.paper)
+            .where(Household.association_id == assoc_id).order_by(Household.han, Household.label, Household.id)):
+        households.append({"id": hid, "label": label, "han": han, "paper": paper, "members": by_household.get(hid, [])})
+    labels = {h["id"]: h["label"] for h in households}
+    return {
+        "households": households,
+        "members": [{"id": mid, "name": nick or "?", "role": role, "household": labels.get(hh)}
+                    for mid, role, hh, nick in members],
+        "hans": sorted({h["han"] for h in households if h["han"]}),
+    }
+
+
+def _roster_association(s: Session, value) -> int:
+    led = [a for a, _ in led_associations(s)]
+    if not led:
+        abort(403)
+    if value in (None, ""):
+        return led[0]
+    try:
+        assoc_id = int(value)
+    except (TypeError, ValueError):
+        abort(400)
+    if assoc_id not in led:
+        abort(403)
+    return assoc_id
+
+
+@bp.get("/circulars/roster")
+@require("staff", "leader")
+def circular_roster():
+    with bot().db.read() as s:
+        assoc_id = _roster_association(s, request.args.get("association"))
+        led = led_associations(s)
+        data = roster_of(s, assoc_id)
+    return render_template("console/circulars_roster.html", assoc_id=assoc_id, led=led,
+                           name=dict(led).get(assoc_id, "?"), **data)
+
+
+
+@bp.post("/circulars/roster")
+@require("staff", "leader")
+def circular_roster_post():
+    from conversations import common
+    from conversations.engine import Answer, Invalid
+    from bot.i18n import N_
+
+    loc = console_locale()
+    action = request.form.get("action", "")
+    with bot().db.session() as s:
+        assoc_id = _roster_association(s, request.form.get("association"))
+
+        def text(field: str, max_len: int, msgid: str, required: bool = True) -> str | None:
+            raw = request.form.get(field, "")
+            if not raw.strip() and not required:
+                return None
+            try:
+                return common.free_text(max_len, msgid, single_line=True)(None, {}, Answer(text=raw))
+            except Invalid as exc:
+                flash(t(loc, exc.msgid, **exc.named), "error")
+                return None
+
+        def member() -> Membership:
+            try:
+                m = s.get(Membership, int(request.form.get("member", "")))
+            except ValueError:
+                abort(400)
+            if m is None or m.association_id != assoc_id:
+                abort(403)
+            return m
+
+        if action == "add_household":
+            label = text("label", 60, N_("Please write how you know the household, e.g. 5番 山本."))
+            han = text("han", 30, N_("Please write the name of the block, e.g. 3班."), required=False)
+            if label is not None and (han is not None or not request.form.get("han", "").strip()):
+                paper = request.form.get("paper") == "1"
+                hh = Household(association_id=assoc_id, label=label, han=han, paper=paper)
+                s.add(hh)
+                s.flush()
+                audit(s, "add_household", f"household:{hh.id}", association=assoc_id, han=han, paper=paper)
+                flash(ct("Added the paper household “{label}”.", label=label) if paper else
+                      ct("Added the household “{label}”.", label=label))
+        elif action == "assign":
+            m = member()
+            try:
+                hh = s.get(Household, int(request.form.get("household", "")))
+            except ValueError:
+                abort(400)
+            if hh is None or hh.association_id != assoc_id:
+                abort(403)
+            if hh.paper:  # as in LINE: members go in households that get the circular in LINE
+                flash(ct("“{label}” is a paper household: members in LINE cannot be put in it.", label=hh.label), "error")
+            else:
+                m.household_id = hh.id
+                name = s.scalar(select(Resident.nickname).where(Resident.id == m.resident_id)) or "?"
+                audit(s, "assign_household", f"membership:{m.id}", household=hh.id)
+                flash(ct("{name} is now in the household “{label}”.", name=name, label=hh.label))
+        elif action == "han_leader":
+            m = member()
+            name = s.scalar(select(Resident.nickname).where(Resident.id == m.resident_id)) or "?"
+            make = request.form.get("make") == "yes"
+            if m.role == "leader":
+                flash(ct("{name} is the association's leader; their role stays.", name=name), "error")
+            else:
+                m.role = "han_leader" if make else "member"
+                audit(s, "set_han_leader" if make else "unset_han_leader", f"membership:{m.id}")
+                if make and m.household_id is None:
+                    flash(ct("{name} is now a block leader. Put them in a household of their block too, so they see that block.",
+                             name=name))
+                else:
+                    flash(ct("{name} is now a block leader.", name=name) if make else
+                          ct("{name} is no longer a block leader.", name=name))
+        else:
+            abort(400)
+    return redirect(url_for("console.circular_roster", association=assoc_id), 303)

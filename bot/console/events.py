@@ -1,0 +1,440 @@
+"""Events in the console: the upcoming ones with their figures, creating, editing (a new time or
+place is sent to attendees and the wait-list, as `flask --app bot events update` does),
+cancelling (everyone told), the attendee list with its CSV (UTF-8 with BOM, for Excel) and the
+.ics file. Staff see every event; an association's leader only their association's."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from bot import timefmt
+from bot.console import audit, bot, bp, cN_, console_locale, ct, current, require
+from bot.db import utcnow
+from bot.models import Area, Association, Event
+
+EVERYONE = cN_("Everyone")
+AUDIENCES = {"all": EVERYONE, "areas": cN_("Residents of some areas"),
+             "association": cN_("Members of an association")}
+TITLE_MAX, PLACE_MAX, DESCRIPTION_MAX, ORGANIZER_MAX, QUESTION_MAX = 100, 200, 1000, 100, 100
+CAPACITY_MAX = 10000
+# Spreadsheet programs run a cell that starts with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+# -- helpers shared by the page modules of this group ----------------------------------------
+
+def show(dt: datetime | None) -> str:
+    """A time for the console's reader, in the city's time zone."""
+    return timefmt.show(dt, console_locale(), bot().config.tz_name) if dt else "—"
+
+
+def local_input(dt: datetime | None) -> str:
+    """A stored time as the value of a datetime-local input."""
+    return dt.astimezone(ZoneInfo(bot().config.tz_name)).strftime("%Y-%m-%dT%H:%M") if dt else ""
+
+
+def safe_cell(value) -> str | int:
+    """A CSV cell a spreadsheet will not run as a formula (nicknames are typed by residents)."""
+    if isinstance(value, int):
+        return value
+    text = str(value or "")
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def form_int(name: str) -> int | None:
+    try:
+        return int(request.form.get(name, ""))
+    except ValueError:
+        return None
+
+
+# -- who manages which events -----------------------------------------------------------------
+
+def managed_associations() -> list[int] | None:
+    """The associations whose events the signed-in person manages (None: all, for staff)."""
+    p = current()
+    if p.is_staff:
+        return None
+    return sorted(a for a, han in p.scope.items() if han is None)
+
+
+def may_manage(ev: Event) -> bool:
+    ids = managed_associations()
+    return ids is None or (ev.audience == "association" and ev.association_id in ids)
+
+
+def _event_or_403(s, event_id: int) -> Event:
+    from bot import events
+
+    ev = events.get_event(s, event_id)
+    if ev is None:
+        abort(404)
+    if not may_manage(ev):
+        abort(403)
+    return ev
+
+
+def _audience_text(s, ev: Event) -> str:
+    if ev.audience == "areas":
+        names = [a.name(console_locale()) for a in s.scalars(select(Area).where(Area.code.in_(ev.audience_areas or []))
+                                                             .order_by(Area.position, Area.id))]
+        return ct("Areas: {areas}", areas=("、" if console_locale() == "ja" else ", ").join(names) or "—")
+    if ev.audience == "association":
+        assoc = s.get(Association, ev.association_id) if ev.association_id else None
+        return ct("Members of {association}", association=assoc.name if assoc else "?")
+    return ct(EVERYONE)
+
+
+def _row(s, ev: Event, detail: bool = False) -> dict:
+    from bot import events
+
+    row = {"id": ev.id, "title": ev.title, "when": show(ev.starts_at), "place": ev.place, "capacity": ev.capacity,
+            "going": events.seats_taken(s, ev.id), "waiting": len(events.waitlist(s, ev.id)),
+            "audience": _audience_text(s, ev), "cancelled": ev.status == "cancelled"}
+    if detail:
+        row["signups"] = len(events.to_notify(s, ev.id))
+    return row
+
+
+# -- the list -----------------------------------------------------------------------------------
+
+@bp.get("/events")
+@require("staff", "leader")
+def events():
+    from bot import events as ev_domain
+
+    past = request.args.get("past") == "1"
+    ids = managed_associations()
+    now = utcnow()
+    with bot().db.read() as s:
+        stmt = select(Event)
+        if ids is not None:
+            stmt = stmt.where(Event.audience == "association", Event.association_id.in_(ids))
+        if past:
+            stmt = stmt.where(Event.starts_at <= now).order_by(Event.starts_at.desc(), Event.id.desc())
+        else:
+            stmt = stmt.where(Event.starts_at > now).order_by(Event.starts_at, Event.id)
+        rows = [_row(s, ev) for ev in s.scalars(stmt.limit(100))]
+        year = now.astimezone(ZoneInfo(bot().config.tz_name)).year
+        figures = ev_domain.participation(s, year, bot().config.tz_name)
+        figures["area"] = [r for r in figures["area"] if r[2]]  # areas where someone lives
+        if ids is not None:
+            names = set(s.scalars(select(Association.name).where(Association.id.in_(ids))))
+            figures = {"all": [], "area": [], "association": [r for r in figures["association"] if r[0] in names]}
+    return render_template("console/events.html", rows=rows, past=past, figures=figures, year=year)
+
+
+# -- create and edit ----------------------------------------------------------------------------
+
+def _choices(s) -> dict:
+    ids = managed_associations()
+    stmt = select(Association.id, Association.name).order_by(Association.name)
+    if ids is not None:
+        stmt = stmt.where(Association.id.in_(ids))
+    areas = [(a.code, a.name(console_locale())) for a in s.scalars(select(Area).where(Area.active.is_(True))
+                                                                     .order_by(Area.position, Area.id))]
+    return {"associations": [(i, n) for i, n in s.execute(stmt)], "areas": areas}
+
+
+def _blank() -> dict:
+    return {"title": "", "starts": "", "ends": "", "place": "", "description": "", "capacity": "", "deadline": "",
+            "organizer": "", "note_question": "", "ask_party_size": False, "remind_hour_before": False,
+            "audience": "all" if current().is_staff else "association", "areas": [], "association_id": None,
+            "en_title": "", "en_place": "", "en_description": ""}
+
+
+def _from_event(ev: Event) -> dict:
+    en = (ev.translations or {}).get("en") or {}
+    return {"title": ev.title, "starts": local_input(ev.starts_at), "ends": local_input(ev.ends_at), "place": ev.place,
+            "description": ev.description or "", "capacity": "" if ev.capacity is None else str(ev.capacity),
+            "deadline": local_input(ev.signup_deadline), "organizer": ev.organizer or "",
+            "note_question": ev.note_question or "", "ask_party_size": ev.ask_party_size,
+            "remind_hour_before": ev.remind_hour_before, "audience": ev.audience, "areas": list(ev.audience_areas or []),
+            "association_id": ev.association_id, "en_title": en.get("title", ""), "en_place": en.get("place", ""),
+            "en_description": en.get("description", "")}
+
+
+def _read_form(s, creating: bool) -> tuple[dict, dict, list[str]]:
+    """The form as typed (to show again) and as values for the event, and the problems found."""
+    f = request.form
+    typed = {k: (f.get(k) or "").strip() for k in ("title", "starts", "ends", "place", "description", "capacity",
+                                                   "deadline", "organizer", "note_question", "en_title", "en_place",
+                                                   "en_description")}
+    typed.update(ask_party_size=f.get("ask_party_size") == "1", remind_hour_before=f.get("remind_hour_before") == "1",
+                 audience=f.get("audience") or "all", areas=f.getlist("areas"), association_id=form_int("association_id"))
+    errors: list[str] = []
+    tz = bot().config.tz_name
+    values: dict = {}
+
+    def when(key: str, label: str) -> datetime | None:
+        if not typed[key]:
+            return None
+        try:
+            return timefmt.parse_local(typed[key], tz)
+        except ValueError:
+            errors.append(ct("{field}: please give a date and time.", field=label))
+            return None
+
+    for key, label, limit in (("title", ct("Title"), TITLE_MAX), ("place", ct("Place"), PLACE_MAX)):
+        if not typed[key]:
+            errors.append(ct("{field}: please fill this in.", field=label))
+        elif len(typed[key]) > limit:
+            errors.append(ct("{field}: at most {n} characters.", field=label, n=limit))
+    for key, label, limit in (("description", ct("Description"), DESCRIPTION_MAX),
+                              ("organizer", ct("Organiser"), ORGANIZER_MAX),
+                              ("note_question", ct("Question for each attendee"), QUESTION_MAX),
+                              ("en_title", ct("Title in English"), TITLE_MAX),
+                              ("en_place", ct("Place in English"), PLACE_MAX),
+                              ("en_description", ct("Description in English"), DESCRIPTION_MAX)):
+        if len(typed[key]) > limit:
+            errors.append(ct("{field}: at most {n} characters.", field=label, n=limit))
+    starts = when("starts", ct("Starts"))
+    if starts is None and not typed["starts"]:
+        errors.append(ct("{field}: please fill this in.", field=ct("Starts")))
+    ends = when("ends", ct("Ends"))
+    deadline = when("deadline", ct("Sign-up deadline"))
+    now = utcnow()
+    if starts is not None:
+        if creating and starts <= now:
+            errors.append(ct("The start must be in the future."))
+        if ends is not None and ends <= starts:
+            errors.append(ct("The end must be after the start."))
+        if deadline is not None and deadline > starts:
+            errors.append(ct("The sign-up deadline must be before the start."))
+    capacity = None
+    if typed["capacity"]:
+        try:
+            capacity = int(typed["capacity"])
+        except ValueError:
+            capacity = 0
+        if not 1 <= capacity <= CAPACITY_MAX:
+            errors.append(ct("Capacity: a number from 1 to {n}, or empty for no limit.", n=CAPACITY_MAX))
+    if (typed["en_place"] or typed["en_description"]) and not typed["en_title"]:
+        errors.append(ct("Please give the English title too (or leave all English fields empty)."))
+    values.update(title=typed["title"], place=typed["place"], description=typed["description"], starts_at=starts,
+                  ends_at=ends, signup_deadline=deadline, capacity=capacity, organizer=typed["organizer"],
+                  note_question=typed["note_question"] or None, ask_party_size=typed["ask_party_size"],
+                  remind_hour_before=typed["remind_hour_before"],
+                  en={k: typed["en_" + k] for k in ("title", "place", "description") if typed["en_" + k]})
+    if creating:
+        ids = managed_associations()
+        audience = typed["audience"] if ids is None else "association"
+        if audience not in AUDIENCES:
+            audience = "all"
+        values.update(audience=audience, audience_areas=[], association_id=None)
+        if audience == "areas":
+            codes = set(s.scalars(select(Area.code).where(Area.code.in_(typed["areas"]))))
+            if not codes:
+                errors.append(ct("Choose at least one area."))
+            values["audience_areas"] = [c for c in typed["areas"] if c in codes]
+        elif audience == "association":
+            assoc = s.get(Association, typed["association_id"]) if typed["association_id"] else None
+            if assoc is None or (ids is not None and assoc.id not in ids):
+                errors.append(ct("Choose the association."))
+            else:
+                values["association_id"] = assoc.id
+                values["organizer"] = values["organizer"] or assoc.name
+    return typed, values, errors
+
+
+@bp.get("/events/new")
+@require("staff", "leader")
+def event_new():
+    with bot().db.read() as s:
+        choices = _choices(s)
+    if not choices["associations"] and not current().is_staff:
+        abort(403)
+    form = _blank()
+    if len(choices["associations"]) == 1:
+        form["association_id"] = choices["associations"][0][0]
+    return render_template("console/events_form.html", form=form, errors=[], event=None, **choices)
+
+
+@bp.post("/events/new")
+@require("staff", "leader")
+def event_create():
+    with bot().db.session() as s:
+        typed, values, errors = _read_form(s, creating=True)
+        if errors:
+            choices = _choices(s)
+            return render_template("console/events_form.html", form=typed, errors=errors, event=None, **choices), 400
+        en = values.pop("en")
+        ev = Event(**values, translations={"en": en} if en else {}, created_at=utcnow())
+        if current().kind == "resident":
+            ev.created_by_id = current().id
+        s.add(ev)
+        s.flush()
+        event_id = ev.id
+        audit(s, "create_event", f"event:{ev.id}", title=ev.title, audience=ev.audience)
+    flash(ct("The event has been created. Residents can find it with “Events” in LINE."), "ok")
+    return redirect(url_for("console.event_edit", event_id=event_id))
+
+
+@bp.get("/events/<int:event_id>")
+@require("staff", "leader")
+def event_edit(event_id: int):
+    with bot().db.read() as s:
+        ev = _event_or_403(s, event_id)
+        row = _row(s, ev, detail=True)
+        form = _from_event(ev)
+        choices = _choices(s)
+    return render_template("console/events_form.html", form=form, errors=[], event=row, **choices)
+
+
+def _tell_promoted(s, promoted) -> int:
+    from bot import event_messages as em
+    from bot import outbox
+    from bot.replies import Text
+
+    for signup in promoted:
+        r = signup.resident
+        outbox.to_resident(s, r, [Text(em.promoted(signup.event, r.locale, bot().config))])
+    return len(promoted)
+
+
+@bp.post("/events/<int:event_id>")
+@require("staff", "leader")
+def event_update(event_id: int):
+    from bot import event_messages as em
+    from bot import events as ev_domain
+    from handlers.events import notify_all
+
+    with bot().db.session() as s:
+        ev = ev_domain.get_event(s, event_id, lock=True)
+        if ev is None:
+            abort(404)
+        if not may_manage(ev):
+            abort(403)
+        if ev.status == "cancelled":
+            flash(ct("This event has been cancelled and cannot be changed."), "error")
+            return redirect(url_for("console.event_edit", event_id=event_id))
+        typed, values, errors = _read_form(s, creating=False)
+        if errors:
+            row = _row(s, ev, detail=True)
+            choices = _choices(s)
+            typed.update(audience=ev.audience, areas=list(ev.audience_areas or []), association_id=ev.association_id)
+            return render_template("console/events_form.html", form=typed, errors=errors, event=row, **choices), 400
+        for key, field in (("starts", "starts_at"), ("ends", "ends_at"), ("deadline", "signup_deadline")):
+            if typed[key] and typed[key] == local_input(getattr(ev, field)):
+                values[field] = getattr(ev, field)  # unchanged to the minute: keep the stored time
+        moved = (values["starts_at"] != ev.starts_at or values["ends_at"] != ev.ends_at or values["place"] != ev.place)
+        changed = sorted(k for k in ("title", "place", "description", "starts_at", "ends_at", "signup_deadline",
+                                     "capacity", "organizer", "note_question", "ask_party_size", "remind_hour_before")
+                         if values[k] != getattr(ev, k))
+        old_capacity, old_place = ev.capacity, ev.place
+        for key in changed:
+            setattr(ev, key, values[key])
+        # Translations: the English ones are on the form; any other language's place is
+        # dropped when the place changes, so no one is told the old place in their language.
+        translations = {loc: dict(v) for loc, v in (ev.translations or {}).items() if loc != "en"}
+        if values["place"] != old_place:
+            for tr in translations.values():
+                tr.pop("place", None)
+        en = values["en"]
+        if en:
+            old_en = ((ev.translations or {}).get("en") or {})
+            if values["place"] != old_place and en.get("place") == old_en.get("place"):
+                en.pop("place", None)  # the English place was not updated with the Japanese one
+            translations["en"] = en
+        if translations != (ev.translations or {}):
+            ev.translations = translations
+            changed.append("translations")
+        s.flush()
+        told = notify_all(s, bot().config, ev, em.changed) if moved else 0
+        promoted = 0
+        if "capacity" in changed and (ev.capacity is None or (old_capacity is not None and ev.capacity > old_capacity)):
+            promoted = _tell_promoted(s, ev_domain.promote(s, ev, utcnow()))
+        audit(s, "update_event", f"event:{ev.id}", changed=changed, told=told, promoted=promoted)
+    if not changed:
+        flash(ct("Nothing was changed."), "ok")
+    elif moved:
+        flash(ct("Saved. {n} people (attendees and wait-list) will be told the new time or place.", n=told), "ok")
+    else:
+        flash(ct("Saved."), "ok")
+    if promoted:
+        flash(ct("{n} people moved from the wait-list to going, and will be told.", n=promoted), "ok")
+    return redirect(url_for("console.event_edit", event_id=event_id))
+
+
+@bp.post("/events/<int:event_id>/cancel")
+@require("staff", "leader")
+def event_cancel(event_id: int):
+    from bot import event_messages as em
+    from bot import events as ev_domain
+    from handlers.events import notify_all
+
+    with bot().db.session() as s:
+        ev = ev_domain.get_event(s, event_id, lock=True)
+        if ev is None:
+            abort(404)
+        if not may_manage(ev):
+            abort(403)
+        if ev.status == "cancelled":
+            flash(ct("This event was already cancelled."), "ok")
+            return redirect(url_for("console.event_edit", event_id=event_id))
+        if request.form.get("confirm") != "yes":
+            flash(ct("Tick the box to confirm the cancellation."), "error")
+            return redirect(url_for("console.event_edit", event_id=event_id))
+        ev.status = "cancelled"
+        told = notify_all(s, bot().config, ev, em.cancelled)
+        audit(s, "cancel_event", f"event:{ev.id}", title=ev.title, told=told)
+    flash(ct("The event has been cancelled. {n} people will be told.", n=told), "ok")
+    return redirect(url_for("console.event_edit", event_id=event_id))
+
+
+# -- attendees, CSV and .ics ------------------------------------------------------------------
+
+def _attendee_rows(s, event_id: int) -> list[dict]:
+    from bot import events as ev_domain
+
+    return [{"name": a.resident.nickname or "-", "party": a.party_size, "going": a.status == "going",
+             "note": a.note or ""} for a in ev_domain.attendees(s, event_id)]
+
+
+@bp.get("/events/<int:event_id>/attendees")
+@require("staff", "leader")
+def event_attendees(event_id: int):
+    with bot().db.read() as s:
+        ev = _event_or_403(s, event_id)
+        row = _row(s, ev)
+        question = ev.note_question
+        rows = _attendee_rows(s, event_id)
+    return render_template("console/events_attendees.html", event=row, rows=rows, question=question,
+                           going=sum(r["party"] for r in rows if r["going"]),
+                           waiting=sum(r["party"] for r in rows if not r["going"]))
+
+
+@bp.get("/events/<int:event_id>/attendees.csv")
+@require("staff", "leader")
+def event_attendees_csv(event_id: int):
+    with bot().db.read() as s:
+        _event_or_403(s, event_id)
+        rows = _attendee_rows(s, event_id)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow([ct("Nickname"), ct("People"), ct("Status"), ct("Answer")])
+    for r in rows:
+        w.writerow([safe_cell(r["name"]), r["party"], ct("Going") if r["going"] else ct("On the wait-list"), safe_cell(r["note"])])
+    body = buf.getvalue().encode("utf-8-sig")  # the BOM tells Excel it is UTF-8
+    return Response(body, headers={
+        "Content-Disposition": f'attachment; filename="event-{event_id}-attendees.csv"',
+        "Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store"})
+
+
+@bp.get("/events/<int:event_id>.ics")
+@require("staff", "leader")
+def event_ics(event_id: int):
+    from bot.ics import event_ics as make_ics
+
+    with bot().db.read() as s:
+        ev = _event_or_403(s, event_id)
+        text = make_ics(ev)
+    return Response(text.encode("utf-8"), headers={
+        "Content-Type": "text/calendar; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="event-{event_id}.ics"'})
+

@@ -1,0 +1,74 @@
+"""Failed messages (dead letters): outbox rows the worker gave up on, with how many people they
+were for (never who) and what sent them; staff send one or all of them again
+(`flask --app bot outbox requeue`)."""
+from __future__ import annotations
+
+import re
+
+from flask import flash, redirect, render_template, url_for
+
+from bot.console import audit, bot, bp, cN_, ct, require
+from bot.console.events import show
+
+LIMIT = 200
+# LINE user, group and room IDs an error text might quote: never shown in the console.
+_LINE_IDS = re.compile(r"\b[UCR][0-9a-f]{32}\b")
+KINDS = {"push": cN_("Individual message"), "broadcast": cN_("To every friend"), "richmenu": cN_("Menu change")}
+SOURCES = {"ann": cN_("Announcement"), "digest": cN_("Daily digest"), "rem": cN_("Personal reminder"),
+           "garbage": cN_("Garbage day"), "richmenu": cN_("Menu change")}
+
+
+def _source(source: str | None) -> str:
+    """What sent the message, in words (the raw key too, for looking it up)."""
+    if not source:
+        return ct("A reply or a personal message")
+    head = source.split(":", 1)[0]
+    return f"{ct(SOURCES[head])} ({source})" if head in SOURCES else source
+
+
+def _error(text: str | None) -> str:
+    return _LINE_IDS.sub("…", text or "")
+
+
+@bp.get("/dead-letters")
+@require("staff")
+def dead_letters():
+    from bot.outbox import dead_letters as dead, status_counts
+
+    with bot().db.read() as s:
+        counts = status_counts(s)
+        rows = [{"id": r.id, "created": show(r.created_at), "attempts": r.attempts, "error": _error(r.last_error),
+                 "recipients": len(r.recipients or []), "kind": ct(KINDS.get(r.kind, r.kind)),
+                 "everyone": r.kind == "broadcast", "source": _source(r.source),
+                 "channel": r.channel} for r in dead(s, LIMIT)]
+    return render_template("console/outbox_dead.html", rows=rows, total=counts.get("dead", 0),
+                           pending=counts.get("pending", 0), limit=LIMIT)
+
+
+@bp.post("/dead-letters/<int:row_id>/requeue")
+@require("staff")
+def dead_letter_requeue(row_id: int):
+    from bot.outbox import requeue
+
+    with bot().db.session() as s:
+        n = requeue(s, [row_id])
+        if n:
+            audit(s, "requeue_message", f"outbox:{row_id}")
+    if n:
+        flash(ct("Message {id} will be sent again shortly.", id=row_id), "ok")
+    else:
+        flash(ct("Message {id} is no longer among the failed ones.", id=row_id), "error")
+    return redirect(url_for("console.dead_letters"))
+
+
+@bp.post("/dead-letters/requeue-all")
+@require("staff")
+def dead_letters_requeue_all():
+    from bot.outbox import requeue
+
+    with bot().db.session() as s:
+        n = requeue(s, None)
+        if n:
+            audit(s, "requeue_all_messages", "outbox", count=n)
+    flash(ct("{n} messages will be sent again shortly.", n=n), "ok")
+    return redirect(url_for("console.dead_letters"))

@@ -1,0 +1,430 @@
+"""Circulars in the console, end to end: a leader writes and sends one (form → preview → send),
+members get the notice in LINE (the fake LINE API) and tap 「読みました」, the console's status
+shows it; paper households are marked by hand, the unread reminded (once a day), the CSV and the
+print sheet; a 班長 sees and marks only their 班, other associations see nothing, staff see
+all; the roster; sign-in and CSRF."""
+from __future__ import annotations
+
+import html as htmllib
+import json
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import circulars, worker
+from bot.i18n import t
+from bot.models import (AuditEntry, Association, Circular, CircularRecipient, Household, Membership, OutboxMessage,
+                        Resident)
+from tests.console_support import PASSWORD, csrf, sign_in
+
+MEMBER_JA = "U" + "a1" * 16
+MEMBER_EN = "U" + "a2" * 16
+HANCHO = "U" + "a3" * 16
+LEADER = "U" + "a4" * 16
+MINATO_MEMBER = "U" + "a5" * 16
+
+
+@pytest.fixture
+def clock(time_machine):
+    time_machine.move_to("2026-12-01 10:00:00+09:00", tick=False)
+    return time_machine
+
+
+@pytest.fixture
+def env(accounts, joined, clock):
+    """あさひ町内会 (ASAHI-2026): 1番 田中 (1班, 花子), 2番 Smith (2班, Emma), 3番 佐藤 (2班, the 班長
+    in LINE), paper households 4番 鈴木 (2班) and 5番 山本 (1班); a resident 会長 without a
+    household. みなと自治会 (MINATO-2026): one member. Console accounts: "tanaka" (staff),
+    "asahi" (会長 of ASAHI), "han2" (班長 of 2班), "minato" (会長 of MINATO)."""
+    runner = accounts.test_cli_runner()
+    for args in (["staff", "create", "han2", "--role", "han_leader", "--association", "ASAHI-2026", "--han", "2班",
+                  "--password", PASSWORD],
+                 ["staff", "create", "minato", "--role", "leader", "--association", "MINATO-2026",
+                  "--password", PASSWORD]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    joined(MEMBER_JA, name="花子", locale_label="日本語")
+    joined(MEMBER_EN, name="Emma")
+    joined(HANCHO, name="佐藤", locale_label="日本語")
+    joined(LEADER, name="会長さん", locale_label="日本語")
+    joined(MINATO_MEMBER, name="港", locale_label="日本語")
+    db = accounts.extensions["tsunagari"].db
+    with db.session() as s:
+        a = s.scalar(select(Association).where(Association.join_code == "ASAHI-2026"))
+        m = s.scalar(select(Association).where(Association.join_code == "MINATO-2026"))
+        h1 = Household(association_id=a.id, label="1番 田中", han="1班")
+        h2 = Household(association_id=a.id, label="2番 Smith", han="2班")
+        h3 = Household(association_id=a.id, label="3番 佐藤", han="2班")
+        paper2 = Household(association_id=a.id, label="4番 鈴木（紙）", han="2班", paper=True)
+        paper1 = Household(association_id=a.id, label="5番 山本（紙）", han="1班", paper=True)
+        hm = Household(association_id=m.id, label="港1番", han="1班")
+        s.add_all([h1, h2, h3, paper2, paper1, hm])
+        s.flush()
+        rid = {u: s.scalar(select(Resident.id).where(Resident.line_user_id == u))
+               for u in (MEMBER_JA, MEMBER_EN, HANCHO, LEADER, MINATO_MEMBER)}
+        ms = {
+            MEMBER_JA: Membership(resident_id=rid[MEMBER_JA], association_id=a.id, household_id=h1.id),
+            MEMBER_EN: Membership(resident_id=rid[MEMBER_EN], association_id=a.id, household_id=h2.id),
+            HANCHO: Membership(resident_id=rid[HANCHO], association_id=a.id, role="han_leader", household_id=h3.id),
+            LEADER: Membership(resident_id=rid[LEADER], association_id=a.id, role="leader"),
+            MINATO_MEMBER: Membership(resident_id=rid[MINATO_MEMBER], association_id=m.id, household_id=hm.id),
+        }
+        s.add_all(ms.values())
+        s.flush()
+        return {"app": accounts, "bot": accounts.extensions["tsunagari"], "db": db, "asahi": a.id, "minato": m.id,
+                "h1": h1.id, "h2": h2.id, "h3": h3.id, "paper2": paper2.id, "paper1": paper1.id,
+                "membership": {u: x.id for u, x in ms.items()}}
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+def signed(env, username: str):
+    """Signed in, the console in English (its words; the notices stay Japanese)."""
+    c = env["app"].test_client()
+    assert sign_in(c, username).status_code == 302
+    return english(c)
+
+
+def english(c):
+    c.post("/console/language", data={"locale": "en", "csrf_token": csrf(c, "/console/circulars"),
+                                      "back": "/console/circulars"})
+    return c
+
+
+def run_worker(bot):
+    while worker.run_once(bot):
+        pass
+
+
+def card(fake, user):
+    msg = [m for m in fake.messages_to(user) if m["type"] == "flex"][-1]
+    c = msg["contents"]
+    return c["contents"][0] if c.get("type") == "carousel" else c
+
+
+def buttons(bubble):
+    return {b["action"]["label"]: b["action"]["data"] for b in bubble.get("footer", {}).get("contents", [])}
+
+
+def press(line, user, data):
+    assert line.post([line.postback_event(user, data)]).status_code == 200
+
+
+def html(resp) -> str:
+    return resp.get_data(as_text=True)
+
+
+def row(page: str, household_id: int) -> str:
+    m = re.search(rf'<tr id="h{household_id}">(.*?)</tr>', page, re.S)
+    assert m, f"no row for household {household_id}"
+    return m.group(1)
+
+
+FORM = {"title": "清掃のお知らせ", "body": "12月7日(日)9時から公園を清掃します。\n軍手をお持ちください。",
+        "link": "https://example.jp/map", "question": "attendance", "choices": "", "deadline": "2026-12-06T18:00",
+        "audience": "whole", "han": "", "remind_days": "1"}
+
+
+def preview(c, **fields):
+    data = dict(FORM, csrf_token=csrf(c, "/console/circulars/new"), step="preview")
+    data.update(fields)
+    return c.post("/console/circulars/new", data=data)
+
+
+def compose(c, **fields) -> int | None:
+    """Preview, then send from the preview page's form (as a browser posts it); the new id."""
+    r = preview(c, **fields)
+    assert r.status_code == 200, html(r)
+    page = html(r)
+    form = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page))
+    form["association"] = re.findall(r'<input type="hidden" name="association" value="(\d+)"', page)
+    form["step"] = "send"
+    form = {k: ([htmllib.unescape(x) for x in v] if isinstance(v, list) else htmllib.unescape(v)) for k, v in form.items()}
+    r = c.post("/console/circulars/new", data=form)
+    assert r.status_code == 303, html(r)
+    m = re.search(r"/console/circulars/(\d+)$", r.location)
+    return int(m.group(1)) if m else None
+
+
+# -- the tests -------------------------------------------------------------------------------------
+
+def test_a_leader_sends_members_read_paper_is_marked_reminded_and_exported(env, line, fake_line):
+    bot, db = env["bot"], env["db"]
+    c = signed(env, "asahi")
+    assert c.get("/console/circulars/new").status_code == 200
+    r = preview(c)
+    page = html(r)
+    assert r.status_code == 200
+    # the notice as members see it in LINE (the bot's own words), the full text, who gets it
+    assert "あさひ町内会からの回覧板" in page and "読みました" in page and "全文を読む" in page
+    assert "軍手をお持ちください。" in page and "https://example.jp/map" in page
+    assert 'data-testid="members">4<' in page  # 花子, Emma, 佐藤 and the 会長 (no household: counted alone)
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Circular)) == 0  # nothing sent by the preview
+
+    cid = compose(c)
+    assert cid is not None
+    landing = html(c.get(f"/console/circulars/{cid}"))
+    assert "清掃のお知らせ" in landing and "0 / 6" in landing
+    with db.read() as s:
+        circ = s.get(Circular, cid)
+        assert circ.question == "attendance" and circ.link_url == "https://example.jp/map"
+        assert circ.body == FORM["body"] and circ.created_by_id is None
+        assert s.scalar(select(AuditEntry.action).where(AuditEntry.target == f"circular:{cid}")) == "send_circular"
+
+    # members get the notice; 花子 taps 「読みました」 in LINE
+    run_worker(bot)
+    for user in (MEMBER_JA, MEMBER_EN, HANCHO, LEADER):
+        assert "清掃のお知らせ" in json.dumps(card(fake_line, user), ensure_ascii=False)
+    assert "清掃のお知らせ" not in json.dumps(fake_line.messages_to(MINATO_MEMBER), ensure_ascii=False)
+    press(line, MEMBER_JA, buttons(card(fake_line, MEMBER_JA))["読みました"])
+
+    page = html(c.get(f"/console/circulars/{cid}"))
+    assert "✔" in row(page, env["h1"]) and "花子" in row(page, env["h1"])
+    assert "✔" not in row(page, env["h2"])
+    assert 'data-testid="read-count">1 / 6<' in page
+
+    # the paper household 4番 signed the sheet and ticked 出席
+    tok = csrf(c, f"/console/circulars/{cid}")
+    r = c.post(f"/console/circulars/{cid}/paper/{env['paper2']}", data={"csrf_token": tok, "answer": "出席"})
+    assert r.status_code == 303
+    with db.read() as s:
+        tl = circulars.tally(s, s.get(Circular, cid))
+        assert (tl.read, tl.households, tl.answers) == (2, 6, {"出席": 1})
+    page = html(c.get(f"/console/circulars/{cid}"))
+    assert "✔" in row(page, env["paper2"]) and "出席" in row(page, env["paper2"])
+    assert 'data-testid="read-count">2 / 6<' in page
+    # an answer that is not one of the options is refused
+    assert c.post(f"/console/circulars/{cid}/paper/{env['paper1']}",
+                  data={"csrf_token": tok, "answer": "たぶん"}).status_code == 400
+    # a household that is not paper cannot be marked by hand
+    r = c.post(f"/console/circulars/{cid}/paper/{env['h2']}", data={"csrf_token": tok}, follow_redirects=True)
+    assert t("en", "That household is not on this circular's paper list.").replace("'", "&#39;") in html(r)
+
+    # remind the unread: Emma, 佐藤 and the 会長 (no household) — not 花子's household
+    r = c.post(f"/console/circulars/{cid}/remind", data={"csrf_token": tok}, follow_redirects=True)
+    assert "Reminder sent to 3 members who have not read it." in html(r)
+    run_worker(bot)
+    assert "Reminder: 清掃のお知らせ" in json.dumps(fake_line.messages_to(MEMBER_EN), ensure_ascii=False)
+    assert "リマインド" not in json.dumps(fake_line.messages_to(MEMBER_JA), ensure_ascii=False)
+    with db.read() as s:
+        queued = s.scalar(select(func.count()).select_from(OutboxMessage))
+    r = c.post(f"/console/circulars/{cid}/remind", data={"csrf_token": tok}, follow_redirects=True)
+    assert t("en", "A reminder for this circular was already sent today.") in html(r)
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == queued  # nothing more
+
+    # the CSV: BOM, the CLI's columns, one row per recipient
+    r = c.get(f"/console/circulars/{cid}/csv")
+    assert r.status_code == 200 and r.mimetype == "text/csv" and "attachment" in r.headers["Content-Disposition"]
+    assert r.data.startswith(b"\xef\xbb\xbf")
+    lines = r.data.decode("utf-8-sig").splitlines()
+    assert lines[0] == "世帯,班,表示名,既読,回答,紙"
+    assert "4番 鈴木（紙）,2班,,済,出席,紙" in lines and "1番 田中,1班,花子,済,," in lines
+    assert "2番 Smith,2班,Emma,,," in lines and "5番 山本（紙）,1班,,,," in lines
+
+    # the print sheet: the paper households' sign-off table
+    r = c.get(f"/console/circulars/{cid}/print")
+    sheet = html(r)
+    assert r.status_code == 200 and "確認欄" in sheet and "清掃のお知らせ" in sheet
+    assert "4番 鈴木（紙）" in sheet and "5番 山本（紙）" in sheet and "2番 Smith" not in sheet
+    assert "出席 / 欠席 / 未定" in sheet
+
+    # the list
+    listing = html(c.get("/console/circulars"))
+    assert "清掃のお知らせ" in listing and f'data-testid="read-{cid}">2 / 6<' in listing
+    with db.read() as s:
+        actions = set(s.scalars(select(AuditEntry.action)))
+    assert {"send_circular", "mark_paper", "remind_circular", "export_circular_csv"} <= actions
+
+
+def test_a_preview_sends_once(env):
+    c = signed(env, "asahi")
+    r = preview(c)
+    page = html(r)
+    form = {k: htmllib.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page)}
+    form["step"] = "send"
+    assert c.post("/console/circulars/new", data=form).status_code == 303
+    again = c.post("/console/circulars/new", data=form, follow_redirects=True)  # a double click
+    assert "already sent" in html(again)
+    with env["db"].read() as s:
+        assert s.scalar(select(func.count()).select_from(Circular)) == 1
+
+
+def test_a_block_leader_sees_and_marks_only_their_block(env, line, fake_line):
+    leader = signed(env, "asahi")
+    cid = compose(leader, question="none")
+    only1 = compose(leader, title="1班だけ", question="none", audience="han", han=f"{env['asahi']}:1班")
+    c = signed(env, "han2")
+    listing = html(c.get("/console/circulars"))
+    assert f'data-testid="read-{cid}">0 / 3<' in listing  # 2番, 3番, 4番 (paper)
+    assert "1班だけ" not in listing
+    assert c.get(f"/console/circulars/{only1}").status_code == 403
+    page = html(c.get(f"/console/circulars/{cid}"))
+    assert "2番 Smith" in page and "4番 鈴木（紙）" in page
+    assert "1番 田中" not in page and "5番 山本（紙）" not in page
+    assert "/remind" not in page  # reminding is the 会長's
+    tok = csrf(c, f"/console/circulars/{cid}")
+    assert c.post(f"/console/circulars/{cid}/paper/{env['paper1']}", data={"csrf_token": tok}).status_code == 403
+    assert c.post(f"/console/circulars/{cid}/paper/{env['paper2']}", data={"csrf_token": tok}).status_code == 303
+    with env["db"].read() as s:
+        marked = dict(s.execute(select(CircularRecipient.household_id, CircularRecipient.marked_by_leader).where(
+            CircularRecipient.circular_id == cid, CircularRecipient.resident_id.is_(None))).all())
+    assert marked == {env["paper2"]: True, env["paper1"]: False}
+    assert c.post(f"/console/circulars/{cid}/remind", data={"csrf_token": tok}).status_code == 403
+    assert c.get("/console/circulars/new").status_code == 403
+    assert c.get("/console/circulars/roster").status_code == 403
+    lines = c.get(f"/console/circulars/{cid}/csv").data.decode("utf-8-sig").splitlines()
+    assert len(lines) == 4 and all(",2班," in x for x in lines[1:])
+    sheet = html(c.get(f"/console/circulars/{cid}/print"))
+    assert "4番 鈴木（紙）" in sheet and "5番 山本（紙）" not in sheet
+    assert c.get(f"/console/circulars/{only1}/csv").status_code == 403
+
+
+def test_other_associations_get_403_and_staff_see_all(env):
+    asahi = signed(env, "asahi")
+    cid = compose(asahi)
+    other = signed(env, "minato")
+    assert "清掃のお知らせ" not in html(other.get("/console/circulars"))
+    for path in (f"/console/circulars/{cid}", f"/console/circulars/{cid}/csv", f"/console/circulars/{cid}/print"):
+        assert other.get(path).status_code == 403, path
+    tok = csrf(other, "/console/circulars")
+    assert other.post(f"/console/circulars/{cid}/paper/{env['paper2']}", data={"csrf_token": tok}).status_code == 403
+    assert other.post(f"/console/circulars/{cid}/remind", data={"csrf_token": tok}).status_code == 403
+    # a leader sends for their own association only
+    assert preview(other, association=str(env["asahi"])).status_code == 403
+    assert preview(other, audience="han", han=f"{env['asahi']}:2班").status_code == 403
+    assert other.get(f"/console/circulars/roster?association={env['asahi']}").status_code == 403
+    assert other.get("/console/circulars/999999").status_code == 404
+
+    staff = signed(env, "tanaka")
+    assert preview(staff).status_code == 400  # staff choose the association(s)
+    assert compose(staff, title="センターからの回覧", all_associations="1") is None  # two circulars: back to the list
+    listing = html(staff.get("/console/circulars"))
+    assert listing.count("センターからの回覧") == 2 and "清掃のお知らせ" in listing
+    assert "1番 田中" in html(staff.get(f"/console/circulars/{cid}"))
+    with env["db"].read() as s:
+        to = sorted(s.scalars(select(Circular.association_id).where(Circular.title == "センターからの回覧")))
+    assert to == sorted([env["asahi"], env["minato"]])
+    assert "センターからの回覧" in html(other.get("/console/circulars"))  # minato sees its own copy
+
+
+def test_signed_out_visitors_and_missing_csrf_tokens_are_refused(env):
+    c = env["app"].test_client()
+    for path in ("/console/circulars", "/console/circulars/1", "/console/circulars/new", "/console/circulars/roster",
+                 "/console/circulars/1/csv", "/console/circulars/1/print"):
+        r = c.get(path)
+        assert r.status_code == 302 and r.location.startswith("/console/login"), path
+    for path in ("/console/circulars/new", "/console/circulars/roster", "/console/circulars/1/remind",
+                 f"/console/circulars/1/paper/{env['paper2']}"):
+        assert c.post(path, data={}).status_code in (400, 401), path
+    leader = signed(env, "asahi")
+    cid = compose(leader)
+    for path, data in ((f"/console/circulars/{cid}/remind", {}),
+                       (f"/console/circulars/{cid}/paper/{env['paper2']}", {"answer": "出席"}),
+                       ("/console/circulars/new", dict(FORM, step="preview")),
+                       ("/console/circulars/roster", {"action": "add_household", "label": "x"})):
+        assert leader.post(path, data=data).status_code == 400, path
+    anon = env["app"].test_client()
+    tok = csrf(anon, "/console/login")
+    for path in (f"/console/circulars/{cid}/remind", "/console/circulars/roster"):
+        assert anon.post(path, data={"csrf_token": tok}).status_code == 401, path
+    with env["db"].read() as s:
+        assert s.scalar(select(Circular.last_reminded_on).where(Circular.id == cid)) is None
+
+
+def test_compose_keeps_the_input_when_something_is_wrong_and_sends_to_one_block(env, fake_line):
+    c = signed(env, "asahi")
+    r = preview(c, title="", body="本文はここです", link="http://example.jp", question="choices", choices="はい",
+                deadline="2026-11-30T10:00")
+    page = html(r)
+    assert r.status_code == 400
+    assert "本文はここです</textarea>" in page and 'value="http://example.jp"' in page and 'value="はい"' in page
+    assert t("en", "Please write a title.") in page
+    assert t("en", "Please write 2 to 6 choices of up to 20 characters, separated by “、”.") in page
+    assert t("en", "That time has already passed. Please choose a time in the future.") in page
+    assert 'aria-invalid="true"' in page
+    r = preview(c, audience="han", han="")
+    assert r.status_code == 400
+    # own choices, to 班 2 only
+    r = preview(c, question="choices", choices="参加、不参加", audience="han", han=f"{env['asahi']}:2班")
+    assert 'data-testid="members">2<' in html(r)  # Emma and 佐藤
+    cid = compose(c, title="2班の集まり", question="choices", choices="参加、不参加", audience="han",
+                  han=f"{env['asahi']}:2班")
+    run_worker(env["bot"])
+    with env["db"].read() as s:
+        circ = s.get(Circular, cid)
+        assert (circ.han, circ.choices, circ.question) == ("2班", ["参加", "不参加"], "choices")
+    assert "2班の集まり" in json.dumps(fake_line.messages_to(MEMBER_EN), ensure_ascii=False)
+    assert "2班の集まり" not in json.dumps(fake_line.messages_to(MEMBER_JA), ensure_ascii=False)
+    page = html(c.get(f"/console/circulars/{cid}"))
+    assert "参加 / 不参加" in page and "1番 田中" not in page
+
+
+def test_the_roster_households_members_and_block_leaders(env, line, fake_line):
+    c = signed(env, "asahi")
+    page = html(c.get("/console/circulars/roster"))
+    assert "1番 田中" in page and "花子" in page and "Emma" in page and "港1番" not in page
+    assert "会長さん" in page  # not yet in a household
+    tok = csrf(c, "/console/circulars/roster")
+    a = env["asahi"]
+    r = c.post("/console/circulars/roster", data={"csrf_token": tok, "association": a, "action": "add_household",
+                                                   "label": "6番 高橋", "han": "3班", "paper": "1"})
+    assert r.status_code == 303
+    r = c.post("/console/circulars/roster", data={"csrf_token": tok, "association": a, "action": "add_household",
+                                                   "label": "  ", "han": ""}, follow_redirects=True)
+    assert t("en", "Please write how you know the household, e.g. 5番 山本.") in html(r)
+    r = c.post("/console/circulars/roster", data={"csrf_token": tok, "association": a, "action": "add_household",
+                                                   "label": "7番 中村", "han": "3班"})
+    with env["db"].read() as s:
+        rows = {h.label: (h.han, h.paper) for h in s.scalars(select(Household).where(Household.association_id == a))}
+        h7 = s.scalar(select(Household.id).where(Household.label == "7番 中村"))
+        h6 = s.scalar(select(Household.id).where(Household.label == "6番 高橋"))
+    assert rows["6番 高橋"] == ("3班", True) and rows["7番 中村"] == ("3班", False) and "" not in rows
+    ms = env["membership"]
+    # put the 会長 in 7番; nobody can be put in a paper household or another association's
+    assert c.post("/console/circulars/roster", data={"csrf_token": tok, "association": a, "action": "assign",
+                                                     "member": ms[LEADER], "household": h7}).status_code == 303
+    r = c.post("/console/circulars/roster", data={"csrf_token": tok, "association": a, "action": "assign",
+                                                  "member": ms[MEMBER_EN], "household": h6}, follow_redirects=True)
+    assert "“6番 高橋” is a paper household" in html(r)
+    assert c.post("/console/circulars/roster", data={"csrf_token": tok, "association": a, "action": "assign",
+                                                     "member": ms[MINATO_MEMBER], "household": h7}).status_code == 403
+    assert c.post("/console/circulars/roster", data={"csrf_token": tok, "association": env["minato"],
+                                                     "action": "add_household", "label": "x"}).status_code == 403
+    # name 花子 班長 (of 1班), then unname her; the 会長 keeps their role
+    assert c.post("/console/circulars/roster", data={"csrf_token": tok, "association": a, "action": "han_leader",
+                                                     "member": ms[MEMBER_JA], "make": "yes"}).status_code == 303
+    with env["db"].read() as s:
+        got = {m.id: (m.role, m.household_id) for m in s.scalars(select(Membership))}
+    assert got[ms[MEMBER_JA]][0] == "han_leader" and got[ms[LEADER]] == ("leader", h7)
+    assert got[ms[MEMBER_EN]][1] == env["h2"]  # not moved into the paper household
+    # 花子, now 班長 of 1班, signs in from LINE and sees 1班 only
+    leader = signed(env, "asahi")
+    cid = compose(leader, question="none")
+    from tests import support
+
+    ln = support.Line(env["app"].test_client(), fake_line)  # the console's app: links with its https address
+    ln.say(MEMBER_JA, "管理画面")
+    url = re.search(r"https://tsunagari\.example\.jp(/console/link/\S+)", ln.last_text(MEMBER_JA)).group(1)
+    hanako = env["app"].test_client()
+    tok2 = re.search(r'name="csrf_token" value="([^"]+)"', html(hanako.get(url))).group(1)
+    assert hanako.post(url, data={"csrf_token": tok2}).status_code == 302
+    english(hanako)
+    page = html(hanako.get(f"/console/circulars/{cid}"))
+    assert "1番 田中" in page and "2番 Smith" not in page
+    r = c.post("/console/circulars/roster", data={"csrf_token": tok, "association": a, "action": "han_leader",
+                                                  "member": ms[LEADER], "make": "no"}, follow_redirects=True)
+    assert "会長さん is the association" in html(r)
+    assert c.post("/console/circulars/roster", data={"csrf_token": tok, "association": a, "action": "han_leader",
+                                                     "member": ms[MEMBER_JA], "make": "no"}).status_code == 303
+    with env["db"].read() as s:
+        assert s.get(Membership, ms[LEADER]).role == "leader"
+        assert s.get(Membership, ms[MEMBER_JA]).role == "member"
+        actions = set(s.scalars(select(AuditEntry.action)))
+    assert {"add_household", "assign_household", "set_han_leader", "unset_han_leader"} <= actions
+    assert hanako.get(f"/console/circulars/{cid}").status_code == 302  # no longer a leader: signed out
+    # staff choose the association
+    staff = signed(env, "tanaka")
+    assert "港1番" in html(staff.get(f"/console/circulars/roster?association={env['minato']}"))
