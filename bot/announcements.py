@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 from sqlalchemy import exists, func, insert, select
+from sqlalchemy import null as sa_null
 from sqlalchemy.orm import Session
 
 from bot import outbox, render_line
@@ -125,9 +126,11 @@ class Member:
 
 
 def _query(audience: dict[str, Any]):
+    # Interests (JSON, costly to decode for a whole city) only when topics are asked for.
+    interests = Resident.interests if audience.get("topics") else sa_null().label("interests")
     stmt = (
         select(Resident.id, Resident.line_user_id, Resident.channel, Resident.locale, Resident.quiet_start,
-               Resident.quiet_end, Resident.digest, Resident.interests)
+               Resident.quiet_end, Resident.digest, interests)
         .where(Resident.following.is_(True), Resident.consent_at.is_not(None))
         .order_by(Resident.id)
     )

@@ -29,24 +29,44 @@ def read_city_file(path: str | Path) -> dict:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise CityFileError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise CityFileError("the file must hold one JSON object with 'areas' (and 'associations')")
     areas = doc.get("areas")
     if not isinstance(areas, list) or not areas:
         raise CityFileError("the file needs a non-empty list 'areas'")
     codes = set()
     for i, a in enumerate(areas):
-        if not isinstance(a, dict) or not isinstance(a.get("code"), str) or not a["code"]:
-            raise CityFileError(f"area #{i + 1} needs a 'code'")
+        if not isinstance(a, dict) or not _text(a.get("code"), 32):
+            raise CityFileError(f"area #{i + 1} needs a 'code' (text of 1 to 32 characters)")
         names = a.get("names")
-        if not isinstance(names, dict) or not isinstance(names.get("ja"), str):
-            raise CityFileError(f"area {a['code']} needs names with at least 'ja'")
+        if (not isinstance(names, dict) or not _text(names.get("ja"), 60)
+                or not all(isinstance(k, str) and _text(v, 60) for k, v in names.items())):
+            raise CityFileError(f"area {a['code']} needs names (text of 1 to 60 characters) with at least 'ja'")
         if a["code"] in codes:
             raise CityFileError(f"area code {a['code']} appears twice")
         codes.add(a["code"])
     for a in areas:
-        for n in a.get("neighbours", []):
+        neighbours = a.get("neighbours", [])
+        if not isinstance(neighbours, list) or not all(isinstance(n, str) for n in neighbours):
+            raise CityFileError(f"area {a['code']}: 'neighbours' must be a list of area codes")
+        for n in neighbours:
             if n not in codes:
                 raise CityFileError(f"area {a['code']} names an unknown neighbour {n}")
+    associations = doc.get("associations", [])
+    if not isinstance(associations, list):
+        raise CityFileError("'associations' must be a list")
+    for i, item in enumerate(associations):
+        if not isinstance(item, dict) or not _text(item.get("name"), 100) or not _text(item.get("join_code"), 32) \
+                or not normalize_code(item["join_code"]):
+            raise CityFileError(f"association #{i + 1} needs a 'name' (up to 100 characters) and a 'join_code' "
+                                f"(up to 32)")
+        if item.get("area") is not None and (not isinstance(item["area"], str) or item["area"] not in codes):
+            raise CityFileError(f"association {item['name']} names an unknown area {item['area']!r}")
     return doc
+
+
+def _text(value, max_len: int) -> bool:
+    return isinstance(value, str) and 0 < len(value.strip()) and len(value) <= max_len and "\x00" not in value
 
 
 def load_city(session: Session, path: str | Path) -> LoadReport:

@@ -59,28 +59,29 @@ def announce_cmd(text, translation_opts, translations, link, image, at, every, t
         if rule.kind == "once":
             raise click.BadParameter("--every needs a repeating time (毎週…, 毎月…, every day …); use --at for once")
     raw = image.read_bytes() if image else None
-    with bot.db.session() as s:
+    with bot.db.read() as s:  # counting a city takes a while: no write lock meanwhile
         try:
             audience = announcements.parse_audience(s, list(to))
         except AnnouncementError as exc:
             raise _fail(exc) from None
         counts = announcements.count(s, audience)
-        total = sum(counts.values())
-        click.echo(f"audience: {announcements.describe_audience(audience)} — {total} residents "
-                   + "(" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")")
-        missing = sorted(loc for loc in counts if loc != "ja" and loc not in tr)
-        if missing:
-            click.echo(f"no translation for: {', '.join(missing)} (they get the Japanese with a note)")
-        if preview:
-            from bot.models import Announcement
+    total = sum(counts.values())
+    click.echo(f"audience: {announcements.describe_audience(audience)} — {total} residents "
+               + "(" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")")
+    missing = sorted(loc for loc in counts if loc != "ja" and loc not in tr)
+    if missing:
+        click.echo(f"no translation for: {', '.join(missing)} (they get the Japanese with a note)")
+    if preview:
+        from bot.models import Announcement
 
-            probe = Announcement(text=text, translations=tr, link_url=link, urgent=urgent)
-            for loc in sorted(counts) or ["ja"]:
-                click.echo(f"--- {loc} ---\n{announcements.text_for(probe, loc)}")
-            return
-        if urgent and not yes:
-            click.confirm(f"URGENT notice to {total} residents, sent at once even in their quiet hours. Send it?",
-                          abort=True)
+        probe = Announcement(text=text, translations=tr, link_url=link, urgent=urgent)
+        for loc in sorted(counts) or ["ja"]:
+            click.echo(f"--- {loc} ---\n{announcements.text_for(probe, loc)}")
+        return
+    if urgent and not yes:  # asked before any transaction: a person may take their time
+        click.confirm(f"URGENT notice to {total} residents, sent at once even in their quiet hours. Send it?",
+                      abort=True)
+    with bot.db.session() as s:
         try:
             image_id = media.store(s, raw).id if raw is not None else None
         except media.NotAnImage:

@@ -146,15 +146,15 @@ def _convert(ev: Event) -> Inbound:
         msg = ev.message
         fields["message_type"] = str(getattr(msg, "type", None) or "unknown")
         if isinstance(msg, TextMessageContent):
-            fields["text"] = msg.text or ""
+            fields["text"] = (msg.text or "").replace("\x00", "")  # no database keeps NUL
         elif fields["message_type"] == "image":
             provider = getattr(getattr(msg, "content_provider", None), "type", "line")
             if provider == "line":  # photos from LINE's own servers only
                 fields["message_id"] = _str_or_none(getattr(msg, "id", None))
     elif isinstance(ev, PostbackEvent):
-        fields["postback_data"] = ev.postback.data
+        fields["postback_data"] = (ev.postback.data or "").replace("\x00", "")
         params = ev.postback.params or {}
-        fields["postback_params"] = {str(k): str(v) for k, v in dict(params).items()}
+        fields["postback_params"] = {str(k).replace("\x00", ""): str(v).replace("\x00", "") for k, v in dict(params).items()}
     elif isinstance(ev, FollowEvent):
         fields["unblocked"] = bool(getattr(ev.follow, "is_unblocked", False))
     return Inbound(**fields)

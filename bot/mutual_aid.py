@@ -99,6 +99,16 @@ def nearby_area_ids(session: Session, resident: Resident) -> list[int]:
     return list(session.scalars(select(Area.id).where(Area.code.in_(codes))))
 
 
+def can_see(session: Session, resident: Resident, req: HelpRequest) -> bool:
+    """Whether the resident could have been shown this request: an open one near them, or one
+    they take part in (asked, offered, helping). Forged buttons for others are refused."""
+    if req.requester_id == resident.id:
+        return True
+    if session.scalar(select(HelpOffer.id).where(HelpOffer.request_id == req.id, HelpOffer.helper_id == resident.id)):
+        return True
+    return req.status == "open" and (req.area_id is None or req.area_id in nearby_area_ids(session, resident))
+
+
 def nearby_open(
     session: Session, resident: Resident, *, category: str | None = None, offset: int = 0, limit: int = 10
 ) -> tuple[list[HelpRequest], bool]:
@@ -280,7 +290,7 @@ def report(session: Session, reporter: Resident, kind: str, target_id: int, now:
     """Record a report (once per resident and item). Returns True when the item is now hidden."""
     if kind == "request":
         target = get_request(session, target_id)
-        if target is None or target.requester_id == reporter.id:
+        if target is None or target.requester_id == reporter.id or not can_see(session, reporter, target):
             raise AidError(N_("That button is from an earlier message and no longer works."))
     elif kind == "relay":
         target = session.get(RelayMessage, target_id)

@@ -137,9 +137,9 @@ class Outcome:
 def _sent_stmt():
     from sqlalchemy import bindparam
 
-    return (update(OutboxMessage).where(OutboxMessage.id == bindparam("row_id"), OutboxMessage.status == "sending")
-            .values(status="sent", sent_at=bindparam("now"), accepted_request_id=bindparam("req"), last_error=None)
-            .execution_options(synchronize_session=False))
+    t = OutboxMessage.__table__  # Core: run once per row with a list of parameters
+    return (update(t).where(t.c.id == bindparam("row_id"), t.c.status == "sending")
+            .values(status="sent", sent_at=bindparam("now"), accepted_request_id=bindparam("req"), last_error=None))
 
 
 class Sender:
@@ -197,7 +197,14 @@ class Sender:
     # -- recording (one transaction for a batch) ---------------------------------------------
     def record(self, session: Session, outcomes: Sequence[Outcome], now: datetime | None = None) -> None:
         now = now or utcnow()
+        plain = [oc for oc in outcomes if oc.result.ok and oc.transcript is None and not oc.erase]
+        done = {id(oc) for oc in plain}
+        if plain:  # the common case: sent, all in one statement run many times
+            session.execute(_sent_stmt(), [{"row_id": oc.row_id, "now": now, "req": oc.result.request_id}
+                                           for oc in plain])
         for oc in outcomes:
+            if id(oc) in done:
+                continue
             if oc.result.ok and oc.transcript is None:
                 # The common case, in one statement: sent. (Rows to erase are blanked too.)
                 values: dict[str, Any] = dict(
@@ -346,19 +353,27 @@ def claim(session: Session, limit: int, now: datetime | None = None) -> list[Out
 
 
 def _drop_unreachable(session: Session, rows: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
-    """Nothing is pushed to a resident who unfollowed or deleted their data. Checked per row
-    (a multicast holds up to 500 ids), so a query never carries more than 500 parameters."""
+    """Nothing is pushed to a resident who unfollowed or deleted their data. Pushes are checked
+    with one query for the whole claim; a multicast (up to 500 ids) with one query of its own, so
+    a query never carries more than 500 parameters."""
+    singles = {r.recipients[0] for r in rows if r.channel == "line" and r.kind == "push" and not r.erase_after_send
+               and len(r.recipients) == 1 and r.recipients[0].startswith("U")}
+    reachable_singles = set(session.scalars(select(Resident.line_user_id).where(
+        Resident.line_user_id.in_(list(singles)), Resident.following.is_(True)))) if singles else set()
     keep = []
     for row in rows:
         if row.erase_after_send or row.channel != "line" or row.kind == "broadcast":
             keep.append(row)
             continue
         ids = [u for u in row.recipients if u.startswith("U")]
-        reachable = set(
-            session.scalars(
-                select(Resident.line_user_id).where(Resident.line_user_id.in_(ids), Resident.following.is_(True))
-            )
-        ) if ids else set()
+        if len(row.recipients) == 1:
+            reachable = reachable_singles
+        else:
+            reachable = set(
+                session.scalars(
+                    select(Resident.line_user_id).where(Resident.line_user_id.in_(ids), Resident.following.is_(True))
+                )
+            ) if ids else set()
         # Group ids (C…/R…) are not residents; they stay.
         allowed = [u for u in row.recipients if u in reachable or not u.startswith("U")]
         if not allowed:

@@ -121,11 +121,11 @@ def _event(user_id: str, text, pb, follow: bool) -> Inbound | None:
     if follow:
         return Inbound(kind="follow", **base)
     if isinstance(text, str):
-        return Inbound(kind="message", message_type="text", text=text, **base)
+        return Inbound(kind="message", message_type="text", text=text.replace("\x00", ""), **base)
     if isinstance(pb, dict) and isinstance(pb.get("data"), str) and len(pb["data"]) <= 300:
         params = pb.get("params") if isinstance(pb.get("params"), dict) else {}
-        params = {str(k): str(v) for k, v in params.items() if k in ("date", "time", "datetime")}
+        params = {str(k): str(v).replace("\x00", "") for k, v in params.items() if k in ("date", "time", "datetime")}
         if not parse_postback(pb["data"]):
             return None
-        return Inbound(kind="postback", postback_data=pb["data"], postback_params=params, **base)
+        return Inbound(kind="postback", postback_data=pb["data"].replace("\x00", ""), postback_params=params, **base)
     return None

@@ -45,7 +45,7 @@ def accept_when(ctx: Ctx, data: dict, answer: Answer) -> str:
             when = timefmt.parse_local(naive.isoformat(), ctx.config.tz_name)
             if not m[1] and when < ctx.now:  # "1/5" typed in December means next January
                 when = timefmt.parse_local(naive.replace(year=year + 1).isoformat(), ctx.config.tz_name)
-    except ValueError:
+    except (ValueError, OverflowError):  # no such date, or a year the calendar cannot hold
         raise Invalid(N_("Please choose a date and time with the button, or tap “Any time”.")) from None
     if when <= ctx.now:
         raise Invalid(N_("That time has already passed. Please choose a time in the future."))

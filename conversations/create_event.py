@@ -23,7 +23,7 @@ def capacity_options(ctx: Ctx, data: dict) -> list[Option]:
 
 def accept_capacity(ctx: Ctx, data: dict, answer: Answer) -> str:
     text = unicodedata.normalize("NFKC", answer.text or "").strip().rstrip("人名")
-    if text.isdigit() and 1 <= int(text) <= 10000:
+    if text.isascii() and text.isdigit() and len(text) <= 6 and 1 <= int(text) <= 10000:
         return str(int(text))
     raise Invalid(N_("Please choose from the buttons, or type a number of people."))
 

@@ -21,7 +21,7 @@ def party_options(ctx: Ctx, data: dict) -> list[Option]:
 
 def accept_party(ctx: Ctx, data: dict, answer: Answer) -> str:
     text = unicodedata.normalize("NFKC", answer.text or "").strip().rstrip("人名")
-    if text.isdigit() and 1 <= int(text) <= events.MAX_PARTY:
+    if text.isascii() and text.isdigit() and len(text) <= 6 and 1 <= int(text) <= events.MAX_PARTY:
         return str(int(text))
     raise Invalid(N_("Please choose from 1 to {max} people."), max=events.MAX_PARTY)
 

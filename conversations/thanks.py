@@ -22,7 +22,7 @@ def hours_options(ctx: Ctx, data: dict) -> list[Option]:
 
 def accept_hours(ctx: Ctx, data: dict, answer: Answer) -> str:
     text = unicodedata.normalize("NFKC", answer.text or "").strip().lower().replace(",", ".")  # 1,5 in pt/id/vi
-    m = re.match(r"^(\d+(?:\.\d+)?)\s*(h|hours?|時間)?$", text)
+    m = re.match(r"^(\d{1,4}(?:\.\d{1,3})?)\s*(h|hours?|時間)?$", text, re.ASCII)
     if m:
         minutes = round(float(m[1]) * 60)
         if 0 < minutes <= timebank.MAX_MINUTES:

@@ -95,15 +95,15 @@ MENU_ACTIONS: dict[str, Callable[[Ctx], list[Reply]]] = {
 # -- card buttons ----------------------------------------------------------------------------
 
 def _int(data: dict, key: str) -> int:
-    try:
-        return int(data.get(key, ""))
-    except ValueError:
-        raise mutual_aid.AidError(N_("That button is from an earlier message and no longer works.")) from None
+    n = buttons.id_of(data, key)
+    if n is None:
+        raise mutual_aid.AidError(N_("That button is from an earlier message and no longer works."))
+    return n
 
 
 def do_offer(ctx: Ctx, data: dict) -> list[Reply]:
     req = mutual_aid.get_request(ctx.session, _int(data, "r"))
-    if req is None or req.status != "open":
+    if req is None or req.status != "open" or not mutual_aid.can_see(ctx.session, ctx.resident, req):
         raise mutual_aid.AidError(N_("Sorry, this request is no longer open."))
     if req.requester_id == ctx.resident.id:
         raise mutual_aid.AidError(N_("This is your own request."))
@@ -223,7 +223,9 @@ def do_page(ctx: Ctx, data: dict) -> list[Reply]:
     category = data.get("c") or None
     if category is not None and category not in mutual_aid.CATEGORIES:
         category = None
-    return browse(ctx, category, max(0, min(_int(data, "p"), 100)))
+    page = data.get("p", "0")
+    page = int(page) if page.isascii() and page.isdigit() and len(page) <= 3 else 0  # a page, not an id
+    return browse(ctx, category, max(0, min(page, 100)))
 
 
 ACTIONS: dict[str, Callable[[Ctx, dict], list[Reply]]] = {

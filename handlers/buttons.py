@@ -12,6 +12,18 @@ from bot.replies import Reply, Text, parse_postback
 Action = Callable[[Ctx, dict], list[Reply]]
 
 
+ID_MAX = 2_147_483_647  # the id columns' range (PostgreSQL INTEGER): beyond it nothing exists
+
+
+def id_of(data: dict, key: str) -> int | None:
+    """A database id from button data, or None when it is not one (forged, garbled, too big)."""
+    value = data.get(key, "")
+    if not (isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10):
+        return None
+    n = int(value)
+    return n if 1 <= n <= ID_MAX else None
+
+
 def is_feature(ctx: Ctx, feature: str) -> bool:
     return ctx.inbound.kind == "postback" and parse_postback(ctx.inbound.postback_data).get("a") == feature
 

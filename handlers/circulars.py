@@ -24,11 +24,8 @@ CONSOLE = N_("console|admin")
 
 
 def _circ(ctx: Ctx, data: dict) -> tuple[Circular, object]:
-    try:
-        circ_id = int(data.get("c", ""))
-    except ValueError:
-        raise circulars.CircularError(N_("That circular was not found.")) from None
-    circ = ctx.session.get(Circular, circ_id)
+    circ_id = buttons.id_of(data, "c")
+    circ = ctx.session.get(Circular, circ_id) if circ_id else None
     if circ is None:
         raise circulars.CircularError(N_("That circular was not found."))
     return circ, circulars.recipient(ctx.session, circ.id, ctx.resident)  # members only
@@ -140,10 +137,8 @@ def status_card(ctx: Ctx, circ: Circular, han: str | None) -> Card:
 
 
 def do_remind(ctx: Ctx, data: dict) -> list[Reply]:
-    try:
-        circ = ctx.session.get(Circular, int(data.get("c", "")))
-    except ValueError:
-        circ = None
+    circ_id = buttons.id_of(data, "c")
+    circ = ctx.session.get(Circular, circ_id) if circ_id else None
     if circ is None or circ.association_id not in {a for a, han in circulars.led_by(ctx.session, ctx.resident) if han is None}:
         raise circulars.CircularError(N_("Only the association's leader can send reminders."))
     n = circulars.remind_unread(ctx.session, circ, ctx.config, ctx.now)
@@ -157,10 +152,8 @@ def compose(ctx: Ctx) -> list[Reply]:
 
 
 def _led_circular(ctx: Ctx, data: dict) -> tuple[Circular, str | None]:
-    try:
-        circ = ctx.session.get(Circular, int(data.get("c", "")))
-    except ValueError:
-        circ = None
+    circ_id = buttons.id_of(data, "c")
+    circ = ctx.session.get(Circular, circ_id) if circ_id else None
     scopes = dict(circulars.led_by(ctx.session, ctx.resident)) if circ is not None else {}
     if circ is None or circ.association_id not in scopes:
         raise circulars.CircularError(N_("That circular was not found."))
@@ -184,10 +177,8 @@ def do_paper(ctx: Ctx, data: dict) -> list[Reply]:
 
 def do_paper_mark(ctx: Ctx, data: dict) -> list[Reply]:
     circ, han = _led_circular(ctx, data)
-    try:
-        hh = ctx.session.get(Household, int(data.get("h", "")))
-    except ValueError:
-        hh = None
+    hh_id = buttons.id_of(data, "h")
+    hh = ctx.session.get(Household, hh_id) if hh_id else None
     if hh is None or hh.association_id != circ.association_id or (han and hh.han != han):
         raise circulars.CircularError(N_("That household is not on this circular's paper list."))
     circulars.mark_paper(ctx.session, circ, hh, answer=None, now=ctx.now)

@@ -72,10 +72,10 @@ MENU_ACTIONS: dict[str, Callable[[Ctx], list[Reply]]] = {"events": browse, "mine
 # -- buttons ---------------------------------------------------------------------------------
 
 def _int(data: dict, key: str) -> int:
-    try:
-        return int(data.get(key, ""))
-    except ValueError:
-        raise events.EventError(N_("That event was not found.")) from None
+    n = buttons.id_of(data, key)
+    if n is None:
+        raise events.EventError(N_("That event was not found."))
+    return n
 
 
 def do_detail(ctx: Ctx, data: dict) -> list[Reply]:

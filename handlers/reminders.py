@@ -43,10 +43,7 @@ def new(ctx: Ctx, data: dict | None = None) -> list[Reply]:
 
 def do_delete(ctx: Ctx, data: dict) -> list[Reply]:
     assert ctx.resident is not None
-    try:
-        rid = int(data.get("r", ""))
-    except ValueError:
-        rid = 0
+    rid = buttons.id_of(data, "r") or 0
     rem = reminders.remove(ctx.session, ctx.resident, rid)
     return [Text(ctx.t(N_("Deleted the reminder “{title}”."), title=rem.title))]
 

@@ -104,6 +104,18 @@ def daily_notices(bot: Bot) -> dict[str, int]:
     return out
 
 
+def _jobstore_engine(bot: Bot):
+    """The job store's connection to the bot's database. On SQLite it gets an engine of its
+    own with SQLite's ordinary (deferred) transactions: the scheduler's frequent reads then do
+    not wait for the write lock, so a long write elsewhere (queueing a city-wide announcement)
+    does not stall the clock's loop."""
+    if bot.db.dialect != "sqlite":
+        return bot.db.engine
+    from sqlalchemy import create_engine
+
+    return create_engine(bot.db.url, connect_args={"timeout": 60, "check_same_thread": False})
+
+
 def build_scheduler(bot: Bot, blocking: bool = True):
     from apscheduler.jobstores.memory import MemoryJobStore
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -115,7 +127,7 @@ def build_scheduler(bot: Bot, blocking: bool = True):
         timezone=bot.config.tz_name,
         # The periodic jobs live in the bot's database; the once-a-second look for due work
         # in memory (it is recreated at every start, and would only churn the job table).
-        jobstores={"default": SQLAlchemyJobStore(engine=bot.db.engine), "memory": MemoryJobStore()},
+        jobstores={"default": SQLAlchemyJobStore(engine=_jobstore_engine(bot)), "memory": MemoryJobStore()},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": bot.config.misfire_grace_seconds},
     )
     sched.add_job("scheduler.clock:due_job", "interval", seconds=1, id="due", jobstore="memory",

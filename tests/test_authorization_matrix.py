@@ -118,3 +118,173 @@ LINE_MATRIX = {
 def test_line_action_allowed_or_refused(action, role, line, db, world):
     perform, allowed = LINE_MATRIX[action]
     assert perform(line, db, world, USER_OF[role]) == (role in allowed), f"{action} by {role}"
+
+
+# -- the console -----------------------------------------------------------------------------
+# Who may use each console endpoint (on objects of あさひ町内会, whose 2班 the 班長 leads).
+# "other_leader" leads みなと自治会. Pages about other associations' objects are refused.
+
+STAFF, LEADER_, HAN, OTHER = "staff", "leader", "han_leader", "other_leader"
+ALL_ROLES = (STAFF, LEADER_, HAN, OTHER)
+CONSOLE_MATRIX: dict[str, tuple[str, set[str]]] = {
+    # endpoint: (method, roles allowed)
+    "console.dashboard": ("GET", {STAFF, LEADER_, HAN, OTHER}),
+    "console.accounts": ("GET", {STAFF}),
+    "console.account_create": ("POST", {STAFF}),
+    "console.account_active": ("POST", {STAFF}),
+    "console.account_password": ("POST", {STAFF}),
+    "console.aid": ("GET", {STAFF}),
+    "console.aid_close": ("POST", {STAFF}),
+    "console.aid_hours": ("POST", {STAFF}),
+    "console.announcements": ("GET", {STAFF}),
+    "console.announcement_cancel": ("POST", {STAFF}),
+    "console.announcement_confirm": ("POST", {STAFF}),
+    "console.announcement_count": ("GET", {STAFF}),
+    "console.announcement_new": ("GET", {STAFF}),
+    "console.announcement_preview": ("POST", {STAFF}),
+    "console.audit_log": ("GET", {STAFF}),
+    "console.circulars": ("GET", {STAFF, LEADER_, HAN, OTHER}),  # each sees their own list
+    "console.circular": ("GET", {STAFF, LEADER_, HAN}),
+    "console.circular_csv": ("GET", {STAFF, LEADER_, HAN}),
+    "console.circular_paper": ("POST", {STAFF, LEADER_, HAN}),
+    "console.circular_print": ("GET", {STAFF, LEADER_, HAN}),
+    "console.circular_remind": ("POST", {STAFF, LEADER_}),
+    "console.circular_new": ("GET", {STAFF, LEADER_, OTHER}),  # a leader composes for their own
+    "console.circular_roster": ("GET", {STAFF, LEADER_, OTHER}),
+    "console.circular_roster_post": ("POST", {STAFF, LEADER_, OTHER}),
+    "console.dead_letters": ("GET", {STAFF}),
+    "console.dead_letter_requeue": ("POST", {STAFF}),
+    "console.dead_letters_requeue_all": ("POST", {STAFF}),
+    "console.events": ("GET", {STAFF, LEADER_, OTHER}),
+    "console.event_edit": ("GET", {STAFF, LEADER_}),
+    "console.event_update": ("POST", {STAFF, LEADER_}),
+    "console.event_ics": ("GET", {STAFF, LEADER_}),
+    "console.event_attendees": ("GET", {STAFF, LEADER_}),
+    "console.event_attendees_csv": ("GET", {STAFF, LEADER_}),
+    "console.event_cancel": ("POST", {STAFF, LEADER_}),
+    "console.event_new": ("GET", {STAFF, LEADER_, OTHER}),
+    "console.event_create": ("POST", {STAFF, LEADER_, OTHER}),
+    "console.residents": ("GET", {STAFF, LEADER_, OTHER}),
+    "console.resident": ("GET", {STAFF, LEADER_}),  # a member of あさひ
+    "console.resident_role": ("POST", {STAFF, LEADER_}),
+}
+PUBLIC = {"console.login", "console.login_post", "console.link", "console.link_post", "console.logout", "console.language"}
+
+
+@pytest.fixture(scope="module")
+def console_world(tmp_path_factory):
+    """One app and database for the whole console matrix (read-mostly; POSTs without a valid
+    body change nothing), with an object of あさひ for every endpoint that takes an id."""
+    from datetime import timedelta
+
+    from bot import create_app
+    from bot.areas import load_city
+    from bot.config import ROOT, Config
+    from bot.db import Base, utcnow
+    from bot.models import (
+        Announcement, Event, HelpRequest, Household, StaffAccount,
+    )
+    from tests.console_support import PASSWORD
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('matrix') / 'm.db'}"
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    app = create_app(Config(database_url=url, secret_key="t", public_base_url="https://x.example.jp",
+                            resident_events_per_minute=0))
+    app.config["TESTING"] = True
+    db = app.extensions["tsunagari"].db
+    with db.session() as s:
+        load_city(s, ROOT / "data" / "cities" / "demo.json")
+    runner = app.test_cli_runner()
+    for args in (["staff", "create", "staff1", "--role", "staff"],
+                 ["staff", "create", "asahi", "--role", "leader", "--association", "ASAHI-2026"],
+                 ["staff", "create", "han2", "--role", "han_leader", "--association", "ASAHI-2026", "--han", "2班"],
+                 ["staff", "create", "minato", "--role", "leader", "--association", "MINATO-2026"],
+                 ["staff", "create", "spare", "--role", "staff"]):  # the account the account pages act on
+        assert runner.invoke(args=[*args, "--password", PASSWORD]).exit_code == 0
+    now = utcnow()
+    with db.session() as s:
+        asahi = s.scalar(select(Association).where(Association.join_code == "ASAHI-2026"))
+        r = Resident(line_user_id="U" + "7a" * 16, channel="line", nickname="会員", locale="ja", following=True,
+                     consent_at=now)
+        s.add(r)
+        s.flush()
+        hh = Household(association_id=asahi.id, label="5番", han="2班", paper=True)
+        s.add(hh)
+        s.flush()
+        m = Membership(resident_id=r.id, association_id=asahi.id, role="member")
+        s.add(m)
+        circ = Circular(association_id=asahi.id, title="t", body="b", created_at=now)
+        s.add(circ)
+        s.flush()
+        from bot import circulars
+
+        circulars.send(s, circ, app.extensions["tsunagari"].config, now)
+        ev = Event(title="e", place="p", starts_at=now + timedelta(days=3), audience="association",
+                   association_id=asahi.id, created_at=now)
+        ann = Announcement(text="x", audience={"all": True}, status="scheduled", next_fire_at=now + timedelta(days=1))
+        req = HelpRequest(requester_id=r.id, category="garbage", description="d", status="open",
+                          closes_at=now + timedelta(days=3), created_at=now)
+        dead = OutboxMessage(channel="line", recipients=[], payload=[], status="dead")
+        s.add_all([ev, ann, req, dead])
+        s.flush()
+        ids = {"circular_id": circ.id, "household_id": hh.id, "event_id": ev.id, "announcement_id": ann.id,
+               "request_id": req.id, "row_id": dead.id, "resident_id": r.id, "membership_id": m.id,
+               "account_id": s.scalar(select(StaffAccount.id).where(StaffAccount.username == "spare"))}
+    return app, ids
+
+
+def _client(app, role):
+    from tests.console_support import sign_in
+
+    c = app.test_client()
+    if role is not None:
+        user = {STAFF: "staff1", LEADER_: "asahi", HAN: "han2", OTHER: "minato"}[role]
+        assert sign_in(c, user).status_code == 302
+    return c
+
+
+def _url(app, endpoint, ids):
+    from flask import url_for
+
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    with app.test_request_context():
+        return url_for(endpoint, **{k: ids[k] for k in rule.arguments})
+
+
+def test_the_matrix_covers_every_console_endpoint(console_world):
+    app, _ = console_world
+    endpoints = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith("console.")}
+    assert endpoints - PUBLIC == set(CONSOLE_MATRIX), "add the new page to CONSOLE_MATRIX"
+
+
+@pytest.mark.parametrize("endpoint", sorted(CONSOLE_MATRIX))
+def test_console_endpoint_allowed_or_refused_for_every_role(endpoint, console_world):
+    import re
+
+    app, ids = console_world
+    method, allowed = CONSOLE_MATRIX[endpoint]
+    url = _url(app, endpoint, ids)
+    # Signed out: the sign-in page for a GET, 401 for a POST.
+    anon = _client(app, None)
+    if method == "GET":
+        r = anon.get(url)
+        assert r.status_code == 302 and "/console/login" in r.location, (endpoint, r.status_code)
+    else:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', anon.get("/console/login").get_data(as_text=True)).group(1)
+        assert anon.post(url, data={"csrf_token": token}).status_code == 401, endpoint
+    for role in ALL_ROLES:
+        c = _client(app, role)
+        if method == "GET":
+            status = c.get(url).status_code
+        else:
+            assert c.post(url, data={}).status_code == 400, (endpoint, role, "a POST without its CSRF token")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/console/").get_data(as_text=True)).group(1)
+            status = c.post(url, data={"csrf_token": token}).status_code
+        if role in allowed:
+            assert status not in (401, 403), (endpoint, role, status)
+        else:
+            assert status == 403, (endpoint, role, status)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from functools import lru_cache
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import delete, func, select
@@ -23,8 +24,11 @@ LOCK_FOR = timedelta(minutes=15)
 ADDRESS_WINDOW = timedelta(minutes=15)
 ADDRESS_MAX = 20  # failures from one address in the window before it must wait
 LINK_VALID = timedelta(minutes=15)
-# A real hash, so an unknown user name takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-password")
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A real hash, so an unknown user name takes as long as a wrong password (made on first
+    use, not at import: scrypt takes 32 MiB, which every process would carry otherwise)."""
+    return generate_password_hash("not-a-password")
 
 
 def hash_password(password: str) -> str:
@@ -58,10 +62,10 @@ def login_post():
             return render_template("console/login.html", next=""), 429
         acct = s.scalar(select(StaffAccount).where(StaffAccount.username == username))
         if acct is not None and acct.locked_until and acct.locked_until > now:
-            check_password_hash(_DUMMY_HASH, password)
+            check_password_hash(_dummy_hash(), password)
             flash(ct("This account is locked after repeated failures. Try again later or ask the center."), "error")
             return render_template("console/login.html", next=""), 403
-        ok = check_password_hash(acct.password_hash if acct else _DUMMY_HASH, password) and acct is not None and acct.active
+        ok = check_password_hash(acct.password_hash if acct else _dummy_hash(), password) and acct is not None and acct.active
         if not ok:
             s.add(LoginFailure(source=source, at=now))
             if acct is not None:

@@ -88,14 +88,17 @@ def resident(resident_id: int):
 @require("staff", "leader")
 def resident_role(membership_id: int):
     role = request.form.get("role") or ""
-    if role not in MEMBER_ROLES:
-        abort(400)
     led = managed_associations()
     with bot().db.session() as s:
         m = s.get(Membership, membership_id)
         if m is None:
             abort(404)
-        if led is not None and (m.association_id not in led or role not in LEADER_MAY_SET or m.role == "leader"):
+        # Whose member it is comes first: someone else's association gets 403 whatever they sent.
+        if led is not None and (m.association_id not in led or m.role == "leader"):
+            abort(403)
+        if role not in MEMBER_ROLES:
+            abort(400)
+        if led is not None and role not in LEADER_MAY_SET:
             abort(403)
         resident_id = m.resident_id
         if m.role == role:
