@@ -356,7 +356,7 @@ def _drop_unreachable(session: Session, rows: list[OutboxMessage], now: datetime
     """Nothing is pushed to a resident who unfollowed or deleted their data. Pushes are checked
     with one query for the whole claim; a multicast (up to 500 ids) with one query of its own, so
     a query never carries more than 500 parameters."""
-    singles = {r.recipients[0] for r in rows if r.channel == "line" and r.kind == "push" and not r.erase_after_send
+    singles = {r.recipients[0] for r in rows if r.channel == "line" and r.kind != "broadcast" and not r.erase_after_send
                and len(r.recipients) == 1 and r.recipients[0].startswith("U")}
     reachable_singles = set(session.scalars(select(Resident.line_user_id).where(
         Resident.line_user_id.in_(list(singles)), Resident.following.is_(True)))) if singles else set()

@@ -8,7 +8,8 @@ Run: .venv/bin/python -m pytest -q -m browser tests/test_webchat_browser.py
 """
 from __future__ import annotations
 
-from bot.i18n import LANGUAGES
+from bot.i18n import LANGUAGES, t
+from handlers.menu import MENU
 
 import re
 from pathlib import Path
@@ -29,10 +30,9 @@ pytestmark = pytest.mark.browser
 from tests.browser import _expect_timeout, browser, page, screenshot, server  # noqa: E402,F401
 
 ROOT = Path(__file__).resolve().parent.parent
-EN_MENU = ["Ask for help", "Help a neighbour", "My requests", "Thanks record", "Helper registry",
-           "Events", "My events", "Circulars", "Settings", "How to use", "Delete my data"]
-JA_MENU = ["困りごとを相談", "ご近所を手伝う", "わたしのお願い", "ありがとうの記録", "お手伝い登録",
-           "イベント", "参加予定", "回覧板", "設定", "使い方", "データ削除"]
+EN_MENU = [t("en", item.label) for item in MENU]  # 困りごとを相談 … データ削除, as the menu table says
+JA_MENU = [t("ja", item.label) for item in MENU]
+assert EN_MENU[0] == "Ask for help" and JA_MENU[0] == "困りごとを相談"
 MAX_TEXT = 5000
 
 
@@ -144,7 +144,7 @@ def test_onboarding_then_settings_in_the_browser(page, app):
     expect(summary).to_contain_text("Area: Minamimachi")
     expect(summary).to_contain_text("Association: あさひ町内会")
     expect(summary).to_contain_text("What would you like to change?")
-    expect(chat.choices()).to_have_text(["Language", "Area", "Association", "Name", "Quiet hours", "Cancel"])
+    expect(chat.choices()).to_have_text(["Language", "Area", "Association", "Name", "Quiet hours", "How notices come", "Topics", "Cancel"])
 
     chat.tap("Cancel")
     expect(chat.bot_said("Stopped. Nothing was changed.")).to_have_count(1)
