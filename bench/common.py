@@ -9,6 +9,7 @@ import hmac
 import http.client
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -232,6 +233,16 @@ class BenchDatabase:
             engine.dispose()
         self.created = False
         log(f"dropped database {self.name}")
+
+    def finish(self, workdir: Path, keep: bool) -> None:
+        """At the end of a run: keep the folder and the database (--keep), or remove both."""
+        if keep:
+            log(f"kept {workdir}" + ("" if self.is_sqlite else f" and the database {self.shown}"))
+            return
+        try:
+            self.drop()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
 
     def after_seed(self, tables: list[str]) -> None:
         """PostgreSQL: the planner's statistics for the tables just filled in bulk, as a running

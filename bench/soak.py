@@ -144,7 +144,6 @@ import os
 import queue
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -1844,13 +1843,7 @@ def main(argv: list[str] | None = None) -> int:
         if web is not None:
             web.stop()
         fake.stop()
-        if args.keep:
-            log(f"kept {workdir}" + ("" if db.is_sqlite else f" and the database {db.shown}"))
-        else:
-            try:
-                db.drop()
-            finally:
-                shutil.rmtree(workdir, ignore_errors=True)
+        db.finish(workdir, args.keep)
     return status
 
 

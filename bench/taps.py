@@ -347,13 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         if server is not None:
             server.stop()
         fake.stop()
-        if args.keep:
-            log(f"kept {workdir}" + ("" if db.is_sqlite else f" and the database {db.shown}"))
-        else:
-            try:
-                db.drop()
-            finally:
-                shutil.rmtree(workdir, ignore_errors=True)
+        db.finish(workdir, args.keep)
     return status
 
 

@@ -194,3 +194,10 @@ def accounts(console_app):
         result = runner.invoke(args=args)
         assert result.exit_code == 0, result.output
     return console_app
+
+
+@pytest.fixture
+def clock(time_machine):
+    """Tuesday 2026-12-01, 10:00 in Tokyo, standing still (time moves only when a test moves it)."""
+    time_machine.move_to("2026-12-01 10:00:00+09:00", tick=False)
+    return time_machine

@@ -2,24 +2,16 @@
 fake LINE API. Time is moved with time-machine (Asia/Tokyo)."""
 from __future__ import annotations
 
-import json
-
 import pytest
 from sqlalchemy import func, insert, select
 
 from bot import worker
-from bot.models import Announcement, AnnouncementRun, OutboxMessage, Resident
+from bot.models import Announcement, AnnouncementRun, Resident
 from scheduler import clock as clock_mod
 
 EN1 = "U" + "e1" * 16
 EN2 = "U" + "e2" * 16
 JA1 = "U" + "a1" * 16
-
-
-@pytest.fixture
-def clock(time_machine):
-    time_machine.move_to("2026-12-01 10:00:00+09:00", tick=False)
-    return time_machine
 
 
 @pytest.fixture

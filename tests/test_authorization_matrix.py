@@ -16,7 +16,7 @@ from bot.models import (
     Association, Circular, CircularRecipient, ConsoleLink, ConversationState, Membership, OutboxMessage, Resident,
 )
 from tests.test_circulars import (  # noqa: F401  (fixtures)
-    HAN_LEADER, LEADER, MEMBER_JA, OUTSIDER, assoc, clock, run_worker, send,
+    HAN_LEADER, LEADER, MEMBER_JA, OUTSIDER, assoc, run_worker, send,
 )
 
 NEWCOMER = "U" + "99" * 16

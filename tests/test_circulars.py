@@ -19,12 +19,6 @@ OUTSIDER = "U" + "55" * 16
 
 
 @pytest.fixture
-def clock(time_machine):
-    time_machine.move_to("2026-12-01 10:00:00+09:00", tick=False)
-    return time_machine
-
-
-@pytest.fixture
 def assoc(db, joined, clock):
     """あさひ町内会: 2 households in 班 1 (the leader's with the Japanese member), 1 in 班 2 (the
     English member, whose 班長 is HAN_LEADER), and a paper household in 班 2."""

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.models import AuditEntry, Association, Membership, Resident, StaffAccount
 
-from tests.console_support import PASSWORD, csrf, sign_in
+from tests.console_support import PASSWORD, sign_in
 
 
 def test_signed_out_visitors_are_sent_to_sign_in_and_passwords_work(accounts):

@@ -114,12 +114,6 @@ def texts(fake, user):
 
 
 @pytest.fixture
-def clock(time_machine):
-    time_machine.move_to("2026-12-01 10:00:00+09:00", tick=False)
-    return time_machine
-
-
-@pytest.fixture
 def people(accounts, joined, clock):
     """Two English readers (one in Sakuradai following disaster news) and a Japanese reader who
     follows disaster news; all in Minato-machi unless said."""

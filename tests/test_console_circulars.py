@@ -26,12 +26,6 @@ MINATO_MEMBER = "U" + "a5" * 16
 
 
 @pytest.fixture
-def clock(time_machine):
-    time_machine.move_to("2026-12-01 10:00:00+09:00", tick=False)
-    return time_machine
-
-
-@pytest.fixture
 def env(accounts, joined, clock):
     """あさひ町内会 (ASAHI-2026): 1番 田中 (1班, 花子), 2番 Smith (2班, Emma), 3番 佐藤 (2班, the 班長
     in LINE), paper households 4番 鈴木 (2班) and 5番 山本 (1班); a resident 会長 without a

@@ -21,12 +21,6 @@ C = "U" + "a3" * 16
 
 
 @pytest.fixture
-def clock(time_machine):
-    time_machine.move_to("2026-12-01 10:00:00+09:00", tick=False)
-    return time_machine
-
-
-@pytest.fixture
 def people(joined):
     for user, name in ((A, "Aki"), (B, "Ben"), (C, "Chie")):
         joined(user, name=name)

@@ -19,12 +19,6 @@ OTHER = "U" + "c3" * 16
 FAR = "U" + "d4" * 16
 
 
-@pytest.fixture
-def clock(time_machine):
-    time_machine.move_to("2026-12-01 10:00:00+09:00", tick=False)
-    return time_machine
-
-
 def card_buttons(msg: dict) -> dict[str, str]:
     """label -> postback data, for a flex bubble or the first bubble of a carousel."""
     contents = msg["contents"]

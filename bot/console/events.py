@@ -297,6 +297,18 @@ def _tell_promoted(s, promoted) -> int:
     return len(promoted)
 
 
+def _managed_event(s, event_id: int):
+    """The event, locked for a change, if the signed-in person manages it (else 404 / 403)."""
+    from bot import events as ev_domain
+
+    ev = ev_domain.get_event(s, event_id, lock=True)
+    if ev is None:
+        abort(404)
+    if not may_manage(ev):
+        abort(403)
+    return ev
+
+
 @bp.post("/events/<int:event_id>")
 @require("staff", "leader")
 def event_update(event_id: int):
@@ -305,11 +317,7 @@ def event_update(event_id: int):
     from handlers.events import notify_all
 
     with bot().db.session() as s:
-        ev = ev_domain.get_event(s, event_id, lock=True)
-        if ev is None:
-            abort(404)
-        if not may_manage(ev):
-            abort(403)
+        ev = _managed_event(s, event_id)
         if ev.status == "cancelled":
             flash(ct("This event has been cancelled and cannot be changed."), "error")
             return redirect(url_for("console.event_edit", event_id=event_id))
@@ -365,15 +373,10 @@ def event_update(event_id: int):
 @require("staff", "leader")
 def event_cancel(event_id: int):
     from bot import event_messages as em
-    from bot import events as ev_domain
     from handlers.events import notify_all
 
     with bot().db.session() as s:
-        ev = ev_domain.get_event(s, event_id, lock=True)
-        if ev is None:
-            abort(404)
-        if not may_manage(ev):
-            abort(403)
+        ev = _managed_event(s, event_id)
         if ev.status == "cancelled":
             flash(ct("This event was already cancelled."), "ok")
             return redirect(url_for("console.event_edit", event_id=event_id))
