@@ -258,9 +258,12 @@ class Sender:
         if len(rows) == 1 or self.config.worker_threads <= 1:
             outcomes = [self.send(row) for row in rows]
         else:  # LINE calls in parallel; the outcomes are recorded together
-            outcomes = list(self._executor().map(self.send, rows))
+            outcomes = [oc for part in self._executor().map(self._send_in_order, _per_recipient(rows)) for oc in part]
         with self.db.session() as s:
             self.record(s, outcomes)
+
+    def _send_in_order(self, rows: Sequence[OutboxMessage]) -> list[Outcome]:
+        return [self.send(row) for row in rows]
 
     def _executor(self):
         if self._pool is None:
@@ -268,6 +271,17 @@ class Sender:
 
             self._pool = ThreadPoolExecutor(self.config.worker_threads, thread_name_prefix="send")
         return self._pool
+
+
+def _per_recipient(rows: Sequence[OutboxMessage]) -> list[list[OutboxMessage]]:
+    """Rows for one recipient, in the order they were queued, go to one thread, one after the
+    other: a resident reads their messages in the order the bot wrote them. Rows to several
+    recipients (multicasts) and broadcasts each go on their own."""
+    groups: dict[Any, list[OutboxMessage]] = {}
+    for row in rows:
+        key = (row.channel, row.recipients[0]) if len(row.recipients or ()) == 1 else ("row", row.id)
+        groups.setdefault(key, []).append(row)
+    return list(groups.values())
 
 
 class RateLimits:

@@ -256,6 +256,23 @@ def test_multicast_skips_only_unreachable_recipients(bot, db, fake_line, residen
     assert fake_line.deliveries[0].to == [USER]
 
 
+def test_one_resident_gets_their_messages_in_the_order_they_were_queued(bot, db, fake_line, resident_id, clock):
+    """The worker sends in parallel threads, but never two rows to the same resident at once."""
+    others = ["U" + f"{i:x}" * 32 for i in range(1, 6)]
+    with db.session() as s:
+        for u in others:
+            s.add(Resident(line_user_id=u, channel="line", following=True, locale="ja"))
+    for i in range(24):
+        push(db, f"m{i}", resident_id=resident_id)
+        push(db, f"o{i}", recipients=(others[i % len(others)],))
+    fake_line.delay = 0.003  # each call takes a little while, so threads overlap
+    assert bot.config.worker_threads > 1
+    worker.run_once(bot, batch=100)
+    assert fake_line.texts_to(USER) == [f"m{i}" for i in range(24)]
+    for k, u in enumerate(others):
+        assert fake_line.texts_to(u) == [f"o{i}" for i in range(24) if i % len(others) == k]
+
+
 def test_two_workers_never_send_a_row_twice(bot, db, fake_line, resident_id, clock):
     ids = [push(db, f"m{i}", resident_id=resident_id) for i in range(60)]
     errors = []
