@@ -1,11 +1,15 @@
 """Announcements from the center: to everyone or a segment, now, at a time or repeating; urgent
 ones marked and sent through quiet hours; delivered in as few LINE calls as possible.
 
-How a run is delivered (all inside the clock's one transaction, so it happens once):
+How a run is delivered (by the clock, so it happens once):
 
 * A row in `announcement_run`, unique per (announcement, fire time): a job that runs twice finds
   it and sends nothing more.
-* The audience is read in chunks (a city may have a million residents), never all at once.
+* The audience is queued in chunks of `ANNOUNCEMENT_CHUNK` residents (in id order), each chunk in its
+  own transaction together with the run's place (`cursor`) and the groups not yet full
+  (`carry`): the worker starts sending the first multicasts while the clock queues the rest, a
+  webhook never waits long for SQLite's lock, and a clock that dies goes on where it stopped.
+  An audience of up to one chunk is queued in the transaction that starts the run.
 * Residents who chose the daily digest get a digest item instead (not for urgent notices).
 * The others are grouped by (language, the time their quiet hours allow; urgent: now) and
   queued as multicasts of 500, one outbox row each with its own retry key; a group of one is a
@@ -160,8 +164,14 @@ def members(session: Session, audience: dict[str, Any]) -> Iterator[Member]:
 def count(session: Session, audience: dict[str, Any]) -> dict[str, int]:
     """How many residents it would reach, by language (for the sender, before sending)."""
     out: dict[str, int] = {}
-    for m in members(session, audience):
-        out[m.locale] = out.get(m.locale, 0) + 1
+    if audience.get("topics"):  # interests are JSON: matched here, resident by resident
+        for m in members(session, audience):
+            out[m.locale] = out.get(m.locale, 0) + 1
+        return out
+    q = _query(audience).order_by(None).subquery()
+    for locale, n in session.execute(select(q.c.locale, func.count()).group_by(q.c.locale)):
+        key = locale if locale in LANGUAGES else "ja"
+        out[key] = out.get(key, 0) + n
     return out
 
 
@@ -269,118 +279,210 @@ def _record_missed(session: Session, ann: Announcement, fire: datetime, now: dat
 
 
 def deliver(session: Session, ann: Announcement, fire: datetime, config: Config, now: datetime) -> AnnouncementRun:
-    """Queue one run of `ann` (see the module's docstring)."""
+    """Start one run of `ann` and queue its first chunk of residents (all of them, for any
+    audience of up to `config.announcement_chunk`); `queue_next_chunk` queues the rest. A single broadcast,
+    when it fits, is queued here whole."""
     done = session.scalar(select(AnnouncementRun).where(AnnouncementRun.announcement_id == ann.id,
                                                         AnnouncementRun.fire_time == fire))
-    if done is not None:  # this run was queued before: nothing more (the unique key backs this)
+    if done is not None:  # this run was started before: nothing more (the unique key backs this)
         return done
-    run = AnnouncementRun(announcement_id=ann.id, fire_time=fire, status="queued", created_at=now)
+    run = AnnouncementRun(announcement_id=ann.id, fire_time=fire, status="queueing", created_at=now, cursor=0,
+                          recipients=0, digested=0, calls=0)
     session.add(run)
     session.flush()
-    source = f"ann:{ann.id}:{int(fire.timestamp())}"
-    payloads: dict[tuple[str, str], list[list[dict[str, Any]]]] = {}
+    everyone = _broadcast_audience(session, ann, config, now)
+    if everyone is not None:
+        # One message fits everyone, and every friend of the account gets it: one call.
+        locale, when, people = everyone
+        parts = _Payloads(session, ann, config).get("line", locale)
+        source = _source(run)
+        outbox.bulk(session, [{"channel": "line", "recipients": [], "payload": part, "next_attempt_at": when,
+                               "dedupe_key": f"{source}:b{i}", "source": source, "kind": "broadcast"}
+                              for i, part in enumerate(parts)])
+        run.status, run.method, run.calls, run.recipients, run.cursor = "queued", "broadcast", len(parts), people, None
+        _log_run(ann, run)
+        return run
+    _queue_chunk(session, ann, run, config, now)
+    return run
 
-    def payload(channel: str, locale: str) -> list[list[dict[str, Any]]]:
+
+def queue_next_chunk(session: Session, config: Config, now: datetime, chunk: int | None = None) -> bool:
+    """Queue the next chunk of the oldest run still being queued, in this transaction (with the
+    run's place, so a clock that dies in between goes on where the last commit left off).
+    Returns False when there was nothing to do."""
+    run = session.scalars(select(AnnouncementRun).where(AnnouncementRun.status == "queueing")
+                          .order_by(AnnouncementRun.id).limit(1).with_for_update(skip_locked=True)).first()
+    if run is None:
+        return False
+    ann = session.get(Announcement, run.announcement_id)
+    if ann is None:  # pragma: no cover - the run goes with its announcement (ON DELETE CASCADE)
+        return False
+    if now - run.fire_time > timedelta(seconds=config.misfire_grace_seconds):
+        # The clock stopped in the middle for longer than the grace window: the rest is too late.
+        run.status = "missed"
+        run.carry = None
+        log.warning("announcement %s: stopped after %d residents; the rest is beyond the grace window",
+                    ann.id, run.recipients)
+        return True
+    _queue_chunk(session, ann, run, config, now, chunk)
+    return True
+
+
+def queueing(session: Session) -> bool:
+    return session.scalar(select(exists().where(AnnouncementRun.status == "queueing"))) or False
+
+
+def _source(run: AnnouncementRun) -> str:
+    return f"ann:{run.announcement_id}:{int(run.fire_time.timestamp())}"
+
+
+def _log_run(ann: Announcement, run: AnnouncementRun) -> None:
+    log.info("announcement %s: %d residents (%d in digests), %d LINE calls by %s", ann.id, run.recipients,
+             run.digested, run.calls, run.method)
+
+
+class _Payloads:
+    """The rendered message per (channel, language), made once."""
+
+    def __init__(self, session: Session, ann: Announcement, config: Config):
+        self.session, self.ann, self.config = session, ann, config
+        self._made: dict[tuple[str, str], list[list[dict[str, Any]]]] = {}
+
+    def get(self, channel: str, locale: str) -> list[list[dict[str, Any]]]:
         key = (channel, locale)
-        if key not in payloads:
-            replies = replies_for(session, ann, locale, config)
+        if key not in self._made:
+            replies = replies_for(self.session, self.ann, locale, self.config)
             if channel == "web":
                 from bot.replies import to_dict
 
-                payloads[key] = [[to_dict(r) for r in replies]]
+                self._made[key] = [[to_dict(r) for r in replies]]
             else:
-                payloads[key] = render_line.render(replies)
-        return payloads[key]
+                self._made[key] = render_line.render(replies)
+        return self._made[key]
+
+
+def _queue_chunk(session: Session, ann: Announcement, run: AnnouncementRun, config: Config, now: datetime,
+                 chunk: int | None = None) -> None:
+    """Queue the next `chunk` residents of the audience after `run.cursor` (residents in id
+    order). Full groups of 500 (language, send time) go out as multicasts; what is left of each
+    group is carried in the run to the next chunk, so a city costs exactly ⌈N/500⌉ calls per
+    language and send time. The last chunk queues what is left."""
+    chunk = max(1, chunk or config.announcement_chunk)
+    source = _source(run)
+    payloads = _Payloads(session, ann, config)
+    audience = ann.audience or {"all": True}
+    topics = set(audience.get("topics") or [])
+    rows = session.execute(_query(audience).where(Resident.id > (run.cursor or 0)).limit(chunk)).all()
+    last = len(rows) < chunk
 
     # Where each quiet-hours setting puts the send time (computed once per setting).
     send_at_cache: dict[tuple[int | None, int | None], datetime] = {}
 
-    def send_at(m: Member) -> datetime:
+    # "Now" is the run's fire time, the same in every part, so groups carried from one part to
+    # the next fill up instead of starting afresh.
+    def send_at(quiet: tuple[int | None, int | None]) -> datetime:
         if ann.urgent:
-            return now
-        if m.quiet not in send_at_cache:
-            probe = Resident(quiet_start=m.quiet[0], quiet_end=m.quiet[1])
-            send_at_cache[m.quiet] = next_allowed(probe, now, config.tz_name)
-        return send_at_cache[m.quiet]
+            return run.fire_time
+        if quiet not in send_at_cache:
+            at = next_allowed(Resident(quiet_start=quiet[0], quiet_end=quiet[1]), now, config.tz_name)
+            send_at_cache[quiet] = run.fire_time if at <= now else at
+        return send_at_cache[quiet]
 
-    groups: dict[tuple[str, str, datetime], list[str]] = {}
-    pending_rows: list[dict[str, Any]] = []
+    groups: dict[tuple[str, str, datetime], list[str]] = {
+        (ch, loc, datetime.fromisoformat(when)): list(ids)
+        for ch, loc, when, ids in (run.carry or {}).get("groups", [])
+    }
+    pending: list[dict[str, Any]] = []
     digest_rows: list[dict[str, Any]] = []
-    counter = {"rows": 0, "calls": 0, "people": 0, "digest": 0, "batches": 0, "single": 0}
-    locales: set[str] = set()
-    times: set[datetime] = set()
+    n = {"rows": 0, "calls": 0, "people": 0, "digest": 0, "multi": 0}
+    tag = f"{source}:{run.cursor or 0}"
 
     def flush_group(key: tuple[str, str, datetime], ids: list[str]) -> None:
         channel, locale, when = key
-        for part in payload(channel, locale):
-            counter["rows"] += 1
-            if channel == "line":
-                counter["calls"] += 1
-            pending_rows.append({"channel": channel, "recipients": list(ids), "payload": part, "next_attempt_at": when,
-                                 "dedupe_key": f"{source}:{counter['rows']}", "source": source})
-        counter["batches"] += 1
-        counter["single"] += len(ids) == 1
-        if len(pending_rows) >= INSERT_CHUNK:
-            outbox.bulk(session, pending_rows)
-            pending_rows.clear()
+        for part in payloads.get(channel, locale):
+            n["rows"] += 1
+            n["calls"] += channel == "line"
+            pending.append({"channel": channel, "recipients": list(ids), "payload": part, "next_attempt_at": when,
+                            "dedupe_key": f"{tag}:{n['rows']}", "source": source})
+        n["multi"] += len(ids) > 1
+        if len(pending) >= INSERT_CHUNK:
+            outbox.bulk(session, pending)
+            pending.clear()
 
-    for m in members(session, ann.audience or {"all": True}):
-        if m.digest and not ann.urgent:
-            digest_rows.append({"resident_id": m.id, "text": text_for(ann, m.locale), "created_at": now})
-            counter["digest"] += 1
-            if len(digest_rows) >= READ_CHUNK:
-                session.execute(insert(DigestItem.__table__), digest_rows)
-                digest_rows.clear()
+    for rid, uid, channel, locale, qs, qe, digest, interests in rows:
+        if topics and not topics.intersection(interests or []):
             continue
-        counter["people"] += 1
-        when = send_at(m)
-        locales.add(m.locale)
-        times.add(when)
-        if m.channel != "line":  # the local web chat: one resident at a time
-            flush_group(("web", m.locale, when), [m.user_id])
+        locale = locale if locale in LANGUAGES else "ja"
+        if digest and not ann.urgent:
+            digest_rows.append({"resident_id": rid, "text": text_for(ann, locale), "created_at": now})
+            n["digest"] += 1
             continue
-        key = ("line", m.locale, when)
+        n["people"] += 1
+        when = send_at((qs, qe))
+        if channel != "line":  # the local web chat: one resident at a time
+            flush_group(("web", locale, when), [uid])
+            continue
+        key = ("line", locale, when)
         ids = groups.setdefault(key, [])
-        ids.append(m.user_id)
+        ids.append(uid)
         if len(ids) >= BATCH:
             flush_group(key, ids)
             groups[key] = []
-    line_groups = {k: v for k, v in groups.items() if v}
-    if _can_broadcast(session, ann, counter, locales, times, line_groups):
-        # One message fits everyone, and every friend of the account gets it: one call.
-        locale, when = next(iter(locales)), next(iter(times))
-        pending_rows[:] = [r for r in pending_rows if r["channel"] != "line"]
-        for part in payload("line", locale):
-            pending_rows.append({"channel": "line", "recipients": [], "payload": part, "next_attempt_at": when,
-                                 "dedupe_key": f"{source}:b{len(pending_rows)}", "source": source, "kind": "broadcast"})
-        run.method = "broadcast"
-        run.calls = len(payload("line", locale))
+    if last:
+        for key, ids in groups.items():
+            if ids:
+                flush_group(key, ids)
+        run.carry = None
+        run.cursor = None
+        run.status = "queued"
     else:
-        for key, ids in line_groups.items():
-            flush_group(key, ids)
-        run.method = "push" if counter["batches"] == counter["single"] else "multicast"
-        run.calls = counter["calls"]
-    outbox.bulk(session, pending_rows)
+        run.carry = {"groups": [[ch, loc, when.isoformat(), ids] for (ch, loc, when), ids in groups.items() if ids]}
+        run.cursor = rows[-1][0]
+    outbox.bulk(session, pending)
     if digest_rows:
         session.execute(insert(DigestItem.__table__), digest_rows)
-    run.recipients = counter["people"]
-    run.digested = counter["digest"]
-    log.info("announcement %s: %d residents (%d in digests), %d LINE calls by %s", ann.id, run.recipients,
-             run.digested, run.calls, run.method)
-    return run
+    run.recipients = (run.recipients or 0) + n["people"]
+    run.digested = (run.digested or 0) + n["digest"]
+    run.calls = (run.calls or 0) + n["calls"]
+    if n["multi"]:
+        run.method = "multicast"
+    elif run.method is None and n["rows"]:
+        run.method = "push"
+    if last:
+        _log_run(ann, run)
 
 
-def _can_broadcast(session: Session, ann: Announcement, counter: dict[str, int], locales: set[str],
-                   times: set[datetime], line_groups: dict) -> bool:
-    if not (ann.audience or {}).get("all") or counter["digest"] or len(locales) != 1 or len(times) != 1:
-        return False
-    if counter["people"] < 2 * BATCH:  # a couple of multicasts cost no more than a broadcast
-        return False
+def _broadcast_audience(session: Session, ann: Announcement, config: Config,
+                        now: datetime) -> tuple[str, datetime, int] | None:
+    """(language, send time, residents) when one broadcast reaches exactly this announcement's
+    audience: everyone, in one language, at one time, nobody on a digest, and every friend of
+    the account has finished joining in LINE. Else None (then multicasts)."""
+    if not (ann.audience or {}).get("all"):
+        return None
+    joined = (Resident.following.is_(True), Resident.consent_at.is_not(None))
+    # Most cities speak several languages: two of them end it at once, without reading everyone.
+    if len(session.scalars(select(Resident.locale).where(*joined).distinct().limit(2)).all()) != 1:
+        return None
+    groups = session.execute(select(Resident.locale, Resident.quiet_start, Resident.quiet_end, Resident.digest,
+                                    func.count()).where(*joined)
+                             .group_by(Resident.locale, Resident.quiet_start, Resident.quiet_end, Resident.digest)).all()
+    people = sum(g[4] for g in groups)
+    if people < 2 * BATCH:  # a couple of multicasts cost no more than a broadcast
+        return None
+    if not ann.urgent and any(g[3] for g in groups):
+        return None
+    times = {now if ann.urgent else next_allowed(Resident(quiet_start=g[1], quiet_end=g[2]), now, config.tz_name)
+             for g in groups}
+    if len(times) != 1:
+        return None
     # Anyone following who has not finished joining (or uses the web chat) would be missed or
     # reached without consent: then not.
     others = session.scalar(select(func.count()).select_from(Resident).where(
         Resident.following.is_(True), (Resident.consent_at.is_(None)) | (Resident.channel != "line")))
-    return not others
+    if others:
+        return None
+    locale = groups[0][0]
+    return (locale if locale in LANGUAGES else "ja"), times.pop(), people
 
 
 def history(session: Session, limit: int = 20) -> list[tuple[Announcement, list[AnnouncementRun], dict[str, int]]]:

@@ -56,6 +56,7 @@ class Config:
     line_broadcast_per_hour: float = 50.0  # LINE: 60/hour
     # The clock.
     misfire_grace_seconds: int = 3600  # a run missed by a restart is still sent this late
+    announcement_chunk: int = 10000  # residents an announcement queues per transaction
     garbage_reminder_hour: int = 19  # "tomorrow is burnable garbage day", the evening before
     digest_hour: int = 8  # the daily digest of announcements
     reminder_limit: int = 20  # personal reminders per resident
@@ -112,7 +113,8 @@ class Config:
                           ("WORKER_THREADS", "worker_threads"), ("LINE_WORKER_PROCESSES", "line_worker_processes"),
                           ("OUTBOX_STALE_SECONDS", "outbox_stale_seconds"), ("LINE_MONTHLY_QUOTA", "line_monthly_quota"),
                           ("RESIDENT_EVENTS_PER_MINUTE", "resident_events_per_minute"),
-                          ("UNFOLLOWED_RETENTION_DAYS", "unfollowed_retention_days")):
+                          ("UNFOLLOWED_RETENTION_DAYS", "unfollowed_retention_days"),
+                          ("ANNOUNCEMENT_CHUNK", "announcement_chunk")):
             if env.get(key, "").isdigit():
                 values[name] = int(env[key])
         if env.get("HELP_CATEGORIES"):

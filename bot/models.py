@@ -451,11 +451,14 @@ class AnnouncementRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     announcement_id: Mapped[int] = mapped_column(ForeignKey("announcement.id", ondelete="CASCADE"), index=True)
     fire_time: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(10))  # queued | missed
+    status: Mapped[str] = mapped_column(String(10))  # queueing | queued | missed
     method: Mapped[str | None] = mapped_column(String(10))  # broadcast | multicast | push
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     digested: Mapped[int] = mapped_column(Integer, default=0)  # residents who get it in their digest
     calls: Mapped[int] = mapped_column(Integer, default=0)  # LINE API calls queued
+    # While status is "queueing": the last resident id queued, and the groups not yet full.
+    cursor: Mapped[int | None] = mapped_column(Integer)
+    carry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -65,17 +65,25 @@ def due_now(bot: Bot) -> dict[str, int]:
     with bot.db.read() as s:
         ann_due = announcements.due(s, now)
         rem_due = reminders.due(s, now)
+        queueing = announcements.queueing(s)
     out = {"announcements": 0, "reminders": 0}
-    while ann_due:
-        with bot.db.session() as s:
-            runs = announcements.fire_due(s, bot.config, now)
-        out["announcements"] += len(runs)
-        ann_due = bool(runs)
-    while rem_due:
-        with bot.db.session() as s:
-            n = reminders.fire_due(s, bot.config, now)
-        out["reminders"] += n
-        rem_due = n > 0
+    # Reminders and new announcements are not held up by a big announcement being queued: each
+    # turn does a little of each, in transactions of their own.
+    while ann_due or rem_due or queueing:
+        if ann_due:
+            with bot.db.session() as s:
+                runs = announcements.fire_due(s, bot.config, now)
+                queueing = queueing or any(r.status == "queueing" for r in runs)
+            out["announcements"] += len(runs)
+            ann_due = bool(runs)
+        if rem_due:
+            with bot.db.session() as s:
+                n = reminders.fire_due(s, bot.config, now)
+            out["reminders"] += n
+            rem_due = n > 0
+        if queueing:
+            with bot.db.session() as s:
+                queueing = announcements.queue_next_chunk(s, bot.config, utcnow())
     if any(out.values()):
         log.info("due: %s", out)
     return out

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from bot import worker
+from bot.db import utcnow
 from bot.models import Announcement, AnnouncementRun, Resident
 from scheduler import clock as clock_mod
 
@@ -165,8 +166,6 @@ def test_a_resident_who_chose_the_digest_gets_one_message_a_day(line, runner, bo
 
 
 def _seed(db, n, locale="ja", prefix="Uf", quiet=None):
-    from bot.db import utcnow
-
     now = utcnow()
     with db.session() as s:
         s.execute(insert(Resident.__table__), [
@@ -228,3 +227,97 @@ def test_audience_by_area_association_language_and_topic(line, runner, bot, db, 
     run_worker(bot)
     assert any("子育てサロン" in x for x in texts(fake_line, EN2))
     assert not any("子育てサロン" in x for x in texts(fake_line, EN1) + texts(fake_line, JA1))
+
+
+# -- a big audience, queued in parts ----------------------------------------------------------
+
+def _chunked(bot, n: int) -> None:
+    bot.config = bot.config.with_overrides(announcement_chunk=n)
+
+
+def _run(db) -> AnnouncementRun:
+    with db.session() as s:
+        return s.scalar(select(AnnouncementRun))
+
+
+def test_a_big_audience_is_queued_in_parts_with_full_multicasts(runner, bot, db, fake_line, clock):
+    """1,234 residents, 70 per transaction: still ⌈N/500⌉ multicasts per language, each resident
+    once; the run records each part's place until the last."""
+    _seed(db, 700, "ja", "Ua")
+    _seed(db, 534, "en", "Ub")
+    _chunked(bot, 70)
+    assert announce(runner, "--text", "お知らせ", "--translation", "en=Notice").exit_code == 0
+    assert clock_mod.due_now(bot)["announcements"] == 1
+    run = _run(db)
+    assert (run.status, run.cursor, run.carry) == ("queued", None, None)
+    assert (run.recipients, run.calls, run.method) == (1234, 4, "multicast")
+    assert clock_mod.due_now(bot) == {"announcements": 0, "reminders": 0}  # nothing more
+    run_worker(bot)
+    multis = [d for d in fake_line.deliveries if d.kind == "multicast"]
+    assert sorted(len(d.to) for d in multis) == [34, 200, 500, 500]
+    everyone = [u for d in multis for u in d.to]
+    assert len(everyone) == len(set(everyone)) == 1234
+    assert all({m["text"] for m in d.messages} == ({"お知らせ"} if d.to[0].startswith("Ua") else {"Notice"})
+               for d in multis)
+
+
+def test_the_worker_sends_the_first_parts_while_the_rest_is_queued(runner, bot, db, fake_line, clock):
+    from bot import announcements
+
+    _seed(db, 1500, "ja", "Ua")
+    _seed(db, 1, "en", "Ub")  # two languages: multicasts, not a broadcast
+    _chunked(bot, 600)
+    assert announce(runner, "--text", "お知らせ", "--translation", "en=Notice").exit_code == 0
+    now = utcnow()
+    with db.session() as s:  # the clock's first transaction: the run and its first part
+        assert len(announcements.fire_due(s, bot.config, now)) == 1
+    run = _run(db)
+    assert run.status == "queueing" and run.recipients == 600 and run.calls == 1
+    assert len(run.carry["groups"][0][3]) == 100  # 600 read: one multicast of 500, 100 carried
+    run_worker(bot)
+    assert fake_line.count("multicast") == 1  # sent before the rest was even queued
+    clock_mod.due_now(bot)  # the clock goes on where it left off
+    run_worker(bot)
+    got = [u for d in fake_line.deliveries for u in d.to]
+    assert len(got) == len(set(got)) == 1501
+    assert fake_line.count("multicast") == 3 and fake_line.count("push") == 1
+
+
+def test_a_run_left_half_queued_beyond_the_grace_window_is_missed(runner, bot, db, fake_line, clock):
+    from datetime import timedelta
+
+    from bot import announcements
+
+    _seed(db, 900, "ja", "Ua")
+    _seed(db, 1, "en", "Ub")
+    _chunked(bot, 500)
+    assert announce(runner, "--text", "お知らせ", "--translation", "en=Notice").exit_code == 0
+    with db.session() as s:
+        announcements.fire_due(s, bot.config, utcnow())
+    clock.shift(timedelta(hours=2))  # the clock was stopped for two hours
+    clock_mod.due_now(bot)
+    run = _run(db)
+    assert run.status == "missed" and run.recipients == 500
+    run_worker(bot)
+    assert sum(len(d.to) for d in fake_line.deliveries) == 500  # only what was queued in time
+
+
+def test_the_count_before_sending_matches_who_it_goes_to(db, clock):
+    """The sender's count (by SQL) and the residents it is then queued for (row by row) agree,
+    for every kind of audience."""
+    from collections import Counter
+
+    from bot import announcements
+
+    _seed(db, 30, "ja", "Ua")
+    _seed(db, 20, "en", "Ub")
+    _seed(db, 5, "xx", "Uc")  # a language the bot does not speak: counted as Japanese
+    with db.session() as s:
+        for i, r in enumerate(s.scalars(select(Resident).order_by(Resident.id))):
+            r.interests = ["disaster"] if i % 3 == 0 else []
+            r.following = i % 7 != 0
+    with db.read() as s:
+        for audience in ({"all": True}, {"languages": ["en"]}, {"topics": ["disaster"]}, {"languages": ["xx", "ja"]}):
+            expected = Counter(m.locale for m in announcements.members(s, audience))
+            assert announcements.count(s, audience) == dict(expected), audience
+            assert sum(expected.values()) > 0

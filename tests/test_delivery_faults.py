@@ -222,6 +222,68 @@ def test_worker_killed_mid_batch_then_restarted_delivers_each_message_exactly_on
         assert answers.count(200) == 1 and 409 in answers, (key, answers)
 
 
+def start_clock(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "wb")
+    try:
+        return subprocess.Popen([sys.executable, "-m", "flask", "--app", "bot", "clock"], cwd=ROOT, env=env,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    finally:
+        log.close()
+
+
+def test_clock_killed_while_queueing_a_big_announcement_goes_on_where_it_stopped(
+        runner, bot, db, db_url, fake_line, tmp_path):
+    """The clock queues an announcement in parts (here 20 residents each); SIGKILLed in the
+    middle and started again, it neither queues anyone twice nor leaves anyone out, and the
+    multicasts stay full: ⌈N/500⌉ per language."""
+    from bot.models import AnnouncementRun
+
+    residents = seed_residents(db, 3000)
+    marker = "CLOCK-KILL-ANN"
+    announce(runner, f"{marker} 避難所の開設について。", f"{marker} Shelters are open.")
+    env = worker_env(db_url, fake_line)
+    env["ANNOUNCEMENT_CHUNK"] = "20"
+
+    def run_state():
+        with db.read() as s:
+            return s.execute(select(AnnouncementRun.status, AnnouncementRun.cursor)).first()
+
+    first = second = None
+    try:
+        first = start_clock(env, tmp_path / "clock1.log")
+        deadline = time.monotonic() + 60
+        while True:
+            state = run_state()
+            if state is not None and state[0] == "queueing" and (state[1] or 0) > 200:
+                break
+            assert state is None or state[0] == "queueing", f"queued before it could be stopped: {state}"
+            assert first.poll() is None, f"the clock exited:\n{tail(tmp_path / 'clock1.log')}"
+            assert time.monotonic() < deadline, f"the clock queued nothing:\n{tail(tmp_path / 'clock1.log')}"
+            time.sleep(0.002)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(10)
+        stopped_at = run_state()
+        assert stopped_at[0] == "queueing", "the clock was not killed in the middle of queueing"
+        second = start_clock(env, tmp_path / "clock2.log")
+        deadline = time.monotonic() + 60
+        while run_state()[0] == "queueing":
+            assert second.poll() is None, f"the restarted clock exited:\n{tail(tmp_path / 'clock2.log')}"
+            assert time.monotonic() < deadline, f"not queued within 60 s:\n{tail(tmp_path / 'clock2.log')}"
+            time.sleep(0.05)
+    finally:
+        for proc in (first, second):
+            stop(proc)
+
+    with db.read() as s:
+        run = s.scalar(select(AnnouncementRun))
+        assert (run.status, run.recipients, run.calls, run.method) == ("queued", 3000, 6, "multicast")
+    assert statuses(db) == {"pending": 6}
+    while unfinished(db):
+        worker.run_once(bot)
+    assert_exactly_once(fake_line, residents, marker, {})
+    assert sorted(len(d.to) for d in fake_line.deliveries) == [500] * 6  # 1,500 per language
+
+
 # -- 2. a LINE API that fails often -----------------------------------------------------------
 
 def test_500s_and_429_bursts_end_with_everything_delivered_once(runner, bot, db, fake_line, time_machine):

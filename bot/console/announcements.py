@@ -35,7 +35,8 @@ HISTORY_LIMIT = 50
 FORM_MARGIN = 200_000  # bytes a compose form takes beside its photo
 
 STATUS_NAMES = {"scheduled": cN_("Scheduled"), "done": cN_("Done"), "cancelled": cN_("Cancelled")}
-RUN_NAMES = {"queued": cN_("Sent out"), "missed": cN_("Missed (the clock was not running)")}
+RUN_NAMES = {"queueing": cN_("Being sent (queued in parts)"), "queued": cN_("Sent out"),
+             "missed": cN_("Missed (the clock was not running)")}
 METHOD_NAMES = {"broadcast": cN_("Broadcast"), "multicast": cN_("Multicast"), "push": cN_("One by one")}
 DELIVERY_NAMES = (("sent", cN_("Sent")), ("pending", cN_("Waiting")), ("dead", cN_("Failed")),
                   ("cancelled", cN_("Cancelled")))
