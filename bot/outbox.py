@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Sequence
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot import render_line
@@ -30,6 +31,7 @@ REPLY_TOKEN_MAX_AGE = timedelta(seconds=50)
 RETRY_KEY_MAX_AGE = timedelta(hours=23)  # LINE keeps a retry key 24 h: stop well before
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 15 * 60.0
+RECORD_RETRY_DELAYS = (0.05, 0.25, 1.0, 3.0)  # recording a send when the database hiccups
 
 
 def enqueue(
@@ -259,8 +261,31 @@ class Sender:
             outcomes = [self.send(row) for row in rows]
         else:  # LINE calls in parallel; the outcomes are recorded together
             outcomes = [oc for part in self._executor().map(self._send_in_order, _per_recipient(rows)) for oc in part]
-        with self.db.session() as s:
-            self.record(s, outcomes)
+        self._record_retrying(outcomes)
+
+    def _record_retrying(self, outcomes: Sequence[Outcome]) -> None:
+        """Record what LINE answered, trying again when the database is briefly unreachable
+        (a dropped connection, a failover, SQLite busy): a reply LINE accepted but not recorded
+        would be taken back by the worker and pushed again, and LINE cannot tell it is the same
+        message (replies take no retry key). Recording is idempotent (only rows still
+        "sending" change). If the database stays away, the rows stay "sending" and the worker
+        sends them later: a message may then come twice, but is never lost."""
+        import time
+
+        from sqlalchemy.exc import DBAPIError
+
+        for attempt, delay in enumerate((*RECORD_RETRY_DELAYS, None)):
+            try:
+                with self.db.session() as s:
+                    self.record(s, outcomes)
+                return
+            except DBAPIError as exc:
+                transient = exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+                if delay is None or not transient:
+                    raise
+                log.warning("recording %d send outcome(s) failed (%s), attempt %d; trying again in %.2fs",
+                            len(outcomes), type(exc.orig).__name__, attempt + 1, delay)
+                time.sleep(delay)
 
     def _send_in_order(self, rows: Sequence[OutboxMessage]) -> list[Outcome]:
         return [self.send(row) for row in rows]

@@ -223,6 +223,62 @@ def test_reply_failing_with_5xx_is_pushed_by_the_worker(line, bot, fake_line, db
     assert [d.kind for d in fake_line.deliveries] == ["push"]
 
 
+def _drop_connection_when_recording_a_send(engine, db_url: str, times: int = 1):
+    """Cut the database connection under the statement that records a send, `times` times: a
+    real disconnect on PostgreSQL (the server ends the session), the error SQLAlchemy raises for
+    one on SQLite (which has no connection to lose)."""
+    from sqlalchemy import create_engine, event, text
+    from sqlalchemy.exc import OperationalError
+
+    left = {"n": times}
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if not (statement.startswith("UPDATE outbox_message SET status") and "sent_at" in statement) or left["n"] <= 0:
+            return
+        left["n"] -= 1
+        if conn.dialect.name == "postgresql":
+            pid = conn.connection.dbapi_connection.info.backend_pid
+            killer = create_engine(db_url)
+            with killer.connect() as k:
+                k.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            killer.dispose()
+        else:
+            import sqlite3
+
+            raise OperationalError(statement, parameters, sqlite3.OperationalError("disk I/O error"))
+
+    event.listen(engine, "before_cursor_execute", before)
+    return left
+
+
+def test_a_reply_whose_recording_fails_once_is_recorded_and_never_sent_again(line, bot, db, db_url, fake_line, clock):
+    left = _drop_connection_when_recording_a_send(db.engine, db_url)
+    line.follow(USER)
+    assert left["n"] == 0  # the connection was cut under the recording
+    assert [d.kind for d in fake_line.deliveries] == ["reply"]
+    with db.read() as s:
+        assert set(s.scalars(select(OutboxMessage.status))) == {"sent"}
+    clock.shift(timedelta(minutes=5))  # long after the worker would take back a row left "sending"
+    worker.run_once(bot)
+    assert [d.kind for d in fake_line.deliveries] == ["reply"]
+
+
+def test_a_reply_that_cannot_be_recorded_at_all_is_sent_again_not_lost(line, bot, db, db_url, fake_line, clock):
+    """If the database stays away, the outcome is unknown: the worker sends it again (at least
+    once; a resident may see it twice, but never misses it)."""
+    from bot import outbox as outbox_mod
+
+    left = _drop_connection_when_recording_a_send(db.engine, db_url, times=len(outbox_mod.RECORD_RETRY_DELAYS) + 1)
+    line.follow(USER)
+    assert left["n"] == 0
+    with db.read() as s:
+        assert set(s.scalars(select(OutboxMessage.status))) == {"sending"}
+    clock.shift(timedelta(minutes=5))
+    worker.run_once(bot)  # takes the row back
+    worker.run_once(bot)
+    assert [d.kind for d in fake_line.deliveries] == ["reply", "push"]
+
+
 def test_no_push_after_unfollow(line, bot, db, fake_line, joined, clock):
     joined(USER)
     with db.session() as s:
