@@ -135,13 +135,18 @@ def worker_env(db_url: str, fake) -> dict[str, str]:
     return env
 
 
-def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+def start_process(command: str, env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """`flask --app bot <command>` (worker, clock), as the Procfile runs it."""
     log = open(log_path, "wb")
     try:
-        return subprocess.Popen([sys.executable, "-m", "flask", "--app", "bot", "worker"], cwd=ROOT, env=env,
+        return subprocess.Popen([sys.executable, "-m", "flask", "--app", "bot", command], cwd=ROOT, env=env,
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     finally:
         log.close()  # the child has its own copy
+
+
+def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    return start_process("worker", env, log_path)
 
 
 def stop(proc: subprocess.Popen | None) -> None:
@@ -222,15 +227,6 @@ def test_worker_killed_mid_batch_then_restarted_delivers_each_message_exactly_on
         assert answers.count(200) == 1 and 409 in answers, (key, answers)
 
 
-def start_clock(env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "wb")
-    try:
-        return subprocess.Popen([sys.executable, "-m", "flask", "--app", "bot", "clock"], cwd=ROOT, env=env,
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    finally:
-        log.close()
-
-
 def test_clock_killed_while_queueing_a_big_announcement_goes_on_where_it_stopped(
         runner, bot, db, db_url, fake_line, tmp_path):
     """The clock queues an announcement in parts (here 20 residents each); SIGKILLed in the
@@ -250,7 +246,7 @@ def test_clock_killed_while_queueing_a_big_announcement_goes_on_where_it_stopped
 
     first = second = None
     try:
-        first = start_clock(env, tmp_path / "clock1.log")
+        first = start_process("clock", env, tmp_path / "clock1.log")
         deadline = time.monotonic() + 60
         while True:
             state = run_state()
@@ -264,7 +260,7 @@ def test_clock_killed_while_queueing_a_big_announcement_goes_on_where_it_stopped
         first.wait(10)
         stopped_at = run_state()
         assert stopped_at[0] == "queueing", "the clock was not killed in the middle of queueing"
-        second = start_clock(env, tmp_path / "clock2.log")
+        second = start_process("clock", env, tmp_path / "clock2.log")
         deadline = time.monotonic() + 60
         while run_state()[0] == "queueing":
             assert second.poll() is None, f"the restarted clock exited:\n{tail(tmp_path / 'clock2.log')}"
