@@ -10,9 +10,9 @@ import os
 import threading
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
-from typing import ContextManager, Iterator
+from typing import Any, ContextManager, Iterable, Iterator, Sequence
 
-from sqlalchemy import DateTime, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, MetaData, Table, create_engine, event, insert, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -88,6 +88,37 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def bulk_insert(session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+                chunk: int = 5000) -> int:
+    """Insert many plain rows (numbers, text, times, booleans; no JSON) in this transaction.
+    PostgreSQL gets them through COPY, several times faster than one prepared INSERT per row
+    (what psycopg's executemany does); SQLite through executemany. Returns the count."""
+    n = 0
+    if session.get_bind().dialect.name == "postgresql":
+        cols = ", ".join(f'"{c}"' for c in columns)
+        cursor = session.connection().connection.dbapi_connection.cursor()
+        try:
+            with cursor.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    n += 1
+        finally:
+            cursor.close()
+        return n
+    stmt = insert(table)
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(dict(zip(columns, row)))
+        if len(batch) >= chunk:
+            session.execute(stmt, batch)
+            n += len(batch)
+            batch = []
+    if batch:
+        session.execute(stmt, batch)
+        n += len(batch)
+    return n
 
 
 class WriterLock:

@@ -392,27 +392,15 @@ def claim(session: Session, limit: int, now: datetime | None = None) -> list[Out
 
 
 def _drop_unreachable(session: Session, rows: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
-    """Nothing is pushed to a resident who unfollowed or deleted their data. Pushes are checked
-    with one query for the whole claim; a multicast (up to 500 ids) with one query of its own, so
-    a query never carries more than 500 parameters."""
-    singles = {r.recipients[0] for r in rows if r.channel == "line" and r.kind != "broadcast" and not r.erase_after_send
-               and len(r.recipients) == 1 and r.recipients[0].startswith("U")}
-    reachable_singles = set(session.scalars(select(Resident.line_user_id).where(
-        Resident.line_user_id.in_(list(singles)), Resident.following.is_(True)))) if singles else set()
+    """Nothing is pushed to a resident who unfollowed or deleted their data: every LINE user id
+    of the claim (pushes and multicasts, up to 100 × 500) is checked in one query."""
+    checked = [r for r in rows if r.channel == "line" and r.kind != "broadcast" and not r.erase_after_send]
+    reachable = _following(session, {u for r in checked for u in r.recipients if u.startswith("U")})
     keep = []
     for row in rows:
         if row.erase_after_send or row.channel != "line" or row.kind == "broadcast":
             keep.append(row)
             continue
-        ids = [u for u in row.recipients if u.startswith("U")]
-        if len(row.recipients) == 1:
-            reachable = reachable_singles
-        else:
-            reachable = set(
-                session.scalars(
-                    select(Resident.line_user_id).where(Resident.line_user_id.in_(ids), Resident.following.is_(True))
-                )
-            ) if ids else set()
         # Group ids (C…/R…) are not residents; they stay.
         allowed = [u for u in row.recipients if u in reachable or not u.startswith("U")]
         if not allowed:
@@ -423,6 +411,27 @@ def _drop_unreachable(session: Session, rows: list[OutboxMessage], now: datetime
             row.recipients = allowed
         keep.append(row)
     return keep
+
+
+def _following(session: Session, user_ids: set[str]) -> set[str]:
+    """Which of these LINE user ids belong to residents who follow the account. The ids go as one
+    parameter (an array on PostgreSQL, a JSON list on SQLite), so the query is the same text
+    for any number of them and the database looks each up in the unique index."""
+    if not user_ids:
+        return set()
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import String, any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        match = Resident.line_user_id == any_(bindparam("ids", list(user_ids), type_=ARRAY(String)))
+    else:
+        import json
+
+        from sqlalchemy import func, literal_column
+
+        match = Resident.line_user_id.in_(
+            select(literal_column("value")).select_from(func.json_each(json.dumps(list(user_ids)))))
+    return set(session.scalars(select(Resident.line_user_id).where(match, Resident.following.is_(True))))
 
 
 def has_due(session: Session, now: datetime) -> bool:
