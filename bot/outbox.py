@@ -32,6 +32,7 @@ RETRY_KEY_MAX_AGE = timedelta(hours=23)  # LINE keeps a retry key 24 h: stop wel
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 15 * 60.0
 RECORD_RETRY_DELAYS = (0.05, 0.25, 1.0, 3.0)  # recording a send when the database hiccups
+REACHABLE_CHUNK = 5000  # LINE user ids checked per query when a claim is sent
 
 
 def enqueue(
@@ -392,10 +393,13 @@ def claim(session: Session, limit: int, now: datetime | None = None) -> list[Out
 
 
 def _drop_unreachable(session: Session, rows: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
-    """Nothing is pushed to a resident who unfollowed or deleted their data: every LINE user id
-    of the claim (pushes and multicasts, up to 100 × 500) is checked in one query."""
+    """Nothing is pushed to a resident who unfollowed or deleted their data: the LINE user ids of
+    the claim (pushes and multicasts, up to 100 × 500) are checked `REACHABLE_CHUNK` at a time."""
     checked = [r for r in rows if r.channel == "line" and r.kind != "broadcast" and not r.erase_after_send]
-    reachable = _following(session, {u for r in checked for u in r.recipients if u.startswith("U")})
+    wanted = list({u for r in checked for u in r.recipients if u.startswith("U")})
+    reachable: set[str] = set()
+    for i in range(0, len(wanted), REACHABLE_CHUNK):  # a few queries per claim, each of bounded size
+        reachable |= _following(session, wanted[i:i + REACHABLE_CHUNK])
     keep = []
     for row in rows:
         if row.erase_after_send or row.channel != "line" or row.kind == "broadcast":
@@ -413,25 +417,31 @@ def _drop_unreachable(session: Session, rows: list[OutboxMessage], now: datetime
     return keep
 
 
-def _following(session: Session, user_ids: set[str]) -> set[str]:
+def _following(session: Session, user_ids: Sequence[str]) -> set[str]:
     """Which of these LINE user ids belong to residents who follow the account. The ids go as one
     parameter (an array on PostgreSQL, a JSON list on SQLite), so the query is the same text
     for any number of them and the database looks each up in the unique index."""
     if not user_ids:
         return set()
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy import String, any_, bindparam
-        from sqlalchemy.dialects.postgresql import ARRAY
+        return set(session.scalars(_following_stmt("postgresql"), {"ids": list(user_ids)}))
+    import json
 
-        match = Resident.line_user_id == any_(bindparam("ids", list(user_ids), type_=ARRAY(String)))
+    return set(session.scalars(_following_stmt("sqlite"), {"ids": json.dumps(list(user_ids))}))
+
+
+@lru_cache(maxsize=2)
+def _following_stmt(dialect: str):
+    # Built once, the ids passed at execution: a statement carrying its ids as a value would be
+    # compiled and cached anew for every claim, each copy holding thousands of ids.
+    from sqlalchemy import String, any_, bindparam, func, literal_column
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    if dialect == "postgresql":
+        match = Resident.line_user_id == any_(bindparam("ids", type_=ARRAY(String)))
     else:
-        import json
-
-        from sqlalchemy import func, literal_column
-
-        match = Resident.line_user_id.in_(
-            select(literal_column("value")).select_from(func.json_each(json.dumps(list(user_ids)))))
-    return set(session.scalars(select(Resident.line_user_id).where(match, Resident.following.is_(True))))
+        match = Resident.line_user_id.in_(select(literal_column("value")).select_from(func.json_each(bindparam("ids"))))
+    return select(Resident.line_user_id).where(match, Resident.following.is_(True))
 
 
 def has_due(session: Session, now: datetime) -> bool:
