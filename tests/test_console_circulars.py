@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from bot import circulars, worker
 from bot.i18n import t
 from bot.models import (AuditEntry, Association, Circular, CircularRecipient, Household, Membership, OutboxMessage,
-                        Resident)
+                        Resident, StaffAccount)
 from tests.console_support import PASSWORD, csrf, sign_in
 
 MEMBER_JA = "U" + "a1" * 16
@@ -422,3 +422,97 @@ def test_the_roster_households_members_and_block_leaders(env, line, fake_line):
     # staff choose the association
     staff = signed(env, "tanaka")
     assert "港1番" in html(staff.get(f"/console/circulars/roster?association={env['minato']}"))
+
+
+def test_a_paper_mark_made_by_mistake_is_undone(env):
+    """The 会長 marks two paper households, then undoes one mark: it counts as unread (and
+    without an answer) again in the status, the tally and the CSV, and the undo is audited."""
+    c = signed(env, "asahi")
+    cid = compose(c)
+    tok = csrf(c, f"/console/circulars/{cid}")
+    paper1, paper2 = env["paper1"], env["paper2"]
+    assert c.post(f"/console/circulars/{cid}/paper/{paper2}", data={"csrf_token": tok, "answer": "出席"}).status_code == 303
+    assert c.post(f"/console/circulars/{cid}/paper/{paper1}", data={"csrf_token": tok}).status_code == 303
+    page = html(c.get(f"/console/circulars/{cid}"))
+    assert f"/console/circulars/{cid}/paper/{paper2}/unmark" in row(page, paper2)
+    assert 'aria-label="Undo the mark of 4番 鈴木（紙）"' in row(page, paper2)
+    assert f"/paper/{env['h2']}/unmark" not in page  # LINE households have no mark to undo
+    assert 'data-testid="read-count">2 / 6<' in page
+
+    r = c.post(f"/console/circulars/{cid}/paper/{paper2}/unmark", data={"csrf_token": tok})
+    assert r.status_code == 303 and r.location.endswith(f"/console/circulars/{cid}#h{paper2}")
+    page = html(c.get(r.location))
+    assert "The mark of “4番 鈴木（紙）” was undone: it counts as not read again." in page
+    assert "✔" not in row(page, paper2) and "Mark read" in row(page, paper2)
+    assert "<td>-</td>" in row(page, paper2) and " selected" not in row(page, paper2)  # no answer any more
+    assert "/unmark" not in row(page, paper2)
+    assert "✔" in row(page, paper1) and "/unmark" in row(page, paper1)  # the other mark stays
+    assert 'data-testid="read-count">1 / 6<' in page
+    with env["db"].read() as s:
+        got = s.scalar(select(CircularRecipient).where(CircularRecipient.circular_id == cid,
+                                                       CircularRecipient.household_id == paper2))
+        assert (got.read_at, got.answer, got.answered_at, got.marked_by_leader) == (None, None, None, False)
+        tl = circulars.tally(s, s.get(Circular, cid))
+        assert (tl.read, tl.households, tl.answers) == (1, 6, {})
+        assert "4番 鈴木（紙）" in tl.unread and "5番 山本（紙）" not in tl.unread
+        [entry] = s.scalars(select(AuditEntry).where(AuditEntry.action == "unmark_paper"))
+        assert entry.target == f"circular:{cid}" and entry.actor.startswith("staff:")
+        assert entry.detail["household"] == paper2 and entry.detail["answer"] == "出席" and entry.detail["read_at"]
+    lines = c.get(f"/console/circulars/{cid}/csv").data.decode("utf-8-sig").splitlines()
+    assert "4番 鈴木（紙）,2班,,,," in lines and "5番 山本（紙）,1班,,済,,紙" in lines
+    # the sheet is still there to mark again
+    assert c.post(f"/console/circulars/{cid}/paper/{paper2}", data={"csrf_token": tok, "answer": "欠席"}).status_code == 303
+    with env["db"].read() as s:
+        assert circulars.tally(s, s.get(Circular, cid)).answers == {"欠席": 1}
+    assert c.post(f"/console/circulars/{cid}/paper/{paper2}/unmark", data={"csrf_token": tok}).status_code == 303
+
+    # nothing to undo: said so, nothing written
+    r = c.post(f"/console/circulars/{cid}/paper/{paper2}/unmark", data={"csrf_token": tok}, follow_redirects=True)
+    assert "“4番 鈴木（紙）” was not marked as read; nothing changed." in html(r)
+    r = c.post(f"/console/circulars/{cid}/paper/{env['h2']}/unmark", data={"csrf_token": tok}, follow_redirects=True)
+    assert t("en", "That household is not on this circular's paper list.").replace("'", "&#39;") in html(r)
+    with env["db"].read() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "unmark_paper")) == 2
+
+
+def test_only_those_who_may_mark_may_undo_a_mark(env):
+    leader = signed(env, "asahi")
+    cid = compose(leader)
+    tok = csrf(leader, f"/console/circulars/{cid}")
+    for hh in (env["paper1"], env["paper2"]):
+        assert leader.post(f"/console/circulars/{cid}/paper/{hh}", data={"csrf_token": tok}).status_code == 303
+
+    def marked() -> dict[int, bool]:
+        with env["db"].read() as s:
+            return dict(s.execute(select(CircularRecipient.household_id, CircularRecipient.marked_by_leader).where(
+                CircularRecipient.circular_id == cid, CircularRecipient.resident_id.is_(None))).all())
+
+    # another association's leader: 403, and the mark stays
+    other = signed(env, "minato")
+    other_tok = csrf(other, "/console/circulars")
+    assert other.post(f"/console/circulars/{cid}/paper/{env['paper2']}/unmark",
+                      data={"csrf_token": other_tok}).status_code == 403
+    # signed out: 401; without the CSRF token: 400
+    anon = env["app"].test_client()
+    assert anon.post(f"/console/circulars/{cid}/paper/{env['paper2']}/unmark",
+                     data={"csrf_token": csrf(anon, "/console/login")}).status_code == 401
+    assert leader.post(f"/console/circulars/{cid}/paper/{env['paper2']}/unmark", data={}).status_code == 400
+    assert marked() == {env["paper1"]: True, env["paper2"]: True}
+    # the 班長 of 2班 undoes 2班's mark, not 1班's
+    han = signed(env, "han2")
+    han_tok = csrf(han, f"/console/circulars/{cid}")
+    assert han.post(f"/console/circulars/{cid}/paper/{env['paper1']}/unmark",
+                    data={"csrf_token": han_tok}).status_code == 403
+    assert han.post(f"/console/circulars/{cid}/paper/{env['paper2']}/unmark",
+                    data={"csrf_token": han_tok}).status_code == 303
+    assert marked() == {env["paper1"]: True, env["paper2"]: False}
+    # staff may, for every association
+    staff = signed(env, "tanaka")
+    assert staff.post(f"/console/circulars/{cid}/paper/{env['paper1']}/unmark",
+                      data={"csrf_token": csrf(staff, f"/console/circulars/{cid}")}).status_code == 303
+    assert marked() == {env["paper1"]: False, env["paper2"]: False}
+    with env["db"].read() as s:
+        actors = list(s.scalars(select(AuditEntry.actor).where(AuditEntry.action == "unmark_paper")
+                                .order_by(AuditEntry.id)))
+        ids = dict(s.execute(select(StaffAccount.username, StaffAccount.id)).all())
+    assert actors == [f"staff:{ids['han2']}", f"staff:{ids['tanaka']}"]

@@ -1,12 +1,13 @@
 """Circulars (回覧板) in the console: the list, each circular's read status per household (with
-paper households marked by hand, a reminder to the unread, the CSV and the print sheet),
-writing and sending a new one (form → preview → send), and the association's roster.
+paper households marked by hand — and a mark made by mistake undone —, a reminder to the unread,
+the CSV and the print sheet), writing and sending a new one (form → preview → send, with a photo
+and translations if wanted), and the association's roster.
 
 Who sees what: center staff every association; an association leader (会長) their
 association(s); a 班長 only their 班 — in the list, the status, the marks, the CSV and the print
 sheet. Only staff and 会長 write circulars, remind, and keep the roster (as in LINE).
 
-The business rules live in `bot.circulars` (send, tally, remind_unread, mark_paper, …) and in the
+The business rules live in `bot.circulars` (send, tally, remind_unread, mark_paper, unmark_paper, …) and in the
 LINE flows (`conversations.compose_circular`, `conversations.roster`), whose checks are reused
 here. `status_csv` and `print_sheet` build the same CSV and sheet as `flask circulars status
 --csv` and `flask circulars print`, and may be used by the command line too."""
@@ -267,17 +268,24 @@ def circular_remind(circular_id: int):
     return redirect(url_for("console.circular", circular_id=circular_id), 303)
 
 
+def _markable(s: Session, circular_id: int, household_id: int) -> tuple[Circular, Household]:
+    """The circular and a household of it the signed-in person may mark (403/404 otherwise):
+    anyone who sees the circular, a 班長 only for households of their 班."""
+    circ = s.get(Circular, circular_id)
+    han = _visible(circ)
+    hh = s.get(Household, household_id)
+    if hh is None or hh.association_id != circ.association_id or (han is not None and hh.han != han):
+        abort(403)
+    return circ, hh
+
+
 @bp.post("/circulars/<int:circular_id>/paper/<int:household_id>")
 @require()
 def circular_paper(circular_id: int, household_id: int):
     """Mark a paper household's sign-off (and its answer) from the signed sheet."""
     answer = (request.form.get("answer") or "").strip() or None
     with bot().db.session() as s:
-        circ = s.get(Circular, circular_id)
-        han = _visible(circ)
-        hh = s.get(Household, household_id)
-        if hh is None or hh.association_id != circ.association_id or (han is not None and hh.han != han):
-            abort(403)
+        circ, hh = _markable(s, circular_id, household_id)
         if answer is not None and answer not in circulars.answer_options(circ, "ja"):
             abort(400)
         try:
@@ -288,6 +296,26 @@ def circular_paper(circular_id: int, household_id: int):
             audit(s, "mark_paper", f"circular:{circ.id}", household=hh.id, answer=answer)
             flash(ct("Marked “{household}” as read.", household=hh.label) if answer is None else
                   ct("Marked “{household}” as read with the answer “{answer}”.", household=hh.label, answer=answer))
+    return redirect(url_for("console.circular", circular_id=circular_id) + f"#h{household_id}", 303)
+
+
+@bp.post("/circulars/<int:circular_id>/paper/<int:household_id>/unmark")
+@require()
+def circular_paper_unmark(circular_id: int, household_id: int):
+    """Undo a paper household's mark made by mistake: it counts as not read (no answer) again."""
+    with bot().db.session() as s:
+        circ, hh = _markable(s, circular_id, household_id)
+        try:
+            undone = circulars.unmark_paper(s, circ, hh)
+        except circulars.CircularError as exc:
+            flash(_error_text(exc), "error")
+        else:
+            if undone is None:
+                flash(ct("“{household}” was not marked as read; nothing changed.", household=hh.label), "error")
+            else:
+                audit(s, "unmark_paper", f"circular:{circ.id}", household=hh.id, answer=undone.answer,
+                      read_at=undone.read_at.isoformat() if undone.read_at else None)
+                flash(ct("The mark of “{household}” was undone: it counts as not read again.", household=hh.label))
     return redirect(url_for("console.circular", circular_id=circular_id) + f"#h{household_id}", 303)
 
 
