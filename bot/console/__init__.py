@@ -4,7 +4,8 @@ server for every page and action (`require`), every form carries a CSRF token (F
 every change is written to the audit log.
 
 Who is signed in is a `Principal`, rebuilt from the database on every request, so a role taken
-away takes effect at once. Staff sign in with a password (`flask --app bot staff create`); a
+away takes effect at once; a password account's session also carries the account's session epoch,
+so a new password (or disabling the account) ends the sessions signed in before. Staff sign in with a password (`flask --app bot staff create`); a
 leader may also sign in from LINE with a one-time link (「管理画面」).
 
 The console's words come from the Babel catalogs' `console` domain, in Japanese (default) or
@@ -77,8 +78,8 @@ def load_principal() -> Principal | None:
     with bot().db.read() as s:
         if who.get("kind") == "staff":
             acct = s.get(StaffAccount, who.get("id"))
-            if acct is None or not acct.active:
-                return None
+            if acct is None or not acct.active or who.get("epoch", 0) != acct.session_epoch:
+                return None  # disabled, or its password changed since this session signed in
             scope = {acct.association_id: acct.han} if acct.association_id else {}
             return Principal("staff", acct.id, acct.display_name, acct.role, acct.locale, scope)
         resident = s.get(Resident, who.get("id"))
