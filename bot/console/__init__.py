@@ -200,19 +200,30 @@ def init_app(app) -> None:
 
     from bot.console import auth, dashboard  # noqa: F401  (routes)
 
-    for name in ("announcements", "circulars", "events", "aid", "residents", "outbox_pages", "audit_pages", "accounts"):
+    for name in ("announcements", "circulars", "circular_compose", "events", "aid", "residents", "outbox_pages",
+                 "audit_pages", "accounts"):
         try:
             __import__(f"bot.console.{name}")
         except ModuleNotFoundError as exc:  # a page module not written yet
             if exc.name != f"bot.console.{name}":
                 raise
+    from bot.console import photos
+    from bot.media import MAX_UPLOAD_BYTES
+
     @app.before_request
     def _console_uploads():
         # The app's 1 MB limit is for LINE's webhook; console forms may carry a photo.
         if request.path.startswith("/console/") and request.mimetype == "multipart/form-data":
-            from bot.media import MAX_UPLOAD_BYTES
+            request.max_content_length = photos.REQUEST_LIMIT
 
-            request.max_content_length = MAX_UPLOAD_BYTES + 1_000_000
+    @app.errorhandler(413)
+    def _console_too_large(exc):
+        # A console form past that limit (a photo far too large) is not read at all: say why.
+        if not request.path.startswith("/console/"):
+            return exc
+        from flask import render_template
+
+        return render_template("console/too_large.html", mb=photos.megabytes(MAX_UPLOAD_BYTES)), 413
 
     csrf = CSRFProtect()
     csrf.init_app(app)
