@@ -233,18 +233,44 @@ def remind_unread(session: Session, circ: Circular, config: Config, now: datetim
     return n
 
 
-def mark_paper(session: Session, circ: Circular, household: Household, *, answer: str | None, now: datetime) -> None:
-    """The leader marks a paper household's sign-off by hand."""
+def _paper_row(session: Session, circ: Circular, household: Household) -> CircularRecipient:
     row = session.scalar(select(CircularRecipient).where(CircularRecipient.circular_id == circ.id,
                                                          CircularRecipient.household_id == household.id,
                                                          CircularRecipient.resident_id.is_(None)))
     if row is None:
         raise CircularError(N_("That household is not on this circular's paper list."))
+    return row
+
+
+def mark_paper(session: Session, circ: Circular, household: Household, *, answer: str | None, now: datetime) -> None:
+    """The leader marks a paper household's sign-off by hand."""
+    row = _paper_row(session, circ, household)
     row.read_at = row.read_at or now
     row.marked_by_leader = True
     if answer:
         row.answer, row.answered_at = answer[:100], now
     session.flush()
+
+
+@dataclass(frozen=True)
+class PaperMark:
+    """A paper household's mark as it was before it was undone."""
+    read_at: datetime | None
+    answer: str | None
+
+
+def unmark_paper(session: Session, circ: Circular, household: Household) -> PaperMark | None:
+    """Undo a mark made by mistake: the paper household counts as not read, and without an
+    answer, again (as before `mark_paper`). Returns the mark undone, or None when the household
+    was not marked (nothing changes)."""
+    row = _paper_row(session, circ, household)
+    if row.read_at is None and not row.marked_by_leader and row.answer is None:
+        return None
+    undone = PaperMark(read_at=row.read_at, answer=row.answer)
+    row.read_at = row.answer = row.answered_at = None
+    row.marked_by_leader = False
+    session.flush()
+    return undone
 
 
 def latest_for(session: Session, resident: Resident, word: str | None = None, limit: int = 5) -> list[Circular]:

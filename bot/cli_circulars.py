@@ -1,5 +1,5 @@
-"""`flask --app bot circulars …`: circulars for leaders and the center's staff (the console and
-a LINE compose flow come later)."""
+"""`flask --app bot circulars …`: circulars for leaders and the center's staff (leaders also
+write them in LINE, 「回覧板を作る」, and in the console, /console/circulars/new)."""
 from __future__ import annotations
 
 import csv

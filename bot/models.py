@@ -533,6 +533,9 @@ class StaffAccount(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Kept in each session at sign-in and checked on every request; raised when the password
+    # changes or the account is disabled, which ends the sessions signed in before.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ConsoleLink(Base):

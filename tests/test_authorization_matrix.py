@@ -147,6 +147,7 @@ CONSOLE_MATRIX: dict[str, tuple[str, set[str]]] = {
     "console.circular": ("GET", {STAFF, LEADER_, HAN}),
     "console.circular_csv": ("GET", {STAFF, LEADER_, HAN}),
     "console.circular_paper": ("POST", {STAFF, LEADER_, HAN}),
+    "console.circular_paper_unmark": ("POST", {STAFF, LEADER_, HAN}),  # the paper household is in 2班
     "console.circular_print": ("GET", {STAFF, LEADER_, HAN}),
     "console.circular_remind": ("POST", {STAFF, LEADER_}),
     "console.circular_new": ("GET", {STAFF, LEADER_, OTHER}),  # a leader composes for their own

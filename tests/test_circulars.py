@@ -472,3 +472,21 @@ def test_photos_of_announcements_are_kept(runner, bot, db, fake_line, assoc, clo
         tidy(s, utcnow() + timedelta(days=3))
         image_id = s.scalar(select(Announcement.image_id))
         assert image_id is not None and s.get(Media, image_id) is not None
+
+
+def test_a_paper_mark_made_by_mistake_is_undone(bot, db, runner, assoc, clock):
+    cid = send(runner, "--question", "attendance")
+    with db.session() as s:
+        circ, paper = s.get(Circular, cid), s.get(Household, assoc["paper"])
+        circulars.mark_paper(s, circ, paper, answer="出席", now=utcnow())
+        assert circulars.tally(s, circ).answers == {"出席": 1}
+        undone = circulars.unmark_paper(s, circ, paper)
+        assert undone is not None and undone.answer == "出席" and undone.read_at is not None
+        tl = circulars.tally(s, circ)
+        assert (tl.read, tl.answers) == (0, {}) and "4番 鈴木（紙）" in tl.unread
+        row = s.scalar(select(CircularRecipient).where(CircularRecipient.circular_id == cid,
+                                                       CircularRecipient.household_id == assoc["paper"]))
+        assert (row.read_at, row.answer, row.answered_at, row.marked_by_leader) == (None, None, None, False)
+        assert circulars.unmark_paper(s, circ, paper) is None  # nothing to undo
+        with pytest.raises(circulars.CircularError):  # a household in LINE has no paper mark
+            circulars.unmark_paper(s, circ, s.get(Household, assoc["h2"]))

@@ -99,3 +99,87 @@ def test_english_is_available(accounts):
     c.post("/console/language", data={"locale": "en", "csrf_token": token, "back": "/console/"})
     page = c.get("/console/").get_data(as_text=True)
     assert "Dashboard" in page and "Residents following" in page and 'lang="en"' in page
+
+
+def _token(c, path: str = "/console/") -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', c.get(path).get_data(as_text=True)).group(1)
+
+
+def _account_id(app, username: str) -> int:
+    with app.extensions["tsunagari"].db.read() as s:
+        return s.scalar(select(StaffAccount.id).where(StaffAccount.username == username))
+
+
+def _signed_in(c) -> bool:
+    r = c.get("/console/")
+    assert r.status_code in (200, 302), r.status_code
+    return r.status_code == 200
+
+
+def test_a_new_password_ends_the_accounts_other_sessions(accounts):
+    """Two browsers signed in as the same account: a new password set in one of them ends the
+    other, and the one that set it stays signed in; other accounts are not touched."""
+    here, there, leader = (accounts.test_client() for _ in range(3))
+    for c, user in ((here, "tanaka"), (there, "tanaka"), (leader, "asahi")):
+        assert sign_in(c, user).status_code == 302
+    assert _signed_in(here) and _signed_in(there) and _signed_in(leader)
+    tanaka = _account_id(accounts, "tanaka")
+    stale = _token(there)
+    r = here.post(f"/console/accounts/{tanaka}/password",
+                  data={"password": "a brand new password", "csrf_token": _token(here, "/console/accounts")})
+    assert r.status_code == 302
+    page = here.get(r.location).get_data(as_text=True)
+    assert "パスワードを変更しました" in page and "この画面はログインしたままです" in page
+    assert _signed_in(here)  # the session that changed it stays
+    assert not _signed_in(there)  # the other one is signed out …
+    assert there.post("/console/logout", data={"csrf_token": stale}).status_code == 302
+    assert there.post(f"/console/accounts/{tanaka}/password",
+                      data={"password": "the attacker's choice", "csrf_token": _token(there, "/console/login")}
+                      ).status_code == 401  # … and can do nothing any more
+    assert _signed_in(leader)  # another account keeps its session
+    assert sign_in(accounts.test_client(), "tanaka").status_code == 401  # the old password is gone
+    assert sign_in(there, "tanaka", "a brand new password").status_code == 302 and _signed_in(there)
+
+    # staff give the leader a new password: the leader's session ends, staff stay
+    asahi = _account_id(accounts, "asahi")
+    r = here.post(f"/console/accounts/{asahi}/password",
+                  data={"password": "leader's new password", "csrf_token": _token(here, "/console/accounts")})
+    assert "asahi" in here.get(r.location).get_data(as_text=True)
+    assert not _signed_in(leader) and _signed_in(here) and _signed_in(there)
+    # from the command line: every session of the account ends
+    result = accounts.test_cli_runner().invoke(args=["staff", "password", "tanaka", "--password", "a third password!"])
+    assert result.exit_code == 0, result.output
+    assert not _signed_in(here) and not _signed_in(there)
+    with accounts.extensions["tsunagari"].db.read() as s:
+        entries = list(s.execute(select(AuditEntry.target, AuditEntry.detail)
+                                 .where(AuditEntry.action == "reset_password").order_by(AuditEntry.id)))
+    assert entries == [("account:tanaka", {"sessions_ended": True}), ("account:asahi", {"sessions_ended": True})]
+
+
+def test_a_session_from_before_the_epoch_still_works_until_the_password_changes(accounts):
+    """Sessions signed in before sessions carried an epoch (an upgrade) stay signed in."""
+    tanaka = _account_id(accounts, "tanaka")
+    old = accounts.test_client()
+    with old.session_transaction() as sess:
+        sess["console"] = {"kind": "staff", "id": tanaka}
+    assert _signed_in(old)
+    result = accounts.test_cli_runner().invoke(args=["staff", "password", "tanaka", "--password", "a brand new one"])
+    assert result.exit_code == 0, result.output
+    assert not _signed_in(old)
+
+
+def test_a_disabled_account_enabled_again_does_not_get_its_old_sessions_back(accounts):
+    staff, leader = accounts.test_client(), accounts.test_client()
+    sign_in(staff, "tanaka")
+    sign_in(leader, "asahi")
+    asahi = _account_id(accounts, "asahi")
+    for active in ("0", "1"):
+        r = staff.post(f"/console/accounts/{asahi}/active",
+                       data={"active": active, "csrf_token": _token(staff, "/console/accounts")})
+        assert r.status_code == 302
+    assert not _signed_in(leader)
+    assert sign_in(leader, "asahi").status_code == 302 and _signed_in(leader)
+    # the same from the command line (enabled again by staff in the console)
+    assert accounts.test_cli_runner().invoke(args=["staff", "disable", "asahi"]).exit_code == 0
+    staff.post(f"/console/accounts/{asahi}/active", data={"active": "1", "csrf_token": _token(staff, "/console/accounts")})
+    assert not _signed_in(leader)

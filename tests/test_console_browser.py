@@ -156,3 +156,50 @@ def test_the_main_pages_open_for_staff_and_refuse_a_leader(console_page, account
     response = page.goto("/console/accounts")
     assert response.status == 403
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_leader_writes_a_circular_with_a_photo_and_a_translation(console_page, accounts, tmp_path):
+    """The compose form in a browser: a photo file and an English translation, the preview with
+    both, then "Send now"; a paper mark made by mistake is undone on the status page."""
+    import io
+
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    from bot.models import Media
+
+    page = console_page
+    bot = accounts.extensions["tsunagari"]
+    runner = accounts.test_cli_runner()
+    assert runner.invoke(args=["circulars", "household", "--association", "ASAHI-2026", "--label", "4番 鈴木（紙）",
+                               "--han", "1班", "--paper"]).exit_code == 0
+    photo = tmp_path / "map.png"
+    Image.new("RGB", (800, 600), (40, 160, 90)).save(photo, "PNG")
+    sign_in(page, "asahi")
+    page.goto("/console/circulars/new")
+    page.fill("#title", "夏祭りの会場")
+    page.fill("#body", "会場の地図です。")
+    page.set_input_files("#photo", str(photo))
+    page.locator("details#translations > summary").click()
+    page.locator("details#tr-en > summary").click()
+    page.fill("#tr_en_title", "Summer festival")
+    page.fill("#tr_en_body", "The map of the festival.")
+    screenshot(page, "console-circular-compose.png")
+    page.click("main button.primary[type=submit]")
+    expect(page.locator("[data-testid=notice] img.hero")).to_be_visible()
+    expect(page.locator("[data-testid=language-en]")).to_contain_text("Summer festival")
+    screenshot(page, "console-circular-preview.png")
+    page.click("button[value=send]")
+    expect(page.locator(".flash").first).to_be_visible()
+    with bot.db.session() as s:
+        circ = s.scalar(select(Circular))
+        assert circ.translations == {"en": {"title": "Summer festival", "body": "The map of the festival."}}
+        with Image.open(io.BytesIO(s.get(Media, circ.image_id).data)) as im:
+            assert im.format == "JPEG" and im.size == (800, 600)
+    row = page.locator("tr", has_text="4番 鈴木（紙）")
+    row.locator("button:has-text('既読にする')").click()
+    expect(page.locator("tr", has_text="4番 鈴木（紙）")).to_contain_text("✔")
+    page.locator("tr", has_text="4番 鈴木（紙）").locator("button:has-text('既読の印を取り消す')").click()
+    expect(page.locator(".flash").first).to_contain_text("未読に戻りました")
+    expect(page.locator("tr", has_text="4番 鈴木（紙）")).not_to_contain_text("✔")
+    assert page.errors == []  # type: ignore[attr-defined]

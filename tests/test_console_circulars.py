@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from bot import circulars, worker
 from bot.i18n import t
 from bot.models import (AuditEntry, Association, Circular, CircularRecipient, Household, Membership, OutboxMessage,
-                        Resident)
+                        Resident, StaffAccount)
 from tests.console_support import PASSWORD, csrf, sign_in
 
 MEMBER_JA = "U" + "a1" * 16
@@ -131,7 +131,7 @@ def compose(c, **fields) -> int | None:
     r = preview(c, **fields)
     assert r.status_code == 200, html(r)
     page = html(r)
-    form = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page))
+    form = dict(re.findall(r'<input type="hidden" name="([A-Za-z_]+)" value="([^"]*)"', page))
     form["association"] = re.findall(r'<input type="hidden" name="association" value="(\d+)"', page)
     form["step"] = "send"
     form = {k: ([htmllib.unescape(x) for x in v] if isinstance(v, list) else htmllib.unescape(v)) for k, v in form.items()}
@@ -422,3 +422,311 @@ def test_the_roster_households_members_and_block_leaders(env, line, fake_line):
     # staff choose the association
     staff = signed(env, "tanaka")
     assert "港1番" in html(staff.get(f"/console/circulars/roster?association={env['minato']}"))
+
+
+def test_a_paper_mark_made_by_mistake_is_undone(env):
+    """The 会長 marks two paper households, then undoes one mark: it counts as unread (and
+    without an answer) again in the status, the tally and the CSV, and the undo is audited."""
+    c = signed(env, "asahi")
+    cid = compose(c)
+    tok = csrf(c, f"/console/circulars/{cid}")
+    paper1, paper2 = env["paper1"], env["paper2"]
+    assert c.post(f"/console/circulars/{cid}/paper/{paper2}", data={"csrf_token": tok, "answer": "出席"}).status_code == 303
+    assert c.post(f"/console/circulars/{cid}/paper/{paper1}", data={"csrf_token": tok}).status_code == 303
+    page = html(c.get(f"/console/circulars/{cid}"))
+    assert f"/console/circulars/{cid}/paper/{paper2}/unmark" in row(page, paper2)
+    assert 'aria-label="Undo the mark of 4番 鈴木（紙）"' in row(page, paper2)
+    assert f"/paper/{env['h2']}/unmark" not in page  # LINE households have no mark to undo
+    assert 'data-testid="read-count">2 / 6<' in page
+
+    r = c.post(f"/console/circulars/{cid}/paper/{paper2}/unmark", data={"csrf_token": tok})
+    assert r.status_code == 303 and r.location.endswith(f"/console/circulars/{cid}#h{paper2}")
+    page = html(c.get(r.location))
+    assert "The mark of “4番 鈴木（紙）” was undone: it counts as not read again." in page
+    assert "✔" not in row(page, paper2) and "Mark read" in row(page, paper2)
+    assert "<td>-</td>" in row(page, paper2) and " selected" not in row(page, paper2)  # no answer any more
+    assert "/unmark" not in row(page, paper2)
+    assert "✔" in row(page, paper1) and "/unmark" in row(page, paper1)  # the other mark stays
+    assert 'data-testid="read-count">1 / 6<' in page
+    with env["db"].read() as s:
+        got = s.scalar(select(CircularRecipient).where(CircularRecipient.circular_id == cid,
+                                                       CircularRecipient.household_id == paper2))
+        assert (got.read_at, got.answer, got.answered_at, got.marked_by_leader) == (None, None, None, False)
+        tl = circulars.tally(s, s.get(Circular, cid))
+        assert (tl.read, tl.households, tl.answers) == (1, 6, {})
+        assert "4番 鈴木（紙）" in tl.unread and "5番 山本（紙）" not in tl.unread
+        [entry] = s.scalars(select(AuditEntry).where(AuditEntry.action == "unmark_paper"))
+        assert entry.target == f"circular:{cid}" and entry.actor.startswith("staff:")
+        assert entry.detail["household"] == paper2 and entry.detail["answer"] == "出席" and entry.detail["read_at"]
+    lines = c.get(f"/console/circulars/{cid}/csv").data.decode("utf-8-sig").splitlines()
+    assert "4番 鈴木（紙）,2班,,,," in lines and "5番 山本（紙）,1班,,済,,紙" in lines
+    # the sheet is still there to mark again
+    assert c.post(f"/console/circulars/{cid}/paper/{paper2}", data={"csrf_token": tok, "answer": "欠席"}).status_code == 303
+    with env["db"].read() as s:
+        assert circulars.tally(s, s.get(Circular, cid)).answers == {"欠席": 1}
+    assert c.post(f"/console/circulars/{cid}/paper/{paper2}/unmark", data={"csrf_token": tok}).status_code == 303
+
+    # nothing to undo: said so, nothing written
+    r = c.post(f"/console/circulars/{cid}/paper/{paper2}/unmark", data={"csrf_token": tok}, follow_redirects=True)
+    assert "“4番 鈴木（紙）” was not marked as read; nothing changed." in html(r)
+    r = c.post(f"/console/circulars/{cid}/paper/{env['h2']}/unmark", data={"csrf_token": tok}, follow_redirects=True)
+    assert t("en", "That household is not on this circular's paper list.").replace("'", "&#39;") in html(r)
+    with env["db"].read() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "unmark_paper")) == 2
+
+
+def test_only_those_who_may_mark_may_undo_a_mark(env):
+    leader = signed(env, "asahi")
+    cid = compose(leader)
+    tok = csrf(leader, f"/console/circulars/{cid}")
+    for hh in (env["paper1"], env["paper2"]):
+        assert leader.post(f"/console/circulars/{cid}/paper/{hh}", data={"csrf_token": tok}).status_code == 303
+
+    def marked() -> dict[int, bool]:
+        with env["db"].read() as s:
+            return dict(s.execute(select(CircularRecipient.household_id, CircularRecipient.marked_by_leader).where(
+                CircularRecipient.circular_id == cid, CircularRecipient.resident_id.is_(None))).all())
+
+    # another association's leader: 403, and the mark stays
+    other = signed(env, "minato")
+    other_tok = csrf(other, "/console/circulars")
+    assert other.post(f"/console/circulars/{cid}/paper/{env['paper2']}/unmark",
+                      data={"csrf_token": other_tok}).status_code == 403
+    # signed out: 401; without the CSRF token: 400
+    anon = env["app"].test_client()
+    assert anon.post(f"/console/circulars/{cid}/paper/{env['paper2']}/unmark",
+                     data={"csrf_token": csrf(anon, "/console/login")}).status_code == 401
+    assert leader.post(f"/console/circulars/{cid}/paper/{env['paper2']}/unmark", data={}).status_code == 400
+    assert marked() == {env["paper1"]: True, env["paper2"]: True}
+    # the 班長 of 2班 undoes 2班's mark, not 1班's
+    han = signed(env, "han2")
+    han_tok = csrf(han, f"/console/circulars/{cid}")
+    assert han.post(f"/console/circulars/{cid}/paper/{env['paper1']}/unmark",
+                    data={"csrf_token": han_tok}).status_code == 403
+    assert han.post(f"/console/circulars/{cid}/paper/{env['paper2']}/unmark",
+                    data={"csrf_token": han_tok}).status_code == 303
+    assert marked() == {env["paper1"]: True, env["paper2"]: False}
+    # staff may, for every association
+    staff = signed(env, "tanaka")
+    assert staff.post(f"/console/circulars/{cid}/paper/{env['paper1']}/unmark",
+                      data={"csrf_token": csrf(staff, f"/console/circulars/{cid}")}).status_code == 303
+    assert marked() == {env["paper1"]: False, env["paper2"]: False}
+    with env["db"].read() as s:
+        actors = list(s.scalars(select(AuditEntry.actor).where(AuditEntry.action == "unmark_paper")
+                                .order_by(AuditEntry.id)))
+        ids = dict(s.execute(select(StaffAccount.username, StaffAccount.id)).all())
+    assert actors == [f"staff:{ids['han2']}", f"staff:{ids['tanaka']}"]
+
+
+# -- a photo and translations ----------------------------------------------------------------------
+
+GPS = 0x8825
+
+
+def phone_photo(padding: int = 0) -> bytes:
+    """A JPEG as a phone makes it: the camera's make, a rotation and where it was taken (EXIF
+    GPS); `padding` bytes after the picture make the file larger without changing the picture."""
+    import io
+
+    from PIL import Image
+
+    img = Image.new("RGB", (2400, 1800), (30, 120, 200))
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x0112] = 6  # orientation: rotate 90°
+    exif[GPS] = {1: "N", 2: (35.0, 41.0, 22.0), 3: "E", 4: (139.0, 41.0, 30.0)}
+    out = io.BytesIO()
+    img.save(out, "JPEG", exif=exif)
+    raw = out.getvalue() + b"\0" * padding
+    with Image.open(io.BytesIO(raw)) as im:  # the test photo really says where it was taken
+        assert im.getexif().get_ifd(GPS)[2] == (35.0, 41.0, 22.0)
+    return raw
+
+
+def upload(raw: bytes, name: str = "IMG_0001.JPG"):
+    import io
+
+    return (io.BytesIO(raw), name, "image/jpeg")
+
+
+def media_count(env) -> int:
+    from bot.models import Media
+
+    with env["db"].read() as s:
+        return s.scalar(select(func.count()).select_from(Media))
+
+
+TR_EN = {"tr_en_title": "Park clean-up", "tr_en_body": "Sunday 7 December from 9:00 we clean the park.\nPlease bring gloves."}
+
+
+def test_a_circular_with_a_photo_and_translations_reaches_members(env, fake_line):
+    import io
+
+    from PIL import Image
+
+    from bot.models import Media
+    from tests import support
+
+    c = signed(env, "asahi")
+    form = c.get("/console/circulars/new").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in form and 'name="photo"' in form and 'accept="image/jpeg,image/png"' in form
+    assert 'name="tr_en_title"' in form and 'name="tr_vi_body"' in form and 'name="tr_ja_title"' not in form
+
+    r = preview(c, photo=upload(phone_photo()), **TR_EN)
+    page = html(r)
+    assert r.status_code == 200, page
+    token = re.search(r'<input type="hidden" name="photo_token" value="([^"]+)"', page).group(1)
+    assert f'src="/m/{token}/preview.jpg"' in page and f'src="/m/{token}.jpg"' in page  # the notice and the full text
+    english = page.split('data-testid="language-en">')[1].split("</section>")[0]
+    assert "Park clean-up" in english and "Circular from あさひ町内会" in english and "Read it all" in english
+    assert f'src="/m/{token}.jpg"' in english and "Please bring gloves." in english
+    assert 'data-testid="missing"' not in page  # the one English reader has a translation
+    assert 'data-testid="translations"><span lang="en">English</span>' in page
+    with env["db"].read() as s:
+        assert s.scalar(select(func.count()).select_from(Circular)) == 0  # nothing sent by the preview
+        stored = s.scalar(select(Media).where(Media.token == token))
+        data = stored.data
+    # the stored photo: upright, scaled, and no metadata at all (no place, no camera)
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.size == (1200, 1600)
+        assert not im.getexif() and not im.getexif().get_ifd(GPS) and "exif" not in im.info
+
+    cid = compose(c, photo=upload(phone_photo()), **TR_EN)  # preview, then "Send now" from the preview
+    with env["db"].read() as s:
+        circ = s.get(Circular, cid)
+        assert circ.translations == {"en": {"title": TR_EN["tr_en_title"], "body": TR_EN["tr_en_body"]}}
+        sent_photo = s.get(Media, circ.image_id)
+        token, data = sent_photo.token, sent_photo.data
+        detail = s.scalar(select(AuditEntry.detail).where(AuditEntry.action == "send_circular"))
+    assert detail["photo"] is True and detail["translations"] == ["en"]
+    run_worker(env["bot"])
+    # Emma reads English: the translated notice, with the photo on top (https, as LINE needs)
+    bubble = card(fake_line, MEMBER_EN)
+    assert bubble["hero"]["url"] == f"https://tsunagari.example.jp/m/{token}.jpg"
+    notice = json.dumps(bubble, ensure_ascii=False)
+    assert "Park clean-up" in notice and "清掃のお知らせ" not in notice and "Not translated" not in notice
+    # 花子 reads Japanese: the Japanese notice, the same photo
+    bubble_ja = card(fake_line, MEMBER_JA)
+    assert bubble_ja["hero"]["url"] == f"https://tsunagari.example.jp/m/{token}.jpg"
+    assert "清掃のお知らせ" in json.dumps(bubble_ja, ensure_ascii=False)
+    # "Read it all" in English: the English text and the photo itself
+    ln = support.Line(env["app"].test_client(), fake_line)
+    press(ln, MEMBER_EN, buttons(card(fake_line, MEMBER_EN))["Read it all"])
+    assert "Please bring gloves." in json.dumps(fake_line.messages_to(MEMBER_EN), ensure_ascii=False)
+    images = [m for m in fake_line.messages_to(MEMBER_EN) if m["type"] == "image"]
+    assert images[-1]["originalContentUrl"] == f"https://tsunagari.example.jp/m/{token}.jpg"
+    # what LINE fetches has no metadata either
+    got = ln.client.get(f"/m/{token}.jpg")
+    assert got.status_code == 200 and got.data == data
+    with Image.open(io.BytesIO(got.data)) as im:
+        assert not im.getexif()
+    # the status page says it has a photo and an English translation
+    status = html(c.get(f"/console/circulars/{cid}"))
+    assert f"/m/{token}/preview.jpg" in status and 'data-testid="translations"><span lang="en">English</span>' in status
+
+
+def test_translations_reach_the_members_of_each_language_and_the_others_get_a_note(env, fake_line):
+    c = signed(env, "asahi")
+    # English and Vietnamese translations; nobody reads Vietnamese, one member reads English
+    r = preview(c, question="none", **TR_EN, tr_vi_title="Dọn dẹp công viên", tr_vi_body="Chủ nhật 9 giờ.")
+    page = html(r)
+    assert r.status_code == 200, page
+    assert 'data-testid="language-vi"' in page and "Dọn dẹp công viên" in page
+    cid = compose(c, question="none", tr_vi_title="Dọn dẹp công viên", tr_vi_body="Chủ nhật 9 giờ.")
+    run_worker(env["bot"])
+    with env["db"].read() as s:
+        assert set(s.get(Circular, cid).translations) == {"vi"}
+    # without an English translation, Emma gets the Japanese with the note, in English
+    notice = json.dumps(card(fake_line, MEMBER_EN), ensure_ascii=False)
+    assert "清掃のお知らせ" in notice and "Not translated into your language" in notice
+    assert "Dọn dẹp" not in json.dumps(fake_line.messages_to(MEMBER_JA), ensure_ascii=False)
+    # and the preview said so
+    page = html(preview(c, question="none"))
+    assert 'data-testid="missing">No translation yet for: English' in page
+
+
+def test_a_bad_photo_or_translation_is_refused_and_nothing_typed_is_lost(env):
+    from bot import media
+
+    c = signed(env, "asahi")
+    typed = dict(title="夏祭りの地図", body="会場の地図です。\n雨天中止。", link="https://example.jp/natsu", **TR_EN,
+                 tr_ko_title="여름 축제", tr_ko_body="회장 지도입니다.")
+
+    def kept(page: str) -> bool:
+        return ('value="夏祭りの地図"' in page and "会場の地図です。\n雨天中止。</textarea>" in page
+                and 'value="https://example.jp/natsu"' in page and 'value="Park clean-up"' in page
+                and "Please bring gloves.</textarea>" in page and 'value="여름 축제"' in page
+                and "회장 지도입니다.</textarea>" in page)
+
+    refused = "The photo must be a JPEG or PNG picture of at most 10 MB."
+    # not a picture
+    r = preview(c, photo=upload(b"%PDF-1.4 this is not a picture", "notes.jpg"), **typed)
+    page = html(r)
+    assert r.status_code == 400 and refused in page and kept(page)
+    assert 'id="photo-error"' in page and 'aria-invalid="true"' in page and " open>" in page  # translations shown
+    assert media_count(env) == 0
+    # a real photo, but too big (the server's limit, the same as for photos sent in LINE)
+    big = phone_photo(padding=media.MAX_UPLOAD_BYTES)
+    assert media.MAX_UPLOAD_BYTES < len(big) < media.MAX_UPLOAD_BYTES + 1_000_000
+    r = preview(c, photo=upload(big), **typed)
+    assert r.status_code == 400 and refused in html(r) and kept(html(r)) and media_count(env) == 0
+    # far too big for the form to be read at all: a page that says why
+    r = preview(c, photo=upload(phone_photo(padding=media.MAX_UPLOAD_BYTES + 1_500_000)), **typed)
+    assert r.status_code == 413 and "The photo is too large" in html(r) and "at most 10 MB" in html(r)
+
+    # a translation too long: refused, the photo attached at the same time is kept
+    long_text = dict(typed, tr_en_body="x" * 2001)
+    r = preview(c, photo=upload(phone_photo()), **long_text)
+    page = html(r)
+    assert r.status_code == 400
+    assert "English: " + t("en", "Please keep it under {max} characters (it is {n} now).", max=2000, n=2001) in page
+    assert 'id="tr_en_body-error"' in page and 'value="여름 축제"' in page and 'value="夏祭りの地図"' in page
+    token = re.search(r'<input type="hidden" name="photo_token" value="([^"]+)"', page).group(1)
+    assert f"/m/{token}/preview.jpg" in page and media_count(env) == 1
+    # a title without its text
+    r = preview(c, photo_token=token, **dict(typed, tr_en_body=""))
+    assert r.status_code == 400
+    assert "English: please write both the title and the text of the translation, or leave both empty." in html(r)
+    # corrected: the photo comes along without being sent again
+    r = preview(c, photo_token=token, **typed)
+    assert r.status_code == 200 and f"/m/{token}/preview.jpg" in html(r) and "여름 축제" in html(r)
+    # and can be removed
+    r = preview(c, photo_token=token, remove_photo="1", **typed)
+    assert r.status_code == 200 and "/m/" not in html(r) and 'name="photo_token" value=""' in html(r)
+    # a photo that is gone (tidied away) is said to be gone
+    r = preview(c, photo_token="x" * 32, **typed)
+    assert r.status_code == 400 and "The photo is no longer available. Please attach it again." in html(r)
+    assert media_count(env) == 1
+    with env["db"].read() as s:
+        assert s.scalar(select(func.count()).select_from(Circular)) == 0
+
+
+def test_only_those_who_write_circulars_may_attach_a_photo(env):
+    """A 班長, another association's leader and a signed-out visitor are refused before the photo
+    is stored; staff may."""
+    han = signed(env, "han2")
+    data = dict(FORM, step="preview", photo=upload(phone_photo()), **TR_EN)
+    r = han.post("/console/circulars/new", data=dict(data, csrf_token=csrf(han, "/console/circulars")))
+    assert r.status_code == 403
+    anon = env["app"].test_client()
+    r = anon.post("/console/circulars/new", data=dict(data, photo=upload(phone_photo()),
+                                                      csrf_token=csrf(anon, "/console/login")))
+    assert r.status_code == 401
+    assert media_count(env) == 0
+    other = signed(env, "minato")
+    assert preview(other, association=str(env["asahi"]), photo=upload(phone_photo()), **TR_EN).status_code == 403
+    staff = signed(env, "tanaka")
+    r = preview(staff, association=str(env["asahi"]), photo=upload(phone_photo()), **TR_EN)
+    assert r.status_code == 200 and "Park clean-up" in html(r)
+
+
+def test_the_photo_limit_shown_is_the_one_the_server_applies(env):
+    """The empty compose forms (circular and announcement) state the same photo limit as the
+    server applies, and their check in the browser uses it (not the webhook's 1 MB limit)."""
+    from bot import media
+
+    c = signed(env, "tanaka")
+    for path in ("/console/circulars/new", "/console/announcements/new"):
+        page = html(c.get(path))
+        assert "A JPEG or PNG picture, up to 10 MB." in page, path
+        assert re.search(rf'(var limit = |"photo_limit": ){media.MAX_UPLOAD_BYTES}\b', page), path

@@ -4,7 +4,8 @@ server for every page and action (`require`), every form carries a CSRF token (F
 every change is written to the audit log.
 
 Who is signed in is a `Principal`, rebuilt from the database on every request, so a role taken
-away takes effect at once. Staff sign in with a password (`flask --app bot staff create`); a
+away takes effect at once; a password account's session also carries the account's session epoch,
+so a new password (or disabling the account) ends the sessions signed in before. Staff sign in with a password (`flask --app bot staff create`); a
 leader may also sign in from LINE with a one-time link (「管理画面」).
 
 The console's words come from the Babel catalogs' `console` domain, in Japanese (default) or
@@ -77,8 +78,8 @@ def load_principal() -> Principal | None:
     with bot().db.read() as s:
         if who.get("kind") == "staff":
             acct = s.get(StaffAccount, who.get("id"))
-            if acct is None or not acct.active:
-                return None
+            if acct is None or not acct.active or who.get("epoch", 0) != acct.session_epoch:
+                return None  # disabled, or its password changed since this session signed in
             scope = {acct.association_id: acct.han} if acct.association_id else {}
             return Principal("staff", acct.id, acct.display_name, acct.role, acct.locale, scope)
         resident = s.get(Resident, who.get("id"))
@@ -199,19 +200,30 @@ def init_app(app) -> None:
 
     from bot.console import auth, dashboard  # noqa: F401  (routes)
 
-    for name in ("announcements", "circulars", "events", "aid", "residents", "outbox_pages", "audit_pages", "accounts"):
+    for name in ("announcements", "circulars", "circular_compose", "events", "aid", "residents", "outbox_pages",
+                 "audit_pages", "accounts"):
         try:
             __import__(f"bot.console.{name}")
         except ModuleNotFoundError as exc:  # a page module not written yet
             if exc.name != f"bot.console.{name}":
                 raise
+    from bot.console import photos
+    from bot.media import MAX_UPLOAD_BYTES
+
     @app.before_request
     def _console_uploads():
         # The app's 1 MB limit is for LINE's webhook; console forms may carry a photo.
         if request.path.startswith("/console/") and request.mimetype == "multipart/form-data":
-            from bot.media import MAX_UPLOAD_BYTES
+            request.max_content_length = photos.REQUEST_LIMIT
 
-            request.max_content_length = MAX_UPLOAD_BYTES + 1_000_000
+    @app.errorhandler(413)
+    def _console_too_large(exc):
+        # A console form past that limit (a photo far too large) is not read at all: say why.
+        if not request.path.startswith("/console/"):
+            return exc
+        from flask import render_template
+
+        return render_template("console/too_large.html", mb=photos.megabytes(MAX_UPLOAD_BYTES)), 413
 
     csrf = CSRFProtect()
     csrf.init_app(app)

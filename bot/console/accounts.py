@@ -1,7 +1,8 @@
 """Console accounts, for the center's staff (as `flask --app bot staff …`): the list, creating
 one (center staff, an association's leader or a 班長), disabling and enabling, and setting a new
-password that the staff member types and hands over. Every change is in the audit log; password
-hashes are never shown."""
+password that the staff member types and hands over. Disabling an account or giving it a new
+password ends its sessions (but not the session of someone changing their own password). Every
+change is in the audit log; password hashes are never shown."""
 from __future__ import annotations
 
 import re
@@ -10,6 +11,7 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from bot.console import CONSOLE_LOCALES, ROLES, audit, bot, bp, ct, current, require
+from bot.console.auth import end_sessions
 from bot.console.events import form_int, show
 from bot.db import utcnow
 from bot.models import Association, StaffAccount
@@ -118,6 +120,8 @@ def account_active(account_id: int):
             acct.active = active
             if active:
                 acct.failed_logins, acct.locked_until = 0, None
+            else:  # its sessions end now, and do not come back if it is enabled again
+                end_sessions(acct)
             audit(s, "enable_account" if active else "disable_account", f"account:{username}")
     flash(ct("The account {name} can sign in again.", name=username) if active
           else ct("The account {name} is disabled: it cannot sign in, and its sessions have ended.", name=username), "ok")
@@ -127,6 +131,8 @@ def account_active(account_id: int):
 @bp.post("/accounts/<int:account_id>/password")
 @require("staff")
 def account_password(account_id: int):
+    """A new password for an account: its sessions elsewhere end (someone who knew the old one
+    is signed out); when it is the signed-in person's own account, this session stays."""
     from bot.console.auth import hash_password
 
     password = request.form.get("password") or ""
@@ -141,7 +147,13 @@ def account_password(account_id: int):
             flash(ct("That account was not found."), "error")
             return redirect(url_for("console.accounts"))
         acct.password_hash, acct.failed_logins, acct.locked_until = hashed, 0, None
+        end_sessions(acct, except_this_one=True)
         username = acct.username
-        audit(s, "reset_password", f"account:{username}")
-    flash(ct("The password of {name} has been changed (and the account unlocked).", name=username), "ok")
+        mine = current().kind == "staff" and acct.id == current().id
+        audit(s, "reset_password", f"account:{username}", sessions_ended=True)
+    if mine:
+        flash(ct("Your password has been changed. Your other sessions have ended; this one stays signed in."), "ok")
+    else:
+        flash(ct("The password of {name} has been changed (and the account unlocked). Where it was signed in, it is "
+                 "signed out now.", name=username), "ok")
     return redirect(url_for("console.accounts"))

@@ -19,8 +19,8 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from sqlalchemy import select
 
 from bot import announcements as domain
-from bot import media, timefmt
-from bot.console import audit, bot, bp, cN_, console_locale, ct, current, require
+from bot import timefmt
+from bot.console import audit, bot, bp, cN_, console_locale, ct, current, photos, require
 from bot.db import utcnow
 from bot.i18n import LANGUAGES, t
 from bot.models import Announcement, Area, Association, AuditEntry, Media, StaffAccount
@@ -204,25 +204,13 @@ def check(s, d: Draft, now: datetime) -> tuple[Checked | None, dict[str, str]]:
 
 def photo_limit() -> int:
     """The largest photo the form can take (the app's request size limit leaves room for it)."""
-    room = request.max_content_length
-    return media.MAX_UPLOAD_BYTES if room is None else max(0, min(media.MAX_UPLOAD_BYTES, room - FORM_MARGIN))
+    return photos.limit(FORM_MARGIN)
 
 
 def take_photo(d: Draft, errors: dict[str, str]) -> None:
     """Store a newly attached photo (or drop the current one) before anything else is checked,
     so an error elsewhere does not lose it."""
-    if request.form.get("remove_photo") == "1":
-        d.photo_token = ""
-    upload = request.files.get("photo")
-    if upload is None or not upload.filename:
-        return
-    raw = upload.read(media.MAX_UPLOAD_BYTES + 1)
-    try:
-        with bot().db.session() as s:
-            d.photo_token = media.store(s, raw).token
-    except media.NotAnImage:
-        errors["photo"] = ct("The photo must be a JPEG or PNG picture of at most {mb} MB.",
-                             mb=f"{media.MAX_UPLOAD_BYTES / 1_000_000:g}")
+    d.photo_token = photos.take(d.photo_token, errors)
 
 
 # -- showing things ---------------------------------------------------------------------------
@@ -273,7 +261,7 @@ def compose_page(d: Draft, errors: dict[str, str] | None = None, status: int = 2
     return render_template("console/announcements_new.html", d=d, c=c, errors=errors or {}, photo=photo,
                            languages=LANGUAGES, other_languages=OTHER_LANGUAGES, photo_limit=limit,
                            open_translations=bool(d.translations) or any(k.startswith("tr_") for k in errors or {}),
-                           photo_limit_mb=f"{limit / 1_000_000:.1f}"), status
+                           photo_limit_mb=photos.megabytes(limit)), status
 
 
 def preview_page(d: Draft, ok: Checked, errors: dict[str, str] | None = None, status: int = 200):

@@ -3,7 +3,8 @@ scrypt), or a one-time link the bot sends a leader in LINE (「管理画面」).
 
 Repeated failures lock an account for a while, and many failures from one address slow that
 address down; both are kept in the database, so several web processes share them. The session
-cookie is HttpOnly, SameSite=Lax, and Secure when the console is served over https."""
+cookie is HttpOnly, SameSite=Lax, and Secure when the console is served over https. A new
+password, or disabling the account, ends the account's other sessions (`end_sessions`)."""
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,7 @@ import secrets
 from datetime import timedelta
 from functools import lru_cache
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, has_request_context, redirect, render_template, request, session, url_for
 from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -33,6 +34,17 @@ def _dummy_hash() -> str:
 
 def hash_password(password: str) -> str:
     return generate_password_hash(password)  # scrypt, salted
+
+
+def end_sessions(acct: StaffAccount, *, except_this_one: bool = False) -> None:
+    """End every session of a password account: each request compares the epoch its session
+    was signed in with to the account's (`load_principal`). With `except_this_one`, the
+    request's own session — when it is this account's — moves to the new epoch and stays."""
+    acct.session_epoch = (acct.session_epoch or 0) + 1
+    if except_this_one and has_request_context():
+        who = session.get("console") or {}
+        if who.get("kind") == "staff" and who.get("id") == acct.id:
+            session["console"] = {**who, "epoch": acct.session_epoch}
 
 
 def _source() -> str:
@@ -80,7 +92,7 @@ def login_post():
         acct.last_login_at = now
         session.clear()
         session.permanent = True
-        session["console"] = {"kind": "staff", "id": acct.id}
+        session["console"] = {"kind": "staff", "id": acct.id, "epoch": acct.session_epoch}
         session["console_locale"] = acct.locale
         from flask import g
 

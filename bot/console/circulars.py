@@ -1,42 +1,36 @@
 """Circulars (回覧板) in the console: the list, each circular's read status per household (with
-paper households marked by hand, a reminder to the unread, the CSV and the print sheet),
-writing and sending a new one (form → preview → send), and the association's roster.
+paper households marked by hand — and a mark made by mistake undone —, a reminder to the unread,
+the CSV and the print sheet), and the association's roster. Writing and sending a new one is in
+`bot.console.circular_compose`.
 
 Who sees what: center staff every association; an association leader (会長) their
 association(s); a 班長 only their 班 — in the list, the status, the marks, the CSV and the print
 sheet. Only staff and 会長 write circulars, remind, and keep the roster (as in LINE).
 
-The business rules live in `bot.circulars` (send, tally, remind_unread, mark_paper, …) and in the
-LINE flows (`conversations.compose_circular`, `conversations.roster`), whose checks are reused
-here. `status_csv` and `print_sheet` build the same CSV and sheet as `flask circulars status
---csv` and `flask circulars print`, and may be used by the command line too."""
+The business rules live in `bot.circulars` (tally, remind_unread, mark_paper, unmark_paper, …)
+and in the LINE roster flow (`conversations.roster`), whose checks are reused here.
+`status_csv` and `print_sheet` build the same CSV and sheet as `flask circulars status --csv`
+and `flask circulars print`, and may be used by the command line too."""
 from __future__ import annotations
 
 import csv
 import io
-import re
-import secrets
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from bot import circulars, timefmt
 from bot.config import Config
-from bot.console import audit, bot, bp, cN_, console_locale, ct, current, require
+from bot.console import audit, bot, bp, console_locale, ct, current, require
 from bot.db import utcnow
-from bot.i18n import t
+from bot.i18n import LANGUAGES, t
 from bot.models import Association, Circular, CircularRecipient, Household, Media, Membership, Resident
 
 PER_PAGE = 30
 CSV_HEADER = ["世帯", "班", "表示名", "既読", "回答", "紙"]
-QUESTIONS = (("none", cN_("No question")), ("attendance", cN_("Attendance (attending / not attending / not sure)")),
-             ("choices", cN_("Own choices")))
-MAX_REMIND_DAYS = 14
-_LINK = re.compile(r"https://[^\s<>\"]{3,490}")
-_COMPOSE_KEY = "circular_compose"  # one-time tokens of the previews shown (a send uses one up)
 
 
 # -- shared with the command line ----------------------------------------------------------------
@@ -239,6 +233,8 @@ def circular(circular_id: int):
         info = {"id": circ.id, "title": circ.title, "paragraphs": circ.body.split("\n"), "link": circ.link_url,
                 "association": circulars.association_name(s, circ), "han": circ.han, "sent": _when(circ.sent_at),
                 "deadline": _when(circ.deadline), "question": circ.question, "photo": pic[1] if pic else None,
+                "translations": [(loc, LANGUAGES[loc]) for loc in LANGUAGES
+                                 if loc != "ja" and circulars.text_in(circ, loc)[2]],
                 "reminded_today": circ.last_reminded_on == today,
                 "may_remind": _may_lead(circ.association_id) and circ.sent_at is not None}
     return render_template("console/circulars_status.html", c=info, my_han=han, read=tl.read, total=tl.households,
@@ -267,17 +263,24 @@ def circular_remind(circular_id: int):
     return redirect(url_for("console.circular", circular_id=circular_id), 303)
 
 
+def _markable(s: Session, circular_id: int, household_id: int) -> tuple[Circular, Household]:
+    """The circular and a household of it the signed-in person may mark (403/404 otherwise):
+    anyone who sees the circular, a 班長 only for households of their 班."""
+    circ = s.get(Circular, circular_id)
+    han = _visible(circ)
+    hh = s.get(Household, household_id)
+    if hh is None or hh.association_id != circ.association_id or (han is not None and hh.han != han):
+        abort(403)
+    return circ, hh
+
+
 @bp.post("/circulars/<int:circular_id>/paper/<int:household_id>")
 @require()
 def circular_paper(circular_id: int, household_id: int):
     """Mark a paper household's sign-off (and its answer) from the signed sheet."""
     answer = (request.form.get("answer") or "").strip() or None
     with bot().db.session() as s:
-        circ = s.get(Circular, circular_id)
-        han = _visible(circ)
-        hh = s.get(Household, household_id)
-        if hh is None or hh.association_id != circ.association_id or (han is not None and hh.han != han):
-            abort(403)
+        circ, hh = _markable(s, circular_id, household_id)
         if answer is not None and answer not in circulars.answer_options(circ, "ja"):
             abort(400)
         try:
@@ -288,6 +291,26 @@ def circular_paper(circular_id: int, household_id: int):
             audit(s, "mark_paper", f"circular:{circ.id}", household=hh.id, answer=answer)
             flash(ct("Marked “{household}” as read.", household=hh.label) if answer is None else
                   ct("Marked “{household}” as read with the answer “{answer}”.", household=hh.label, answer=answer))
+    return redirect(url_for("console.circular", circular_id=circular_id) + f"#h{household_id}", 303)
+
+
+@bp.post("/circulars/<int:circular_id>/paper/<int:household_id>/unmark")
+@require()
+def circular_paper_unmark(circular_id: int, household_id: int):
+    """Undo a paper household's mark made by mistake: it counts as not read (no answer) again."""
+    with bot().db.session() as s:
+        circ, hh = _markable(s, circular_id, household_id)
+        try:
+            undone = circulars.unmark_paper(s, circ, hh)
+        except circulars.CircularError as exc:
+            flash(_error_text(exc), "error")
+        else:
+            if undone is None:
+                flash(ct("“{household}” was not marked as read; nothing changed.", household=hh.label), "error")
+            else:
+                audit(s, "unmark_paper", f"circular:{circ.id}", household=hh.id, answer=undone.answer,
+                      read_at=undone.read_at.isoformat() if undone.read_at else None)
+                flash(ct("The mark of “{household}” was undone: it counts as not read again.", household=hh.label))
     return redirect(url_for("console.circular", circular_id=circular_id) + f"#h{household_id}", 303)
 
 
@@ -325,184 +348,7 @@ def bot_response(data: bytes, mimetype: str, headers: dict):
     return resp
 
 
-# -- 3. writing and sending ------------------------------------------------------------------------
-
-def _hans(s: Session, assoc_ids: list[int]) -> dict[int, list[str]]:
-    out: dict[int, set[str]] = {a: set() for a in assoc_ids}
-    for a, h in s.execute(select(Household.association_id, Household.han).where(
-            Household.association_id.in_(assoc_ids), Household.han.is_not(None))):
-        out[a].add(h)
-    return {a: sorted(hs) for a, hs in out.items()}
-
-
-def _raw_form() -> dict:
-    f = request.form
-    return {
-        "title": f.get("title", ""), "body": f.get("body", ""), "link": f.get("link", "").strip(),
-        "question": f.get("question", "none"), "choices": f.get("choices", ""), "deadline": f.get("deadline", "").strip(),
-        "audience": f.get("audience", "whole"), "han": f.get("han", ""),
-        "associations": f.getlist("association"), "all_associations": f.get("all_associations") == "1",
-        "remind_days": f.get("remind_days", "1").strip(), "public_answers": f.get("public_answers") == "1",
-    }
-
-
-def validate(s: Session, raw: dict) -> tuple[dict, dict[str, str]]:
-    """The circular to send, from the form; the LINE flow's checks (title, text, choices,
-    deadline) with its messages. Ids from the form are checked against what the person leads."""
-    from conversations import common
-    from conversations.ask_help import MAX_AHEAD
-    from conversations.compose_circular import accept_choices
-    from conversations.engine import Answer, Invalid
-    from bot.i18n import N_
-
-    loc, tz = console_locale(), bot().config.tz_name
-    errors: dict[str, str] = {}
-    clean: dict = {}
-
-    def check(field: str, accept, text: str):
-        try:
-            return accept(None, {}, Answer(text=text))
-        except Invalid as exc:
-            errors[field] = t(loc, exc.msgid, **exc.named)
-            return None
-
-    clean["title"] = check("title", common.free_text(100, N_("Please write a title."), single_line=True), raw["title"])
-    clean["body"] = check("body", common.free_text(2000, N_("Please write the text.")), raw["body"])
-    clean["link"] = raw["link"] or None
-    if clean["link"] and not _LINK.fullmatch(clean["link"]):
-        errors["link"] = ct("The link must start with https:// (or leave it empty).")
-    clean["question"] = raw["question"] if raw["question"] in dict(QUESTIONS) else "none"
-    clean["choices"] = []
-    if clean["question"] == "choices":
-        clean["choices"] = check("choices", accept_choices, raw["choices"]) or []
-    clean["deadline"] = None
-    if raw["deadline"]:
-        try:
-            when = timefmt.parse_local(raw["deadline"], tz)
-        except ValueError:
-            errors["deadline"] = ct("Please give the deadline as a date and time.")
-        else:
-            now = utcnow()
-            if when <= now:
-                errors["deadline"] = t(loc, N_("That time has already passed. Please choose a time in the future."))
-            elif when > now + MAX_AHEAD:
-                errors["deadline"] = t(loc, N_("Please choose a time within the next 90 days."))
-            clean["deadline"] = when
-    try:
-        clean["remind_days"] = int(raw["remind_days"] or "1")
-        if not 0 <= clean["remind_days"] <= MAX_REMIND_DAYS:
-            raise ValueError
-    except ValueError:
-        errors["remind_days"] = ct("Please give a number of days from 0 to {max}.", max=MAX_REMIND_DAYS)
-    clean["public_answers"] = raw["public_answers"]
-    led = dict(led_associations(s))
-    clean["han"], clean["targets"] = None, []
-    if raw["audience"] == "han":
-        aid, _, han = raw["han"].partition(":")
-        if not aid.isdigit() or not han:
-            errors["han"] = ct("Please choose the block (班).")
-        else:
-            if int(aid) not in led:
-                abort(403)
-            if han not in _hans(s, [int(aid)])[int(aid)]:
-                errors["han"] = ct("Please choose the block (班).")
-            clean["han"], clean["targets"] = han, [int(aid)]
-    elif raw["all_associations"] and current().is_staff:
-        clean["targets"] = list(led)
-    else:
-        try:
-            chosen = [int(a) for a in raw["associations"]]
-        except ValueError:
-            abort(400)
-        if any(a not in led for a in chosen):
-            abort(403)  # a leader sends for their own association only
-        if not chosen and len(led) == 1:
-            chosen = list(led)
-        clean["targets"] = sorted(set(chosen))
-        if not chosen:
-            errors["association"] = ct("Please choose at least one association.")
-    return clean, errors
-
-
-def _draft(clean: dict, assoc_id: int) -> Circular:
-    return Circular(association_id=assoc_id, han=clean["han"], title=clean["title"], body=clean["body"],
-                    link_url=clean["link"], translations={}, question=clean["question"], choices=clean["choices"],
-                    public_answers=clean["public_answers"], deadline=clean["deadline"],
-                    remind_days_before=clean["remind_days"])
-
-
-def _form_page(s: Session, raw: dict, errors: dict[str, str], status: int = 200):
-    led = led_associations(s)
-    hans = _hans(s, [a for a, _ in led])
-    return render_template("console/circulars_new.html", raw=raw, errors=errors, led=led, hans=hans,
-                           questions=QUESTIONS, max_remind=MAX_REMIND_DAYS), status
-
-
-@bp.route("/circulars/new", methods=["GET", "POST"])
-@require("staff", "leader")
-def circular_new():
-    config = bot().config
-    if request.method == "GET":
-        with bot().db.read() as s:
-            if not led_associations(s):
-                abort(403)
-            raw = {"title": "", "body": "", "link": "", "question": "none", "choices": "", "deadline": "",
-                   "audience": "whole", "han": "", "associations": [], "all_associations": False,
-                   "remind_days": "1", "public_answers": False}
-            return _form_page(s, raw, {})
-    raw = _raw_form()
-    step = request.form.get("step", "preview")
-    with bot().db.read() as s:
-        if not led_associations(s):
-            abort(403)
-        clean, errors = validate(s, raw)
-        if step == "edit" or errors:
-            return _form_page(s, raw, errors, 400 if errors else 200)
-        if step != "send":
-            names = dict(s.execute(select(Association.id, Association.name)).all())
-            targets = []
-            for aid in clean["targets"]:
-                members, paper = circulars.audience(s, _draft(clean, aid))
-                targets.append({"name": names.get(aid, "?"), "members": len(members), "paper": len(paper)})
-            first = _draft(clean, clean["targets"][0])
-            card = circulars.notice(first, "ja", config, names.get(first.association_id, ""))
-            token = secrets.token_urlsafe(16)
-            session[_COMPOSE_KEY] = (session.get(_COMPOSE_KEY) or [])[-4:] + [token]
-            return render_template("console/circulars_preview.html", raw=raw, clean=clean, targets=targets,
-                                   card=card, options=circulars.answer_options(first, "ja"),
-                                   deadline=_when(clean["deadline"]), token=token,
-                                   question_label=dict(QUESTIONS)[clean["question"]])
-    # step == "send": a preview's one-time token, so a double click sends once
-    tokens = session.get(_COMPOSE_KEY) or []
-    token = request.form.get("token", "")
-    if token not in tokens:
-        flash(ct("This circular was already sent (or the preview is too old). Please check the list."), "error")
-        return redirect(url_for("console.circulars"), 303)
-    session[_COMPOSE_KEY] = [x for x in tokens if x != token]
-    p = current()
-    sent_ids, members, paper = [], 0, 0
-    with bot().db.session() as s:
-        now = utcnow()
-        for aid in clean["targets"]:
-            circ = _draft(clean, aid)
-            circ.created_by_id = p.id if p.kind == "resident" else None
-            circ.created_at = now
-            s.add(circ)
-            s.flush()
-            result = circulars.send(s, circ, config, now)
-            audit(s, "send_circular", f"circular:{circ.id}", association=aid, han=clean["han"],
-                  members=result["members"], paper=result["paper_households"])
-            sent_ids.append(circ.id)
-            members += result["members"]
-            paper += result["paper_households"]
-    flash(ct("Sent to {members} members in LINE. Paper households: {paper} (print the sheet for them).",
-             members=members, paper=paper))
-    if len(sent_ids) == 1:
-        return redirect(url_for("console.circular", circular_id=sent_ids[0]), 303)
-    return redirect(url_for("console.circulars"), 303)
-
-
-# -- 4. the roster ------------------------------------------------------------------------------------
+# -- 3. the roster ------------------------------------------------------------------------------------
 
 def roster_of(s: Session, assoc_id: int) -> dict:
     """Households (label, 班, paper?, members) and the members (for the forms), as in LINE's

@@ -53,8 +53,8 @@ def list_cmd():
 @click.argument("username")
 @click.password_option()
 def password_cmd(username, password):
-    """Set a new password (and unlock the account)."""
-    from bot.console.auth import hash_password
+    """Set a new password (and unlock the account); its console sessions end."""
+    from bot.console.auth import end_sessions, hash_password
     from bot.models import StaffAccount
 
     if len(password) < 10:
@@ -64,6 +64,7 @@ def password_cmd(username, password):
         if acct is None:
             raise click.ClickException(f"no account {username}")
         acct.password_hash, acct.failed_logins, acct.locked_until = hash_password(password), 0, None
+        end_sessions(acct)
     click.echo(f"password of {username} changed")
 
 
@@ -71,6 +72,7 @@ def password_cmd(username, password):
 @click.argument("username")
 def disable(username):
     """Stop an account from signing in (its sessions end at once)."""
+    from bot.console.auth import end_sessions
     from bot.models import StaffAccount
 
     with current_app.extensions["tsunagari"].db.session() as s:
@@ -78,4 +80,5 @@ def disable(username):
         if acct is None:
             raise click.ClickException(f"no account {username}")
         acct.active = False
+        end_sessions(acct)
     click.echo(f"{username} disabled")
