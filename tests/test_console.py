@@ -183,3 +183,46 @@ def test_a_disabled_account_enabled_again_does_not_get_its_old_sessions_back(acc
     assert accounts.test_cli_runner().invoke(args=["staff", "disable", "asahi"]).exit_code == 0
     staff.post(f"/console/accounts/{asahi}/active", data={"active": "1", "csrf_token": _token(staff, "/console/accounts")})
     assert not _signed_in(leader)
+
+
+def test_the_dashboard_tells_staff_when_the_clock_stops_runs_are_missed_or_messages_fail(accounts, time_machine):
+    """Staff learn at once that nothing scheduled is going out (the clock's minute job is
+    overdue), that announcement runs were missed, and that messages failed."""
+    from datetime import timedelta
+
+    from bot.db import utcnow
+    from bot.models import Announcement, AnnouncementRun, OutboxMessage
+    from scheduler import clock
+
+    time_machine.move_to("2026-12-01 10:00:00+09:00", tick=False)
+    bot = accounts.extensions["tsunagari"]
+    c = accounts.test_client()
+    sign_in(c, "tanaka")
+    sched = clock.build_scheduler(bot, blocking=False)
+    sched.start(paused=True)  # a clock that ran, with its jobs in the database
+    sched.shutdown(wait=False)
+    assert 'data-testid="attention"' not in c.get("/console/").get_data(as_text=True)
+
+    time_machine.shift(timedelta(minutes=10))  # and then stopped
+    page = c.get("/console/").get_data(as_text=True)
+    assert 'data-testid="clock-down"' in page and "2026/12/01(火) 10:01" in page  # when it was last due
+    assert 'data-testid="missed-runs"' not in page and 'data-testid="failed-messages"' not in page
+
+    now = utcnow()
+    with bot.db.session() as s:
+        ann = Announcement(text="お知らせ", translations={}, audience={"all": True}, status="done", created_at=now)
+        s.add(ann)
+        s.flush()
+        s.add(AnnouncementRun(announcement_id=ann.id, fire_time=now - timedelta(hours=3), status="missed", created_at=now))
+        s.add(OutboxMessage(channel="line", recipients=["U" + "0" * 32], payload=[], status="dead", next_attempt_at=now,
+                            created_at=now))
+    sched = clock.build_scheduler(bot, blocking=False)
+    sched.start(paused=True)  # the clock is back
+    sched.shutdown(wait=False)
+    page = c.get("/console/").get_data(as_text=True)
+    assert 'data-testid="clock-down"' not in page
+    assert 'data-testid="missed-runs"' in page and 'data-testid="failed-messages"' in page
+
+    leader = accounts.test_client()
+    sign_in(leader, "asahi")
+    assert 'data-testid="attention"' not in leader.get("/console/").get_data(as_text=True)  # staff only

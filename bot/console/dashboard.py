@@ -53,13 +53,44 @@ def figures(s, config) -> dict:
     }
 
 
+CLOCK_STALE = timedelta(minutes=3)  # the clock's minute job not run for this long: it is not running
+
+
+def attention(s, now) -> dict:
+    """What staff must know at once: the clock not running (nothing scheduled goes out),
+    announcement runs missed in the last week, messages that could not be sent."""
+    from sqlalchemy import inspect, text
+
+    from bot.models import AnnouncementRun
+
+    clock_seen = None
+    if inspect(s.connection()).has_table("apscheduler_jobs"):
+        # The clock's every-minute job: its next run in the past means no clock is running.
+        nxt = s.execute(text("SELECT next_run_time FROM apscheduler_jobs WHERE id = 'daily_notices'")).scalar()
+        if nxt is not None:
+            from datetime import datetime, timezone
+
+            clock_seen = datetime.fromtimestamp(float(nxt), timezone.utc)
+    missed = s.scalar(select(func.count()).select_from(AnnouncementRun).where(
+        AnnouncementRun.status == "missed", AnnouncementRun.created_at > now - timedelta(days=7))) or 0
+    failed = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "dead")) or 0
+    return {"clock_down": clock_seen is not None and now - clock_seen > CLOCK_STALE, "clock_seen": clock_seen,
+            "missed": missed, "failed": failed}
+
+
 @bp.get("/")
 @require()
 def dashboard():
     p = current()
     with bot().db.read() as s:
         if p.is_staff:
-            return render_template("console/dashboard.html", f=figures(s, bot().config), associations=None)
+            from bot import timefmt
+
+            need = attention(s, utcnow())
+            if need["clock_seen"] is not None:
+                need["clock_seen"] = timefmt.show(need["clock_seen"], p.locale, bot().config.tz_name)
+            return render_template("console/dashboard.html", f=figures(s, bot().config), associations=None,
+                                   need=need)
         associations = []
         for assoc_id, han in p.scope.items():
             assoc = s.get(Association, assoc_id)
