@@ -198,15 +198,10 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
 def init_app(app) -> None:
     from flask_wtf.csrf import CSRFProtect
 
-    from bot.console import auth, dashboard  # noqa: F401  (routes)
-
-    for name in ("announcements", "circulars", "circular_compose", "events", "aid", "residents", "outbox_pages",
-                 "audit_pages", "accounts"):
-        try:
-            __import__(f"bot.console.{name}")
-        except ModuleNotFoundError as exc:  # a page module not written yet
-            if exc.name != f"bot.console.{name}":
-                raise
+    from bot.console import (  # noqa: F401  (each module adds its pages to the blueprint)
+        accounts, aid, announcements, audit_pages, auth, circular_compose, circulars, dashboard, events,
+        outbox_pages, residents,
+    )
     from bot.console import photos
     from bot.media import MAX_UPLOAD_BYTES
 
