@@ -81,7 +81,7 @@ def message(locale: str, title: str) -> Question:
                     (Choice(t(locale, N_("My reminders")), postback(a="rem", x="list")),))
 
 
-def fire_due(session: Session, config: Config, now: datetime, limit: int = 5000) -> int:
+def fire_due(session: Session, config: Config, now: datetime, limit: int = 1000) -> int:
     """Queue the reminders due by `now` (up to `limit` per transaction) and move each to its
     next time. Returns how many were queued. A reminder later than the grace window (the clock
     was stopped) is not sent but moved on."""

@@ -43,7 +43,7 @@ def run_once(bot: Bot, batch: int = 100) -> int:
     return len(rows)
 
 
-def run_forever(bot: Bot, idle_sleep: float = 0.25, stop: threading.Event | None = None) -> None:
+def run_forever(bot: Bot, idle_sleep: float = 0.1, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
 
     def _stop(signum, _frame):

@@ -138,7 +138,9 @@ def build_scheduler(bot: Bot, blocking: bool = True):
         jobstores={"default": SQLAlchemyJobStore(engine=_jobstore_engine(bot)), "memory": MemoryJobStore()},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": bot.config.misfire_grace_seconds},
     )
-    sched.add_job("scheduler.clock:due_job", "interval", seconds=1, id="due", jobstore="memory",
+    # At every whole second (not every second from the clock's start): reminders and
+    # announcements fall due on whole minutes, and are then picked up within milliseconds.
+    sched.add_job("scheduler.clock:due_job", "cron", second="*", id="due", jobstore="memory",
                   replace_existing=True, misfire_grace_time=30)
     sched.add_job("scheduler.clock:daily_job", "interval", minutes=1, id="daily_notices", replace_existing=True)
     # Jobs are looked up by reference ("module:function") so the job store can reload them.
