@@ -81,10 +81,11 @@ def message(locale: str, title: str) -> Question:
                     (Choice(t(locale, N_("My reminders")), postback(a="rem", x="list")),))
 
 
-def fire_due(session: Session, config: Config, now: datetime, limit: int = 1000) -> int:
+def fire_due(session: Session, config: Config, now: datetime, limit: int = 1000) -> tuple[int, int]:
     """Queue the reminders due by `now` (up to `limit` per transaction) and move each to its
-    next time. Returns how many were queued. A reminder later than the grace window (the clock
-    was stopped) is not sent but moved on."""
+    next time. Returns (reminders handled, residents they were queued for): a reminder of a
+    resident who left, or later than the grace window (the clock was stopped), is moved on
+    without being sent."""
     rows = session.execute(
         select(Reminder.id, Reminder.title, Reminder.rule, Reminder.next_fire_at, Resident.line_user_id,
                Resident.channel, Resident.locale, Resident.following)
@@ -94,7 +95,7 @@ def fire_due(session: Session, config: Config, now: datetime, limit: int = 1000)
         .with_for_update(skip_locked=True, of=Reminder)
     ).all()
     if not rows:
-        return 0
+        return 0, 0
     grace = timedelta(seconds=config.misfire_grace_seconds)
     groups: dict[tuple[str, str, str], list[str]] = {}
     moves = []
@@ -120,4 +121,4 @@ def fire_due(session: Session, config: Config, now: datetime, limit: int = 1000)
     sent = outbox.fan_out(session, groups, message, source="rem", now=now)
     if late:
         log.warning("reminders: %d were later than the grace window and were not sent", late)
-    return sent
+    return len(rows), sent

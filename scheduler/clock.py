@@ -78,9 +78,9 @@ def due_now(bot: Bot) -> dict[str, int]:
             ann_due = bool(runs)
         if rem_due:
             with bot.db.session() as s:
-                n = reminders.fire_due(s, bot.config, now)
+                handled, n = reminders.fire_due(s, bot.config, now)
             out["reminders"] += n
-            rem_due = n > 0
+            rem_due = handled > 0  # even when this batch sent nothing (its residents had left)
         if queueing:
             with bot.db.session() as s:
                 queueing = announcements.queue_next_chunk(s, bot.config, utcnow())

@@ -226,3 +226,32 @@ def test_the_dashboard_tells_staff_when_the_clock_stops_runs_are_missed_or_messa
     leader = accounts.test_client()
     sign_in(leader, "asahi")
     assert 'data-testid="attention"' not in leader.get("/console/").get_data(as_text=True)  # staff only
+
+
+def test_messages_this_month_count_recipients_not_replies(accounts, time_machine):
+    """The quota figure: a multicast counts each recipient, a push one, a broadcast every
+    follower, a reply nothing (replies are free); last month's sends do not count."""
+    from datetime import timedelta
+
+    from bot.console.dashboard import figures
+    from bot.db import utcnow
+    from bot.models import OutboxMessage
+
+    time_machine.move_to("2026-12-15 10:00:00+09:00", tick=False)
+    bot = accounts.extensions["tsunagari"]
+    now = utcnow()
+    with bot.db.session() as s:
+        for i in range(4):
+            s.add(Resident(line_user_id=f"U{i:032x}", channel="line", following=True, consent_at=now, locale="ja"))
+
+        def sent(recipients, kind="push", reply_token=None, when=now):
+            s.add(OutboxMessage(channel="line", recipients=recipients, payload=[], status="sent", kind=kind,
+                                reply_token=reply_token, sent_at=when, next_attempt_at=when, created_at=when))
+
+        sent([f"U{i:032x}" for i in range(3)])  # a multicast: 3
+        sent(["U" + "1" * 32])  # a push: 1
+        sent(["U" + "2" * 32], reply_token="r" * 32)  # a reply: free
+        sent([], kind="broadcast")  # every follower: 4
+        sent(["U" + "3" * 32] * 2, when=now - timedelta(days=20))  # last month
+    with bot.db.read() as s:
+        assert figures(s, bot.config)["sent_month"] == 3 + 1 + 4

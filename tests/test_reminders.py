@@ -123,6 +123,31 @@ def test_the_same_reminder_of_many_residents_goes_as_one_multicast(line, joined,
 
 # -- garbage days --------------------------------------------------------------------------------
 
+def test_a_whole_batch_of_reminders_of_people_who_left_does_not_hold_up_the_rest(bot, db, fake_line, clock):
+    """Reminders are queued 1,000 per transaction; a first thousand of residents who unfollowed
+    sends nothing, and the one after them still goes at once."""
+    from datetime import time as clock_time, timedelta
+
+    from sqlalchemy import insert
+
+    from bot.db import utcnow
+    from bot.recurrence import Rule
+
+    now = utcnow()
+    rule = Rule(kind="daily", at=clock_time(7, 0)).to_json()
+    with db.session() as s:
+        s.execute(insert(Resident.__table__), [
+            {"line_user_id": f"U{i:032x}", "channel": "line", "locale": "ja", "following": i == 1200,
+             "consent_at": now, "digest": False, "interests": [], "created_at": now} for i in range(1201)])
+        ids = list(s.scalars(select(Resident.id).order_by(Resident.id)))
+        s.execute(insert(Reminder.__table__), [
+            {"resident_id": rid, "title": f"r{k}", "rule": rule, "next_fire_at": now - timedelta(seconds=5),
+             "created_at": now} for k, rid in enumerate(ids)])
+    assert clock_mod.due_now(bot)["reminders"] == 1
+    run_worker(bot)
+    assert texts(fake_line, f"U{1200:032x}") and len(fake_line.deliveries) == 1
+
+
 def test_garbage_days_from_the_5374_calendar(line, runner, bot, db, fake_line, people, clock):
     line.say(JA, "ごみの日")
     assert "まだ登録されていません" in line.last_text(JA)
