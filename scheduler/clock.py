@@ -84,6 +84,12 @@ def due_now(bot: Bot) -> dict[str, int]:
         if queueing:
             with bot.db.session() as s:
                 queueing = announcements.queue_next_chunk(s, bot.config, utcnow())
+            # What falls due while a city-wide announcement is being queued (an urgent notice,
+            # a minute's reminders) starts between its parts, not after them.
+            now = utcnow()
+            with bot.db.read() as s:
+                ann_due = ann_due or announcements.due(s, now)
+                rem_due = rem_due or reminders.due(s, now)
     if any(out.values()):
         log.info("due: %s", out)
     return out

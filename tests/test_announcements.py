@@ -321,3 +321,41 @@ def test_the_count_before_sending_matches_who_it_goes_to(db, clock):
             expected = Counter(m.locale for m in announcements.members(s, audience))
             assert announcements.count(s, audience) == dict(expected), audience
             assert sum(expected.values()) > 0
+
+
+def test_an_announcement_due_while_a_big_one_is_queued_starts_between_its_parts(runner, bot, db, fake_line, clock):
+    """Staff send an urgent notice while a city-wide announcement is still being queued: the clock
+    starts it between two parts of the big one, not after the last."""
+    import threading
+    import time
+
+    from bot.models import OutboxMessage
+
+    from bot import announcements
+
+    _seed(db, 6000, "ja", "Ua")
+    _seed(db, 1, "en", "Ub")
+    _chunked(bot, 10)
+    assert announce(runner, "--text", "大きなお知らせ", "--translation", "en=Big notice").exit_code == 0
+    worker_thread = threading.Thread(target=clock_mod.due_now, args=(bot,))
+    worker_thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            run = _run(db)
+            if run is not None and (run.status == "queued" or (run.cursor or 0) >= 100):
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        assert run.status == "queueing", "the big one was queued before the test could add the other"
+        with db.session() as s:  # as the console's "send now" does
+            announcements.create(s, text="避難してください", audience={"languages": ["en"]}, now=utcnow(),
+                                 urgent=True)
+    finally:
+        worker_thread.join(60)
+    with db.read() as s:
+        runs = {r.announcement_id: r for r in s.scalars(select(AnnouncementRun))}
+        assert {r.status for r in runs.values()} == {"queued"}
+        big_rows = list(s.scalars(select(OutboxMessage.id).where(OutboxMessage.source.like("ann:1:%"))))
+        urgent_rows = list(s.scalars(select(OutboxMessage.id).where(OutboxMessage.source.like("ann:2:%"))))
+    assert len(urgent_rows) == 1 and urgent_rows[0] < max(big_rows)  # queued before the big one's last part
