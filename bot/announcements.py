@@ -297,7 +297,8 @@ def deliver(session: Session, ann: Announcement, fire: datetime, config: Config,
         parts = _Payloads(session, ann, config).get("line", locale)
         source = _source(run)
         outbox.bulk(session, [{"channel": "line", "recipients": [], "payload": part, "next_attempt_at": when,
-                               "dedupe_key": f"{source}:b{i}", "source": source, "kind": "broadcast"}
+                               "dedupe_key": f"{source}:b{i}", "source": source, "kind": "broadcast",
+                               "rank": 0 if ann.urgent else 1}
                               for i, part in enumerate(parts)])
         run.status, run.method, run.calls, run.recipients, run.cursor = "queued", "broadcast", len(parts), people, None
         _log_run(ann, run)
@@ -403,7 +404,7 @@ def _queue_chunk(session: Session, ann: Announcement, run: AnnouncementRun, conf
             n["rows"] += 1
             n["calls"] += channel == "line"
             pending.append({"channel": channel, "recipients": list(ids), "payload": part, "next_attempt_at": when,
-                            "dedupe_key": f"{tag}:{n['rows']}", "source": source})
+                            "dedupe_key": f"{tag}:{n['rows']}", "source": source, "rank": 0 if ann.urgent else 1})
         n["multi"] += len(ids) > 1
         if len(pending) >= INSERT_CHUNK:
             outbox.bulk(session, pending)

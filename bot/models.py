@@ -172,8 +172,11 @@ class OutboxMessage(Base):
     # What sent it, for delivery counts (e.g. "ann:12:1765000000" = one run of an announcement).
     source: Mapped[str | None] = mapped_column(String(40), index=True)
     kind: Mapped[str] = mapped_column(String(10), default="push")  # push | broadcast
+    # The worker sends rank 0 first: urgent notices, and messages to one resident about what
+    # they are doing; then rank 1: announcements, reminders and circulars to many.
+    rank: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
-    __table_args__ = (Index("ix_outbox_message_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_message_status_rank_next", "status", "rank", "next_attempt_at"),)
 
 
 class WebChatMessage(Base):

@@ -73,6 +73,7 @@ def enqueue(
             erase_after_send=erase_after_send,
             dedupe_key=f"{dedupe_key}:{i}" if dedupe_key and i else dedupe_key,
             created_at=now,
+            rank=0 if len(recipients) == 1 else 1,  # one resident's messages before mass sends
         )
         session.add(row)
         rows.append(row)
@@ -83,7 +84,8 @@ def enqueue(
 def bulk(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     """Insert many prepared rows at once through Core (nothing kept in the session): for
     announcements and reminders to thousands. Each dict has channel, recipients, payload,
-    next_attempt_at, dedupe_key, source and optionally kind / resident_id. Returns the count."""
+    next_attempt_at, dedupe_key, source and optionally kind / resident_id / rank (default 1, a
+    mass send; 0 goes first). Returns the count."""
     from sqlalchemy import insert
 
     from bot.models import new_retry_key
@@ -96,7 +98,7 @@ def bulk(session: Session, rows: Sequence[dict[str, Any]]) -> int:
          "resident_id": r.get("resident_id"), "reply_token": None, "retry_key": new_retry_key(),
          "dedupe_key": r.get("dedupe_key"), "status": "pending", "attempts": 0,
          "next_attempt_at": r.get("next_attempt_at") or now, "erase_after_send": False, "created_at": now,
-         "source": r.get("source"), "kind": r.get("kind", "push")}
+         "source": r.get("source"), "kind": r.get("kind", "push"), "rank": r.get("rank", 1)}
         for r in rows
     ])
     return len(rows)
@@ -370,12 +372,13 @@ def _write_transcript(session: Session, row: OutboxMessage, messages: list[dict[
 
 def claim(session: Session, limit: int, now: datetime | None = None) -> list[OutboxMessage]:
     """Claim due rows atomically: `FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite the
-    immediate transaction already holds the write lock."""
+    immediate transaction already holds the write lock. Rank 0 (urgent notices, one resident's
+    messages) first, then the oldest."""
     now = now or utcnow()
     due = (
         select(OutboxMessage.id)
         .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .order_by(OutboxMessage.rank, OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

@@ -359,3 +359,21 @@ def test_an_announcement_due_while_a_big_one_is_queued_starts_between_its_parts(
         big_rows = list(s.scalars(select(OutboxMessage.id).where(OutboxMessage.source.like("ann:1:%"))))
         urgent_rows = list(s.scalars(select(OutboxMessage.id).where(OutboxMessage.source.like("ann:2:%"))))
     assert len(urgent_rows) == 1 and urgent_rows[0] < max(big_rows)  # queued before the big one's last part
+
+
+def test_an_urgent_notice_is_sent_before_a_city_wide_one_queued_earlier(runner, bot, db, fake_line, clock):
+    from datetime import timedelta
+
+    _seed(db, 1500, "ja", "Ua")
+    _seed(db, 1, "en", "Ub")
+    assert announce(runner, "--text", "秋祭りのお知らせ", "--translation", "en=Autumn festival").exit_code == 0
+    clock_mod.due_now(bot)  # four rows wait for the worker
+    clock.shift(timedelta(seconds=30))
+    assert announce(runner, "--text", "避難指示が出ました", "--translation", "en=Evacuate now", "--urgent",
+                    "--yes").exit_code == 0
+    clock_mod.due_now(bot)
+    worker.run_once(bot, batch=2)  # room for two rows only: the urgent ones go first
+    sent = [" ".join(m.get("text", "") for m in d.messages) for d in fake_line.deliveries]
+    assert len(sent) == 2 and all("避難指示が出ました" in t or "Evacuate now" in t for t in sent), sent
+    run_worker(bot)
+    assert len(fake_line.deliveries) == 8
