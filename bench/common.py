@@ -319,3 +319,37 @@ class BenchDatabase:
                 return [tuple(r) for r in conn.execute(text(sql), params).all()]
         finally:
             engine.dispose()
+
+
+def compile_catalogs() -> None:
+    """Build the .mo files if missing, as the test suite does (they are built, not committed)."""
+    from bot.i18n import missing_compiled_catalogs
+
+    if missing_compiled_catalogs():
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "i18n.py"), "compile"], check=True,
+                       stdout=subprocess.DEVNULL, cwd=ROOT)
+
+
+def code_version() -> str:
+    """The commit measured, and whether the bot's code had uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "bot", "handlers", "conversations", "scheduler",
+                                "migrations"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if not head:
+        return "unknown (not a git checkout)"
+    return f"commit {head}" + (f" with uncommitted changes in the bot's code ({len(dirty.splitlines())} files)"
+                               if dirty else " (the bot's code as committed)")
+
+
+def pct(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (nan for no values)."""
+    import math
+
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[max(0, min(len(values) - 1, math.ceil(p / 100 * len(values)) - 1))]

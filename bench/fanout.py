@@ -56,7 +56,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import BenchDatabase, cpu_times, log, machine_note, run_cli, user_id  # noqa: E402,F401
+from bench.common import (  # noqa: E402,F401
+    BenchDatabase, code_version, compile_catalogs, cpu_times, log, machine_note, run_cli, user_id,
+)
 
 TARGET_SECONDS = 5.0
 TARGET_RSS_BYTES = 200 * 1000 * 1000  # 200 MB (decimal: the stricter reading of "200 MB")
@@ -73,12 +75,6 @@ TRANSLATIONS = {"en": {"title": "Neighbourhood clean-up",
 # -- helpers (as in bench/webhook.py) --------------------------------------------------------
 
 
-def compile_catalogs() -> None:
-    from bot.i18n import missing_compiled_catalogs
-
-    if missing_compiled_catalogs():  # as the test suite does: .mo files are built, not committed
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "i18n.py"), "compile"], check=True,
-                       stdout=subprocess.DEVNULL, cwd=ROOT)
 
 
 def bench_env(db: Path | str) -> dict[str, str]:
@@ -88,16 +84,6 @@ def bench_env(db: Path | str) -> dict[str, str]:
     return env
 
 
-def code_version() -> str:
-    """The commit measured, and whether the bot's code had uncommitted changes."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "bot", "handlers", "conversations", "scheduler"],
-                               cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return f"commit {head}" + (" with uncommitted changes in the bot's code" if dirty else "")
 
 
 # -- set-up (not measured) -------------------------------------------------------------------

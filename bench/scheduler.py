@@ -83,7 +83,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import BenchDatabase, cpu_times, log, machine_note  # noqa: E402
+from bench.common import BenchDatabase, code_version, compile_catalogs, cpu_times, log, machine_note, pct  # noqa: E402,E501
 
 TZ = "Asia/Tokyo"  # the bot's default tz_name (TZ_NAME is not passed)
 BATCH = 500  # LINE's multicast limit
@@ -124,12 +124,6 @@ def title_of(i: int) -> str:
 
 # -- helpers -----------------------------------------------------------------------------------
 
-def compile_catalogs() -> None:
-    from bot.i18n import missing_compiled_catalogs
-
-    if missing_compiled_catalogs():  # as the test suite does: .mo files are built, not committed
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "i18n.py"), "compile"], check=True,
-                       stdout=subprocess.DEVNULL, cwd=ROOT)
 
 
 def bot_env(db_url: str, line_url: str) -> dict[str, str]:
@@ -149,22 +143,8 @@ def flask(args: list[str], env: dict[str, str], timeout: float = 600) -> tuple[f
     return time.perf_counter() - t, res.stdout
 
 
-def code_version() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "bot", "handlers", "conversations", "scheduler"],
-                               cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return f"commit {head}" + (" with uncommitted changes in the bot's code" if dirty else "")
 
 
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, math.ceil(p / 100 * len(values)) - 1))]
 
 
 def effective_locale(loc: str) -> str:

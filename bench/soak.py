@@ -159,7 +159,9 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import SECRET, BenchDatabase, Server, cpu_times, log, machine_note, sign, user_id  # noqa: E402
+from bench.common import (  # noqa: E402
+    SECRET, BenchDatabase, Server, code_version, compile_catalogs, cpu_times, log, machine_note, pct, sign, user_id,
+)
 from tests.fakeline import FakeLine  # noqa: E402
 
 TZ = "Asia/Tokyo"  # the bot's default (TZ_NAME is not passed)
@@ -1251,25 +1253,8 @@ class Memory:
 
 # -- checks and report ---------------------------------------------------------------------------
 
-def pct(xs: list[float], p: float) -> float:
-    if not xs:
-        return float("nan")
-    xs = sorted(xs)
-    return xs[max(0, min(len(xs) - 1, math.ceil(p / 100 * len(xs)) - 1))]
 
 
-def code_version() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "bot", "handlers", "conversations", "scheduler",
-                                "migrations"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    if not head:
-        return "unknown (not a git checkout)"
-    return f"commit {head}" + (f" with uncommitted changes in the bot's code ({len(dirty.splitlines())} files)"
-                               if dirty else " (the bot's code as committed)")
 
 
 def drain(db: BenchDatabase, ops: Ops, limit: float) -> tuple[float, str]:
@@ -1696,12 +1681,6 @@ def report(args, ctx: dict) -> int:
 
 # -- main --------------------------------------------------------------------------------------
 
-def compile_catalogs() -> None:
-    from bot.i18n import missing_compiled_catalogs
-
-    if missing_compiled_catalogs():
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "i18n.py"), "compile"], check=True,
-                       stdout=subprocess.DEVNULL, cwd=ROOT)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -65,10 +65,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.fanout import bench_env, code_version, compile_catalogs, log, run_cli, seed  # noqa: E402
+from bench.fanout import bench_env, log, run_cli, seed  # noqa: E402
 from tests.fakeline import FakeLine  # noqa: E402
 
-from bench.common import SECRET, BenchDatabase, Server, cpu_times, machine_note, sign  # noqa: E402,F401
+from bench.common import (  # noqa: E402,F401
+    SECRET, BenchDatabase, Server, code_version, compile_catalogs, cpu_times, machine_note, sign,
+)
 TARGET_SECONDS = 60.0
 TARGET_TAPS = 10_000
 TARGET_P99_MS = 100.0
