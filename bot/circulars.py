@@ -123,6 +123,74 @@ def send(session: Session, circ: Circular, config: Config, now: datetime) -> dic
     return {"members": len(members), "paper_households": len(paper), "messages": calls}
 
 
+CSV_HEADER = ["世帯", "班", "表示名", "既読", "回答", "紙"]
+
+
+def status_rows(session: Session, circ: Circular, han: str | None = None) -> list[tuple]:
+    """One row per recipient: (household label, 班, nickname, read at, answer, marked by a
+    leader), by 班 and household; `han` narrows it to one 班."""
+    stmt = (
+        select(Household.label, Household.han, Resident.nickname, CircularRecipient.read_at,
+               CircularRecipient.answer, CircularRecipient.marked_by_leader)
+        .select_from(CircularRecipient)
+        .outerjoin(Household, Household.id == CircularRecipient.household_id)
+        .outerjoin(Resident, Resident.id == CircularRecipient.resident_id)
+        .where(CircularRecipient.circular_id == circ.id)
+        .order_by(Household.han, Household.label)
+    )
+    return [tuple(r) for r in session.execute(stmt) if not han or r[1] == han]
+
+
+def status_csv(session: Session, circ: Circular, han: str | None = None) -> bytes:
+    """The status CSV for the CLI and the console (UTF-8 with BOM, so Excel opens it)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(CSV_HEADER)
+    for label, h, nick, read_at, answer, paper in status_rows(session, circ, han):
+        w.writerow([label or "", h or "", nick or "", "済" if read_at else "", answer or "", "紙" if paper else ""])
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def paper_households(session: Session, circ: Circular, han: str | None = None) -> list[tuple]:
+    """(label, 班, read at, answer) of the paper households on the circular."""
+    stmt = (
+        select(Household.label, Household.han, CircularRecipient.read_at, CircularRecipient.answer)
+        .join(CircularRecipient, CircularRecipient.household_id == Household.id)
+        .where(CircularRecipient.circular_id == circ.id, CircularRecipient.resident_id.is_(None))
+        .order_by(Household.han, Household.label)
+    )
+    if han:
+        stmt = stmt.where(Household.han == han)
+    return [tuple(r) for r in session.execute(stmt)]
+
+
+def print_sheet(session: Session, circ: Circular, config: Config, han: str | None = None,
+                households: list[tuple] | None = None) -> str:
+    """The print-ready sheet (circular_print.html) for the CLI and the console: the circular and a
+    sign-off table for the paper households (of one 班 when `han` is given; `households` when
+    already read). The photo is embedded, so the sheet prints the same anywhere. Needs an app
+    context."""
+    import base64
+
+    from flask import render_template
+
+    from bot import timefmt
+    from bot.models import Media
+
+    media = session.get(Media, circ.image_id) if circ.image_id else None
+    return render_template(
+        "circular_print.html", title=circ.title, paragraphs=circ.body.split("\n"), link=circ.link_url,
+        association=association_name(session, circ),
+        deadline=timefmt.show(circ.deadline, "ja", config.tz_name) if circ.deadline else None,
+        options=answer_options(circ, "ja"),
+        households=households if households is not None else paper_households(session, circ, han),
+        image="data:image/jpeg;base64," + base64.b64encode(media.data).decode("ascii") if media else None,
+    )
+
+
 @cache
 def _recipient_stmt():
     return select(CircularRecipient).where(CircularRecipient.circular_id == bindparam("c"),
@@ -165,13 +233,16 @@ class Tally:
     unread: list[str] = field(default_factory=list)  # household labels (or member names) not yet read
 
 
-def tally(session: Session, circ: Circular, han: str | None = None) -> Tally:
-    """Read and answers per household (or per member, as the association counts): LINE and
-    paper households in one tally. `han` narrows it to one 班 (a 班長's view)."""
+def household_status(session: Session, circ: Circular, han: str | None = None) -> list[dict]:
+    """One row per household (or per member, when the association counts members; a paper
+    household is always one row): label, 班, household id, paper?, members, first read, latest
+    answer, marked by a leader. `han` narrows it to one 班 (a 班長's view)."""
     assoc = session.get(Association, circ.association_id)
     per_member = assoc is not None and assoc.read_per == "member"
     stmt = (
-        select(CircularRecipient, Household.label, Household.han, Resident.nickname)
+        select(CircularRecipient.id, CircularRecipient.household_id, CircularRecipient.resident_id,
+               CircularRecipient.read_at, CircularRecipient.answer, CircularRecipient.answered_at,
+               CircularRecipient.marked_by_leader, Household.label, Household.han, Resident.nickname)
         .outerjoin(Household, Household.id == CircularRecipient.household_id)
         .outerjoin(Resident, Resident.id == CircularRecipient.resident_id)
         .where(CircularRecipient.circular_id == circ.id)
@@ -179,16 +250,30 @@ def tally(session: Session, circ: Circular, han: str | None = None) -> Tally:
     if han:
         stmt = stmt.where(Household.han == han)
     groups: dict[object, dict] = {}
-    for row, label, _han, nickname in session.execute(stmt):
-        key = ("m", row.id) if per_member or row.household_id is None else ("h", row.household_id)
+    for rid, hh, resident_id, read_at, answer, answered_at, marked, label, h, nickname in session.execute(stmt):
+        key = ("m", rid) if per_member or hh is None else ("h", hh)
         g = groups.setdefault(key, {"label": (nickname if per_member else label) or nickname or label or "-",
-                                    "read": False, "answer": None})
-        g["read"] = g["read"] or row.read_at is not None
-        if row.answer:
-            g["answer"] = row.answer
+                                    "han": h, "household_id": hh, "paper": False, "members": [],
+                                    "read_at": None, "answer": None, "answered_at": None, "marked": False})
+        if resident_id is None:
+            g["paper"] = True
+        elif nickname:
+            g["members"].append(nickname)
+        if read_at and (g["read_at"] is None or read_at < g["read_at"]):
+            g["read_at"] = read_at
+        if answer and (g["answered_at"] is None or (answered_at and answered_at > g["answered_at"])):
+            g["answer"], g["answered_at"] = answer, answered_at
+        g["marked"] = g["marked"] or marked
+    return sorted(groups.values(), key=lambda g: (g["han"] or "\uffff", g["label"]))
+
+
+def tally(session: Session, circ: Circular, han: str | None = None) -> Tally:
+    """Read and answers per household (or per member, as the association counts): LINE and
+    paper households in one tally. `han` narrows it to one 班 (a 班長's view)."""
+    groups = household_status(session, circ, han)
     out = Tally(households=len(groups))
-    for g in groups.values():
-        if g["read"]:
+    for g in groups:
+        if g["read_at"] is not None:
             out.read += 1
         else:
             out.unread.append(g["label"])

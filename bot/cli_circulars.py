@@ -2,8 +2,6 @@
 write them in LINE, 「回覧板を作る」, and in the console, /console/circulars/new)."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
@@ -175,31 +173,16 @@ def send(codes, all_associations, title, body, link, deadline, question, han, tr
 def status(circular_id, han, csv_path):
     """Read and answers per household (LINE and paper in one tally)."""
     from bot import circulars
-    from bot.models import Circular, CircularRecipient, Household, Resident
+    from bot.models import Circular
 
     with _bot().db.session() as s:
         circ = s.get(Circular, circular_id)
         if circ is None:
             raise click.ClickException(f"no circular {circular_id}")
         tl = circulars.tally(s, circ, han)
-        rows = s.execute(
-            select(Household.label, Household.han, Resident.nickname, CircularRecipient.read_at,
-                   CircularRecipient.answer, CircularRecipient.marked_by_leader)
-            .select_from(CircularRecipient)
-            .outerjoin(Household, Household.id == CircularRecipient.household_id)
-            .outerjoin(Resident, Resident.id == CircularRecipient.resident_id)
-            .where(CircularRecipient.circular_id == circ.id)
-            .order_by(Household.han, Household.label)
-        ).all()
+        data = circulars.status_csv(s, circ, han) if csv_path else None
     if csv_path:
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["世帯", "班", "表示名", "既読", "回答", "紙"])
-        for label, h, nick, read_at, answer, paper in rows:
-            if han and h != han:
-                continue
-            w.writerow([label or "", h or "", nick or "", "済" if read_at else "", answer or "", "紙" if paper else ""])
-        csv_path.write_text(buf.getvalue(), encoding="utf-8-sig", newline="")
+        csv_path.write_bytes(data)
         click.echo(f"wrote {csv_path}")
         return
     click.echo(f"read: {tl.read}/{tl.households}")
@@ -214,30 +197,16 @@ def status(circular_id, han, csv_path):
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def print_sheet(circular_id, out):
     """A print-ready sheet: the circular and a sign-off table for the paper households."""
-    from flask import render_template
-
-    from bot import circulars, timefmt
-    from bot.models import Circular, CircularRecipient, Household, Media
+    from bot import circulars
+    from bot.models import Circular
 
     bot = _bot()
     with bot.db.session() as s:
         circ = s.get(Circular, circular_id)
         if circ is None:
             raise click.ClickException(f"no circular {circular_id}")
-        paper = s.execute(
-            select(Household.label, Household.han, CircularRecipient.read_at, CircularRecipient.answer)
-            .join(CircularRecipient, CircularRecipient.household_id == Household.id)
-            .where(CircularRecipient.circular_id == circ.id, CircularRecipient.resident_id.is_(None))
-            .order_by(Household.han, Household.label)
-        ).all()
-        html = render_template(
-            "circular_print.html", title=circ.title, paragraphs=circ.body.split("\n"), link=circ.link_url,
-            association=circulars.association_name(s, circ),
-            deadline=timefmt.show(circ.deadline, "ja", bot.config.tz_name) if circ.deadline else None,
-            options=circulars.answer_options(circ, "ja"), households=paper,
-            # Embedded, so the sheet prints the same anywhere.
-            image=_data_uri(s.get(Media, circ.image_id)) if circ.image_id else None,
-        )
+        paper = circulars.paper_households(s, circ)
+        html = circulars.print_sheet(s, circ, bot.config, households=paper)
     out.write_text(html, encoding="utf-8")
     click.echo(f"wrote {out} ({len(paper)} paper households)")
 
@@ -281,9 +250,3 @@ def mark(circular_id, household_id, answer):
         except circulars.CircularError as exc:
             raise click.ClickException(exc.render("en", "Asia/Tokyo")) from None
     click.echo(f"household {household_id} marked")
-
-
-def _data_uri(media) -> str | None:
-    import base64
-
-    return "data:image/jpeg;base64," + base64.b64encode(media.data).decode("ascii") if media else None

@@ -9,12 +9,10 @@ sheet. Only staff and 会長 write circulars, remind, and keep the roster (as in
 
 The business rules live in `bot.circulars` (tally, remind_unread, mark_paper, unmark_paper, …)
 and in the LINE roster flow (`conversations.roster`), whose checks are reused here.
-`status_csv` and `print_sheet` build the same CSV and sheet as `flask circulars status --csv`
-and `flask circulars print`, and may be used by the command line too."""
+The status CSV and the print sheet are `bot.circulars.status_csv` and `print_sheet`, as
+`flask circulars status --csv` and `flask circulars print` make them."""
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -23,68 +21,12 @@ from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from bot import circulars, timefmt
-from bot.config import Config
 from bot.console import audit, bot, bp, console_locale, ct, current, require
 from bot.db import utcnow
 from bot.i18n import LANGUAGES, t
-from bot.models import Association, Circular, CircularRecipient, Household, Media, Membership, Resident
+from bot.models import Association, Circular, Household, Membership, Resident
 
 PER_PAGE = 30
-CSV_HEADER = ["世帯", "班", "表示名", "既読", "回答", "紙"]
-
-
-# -- shared with the command line ----------------------------------------------------------------
-
-def status_rows(s: Session, circ: Circular, han: str | None = None) -> list[tuple]:
-    """One row per recipient, as `flask circulars status --csv` writes them: (household label, 班,
-    nickname, read at, answer, marked by a leader)."""
-    stmt = (
-        select(Household.label, Household.han, Resident.nickname, CircularRecipient.read_at,
-               CircularRecipient.answer, CircularRecipient.marked_by_leader)
-        .select_from(CircularRecipient)
-        .outerjoin(Household, Household.id == CircularRecipient.household_id)
-        .outerjoin(Resident, Resident.id == CircularRecipient.resident_id)
-        .where(CircularRecipient.circular_id == circ.id)
-        .order_by(Household.han, Household.label)
-    )
-    return [tuple(r) for r in s.execute(stmt) if not han or r[1] == han]
-
-
-def status_csv(s: Session, circ: Circular, han: str | None = None) -> bytes:
-    """The status CSV (UTF-8 with BOM, so Excel opens it): the CLI's columns."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(CSV_HEADER)
-    for label, h, nick, read_at, answer, paper in status_rows(s, circ, han):
-        w.writerow([label or "", h or "", nick or "", "済" if read_at else "", answer or "", "紙" if paper else ""])
-    return buf.getvalue().encode("utf-8-sig")
-
-
-def paper_households(s: Session, circ: Circular, han: str | None = None) -> list[tuple]:
-    """(label, 班, read at, answer) of the paper households on the circular."""
-    stmt = (
-        select(Household.label, Household.han, CircularRecipient.read_at, CircularRecipient.answer)
-        .join(CircularRecipient, CircularRecipient.household_id == Household.id)
-        .where(CircularRecipient.circular_id == circ.id, CircularRecipient.resident_id.is_(None))
-        .order_by(Household.han, Household.label)
-    )
-    if han:
-        stmt = stmt.where(Household.han == han)
-    return [tuple(r) for r in s.execute(stmt)]
-
-
-def print_sheet(s: Session, circ: Circular, config: Config, han: str | None = None) -> str:
-    """The print-ready sheet (circular_print.html): the circular and a sign-off table for the
-    paper households (of one 班 when `han` is given). Needs an app context."""
-    from bot.cli_circulars import _data_uri
-
-    return render_template(
-        "circular_print.html", title=circ.title, paragraphs=circ.body.split("\n"), link=circ.link_url,
-        association=circulars.association_name(s, circ),
-        deadline=timefmt.show(circ.deadline, "ja", config.tz_name) if circ.deadline else None,
-        options=circulars.answer_options(circ, "ja"), households=paper_households(s, circ, han),
-        image=_data_uri(s.get(Media, circ.image_id)) if circ.image_id else None,
-    )
 
 
 # -- who may see and do what -----------------------------------------------------------------------
@@ -183,39 +125,6 @@ def circular_list():
 
 # -- 2. one circular: status, marks, reminder, CSV, print ---------------------------------------------
 
-def household_status(s: Session, circ: Circular, han: str | None = None) -> list[dict]:
-    """One row per household (or per member, when the association counts members), grouped as
-    `circulars.tally` counts them: label, 班, paper?, members, read at, answer."""
-    assoc = s.get(Association, circ.association_id)
-    per_member = assoc is not None and assoc.read_per == "member"
-    stmt = (
-        select(CircularRecipient.id, CircularRecipient.household_id, CircularRecipient.resident_id,
-               CircularRecipient.read_at, CircularRecipient.answer, CircularRecipient.answered_at,
-               CircularRecipient.marked_by_leader, Household.label, Household.han, Resident.nickname)
-        .outerjoin(Household, Household.id == CircularRecipient.household_id)
-        .outerjoin(Resident, Resident.id == CircularRecipient.resident_id)
-        .where(CircularRecipient.circular_id == circ.id)
-    )
-    if han:
-        stmt = stmt.where(Household.han == han)
-    groups: dict[object, dict] = {}
-    for rid, hh, resident_id, read_at, answer, answered_at, marked, label, h, nickname in s.execute(stmt):
-        key = ("m", rid) if per_member or hh is None else ("h", hh)
-        g = groups.setdefault(key, {"label": (nickname if per_member else label) or nickname or label or "-",
-                                    "han": h, "household_id": hh, "paper": False, "members": [],
-                                    "read_at": None, "answer": None, "answered_at": None, "marked": False})
-        if resident_id is None:
-            g["paper"] = True
-        elif nickname:
-            g["members"].append(nickname)
-        if read_at and (g["read_at"] is None or read_at < g["read_at"]):
-            g["read_at"] = read_at
-        if answer and (g["answered_at"] is None or (answered_at and answered_at > g["answered_at"])):
-            g["answer"], g["answered_at"] = answer, answered_at
-        g["marked"] = g["marked"] or marked
-    return sorted(groups.values(), key=lambda g: (g["han"] or "\uffff", g["label"]))
-
-
 @bp.get("/circulars/<int:circular_id>")
 @require()
 def circular(circular_id: int):
@@ -227,7 +136,7 @@ def circular(circular_id: int):
         options = circulars.answer_options(circ, "ja")
         counts = [(o, tl.answers.get(o, 0)) for o in options]
         counts += sorted((a, n) for a, n in tl.answers.items() if a not in options)
-        households = [dict(g, read=_when(g["read_at"])) for g in household_status(s, circ, han)]
+        households = [dict(g, read=_when(g["read_at"])) for g in circulars.household_status(s, circ, han)]
         pic = circulars.photo(s, circ, config.with_overrides(public_base_url=None))
         today = utcnow().astimezone(ZoneInfo(config.tz_name)).date().isoformat()
         info = {"id": circ.id, "title": circ.title, "paragraphs": circ.body.split("\n"), "link": circ.link_url,
@@ -320,7 +229,7 @@ def circular_csv(circular_id: int):
     with bot().db.read() as s:
         circ = s.get(Circular, circular_id)
         han = _visible(circ)
-        data = status_csv(s, circ, han)
+        data = circulars.status_csv(s, circ, han)
     with bot().db.session() as s:
         audit(s, "export_circular_csv", f"circular:{circular_id}", han=han)
     name = f"circular-{circular_id}" + ("-han" if han else "") + ".csv"
@@ -333,7 +242,7 @@ def circular_print(circular_id: int):
     with bot().db.read() as s:
         circ = s.get(Circular, circular_id)
         han = _visible(circ)
-        html = print_sheet(s, circ, bot().config, han)
+        html = circulars.print_sheet(s, circ, bot().config, han)
     return bot_response(html.encode("utf-8"), "text/html; charset=utf-8", {})
 
 
