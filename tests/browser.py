@@ -62,13 +62,12 @@ def browser():
             b.close()
 
 
-@pytest.fixture
-def server(app):
-    """The app on a loopback port of its own, with the demo residents seeded."""
+def serve(app, name: str):
+    """Serve `app` on a loopback port of its own, with the demo residents seeded; yields its URL."""
     with app.extensions["tsunagari"].db.session() as s:
         seed(s)
     srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, name="webchat-test-server", daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, name=name, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{srv.server_port}"
@@ -76,6 +75,12 @@ def server(app):
         srv.shutdown()
         thread.join(timeout=10)
         srv.server_close()
+
+
+@pytest.fixture
+def server(app):
+    """The app on a loopback port of its own, with the demo residents seeded."""
+    yield from serve(app, "webchat-test-server")
 
 
 @pytest.fixture

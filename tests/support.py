@@ -148,3 +148,23 @@ def drop_pg_database(admin_url: str, url: str) -> None:
     with eng.connect() as c:
         c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     eng.dispose()
+
+
+def run_worker(bot) -> None:
+    """Let the worker send everything due, as passes of `flask --app bot worker` would."""
+    from bot import worker
+
+    while worker.run_once(bot):
+        pass
+
+
+def card(fake, user: str) -> dict:
+    """The last card (flex bubble; the first of a carousel) the fake LINE API got for `user`."""
+    msg = [m for m in fake.messages_to(user) if m["type"] == "flex"][-1]
+    c = msg["contents"]
+    return c["contents"][0] if c.get("type") == "carousel" else c
+
+
+def buttons(bubble: dict) -> dict[str, str]:
+    """label -> postback data of a bubble's footer buttons."""
+    return {b["action"]["label"]: b["action"]["data"] for b in bubble.get("footer", {}).get("contents", [])}

@@ -9,6 +9,7 @@ from bot import worker
 from bot.db import utcnow
 from bot.models import Announcement, AnnouncementRun, Resident
 from scheduler import clock as clock_mod
+from tests.support import run_worker
 
 EN1 = "U" + "e1" * 16
 EN2 = "U" + "e2" * 16
@@ -26,11 +27,6 @@ def people(joined, clock):
 def announce(runner, *args, input=None):
     result = runner.invoke(args=["announce", *args], input=input)
     return result
-
-
-def run_worker(bot):
-    while worker.run_once(bot):
-        pass
 
 
 def texts(fake, user):

@@ -6,10 +6,11 @@ import json
 import pytest
 from sqlalchemy import select
 
-from bot import circulars, worker
+from bot import circulars
 from bot.db import utcnow
 from bot.models import Association, Circular, CircularRecipient, Household, Membership, OutboxMessage, Resident
 from scheduler import circular_jobs
+from tests.support import buttons, card, run_worker
 
 LEADER = "U" + "11" * 16
 HAN_LEADER = "U" + "22" * 16
@@ -50,21 +51,6 @@ def send(runner, *extra) -> int:
                                  "--body", "12月7日(日)9時から公園を清掃します。\n軍手をお持ちください。", *extra])
     assert result.exit_code == 0, result.output
     return int(result.output.split()[1])
-
-
-def run_worker(bot):
-    while worker.run_once(bot):
-        pass
-
-
-def card(fake, user):
-    msg = [m for m in fake.messages_to(user) if m["type"] == "flex"][-1]
-    c = msg["contents"]
-    return c["contents"][0] if c.get("type") == "carousel" else c
-
-
-def buttons(bubble):
-    return {b["action"]["label"]: b["action"]["data"] for b in bubble.get("footer", {}).get("contents", [])}
 
 
 def text_of(bubble):

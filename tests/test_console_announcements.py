@@ -11,11 +11,11 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import func, select
 
-from bot import worker
 from bot.models import Announcement, Area, AuditEntry, Resident
 from scheduler import clock as clock_mod
 from tests.browser import _expect_timeout, browser, page, screenshot, server  # noqa: F401  (browser fixtures)
 from tests.console_support import csrf, sign_in
+from tests.support import run_worker
 
 EN1 = "U" + "e1" * 16
 EN2 = "U" + "e2" * 16
@@ -102,11 +102,6 @@ def compose(c, **changes):
 def confirm(c, preview_html: str, action: str = "send", **changes):
     data = fill(form_fields(preview_html, CONFIRM), action=action, **changes)
     return c.post(CONFIRM, data=data)
-
-
-def run_worker(bot):
-    while worker.run_once(bot):
-        pass
 
 
 def texts(fake, user):

@@ -4,18 +4,15 @@ leader opens a circular's status and marks a paper household. With TSUNAGARI_SCR
 main pages are saved under docs/screenshots/ (shown in the README)."""
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from bot import worker
 from bot.db import utcnow
-from bot.demo import seed
 from bot.models import Announcement, Circular, CircularRecipient
-from tests.browser import _expect_timeout, browser, screenshot  # noqa: F401  (browser fixtures)
+from tests.browser import _expect_timeout, browser, screenshot, serve  # noqa: F401  (browser fixtures)
 from tests.console_support import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -23,17 +20,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def console_server(accounts):
-    with accounts.extensions["tsunagari"].db.session() as s:
-        seed(s)  # はなこ (日本語) and Alex (English), following in the web chat
-    srv = make_server("127.0.0.1", 0, accounts, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, name="console-test-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_port}"
-    finally:
-        srv.shutdown()
-        thread.join(timeout=10)
-        srv.server_close()
+    # With はなこ (日本語) and Alex (English), following in the web chat.
+    yield from serve(accounts, "console-test-server")
 
 
 @pytest.fixture

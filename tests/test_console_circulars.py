@@ -12,11 +12,12 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from bot import circulars, worker
+from bot import circulars
 from bot.i18n import t
 from bot.models import (AuditEntry, Association, Circular, CircularRecipient, Household, Membership, OutboxMessage,
                         Resident, StaffAccount)
 from tests.console_support import PASSWORD, csrf, sign_in
+from tests.support import buttons, card, run_worker
 
 MEMBER_JA = "U" + "a1" * 16
 MEMBER_EN = "U" + "a2" * 16
@@ -84,21 +85,6 @@ def english(c):
     c.post("/console/language", data={"locale": "en", "csrf_token": csrf(c, "/console/circulars"),
                                       "back": "/console/circulars"})
     return c
-
-
-def run_worker(bot):
-    while worker.run_once(bot):
-        pass
-
-
-def card(fake, user):
-    msg = [m for m in fake.messages_to(user) if m["type"] == "flex"][-1]
-    c = msg["contents"]
-    return c["contents"][0] if c.get("type") == "carousel" else c
-
-
-def buttons(bubble):
-    return {b["action"]["label"]: b["action"]["data"] for b in bubble.get("footer", {}).get("contents", [])}
 
 
 def press(line, user, data):

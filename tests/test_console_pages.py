@@ -14,13 +14,14 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import events as ev_domain
-from bot import timebank, worker
+from bot import timebank
 from bot.db import utcnow
 from bot.models import (
     Association, AuditEntry, Event, HelpOffer, HelpRequest, Household, LedgerTransfer, Membership, OutboxMessage,
     RelayMessage, Resident, Signup, StaffAccount,
 )
 from tests.console_support import PASSWORD, csrf, sign_in
+from tests.support import run_worker
 
 AKI = "U" + "a1" * 16  # English, member of あさひ町内会 (1班)
 BEN = "U" + "b2" * 16  # Japanese, member of みなと自治会
@@ -50,11 +51,6 @@ def post(c, path: str, data: dict | None = None, page: str = "/console/events"):
 
 def text(resp) -> str:
     return resp.get_data(as_text=True)
-
-
-def run_worker(bot):
-    while worker.run_once(bot):
-        pass
 
 
 def audits(db, action: str) -> list[SimpleNamespace]:

@@ -9,11 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import events, worker
+from bot import events
 from bot.db import utcnow
 from bot.models import Association, Event, Membership, OutboxMessage, Resident, Signup
 from scheduler import event_jobs
 from tests import support
+from tests.support import run_worker
 
 A = "U" + "e1" * 16
 B = "U" + "f2" * 16
@@ -57,11 +58,6 @@ def body(msg):
 
 def press(line, user, data):
     assert line.post([line.postback_event(user, data)]).status_code == 200
-
-
-def run_worker(bot):
-    while worker.run_once(bot):
-        pass
 
 
 def signups(db, event_id):

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import worker
 from bot.models import HelpOffer, HelpRequest, LedgerEntry, Resident
 from scheduler import aid_jobs
 from tests import support
+from tests.support import run_worker
 
 ASKER = "U" + "a1" * 16
 HELPER = "U" + "b2" * 16
@@ -71,11 +71,6 @@ def offer(line, fake, helper, message=None):
         line.say(helper, message)
     else:
         line.tap(helper, "Send, no message")
-
-
-def run_worker(bot):
-    while worker.run_once(bot):
-        pass
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot import worker
 from bot.models import GarbageSubscription, Reminder, Resident
 from scheduler import clock as clock_mod
+from tests.support import run_worker
 
 JA = "U" + "b1" * 16
 EN = "U" + "b2" * 16
@@ -26,11 +26,6 @@ def clock(time_machine):
 def people(joined, clock):
     joined(JA, name="花子", locale_label="日本語")
     joined(EN, name="Emma")
-
-
-def run_worker(bot):
-    while worker.run_once(bot):
-        pass
 
 
 def texts(fake, user):
