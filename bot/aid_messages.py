@@ -4,9 +4,10 @@ anonymous request until it is matched."""
 from __future__ import annotations
 
 from bot import timefmt
+from bot.refs import ref
 from bot.config import Config
 from bot.i18n import N_, t
-from bot.models import HelpOffer, HelpRequest, Resident
+from bot.models import HelpOffer, HelpRequest, RelayMessage, Resident
 from bot.mutual_aid import CATEGORIES
 from bot.replies import Card, Choice, postback
 
@@ -40,8 +41,8 @@ def request_card(req: HelpRequest, locale: str, config: Config, *, can_offer: bo
               name=requester_name(req, locale))
     buttons = []
     if can_offer:
-        buttons.append(Choice(t(locale, N_("I can help")), postback(a="aid", x="offer", r=str(req.id))))
-    buttons.append(Choice(t(locale, N_("Report")), postback(a="aid", x="report", k="request", i=str(req.id))))
+        buttons.append(Choice(t(locale, N_("I can help")), postback(a="aid", x="offer", r=ref(req))))
+    buttons.append(Choice(t(locale, N_("Report")), postback(a="aid", x="report", k="request", i=ref(req))))
     return Card(title=title, body=request_body(req, locale, config), buttons=tuple(buttons))
 
 
@@ -53,12 +54,12 @@ def my_request_card(req: HelpRequest, locale: str, config: Config, other: Reside
     buttons = []
     if req.status == "matched" and other is not None:
         buttons += [
-            Choice(t(locale, N_("Message {name}"), name=other.nickname or "-"), postback(a="aid", x="msg", r=str(req.id))),
-            Choice(t(locale, N_("Done: say thanks")), postback(a="aid", x="done", r=str(req.id))),
+            Choice(t(locale, N_("Message {name}"), name=other.nickname or "-"), postback(a="aid", x="msg", r=ref(req))),
+            Choice(t(locale, N_("Done: say thanks")), postback(a="aid", x="done", r=ref(req))),
         ]
     if req.status == "open":
-        buttons.append(Choice(t(locale, N_("Edit")), postback(a="aid", x="edit", r=str(req.id))))
-    buttons.append(Choice(t(locale, N_("Cancel this request")), postback(a="aid", x="cancel", r=str(req.id))))
+        buttons.append(Choice(t(locale, N_("Edit")), postback(a="aid", x="edit", r=ref(req))))
+    buttons.append(Choice(t(locale, N_("Cancel this request")), postback(a="aid", x="cancel", r=ref(req))))
     title = category_label(locale, req.category) + " — " + t(locale, status, name=(other.nickname if other else "") or "-")
     return Card(title=title, body=request_body(req, locale, config), buttons=tuple(buttons))
 
@@ -74,9 +75,9 @@ def offer_card(offer: HelpOffer, locale: str, config: Config) -> Card:
         title=t(locale, N_("A neighbour can help!")),
         body=body,
         buttons=(
-            Choice(t(locale, N_("Yes, please")), postback(a="aid", x="accept", o=str(offer.id))),
-            Choice(t(locale, N_("Not this time")), postback(a="aid", x="decline", o=str(offer.id))),
-            Choice(t(locale, N_("Block this person")), postback(a="aid", x="block", o=str(offer.id))),
+            Choice(t(locale, N_("Yes, please")), postback(a="aid", x="accept", o=ref(offer))),
+            Choice(t(locale, N_("Not this time")), postback(a="aid", x="decline", o=ref(offer))),
+            Choice(t(locale, N_("Block this person")), postback(a="aid", x="block", o=ref(offer))),
         ),
     )
 
@@ -92,19 +93,19 @@ def match_card(req: HelpRequest, reader: Resident, other: Resident, config: Conf
     return Card(
         title=t(locale, N_("Matched: {category}"), category=category_label(locale, req.category)),
         body=body,
-        buttons=(Choice(t(locale, N_("Message {name}"), name=other.nickname or "-"), postback(a="aid", x="msg", r=str(req.id))),),
+        buttons=(Choice(t(locale, N_("Message {name}"), name=other.nickname or "-"), postback(a="aid", x="msg", r=ref(req))),),
     )
 
 
-def relay_card(req_id: int, msg_id: int, sender: Resident, text: str, locale: str) -> Card:
+def relay_card(req: HelpRequest, msg: RelayMessage, sender: Resident, text: str, locale: str) -> Card:
     """A forwarded message, as plain text (links are not turned into buttons)."""
     return Card(
         title=t(locale, N_("Message from {name}"), name=sender.nickname or "-"),
         body=text,
         buttons=(
-            Choice(t(locale, N_("Reply")), postback(a="aid", x="msg", r=str(req_id))),
-            Choice(t(locale, N_("Report")), postback(a="aid", x="report", k="relay", i=str(msg_id))),
-            Choice(t(locale, N_("Block this person")), postback(a="aid", x="block", m=str(msg_id))),
+            Choice(t(locale, N_("Reply")), postback(a="aid", x="msg", r=ref(req))),
+            Choice(t(locale, N_("Report")), postback(a="aid", x="report", k="relay", i=ref(msg))),
+            Choice(t(locale, N_("Block this person")), postback(a="aid", x="block", m=ref(msg))),
         ),
     )
 
@@ -115,7 +116,7 @@ def helper_notice_card(req: HelpRequest, locale: str, config: Config) -> Card:
         title=t(locale, N_("Someone nearby needs a hand")),
         body=card.title + "\n" + card.body,
         buttons=(
-            Choice(t(locale, N_("I can help")), postback(a="aid", x="offer", r=str(req.id))),
+            Choice(t(locale, N_("I can help")), postback(a="aid", x="offer", r=ref(req))),
             Choice(t(locale, N_("Stop these notices")), postback(a="aid", x="stop")),
         ),
     )
@@ -134,7 +135,7 @@ def followup_card(req: HelpRequest, reader: Resident, config: Config) -> Card:
         title=t(locale, N_("How did it go?")),
         body=body,
         buttons=(
-            Choice(t(locale, yes), postback(a="aid", x="happened", r=str(req.id), v="yes")),
-            Choice(t(locale, N_("It did not happen")), postback(a="aid", x="happened", r=str(req.id), v="no")),
+            Choice(t(locale, yes), postback(a="aid", x="happened", r=ref(req), v="yes")),
+            Choice(t(locale, N_("It did not happen")), postback(a="aid", x="happened", r=ref(req), v="no")),
         ),
     )

@@ -20,6 +20,7 @@ from bot.config import Config
 from bot.db import bulk_insert
 from bot.errors import UserError
 from bot.i18n import N_, t
+from bot.refs import ref
 from bot.models import Association, Circular, CircularRecipient, Household, Membership, Resident
 from bot.replies import Card, Choice, postback
 
@@ -66,10 +67,10 @@ def notice(circ: Circular, locale: str, config: Config, association: str, image:
         lines.append(t(locale, N_("Please read by {date}"), date=timefmt.show(circ.deadline, locale, config.tz_name)))
     if not translated:
         lines.append(t(locale, N_("(Not translated into your language: shown in Japanese.)")))
-    buttons = [Choice(t(locale, N_("I have read it")), postback(a="circ", x="read", c=str(circ.id)))]
+    buttons = [Choice(t(locale, N_("I have read it")), postback(a="circ", x="read", c=ref(circ)))]
     if circ.question != "none":
-        buttons.append(Choice(t(locale, N_("Answer")), postback(a="circ", x="ans", c=str(circ.id))))
-    buttons.append(Choice(t(locale, N_("Read it all")), postback(a="circ", x="full", c=str(circ.id))))
+        buttons.append(Choice(t(locale, N_("Answer")), postback(a="circ", x="ans", c=ref(circ))))
+    buttons.append(Choice(t(locale, N_("Read it all")), postback(a="circ", x="full", c=ref(circ))))
     return Card(title=title, body="\n".join(lines), buttons=tuple(buttons), image=image)
 
 

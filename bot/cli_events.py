@@ -167,6 +167,8 @@ def update(event_id, starts, ends, place):
             ev.ends_at = _when(ends, bot.config.tz_name)
         if place:
             ev.place = place
+        if starts or ends or place:
+            ev.version += 1  # residents' buttons drawn before show the event anew (bot.refs)
         n = notify_all(s, bot.config, ev, em.changed)
     click.echo(f"event {event_id} updated; {n} people told")
 
@@ -185,6 +187,7 @@ def cancel(event_id):
         if ev is None:
             raise click.ClickException(f"no event {event_id}")
         ev.status = "cancelled"
+        ev.version += 1
         n = notify_all(s, bot.config, ev, em.cancelled)
     click.echo(f"event {event_id} cancelled; {n} people told")
 

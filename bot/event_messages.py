@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from bot import timefmt
 from bot.config import Config
+from bot.refs import ref
 from bot.i18n import N_, Nn_, nt, t
 from bot.models import Event, Signup
 from bot.replies import Card, Choice, postback
@@ -62,9 +63,9 @@ def event_card(event: Event, locale: str, config: Config, left: int | None, wait
             lines.append(t(locale, N_("Organised by {organizer}"), organizer=event.organizer))
         if event.signup_deadline:
             lines.append(t(locale, N_("Sign up by {date}"), date=timefmt.show(event.signup_deadline, locale, config.tz_name)))
-    buttons = [] if detail else [Choice(t(locale, N_("Details")), postback(a="ev", x="detail", e=str(event.id)))]
+    buttons = [] if detail else [Choice(t(locale, N_("Details")), postback(a="ev", x="detail", e=ref(event)))]
     full = left is not None and left <= 0
-    buttons.insert(0, Choice(t(locale, N_("Join the wait-list") if full else N_("Sign up")), postback(a="ev", x="join", e=str(event.id))))
+    buttons.insert(0, Choice(t(locale, N_("Join the wait-list") if full else N_("Sign up")), postback(a="ev", x="join", e=ref(event))))
     return Card(title=text_in(event, locale, "title"), body="\n".join(lines), buttons=tuple(buttons))
 
 
@@ -77,7 +78,7 @@ def my_signup_card(signup: Signup, locale: str, config: Config, position: int) -
     body = "\n".join([status, t(locale, N_("When: {when}"), when=when(ev, locale, config)),
                       t(locale, N_("Where: {place}"), place=text_in(ev, locale, "place"))])
     return Card(title=text_in(ev, locale, "title"), body=body,
-                buttons=(Choice(t(locale, N_("Cancel my place")), postback(a="ev", x="cancel", s=str(signup.id))),))
+                buttons=(Choice(t(locale, N_("Cancel my place")), postback(a="ev", x="cancel", s=ref(signup))),))
 
 
 def confirmation(event: Event, locale: str, config: Config, party: int) -> str:

@@ -20,7 +20,7 @@ from bot.errors import UserError
 from bot.garbage5374 import Calendar
 from bot.i18n import N_, t
 from bot.models import GarbageCalendar, GarbageSubscription, Resident
-from bot.replies import Text
+from bot.replies import Choice, Question, Text, postback
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,14 @@ def current(session: Session) -> Calendar | None:
     return cal
 
 
+def needs_choice(cal: Calendar, area: str, categories: list[str]) -> bool:
+    """Whether a subscription points at what the city's calendar no longer has: its area, or
+    every kind of garbage it chose (after a re-import). The resident is asked to choose again."""
+    if area not in cal.areas:
+        return True
+    return bool(categories) and not any(c in cal.categories for c in categories)
+
+
 def subscribe(session: Session, resident: Resident, area: str, categories: list[str], now: datetime) -> GarbageSubscription:
     cal = current(session)
     if cal is None or area not in cal.areas:
@@ -65,7 +73,7 @@ def subscribe(session: Session, resident: Resident, area: str, categories: list[
         sub = GarbageSubscription(resident_id=resident.id, area=area, categories=categories, created_at=now)
         session.add(sub)
     else:
-        sub.area, sub.categories, sub.last_day = area, categories, None
+        sub.area, sub.categories, sub.last_day, sub.gone_notified_at = area, categories, None, None
     session.flush()
     return sub
 
@@ -104,7 +112,8 @@ def fire_due(session: Session, config: Config, now: datetime, limit: int = 10000
         return 0
     rows = session.execute(
         select(GarbageSubscription.id, GarbageSubscription.area, GarbageSubscription.categories,
-               Resident.line_user_id, Resident.channel, Resident.locale, Resident.following)
+               Resident.line_user_id, Resident.channel, Resident.locale, Resident.following,
+               GarbageSubscription.gone_notified_at)
         .join(Resident, Resident.id == GarbageSubscription.resident_id)
         .where(or_(GarbageSubscription.last_day.is_(None), GarbageSubscription.last_day != day.isoformat()))
         .order_by(GarbageSubscription.id).limit(limit)
@@ -113,8 +122,15 @@ def fire_due(session: Session, config: Config, now: datetime, limit: int = 10000
     if not rows:
         return 0
     groups: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}
-    for _, area, categories, user_id, channel, locale, following in rows:
-        if not following or area not in cal.areas:
+    gone: dict[tuple[str, str, str], list[str]] = {}
+    gone_ids: list[int] = []
+    for sub_id, area, categories, user_id, channel, locale, following, gone_notified_at in rows:
+        if not following:
+            continue
+        if needs_choice(cal, area, categories):
+            if gone_notified_at is None:  # told once; asked again when they next open it
+                gone.setdefault((channel, locale, area), []).append(user_id)
+                gone_ids.append(sub_id)
             continue
         labels = tuple(x for x in cal.collections_on(area, day) if not categories or x in categories)
         if labels:
@@ -126,4 +142,13 @@ def fire_due(session: Session, config: Config, now: datetime, limit: int = 10000
         return Text(t(locale, N_("Tomorrow, {day}, is collection day for: {what}."),
                       day=timefmt.show_day(day, locale), what="、".join(labels)))
 
-    return outbox.fan_out(session, groups, reply_for, source="garbage", now=now)
+    def gone_for(locale: str, area: str) -> Question:
+        return Question(t(locale, N_("The city's garbage calendar has changed, and your collection area “{area}” (or the kinds you chose) is no longer in it. Please choose again, so we can keep reminding you."),
+                          area=area),
+                        (Choice(t(locale, N_("Choose again")), postback(a="gb", x="set")),))
+
+    if gone_ids:
+        session.execute(update(GarbageSubscription).where(GarbageSubscription.id.in_(gone_ids))
+                        .values(gone_notified_at=now).execution_options(synchronize_session=False))
+    told = outbox.fan_out(session, gone, gone_for, source="garbage", now=now)
+    return told + outbox.fan_out(session, groups, reply_for, source="garbage", now=now)

@@ -213,6 +213,9 @@ class HelpRequest(Base):
     closes_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     followup_sent_at: Mapped[datetime | None]
+    # Raised when what a neighbour reads changes (the words, the time): buttons drawn before no
+    # longer act on it (bot.refs).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     requester: Mapped[Resident] = relationship(lazy="joined")
     area: Mapped[Area | None] = relationship(lazy="joined")
@@ -346,6 +349,8 @@ class Event(Base):
     remind_hour_before: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(12), default="scheduled")  # scheduled | cancelled
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Raised when the title, time or place changes (bot.refs): older buttons show it anew.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     __table_args__ = (Index("ix_event_status_starts", "status", "starts_at"),)
 
@@ -503,10 +508,13 @@ class GarbageSubscription(Base):
     __tablename__ = "garbage_subscription"
     id: Mapped[int] = mapped_column(primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), unique=True)
-    area: Mapped[str] = mapped_column(String(100))
+    area: Mapped[str] = mapped_column(Text)  # the calendar's own name: real cities' can be long
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     last_day: Mapped[str | None] = mapped_column(String(10))  # the collection day last announced
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the resident was told that their area (or every kind they chose) left the city's
+    # calendar and they should choose again: told once, in the evening.
+    gone_notified_at: Mapped[datetime | None]
 
 
 class RichMenu(Base):
@@ -571,3 +579,11 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(60))
     target: Mapped[str | None] = mapped_column(String(120))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# Ids are never reused: a button, a link, a token, an outbox row, a CSV or the console that
+# names an id must never reach a newer record made after a delete. PostgreSQL's sequences never
+# go back; SQLite reuses the highest rowid unless the table is AUTOINCREMENT. Every table here
+# is (tests/test_record_identity.py checks the models and a migrated database).
+for _table in Base.metadata.tables.values():
+    _table.dialect_kwargs["sqlite_autoincrement"] = True

@@ -24,6 +24,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     else:
         req.when_at = None if data["when"] == ANY else datetime.fromisoformat(data["when"])
         req.closes_at = req.when_at or req.created_at + timedelta(days=mutual_aid.OPEN_ENDED_DAYS)
+    req.version += 1  # buttons drawn before the change no longer act on it
     ctx.session.flush()
     return [Text(ctx.t(N_("Your request has been updated.")))]
 

@@ -7,6 +7,9 @@ collected data). Only the flow's `on_finish` has effects.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable, Mapping, Sequence, Union
@@ -19,6 +22,18 @@ from bot.replies import Choice, DateQuestion, Question, Reply, Text, postback
 PAGE_SIZE = 11  # + "more" + "cancel" = 13, LINE's quick-reply limit
 MORE = "__more"
 DONE = "__done"
+# Kept in the collected data: the conversation's own key, minted when it starts. Every button
+# of the conversation carries it, so a button from an earlier conversation (even of the same
+# flow, at the same step) is never taken for an answer to this one.
+KEY = "_k"
+INTERNAL = (KEY, "_page")
+
+
+def option_key(value: str) -> str:
+    """What a choice button carries for an option: a digest of its value, never the value itself
+    (an area's or a household's name can be long, and is data, not something to put in a
+    button). 8 URL-safe characters, so postback data stays far below LINE's 300."""
+    return base64.urlsafe_b64encode(hashlib.sha256(value.encode()).digest()[:6]).decode()
 
 
 class Invalid(Exception):
@@ -31,7 +46,7 @@ class Invalid(Exception):
 @dataclass(frozen=True)
 class Answer:
     text: str | None = None  # what the resident typed
-    value: str | None = None  # the value of a tapped or typed choice
+    value: str | None = None  # the option key (`option_key`) of a tapped choice
     params: Mapping[str, str] = field(default_factory=dict)  # date/time picker params
     photo: str | None = None  # a photo sent at a step that takes one: the Media token ("" unusable)
 
@@ -109,8 +124,8 @@ def _options(ctx: Ctx, step: Step, data: dict) -> list[Option]:
     return list(spec(ctx, data) if callable(spec) else spec)
 
 
-def _choice_data(flow: Flow, step_name: str, value: str) -> str:
-    return postback(f=flow.name, s=step_name, v=value)
+def _choice_data(flow: Flow, step_name: str, data: dict, value: str) -> str:
+    return postback(f=flow.name, s=step_name, k=data.get(KEY), o=option_key(value))
 
 
 def cancel_choice(locale: str) -> Choice:
@@ -137,19 +152,19 @@ def render_step(ctx: Ctx, flow: Flow, step_name: str, data: dict) -> Reply:
         more = True
     chosen = set(data.get(step.store or step_name) or []) if step.collect else set()
     choices = [
-        Choice(label=("✓ " if o.value in chosen else "") + o.text(locale), data=_choice_data(flow, step_name, o.value))
+        Choice(label=("✓ " if o.value in chosen else "") + o.text(locale), data=_choice_data(flow, step_name, data, o.value))
         for o in shown
     ]
     if step.collect:
-        choices.append(Choice(label=t(locale, N_("Done")), data=_choice_data(flow, step_name, DONE)))
+        choices.append(Choice(label=t(locale, N_("Done")), data=_choice_data(flow, step_name, data, DONE)))
     if more:
-        choices.append(Choice(label=t(locale, N_("More…")), data=_choice_data(flow, step_name, MORE)))
+        choices.append(Choice(label=t(locale, N_("More…")), data=_choice_data(flow, step_name, data, MORE)))
     choices.append(cancel_choice(locale))
     if step.date_mode:
         return DateQuestion(
             text=text,
             mode=step.date_mode,
-            data=postback(f=flow.name, s=step_name),
+            data=postback(f=flow.name, s=step_name, k=data.get(KEY)),
             label=t(locale, step.date_label),
             choices=tuple(choices),
         )
@@ -165,6 +180,7 @@ def start(ctx: Ctx, flow: Flow, data: dict | None = None, step: str | None = Non
     data = dict(data or {})
     if flow.initial:
         data = {**flow.initial(ctx), **data}
+    data[KEY] = secrets.token_urlsafe(6)
     state = ctx.conversation
     expires = ctx.now + timedelta(seconds=ctx.config.conversation_ttl_seconds)
     if state is None:
@@ -192,10 +208,11 @@ def end(ctx: Ctx) -> None:
 def _resolve(ctx: Ctx, flow: Flow, step_name: str, step: Step, data: dict, answer: Answer) -> Any:
     options = _options(ctx, step, data)
     if answer.value is not None:
-        if answer.value in (MORE, DONE):
-            return answer.value
+        for special in (MORE, DONE):
+            if answer.value == option_key(special):
+                return special
         for o in options:
-            if o.value == answer.value:
+            if option_key(o.value) == answer.value:
                 return o.value
         raise Invalid(N_("That button is no longer valid. Please choose again."))
     if answer.text is not None and options:
@@ -257,7 +274,8 @@ def handle(ctx: Ctx, flow: Flow, answer: Answer) -> list[Reply]:
         nxt = nxt(data)
     if nxt is None:
         end(ctx)
-        data.pop("_page", None)
+        for internal in INTERNAL:
+            data.pop(internal, None)
         if flow.locale_key and data.get(flow.locale_key) in SUPPORTED_LOCALES:
             ctx.locale_override = data[flow.locale_key]
         return flow.on_finish(ctx, data)
@@ -271,6 +289,12 @@ def _save(ctx: Ctx, state: ConversationState, step_name: str, data: dict) -> Non
     state.updated_at = ctx.now
     state.expires_at = ctx.now + timedelta(seconds=ctx.config.conversation_ttl_seconds)
     ctx.session.flush()
+
+
+def belongs(state: ConversationState, flow_name: str | None, step_name: str | None, key: str | None) -> bool:
+    """Whether a button (its flow, step and conversation key) was drawn for the question the
+    resident is at now."""
+    return flow_name == state.flow and step_name == state.step and (key or None) == ((state.data or {}).get(KEY) or None)
 
 
 def reask(ctx: Ctx, flow: Flow) -> Reply:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import unicodedata
 
 from bot import event_messages as em
-from bot import events
+from bot import events, refs
+from bot.models import Event
 from bot.context import Ctx
 from bot.i18n import N_
 from bot.replies import Reply, Text
@@ -48,6 +49,14 @@ def ask_confirm(ctx: Ctx, data: dict) -> str:
 def finish(ctx: Ctx, data: dict) -> list[Reply]:
     assert ctx.resident is not None
     note = data.get("note") or None
+    if "event_ref" in data and refs.resolve(ctx.session, Event, data["event_ref"]) is None:
+        # changed (or gone) while the resident answered: they sign up only for what they read
+        ev = events.get_event(ctx.session, int(data["event_id"]))
+        if ev is not None and ev.status == "scheduled" and events.may_join(ctx.session, ev, ctx.resident):
+            return [Text(ctx.t(N_("This event was changed while you were signing up, so you are not signed up yet. Here it is as it is now:"))),
+                    em.event_card(ev, ctx.locale, ctx.config, events.seats_left(ctx.session, ev),
+                                  len(events.waitlist(ctx.session, ev.id)))]
+        return [Text(ctx.t(N_("This event is no longer open, so nothing was done.")))]
     try:
         result = events.sign_up(ctx.session, int(data["event_id"]), ctx.resident, party_size=int(data.get("party", "1")),
                                 note=None if note == NONE else note, now=ctx.now, waitlist_ok=True)

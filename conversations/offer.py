@@ -1,7 +1,8 @@
 """Offering help: one optional short message, then the offer goes to the requester."""
 from __future__ import annotations
 
-from bot import aid_messages, mutual_aid, outbox
+from bot import aid_messages, mutual_aid, outbox, refs
+from bot.models import HelpRequest
 from bot.context import Ctx
 from bot.i18n import N_
 from bot.replies import Reply, Text
@@ -19,6 +20,9 @@ accept_message = common.free_text(
 def finish(ctx: Ctx, data: dict) -> list[Reply]:
     assert ctx.resident is not None
     message = None if data.get("message") == NONE else data.get("message")
+    if "request_ref" in data and refs.resolve(ctx.session, HelpRequest, data["request_ref"]) is None:
+        # edited (or gone) while the helper was writing: they offer only on what they read
+        return [Text(ctx.t(N_("This request was changed or closed while you were writing, so your offer was not sent. Please look at it again.")))]
     try:
         offer = mutual_aid.make_offer(ctx.session, ctx.resident, int(data["request_id"]), message, ctx.now)
     except mutual_aid.AidError as exc:

@@ -7,10 +7,10 @@ from typing import Callable
 from sqlalchemy import select
 
 import conversations
-from bot import aid_messages, mutual_aid, outbox, timebank, timefmt
+from bot import aid_messages, mutual_aid, outbox, refs, timebank, timefmt
 from bot.context import Ctx
 from bot.i18n import N_, t
-from bot.models import HelperProfile, HelpOffer, RelayMessage
+from bot.models import HelperProfile, HelpOffer, HelpRequest, RelayMessage
 from bot.replies import Carousel, Choice, Question, Reply, Text, postback
 from conversations import engine
 from handlers import buttons
@@ -93,17 +93,20 @@ MENU_ACTIONS: dict[str, Callable[[Ctx], list[Reply]]] = {
 
 
 # -- card buttons ----------------------------------------------------------------------------
+# Each button names its record (bot.refs); `buttons.record` loads it only if it is still the
+# record the button was drawn for, else the tap changes nothing (see handlers.buttons).
 
-def _int(data: dict, key: str) -> int:
-    n = buttons.id_of(data, key)
-    if n is None:
-        raise mutual_aid.AidError(N_("That button is from an earlier message and no longer works."))
-    return n
+def _request(ctx: Ctx, data: dict, key: str = "r") -> HelpRequest:
+    return buttons.record(ctx, data, key, HelpRequest)
+
+
+def _offer(ctx: Ctx, data: dict) -> HelpOffer:
+    return buttons.record(ctx, data, "o", HelpOffer)
 
 
 def do_offer(ctx: Ctx, data: dict) -> list[Reply]:
-    req = mutual_aid.get_request(ctx.session, _int(data, "r"))
-    if req is None or req.status != "open" or not mutual_aid.can_see(ctx.session, ctx.resident, req):
+    req = _request(ctx, data)
+    if req.status != "open" or not mutual_aid.can_see(ctx.session, ctx.resident, req):
         raise mutual_aid.AidError(N_("Sorry, this request is no longer open."))
     if req.requester_id == ctx.resident.id:
         raise mutual_aid.AidError(N_("This is your own request."))
@@ -111,11 +114,11 @@ def do_offer(ctx: Ctx, data: dict) -> list[Reply]:
         raise mutual_aid.AidError(N_("You have already offered to help with this request. Thank you!"))
     if not req.requester.following:
         raise mutual_aid.AidError(N_("Sorry, this request is no longer open."))
-    return engine.start(ctx, conversations.get("offer"), {"request_id": req.id})
+    return engine.start(ctx, conversations.get("offer"), {"request_id": req.id, "request_ref": refs.ref(req)})
 
 
 def do_accept(ctx: Ctx, data: dict) -> list[Reply]:
-    match = mutual_aid.accept_offer(ctx.session, ctx.resident, _int(data, "o"), ctx.now)
+    match = mutual_aid.accept_offer(ctx.session, ctx.resident, _offer(ctx, data).id, ctx.now)
     helper = match.offer.helper
     outbox.to_resident(ctx.session, helper, [aid_messages.match_card(match.request, helper, ctx.resident, ctx.config)])
     for other in match.others:
@@ -125,46 +128,58 @@ def do_accept(ctx: Ctx, data: dict) -> list[Reply]:
 
 
 def do_decline(ctx: Ctx, data: dict) -> list[Reply]:
-    offer = mutual_aid.decline_offer(ctx.session, ctx.resident, _int(data, "o"))
+    offer = mutual_aid.decline_offer(ctx.session, ctx.resident, _offer(ctx, data).id)
     outbox.to_resident(ctx.session, offer.helper, [Text(t(
         offer.helper.locale, N_("Thank you for offering to help! They did not need it this time.")))])
     return [Text(ctx.t(N_("All right. We told them kindly. Your request stays open for others.")))]
 
 
 def do_message(ctx: Ctx, data: dict) -> list[Reply]:
-    req = mutual_aid.get_request(ctx.session, _int(data, "r"))
-    other = mutual_aid.counterpart(ctx.session, req, ctx.resident) if req else None
+    req = _request(ctx, data)
+    other = mutual_aid.counterpart(ctx.session, req, ctx.resident)
     if other is None:
         raise mutual_aid.AidError(N_("This conversation has ended, so the message was not sent."))
     return engine.start(ctx, conversations.get("relay"), {"request_id": req.id, "to_name": other.nickname or "-"})
 
 
 def do_report(ctx: Ctx, data: dict) -> list[Reply]:
-    mutual_aid.report(ctx.session, ctx.resident, data.get("k", ""), _int(data, "i"), ctx.now, ctx.config.report_threshold)
+    kind = data.get("k", "")
+    model = {"request": HelpRequest, "relay": RelayMessage}.get(kind)
+    if model is None:
+        raise buttons.Stale("")
+    target = buttons.record(ctx, data, "i", model)
+    mutual_aid.report(ctx.session, ctx.resident, kind, target.id, ctx.now, ctx.config.report_threshold)
     return [Text(ctx.t(N_("Thank you for telling us. The center's staff will look at it.")))]
 
 
 def do_block(ctx: Ctx, data: dict) -> list[Reply]:
     other_id = None
     if "o" in data:
-        offer = mutual_aid.get_offer(ctx.session, _int(data, "o"))
-        if offer is not None and offer.request.requester_id == ctx.resident.id:
+        offer = _offer(ctx, data)
+        if offer.request.requester_id == ctx.resident.id:
             other_id = offer.helper_id
     elif "m" in data:
-        msg = ctx.session.get(RelayMessage, _int(data, "m"))
-        if msg is not None and msg.recipient_id == ctx.resident.id:
+        msg = buttons.record(ctx, data, "m", RelayMessage)
+        if msg.recipient_id == ctx.resident.id:
             other_id = msg.sender_id
     if other_id is None:
-        raise mutual_aid.AidError(N_("That button is from an earlier message and no longer works."))
+        raise buttons.Stale("")
     mutual_aid.block(ctx.session, ctx.resident, other_id, ctx.now)
     return [Text(ctx.t(N_("Blocked. They will not see your requests, and their messages and offers will not reach you.")))]
 
 
+def _own(ctx: Ctx, data: dict) -> HelpRequest:
+    req = _request(ctx, data)
+    if req.requester_id != ctx.resident.id:
+        raise buttons.Stale("")
+    return req
+
+
 def do_cancel(ctx: Ctx, data: dict) -> list[Reply]:
-    req = mutual_aid.own_request(ctx.session, ctx.resident, _int(data, "r"))
+    req = _own(ctx, data)
     if data.get("sure") != "1":
         return [Question(ctx.t(N_("Cancel this request?\n{description}"), description=req.description), (
-            Choice(ctx.t(N_("Yes, cancel it")), postback(a="aid", x="cancel", r=str(req.id), sure="1")),
+            Choice(ctx.t(N_("Yes, cancel it")), postback(a="aid", x="cancel", r=refs.ref(req), sure="1")),
             Choice(ctx.t(N_("No, keep it")), postback(a="aid", x="mine")),
         ))]
     for offer in mutual_aid.cancel_request(ctx.session, ctx.resident, req.id, ctx.now):
@@ -174,22 +189,22 @@ def do_cancel(ctx: Ctx, data: dict) -> list[Reply]:
 
 
 def do_edit(ctx: Ctx, data: dict) -> list[Reply]:
-    req = mutual_aid.own_request(ctx.session, ctx.resident, _int(data, "r"))
+    req = _own(ctx, data)
     if req.status != "open":
         raise mutual_aid.AidError(N_("Only a request still waiting for an offer can be changed."))
     return engine.start(ctx, conversations.get("edit_request"), {"request_id": req.id})
 
 
 def do_done(ctx: Ctx, data: dict) -> list[Reply]:
-    req = mutual_aid.own_request(ctx.session, ctx.resident, _int(data, "r"))
+    req = _own(ctx, data)
     if req.status != "matched":
         raise mutual_aid.AidError(N_("This request is already closed."))
     return engine.start(ctx, conversations.get("thanks"), {"request_id": req.id})
 
 
 def do_happened(ctx: Ctx, data: dict) -> list[Reply]:
-    req = mutual_aid.get_request(ctx.session, _int(data, "r"))
-    if req is None or mutual_aid.counterpart(ctx.session, req, ctx.resident) is None:
+    req = _request(ctx, data)
+    if mutual_aid.counterpart(ctx.session, req, ctx.resident) is None:
         raise mutual_aid.AidError(N_("This request is already closed."))
     requester = req.requester_id == ctx.resident.id
     if data.get("v") == "yes":
@@ -241,5 +256,18 @@ def is_aid_postback(ctx: Ctx) -> bool:
     return buttons.is_feature(ctx, "aid")
 
 
+def changed(ctx: Ctx, obj) -> list[Reply]:
+    """A button drawn before the request was edited: the request as it is now, to the requester
+    or to a neighbour who may still offer."""
+    if not isinstance(obj, HelpRequest):
+        return []
+    if obj.requester_id == ctx.resident.id and obj.status in mutual_aid.ACTIVE:
+        return [aid_messages.my_request_card(obj, ctx.locale, ctx.config, mutual_aid.counterpart(ctx.session, obj, ctx.resident))]
+    if mutual_aid.can_see(ctx.session, ctx.resident, obj):
+        offered = ctx.session.scalar(select(HelpOffer.id).where(HelpOffer.request_id == obj.id, HelpOffer.helper_id == ctx.resident.id))
+        return [aid_messages.request_card(obj, ctx.locale, ctx.config, can_offer=offered is None)]
+    return []
+
+
 def aid_postback(ctx: Ctx) -> list[Reply]:
-    return buttons.dispatch(ctx, ACTIONS)
+    return buttons.dispatch(ctx, ACTIONS, changed)

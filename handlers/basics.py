@@ -129,12 +129,12 @@ def continue_conversation(ctx: Ctx) -> list[Reply]:
     ib = ctx.inbound
     if ib.kind == "postback":
         data = parse_postback(ib.postback_data)
-        if data.get("f") != state.flow or data.get("s") != state.step:
+        if not engine.belongs(state, data.get("f"), data.get("s"), data.get("k")):
             return [Text(ctx.t(N_("That button belongs to an earlier message. Here is the current question:"))),
                     engine.reask(ctx, flow)]
         if ib.postback_params:
             return engine.handle(ctx, flow, engine.Answer(params=dict(ib.postback_params)))
-        return engine.handle(ctx, flow, engine.Answer(value=data.get("v")))
+        return engine.handle(ctx, flow, engine.Answer(value=data.get("o", "")))
     if ib.kind == "message" and ib.message_type == "text":
         return engine.handle(ctx, flow, engine.Answer(text=ib.text or ""))
     if ib.kind == "message" and ib.message_type == "image" and flow.steps[state.step].photo:

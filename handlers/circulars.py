@@ -7,7 +7,7 @@ from typing import Callable
 from sqlalchemy import select
 
 import conversations
-from bot import circulars, media, timefmt
+from bot import circulars, media, refs, timefmt
 from bot.context import Ctx
 from bot.i18n import N_, keywords, normalize_text
 from bot.models import Circular, CircularRecipient, Household, Media
@@ -23,11 +23,12 @@ ROSTER = N_("roster|households")
 CONSOLE = N_("console|admin")
 
 
+def _circular(ctx: Ctx, data: dict) -> Circular:
+    return buttons.record(ctx, data, "c", Circular)
+
+
 def _circ(ctx: Ctx, data: dict) -> tuple[Circular, object]:
-    circ_id = buttons.id_of(data, "c")
-    circ = ctx.session.get(Circular, circ_id) if circ_id else None
-    if circ is None:
-        raise circulars.CircularError(N_("That circular was not found."))
+    circ = _circular(ctx, data)
     return circ, circulars.recipient(ctx.session, circ.id, ctx.resident)  # members only
 
 
@@ -45,7 +46,7 @@ def do_answer(ctx: Ctx, data: dict) -> list[Reply]:
         return [Text(ctx.t(N_("This circular has no question to answer.")))]
     current = ctx.t(N_("Your answer now: {answer}"), answer=row.answer) + "\n" if row.answer else ""
     title, _, _ = circulars.text_in(circ, ctx.locale)
-    choices = tuple(Choice(o, postback(a="circ", x="av", c=str(circ.id), v=str(i))) for i, o in enumerate(options[:12]))
+    choices = tuple(Choice(o, postback(a="circ", x="av", c=refs.ref(circ), v=str(i))) for i, o in enumerate(options[:12]))
     return [Question(current + ctx.t(N_("“{title}”: please choose your answer."), title=title), choices)]
 
 
@@ -78,9 +79,9 @@ def do_full(ctx: Ctx, data: dict) -> list[Reply]:
     if ctx.config.public_base_url:
         parts.append(Text(ctx.t(N_("You can also read it on this page (opening it counts as read):\n{url}"),
                                 url=f"{ctx.config.public_base_url.rstrip('/')}/c/{row.token}")))
-    buttons = [Choice(ctx.t(N_("I have read it")), postback(a="circ", x="read", c=str(circ.id)))]
+    buttons = [Choice(ctx.t(N_("I have read it")), postback(a="circ", x="read", c=refs.ref(circ)))]
     if circ.question != "none":
-        buttons.append(Choice(ctx.t(N_("Answer")), postback(a="circ", x="ans", c=str(circ.id))))
+        buttons.append(Choice(ctx.t(N_("Answer")), postback(a="circ", x="ans", c=refs.ref(circ))))
     return parts[:4] + [Question(ctx.t(N_("Done reading?")), tuple(buttons))]
 
 
@@ -131,15 +132,14 @@ def status_card(ctx: Ctx, circ: Circular, han: str | None) -> Card:
         lines.append(ctx.t(N_("Not yet read: {names}"), names="、".join(tl.unread[:15]) + ("…" if len(tl.unread) > 15 else "")))
     buttons: tuple[Choice, ...] = ()
     if tl.unread:
-        buttons = (Choice(ctx.t(N_("Remind the unread")), postback(a="circ", x="remind", c=str(circ.id))),
-                   Choice(ctx.t(N_("Mark paper homes")), postback(a="circ", x="paper", c=str(circ.id))))
+        buttons = (Choice(ctx.t(N_("Remind the unread")), postback(a="circ", x="remind", c=refs.ref(circ))),
+                   Choice(ctx.t(N_("Mark paper homes")), postback(a="circ", x="paper", c=refs.ref(circ))))
     return Card(title=circ.title + (f"（{han}）" if han else ""), body="\n".join(lines), buttons=buttons)
 
 
 def do_remind(ctx: Ctx, data: dict) -> list[Reply]:
-    circ_id = buttons.id_of(data, "c")
-    circ = ctx.session.get(Circular, circ_id) if circ_id else None
-    if circ is None or circ.association_id not in {a for a, han in circulars.led_by(ctx.session, ctx.resident) if han is None}:
+    circ = _circular(ctx, data)
+    if circ.association_id not in {a for a, han in circulars.led_by(ctx.session, ctx.resident) if han is None}:
         raise circulars.CircularError(N_("Only the association's leader can send reminders."))
     n = circulars.remind_unread(ctx.session, circ, ctx.config, ctx.now)
     return [Text(ctx.t(N_("Reminder sent to {n} members who have not read it."), n=n))]
@@ -152,10 +152,9 @@ def compose(ctx: Ctx) -> list[Reply]:
 
 
 def _led_circular(ctx: Ctx, data: dict) -> tuple[Circular, str | None]:
-    circ_id = buttons.id_of(data, "c")
-    circ = ctx.session.get(Circular, circ_id) if circ_id else None
-    scopes = dict(circulars.led_by(ctx.session, ctx.resident)) if circ is not None else {}
-    if circ is None or circ.association_id not in scopes:
+    circ = _circular(ctx, data)
+    scopes = dict(circulars.led_by(ctx.session, ctx.resident))
+    if circ.association_id not in scopes:
         raise circulars.CircularError(N_("That circular was not found."))
     return circ, scopes[circ.association_id]
 
@@ -163,8 +162,8 @@ def _led_circular(ctx: Ctx, data: dict) -> tuple[Circular, str | None]:
 def do_paper(ctx: Ctx, data: dict) -> list[Reply]:
     """A leader (or a 班長, for their 班) marks paper households from the signed sheet."""
     circ, han = _led_circular(ctx, data)
-    rows = ctx.session.execute(
-        select(Household.id, Household.label).join(CircularRecipient, CircularRecipient.household_id == Household.id)
+    rows = ctx.session.scalars(
+        select(Household).join(CircularRecipient, CircularRecipient.household_id == Household.id)
         .where(CircularRecipient.circular_id == circ.id, CircularRecipient.resident_id.is_(None),
                CircularRecipient.read_at.is_(None), *([Household.han == han] if han else []))
         .order_by(Household.label).limit(12)
@@ -172,14 +171,13 @@ def do_paper(ctx: Ctx, data: dict) -> list[Reply]:
     if not rows:
         return [Text(ctx.t(N_("Every paper household has been marked.")))]
     return [Question(ctx.t(N_("Which paper household has signed the sheet?")), tuple(
-        Choice(label, postback(a="circ", x="pmark", c=str(circ.id), h=str(hid))) for hid, label in rows))]
+        Choice(hh.label, postback(a="circ", x="pmark", c=refs.ref(circ), h=refs.ref(hh))) for hh in rows))]
 
 
 def do_paper_mark(ctx: Ctx, data: dict) -> list[Reply]:
     circ, han = _led_circular(ctx, data)
-    hh_id = buttons.id_of(data, "h")
-    hh = ctx.session.get(Household, hh_id) if hh_id else None
-    if hh is None or hh.association_id != circ.association_id or (han and hh.han != han):
+    hh = buttons.record(ctx, data, "h", Household)
+    if hh.association_id != circ.association_id or (han and hh.han != han):
         raise circulars.CircularError(N_("That household is not on this circular's paper list."))
     circulars.mark_paper(ctx.session, circ, hh, answer=None, now=ctx.now)
     return [Text(ctx.t(N_("Marked “{household}” as read."), household=hh.label)), *do_paper(ctx, data)]

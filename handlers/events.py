@@ -6,10 +6,10 @@ from typing import Callable
 
 import conversations
 from bot import event_messages as em
-from bot import events, outbox
+from bot import events, outbox, refs
 from bot.context import Ctx
 from bot.i18n import N_
-from bot.models import Signup
+from bot.models import Event, Signup
 from bot.replies import Card, Carousel, Choice, Question, Reply, Text, postback
 from conversations import engine
 from handlers import buttons
@@ -61,7 +61,7 @@ def manage(ctx: Ctx) -> list[Reply]:
                      when=em.when(ev, ctx.locale, ctx.config), going=em.people(going, ctx.locale),
                      capacity=ev.capacity if ev.capacity is not None else "-", waiting=len(events.waitlist(ctx.session, ev.id)))
         cards.append(Card(title=ev.title, body=body,
-                             buttons=(Choice(ctx.t(N_("Attendees")), postback(a="ev", x="att", e=str(ev.id))),)))
+                             buttons=(Choice(ctx.t(N_("Attendees")), postback(a="ev", x="att", e=refs.ref(ev))),)))
     return [Carousel(alt=ctx.t(N_("Your events")), cards=tuple(cards), choices=(create,))]
 
 
@@ -71,27 +71,24 @@ MENU_ACTIONS: dict[str, Callable[[Ctx], list[Reply]]] = {"events": browse, "mine
 
 # -- buttons ---------------------------------------------------------------------------------
 
-def _int(data: dict, key: str) -> int:
-    n = buttons.id_of(data, key)
-    if n is None:
-        raise events.EventError(N_("That event was not found."))
-    return n
+def _event(ctx: Ctx, data: dict) -> Event:
+    return buttons.record(ctx, data, "e", Event)
 
 
 def do_detail(ctx: Ctx, data: dict) -> list[Reply]:
-    ev = events.get_event(ctx.session, _int(data, "e"))
-    if ev is None or not events.may_join(ctx.session, ev, ctx.resident):
+    ev = _event(ctx, data)
+    if not events.may_join(ctx.session, ev, ctx.resident):
         raise events.EventError(N_("That event was not found."))
     return [card(ctx, ev, detail=True)]
 
 
 def do_join(ctx: Ctx, data: dict) -> list[Reply]:
-    ev = events.check_open(ctx.session, events.get_event(ctx.session, _int(data, "e")), ctx.resident, ctx.now)
+    ev = events.check_open(ctx.session, _event(ctx, data), ctx.resident, ctx.now)
     mine = events.existing(ctx.session, ev.id, ctx.resident)
     if mine is not None and mine.status in ("going", "waitlist"):
         raise events.EventError(N_("You are already signed up for this event."))
     flow = conversations.get("event_signup")
-    base = {"event_id": ev.id, "ask_note": "1" if ev.note_question else "0"}
+    base = {"event_id": ev.id, "event_ref": refs.ref(ev), "ask_note": "1" if ev.note_question else "0"}
     if ev.ask_party_size:
         return engine.start(ctx, flow, base, step="party")
     if ev.note_question:
@@ -104,12 +101,12 @@ def do_join(ctx: Ctx, data: dict) -> list[Reply]:
 
 
 def do_cancel(ctx: Ctx, data: dict) -> list[Reply]:
-    signup = ctx.session.get(Signup, _int(data, "s"))
-    if signup is None or signup.resident_id != ctx.resident.id or signup.status == "cancelled":
+    signup = buttons.record(ctx, data, "s", Signup)
+    if signup.resident_id != ctx.resident.id or signup.status == "cancelled":
         raise events.EventError(N_("That sign-up is no longer active."))
     if data.get("sure") != "1":
         return [Question(ctx.t(N_("Cancel your place at “{title}”?"), title=em.text_in(signup.event, ctx.locale, "title")), (
-            Choice(ctx.t(N_("Yes, cancel it")), postback(a="ev", x="cancel", s=str(signup.id), sure="1")),
+            Choice(ctx.t(N_("Yes, cancel it")), postback(a="ev", x="cancel", s=refs.ref(signup), sure="1")),
             Choice(ctx.t(N_("No, keep it")), postback(a="ev", x="mine")),
         ))]
     for p in events.cancel(ctx.session, signup.id, ctx.resident, ctx.now):
@@ -118,8 +115,8 @@ def do_cancel(ctx: Ctx, data: dict) -> list[Reply]:
 
 
 def do_attendees(ctx: Ctx, data: dict) -> list[Reply]:
-    ev = events.get_event(ctx.session, _int(data, "e"))
-    if ev is None or not events.can_manage(ctx.session, ctx.resident, ev):
+    ev = _event(ctx, data)
+    if not events.can_manage(ctx.session, ctx.resident, ev):
         raise events.EventError(N_("That event was not found."))
     rows = events.attendees(ctx.session, ev.id)
     lines = [ctx.t(N_("Attendees of “{title}”:"), title=ev.title)]
@@ -144,8 +141,15 @@ def is_event_postback(ctx: Ctx) -> bool:
     return buttons.is_feature(ctx, "ev")
 
 
+def changed(ctx: Ctx, obj) -> list[Reply]:
+    """A button drawn before the event changed (time, place, title): the event as it is now."""
+    if isinstance(obj, Event) and obj.status == "scheduled" and events.may_join(ctx.session, obj, ctx.resident):
+        return [card(ctx, obj)]
+    return []
+
+
 def event_postback(ctx: Ctx) -> list[Reply]:
-    return buttons.dispatch(ctx, ACTIONS)
+    return buttons.dispatch(ctx, ACTIONS, changed)
 
 
 def notify_all(session, config, event, message: Callable) -> int:

@@ -7,10 +7,10 @@ from typing import Callable
 from sqlalchemy import select
 
 import conversations
-from bot import garbage, reminders
+from bot import garbage, refs, reminders
 from bot.context import Ctx
 from bot.i18n import N_, keywords, normalize_text
-from bot.models import GarbageSubscription
+from bot.models import GarbageSubscription, Reminder
 from bot.replies import Card, Carousel, Choice, Question, Reply, Text, postback
 from conversations import engine
 from handlers import buttons
@@ -31,7 +31,7 @@ def show(ctx: Ctx) -> list[Reply]:
                          (_new_choice(ctx),))]
     cards = tuple(
         Card(title=rem.title, body=reminders.describe_one(rem, ctx.locale).rsplit("「", 1)[0],
-             buttons=(Choice(ctx.t(N_("Delete")), postback(a="rem", x="del", r=str(rem.id))),))
+             buttons=(Choice(ctx.t(N_("Delete")), postback(a="rem", x="del", r=refs.ref(rem))),))
         for rem in mine[:10]
     )
     return [Carousel(alt=ctx.t(N_("Your reminders")), cards=cards, choices=(_new_choice(ctx),))]
@@ -43,8 +43,8 @@ def new(ctx: Ctx, data: dict | None = None) -> list[Reply]:
 
 def do_delete(ctx: Ctx, data: dict) -> list[Reply]:
     assert ctx.resident is not None
-    rid = buttons.id_of(data, "r") or 0
-    rem = reminders.remove(ctx.session, ctx.resident, rid)
+    rem = buttons.record(ctx, data, "r", Reminder)
+    rem = reminders.remove(ctx.session, ctx.resident, rem.id)
     return [Text(ctx.t(N_("Deleted the reminder “{title}”."), title=rem.title))]
 
 
@@ -98,6 +98,10 @@ def garbage_start(ctx: Ctx) -> list[Reply]:
     sub = ctx.session.scalar(select(GarbageSubscription).where(GarbageSubscription.resident_id == ctx.resident.id))
     if sub is None:
         return engine.start(ctx, conversations.get("garbage"))
+    if garbage.needs_choice(cal, sub.area, sub.categories):
+        # the city re-imported its calendar without the area (or the kinds) they chose
+        return [Text(ctx.t(N_("The city's garbage calendar has changed, and your collection area “{area}” (or the kinds you chose) is no longer in it. Please choose again."),
+                           area=sub.area)), *engine.start(ctx, conversations.get("garbage"))]
     from zoneinfo import ZoneInfo
 
     today = ctx.now.astimezone(ZoneInfo(ctx.config.tz_name)).date()

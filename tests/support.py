@@ -168,3 +168,12 @@ def card(fake, user: str) -> dict:
 def buttons(bubble: dict) -> dict[str, str]:
     """label -> postback data of a bubble's footer buttons."""
     return {b["action"]["label"]: b["action"]["data"] for b in bubble.get("footer", {}).get("contents", [])}
+
+
+def ref_of(db, model, ident: int) -> str:
+    """The reference a button drawn now would carry for that record (bot.refs), for tests that
+    write postback data by hand."""
+    from bot import refs
+
+    with db.session() as s:
+        return refs.ref(s.get(model, ident))

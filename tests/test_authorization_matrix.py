@@ -10,11 +10,13 @@ it has no roles of its own."""
 from __future__ import annotations
 
 import pytest
+
 from sqlalchemy import func, select
 
 from bot.models import (
-    Association, Circular, CircularRecipient, ConsoleLink, ConversationState, Membership, OutboxMessage, Resident,
+    Association, Circular, CircularRecipient, Household, ConsoleLink, ConversationState, Membership, OutboxMessage, Resident,
 )
+from tests import support
 from tests.test_circulars import (  # noqa: F401  (fixtures)
     HAN_LEADER, LEADER, MEMBER_JA, OUTSIDER, assoc, run_worker, send,
 )
@@ -78,14 +80,14 @@ def act_manage_events(line, db, w, user):
 
 
 def act_read_circular(line, db, w, user):
-    line.post([line.postback_event(user, f"a=circ&x=read&c={w['circular']}")])
+    line.post([line.postback_event(user, f"a=circ&x=read&c={support.ref_of(db, Circular, w['circular'])}")])
     with db.session() as s:
         return s.scalar(select(CircularRecipient.read_at).where(
             CircularRecipient.circular_id == w["circular"], CircularRecipient.resident_id == _rid(db, user))) is not None
 
 
 def act_mark_paper(line, db, w, user):
-    line.post([line.postback_event(user, f"a=circ&x=pmark&c={w['circular']}&h={w['paper']}")])
+    line.post([line.postback_event(user, f"a=circ&x=pmark&c={support.ref_of(db, Circular, w['circular'])}&h={support.ref_of(db, Household, w['paper'])}")])
     with db.session() as s:
         return s.scalar(select(CircularRecipient.read_at).where(
             CircularRecipient.circular_id == w["circular"], CircularRecipient.household_id == w["paper"],
@@ -95,7 +97,7 @@ def act_mark_paper(line, db, w, user):
 def act_remind_unread(line, db, w, user):
     with db.session() as s:
         before = s.scalar(select(func.count()).select_from(OutboxMessage)) or 0
-    line.post([line.postback_event(user, f"a=circ&x=remind&c={w['circular']}")])
+    line.post([line.postback_event(user, f"a=circ&x=remind&c={support.ref_of(db, Circular, w['circular'])}")])
     with db.session() as s:
         reminded = s.scalar(select(Circular.last_reminded_on).where(Circular.id == w["circular"])) is not None
         return reminded and (s.scalar(select(func.count()).select_from(OutboxMessage)) or 0) > before

@@ -10,6 +10,7 @@ from bot import circulars
 from bot.db import utcnow
 from bot.models import Association, Circular, CircularRecipient, Household, Membership, OutboxMessage, Resident
 from scheduler import circular_jobs
+from tests import support
 from tests.support import buttons, card, run_worker
 
 LEADER = "U" + "11" * 16
@@ -167,7 +168,7 @@ def test_leader_sees_status_and_reminds_in_line_han_leader_only_their_han(line, 
     han_card = card(fake_line, HAN_LEADER)
     body = text_of(han_card)
     assert "1番 田中" not in body and "3番 佐藤" in body and "既読：0 / 3" in body  # only 班 2
-    press(line, HAN_LEADER, "a=circ&x=remind&c=1")
+    press(line, HAN_LEADER, f"a=circ&x=remind&c={support.ref_of(db, Circular, 1)}")
     assert line.last_text(HAN_LEADER) == "再送できるのは町内会の会長だけです。"
     line.say(MEMBER_EN, "circular status")
     assert "Only association leaders" in line.last_text(MEMBER_EN)
@@ -176,9 +177,17 @@ def test_leader_sees_status_and_reminds_in_line_han_leader_only_their_han(line, 
 def test_outsiders_and_forged_buttons_see_nothing(line, fake_line, bot, db, runner, assoc, clock):
     cid = send(runner, "--question", "choices:はい,いいえ")
     run_worker(bot)
-    for data in (f"a=circ&x=full&c={cid}", f"a=circ&x=read&c={cid}", f"a=circ&x=av&c={cid}&v=0", "a=circ&x=full&c=x"):
+    c = support.ref_of(db, Circular, cid)
+    for data in (f"a=circ&x=full&c={c}", f"a=circ&x=read&c={c}", f"a=circ&x=av&c={c}&v=0"):
         press(line, OUTSIDER, data)
         assert line.last_text(OUTSIDER) in ("That circular was not found.", "その回覧板は見つかりませんでした。")
+    for data in ("a=circ&x=full&c=x", f"a=circ&x=read&c={cid}"):
+        press(line, OUTSIDER, data)  # not a reference (an id alone names nothing): nothing, and the menu
+        assert fake_line.texts_to(OUTSIDER)[-2] in ("That button is from an earlier message and no longer works.",
+                                                    "それは前のメッセージのボタンで、いまは使えません。")
+    press(line, OUTSIDER, f"a=circ&x=full&c={cid}.AAAAAAAA")  # a reference, but not this circular's
+    assert fake_line.texts_to(OUTSIDER)[-2] in ("This circular is no longer available, so nothing was done.",
+                                                "この回覧板はもうありません。何も変更していません。")
     with db.session() as s:
         assert s.scalar(select(CircularRecipient).where(CircularRecipient.read_at.is_not(None))) is None
 
@@ -246,7 +255,7 @@ def test_paper_households_are_marked_in_line_and_answers_shared_only_when_public
     assert "「4番 鈴木（紙）」を既読にしました" in fake_line.texts_to(HAN_LEADER)[-2]
     with db.session() as s:
         assert circulars.tally(s, s.get(Circular, cid)).read == 1
-    press(line, OUTSIDER, f"a=circ&x=pmark&c={cid}&h={assoc['paper']}")  # not a leader: nothing
+    press(line, OUTSIDER, f"a=circ&x=pmark&c={support.ref_of(db, Circular, cid)}&h={support.ref_of(db, Household, assoc['paper'])}")  # not a leader: nothing
     assert "見つかりません" in line.last_text(OUTSIDER) or "not found" in line.last_text(OUTSIDER)
     press(line, MEMBER_EN, buttons(card(fake_line, MEMBER_EN))["Answer"])
     line.tap(MEMBER_EN, "Attending")

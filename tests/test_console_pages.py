@@ -4,6 +4,8 @@ or association, the sign-in page or 401 when signed out, 400 without a CSRF toke
 action really does (rows written, residents told through the fake LINE API, CSV and .ics)."""
 from __future__ import annotations
 
+import re
+
 import csv
 import io
 from datetime import timedelta
@@ -45,8 +47,11 @@ def login(app, username: str, english: bool = True):
 
 
 def post(c, path: str, data: dict | None = None, page: str = "/console/events"):
-    """POST a form with the CSRF token of `page`, as the browser does after opening it."""
-    return c.post(path, data={**(data or {}), "csrf_token": csrf(c, page)})
+    """POST a form with the CSRF token of `page`, and the version of the record the page's form
+    was drawn for (if it has one), as the browser does after opening it."""
+    html = c.get(page).get_data(as_text=True)
+    hidden = dict(re.findall(r'name="(csrf_token|version)" value="([^"]*)"', html))
+    return c.post(path, data={**hidden, **(data or {})})
 
 
 def text(resp) -> str:
@@ -555,3 +560,24 @@ def test_accounts_created_disabled_enabled_and_given_a_new_password(world):
         assert "password" not in str(entries[0].detail)
     with world.db.read() as s:
         assert s.scalar(select(StaffAccount.active).where(StaffAccount.id == world.ids.tanaka)) is True
+
+
+def test_an_event_form_opened_before_someone_else_saved_saves_nothing(world):
+    """Two staff open the same event; the first saves; the second's form was drawn for the
+    event before that change, so saving it changes nothing and says why."""
+    first, second = login(world.app, "tanaka"), login(world.app, "tanaka")
+    edit = f"/console/events/{world.ids.ev_all}"
+    stale = dict(re.findall(r'name="(csrf_token|version)" value="([^"]*)"', text(second.get(edit))))
+    with world.db.read() as s:
+        ev = s.get(Event, world.ids.ev_all)
+        form = {"title": ev.title, "starts": local(ev.starts_at), "audience": "all"}
+    assert post(first, edit, {**form, "place": "Minato hall"}, edit).status_code == 302
+    r = second.post(edit, data={**stale, **form, "place": "Somewhere else"})
+    assert r.status_code == 302
+    assert "Someone changed this event after you opened the form" in text(second.get(r.location))
+    with world.db.read() as s:
+        assert s.get(Event, world.ids.ev_all).place == "Minato hall"
+    # without the version the form was drawn for, nothing is saved either
+    r = second.post(edit, data={"csrf_token": stale["csrf_token"], **form, "place": "Elsewhere"})
+    with world.db.read() as s:
+        assert s.get(Event, world.ids.ev_all).place == "Minato hall"

@@ -15,6 +15,7 @@ from bot.models import (
     OutboxMessage,
     Resident,
 )
+from conversations import engine
 from tests.support import base_event
 
 USER = "U" + "c" * 32
@@ -254,9 +255,15 @@ def test_forged_postback_data_gets_a_polite_answer(line, fake_line, db, joined, 
 
 def test_forged_value_for_the_current_step_re_asks(line, fake_line, db):
     line.follow(USER)
-    line.post([line.postback_event(USER, "f=onboarding&s=language&v=klingon")])
+    key = state(db).data[engine.KEY]
+    line.post([line.postback_event(USER, f"f=onboarding&s=language&k={key}&o={engine.option_key('klingon')}")])
     assert "使えなくなりました" in fake_line.texts_to(USER)[-2]  # no profile: Japanese
     assert state(db).step == "language"
+    # the right option, but drawn for another conversation (no key, or another one's): re-asked
+    for k in ("", "&k=AAAAAAAA"):
+        line.post([line.postback_event(USER, f"f=onboarding&s=language{k}&o={engine.option_key('en')}")])
+        assert "前のメッセージのボタン" in fake_line.texts_to(USER)[-2]
+        assert state(db).step == "language"
 
 
 @pytest.mark.parametrize(

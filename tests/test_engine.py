@@ -75,7 +75,7 @@ def test_date_question_then_paged_choices(ctx):
     page1 = out[-1]
     assert isinstance(page1, Question) and len(page1.choices) == 13
     assert page1.choices[-2].label == "More…"
-    out = engine.handle(ctx, FLOW, Answer(value=engine.MORE))
+    out = engine.handle(ctx, FLOW, Answer(value=engine.option_key(engine.MORE)))
     assert out[-1].choices[0].label == "Item 11"
     out = engine.handle(ctx, FLOW, Answer(text="item 12"))  # typed, any case
     assert out == [Text("done")]
@@ -96,6 +96,6 @@ def test_typed_date_and_skip_option(ctx):
 def test_unknown_choice_value_is_refused(ctx):
     engine.start(ctx, FLOW)
     engine.handle(ctx, FLOW, Answer(text="any"))
-    out = engine.handle(ctx, FLOW, Answer(value="v999"))
+    out = engine.handle(ctx, FLOW, Answer(value=engine.option_key("v999")))
     assert "no longer valid" in out[0].text
     assert ctx.conversation.step == "pick"

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import conversations
-from bot import circulars, create_app, events, garbage, garbage5374, mutual_aid, reminders, render_line
+from bot import circulars, create_app, events, garbage, garbage5374, mutual_aid, refs, reminders, render_line
 from bot.areas import CityFileError, load_city
 from bot.context import Ctx
 from bot.db import Base, utcnow
@@ -177,6 +177,11 @@ def build_world(bot) -> dict[str, int]:
                    h1=h1.id, h2=h2.id, h3=h3.id, paper=paper.id, m_me=m_me.id, m_other=m_other.id,
                    m_third=m_third.id, r1=r1.id, r2=r2.id, r3=r3.id, r4=r4.id, r5=r5.id, r6=r6.id, o2=o2.id, o4=o4.id,
                    o5=o5.id, m5=m5.id, e1=e1.id, e2=e2.id, s1=s1.id, s2=s2.id, rem1=rem1.id, c2=c2.id)
+        # what the buttons drawn for them carry (bot.refs): forged taps use real references,
+        # so what refuses them is the check of who may do what, not a garbled reference
+        for key, obj in dict(h3=h3, r1=r1, r4=r4, r5=r5, r6=r6, o4=o4, o5=o5, m5=m5, e2=e2, s1=s1, s2=s2, rem1=rem1,
+                             c2=c2).items():
+            ids[f"ref_{key}"] = refs.ref(obj)
     return ids
 
 
@@ -325,7 +330,11 @@ def make_event(w: World, user: str, inp: tuple) -> dict:
     if kind == "text":
         return w.line.text_event(user, inp[1])
     if kind == "postback":
-        return w.line.postback_event(user, inp[1], inp[2])
+        data = inp[1]
+        if KEY in data:
+            state = conv_state(w, user)
+            data = data.replace(KEY, (state[2] or {}).get(engine.KEY, "") if state else "")
+        return w.line.postback_event(user, data, inp[2])
     if kind == "image":
         return w.line.image_event(user, inp[1])
     if kind == "sticker":
@@ -473,6 +482,18 @@ def world_ids(w: World):
     return st.sampled_from(sorted({str(v) for v in w.ids.values()}))
 
 
+KEY = "__KEY__"  # stands for the resident's current conversation key until the event is made
+
+
+def fpb(flow: str, step: str, value: str | None = None) -> str:
+    """The postback data of a flow's button as the bot draws it: flow, step, the conversation's
+    key and the option's key (`value` None: a date picker's, which has no option)."""
+    fields = {"f": flow, "s": step, "k": KEY}
+    if value is not None:
+        fields["o"] = engine.option_key(value)
+    return urlencode(fields)
+
+
 def texts(w: World, flow: str, step: str):
     typed = sorted({o.text(loc) for o in w.options[(flow, step)] for loc in ("en", "ja")} |
                    {o.value for o in w.options[(flow, step)]})
@@ -515,16 +536,17 @@ def postbacks(w: World, flow: str, step: str):
     values = st.sampled_from(here) | st.text(any_char, max_size=30)
     ids = world_ids(w) | random_ids
     data = st.one_of(
-        values.map(lambda v: urlencode({"f": flow, "s": step, "v": v})),  # this very question
-        st.just(urlencode({"f": flow, "s": step})),
-        st.builds(lambda fs, v: urlencode({"f": fs[0], "s": fs[1], "v": v}), st.sampled_from(STEPS), values),
+        values.map(lambda v: fpb(flow, step, v)),  # this very question
+        st.just(fpb(flow, step)),
+        values.map(lambda v: urlencode({"f": flow, "s": step, "o": engine.option_key(v)})),  # another conversation's
+        st.builds(lambda fs, v: fpb(fs[0], fs[1], v), st.sampled_from(STEPS), values),
         st.builds(lambda f, s, v: urlencode({"f": f, "s": s, "v": v}), st.text(any_char, max_size=12),
                   st.text(any_char, max_size=12), st.text(any_char, max_size=12)),
         card_buttons(ids),
         st.sampled_from([i.key for i in menu_handlers.MENU] + ["", "zzz"]).map(lambda v: urlencode({"a": "menu", "v": v})),
         st.sampled_from(["a=cancel", "a=show_menu", "a=help", "a=menu", "f=", "&&&", "=", "f=%FF&s=%00",
                          "a=aid&x=ask", "a=ev&x=create", "a=rem&x=new", "a=gb&x=set", "x" * 301,
-                         urlencode({"f": flow, "s": step, "v": "x" * 300})]),
+                         urlencode({"f": flow, "s": step, "k": "x" * 300})]),
         st.text(any_char, max_size=320),
     )
     params = st.none() | st.none() | st.none() | picker_params(local_now(w))
@@ -533,7 +555,7 @@ def postbacks(w: World, flow: str, step: str):
 
 def pickers(w: World, flow: str, step: str):
     """A date/time picker's answer: the step's own data and whatever params."""
-    data = st.sampled_from([urlencode({"f": flow, "s": step}), urlencode({"f": flow, "s": step, "v": "any"})])
+    data = st.sampled_from([fpb(flow, step), fpb(flow, step, "any")])
     return st.tuples(st.just("postback"), data, picker_params(local_now(w)))
 
 
@@ -564,9 +586,9 @@ def sweep_inputs(flow: str, step: str) -> list[tuple[str, tuple]]:
         ("year-one", ("text", "0001/01/01 00:00")),
         ("non-decimal-digit", ("text", "፩")),
         ("schedule-with-controls", ("text", "every day 7:00 \x00\x07<b>bins</b>'; --")),
-        ("bogus-value", ("postback", urlencode({**here, "v": "⚡' OR 1=1"}), None)),
-        ("no-value", ("postback", urlencode(here), None)),
-        ("picker-year-one", ("postback", urlencode(here), {"datetime": "0001-01-01T00:00"})),
+        ("bogus-value", ("postback", fpb(flow, step, "⚡' OR 1=1"), None)),
+        ("no-value", ("postback", fpb(flow, step), None)),
+        ("picker-year-one", ("postback", fpb(flow, step), {"datetime": "0001-01-01T00:00"})),
         ("not-a-photo", ("image", b"\x89PNG\r\n\x1a\nnot really")),
         ("photo", ("image", PNG)),
     ]
@@ -620,7 +642,7 @@ def test_a_run_of_random_answers_never_corrupts_the_state(world, caplog, where, 
         state = conv_state(world, user)
         f, s = (state[0], state[1]) if state and state[0] in FLOWS else (flow, step)
         opts = [o.value for o in world.options.get((f, s), [])]
-        valid = st.sampled_from(opts).map(lambda v: ("postback", urlencode({"f": f, "s": s, "v": v}), None)) \
+        valid = st.sampled_from(opts).map(lambda v: ("postback", fpb(f, s, v), None)) \
             if opts else st.nothing()
         inp = data.draw(valid | valid | answers(world, f, s), label=f"answer at {f}.{s}")
         check_answer(world, caplog, user, f"{f}.{s} (from {flow}.{step})", inp)
@@ -648,13 +670,13 @@ def fallback(w: World, flow: str, step: str, value: Any) -> list[tuple]:
     options = {o.value for o in w.options[(flow, step)]}
     st_ = FLOWS[flow].steps[step]
     if st_.collect:
-        return [("postback", urlencode({**here, "v": v}), None) for v in value] + \
-               [("postback", urlencode({**here, "v": engine.DONE}), None)]
+        return [("postback", fpb(flow, step, v), None) for v in value] + \
+               [("postback", fpb(flow, step, engine.DONE), None)]
     if isinstance(value, str) and value in options:
-        return [("postback", urlencode({**here, "v": value}), None)]
+        return [("postback", fpb(flow, step, value), None)]
     if st_.date_mode:
         soon = (local_now(w) + timedelta(days=5)).replace(tzinfo=None).isoformat(timespec="minutes")
-        return [("postback", urlencode(here), {"datetime": soon})]
+        return [("postback", fpb(flow, step), {"datetime": soon})]
     if step == "photo":
         return [("image", PNG)]
     return [("text", "、".join(value) if isinstance(value, list) else str(value))]
@@ -727,7 +749,7 @@ def test_a_button_from_an_earlier_step_is_explained_and_the_question_asked_again
     if FLOWS[flow].steps[earlier].date_mode:
         params = data.draw(st.none() | picker_params(local_now(world)),
                            label="params")
-    pb = urlencode({"f": flow, "s": earlier} if params else {"f": flow, "s": earlier, "v": value})
+    pb = fpb(flow, earlier) if params else fpb(flow, earlier, value)
     user = user_for(flow)
     restore(world)
     start_at(world, flow, current)
@@ -744,28 +766,28 @@ def others_buttons(i: dict[str, int]) -> list[dict[str, str]]:
     """Buttons on cards of other residents' things: none is ME's to press."""
     out: list[dict[str, str]] = []
     for r in ("r1", "r4", "r5", "r6"):
-        out += [{"a": "aid", "x": "cancel", "r": str(i[r])}, {"a": "aid", "x": "cancel", "r": str(i[r]), "sure": "1"},
-                {"a": "aid", "x": "edit", "r": str(i[r])}, {"a": "aid", "x": "done", "r": str(i[r])}]
-    out += [{"a": "aid", "x": x, "r": str(i["r5"]), **extra} for x, extra in
+        out += [{"a": "aid", "x": "cancel", "r": i["ref_" + r]}, {"a": "aid", "x": "cancel", "r": i["ref_" + r], "sure": "1"},
+                {"a": "aid", "x": "edit", "r": i["ref_" + r]}, {"a": "aid", "x": "done", "r": i["ref_" + r]}]
+    out += [{"a": "aid", "x": x, "r": i["ref_r5"], **extra} for x, extra in
             (("msg", {}), ("happened", {"v": "yes"}), ("happened", {"v": "no"}))]
-    out += [{"a": "aid", "x": x, "o": str(i[o])} for x in ("accept", "decline", "block") for o in ("o4", "o5")]
-    out += [{"a": "aid", "x": "block", "m": str(i["m5"])}, {"a": "aid", "x": "report", "k": "relay", "i": str(i["m5"])}]
-    out += [{"a": "ev", "x": "cancel", "s": str(i[s]), "sure": "1"} for s in ("s1", "s2")]
-    out += [{"a": "ev", "x": "cancel", "s": str(i["s1"])}]
-    out += [{"a": "ev", "x": x, "e": str(i["e2"])} for x in ("att", "detail", "join")]
-    out += [{"a": "circ", "x": x, "c": str(i["c2"])} for x in ("read", "ans", "full", "remind", "paper")]
-    out += [{"a": "circ", "x": "av", "c": str(i["c2"]), "v": v} for v in ("0", "1", "-1")]
-    out += [{"a": "circ", "x": "pmark", "c": str(i["c2"]), "h": str(i["h3"])}]
-    out += [{"a": "rem", "x": "del", "r": str(i["rem1"])}]
+    out += [{"a": "aid", "x": x, "o": i["ref_" + o]} for x in ("accept", "decline", "block") for o in ("o4", "o5")]
+    out += [{"a": "aid", "x": "block", "m": i["ref_m5"]}, {"a": "aid", "x": "report", "k": "relay", "i": i["ref_m5"]}]
+    out += [{"a": "ev", "x": "cancel", "s": i["ref_" + s], "sure": "1"} for s in ("s1", "s2")]
+    out += [{"a": "ev", "x": "cancel", "s": i["ref_s1"]}]
+    out += [{"a": "ev", "x": x, "e": i["ref_e2"]} for x in ("att", "detail", "join")]
+    out += [{"a": "circ", "x": x, "c": i["ref_c2"]} for x in ("read", "ans", "full", "remind", "paper")]
+    out += [{"a": "circ", "x": "av", "c": i["ref_c2"], "v": v} for v in ("0", "1", "-1")]
+    out += [{"a": "circ", "x": "pmark", "c": i["ref_c2"], "h": i["ref_h3"]}]
+    out += [{"a": "rem", "x": "del", "r": i["ref_rem1"]}]
     return out
 
 
 # Buttons a resident was never shown: a request matched between two others, and an open one
 # far from where they live (browsing shows only their area and its neighbours).
 UNSEEN = {
-    "report a request matched between others": lambda i: {"a": "aid", "x": "report", "k": "request", "i": str(i["r5"])},
-    "report a request in a far area": lambda i: {"a": "aid", "x": "report", "k": "request", "i": str(i["r6"])},
-    "offer help on a request in a far area": lambda i: {"a": "aid", "x": "offer", "r": str(i["r6"])},
+    "report a request matched between others": lambda i: {"a": "aid", "x": "report", "k": "request", "i": i["ref_r5"]},
+    "report a request in a far area": lambda i: {"a": "aid", "x": "report", "k": "request", "i": i["ref_r6"]},
+    "offer help on a request in a far area": lambda i: {"a": "aid", "x": "offer", "r": i["ref_r6"]},
 }
 
 

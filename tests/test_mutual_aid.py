@@ -383,7 +383,7 @@ def test_deleting_my_data_removes_my_requests_offers_and_messages_but_keeps_the_
     press(line, ASKER, card_buttons(last_flex(fake_line, ASKER))["Yes, please"])
     press(line, ASKER, card_buttons(last_flex(fake_line, ASKER))["Message Hiro"])
     line.say(ASKER, "Thanks, see you")
-    press(line, ASKER, "a=aid&x=done&r=1")
+    press(line, ASKER, f"a=aid&x=done&r={support.ref_of(db, HelpRequest, 1)}")
     line.tap(ASKER, "1 hour")
     line.tap(ASKER, "Skip")
     line.say(HELPER, "delete my data")

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from bot.models import GarbageSubscription, Reminder, Resident
 from scheduler import clock as clock_mod
+from tests import support
 from tests.support import run_worker
 
 JA = "U" + "b1" * 16
@@ -84,9 +85,12 @@ def test_delete_with_the_button_and_no_one_else_can(line, bot, db, fake_line, pe
     line.tap(JA, "保存する")
     with db.session() as s:
         rid = s.scalar(select(Reminder.id))
-    line.post([line.postback_event(EN, f"a=rem&x=del&r={rid}")])
+    r = support.ref_of(db, Reminder, rid)
+    line.post([line.postback_event(EN, f"a=rem&x=del&r={r}")])
     assert "already gone" in line.last_text(EN)
-    line.post([line.postback_event(JA, f"a=rem&x=del&r={rid}")])
+    line.post([line.postback_event(JA, f"a=rem&x=del&r={rid}")])  # an id alone names nothing
+    assert "前のメッセージのボタン" in fake_line.texts_to(JA)[-2]
+    line.post([line.postback_event(JA, f"a=rem&x=del&r={r}")])
     assert "リマインダー「薬」を消しました" in line.last_text(JA)
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Reminder)) == 0

@@ -93,7 +93,7 @@ def _audience_text(s, ev: Event) -> str:
 def _row(s, ev: Event, detail: bool = False) -> dict:
     from bot import events
 
-    row = {"id": ev.id, "title": ev.title, "when": show(ev.starts_at), "place": ev.place, "capacity": ev.capacity,
+    row = {"id": ev.id, "version": ev.version, "title": ev.title, "when": show(ev.starts_at), "place": ev.place, "capacity": ev.capacity,
             "going": events.seats_taken(s, ev.id), "waiting": len(events.waitlist(s, ev.id)),
             "audience": _audience_text(s, ev), "cancelled": ev.status == "cancelled"}
     if detail:
@@ -321,6 +321,10 @@ def event_update(event_id: int):
         if ev.status == "cancelled":
             flash(ct("This event has been cancelled and cannot be changed."), "error")
             return redirect(url_for("console.event_edit", event_id=event_id))
+        if request.form.get("version") != str(ev.version):
+            # the form was drawn for an earlier state of the event: saving it would undo a change
+            flash(ct("Someone changed this event after you opened the form, so nothing was saved. Here it is now: make your change again."), "error")
+            return redirect(url_for("console.event_edit", event_id=event_id))
         typed, values, errors = _read_form(s, creating=False)
         if errors:
             row = _row(s, ev, detail=True)
@@ -352,6 +356,8 @@ def event_update(event_id: int):
         if translations != (ev.translations or {}):
             ev.translations = translations
             changed.append("translations")
+        if changed:
+            ev.version += 1  # residents' buttons drawn before show the event anew (bot.refs)
         s.flush()
         told = notify_all(s, bot().config, ev, em.changed) if moved else 0
         promoted = 0
@@ -383,7 +389,11 @@ def event_cancel(event_id: int):
         if request.form.get("confirm") != "yes":
             flash(ct("Tick the box to confirm the cancellation."), "error")
             return redirect(url_for("console.event_edit", event_id=event_id))
+        if request.form.get("version") not in (None, str(ev.version)):
+            flash(ct("Someone changed this event after you opened the form, so nothing was saved. Here it is now: make your change again."), "error")
+            return redirect(url_for("console.event_edit", event_id=event_id))
         ev.status = "cancelled"
+        ev.version += 1
         told = notify_all(s, bot().config, ev, em.cancelled)
         audit(s, "cancel_event", f"event:{ev.id}", title=ev.title, told=told)
     flash(ct("The event has been cancelled. {n} people will be told.", n=told), "ok")
