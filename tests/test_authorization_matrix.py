@@ -193,7 +193,9 @@ def console_world(tmp_path_factory):
     engine = sa.create_engine(url)
     Base.metadata.create_all(engine)
     engine.dispose()
-    app = create_app(Config(database_url=url, secret_key="t", public_base_url="https://x.example.jp",
+    from tests.conftest import TEST_SECRET_KEY
+
+    app = create_app(Config(database_url=url, secret_key=TEST_SECRET_KEY, public_base_url="https://x.example.jp",
                             resident_events_per_minute=0))
     app.config["TESTING"] = True
     db = app.extensions["tsunagari"].db
