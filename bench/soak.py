@@ -144,6 +144,7 @@ import os
 import queue
 import random
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -320,7 +321,8 @@ def bot_env(db_url: str, line_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("LINE_", "DATABASE_", "FLASK_", "WEBCHAT")) and k not in names}
     env.update(DATABASE_URL=db_url, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
-               LINE_API_BASE_URL=line_url, LINE_WORKER_PROCESSES="2", PYTHONUNBUFFERED="1")
+               LINE_API_BASE_URL=line_url, LINE_WORKER_PROCESSES="2", PYTHONUNBUFFERED="1",
+               FLASK_SECRET_KEY=secrets.token_urlsafe(48))  # with LINE configured, a weak key is refused
     return env
 
 

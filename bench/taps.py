@@ -300,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"seeded {members} members, circular {measured_cid} sent to {args.taps}"
             + (f", warm-up circular {warm_cid} to {args.warmup}" if args.warmup else "")
             + f" in {time.perf_counter() - t:.1f} s (not measured)")
-        env.update(LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=fake.token, LINE_API_BASE_URL=fake.url)
+        env.update(LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=fake.token, LINE_API_BASE_URL=fake.url,
+                   FLASK_SECRET_KEY=secrets.token_urlsafe(48))  # with LINE configured, a weak key is refused
         if args.profile:
             return profile_in_process(args, fake, db, people, measured_cid, warm_cid, workdir)
 
@@ -365,7 +366,7 @@ def profile_in_process(args, fake: FakeLine, db: BenchDatabase, people, measured
     from bot.config import Config
 
     app = create_app(Config(database_url=db.url, line_channel_secret=SECRET, line_channel_access_token=fake.token,
-                            line_api_base_url=fake.url))
+                            line_api_base_url=fake.url, secret_key=secrets.token_urlsafe(48)))
     bot = app.extensions["tsunagari"]
     held = [0.0, 0]
     original = bot.db.session.__func__

@@ -47,6 +47,7 @@ import argparse
 import http.client
 import json
 import os
+import secrets
 import shutil
 import signal
 import sqlite3
@@ -297,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         env.update(DATABASE_URL=f"sqlite:///{db_path}", PYTHONUNBUFFERED="1")
         run_cli(["db", "upgrade"], env)
         run_cli(["areas", "load"], env)
-        env.update(LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=fake.token, LINE_API_BASE_URL=fake.url)
+        env.update(LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=fake.token, LINE_API_BASE_URL=fake.url,
+                   FLASK_SECRET_KEY=secrets.token_urlsafe(48))  # with LINE configured, a weak key is refused
 
         full = Server("full", "bot:create_app()", env, workdir, args.workers, args.gunicorn_arg)
         base = Server("baseline", "bench.baseline_echo:create_app()", env, workdir, args.workers, args.gunicorn_arg)

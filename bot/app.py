@@ -42,7 +42,12 @@ def build_app(config: Any = None) -> Flask:
 
     app = Flask("bot", instance_relative_config=True)
     cfg = load_config(config, app.instance_path)
-    app.config.update(SECRET_KEY=cfg.secret_key, MAX_CONTENT_LENGTH=cfg.max_webhook_bytes, JSON_AS_ASCII=False)
+    from bot import security
+
+    # In production (LINE, or https) without a strong FLASK_SECRET_KEY this raises: the web, the
+    # worker and the clock (all built here) refuse to start.
+    app.config.update(SECRET_KEY=security.secret_key(cfg, app.instance_path), MAX_CONTENT_LENGTH=cfg.max_webhook_bytes,
+                      JSON_AS_ASCII=False)
     app.json.ensure_ascii = False
     from bot.i18n import html_lang
 
@@ -66,6 +71,7 @@ def build_app(config: Any = None) -> Flask:
     from bot import console
 
     console.init_app(app)
+    security.init_app(app, cfg)  # ProxyFix (TRUSTED_PROXIES) and the security headers
     cli.init_app(app)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -69,8 +69,11 @@ def members(code):
 def role(code, member_id, role):
     """Make a member the association's leader (会長), a 班長, or a plain member."""
     with _bot().db.session() as s:
+        from bot.console import sessions
+
         m = _member(s, code, member_id)
-        m.role = role
+        was, m.role = m.role, role
+        sessions.role_changed(s, m.resident_id, was, role)  # a leader's console sessions end with the role
     click.echo(f"member {member_id} is now {role}")
 
 

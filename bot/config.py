@@ -28,7 +28,9 @@ class Config:
     line_data_api_base_url: str | None = None
     database_url: str | None = None  # None: a SQLite file under the instance folder
     tz_name: str = "Asia/Tokyo"
-    secret_key: str = "dev-only-not-secret"
+    # Signs the console's session cookie. None: refused in production (`production`); in
+    # development a random key kept in the instance folder (bot.security.secret_key).
+    secret_key: str | None = None
     # The local web chat: None means "on when no LINE channel is configured".
     webchat_enabled: bool | None = None
     default_locale: str = "ja"
@@ -64,11 +66,21 @@ class Config:
     resident_events_per_minute: int = 30  # more from one resident is answered once, then ignored
     unfollowed_retention_days: int = 180  # data of residents who unfollowed is deleted after this
     line_monthly_quota: int = 0  # messages a month the LINE plan includes (0: unlimited), for the dashboard
+    # Reverse proxies in front of the web process whose X-Forwarded-For/-Proto are believed
+    # (0: none, the client's own address is used; 1: one nginx or load balancer; …).
+    trusted_proxies: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def line_configured(self) -> bool:
         return bool(self.line_channel_secret and self.line_channel_access_token)
+
+    @property
+    def production(self) -> bool:
+        """A real deployment: a LINE channel (or either of its credentials) is configured, or
+        the bot is served at an https address. The console's secret key must then be strong."""
+        return bool(self.line_channel_secret or self.line_channel_access_token) or \
+            (self.public_base_url or "").startswith("https://")
 
     @property
     def line_data_url(self) -> str:
@@ -117,6 +129,8 @@ class Config:
                           ("ANNOUNCEMENT_CHUNK", "announcement_chunk")):
             if env.get(key, "").isdigit():
                 values[name] = int(env[key])
+        if env.get("TRUSTED_PROXIES", "").strip().isdigit():
+            values["trusted_proxies"] = int(env["TRUSTED_PROXIES"].strip())
         if env.get("HELP_CATEGORIES"):
             values["help_categories"] = tuple(c.strip() for c in env["HELP_CATEGORIES"].split(",") if c.strip())
         values.update(overrides)

@@ -101,7 +101,8 @@ def _serve(token: str, preview: bool) -> Response:
     if row is None:
         abort(404)
     resp = Response(row.preview if preview else row.data, mimetype="image/jpeg")
-    resp.headers["Cache-Control"] = "public, max-age=86400"
+    # private: a shared cache must not keep a photo that is deleted (a browser may, briefly)
+    resp.headers["Cache-Control"] = "private, max-age=300"
     resp.headers["X-Robots-Tag"] = "noindex"
     resp.headers["X-Content-Type-Options"] = "nosniff"
     return resp

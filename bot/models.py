@@ -560,6 +560,24 @@ class ConsoleLink(Base):
     used_at: Mapped[datetime | None]
 
 
+class ConsoleSession(Base):
+    """A console session, kept on the server: the cookie carries only an unguessable token (its
+    hash is kept here), checked on every request. Signing out, a new password, disabling the
+    account or a leader's role taken away ends it, so a copied cookie is of no use after."""
+
+    __tablename__ = "console_session"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # a password account's session, or a leader's signed in with the one-time link from LINE
+    staff_account_id: Mapped[int | None] = mapped_column(ForeignKey("staff_account.id", ondelete="CASCADE"),
+                                                         index=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+
+
 class LoginFailure(Base):
     """A failed console sign-in, by a hash of the address it came from (throttling)."""
 

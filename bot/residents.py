@@ -88,7 +88,10 @@ def join_association(session: Session, resident: Resident, association_id: int, 
 
 
 def leave_associations(session: Session, resident: Resident) -> None:
+    from bot.console import sessions
+
     session.execute(delete(Membership).where(Membership.resident_id == resident.id))
+    sessions.end_for_resident(session, resident.id)  # a leader who leaves is signed out of the console
 
 
 def delete_resident(session: Session, resident: Resident) -> None:

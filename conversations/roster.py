@@ -93,7 +93,10 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     name = ctx.session.scalar(select(Resident.nickname).where(Resident.id == member.resident_id)) or "?"
     if data["what"] == "han_leader":
         if member.role != "leader":
-            member.role = "han_leader" if data["make"] == "yes" else "member"
+            from bot.console import sessions
+
+            was, member.role = member.role, "han_leader" if data["make"] == "yes" else "member"
+            sessions.role_changed(ctx.session, member.resident_id, was, member.role)
         if member.role == "han_leader" and member.household_id is None:
             return [Text(ctx.t(N_("{name} is now a block leader. Put them in a household of their block too, so they see that block."), name=name))]
         return [Text(ctx.t(N_("{name} is now a block leader.") if member.role == "han_leader" else N_("{name} is no longer a block leader."), name=name))]

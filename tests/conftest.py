@@ -92,6 +92,10 @@ def is_postgres(db_url) -> bool:
     return db_url.startswith("postgresql")
 
 
+# A strong key for apps configured with LINE (a production configuration refuses a weak one).
+TEST_SECRET_KEY = "test-only-" + "kS3cr3t-x9QvT2bLm7WzR4pN8yHd"
+
+
 def make_config(db_url: str, fake: FakeLine, **overrides) -> Config:
     values = dict(
         line_channel_secret=support.SECRET,
@@ -99,7 +103,7 @@ def make_config(db_url: str, fake: FakeLine, **overrides) -> Config:
         line_api_base_url=fake.url,
         database_url=db_url,
         webchat_enabled=True,
-        secret_key="test",
+        secret_key=TEST_SECRET_KEY,
     )
     # Tests send many events within one frozen minute; the rate limit has its own test.
     values.setdefault("resident_events_per_minute", 0)

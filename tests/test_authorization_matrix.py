@@ -9,6 +9,8 @@ server's operators only (whoever can run `flask --app bot …` can read the data
 it has no roles of its own."""
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from sqlalchemy import func, select
@@ -195,7 +197,9 @@ def console_world(tmp_path_factory):
     engine = sa.create_engine(url)
     Base.metadata.create_all(engine)
     engine.dispose()
-    app = create_app(Config(database_url=url, secret_key="t", public_base_url="https://x.example.jp",
+    from tests.conftest import TEST_SECRET_KEY
+
+    app = create_app(Config(database_url=url, secret_key=TEST_SECRET_KEY, public_base_url="https://x.example.jp",
                             resident_events_per_minute=0))
     app.config["TESTING"] = True
     db = app.extensions["tsunagari"].db
@@ -271,7 +275,8 @@ def test_console_endpoint_allowed_or_refused_for_every_role(endpoint, console_wo
     app, ids = console_world
     method, allowed = CONSOLE_MATRIX[endpoint]
     url = _url(app, endpoint, ids)
-    # Signed out: the sign-in page for a GET, 401 for a POST.
+    # Signed out: the sign-in page for a GET, 401 for a POST (before its form is read: also
+    # without a CSRF token, and with a large upload).
     anon = _client(app, None)
     if method == "GET":
         r = anon.get(url)
@@ -279,6 +284,9 @@ def test_console_endpoint_allowed_or_refused_for_every_role(endpoint, console_wo
     else:
         token = re.search(r'name="csrf_token" value="([^"]+)"', anon.get("/console/login").get_data(as_text=True)).group(1)
         assert anon.post(url, data={"csrf_token": token}).status_code == 401, endpoint
+        assert anon.post(url, data={}).status_code == 401, endpoint
+        upload = {"photo": (io.BytesIO(b"\xff" * (2 * 1024 * 1024)), "a.jpg")}
+        assert anon.post(url, data=upload, content_type="multipart/form-data").status_code == 401, endpoint
     for role in ALL_ROLES:
         c = _client(app, role)
         if method == "GET":
@@ -291,3 +299,25 @@ def test_console_endpoint_allowed_or_refused_for_every_role(endpoint, console_wo
             assert status not in (401, 403), (endpoint, role, status)
         else:
             assert status == 403, (endpoint, role, status)
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_a_copy_of_a_signed_out_cookie_reaches_no_console_endpoint(role, console_world):
+    """Signing out ends the session on the server: a copy of its cookie (taken before) is
+    treated as signed out everywhere."""
+    import re
+
+    app, ids = console_world
+    c = _client(app, role)
+    copy = app.test_client()
+    copy.set_cookie("session", c.get_cookie("session").value)
+    assert copy.get("/console/").status_code == 200
+    token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/console/").get_data(as_text=True)).group(1)
+    assert c.post("/console/logout", data={"csrf_token": token}).status_code == 302
+    for endpoint, (method, _) in CONSOLE_MATRIX.items():
+        url = _url(app, endpoint, ids)
+        if method == "GET":
+            r = copy.get(url)
+            assert r.status_code == 302 and "/console/login" in r.location, (endpoint, role, r.status_code)
+        else:
+            assert copy.post(url, data={"csrf_token": token}).status_code == 401, (endpoint, role)

@@ -4,9 +4,12 @@ server for every page and action (`require`), every form carries a CSRF token (F
 every change is written to the audit log.
 
 Who is signed in is a `Principal`, rebuilt from the database on every request, so a role taken
-away takes effect at once; a password account's session also carries the account's session epoch,
-so a new password (or disabling the account) ends the sessions signed in before. Staff sign in with a password (`flask --app bot staff create`); a
-leader may also sign in from LINE with a one-time link (「管理画面」).
+away takes effect at once. Sessions are kept on the server (`sessions`): signing out, a new
+password, disabling the account or a leader's role taken away ends them, whatever cookie is shown
+later; a password account's session also carries the account's session epoch. Staff sign in
+with a password (`flask --app bot staff create`); a leader may also sign in from LINE with a
+one-time link (「管理画面」). Changes from someone not signed in are refused before their body is
+read (`_console_gate`).
 
 The console's words come from the Babel catalogs' `console` domain, in Japanese (default) or
 English: `ct("English msgid", **named)` in code and templates.
@@ -68,39 +71,58 @@ def bot():
 # -- who is signed in -------------------------------------------------------------------------
 
 def load_principal() -> Principal | None:
+    from bot.console import sessions
+
+    who = session.get("console")
+    if not who or not isinstance(who, dict):
+        return None
+    with bot().db.read() as s:
+        # The session's record on the server: once it has ended, no cookie signs anyone in.
+        record = sessions.live(s, who.get("sid"), current_app.permanent_session_lifetime)
+        if record is None:
+            return None
+        touch, leader_id = sessions.needs_touch(record), record.resident_id
+        p = _principal(s, who, record)
+    if p is None and leader_id is not None:
+        with bot().db.session() as w:  # no longer a leader: the session ends (it does not come back with the role)
+            sessions.end_for_resident(w, leader_id)
+    elif touch:
+        with bot().db.session() as w:
+            sessions.touch(w, who["sid"])
+    return p
+
+
+def _principal(s, who: dict, record) -> Principal | None:
     from sqlalchemy import select
 
     from bot.models import Household, Membership, Resident, StaffAccount
 
-    who = session.get("console")
-    if not who:
+    if who.get("kind") == "staff":
+        acct = s.get(StaffAccount, who.get("id"))
+        if acct is None or record.staff_account_id != acct.id or not acct.active \
+                or who.get("epoch", 0) != acct.session_epoch:
+            return None  # disabled, or its password changed since this session signed in
+        scope = {acct.association_id: acct.han} if acct.association_id else {}
+        return Principal("staff", acct.id, acct.display_name, acct.role, acct.locale, scope)
+    resident = s.get(Resident, who.get("id"))
+    if resident is None or record.resident_id != resident.id or not resident.onboarded:
         return None
-    with bot().db.read() as s:
-        if who.get("kind") == "staff":
-            acct = s.get(StaffAccount, who.get("id"))
-            if acct is None or not acct.active or who.get("epoch", 0) != acct.session_epoch:
-                return None  # disabled, or its password changed since this session signed in
-            scope = {acct.association_id: acct.han} if acct.association_id else {}
-            return Principal("staff", acct.id, acct.display_name, acct.role, acct.locale, scope)
-        resident = s.get(Resident, who.get("id"))
-        if resident is None or not resident.onboarded:
-            return None
-        scope: dict[int, str | None] = {}
-        role = None
-        for assoc_id, r, han in s.execute(
-                select(Membership.association_id, Membership.role, Household.han)
-                .outerjoin(Household, Household.id == Membership.household_id)
-                .where(Membership.resident_id == resident.id, Membership.role.in_(["leader", "han_leader"]))):
-            if r == "leader":
-                scope[assoc_id], role = None, "leader"
-            elif han:
-                scope.setdefault(assoc_id, han)
-                role = role or "han_leader"
-        if not scope:
-            return None  # no longer a leader: the session ends
-        locale = resident.locale if resident.locale in CONSOLE_LOCALES else "ja"
-        return Principal("resident", resident.id, resident.nickname or "?", role or "han_leader",
-                         session.get("console_locale", locale), scope)
+    scope: dict[int, str | None] = {}
+    role = None
+    for assoc_id, r, han in s.execute(
+            select(Membership.association_id, Membership.role, Household.han)
+            .outerjoin(Household, Household.id == Membership.household_id)
+            .where(Membership.resident_id == resident.id, Membership.role.in_(["leader", "han_leader"]))):
+        if r == "leader":
+            scope[assoc_id], role = None, "leader"
+        elif han:
+            scope.setdefault(assoc_id, han)
+            role = role or "han_leader"
+    if not scope:
+        return None  # no longer a leader
+    locale = resident.locale if resident.locale in CONSOLE_LOCALES else "ja"
+    return Principal("resident", resident.id, resident.nickname or "?", role or "han_leader",
+                     session.get("console_locale", locale), scope)
 
 
 def current() -> Principal | None:
@@ -195,6 +217,13 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 
 
+# Console POSTs anyone may send (signing in and out, the language); all others need a session.
+PUBLIC_POSTS = {"console.login_post", "console.link_post", "console.logout", "console.language"}
+PUBLIC_FORM_LIMIT = 64 * 1024
+# The forms that may carry a photo (up to photos.REQUEST_LIMIT); any other is held to the app's 1 MB.
+PHOTO_FORMS = {"console.announcement_preview", "console.circular_new"}
+
+
 def init_app(app) -> None:
     from flask_wtf.csrf import CSRFProtect
 
@@ -206,10 +235,19 @@ def init_app(app) -> None:
     from bot.media import MAX_UPLOAD_BYTES
 
     @app.before_request
-    def _console_uploads():
-        # The app's 1 MB limit is for LINE's webhook; console forms may carry a photo.
-        if request.path.startswith("/console/") and request.mimetype == "multipart/form-data":
-            request.max_content_length = photos.REQUEST_LIMIT
+    def _console_gate():
+        # Before anything reads a form (CSRF included): a change by someone not signed in is
+        # refused unread, and a body may be large only where a signed-in person attaches a photo.
+        if not request.path.startswith("/console/") or request.method in ("GET", "HEAD", "OPTIONS"):
+            return None
+        if request.endpoint in PUBLIC_POSTS:
+            request.max_content_length = PUBLIC_FORM_LIMIT
+            return None
+        if current() is None:
+            abort(401)
+        if request.endpoint in PHOTO_FORMS and request.mimetype == "multipart/form-data":
+            request.max_content_length = photos.REQUEST_LIMIT  # the app's 1 MB is for the rest
+        return None
 
     @app.errorhandler(413)
     def _console_too_large(exc):

@@ -10,14 +10,14 @@ import re
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from bot.console import CONSOLE_LOCALES, ROLES, audit, bot, bp, ct, current, require
+from bot.console import CONSOLE_LOCALES, ROLES, audit, bot, bp, ct, current, passwords, require
 from bot.console.auth import end_sessions
 from bot.console.events import form_int, show
 from bot.db import utcnow
 from bot.models import Association, StaffAccount
 
-PASSWORD_MIN = 10
-PASSWORD_MAX = 200
+PASSWORD_MIN = passwords.MIN_LENGTH
+PASSWORD_MAX = passwords.MAX_LENGTH
 USERNAME = re.compile(r"[A-Za-z0-9._-]{3,60}")
 
 
@@ -43,12 +43,9 @@ def accounts():
     return _page()
 
 
-def _password_problem(password: str) -> str | None:
-    if len(password) < PASSWORD_MIN:
-        return ct("The password needs at least {n} characters.", n=PASSWORD_MIN)
-    if len(password) > PASSWORD_MAX:
-        return ct("The password may have at most {n} characters.", n=PASSWORD_MAX)
-    return None
+def _password_problem(password: str, username: str | None = None) -> str | None:
+    found = passwords.problem(password, username)
+    return ct(found[0], **found[1]) if found else None
 
 
 @bp.post("/accounts")
@@ -74,7 +71,7 @@ def account_create():
         errors.append(ct("A block leader needs their block (班)."))
     if len(form["han"]) > 30:
         errors.append(ct("Block (班): at most 30 characters."))
-    problem = _password_problem(password)
+    problem = _password_problem(password, form["username"])
     if problem:
         errors.append(problem)
     with bot().db.read() as s:
@@ -136,7 +133,9 @@ def account_password(account_id: int):
     from bot.console.auth import hash_password
 
     password = request.form.get("password") or ""
-    problem = _password_problem(password)
+    with bot().db.read() as s:
+        username = s.scalar(select(StaffAccount.username).where(StaffAccount.id == account_id))
+    problem = _password_problem(password, username)
     if problem:
         flash(problem, "error")
         return redirect(url_for("console.accounts"))

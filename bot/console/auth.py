@@ -1,27 +1,37 @@
 """Signing in and out of the console: a password (staff accounts, hashed with Werkzeug's
 scrypt), or a one-time link the bot sends a leader in LINE (「管理画面」).
 
-Repeated failures lock an account for a while, and many failures from one address slow that
-address down; both are kept in the database, so several web processes share them. The session
-cookie is HttpOnly, SameSite=Lax, and Secure when the console is served over https. A new
-password, or disabling the account, ends the account's other sessions (`end_sessions`)."""
+Repeated failures make an account wait a little longer before each new try (1 s, 2 s, 4 s …, at
+most a minute; a success starts again), and many failures from one address slow that address
+down; both are kept in the database, so several web processes share them. A wrong password, an
+unknown user name and an account that must wait get the same answer (401, one message), in
+comparable time, so the answer does not tell which user names exist. The client's address is
+`request.remote_addr`: behind reverse proxies, `TRUSTED_PROXIES` says how many to believe.
+
+Sessions are kept on the server (`bot.console.sessions`): the cookie (HttpOnly, SameSite=Lax,
+Secure over https) carries the session's token. Signing out ends the session; a new password,
+or disabling the account, ends the account's other sessions (`end_sessions`)."""
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from flask import abort, flash, has_request_context, redirect, render_template, request, session, url_for
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.orm import object_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from bot.console import CONSOLE_LOCALES, audit, bot, bp, ct, current
+from bot.console import CONSOLE_LOCALES, audit, bot, bp, ct, current, sessions
 from bot.db import utcnow
 from bot.models import ConsoleLink, LoginFailure, Resident, StaffAccount
 
-MAX_FAILURES = 5  # then the account is locked
-LOCK_FOR = timedelta(minutes=15)
+FREE_FAILURES = 3  # wrong passwords for an account before each new try must wait …
+FIRST_DELAY = timedelta(seconds=1)  # … 1 s, then 2 s, 4 s …
+MAX_DELAY = timedelta(seconds=60)  # … at most a minute (a lock would let anyone keep staff out)
+FORGET_FAILURES = timedelta(minutes=15)  # an account left alone this long starts again from zero
 ADDRESS_WINDOW = timedelta(minutes=15)
 ADDRESS_MAX = 20  # failures from one address in the window before it must wait
 LINK_VALID = timedelta(minutes=15)
@@ -37,19 +47,44 @@ def hash_password(password: str) -> str:
 
 
 def end_sessions(acct: StaffAccount, *, except_this_one: bool = False) -> None:
-    """End every session of a password account: each request compares the epoch its session
-    was signed in with to the account's (`load_principal`). With `except_this_one`, the
-    request's own session — when it is this account's — moves to the new epoch and stays."""
+    """End every session of a password account (`acct` is in a write session): their records
+    on the server end, and each request also compares the epoch its session was signed in with
+    to the account's (`load_principal`). With `except_this_one`, the request's own session —
+    when it is this account's — moves to the new epoch and stays."""
     acct.session_epoch = (acct.session_epoch or 0) + 1
+    keep = None
     if except_this_one and has_request_context():
         who = session.get("console") or {}
         if who.get("kind") == "staff" and who.get("id") == acct.id:
             session["console"] = {**who, "epoch": acct.session_epoch}
+            keep = who.get("sid")
+    s = object_session(acct)
+    if s is not None:
+        s.flush()
+        sessions.end_for_account(s, acct.id, keep=keep)
+
+
+def failure_delay(failures: int) -> timedelta:
+    """How long an account waits after its `failures`-th wrong password in a row."""
+    if failures < FREE_FAILURES:
+        return timedelta(0)
+    return min(FIRST_DELAY * 2 ** min(failures - FREE_FAILURES, 20), MAX_DELAY)
+
+
+def safe_next(value: str | None) -> str | None:
+    """`value` if it is a console page of this site to go back to (a path, no host, no control
+    characters), else None."""
+    if not value or len(value) > 2000 or "\\" in value or any(ord(ch) < 33 or ord(ch) == 127 for ch in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not (parts.path == "/console" or parts.path.startswith("/console/")):
+        return None
+    return value
 
 
 def _source() -> str:
     """The client's address, hashed (not stored as such)."""
-    addr = request.headers.get("X-Forwarded-For", request.remote_addr or "").split(",")[0].strip()
+    addr = request.remote_addr or ""  # ProxyFix sets it from trusted proxies only (TRUSTED_PROXIES)
     return hashlib.sha256(("tsunagari:" + addr).encode()).hexdigest()
 
 
@@ -57,7 +92,7 @@ def _source() -> str:
 def login():
     if current() is not None:
         return redirect(url_for("console.dashboard"))
-    return render_template("console/login.html", next=request.args.get("next", ""))
+    return render_template("console/login.html", next=safe_next(request.args.get("next")) or "")
 
 
 @bp.post("/login")
@@ -73,39 +108,49 @@ def login_post():
             flash(ct("Too many failed sign-ins from here. Please wait 15 minutes."), "error")
             return render_template("console/login.html", next=""), 429
         acct = s.scalar(select(StaffAccount).where(StaffAccount.username == username))
-        if acct is not None and acct.locked_until and acct.locked_until > now:
-            check_password_hash(_dummy_hash(), password)
-            flash(ct("This account is locked after repeated failures. Try again later or ask the center."), "error")
-            return render_template("console/login.html", next=""), 403
-        ok = check_password_hash(acct.password_hash if acct else _dummy_hash(), password) and acct is not None and acct.active
+        if acct is not None and _forgotten(acct.locked_until, now):
+            acct.failed_logins = 0
+        # An account that must wait is checked against the dummy hash: the same work, the same answer.
+        waiting = acct is not None and acct.locked_until is not None and acct.locked_until > now
+        known = acct is not None and not waiting
+        ok = check_password_hash(acct.password_hash if known else _dummy_hash(), password) and known and acct.active
         if not ok:
             s.add(LoginFailure(source=source, at=now))
-            if acct is not None:
+            if known:
                 acct.failed_logins += 1
-                if acct.failed_logins >= MAX_FAILURES:
-                    acct.locked_until = now + LOCK_FOR
-                    acct.failed_logins = 0
-            flash(ct("The user name or password is wrong."), "error")
-            return render_template("console/login.html", next=request.form.get("next", "")), 401
+                acct.locked_until = now + failure_delay(acct.failed_logins)
+            flash(ct("The user name or password is wrong, or there were several failed tries just now: "
+                     "wait a minute and try again."), "error")
+            return render_template("console/login.html", next=safe_next(request.form.get("next")) or ""), 401
         acct.failed_logins = 0
         acct.locked_until = None
         acct.last_login_at = now
-        session.clear()
-        session.permanent = True
-        session["console"] = {"kind": "staff", "id": acct.id, "epoch": acct.session_epoch}
-        session["console_locale"] = acct.locale
-        from flask import g
+        sessions.end(s, (session.get("console") or {}).get("sid"), now)  # whoever was signed in here before
+        who = {"kind": "staff", "id": acct.id, "epoch": acct.session_epoch,
+               "sid": sessions.start(s, account_id=acct.id, now=now)}
+        locale, name = acct.locale, acct.username
+    session.clear()
+    session.permanent = True
+    session["console"] = who
+    session["console_locale"] = locale
+    from flask import g
 
-        g.pop("principal", None)
-        audit(s, "sign_in", f"staff:{acct.username}")
-    nxt = request.form.get("next") or ""
-    return redirect(nxt if nxt.startswith("/console") and not nxt.startswith("//") else url_for("console.dashboard"))
+    g.pop("principal", None)
+    with bot().db.session() as s:  # (the session's record is committed: the entry has its actor)
+        audit(s, "sign_in", f"staff:{name}")
+    return redirect(safe_next(request.form.get("next")) or url_for("console.dashboard"))
+
+
+def _forgotten(last_failure: datetime | None, now: datetime) -> bool:
+    return last_failure is not None and last_failure < now - FORGET_FAILURES
 
 
 @bp.post("/logout")
 def logout():
-    if current() is not None:
-        with bot().db.session() as s:
+    signed_in = current() is not None
+    with bot().db.session() as s:
+        sessions.end(s, (session.get("console") or {}).get("sid"))  # a copy of the cookie is of no use now
+        if signed_in:
             audit(s, "sign_out")
     session.clear()
     return redirect(url_for("console.login"))
@@ -116,16 +161,18 @@ def language():
     loc = request.form.get("locale", "ja")
     if loc in CONSOLE_LOCALES:
         session["console_locale"] = loc
-    back = request.form.get("back") or ""
-    return redirect(back if back.startswith("/console") and not back.startswith("//") else url_for("console.dashboard"))
+    return redirect(safe_next(request.form.get("back")) or url_for("console.dashboard"))
 
 
 # -- the one-time link from LINE --------------------------------------------------------------
 
 def make_link(s, resident: Resident, base_url: str | None) -> str:
-    """A sign-in link for a leader, valid 15 minutes, usable once (only its hash is stored)."""
+    """A sign-in link for a leader, valid 15 minutes, usable once (only its hash is stored).
+    The resident's earlier links not used yet stop working."""
     token = secrets.token_urlsafe(32)
-    s.execute(delete(ConsoleLink).where(ConsoleLink.expires_at < utcnow()))
+    s.execute(delete(ConsoleLink).where(or_(
+        ConsoleLink.expires_at < utcnow(),
+        and_(ConsoleLink.resident_id == resident.id, ConsoleLink.used_at.is_(None)))))
     s.add(ConsoleLink(token_hash=hashlib.sha256(token.encode()).hexdigest(), resident_id=resident.id,
                       expires_at=utcnow() + LINK_VALID))
     return f"{(base_url or '').rstrip('/')}/console/link/{token}"
@@ -158,9 +205,11 @@ def link_post(token: str):
             abort(410)
         row.used_at = now
         resident_id = row.resident_id
+        sessions.end(s, (session.get("console") or {}).get("sid"), now)  # whoever was signed in here before
+        sid = sessions.start(s, resident_id=resident_id, now=now)
     session.clear()
     session.permanent = True
-    session["console"] = {"kind": "resident", "id": resident_id}
+    session["console"] = {"kind": "resident", "id": resident_id, "sid": sid}
     from flask import g
 
     g.pop("principal", None)

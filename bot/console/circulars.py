@@ -21,7 +21,7 @@ from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from bot import circulars, timefmt
-from bot.console import audit, bot, bp, console_locale, ct, current, require
+from bot.console import audit, bot, bp, console_locale, ct, current, require, sessions
 from bot.db import utcnow
 from bot.i18n import LANGUAGES, t
 from bot.models import Association, Circular, Household, Membership, Resident
@@ -376,7 +376,8 @@ def circular_roster_post():
             if m.role == "leader":
                 flash(ct("{name} is the association's leader; their role stays.", name=name), "error")
             else:
-                m.role = "han_leader" if make else "member"
+                was, m.role = m.role, "han_leader" if make else "member"
+                sessions.role_changed(s, m.resident_id, was, m.role)
                 audit(s, "set_han_leader" if make else "unset_han_leader", f"membership:{m.id}")
                 if make and m.household_id is None:
                     flash(ct("{name} is now a block leader. Put them in a household of their block too, so they see that block.",

@@ -16,15 +16,16 @@ staff_cli = AppGroup("staff", help="Console accounts for center staff and associ
 @click.option("--association", "code", help="join code (for leaders and 班長)")
 @click.option("--han", help="the 班 (for 班長)")
 @click.option("--locale", type=click.Choice(["ja", "en"]), default="ja", show_default=True)
-@click.password_option(help="asked for if not given (at least 10 characters)")
+@click.password_option(help="asked for if not given (at least 10 characters, not a common one)")
 def create(username, display_name, role, code, han, locale, password):
     """Create a console account."""
     from bot.areas import find_association_by_code
+    from bot.console import passwords
     from bot.console.auth import hash_password
     from bot.models import StaffAccount
 
-    if len(password) < 10:
-        raise click.BadParameter("the password needs at least 10 characters")
+    if passwords.english(password, username):
+        raise click.BadParameter(passwords.english(password, username), param_hint="--password")
     with current_app.extensions["tsunagari"].db.session() as s:
         assoc = find_association_by_code(s, code) if code else None
         if role != "staff" and assoc is None:
@@ -54,11 +55,12 @@ def list_cmd():
 @click.password_option()
 def password_cmd(username, password):
     """Set a new password (and unlock the account); its console sessions end."""
+    from bot.console import passwords
     from bot.console.auth import end_sessions, hash_password
     from bot.models import StaffAccount
 
-    if len(password) < 10:
-        raise click.BadParameter("the password needs at least 10 characters")
+    if passwords.english(password, username):
+        raise click.BadParameter(passwords.english(password, username), param_hint="--password")
     with current_app.extensions["tsunagari"].db.session() as s:
         acct = s.scalar(select(StaffAccount).where(StaffAccount.username == username))
         if acct is None:

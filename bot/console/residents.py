@@ -9,7 +9,7 @@ import unicodedata
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from bot.console import ROLE_NAMES, audit, bot, bp, cN_, console_locale, ct, require
+from bot.console import ROLE_NAMES, audit, bot, bp, cN_, console_locale, ct, require, sessions
 from bot.console.events import managed_associations, show
 from bot.i18n import LANGUAGES
 from bot.models import Area, Association, Household, Membership, Resident
@@ -105,6 +105,7 @@ def resident_role(membership_id: int):
             flash(ct("Nothing was changed."), "ok")
             return redirect(url_for("console.resident", resident_id=resident_id))
         was, m.role = m.role, role
+        sessions.role_changed(s, m.resident_id, was, role)  # a leader's role taken away ends their console sessions
         han = s.scalar(select(Household.han).where(Household.id == m.household_id)) if m.household_id else None
         audit(s, "set_member_role", f"membership:{m.id}", resident=resident_id, association=m.association_id,
               role=role, was=was)
