@@ -64,6 +64,8 @@ class Config:
     resident_events_per_minute: int = 30  # more from one resident is answered once, then ignored
     unfollowed_retention_days: int = 180  # data of residents who unfollowed is deleted after this
     line_monthly_quota: int = 0  # messages a month the LINE plan includes (0: unlimited), for the dashboard
+    # Webhook events older than this are refused (a replayed capture); LINE redelivers sooner.
+    webhook_max_event_age_seconds: int = 3600
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -114,7 +116,8 @@ class Config:
                           ("OUTBOX_STALE_SECONDS", "outbox_stale_seconds"), ("LINE_MONTHLY_QUOTA", "line_monthly_quota"),
                           ("RESIDENT_EVENTS_PER_MINUTE", "resident_events_per_minute"),
                           ("UNFOLLOWED_RETENTION_DAYS", "unfollowed_retention_days"),
-                          ("ANNOUNCEMENT_CHUNK", "announcement_chunk")):
+                          ("ANNOUNCEMENT_CHUNK", "announcement_chunk"),
+                          ("WEBHOOK_MAX_EVENT_AGE_SECONDS", "webhook_max_event_age_seconds")):
             if env.get(key, "").isdigit():
                 values[name] = int(env[key])
         if env.get("HELP_CATEGORIES"):
