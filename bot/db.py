@@ -137,6 +137,11 @@ class WriterLock:
         self._local = threading.local()
         self._fd: int | None = None
 
+    @property
+    def nested(self) -> bool:
+        """This thread holds the lock more than once (a transaction inside another)."""
+        return getattr(self._local, "depth", 0) > 1
+
     @contextmanager
     def hold(self) -> Iterator[None]:
         import fcntl
@@ -194,8 +199,8 @@ class Database:
         with self._write_lock():
             with self.Session.begin() as s:
                 yield s
-            if s.info.pop(_CHECKPOINT, False):
-                self.checkpoint()
+            if s.info.pop(_CHECKPOINT, False) and not (self._writer and self._writer.nested):
+                self.checkpoint()  # (inside another transaction of this thread it could not finish)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
