@@ -70,6 +70,7 @@ import collections
 import math
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -130,7 +131,8 @@ def bot_env(db_url: str, line_url: str) -> dict[str, str]:
     names = set(re.findall(r'"([A-Z][A-Z0-9_]{2,})"', (ROOT / "bot" / "config.py").read_text()))
     env = {k: v for k, v in os.environ.items() if not k.startswith(BOT_ENV) and k not in names}
     env.update(DATABASE_URL=db_url, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
-               LINE_API_BASE_URL=line_url, PYTHONUNBUFFERED="1")
+               LINE_API_BASE_URL=line_url, PYTHONUNBUFFERED="1",
+               FLASK_SECRET_KEY=secrets.token_urlsafe(48))  # with LINE configured, a weak key is refused
     return env
 
 

@@ -59,7 +59,7 @@ def notify_helpers(session: Session, config: Config, req: HelpRequest, now: date
         session.add(HelperNotice(helper_id=helper.id, request_id=req.id, local_day=day, created_at=now))
         card = aid_messages.helper_notice_card(req, helper.locale, config)
         outbox.to_resident(session, helper, [card], not_before=at if at > now else None,
-                           dedupe_key=f"aid:notice:{req.id}:{helper.id}")
+                           dedupe_key=f"aid:notice:{req.id}:{helper.id}", about=req.requester)
         sent += 1
     session.flush()
     return sent

@@ -73,6 +73,9 @@ def build_app(config: Any = None) -> Flask:
     console.init_app(app)
     security.init_app(app, cfg)  # ProxyFix (TRUSTED_PROXIES) and the security headers
     cli.init_app(app)
+    from bot import accesslog
+
+    accesslog.install(app)  # no keys from addresses in the error log
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

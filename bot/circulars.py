@@ -143,16 +143,12 @@ def status_rows(session: Session, circ: Circular, han: str | None = None) -> lis
 
 
 def status_csv(session: Session, circ: Circular, han: str | None = None) -> bytes:
-    """The status CSV for the CLI and the console (UTF-8 with BOM, so Excel opens it)."""
-    import csv
-    import io
+    """The status CSV for the CLI and the console (bot.csvout: UTF-8 with BOM, no formulas)."""
+    from bot import csvout
 
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(CSV_HEADER)
-    for label, h, nick, read_at, answer, paper in status_rows(session, circ, han):
-        w.writerow([label or "", h or "", nick or "", "済" if read_at else "", answer or "", "紙" if paper else ""])
-    return buf.getvalue().encode("utf-8-sig")
+    return csvout.to_bytes(CSV_HEADER, (
+        [label or "", h or "", nick or "", "済" if read_at else "", answer or "", "紙" if paper else ""]
+        for label, h, nick, read_at, answer, paper in status_rows(session, circ, han)))
 
 
 def paper_households(session: Session, circ: Circular, han: str | None = None) -> list[tuple]:

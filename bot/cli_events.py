@@ -1,8 +1,6 @@
 """`flask --app bot events …`: events for the center's staff (the console comes later)."""
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from pathlib import Path
 
@@ -113,11 +111,9 @@ def attendees(event_id, csv_path):
         rows = [(a.resident.nickname or "-", a.party_size, "参加" if a.status == "going" else "キャンセル待ち", a.note or "")
                 for a in events.attendees(s, event_id)]
     if csv_path:
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["表示名", "人数", "状態", "回答"])
-        w.writerows(rows)
-        csv_path.write_text(buf.getvalue(), encoding="utf-8-sig", newline="")
+        from bot import csvout
+
+        csv_path.write_bytes(csvout.to_bytes(["表示名", "人数", "状態", "回答"], rows))
         click.echo(f"wrote {len(rows)} rows to {csv_path}")
         return
     for name, party, status, note in rows:

@@ -69,6 +69,8 @@ class Config:
     # Reverse proxies in front of the web process whose X-Forwarded-For/-Proto are believed
     # (0: none, the client's own address is used; 1: one nginx or load balancer; …).
     trusted_proxies: int = 0
+    # Webhook events older than this are refused (a replayed capture); LINE redelivers sooner.
+    webhook_max_event_age_seconds: int = 3600
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -126,7 +128,8 @@ class Config:
                           ("OUTBOX_STALE_SECONDS", "outbox_stale_seconds"), ("LINE_MONTHLY_QUOTA", "line_monthly_quota"),
                           ("RESIDENT_EVENTS_PER_MINUTE", "resident_events_per_minute"),
                           ("UNFOLLOWED_RETENTION_DAYS", "unfollowed_retention_days"),
-                          ("ANNOUNCEMENT_CHUNK", "announcement_chunk")):
+                          ("ANNOUNCEMENT_CHUNK", "announcement_chunk"),
+                          ("WEBHOOK_MAX_EVENT_AGE_SECONDS", "webhook_max_event_age_seconds")):
             if env.get(key, "").isdigit():
                 values[name] = int(env[key])
         if env.get("TRUSTED_PROXIES", "").strip().isdigit():

@@ -75,6 +75,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # Deleted rows (a resident's data) are overwritten with zeros, not left in free pages.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -135,6 +137,11 @@ class WriterLock:
         self._local = threading.local()
         self._fd: int | None = None
 
+    @property
+    def nested(self) -> bool:
+        """This thread holds the lock more than once (a transaction inside another)."""
+        return getattr(self._local, "depth", 0) > 1
+
     @contextmanager
     def hold(self) -> Iterator[None]:
         import fcntl
@@ -162,6 +169,15 @@ def _sqlite_file(url: str) -> str | None:
     return path if path and path != ":memory:" else None
 
 
+_CHECKPOINT = "tsunagari_checkpoint"
+
+
+def checkpoint_after_commit(session: Session) -> None:
+    """Ask `Database.session` to empty SQLite's WAL once this transaction commits: personal
+    data was deleted, and the WAL still holds the pages as they were (PostgreSQL: nothing)."""
+    session.info[_CHECKPOINT] = True
+
+
 class Database:
     def __init__(self, url: str):
         self.url = url
@@ -180,8 +196,11 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        with self._write_lock(), self.Session.begin() as s:
-            yield s
+        with self._write_lock():
+            with self.Session.begin() as s:
+                yield s
+            if s.info.pop(_CHECKPOINT, False) and not (self._writer and self._writer.nested):
+                self.checkpoint()  # (inside another transaction of this thread it could not finish)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -194,6 +213,29 @@ class Database:
                     yield s
                 finally:
                     s.rollback()
+
+    def checkpoint(self) -> bool:
+        """SQLite: copy the WAL into the database file and truncate it to nothing, so pages as
+        they were before a deletion are gone from the disk files too (with secure_delete, the
+        database file keeps zeros where the data was). True when done; False when a reader kept
+        it from finishing (the next checkpoint does it) or not SQLite."""
+        import logging
+
+        if self.dialect != "sqlite":
+            return False
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute("PRAGMA busy_timeout=5000")  # a deletion's answer should not wait long
+            busy = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+        finally:
+            raw.close()
+        if busy:
+            logging.getLogger(__name__).info("WAL checkpoint after a deletion could not finish (a reader); "
+                                             "the next one will")
+        return not busy
 
     def ping(self) -> bool:
         try:

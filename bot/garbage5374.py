@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -531,10 +532,46 @@ def load_url(base_url: str, *, session: requests.Session | None = None, timeout:
     return parse(files)
 
 
+MAX_REDIRECTS = 5
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
+
+
+def _may_follow(start: str, target: str) -> bool:
+    """A redirect is followed only to http(s) on the host given (same host and port; http to
+    https on the default ports is fine): a city's server must not send the bot elsewhere."""
+    s_scheme, s_host, s_port = _origin(start)
+    t_scheme, t_host, t_port = _origin(target)
+    if t_scheme not in ("http", "https") or not t_host or t_host != s_host:
+        return False
+    default = urlsplit(start).port is None and urlsplit(target).port is None
+    return t_port == s_port or default
+
+
+def _get(http: requests.Session, url: str, name: str, timeout: float) -> requests.Response:
+    """GET, following redirects only within the host given (see `_may_follow`)."""
+    current = url
+    for _ in range(MAX_REDIRECTS + 1):
+        response = http.get(current, stream=True, timeout=timeout, allow_redirects=False)
+        if not response.is_redirect:
+            return response
+        target = urljoin(current, response.headers.get("Location", ""))
+        response.close()
+        if not _may_follow(url, target):
+            raise CalendarError(f"{name}: {current} redirects to {target}, another host or scheme: "
+                                "only redirects within the host given are followed (give the final address)")
+        current = target
+    raise CalendarError(f"{name}: {url} redirects more than {MAX_REDIRECTS} times")
+
+
 def _fetch(http: requests.Session, url: str, name: str, timeout: float, *, required: bool) -> bytes | None:
     deadline = time.monotonic() + 3 * timeout
     try:
-        with http.get(url, stream=True, timeout=timeout) as response:
+        with _get(http, url, name, timeout) as response:
             if response.status_code in (404, 410) and not required:
                 return None
             if response.status_code != 200:

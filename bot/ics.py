@@ -1,13 +1,26 @@
 """An iCalendar (RFC 5545) file for one event, for phones' and PCs' calendars."""
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import datetime, timedelta, timezone
 
 from bot.models import Event
 
 
+# Line breaks of any kind (CRLF, a bare CR or LF, NEL, U+2028/2029) become the escaped "\\n";
+# every other control character goes: a bare CR would end the property line early in some
+# calendar programs and let the rest of the text be read as a property of its own.
+_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def _plain(text: str) -> str:
+    return "".join(ch for ch in text.replace("\t", " ") if unicodedata.category(ch) != "Cc")
+
+
 def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
+    text = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return "\\n".join(_plain(part) for part in _BREAKS.split(text))
 
 
 def _utc(dt: datetime) -> str:
@@ -33,7 +46,7 @@ def event_ics(event: Event, host: str = "tsunagari", now: datetime | None = None
     lines = [
         "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Tsunagari//Community events//JA", "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH", "BEGIN:VEVENT",
-        f"UID:event-{event.id}@{host}",
+        f"UID:event-{event.id}@{_plain(host)}",
         f"DTSTAMP:{_utc(now)}",
         f"DTSTART:{_utc(event.starts_at)}",
         f"DTEND:{_utc(end)}",

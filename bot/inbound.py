@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -24,6 +25,22 @@ from linebot.v3.webhooks import (
     TextMessageContent,
     UnfollowEvent,
 )
+
+
+# LINE's user IDs are "U" and 32 lowercase hex digits (group and room IDs: "C" or "R"); the
+# local web chat's demo residents are "web-" and a short name (bot.demo).
+LINE_USER_ID = re.compile(r"U[0-9a-f]{32}")
+LINE_GROUP_ID = re.compile(r"[CR][0-9a-f]{32}")
+WEB_USER_ID = re.compile(r"web-[a-z0-9-]{1,40}")
+
+
+def valid_ids(ev: "Inbound") -> bool:
+    """The event's user (and group) IDs have the shape their channel gives them. Anything else
+    (a 5,000-character "user ID") is ignored at the boundary, before it reaches a table."""
+    pattern = WEB_USER_ID if ev.channel == "web" else LINE_USER_ID
+    if ev.user_id is not None and not pattern.fullmatch(ev.user_id):
+        return False
+    return ev.group_id is None or ev.channel == "web" or bool(LINE_GROUP_ID.fullmatch(ev.group_id))
 
 
 class BadSignature(Exception):

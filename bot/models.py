@@ -175,6 +175,12 @@ class OutboxMessage(Base):
     # The worker sends rank 0 first: urgent notices, and messages to one resident about what
     # they are doing; then rank 1: announcements, reminders and circulars to many.
     rank: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Another resident whose words or name the message carries (a relayed message, an offer, a
+    # thanks, a match, a request shown to a helper): when they delete their data, the message
+    # is cancelled if not yet sent and its text blanked (residents.delete_resident).
+    subject_resident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("resident.id", ondelete="SET NULL"), index=True
+    )
 
     __table_args__ = (Index("ix_outbox_message_status_rank_next", "status", "rank", "next_attempt_at"),)
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot import render_line
 from bot.config import Config
-from bot.db import Database, utcnow
+from bot.db import Database, checkpoint_after_commit, utcnow
 from bot.line_client import LineClient, SendResult
 from bot.models import OutboxMessage, Resident, WebChatMessage
 from bot.replies import Reply, to_dict
@@ -46,11 +46,13 @@ def enqueue(
     claimed: bool = False,
     erase_after_send: bool = False,
     dedupe_key: str | None = None,
+    subject_resident_id: int | None = None,
 ) -> list[OutboxMessage]:
     """Add outbox rows for `replies` (already translated for the recipients).
 
     `claimed=True` marks the rows as being sent by this process right after commit; if it dies
-    first, the worker takes them back after `outbox_stale_seconds`.
+    first, the worker takes them back after `outbox_stale_seconds`. `subject_resident_id`: the
+    other resident whose words or name the replies carry (scrubbed when they delete their data).
     """
     if not replies or not recipients:
         return []
@@ -74,6 +76,7 @@ def enqueue(
             dedupe_key=f"{dedupe_key}:{i}" if dedupe_key and i else dedupe_key,
             created_at=now,
             rank=0 if len(recipients) == 1 else 1,  # one resident's messages before mass sends
+            subject_resident_id=subject_resident_id,
         )
         session.add(row)
         rows.append(row)
@@ -202,6 +205,8 @@ class Sender:
     # -- recording (one transaction for a batch) ---------------------------------------------
     def record(self, session: Session, outcomes: Sequence[Outcome], now: datetime | None = None) -> None:
         now = now or utcnow()
+        if any(oc.erase for oc in outcomes):  # the last words to a resident who deleted their data
+            checkpoint_after_commit(session)
         plain = [oc for oc in outcomes if oc.result.ok and oc.transcript is None and not oc.erase]
         done = {id(oc) for oc in plain}
         if plain:  # the common case: sent, all in one statement run many times
@@ -520,17 +525,19 @@ def requeue(session: Session, ids: Sequence[int] | None = None, now: datetime | 
 
 def to_resident(
     session: Session, resident: Resident, replies: Sequence[Reply], *, not_before: datetime | None = None,
-    dedupe_key: str | None = None,
+    dedupe_key: str | None = None, about: Resident | None = None,
 ) -> list[OutboxMessage]:
     """Push `replies` (already in the resident's language) to one resident, through the worker.
 
     Nothing is queued for a resident who unfollowed. `not_before` holds the message back (quiet
-    hours)."""
+    hours). `about`: another resident whose words or name the message carries (their data is
+    scrubbed from it if they delete it)."""
     if not resident.following:
         return []
     rows = enqueue(
         session, channel=resident.channel, recipients=[resident.line_user_id], replies=replies,
         resident_id=resident.id, dedupe_key=dedupe_key,
+        subject_resident_id=about.id if about is not None and about.id != resident.id else None,
     )
     if not_before is not None:
         for row in rows:

@@ -6,9 +6,10 @@ from datetime import datetime
 
 from functools import cache
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.orm import Session
 
+from bot.db import checkpoint_after_commit
 from bot.models import (
     ConversationState,
     Membership,
@@ -98,9 +99,12 @@ def delete_resident(session: Session, resident: Resident) -> None:
     """Remove everything that identifies the resident.
 
     Rows that belong to them go (memberships, conversation, web-chat transcript, messages not
-    yet sent); the resident row itself goes. Sent outbox rows keep no link to them.
+    yet sent); the resident row itself goes. Sent outbox rows keep no link to them, and other
+    residents' messages keep none of their name or words (`_scrub_from_others`). On SQLite the
+    deleted bytes are overwritten (secure_delete) and the WAL is emptied after commit.
     """
     rid = resident.id
+    _scrub_from_others(session, resident)
     session.execute(
         delete(OutboxMessage).where(
             OutboxMessage.resident_id == rid, OutboxMessage.status.in_(["pending", "dead", "cancelled"])
@@ -118,6 +122,7 @@ def delete_resident(session: Session, resident: Resident) -> None:
     session.execute(delete(Membership).where(Membership.resident_id == rid))
     session.delete(resident)
     session.flush()
+    checkpoint_after_commit(session)
 
 
 def _scrub_from_multicasts(session: Session, user_id: str) -> None:
@@ -132,8 +137,72 @@ def _scrub_from_multicasts(session: Session, user_id: str) -> None:
     for row in session.scalars(select(OutboxMessage).where(OutboxMessage.resident_id.is_(None), has)):
         left = [u for u in row.recipients if u != user_id]
         row.recipients = left
-        if not left and row.status in ("pending", "dead"):
-            row.status = "cancelled"
+        if not left:
+            row.payload = []  # a personal reminder to them alone carries their own words
+            if row.status in ("pending", "dead"):
+                row.status = "cancelled"
+
+
+# Texts shorter than this are not searched for in other residents' messages (a one-letter
+# nickname would match nearly everything); more than this many of their texts are not either.
+_SCRUB_MIN_CHARS = 2
+_SCRUB_MAX_TEXTS = 200
+
+
+def _scrub_from_others(session: Session, resident: Resident) -> None:
+    """Other residents' messages that carry this resident's name or words.
+
+    Messages marked with them as subject (a relayed message, an offer, a thanks, a match, their
+    request shown to a helper): not yet sent, they are cancelled; sent or not, their text goes.
+    Then every other message (not a mass send: announcements, reminders, garbage days) that was
+    sent, cancelled or failed and still quotes their nickname or something they wrote (a
+    request, an offer's message, a relayed message) — the replies other residents got while
+    browsing requests, say — has its text blanked (a failed one is cancelled). Messages still
+    to be sent are changed only through the mark: a search could also hit an unrelated message
+    that happens to contain the same word. Other residents' conversations addressed to them
+    (writing a message to them) end."""
+    import json
+
+    from sqlalchemy import Text, cast, or_
+
+    from bot.models import HelpOffer, HelpRequest, RelayMessage
+
+    rid = resident.id
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.subject_resident_id == rid, OutboxMessage.status.in_(["pending", "dead"]))
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.subject_resident_id == rid)
+        .values(subject_resident_id=None, payload=[], recipients=[], reply_token=None)
+        .execution_options(synchronize_session=False)
+    )
+    texts: list[str] = [resident.nickname or ""]
+    for stmt in (select(HelpRequest.description).where(HelpRequest.requester_id == rid),
+                 select(HelpOffer.message).where(HelpOffer.helper_id == rid, HelpOffer.message.is_not(None)),
+                 select(RelayMessage.text).where(RelayMessage.sender_id == rid)):
+        texts += list(session.scalars(stmt.limit(_SCRUB_MAX_TEXTS)))
+    # Matched as stored: the JSON column holds text as json.dumps writes it (\u escapes).
+    needles = {json.dumps(x.strip())[1:-1] for x in texts if x and len(x.strip()) >= _SCRUB_MIN_CHARS}
+    needles = sorted(needles, key=len)[:_SCRUB_MAX_TEXTS]
+    if needles:
+        stored = cast(OutboxMessage.payload, Text)
+        quoting = (OutboxMessage.status.in_(["sent", "cancelled", "dead"]), OutboxMessage.source.is_(None),
+                   OutboxMessage.resident_id.is_distinct_from(rid),
+                   or_(*(stored.contains(n, autoescape=True) for n in needles)))
+        session.execute(
+            update(OutboxMessage).where(*quoting).values(
+                payload=[], status=case((OutboxMessage.status == "dead", "cancelled"), else_=OutboxMessage.status))
+            .execution_options(synchronize_session=False)
+        )
+    if resident.nickname:
+        for state in session.scalars(select(ConversationState).where(ConversationState.flow == "relay",
+                                                                     ConversationState.resident_id != rid)):
+            if (state.data or {}).get("to_name") == resident.nickname:
+                session.delete(state)
 
 
 def expire_unfollowed(session: Session, now: datetime, days: int) -> int:

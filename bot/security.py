@@ -29,6 +29,8 @@ OLD_DEFAULT_KEY = "dev-only-not-secret"  # the key earlier versions fell back to
 MIN_KEY_LENGTH = 32
 MIN_KEY_CHARACTERS = 10  # distinct characters: "aaaa…" or "1234…1234" is not a key
 KEY_FILE = "secret_key"
+# Words of the placeholders in documentation and examples ("change-me-to-a-long-random-value").
+PLACEHOLDER_WORDS = ("change-me", "changeme", "your-secret", "example", "placeholder")
 GENERATE = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
 HSTS = "max-age=31536000"
 # Pages that show personal data (or sign someone in): never kept by a browser or a proxy.
@@ -48,7 +50,8 @@ def key_weakness(key: str | None) -> str | None:
         return "FLASK_SECRET_KEY is the development default that is published in the repository"
     if len(key) < MIN_KEY_LENGTH:
         return f"FLASK_SECRET_KEY is too short ({len(key)} characters; at least {MIN_KEY_LENGTH} are needed)"
-    if len(set(key)) < MIN_KEY_CHARACTERS or any(ch.isspace() or ch == "…" for ch in key):
+    if (len(set(key)) < MIN_KEY_CHARACTERS or any(ch.isspace() or ch == "…" for ch in key)
+            or any(word in key.lower() for word in PLACEHOLDER_WORDS)):
         return "FLASK_SECRET_KEY looks like a placeholder or a pattern, not a random value"
     return None
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.db import utcnow
 from bot.demo import demo_residents
 from bot.i18n import LANGUAGES, N_, t
-from bot.inbound import Inbound
+from bot.inbound import WEB_USER_ID, Inbound
 from bot.models import Resident, WebChatMessage
 from bot.replies import parse_postback
 
@@ -90,6 +90,8 @@ def send():
         abort(415)
     body = request.get_json(silent=True) or {}
     user_id = str(body.get("resident") or "")
+    if not WEB_USER_ID.fullmatch(user_id):  # only demo residents' ids, checked before any use
+        abort(404)
     bot = _bot()
     locale = _ui_locale()
     text = body.get("text")

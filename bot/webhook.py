@@ -6,7 +6,8 @@ from dataclasses import replace
 
 from flask import Blueprint, current_app, request
 
-from bot.inbound import BadSignature, Inbound, MalformedDelivery, parse_delivery
+from bot.db import utcnow
+from bot.inbound import BadSignature, Inbound, MalformedDelivery, parse_delivery, valid_ids
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhook", __name__)
@@ -30,9 +31,29 @@ def callback():
     except MalformedDelivery as exc:
         log.info("malformed delivery refused: %s", exc)
         return "malformed", 400
-    events = [_with_photo(bot, _with_profile(bot, ev)) for ev in events]
+    events = [_with_photo(bot, _with_profile(bot, ev)) for ev in _acceptable(bot, events)]
     bot.handle_delivery(events)
     return "OK", 200
+
+
+def _acceptable(bot, events: list[Inbound]) -> list[Inbound]:
+    """Drop, with a log line (never the user ID), events that must not be handled:
+    - too old (`WEBHOOK_MAX_EVENT_AGE_SECONDS`): a signed delivery captured and sent again once
+      its inbox row is gone would otherwise be handled again; LINE redelivers well within it;
+    - a user or group ID that is not one LINE gives (it would be stored as sent)."""
+    window_ms = bot.config.webhook_max_event_age_seconds * 1000
+    now_ms = int(utcnow().timestamp() * 1000)
+    kept = []
+    for ev in events:
+        if now_ms - ev.timestamp_ms > window_ms:
+            log.warning("event %s (%s) refused: sent %d s ago, more than WEBHOOK_MAX_EVENT_AGE_SECONDS=%d "
+                        "(a replay?)", ev.event_id, ev.kind, (now_ms - ev.timestamp_ms) // 1000,
+                        bot.config.webhook_max_event_age_seconds)
+        elif not valid_ids(ev):
+            log.warning("event %s (%s) ignored: its user or group ID is not a LINE ID", ev.event_id, ev.kind)
+        else:
+            kept.append(ev)
+    return kept
 
 
 def _with_profile(bot, ev: Inbound) -> Inbound:

@@ -31,7 +31,8 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     if not requester.following:  # they left LINE meanwhile: an offer nobody can see is no offer
         ctx.session.delete(offer)
         return [Text(ctx.t(N_("Sorry, this request is no longer open.")))]
-    outbox.to_resident(ctx.session, requester, [aid_messages.offer_card(offer, requester.locale, ctx.config)])
+    outbox.to_resident(ctx.session, requester, [aid_messages.offer_card(offer, requester.locale, ctx.config)],
+                       about=ctx.resident)
     return [Text(ctx.t(N_("Thank you! Your offer has been sent. We will tell you when they answer.")))]
 
 

@@ -22,7 +22,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         ctx.session.delete(msg)
         return [Text(ctx.t(N_("{name} cannot receive messages right now, so it was not sent."), name=other.nickname or "-"))]
     card = aid_messages.relay_card(mutual_aid.get_request(ctx.session, msg.request_id), msg, ctx.resident, msg.text, other.locale)
-    outbox.to_resident(ctx.session, other, [card])
+    outbox.to_resident(ctx.session, other, [card], about=ctx.resident)
     return [Text(ctx.t(N_("Sent to {name}."), name=other.nickname or "-"))]
 
 

@@ -53,7 +53,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         t(helper.locale, N_("{name} says thank you! {hours} added to your thanks record (total: {total})."),
           name=ctx.resident.nickname or "-", hours=timebank.format_hours(minutes, helper.locale),
           total=timebank.format_hours(total, helper.locale)) + note
-    )])
+    )], about=ctx.resident)
     return [Text(ctx.t(N_("Thank you! We passed on your thanks and recorded {hours} for {name}."),
                        hours=timebank.format_hours(minutes, ctx.locale), name=helper.nickname or "-"))]
 

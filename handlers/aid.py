@@ -120,7 +120,8 @@ def do_offer(ctx: Ctx, data: dict) -> list[Reply]:
 def do_accept(ctx: Ctx, data: dict) -> list[Reply]:
     match = mutual_aid.accept_offer(ctx.session, ctx.resident, _offer(ctx, data).id, ctx.now)
     helper = match.offer.helper
-    outbox.to_resident(ctx.session, helper, [aid_messages.match_card(match.request, helper, ctx.resident, ctx.config)])
+    outbox.to_resident(ctx.session, helper, [aid_messages.match_card(match.request, helper, ctx.resident, ctx.config)],
+                       about=ctx.resident)
     for other in match.others:
         outbox.to_resident(ctx.session, other.helper, [Text(t(
             other.helper.locale, N_("Thank you for offering to help! This request has been matched with another neighbour this time.")))])

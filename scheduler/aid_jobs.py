@@ -44,5 +44,5 @@ def follow_up(session: Session, config: Config, now: datetime) -> int:
         for reader in (req.requester, helper):
             if reader is not None:
                 outbox.to_resident(session, reader, [aid_messages.followup_card(req, reader, config)],
-                                   not_before=_when(reader, now, config))
+                                   not_before=_when(reader, now, config), about=req.requester)
     return len(due)

@@ -24,7 +24,7 @@ def housekeeping(bot: Bot) -> None:
     from scheduler.housekeeping import tidy
 
     with bot.db.session() as s:
-        counts = tidy(s, utcnow(), bot.config.unfollowed_retention_days)
+        counts = tidy(s, utcnow(), bot.config.unfollowed_retention_days, bot.config.webhook_max_event_age_seconds)
     log.info("housekeeping: %s", counts)
 
 

@@ -9,14 +9,22 @@ from sqlalchemy.orm import Session
 from bot.models import Announcement, Circular, ConversationState, InboundEvent, Media, OutboxMessage
 
 INBOX_KEEP = timedelta(days=7)  # longer than LINE redelivers an event
+# ...and at least a day longer than the webhook accepts an event (WEBHOOK_MAX_EVENT_AGE_SECONDS):
+# while an event can still be accepted, its inbox row must be there to make it a no-op.
+INBOX_MARGIN = timedelta(days=1)
 SENT_KEEP = timedelta(days=30)
 PHOTO_UNUSED_KEEP = timedelta(days=1)  # a photo sent during a conversation that was left
 
 
-def tidy(session: Session, now: datetime, retention_days: int = 180) -> dict[str, int]:
+def inbox_keep(max_event_age_seconds: int = 3600) -> timedelta:
+    return max(INBOX_KEEP, timedelta(seconds=max_event_age_seconds) + INBOX_MARGIN)
+
+
+def tidy(session: Session, now: datetime, retention_days: int = 180, max_event_age_seconds: int = 3600) -> dict[str, int]:
     counts = {}
     counts["inbox"] = session.execute(
-        delete(InboundEvent).where(InboundEvent.status != "pending", InboundEvent.received_at < now - INBOX_KEEP)
+        delete(InboundEvent).where(InboundEvent.status != "pending",
+                                   InboundEvent.received_at < now - inbox_keep(max_event_age_seconds))
     ).rowcount or 0
     counts["conversations"] = session.execute(
         delete(ConversationState).where(ConversationState.expires_at < now)

@@ -192,7 +192,8 @@ def test_outsiders_and_forged_buttons_see_nothing(line, fake_line, bot, db, runn
         assert s.scalar(select(CircularRecipient).where(CircularRecipient.read_at.is_not(None))) is None
 
 
-def test_web_page_counts_as_read_and_archive_finds_it(app_factory, line, fake_line, bot, db, runner, assoc, clock):
+def test_web_page_read_button_counts_as_read_and_archive_finds_it(app_factory, line, fake_line, bot, db, runner, assoc,
+                                                                  clock):
     cid = send(runner)
     with db.session() as s:
         rid = s.scalar(select(Resident.id).where(Resident.line_user_id == MEMBER_EN))
@@ -205,8 +206,14 @@ def test_web_page_counts_as_read_and_archive_finds_it(app_factory, line, fake_li
     html = page.get_data(as_text=True)
     assert "清掃のお知らせ" in html and "軍手をお持ちください" in html and "Not translated" in html
     assert page.headers["Cache-Control"] == "no-store"
+    with db.session() as s:  # opening the page is not reading it (link previewers open it too)
+        assert s.scalar(select(CircularRecipient.read_at).where(CircularRecipient.token == token)) is None
+    assert "I have read it" in html
+    browser = {"User-Agent": "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/126.0 Mobile Safari/537.36"}
+    assert client.post(f"/c/{token}", data={"how": "button"}, headers=browser).status_code == 303
     with db.session() as s:
         assert s.scalar(select(CircularRecipient.read_at).where(CircularRecipient.token == token)) is not None
+    assert "Thank you. We have noted that you read it." in client.get(f"/c/{token}").get_data(as_text=True)
     line.say(MEMBER_JA, "回覧板")
     assert "清掃のお知らせ" in json.dumps(fake_line.messages_to(MEMBER_JA)[-1], ensure_ascii=False)
     line.say(MEMBER_JA, "回覧板 軍手")

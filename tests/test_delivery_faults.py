@@ -26,6 +26,7 @@ from bot.models import OutboxMessage, Reminder, Resident
 from bot.recurrence import Rule
 from scheduler import clock as clock_mod
 from tests import support
+from tests.conftest import TEST_SECRET_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 UNFINISHED = ("pending", "sending")
@@ -131,7 +132,8 @@ def worker_env(db_url: str, fake) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("LINE_", "DATABASE_")) and k not in ("OUTBOX_STALE_SECONDS", "WORKER_THREADS")}
     env.update(DATABASE_URL=db_url, LINE_CHANNEL_SECRET=support.SECRET, LINE_CHANNEL_ACCESS_TOKEN=fake.token,
-               LINE_API_BASE_URL=fake.url, OUTBOX_STALE_SECONDS="2", WORKER_THREADS="4", PYTHONUNBUFFERED="1")
+               LINE_API_BASE_URL=fake.url, OUTBOX_STALE_SECONDS="2", WORKER_THREADS="4", PYTHONUNBUFFERED="1",
+               FLASK_SECRET_KEY=TEST_SECRET_KEY)
     return env
 
 

@@ -52,7 +52,8 @@ def _add_accounts(app, *names: str) -> None:
 
 # -- 1. the secret key ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("key", [None, "dev-only-not-secret", "short-key", "a" * 48, "…(a long random string: python -c …)"])
+@pytest.mark.parametrize("key", [None, "dev-only-not-secret", "short-key", "a" * 48, "…(a long random string: python -c …)",
+                                 "change-me-to-a-long-random-value"])
 @pytest.mark.parametrize("production", ["line", "https"])
 def test_production_refuses_to_start_without_a_strong_secret_key(production, key, tmp_path):
     from bot.security import InsecureConfiguration

@@ -58,3 +58,39 @@ def test_random_bytes_and_signatures_are_refused(line, body, signature):
 def test_signed_random_json_is_200_or_400(line, body):
     resp = line.post([], body=json.dumps(body).encode())
     assert resp.status_code in (200, 400)
+
+
+# Any user ID and any timestamp: only LINE-shaped IDs reach a table, and only events within the
+# accepted age (WEBHOOK_MAX_EVENT_AGE_SECONDS) are recorded.
+user_ids = st.one_of(st.text(max_size=40),
+                     st.text(alphabet="0123456789abcdefABCDEF", min_size=30, max_size=34).map(lambda h: "U" + h),
+                     st.just("U" + "a" * 5000), st.sampled_from(["U" + "1" * 32, "U" + "2" * 32]))
+ages = st.one_of(st.integers(min_value=-60, max_value=7200), st.integers(min_value=0, max_value=10**9))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(batch=st.lists(st.tuples(user_ids, ages), min_size=1, max_size=4))
+def test_user_ids_and_ages_are_checked_at_the_boundary(line, db, batch):
+    import re
+    import time
+
+    from sqlalchemy import select
+
+    from bot.models import InboundEvent, Resident
+
+    with db.session() as s:
+        before = set(s.scalars(select(InboundEvent.webhook_event_id)))
+    now_ms = int(time.time() * 1000)
+    events = []
+    for user, age in batch:
+        ev = {"type": "follow", "mode": "active", "timestamp": now_ms - age * 1000, "webhookEventId": event_id(),
+              "deliveryContext": {"isRedelivery": False}, "source": {"type": "user", "userId": user},
+              "replyToken": "x", "follow": {"isUnblocked": False}}
+        events.append(ev)
+    assert line.post(events).status_code in (200, 400)
+    with db.session() as s:
+        assert all(re.fullmatch(r"U[0-9a-f]{32}", u) for u in s.scalars(select(Resident.line_user_id)))
+        recorded = set(s.scalars(select(InboundEvent.webhook_event_id))) - before
+    allowed = {ev["webhookEventId"] for ev, (user, age) in zip(events, batch)
+               if age <= 3600 and (user == "" or re.fullmatch(r"U[0-9a-f]{32}", user))}  # "": no user given
+    assert recorded <= allowed

@@ -260,7 +260,9 @@ def init_app(app) -> None:
 
     csrf = CSRFProtect()
     csrf.init_app(app)
-    for name in ("webhook", "webchat"):  # signed by LINE / the local demo chat's JSON API
+    # Signed by LINE / the local demo chat's JSON API / the circular page, whose address is its
+    # key (no cookie to ride on; see bot.circular_page).
+    for name in ("webhook", "webchat", "circular_page"):
         if name in app.blueprints:
             csrf.exempt(app.blueprints[name])
     app.register_blueprint(bp)

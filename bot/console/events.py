@@ -4,15 +4,13 @@ cancelling (everyone told), the attendee list with its CSV (UTF-8 with BOM, for 
 .ics file. Staff see every event; an association's leader only their association's."""
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from bot import timefmt
+from bot import csvout, timefmt
 from bot.console import audit, bot, bp, cN_, console_locale, ct, current, require
 from bot.db import utcnow
 from bot.models import Area, Association, Event
@@ -22,8 +20,6 @@ AUDIENCES = {"all": EVERYONE, "areas": cN_("Residents of some areas"),
              "association": cN_("Members of an association")}
 TITLE_MAX, PLACE_MAX, DESCRIPTION_MAX, ORGANIZER_MAX, QUESTION_MAX = 100, 200, 1000, 100, 100
 CAPACITY_MAX = 10000
-# Spreadsheet programs run a cell that starts with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # -- helpers shared by the page modules of this group ----------------------------------------
@@ -36,14 +32,6 @@ def show(dt: datetime | None) -> str:
 def local_input(dt: datetime | None) -> str:
     """A stored time as the value of a datetime-local input."""
     return dt.astimezone(ZoneInfo(bot().config.tz_name)).strftime("%Y-%m-%dT%H:%M") if dt else ""
-
-
-def safe_cell(value) -> str | int:
-    """A CSV cell a spreadsheet will not run as a formula (nicknames are typed by residents)."""
-    if isinstance(value, int):
-        return value
-    text = str(value or "")
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def form_int(name: str) -> int | None:
@@ -428,12 +416,9 @@ def event_attendees_csv(event_id: int):
     with bot().db.read() as s:
         _event_or_403(s, event_id)
         rows = _attendee_rows(s, event_id)
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow([ct("Nickname"), ct("People"), ct("Status"), ct("Answer")])
-    for r in rows:
-        w.writerow([safe_cell(r["name"]), r["party"], ct("Going") if r["going"] else ct("On the wait-list"), safe_cell(r["note"])])
-    body = buf.getvalue().encode("utf-8-sig")  # the BOM tells Excel it is UTF-8
+    body = csvout.to_bytes([ct("Nickname"), ct("People"), ct("Status"), ct("Answer")],
+                           ([r["name"], r["party"], ct("Going") if r["going"] else ct("On the wait-list"), r["note"]]
+                            for r in rows))
     return Response(body, headers={
         "Content-Disposition": f'attachment; filename="event-{event_id}-attendees.csv"',
         "Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store"})
