@@ -148,44 +148,48 @@ def ics(event_id, out):
 @click.option("--place")
 def update(event_id, starts, ends, place):
     """Change the time or place; attendees and the wait-list are told."""
-    from bot import event_messages as em
-    from bot import events
-    from handlers.events import notify_all
+    from bot import events, services
+    from bot.db import utcnow
+    from bot.errors import UserError
+    from bot.services import events as event_service
 
     bot = _bot()
     with bot.db.session() as s:
         ev = events.get_event(s, event_id, lock=True)
         if ev is None:
             raise click.ClickException(f"no event {event_id}")
+        values = {}
         if starts:
-            ev.starts_at = _when(starts, bot.config.tz_name)
+            values["starts_at"] = _when(starts, bot.config.tz_name)
         if ends:
-            ev.ends_at = _when(ends, bot.config.tz_name)
+            values["ends_at"] = _when(ends, bot.config.tz_name)
         if place:
-            ev.place = place
-        if starts or ends or place:
-            ev.version += 1  # residents' buttons drawn before show the event anew (bot.refs)
-        n = notify_all(s, bot.config, ev, em.changed)
-    click.echo(f"event {event_id} updated; {n} people told")
+            values["place"] = place
+        try:
+            outcome = services.apply(s, event_service.update(s, ev, values, bot.config, utcnow()), "cli")
+        except UserError as exc:
+            raise click.ClickException(exc.render("en", bot.config.tz_name)) from None
+    click.echo(f"event {event_id} updated; {outcome.facts['told']} people told")
 
 
 @events_cli.command("cancel")
 @click.argument("event_id", type=int)
 def cancel(event_id):
     """Cancel an event; attendees and the wait-list are told."""
-    from bot import event_messages as em
-    from bot import events
-    from handlers.events import notify_all
+    from bot import events, services
+    from bot.db import utcnow
+    from bot.services import events as event_service
 
     bot = _bot()
     with bot.db.session() as s:
         ev = events.get_event(s, event_id, lock=True)
         if ev is None:
             raise click.ClickException(f"no event {event_id}")
-        ev.status = "cancelled"
-        ev.version += 1
-        n = notify_all(s, bot.config, ev, em.cancelled)
-    click.echo(f"event {event_id} cancelled; {n} people told")
+        outcome = services.apply(s, event_service.cancel(s, ev, bot.config, utcnow()), "cli")
+    if outcome.facts["already"]:
+        click.echo(f"event {event_id} was already cancelled; nobody told again")
+    else:
+        click.echo(f"event {event_id} cancelled; {outcome.facts['told']} people told")
 
 
 @events_cli.command("figures")

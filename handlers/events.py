@@ -150,13 +150,3 @@ def changed(ctx: Ctx, obj) -> list[Reply]:
 
 def event_postback(ctx: Ctx) -> list[Reply]:
     return buttons.dispatch(ctx, ACTIONS, changed)
-
-
-def notify_all(session, config, event, message: Callable) -> int:
-    """Tell attendees and the wait-list about a change, each in their language."""
-    n = 0
-    for s in events.to_notify(session, event.id):
-        outbox.to_resident(session, s.resident, [Text(message(event, s.resident.locale, config))])
-        n += 1
-    return n
-

@@ -274,17 +274,6 @@ def event_edit(event_id: int):
     return render_template("console/events_form.html", form=form, errors=[], event=row, **choices)
 
 
-def _tell_promoted(s, promoted) -> int:
-    from bot import event_messages as em
-    from bot import outbox
-    from bot.replies import Text
-
-    for signup in promoted:
-        r = signup.resident
-        outbox.to_resident(s, r, [Text(em.promoted(signup.event, r.locale, bot().config))])
-    return len(promoted)
-
-
 def _managed_event(s, event_id: int):
     """The event, locked for a change, if the signed-in person manages it (else 404 / 403)."""
     from bot import events as ev_domain
@@ -300,9 +289,8 @@ def _managed_event(s, event_id: int):
 @bp.post("/events/<int:event_id>")
 @require("staff", "leader")
 def event_update(event_id: int):
-    from bot import event_messages as em
-    from bot import events as ev_domain
-    from handlers.events import notify_all
+    from bot import services
+    from bot.services import events as event_service
 
     with bot().db.session() as s:
         ev = _managed_event(s, event_id)
@@ -322,52 +310,26 @@ def event_update(event_id: int):
         for key, field in (("starts", "starts_at"), ("ends", "ends_at"), ("deadline", "signup_deadline")):
             if typed[key] and typed[key] == local_input(getattr(ev, field)):
                 values[field] = getattr(ev, field)  # unchanged to the minute: keep the stored time
-        moved = (values["starts_at"] != ev.starts_at or values["ends_at"] != ev.ends_at or values["place"] != ev.place)
-        changed = sorted(k for k in ("title", "place", "description", "starts_at", "ends_at", "signup_deadline",
-                                     "capacity", "organizer", "note_question", "ask_party_size", "remind_hour_before")
-                         if values[k] != getattr(ev, k))
-        old_capacity, old_place = ev.capacity, ev.place
-        for key in changed:
-            setattr(ev, key, values[key])
-        # Translations: the English ones are on the form; any other language's place is
-        # dropped when the place changes, so no one is told the old place in their language.
-        translations = {loc: dict(v) for loc, v in (ev.translations or {}).items() if loc != "en"}
-        if values["place"] != old_place:
-            for tr in translations.values():
-                tr.pop("place", None)
-        en = values["en"]
-        if en:
-            old_en = ((ev.translations or {}).get("en") or {})
-            if values["place"] != old_place and en.get("place") == old_en.get("place"):
-                en.pop("place", None)  # the English place was not updated with the Japanese one
-            translations["en"] = en
-        if translations != (ev.translations or {}):
-            ev.translations = translations
-            changed.append("translations")
-        if changed:
-            ev.version += 1  # residents' buttons drawn before show the event anew (bot.refs)
-        s.flush()
-        told = notify_all(s, bot().config, ev, em.changed) if moved else 0
-        promoted = 0
-        if "capacity" in changed and (ev.capacity is None or (old_capacity is not None and ev.capacity > old_capacity)):
-            promoted = _tell_promoted(s, ev_domain.promote(s, ev, utcnow()))
-        audit(s, "update_event", f"event:{ev.id}", changed=changed, told=told, promoted=promoted)
-    if not changed:
+        # The English translation is on the form (empty: none); the service keeps the others.
+        outcome = event_service.update(s, ev, values, bot().config, utcnow(), translations={"en": values["en"] or {}})
+        services.apply(s, outcome, current().actor)
+    facts = outcome.facts
+    if not facts["changed"]:
         flash(ct("Nothing was changed."), "ok")
-    elif moved:
-        flash(ct("Saved. {n} people (attendees and wait-list) will be told the new time or place.", n=told), "ok")
+    elif facts["moved"]:
+        flash(ct("Saved. {n} people (attendees and wait-list) will be told the new time or place.", n=facts["told"]), "ok")
     else:
         flash(ct("Saved."), "ok")
-    if promoted:
-        flash(ct("{n} people moved from the wait-list to going, and will be told.", n=promoted), "ok")
+    if facts["promoted"]:
+        flash(ct("{n} people moved from the wait-list to going, and will be told.", n=facts["promoted"]), "ok")
     return redirect(url_for("console.event_edit", event_id=event_id))
 
 
 @bp.post("/events/<int:event_id>/cancel")
 @require("staff", "leader")
 def event_cancel(event_id: int):
-    from bot import event_messages as em
-    from handlers.events import notify_all
+    from bot import services
+    from bot.services import events as event_service
 
     with bot().db.session() as s:
         ev = _managed_event(s, event_id)
@@ -380,11 +342,8 @@ def event_cancel(event_id: int):
         if request.form.get("version") not in (None, str(ev.version)):
             flash(ct("Someone changed this event after you opened the form, so nothing was saved. Here it is now: make your change again."), "error")
             return redirect(url_for("console.event_edit", event_id=event_id))
-        ev.status = "cancelled"
-        ev.version += 1
-        told = notify_all(s, bot().config, ev, em.cancelled)
-        audit(s, "cancel_event", f"event:{ev.id}", title=ev.title, told=told)
-    flash(ct("The event has been cancelled. {n} people will be told.", n=told), "ok")
+        outcome = services.apply(s, event_service.cancel(s, ev, bot().config, utcnow()), current().actor)
+    flash(ct("The event has been cancelled. {n} people will be told.", n=outcome.facts["told"]), "ok")
     return redirect(url_for("console.event_edit", event_id=event_id))
 
 
