@@ -11,6 +11,7 @@ from flask import Flask
 from bot.config import Config
 from bot.db import Database
 from bot.pipeline import Bot
+from bot.wiring import EXTENSION
 
 
 def load_config(config: Any, instance_path: str) -> Config:
@@ -61,7 +62,7 @@ def build_app(config: Any = None) -> Flask:
                       PERMANENT_SESSION_LIFETIME=timedelta(hours=8), WTF_CSRF_TIME_LIMIT=None)
     handlers.check_routes()
     bot = make_bot(cfg)
-    app.extensions["tsunagari"] = bot
+    app.extensions[EXTENSION] = bot
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(circular_page.bp)

@@ -19,6 +19,7 @@ from bot import circulars
 from bot.db import utcnow
 from bot.i18n import N_, t
 from bot.models import Circular, CircularRecipient, Resident
+from bot.wiring import current_bot
 
 bp = Blueprint("circular_page", __name__, template_folder="templates")
 
@@ -57,7 +58,7 @@ def _no_store(resp):
 @bp.get("/c/<token>")
 def show(token: str):
     """The page (GET and HEAD): reading it changes nothing."""
-    bot = current_app.extensions["tsunagari"]
+    bot = current_bot()
     with bot.db.read() as s:
         row = _recipient(s, token)
         circ = s.get(Circular, row.circular_id)
@@ -85,7 +86,7 @@ def mark(token: str):
     """「読みました」 on the page, or the page's script once a browser has shown it (how=view)."""
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         abort(403)
-    bot = current_app.extensions["tsunagari"]
+    bot = current_bot()
     if not is_previewer(request.headers.get("User-Agent")):
         with bot.db.session() as s:
             circulars.mark_read(s, _recipient(s, token), utcnow())

@@ -4,10 +4,11 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from bot.config import ROOT
+from bot.wiring import current_bot
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 areas_cli = AppGroup("areas", help="The city's areas and associations.")
@@ -16,16 +17,13 @@ outbox_cli = AppGroup("outbox", help="Outgoing messages: status, dead letters, r
 aid_cli = AppGroup("aid", help="Mutual aid, for the center's staff.")
 
 
-def _bot():
-    return current_app.extensions["tsunagari"]
-
 
 def alembic_config():
     from alembic.config import Config as AlembicConfig
 
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.attributes["engine"] = _bot().db.engine
+    cfg.attributes["engine"] = current_bot().db.engine
     return cfg
 
 
@@ -70,7 +68,7 @@ def areas_load(path: str | None) -> None:
     """Load (or reload) the city's areas and associations from a JSON file."""
     from bot.areas import CityFileError, load_city
 
-    bot = _bot()
+    bot = current_bot()
     path = path or bot.config.area_file
     try:
         with bot.db.session() as s:
@@ -91,7 +89,7 @@ def demo_seed() -> None:
     from bot.config import ROOT
     from bot.db import utcnow
 
-    bot = _bot()
+    bot = current_bot()
     with bot.db.session() as s:
         load_city(s, bot.config.area_file)
         names = seed(s)
@@ -125,7 +123,7 @@ def outbox_status() -> None:
     """How many messages are pending, sending, sent, dead or cancelled."""
     from bot.outbox import status_counts
 
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         counts = status_counts(s)
     for status in ("pending", "sending", "sent", "dead", "cancelled"):
         click.echo(f"{status:10} {counts.get(status, 0)}")
@@ -137,7 +135,7 @@ def outbox_dead(limit: int) -> None:
     """Messages that could not be sent, newest first (ids and errors only, no content)."""
     from bot.outbox import dead_letters
 
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         rows = dead_letters(s, limit)
         for r in rows:
             click.echo(f"{r.id:>8}  {r.created_at:%Y-%m-%d %H:%M}Z  attempts={r.attempts}  recipients={len(r.recipients)}  {r.last_error or ''}")
@@ -154,7 +152,7 @@ def outbox_requeue(ids: tuple[int, ...], all_: bool) -> None:
 
     if not ids and not all_:
         raise click.UsageError("give message ids, or --all")
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         n = requeue(s, None if all_ else list(ids))
     click.echo(f"requeued {n} messages")
 
@@ -167,7 +165,7 @@ def aid_record_hours(request_id: int, hours: float) -> None:
     from bot import mutual_aid, timebank
     from bot.db import utcnow
 
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         req = mutual_aid.get_request(s, request_id)
         helper = mutual_aid.counterpart(s, req, req.requester) if req is not None else None
         if helper is None:
@@ -186,7 +184,7 @@ def aid_close(request_id: int) -> None:
     from bot import mutual_aid
     from bot.db import utcnow
 
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         req = mutual_aid.get_request(s, request_id)
         if req is None:
             raise click.ClickException(f"no request {request_id}")
@@ -201,7 +199,7 @@ def aid_reported() -> None:
 
     from bot.models import HelpRequest, RelayMessage
 
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         for r in s.scalars(select(HelpRequest).where(HelpRequest.report_count > 0)).unique():
             click.echo(f"request {r.id}: {r.report_count} reports, status {r.status}")
         for m in s.scalars(select(RelayMessage).where(RelayMessage.report_count > 0)):
@@ -216,9 +214,9 @@ def worker_cmd(once: bool) -> None:
     from bot import worker
 
     if once:
-        click.echo(f"sent or attempted {worker.run_once(_bot())} rows")
+        click.echo(f"sent or attempted {worker.run_once(current_bot())} rows")
         return
-    worker.run_forever(_bot())
+    worker.run_forever(current_bot())
 
 
 @click.command("clock")
@@ -228,7 +226,7 @@ def clock_cmd() -> None:
     from scheduler.clock import AnotherClockRunning, run_clock
 
     try:
-        run_clock(_bot())
+        run_clock(current_bot())
     except AnotherClockRunning as exc:
         click.echo(f"clock: {exc}", err=True)
         raise SystemExit(1) from None
@@ -263,7 +261,7 @@ def residents_export(nickname, resident_id, out):
 
     if bool(nickname) == bool(resident_id):
         raise click.UsageError("give --nickname or --id")
-    bot = _bot()
+    bot = current_bot()
     with bot.db.read() as s:
         if resident_id:
             found = [s.get(Resident, resident_id)] if s.get(Resident, resident_id) else []

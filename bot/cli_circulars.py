@@ -6,15 +6,12 @@ import json
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
+from bot.wiring import current_bot
 
 circulars_cli = AppGroup("circulars", help="Electronic circulars (回覧板).")
 
-
-def _bot():
-    return current_app.extensions["tsunagari"]
 
 
 def _association(s, code: str):
@@ -35,7 +32,7 @@ def household(code, label, han, paper):
     """Add a household to an association's roster."""
     from bot.models import Household
 
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         h = Household(association_id=_association(s, code).id, label=label, han=han, paper=paper)
         s.add(h)
         s.flush()
@@ -48,7 +45,7 @@ def members(code):
     """The roster: members (number, name, role, household) and paper households."""
     from bot.models import Household, Membership, Resident
 
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         assoc = _association(s, code)
         rows = s.execute(
             select(Membership.id, Resident.nickname, Membership.role, Household.label, Household.han)
@@ -68,7 +65,7 @@ def members(code):
 @click.argument("role", type=click.Choice(["leader", "han_leader", "member"]))
 def role(code, member_id, role):
     """Make a member the association's leader (会長), a 班長, or a plain member."""
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         from bot.console import sessions
 
         m = _member(s, code, member_id)
@@ -85,7 +82,7 @@ def assign(code, member_id, household_id):
     """Put a member in a household of the roster."""
     from bot.models import Household
 
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         m = _member(s, code, member_id)
         h = s.get(Household, household_id)
         if h is None or h.association_id != m.association_id:
@@ -109,7 +106,7 @@ def _member(s, code: str, member_id: int):
 @click.argument("mode", type=click.Choice(["household", "member"]))
 def read_per(code, mode):
     """Count a circular as read per household (any member confirms) or per member."""
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         _association(s, code).read_per = mode
     click.echo(f"circulars of {code} now count as read per {mode}")
 
@@ -137,7 +134,7 @@ def send(codes, all_associations, title, body, link, deadline, question, han, tr
     from bot.db import utcnow
     from bot.models import Association, Circular
 
-    bot = _bot()
+    bot = current_bot()
     raw = image.read_bytes() if image else None
     if raw is not None:
         try:
@@ -178,7 +175,7 @@ def status(circular_id, han, csv_path):
     from bot import circulars
     from bot.models import Circular
 
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         circ = s.get(Circular, circular_id)
         if circ is None:
             raise click.ClickException(f"no circular {circular_id}")
@@ -203,7 +200,7 @@ def print_sheet(circular_id, out):
     from bot import circulars
     from bot.models import Circular
 
-    bot = _bot()
+    bot = current_bot()
     with bot.db.session() as s:
         circ = s.get(Circular, circular_id)
         if circ is None:
@@ -222,7 +219,7 @@ def remind(circular_id):
     from bot.db import utcnow
     from bot.models import Circular
 
-    bot = _bot()
+    bot = current_bot()
     with bot.db.session() as s:
         circ = s.get(Circular, circular_id)
         if circ is None:
@@ -244,7 +241,7 @@ def mark(circular_id, household_id, answer):
     from bot.db import utcnow
     from bot.models import Circular, Household
 
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         circ, hh = s.get(Circular, circular_id), s.get(Household, household_id)
         if circ is None or hh is None:
             raise click.ClickException("no such circular or household")

@@ -6,16 +6,13 @@ import json
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup, with_appcontext
+from bot.wiring import current_bot
 
-
-def _bot():
-    return current_app.extensions["tsunagari"]
 
 
 def _fail(exc) -> click.ClickException:
-    return click.ClickException(exc.render("en", _bot().config.tz_name))
+    return click.ClickException(exc.render("en", current_bot().config.tz_name))
 
 
 @click.command("announce")
@@ -40,7 +37,7 @@ def announce_cmd(text, translation_opts, translations, link, image, at, every, t
     from bot.db import utcnow
     from bot.recurrence import ParseError, parse
 
-    bot = _bot()
+    bot = current_bot()
     tz = bot.config.tz_name
     now = utcnow()
     tr = json.loads(translations.read_text(encoding="utf-8")) if translations else {}
@@ -105,7 +102,7 @@ def list_cmd(limit):
     """Recent announcements with their runs and delivery status."""
     from bot import announcements, timefmt
 
-    bot = _bot()
+    bot = current_bot()
     tz = bot.config.tz_name
     with bot.db.read() as s:
         for ann, runs, status in announcements.history(s, limit):
@@ -128,7 +125,7 @@ def cancel_cmd(announcement_id):
     from bot.announcements import AnnouncementError
     from bot.models import Announcement
 
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         ann = s.get(Announcement, announcement_id)
         if ann is None:
             raise click.ClickException(f"no announcement {announcement_id}")
@@ -157,7 +154,7 @@ def import_cmd(folder, url):
         cal = garbage5374.load_dir(folder) if folder else garbage5374.load_url(url)
     except garbage5374.CalendarError as exc:
         raise click.ClickException(str(exc)) from None
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         _, gone = garbage.store(s, cal, str(folder or url), utcnow())
     click.echo(f"garbage calendar: {len(cal.areas)} areas, {len(cal.categories)} categories, "
                f"{sum(len(v) for v in cal.closures.values())} closures")
@@ -175,7 +172,7 @@ def days_cmd(area, days):
     from bot import garbage, timefmt
     from bot.db import utcnow
 
-    bot = _bot()
+    bot = current_bot()
     with bot.db.read() as s:
         cal = garbage.current(s)
     if cal is None:
@@ -218,7 +215,7 @@ def richmenu_deploy(locales):
     from bot import richmenu
     from bot.db import utcnow
 
-    bot = _bot()
+    bot = current_bot()
     if bot.line is None:
         raise click.ClickException("no LINE channel configured (LINE_CHANNEL_ACCESS_TOKEN)")
     try:

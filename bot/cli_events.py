@@ -5,15 +5,12 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
+from bot.wiring import current_bot
 
 events_cli = AppGroup("events", help="Community events, for the center's staff.")
 
-
-def _bot():
-    return current_app.extensions["tsunagari"]
 
 
 def _when(value: str | None, tz_name: str) -> datetime | None:
@@ -50,7 +47,7 @@ def create(title, starts, ends, place, description, capacity, deadline, audience
     from bot.db import utcnow
     from bot.models import Event
 
-    bot = _bot()
+    bot = current_bot()
     tz = bot.config.tz_name
     import json
 
@@ -88,7 +85,7 @@ def list_events():
     from bot.db import utcnow
     from bot.models import Event
 
-    bot = _bot()
+    bot = current_bot()
     with bot.db.session() as s:
         for ev in s.scalars(select(Event).where(Event.starts_at > utcnow()).order_by(Event.starts_at)):
             click.echo(f"{ev.id:>5}  {timefmt.show(ev.starts_at, 'ja', bot.config.tz_name)}  {ev.title}  "
@@ -104,7 +101,7 @@ def attendees(event_id, csv_path):
     """Who is coming (and waiting), with party sizes and answers."""
     from bot import events
 
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         ev = events.get_event(s, event_id)
         if ev is None:
             raise click.ClickException(f"no event {event_id}")
@@ -129,7 +126,7 @@ def ics(event_id, out):
     from bot import events
     from bot.ics import event_ics
 
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         ev = events.get_event(s, event_id)
         if ev is None:
             raise click.ClickException(f"no event {event_id}")
@@ -153,7 +150,7 @@ def update(event_id, starts, ends, place):
     from bot.errors import UserError
     from bot.services import events as event_service
 
-    bot = _bot()
+    bot = current_bot()
     with bot.db.session() as s:
         ev = events.get_event(s, event_id, lock=True)
         if ev is None:
@@ -180,7 +177,7 @@ def cancel(event_id):
     from bot.db import utcnow
     from bot.services import events as event_service
 
-    bot = _bot()
+    bot = current_bot()
     with bot.db.session() as s:
         ev = events.get_event(s, event_id, lock=True)
         if ev is None:
@@ -199,7 +196,7 @@ def figures(year):
     from bot import events
     from bot.db import utcnow
 
-    bot = _bot()
+    bot = current_bot()
     year = year or utcnow().year
     with bot.db.session() as s:
         data = events.participation(s, year, bot.config.tz_name)

@@ -10,12 +10,13 @@ import io
 import secrets
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, abort, current_app
+from flask import Blueprint, Response, abort
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config import Config
 from bot.models import Media
+from bot.wiring import current_bot
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # refuses decompression bombs before decoding
@@ -95,7 +96,7 @@ def preview(token: str):
 def _serve(token: str, preview: bool) -> Response:
     if len(token) > 43:
         abort(404)
-    bot = current_app.extensions["tsunagari"]
+    bot = current_bot()
     with bot.db.session() as s:
         row = s.execute(select(Media.data, Media.preview).where(Media.token == token)).first()
     if row is None:

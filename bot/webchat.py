@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import timezone
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, abort, jsonify, render_template, request
 from sqlalchemy import select
 
 from bot.db import utcnow
@@ -18,6 +18,7 @@ from bot.i18n import LANGUAGES, N_, t
 from bot.inbound import WEB_USER_ID, Inbound
 from bot.models import Resident, WebChatMessage
 from bot.replies import parse_postback
+from bot.wiring import current_bot
 
 bp = Blueprint("webchat", __name__, template_folder="templates", static_folder="static", static_url_path="/chat/static")
 
@@ -35,19 +36,16 @@ UI = {
 }
 
 
-def _bot():
-    return current_app.extensions["tsunagari"]
-
 
 def _ui_locale() -> str:
     lang = request.args.get("lang", "")
-    return lang if lang in LANGUAGES else _bot().config.default_locale
+    return lang if lang in LANGUAGES else current_bot().config.default_locale
 
 
 @bp.get("/chat")
 def page():
     locale = _ui_locale()
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         people = [
             {"id": r.line_user_id, "label": r.nickname or t(locale, UI["new_resident"])}
             for r in demo_residents(s)
@@ -79,7 +77,7 @@ def messages():
     user_id = request.args.get("resident", "")
     after = request.args.get("after", "0")
     after_id = int(after) if after.isdigit() else 0
-    with _bot().db.session() as s:
+    with current_bot().db.session() as s:
         r = _resident(s, user_id)
         return jsonify(messages=_messages(s, r.id, after_id), joined=r.onboarded)
 
@@ -92,7 +90,7 @@ def send():
     user_id = str(body.get("resident") or "")
     if not WEB_USER_ID.fullmatch(user_id):  # only demo residents' ids, checked before any use
         abort(404)
-    bot = _bot()
+    bot = current_bot()
     locale = _ui_locale()
     text = body.get("text")
     pb = body.get("postback")

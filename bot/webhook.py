@@ -4,22 +4,20 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
 from bot.db import utcnow
 from bot.inbound import BadSignature, Inbound, MalformedDelivery, parse_delivery, valid_ids
+from bot.wiring import current_bot
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhook", __name__)
 
 
-def _bot():
-    return current_app.extensions["tsunagari"]
-
 
 @bp.post("/callback")
 def callback():
-    bot = _bot()
+    bot = current_bot()
     secret = bot.config.line_channel_secret
     if not secret:
         return "LINE channel not configured", 503

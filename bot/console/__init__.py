@@ -26,6 +26,7 @@ from typing import Any, Callable
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 
 from bot.config import ROOT
+from bot.wiring import current_bot
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 CONSOLE_LOCALES = {"ja": "日本語", "en": "English"}
@@ -65,7 +66,7 @@ class Principal:
 
 
 def bot():
-    return current_app.extensions["tsunagari"]
+    return current_bot()
 
 
 # -- who is signed in -------------------------------------------------------------------------

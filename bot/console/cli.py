@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
+from bot.wiring import current_bot
 
 staff_cli = AppGroup("staff", help="Console accounts for center staff and association leaders.")
 
@@ -26,7 +26,7 @@ def create(username, display_name, role, code, han, locale, password):
 
     if passwords.english(password, username):
         raise click.BadParameter(passwords.english(password, username), param_hint="--password")
-    with current_app.extensions["tsunagari"].db.session() as s:
+    with current_bot().db.session() as s:
         assoc = find_association_by_code(s, code) if code else None
         if role != "staff" and assoc is None:
             raise click.BadParameter("leaders and 班長 need --association JOIN-CODE")
@@ -44,7 +44,7 @@ def list_cmd():
     """The accounts (no passwords)."""
     from bot.models import StaffAccount
 
-    with current_app.extensions["tsunagari"].db.read() as s:
+    with current_bot().db.read() as s:
         for a in s.scalars(select(StaffAccount).order_by(StaffAccount.username)):
             state = "active" if a.active else "disabled"
             click.echo(f"{a.username}\t{a.role}\t{a.association_id or '-'}\t{a.han or '-'}\t{state}")
@@ -61,7 +61,7 @@ def password_cmd(username, password):
 
     if passwords.english(password, username):
         raise click.BadParameter(passwords.english(password, username), param_hint="--password")
-    with current_app.extensions["tsunagari"].db.session() as s:
+    with current_bot().db.session() as s:
         acct = s.scalar(select(StaffAccount).where(StaffAccount.username == username))
         if acct is None:
             raise click.ClickException(f"no account {username}")
@@ -77,7 +77,7 @@ def disable(username):
     from bot.console.auth import end_sessions
     from bot.models import StaffAccount
 
-    with current_app.extensions["tsunagari"].db.session() as s:
+    with current_bot().db.session() as s:
         acct = s.scalar(select(StaffAccount).where(StaffAccount.username == username))
         if acct is None:
             raise click.ClickException(f"no account {username}")
