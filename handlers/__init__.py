@@ -11,7 +11,12 @@ from handlers import aid
 from handlers import circulars as circ
 from handlers import events as ev
 from handlers import basics as b
+from handlers import features
 from handlers import reminders as rem
+from handlers.features import Feature
+
+# Every feature, once: its words, menu entries, help lines, buttons and flows (handlers.features).
+FEATURES: tuple[Feature, ...] = (aid.FEATURE, ev.FEATURE, circ.FEATURE, rem.FEATURE, rem.GARBAGE_FEATURE, b.FEATURE)
 
 
 @dataclass(frozen=True)
@@ -30,15 +35,11 @@ ROUTES: tuple[Route, ...] = (
     Route("help", b.is_help, b.show_help),
     Route("conversation", b.has_conversation, b.continue_conversation),
     Route("not_onboarded", b.not_onboarded, b.start_onboarding),
-    Route("aid_button", aid.is_aid_postback, aid.aid_postback),
-    Route("event_button", ev.is_event_postback, ev.event_postback),
-    Route("circular_button", circ.is_circ_postback, circ.circ_postback),
+    Route("feature_button", b.is_feature_button, b.feature_button),
+    # words followed by more (「回覧板 清掃」, 「リマインダー 毎週火曜 7:00 …」): before the plain words
     Route("circular_archive", circ.is_archive_word, circ.archive),
-    Route("reminder_button", rem.is_reminder_postback, rem.reminder_postback),
-    Route("garbage_button", rem.is_garbage_postback, rem.garbage_postback),
     Route("reminder_word", rem.is_reminder_word, rem.reminder_word),
-    Route("keyword_flow", b.is_keyword, b.start_keyword_flow),
-    Route("feature_word", b.is_aid_word, b.start_aid_word),
+    Route("feature_word", b.is_feature_word, b.start_feature_word),
     Route("start_word", b.is_start_word, b.already_started),
     Route("menu_action", b.is_menu_action, b.menu_action),
     Route("stale_postback", b.is_stale_postback, b.stale_postback),
@@ -52,6 +53,7 @@ def check_routes(routes: tuple[Route, ...] = ROUTES) -> None:
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise RuntimeError(f"duplicate routes: {sorted(dupes)}")
+    features.check(FEATURES)
 
 
 def route(ctx: Ctx) -> tuple[str, list[Reply]]:

@@ -14,6 +14,7 @@ from bot.models import HelperProfile, HelpOffer, HelpRequest, RelayMessage
 from bot.replies import Carousel, Choice, Question, Reply, Text, postback
 from conversations import engine
 from handlers import buttons
+from handlers.features import Feature, HelpLine, MenuItem, Word
 
 ASK = N_("ask for help|ask")
 OFFER = N_("offer help|i can help")
@@ -84,12 +85,6 @@ def start_registry(ctx: Ctx) -> list[Reply]:
     return engine.start(ctx, conversations.get("helper_registry"))
 
 
-KEYWORDS: tuple[tuple[str, Callable[[Ctx], list[Reply]]], ...] = (
-    (ASK, start_ask), (OFFER, browse), (MINE, my_requests), (RECORD, thanks_record), (REGISTRY, start_registry),
-)
-MENU_ACTIONS: dict[str, Callable[[Ctx], list[Reply]]] = {
-    "ask": start_ask, "offer": browse, "mine": my_requests, "record": thanks_record, "registry": start_registry,
-}
 
 
 # -- card buttons ----------------------------------------------------------------------------
@@ -253,10 +248,6 @@ ACTIONS: dict[str, Callable[[Ctx, dict], list[Reply]]] = {
 }
 
 
-def is_aid_postback(ctx: Ctx) -> bool:
-    return buttons.is_feature(ctx, "aid")
-
-
 def changed(ctx: Ctx, obj) -> list[Reply]:
     """A button drawn before the request was edited: the request as it is now, to the requester
     or to a neighbour who may still offer."""
@@ -270,5 +261,19 @@ def changed(ctx: Ctx, obj) -> list[Reply]:
     return []
 
 
-def aid_postback(ctx: Ctx) -> list[Reply]:
-    return buttons.dispatch(ctx, ACTIONS, changed)
+FEATURE = Feature(
+    name="aid", postback="aid", actions=ACTIONS, changed=changed,
+    words=(Word(ASK, run=start_ask), Word(OFFER, run=browse), Word(MINE, run=my_requests),
+           Word(RECORD, run=thanks_record), Word(REGISTRY, run=start_registry)),
+    menu=(MenuItem("ask", N_("Ask for help"), 10, run=start_ask),
+          MenuItem("offer", N_("Help a neighbour"), 20, run=browse),
+          MenuItem("mine", N_("My requests"), 30, run=my_requests),
+          MenuItem("record", N_("Thanks record"), 40, run=thanks_record),
+          MenuItem("registry", N_("Helper registry"), 50, run=start_registry)),
+    help=(HelpLine(N_("“Ask for help”: ask neighbours for a hand"), 20),
+          HelpLine(N_("“Offer help”: see what neighbours near you need"), 30),
+          HelpLine(N_("“My requests”: see, change or cancel what you asked"), 40),
+          HelpLine(N_("“Thanks record”: the hours of help you have given"), 50),
+          HelpLine(N_("“Helper registry”: tell us what you can help with"), 60)),
+    flows=("ask_help", "offer", "relay", "thanks", "edit_request", "helper_registry"),
+)

@@ -8,10 +8,8 @@ from bot.context import Ctx
 from bot.i18n import N_, keywords, normalize_text, t
 from bot.replies import Reply, Text, parse_postback
 from conversations import engine
-from handlers import aid, menu
-from handlers import circulars as circular_handlers
-from handlers import events as event_handlers
-from handlers import reminders as reminder_handlers
+from handlers import buttons, features, menu
+from handlers.features import Feature, HelpLine, MenuItem, Word
 
 CANCEL = N_("cancel|stop|quit")
 MENU = N_("menu")
@@ -154,35 +152,38 @@ def start_onboarding(ctx: Ctx) -> list[Reply]:
     return engine.start(ctx, conversations.get("onboarding"))
 
 
-# -- keywords and menu taps ------------------------------------------------------------------
+# -- words, menu taps and buttons of the features (handlers.FEATURES) --------------------------
 
-KEYWORD_FLOWS: tuple[tuple[str, str], ...] = (
-    (SETTINGS, "settings"),
-    (DELETE, "delete_data"),
-)
+def _features():
+    # Imported here: handlers/__init__.py imports this module to build its routes.
+    from handlers import FEATURES
 
-
-def keyword_flow(ctx: Ctx) -> str | None:
-    for msgid, flow in KEYWORD_FLOWS:
-        if is_word(ctx, msgid):
-            return flow
-    if ctx.inbound.kind == "postback":
-        data = parse_postback(ctx.inbound.postback_data)
-        if data.get("a") == "menu":
-            item = menu.item(data.get("v", ""))
-            if item is not None and item.flow:
-                return item.flow
-    return None
+    return FEATURES
 
 
-def is_keyword(ctx: Ctx) -> bool:
-    return keyword_flow(ctx) is not None
+def _run_or_start(ctx: Ctx, run, flow: str | None) -> list[Reply]:
+    if flow is not None:
+        found = conversations.get(flow)
+        assert found is not None, flow
+        return engine.start(ctx, found)
+    return run(ctx)
 
 
-def start_keyword_flow(ctx: Ctx) -> list[Reply]:
-    flow = conversations.get(keyword_flow(ctx) or "")
-    assert flow is not None
-    return engine.start(ctx, flow)
+def feature_word(ctx: Ctx) -> features.Word | None:
+    text = typed(ctx)
+    if text is None:
+        return None
+    return next((w for w in features.words(_features()) if text in keywords(w.msgid)), None)
+
+
+def is_feature_word(ctx: Ctx) -> bool:
+    return feature_word(ctx) is not None
+
+
+def start_feature_word(ctx: Ctx) -> list[Reply]:
+    word = feature_word(ctx)
+    assert word is not None
+    return _run_or_start(ctx, word.run, word.flow)
 
 
 def is_start_word(ctx: Ctx) -> bool:
@@ -199,41 +200,26 @@ def is_menu_action(ctx: Ctx) -> bool:
 
 
 def menu_action(ctx: Ctx) -> list[Reply]:
-    data = parse_postback(ctx.inbound.postback_data)
-    item = menu.item(data.get("v", ""))
-    if item is not None and item.action == "help":
-        return menu.help_replies(ctx)
-    if item is not None and item.action and item.action.startswith("aid:"):
-        engine.end(ctx)
-        return aid.MENU_ACTIONS[item.action[4:]](ctx)
-    if item is not None and item.action == "circ:archive":
-        engine.end(ctx)
-        return circular_handlers.archive(ctx)
-    if item is not None and item.action and item.action.startswith("rem:"):
-        engine.end(ctx)
-        return reminder_handlers.MENU_ACTIONS[item.action[4:]](ctx)
-    if item is not None and item.action and item.action.startswith("ev:"):
-        engine.end(ctx)
-        return event_handlers.MENU_ACTIONS[item.action[3:]](ctx)
-    return [menu.main_menu(ctx)]
+    item = menu.item(parse_postback(ctx.inbound.postback_data).get("v", ""))
+    assert item is not None
+    engine.end(ctx)
+    return _run_or_start(ctx, item.run, item.flow)
 
 
-def aid_word(ctx: Ctx):
-    for msgid, handler in (aid.KEYWORDS + event_handlers.KEYWORDS + circular_handlers.KEYWORDS
-                           + reminder_handlers.KEYWORDS):
-        if is_word(ctx, msgid):
-            return handler
-    return None
+def _button_feature(ctx: Ctx) -> features.Feature | None:
+    if ctx.inbound.kind != "postback":
+        return None
+    return features.by_postback(_features(), parse_postback(ctx.inbound.postback_data).get("a"))
 
 
-def is_aid_word(ctx: Ctx) -> bool:
-    return aid_word(ctx) is not None
+def is_feature_button(ctx: Ctx) -> bool:
+    return _button_feature(ctx) is not None
 
 
-def start_aid_word(ctx: Ctx) -> list[Reply]:
-    handler = aid_word(ctx)
-    assert handler is not None
-    return handler(ctx)
+def feature_button(ctx: Ctx) -> list[Reply]:
+    feature = _button_feature(ctx)
+    assert feature is not None
+    return buttons.dispatch(ctx, dict(feature.actions), feature.changed)
 
 
 def is_stale_postback(ctx: Ctx) -> bool:
@@ -260,3 +246,18 @@ def is_text(ctx: Ctx) -> bool:
 
 def fallback(ctx: Ctx) -> list[Reply]:
     return [Text(ctx.t(N_("Sorry, I did not understand that."))), menu.main_menu(ctx)]
+
+
+# What every resident has whatever the features: the menu and help, settings, leaving.
+FEATURE = Feature(
+    name="basics",
+    words=(Word(SETTINGS, flow="settings"), Word(DELETE, flow="delete_data")),
+    menu=(MenuItem("settings", N_("Settings"), 110, flow="settings"),
+          MenuItem("help", N_("How to use"), 120, run=menu.help_replies),
+          MenuItem("delete", N_("Delete my data"), 130, flow="delete_data")),
+    help=(HelpLine(N_("“Menu”: what you can do"), 10),
+          HelpLine(N_("“Settings”: language, area, association, name, quiet hours"), 120),
+          HelpLine(N_("“Cancel”: stop what you are doing, at any step"), 130),
+          HelpLine(N_("“Delete my data”: remove everything about you"), 140)),
+    flows=("onboarding", "settings", "delete_data"),
+)

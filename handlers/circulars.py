@@ -15,6 +15,7 @@ from bot.render_line import split_text
 from bot.replies import Card, Carousel, Choice, Image, Question, Reply, Text, postback
 from conversations import engine
 from handlers import buttons
+from handlers.features import Feature, HelpLine, MenuItem, Word
 
 ARCHIVE = N_("circulars|circular")
 STATUS = N_("circular status")
@@ -201,8 +202,6 @@ def console_link(ctx: Ctx) -> list[Reply]:
     return [Text(ctx.t(N_("Open the console with this link (valid for 15 minutes, once; do not share it):\n{url}"), url=url))]
 
 
-KEYWORDS: tuple[tuple[str, Callable[[Ctx], list[Reply]]], ...] = (
-    (STATUS, status), (COMPOSE, compose), (ROSTER, roster), (CONSOLE, console_link))
 ACTIONS: dict[str, Callable[[Ctx, dict], list[Reply]]] = {
     "read": do_read, "ans": do_answer, "av": do_answer_value, "full": do_full, "remind": do_remind,
     "paper": do_paper, "pmark": do_paper_mark,
@@ -218,9 +217,14 @@ def is_archive_word(ctx: Ctx) -> bool:
     return any(text.startswith(kw) for kw in keywords(ARCHIVE))
 
 
-def is_circ_postback(ctx: Ctx) -> bool:
-    return buttons.is_feature(ctx, "circ")
-
-
-def circ_postback(ctx: Ctx) -> list[Reply]:
-    return buttons.dispatch(ctx, ACTIONS)
+FEATURE = Feature(
+    name="circulars", postback="circ", actions=ACTIONS,
+    words=(Word(STATUS, run=status), Word(COMPOSE, run=compose), Word(ROSTER, run=roster), Word(CONSOLE, run=console_link)),
+    menu=(MenuItem("circulars", N_("Circulars"), 80, run=archive),),
+    help=(HelpLine(N_("“Circulars”: your association's circulars; add a word to search"), 90),
+          HelpLine(N_("“Write a circular”: send a circular to your members"), 10, leaders=True),
+          HelpLine(N_("“Circular status”: who has read and answered; remind the rest"), 20, leaders=True),
+          HelpLine(N_("“Roster”: households, paper households and block leaders"), 30, leaders=True),
+          HelpLine(N_("“Console”: a link to the web console (circulars, roster, events)"), 50, leaders=True)),
+    flows=("compose_circular", "roster"),
+)

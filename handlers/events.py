@@ -13,6 +13,7 @@ from bot.models import Event, Signup
 from bot.replies import Card, Carousel, Choice, Question, Reply, Text, postback
 from conversations import engine
 from handlers import buttons
+from handlers.features import Feature, HelpLine, MenuItem, Word
 
 EVENTS = N_("events")
 MINE = N_("my events")
@@ -65,8 +66,6 @@ def manage(ctx: Ctx) -> list[Reply]:
     return [Carousel(alt=ctx.t(N_("Your events")), cards=tuple(cards), choices=(create,))]
 
 
-KEYWORDS: tuple[tuple[str, Callable[[Ctx], list[Reply]]], ...] = ((EVENTS, browse), (MINE, my_events), (MANAGE, manage))
-MENU_ACTIONS: dict[str, Callable[[Ctx], list[Reply]]] = {"events": browse, "mine": my_events}
 
 
 # -- buttons ---------------------------------------------------------------------------------
@@ -137,10 +136,6 @@ ACTIONS: dict[str, Callable[[Ctx, dict], list[Reply]]] = {
 }
 
 
-def is_event_postback(ctx: Ctx) -> bool:
-    return buttons.is_feature(ctx, "ev")
-
-
 def changed(ctx: Ctx, obj) -> list[Reply]:
     """A button drawn before the event changed (time, place, title): the event as it is now."""
     if isinstance(obj, Event) and obj.status == "scheduled" and events.may_join(ctx.session, obj, ctx.resident):
@@ -148,5 +143,12 @@ def changed(ctx: Ctx, obj) -> list[Reply]:
     return []
 
 
-def event_postback(ctx: Ctx) -> list[Reply]:
-    return buttons.dispatch(ctx, ACTIONS, changed)
+FEATURE = Feature(
+    name="events", postback="ev", actions=ACTIONS, changed=changed,
+    words=(Word(EVENTS, run=browse), Word(MINE, run=my_events), Word(MANAGE, run=manage)),
+    menu=(MenuItem("events", N_("Events"), 60, run=browse), MenuItem("my_events", N_("My events"), 70, run=my_events)),
+    help=(HelpLine(N_("“Events”: local events you can join"), 70),
+          HelpLine(N_("“My events”: the events you signed up for"), 80),
+          HelpLine(N_("“Manage events”: create events and see who is coming"), 40, leaders=True)),
+    flows=("event_signup", "create_event"),
+)

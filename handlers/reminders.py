@@ -2,8 +2,6 @@
 delete; choose a collection area or stop."""
 from __future__ import annotations
 
-from typing import Callable
-
 from sqlalchemy import select
 
 import conversations
@@ -14,6 +12,7 @@ from bot.models import GarbageSubscription, Reminder
 from bot.replies import Card, Carousel, Choice, Question, Reply, Text, postback
 from conversations import engine
 from handlers import buttons
+from handlers.features import Feature, HelpLine, MenuItem, Word
 
 REMINDERS = N_("reminders|reminder")
 GARBAGE = N_("garbage days|garbage")
@@ -49,14 +48,6 @@ def do_delete(ctx: Ctx, data: dict) -> list[Reply]:
 
 
 ACTIONS = {"list": lambda ctx, data: show(ctx), "new": new, "del": do_delete}
-
-
-def is_reminder_postback(ctx: Ctx) -> bool:
-    return buttons.is_feature(ctx, "rem")
-
-
-def reminder_postback(ctx: Ctx) -> list[Reply]:
-    return buttons.dispatch(ctx, ACTIONS)
 
 
 def _rest_after_keyword(ctx: Ctx) -> str | None:
@@ -124,14 +115,18 @@ def gb_stop(ctx: Ctx, data: dict) -> list[Reply]:
 
 GB_ACTIONS = {"set": gb_set, "stop": gb_stop}
 
-
-def is_garbage_postback(ctx: Ctx) -> bool:
-    return buttons.is_feature(ctx, "gb")
-
-
-def garbage_postback(ctx: Ctx) -> list[Reply]:
-    return buttons.dispatch(ctx, GB_ACTIONS)
-
-
-KEYWORDS: tuple[tuple[str, Callable[[Ctx], list[Reply]]], ...] = ((GARBAGE, garbage_start),)
-MENU_ACTIONS: dict[str, Callable[[Ctx], list[Reply]]] = {"list": show, "garbage": garbage_start}
+# 「リマインダー …」 with a schedule is its own route (`is_reminder_word`, in handlers.ROUTES),
+# as it takes the rest of the line; the bare word is among the words below.
+FEATURE = Feature(
+    name="reminders", postback="rem", actions=ACTIONS,
+    menu=(MenuItem("reminders", N_("Reminders"), 90, run=show),),
+    help=(HelpLine(N_("“Reminders”: your own reminders, e.g. “Reminders every Tuesday 7:00 burnable garbage”"), 100),),
+    flows=("reminder_new",),
+)
+GARBAGE_FEATURE = Feature(
+    name="garbage", postback="gb", actions=GB_ACTIONS,
+    words=(Word(GARBAGE, run=garbage_start),),
+    menu=(MenuItem("garbage", N_("Garbage days"), 100, run=garbage_start),),
+    help=(HelpLine(N_("“Garbage days”: a reminder the evening before your collection day"), 110),),
+    flows=("garbage",),
+)

@@ -95,7 +95,7 @@ def test_global_words_work_in_every_language_whatever_the_setting():
 def test_routes_are_unique_and_in_the_documented_order():
     names = [r.name for r in handlers.ROUTES]
     handlers.check_routes()
-    assert names.index("cancel") < names.index("conversation") < names.index("keyword_flow")
+    assert names.index("cancel") < names.index("conversation") < names.index("feature_button") < names.index("feature_word")
     assert names[-1] == "text"
     with pytest.raises(RuntimeError):
         handlers.check_routes(handlers.ROUTES + (handlers.ROUTES[0],))

@@ -543,7 +543,7 @@ def postbacks(w: World, flow: str, step: str):
         st.builds(lambda f, s, v: urlencode({"f": f, "s": s, "v": v}), st.text(any_char, max_size=12),
                   st.text(any_char, max_size=12), st.text(any_char, max_size=12)),
         card_buttons(ids),
-        st.sampled_from([i.key for i in menu_handlers.MENU] + ["", "zzz"]).map(lambda v: urlencode({"a": "menu", "v": v})),
+        st.sampled_from([i.key for i in menu_handlers.items()] + ["", "zzz"]).map(lambda v: urlencode({"a": "menu", "v": v})),
         st.sampled_from(["a=cancel", "a=show_menu", "a=help", "a=menu", "f=", "&&&", "=", "f=%FF&s=%00",
                          "a=aid&x=ask", "a=ev&x=create", "a=rem&x=new", "a=gb&x=set", "x" * 301,
                          urlencode({"f": flow, "s": step, "k": "x" * 300})]),
