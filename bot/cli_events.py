@@ -148,7 +148,7 @@ def update(event_id, starts, ends, place):
     from bot import events, services
     from bot.db import utcnow
     from bot.errors import UserError
-    from bot.services import events as event_service
+    from bot import events as event_service
 
     bot = current_bot()
     with bot.db.session() as s:
@@ -163,7 +163,7 @@ def update(event_id, starts, ends, place):
         if place:
             values["place"] = place
         try:
-            outcome = services.apply(s, event_service.update(s, ev, values, bot.config, utcnow()), "cli")
+            outcome = services.apply(s, event_service.update_event(s, ev, values, bot.config, utcnow()), "cli")
         except UserError as exc:
             raise click.ClickException(exc.render("en", bot.config.tz_name)) from None
     click.echo(f"event {event_id} updated; {outcome.facts['told']} people told")
@@ -175,14 +175,14 @@ def cancel(event_id):
     """Cancel an event; attendees and the wait-list are told."""
     from bot import events, services
     from bot.db import utcnow
-    from bot.services import events as event_service
+    from bot import events as event_service
 
     bot = current_bot()
     with bot.db.session() as s:
         ev = events.get_event(s, event_id, lock=True)
         if ev is None:
             raise click.ClickException(f"no event {event_id}")
-        outcome = services.apply(s, event_service.cancel(s, ev, bot.config, utcnow()), "cli")
+        outcome = services.apply(s, event_service.cancel_event(s, ev, bot.config, utcnow()), "cli")
     if outcome.facts["already"]:
         click.echo(f"event {event_id} was already cancelled; nobody told again")
     else:

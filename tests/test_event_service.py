@@ -1,4 +1,4 @@
-"""Changing and cancelling an event is one service (bot.services.events) that the console and
+"""Changing and cancelling an event is one service (bot.events) that the console and
 the CLI both call: the same change tells the same people the same words and leaves the same
 audit entry, whichever front end made it (issue 16's event bug)."""
 from __future__ import annotations

@@ -290,7 +290,7 @@ def _managed_event(s, event_id: int):
 @require("staff", "leader")
 def event_update(event_id: int):
     from bot import services
-    from bot.services import events as event_service
+    from bot import events as event_service
 
     with bot().db.session() as s:
         ev = _managed_event(s, event_id)
@@ -311,7 +311,7 @@ def event_update(event_id: int):
             if typed[key] and typed[key] == local_input(getattr(ev, field)):
                 values[field] = getattr(ev, field)  # unchanged to the minute: keep the stored time
         # The English translation is on the form (empty: none); the service keeps the others.
-        outcome = event_service.update(s, ev, values, bot().config, utcnow(), translations={"en": values["en"] or {}})
+        outcome = event_service.update_event(s, ev, values, bot().config, utcnow(), translations={"en": values["en"] or {}})
         services.apply(s, outcome, current().actor)
     facts = outcome.facts
     if not facts["changed"]:
@@ -329,7 +329,7 @@ def event_update(event_id: int):
 @require("staff", "leader")
 def event_cancel(event_id: int):
     from bot import services
-    from bot.services import events as event_service
+    from bot import events as event_service
 
     with bot().db.session() as s:
         ev = _managed_event(s, event_id)
@@ -342,7 +342,7 @@ def event_cancel(event_id: int):
         if request.form.get("version") not in (None, str(ev.version)):
             flash(ct("Someone changed this event after you opened the form, so nothing was saved. Here it is now: make your change again."), "error")
             return redirect(url_for("console.event_edit", event_id=event_id))
-        outcome = services.apply(s, event_service.cancel(s, ev, bot().config, utcnow()), current().actor)
+        outcome = services.apply(s, event_service.cancel_event(s, ev, bot().config, utcnow()), current().actor)
     flash(ct("The event has been cancelled. {n} people will be told.", n=outcome.facts["told"]), "ok")
     return redirect(url_for("console.event_edit", event_id=event_id))
 
