@@ -323,7 +323,7 @@ class BenchDatabase:
 
 def compile_catalogs() -> None:
     """Build the .mo files if missing, as the test suite does (they are built, not committed)."""
-    from bot.i18n import missing_compiled_catalogs
+    from bot.core.i18n import missing_compiled_catalogs
 
     if missing_compiled_catalogs():
         subprocess.run([sys.executable, str(ROOT / "scripts" / "i18n.py"), "compile"], check=True,

@@ -94,8 +94,8 @@ def seed(db_url: str, members: int, langs: list[str], kind: str = "fanout",
     Returns the association id and (LINE user id, locale) per member, in id order."""
     from sqlalchemy import create_engine, insert
 
-    from bot.db import utcnow
-    from bot.models import Association, Membership, Resident
+    from bot.core.db import utcnow
+    from bot.core.models import Association, Membership, Resident
 
     engine = create_engine(db_url)
     now = utcnow()
@@ -141,11 +141,13 @@ def child(spec: dict) -> dict:
     import resource
     from datetime import timedelta
 
-    from bot import circulars, worker
+    from bot.services import circulars
+
+    from bot.delivery import worker
     from bot.app import make_bot
-    from bot.config import Config
-    from bot.db import utcnow
-    from bot.models import Circular
+    from bot.core.config import Config
+    from bot.core.db import utcnow
+    from bot.core.models import Circular
 
     cfg = Config(database_url=spec["database_url"], line_channel_access_token=spec["token"],
                  line_api_base_url=spec["line_url"], line_channel_secret="x")

@@ -36,7 +36,7 @@ Scenarios (each on its own fresh database; `all` runs the three in turn):
   due at T = the moment both are up + `--million-lead` (60 s: the CLI first counts the audience,
   a full read of the million), translated into each seeded language there is a text for here (en, vi). Target (c):
   ⌈N_lang/500⌉ multicasts per language, all sent ≤ 30 s after T. A locale the bot does not
-  speak (`bot.i18n.LANGUAGES`) is counted as ja by `announcements.members()`; the expected calls
+  speak (`bot.core.i18n.LANGUAGES`) is counted as ja by `announcements.members()`; the expected calls
   are computed per language as the bot sees them, and the report names any such locale.
 
 Target (d), in every scenario: the clock's and the worker's peak RSS over their whole life
@@ -95,7 +95,7 @@ TARGET_MILLION_S = 30.0
 TARGET_RSS = 150 * MB
 SEND_PATHS = {"/v2/bot/message/push", "/v2/bot/message/multicast", "/v2/bot/message/broadcast",
               "/v2/bot/message/reply"}
-# Prefixes of what the bot reads from the environment; every other name bot/config.py reads is
+# Prefixes of what the bot reads from the environment; every other name bot/core/config.py reads is
 # found in its source (bot_env), so that none leaks in from the shell running the benchmark.
 BOT_ENV = ("LINE_", "DATABASE_", "FLASK_", "WEBCHAT")
 SECRET = "bench-channel-secret"
@@ -150,9 +150,9 @@ def flask(args: list[str], env: dict[str, str], timeout: float = 600) -> tuple[f
 
 
 def effective_locale(loc: str) -> str:
-    from bot.i18n import LANGUAGES
+    from bot.core.i18n import LANGUAGES
 
-    return loc if loc in LANGUAGES else "ja"  # as bot.announcements.members() reads it
+    return loc if loc in LANGUAGES else "ja"  # as bot.services.announcements.members() reads it
 
 
 # -- the fake LINE API -------------------------------------------------------------------------
@@ -305,7 +305,7 @@ RESIDENT_COLUMNS = ("id", "line_user_id", "channel", "nickname", "locale", "area
 
 
 def check_resident_columns() -> None:
-    from bot.models import Resident
+    from bot.core.models import Resident
 
     extra = [c.name for c in Resident.__table__.columns
              if c.name not in RESIDENT_COLUMNS and not c.nullable and c.default is None and c.server_default is None]
@@ -362,9 +362,9 @@ def seed_reminders(db_url: str, n: int, due: datetime) -> float:
     = due. Written through the bot's own Database (its SQLite writer lock, immediate transaction)."""
     from sqlalchemy import insert
 
-    from bot.db import Database
-    from bot.models import Reminder
-    from bot.recurrence import Rule
+    from bot.core.db import Database
+    from bot.core.models import Reminder
+    from bot.core.recurrence import Rule
 
     t = time.perf_counter()
     local = due.astimezone(ZoneInfo(TZ))
@@ -505,7 +505,7 @@ class Scenario:
         def probe() -> None:
             from sqlalchemy import text
 
-            from bot.db import Database
+            from bot.core.db import Database
 
             pdb = Database(self.db.url)
             try:
@@ -701,7 +701,7 @@ class Announcement(Scenario):
         ]
         if merged:
             lines.append(f"not a language the bot speaks: {', '.join(merged)}; those residents are sent the ja message "
-                         "(bot.announcements.members() maps unknown locales to ja)")
+                         "(bot.services.announcements.members() maps unknown locales to ja)")
         lines += [f"CLI: {line}" for line in f["cli_out"]]
         lines.append(f"T → first multicast at the fake: {f['first']:.2f} s; T → last: {f['last']:.2f} s; "
                      f"{sum(f['calls'].values())} calls in {f['last'] - f['first']:.2f} s between the first and the last")

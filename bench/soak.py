@@ -475,8 +475,8 @@ def seed(db: BenchDatabase, people: People) -> int:
     association's id."""
     from sqlalchemy import create_engine, insert, select
 
-    from bot.db import utcnow
-    from bot.models import Area, Association, Household, Membership, Resident
+    from bot.core.db import utcnow
+    from bot.core.models import Area, Association, Household, Membership, Resident
 
     engine = create_engine(db.url)
     now = utcnow()
@@ -889,9 +889,9 @@ class Ops:
                         return
                     self.errors.append(f"circular {n} (CLI) attempt {attempt}: exit {code}: {out[-300:]}")
                 else:
-                    from bot import circulars
-                    from bot.db import utcnow
-                    from bot.models import Circular
+                    from bot.services import circulars
+                    from bot.core.db import utcnow
+                    from bot.core.models import Circular
 
                     with self.bot.db.session() as s:
                         circ = Circular(association_id=self.assoc_id, title=title, body=body, translations={},
@@ -954,9 +954,9 @@ class Ops:
     def reminder_batch(self, b: int) -> None:
         from sqlalchemy import insert, select
 
-        from bot.db import utcnow
-        from bot.models import Reminder, Resident
-        from bot.recurrence import Rule
+        from bot.core.db import utcnow
+        from bot.core.models import Reminder, Resident
+        from bot.core.recurrence import Rule
 
         due = time.time() + 45 + self.rng.uniform(0, 20)
         due_dt = datetime.fromtimestamp(due, timezone.utc)
@@ -983,7 +983,7 @@ class Ops:
 
     def reminder_in_line(self, n: int) -> None:
         """A reminder resident writes a reminder in one line, then taps 保存 on the check."""
-        from bot.i18n import t
+        from bot.core.i18n import t
 
         user = self.people.rempool[n % len(self.people.rempool)]
         with self.traffic.lock:
@@ -1439,7 +1439,7 @@ def analyse(fake, db: BenchDatabase, traffic: Traffic, ops: Ops, people: People,
         cat_of[title] = "reminders (seeded)"
     for w in ops.wrems:
         told = None
-        from bot.i18n import t
+        from bot.core.i18n import t
         saved = t(people.locale[w.user], "Saved. See or delete your reminders with “Reminders”.")
         for ts, x in fake.texts_since(w.user, w.tap_sent or w.text_sent or 0):
             if x.startswith(saved):
@@ -1736,7 +1736,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"web on :{web.port}, 2 workers and the clock up")
 
         from bot.app import make_bot
-        from bot.config import Config
+        from bot.core.config import Config
 
         bot = make_bot(Config(database_url=db.url, line_channel_secret=SECRET, line_channel_access_token=TOKEN,
                               line_api_base_url=fake.url))

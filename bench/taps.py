@@ -210,8 +210,8 @@ def add_sent_circular(db_url: str, association_id: int, first_resident: int, cou
     circular row with `sent_at`, and one recipient row each (with its page token)."""
     from sqlalchemy import create_engine, insert
 
-    from bot.db import utcnow
-    from bot.models import Circular, CircularRecipient
+    from bot.core.db import utcnow
+    from bot.core.models import Circular, CircularRecipient
 
     engine = create_engine(db_url)
     now = utcnow()
@@ -363,7 +363,7 @@ def profile_in_process(args, fake: FakeLine, db: BenchDatabase, people, measured
     import pstats
 
     from bot import create_app
-    from bot.config import Config
+    from bot.core.config import Config
 
     app = create_app(Config(database_url=db.url, line_channel_secret=SECRET, line_channel_access_token=fake.token,
                             line_api_base_url=fake.url, secret_key=secrets.token_urlsafe(48)))
@@ -434,7 +434,7 @@ def profile_in_process(args, fake: FakeLine, db: BenchDatabase, people, measured
 
 def verify(fake: FakeLine, since: int, tappers: list[tuple[str, str]], run: Run, db: BenchDatabase,
            circular_id: int) -> list[tuple[bool, str]]:
-    from bot.i18n import t
+    from bot.core.i18n import t
 
     want = {loc: t(loc, THANKS) for _, loc in tappers}
     locale_of = dict(tappers)

@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     deadline = time.monotonic() + args.time_limit
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops the servers
 
-    from bot.i18n import missing_compiled_catalogs
+    from bot.core.i18n import missing_compiled_catalogs
 
     if missing_compiled_catalogs():  # as the test suite does: .mo files are built, not committed
         subprocess.run([sys.executable, str(ROOT / "scripts" / "i18n.py"), "compile"], check=True,

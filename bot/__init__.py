@@ -11,7 +11,7 @@ __all__ = ["create_app"]
 
 
 def create_app(config: Any = None):
-    """Build the Flask app. `config` may be a `bot.config.Config`, a mapping of overrides, or
+    """Build the Flask app. `config` may be a `bot.core.config.Config`, a mapping of overrides, or
     None (read the environment and an optional `.env` file)."""
     from bot.app import build_app
 

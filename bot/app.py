@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Flask
 
-from bot.config import Config
-from bot.db import Database
-from bot.pipeline import Bot
+from bot.core.config import Config
+from bot.core.db import Database
+from bot.delivery.pipeline import Bot
 from bot.wiring import EXTENSION
 
 
@@ -26,31 +26,33 @@ def load_config(config: Any, instance_path: str) -> Config:
 
 
 def make_bot(cfg: Config) -> Bot:
-    from bot import timefmt
-    from bot.line_client import LineClient
+    from bot.core import timefmt
+    from bot.delivery.line_client import LineClient
 
     timefmt.use_japanese_era(cfg.japanese_era)
     line = None
     if cfg.line_channel_access_token:
         line = LineClient(cfg.line_channel_access_token, cfg.line_api_base_url, cfg.line_timeout_seconds,
                           data_base_url=cfg.line_data_url)
-    return Bot(cfg, Database(cfg.database_url or ""), line)
+    from handlers.dispatcher import dispatch
+
+    return Bot(cfg, Database(cfg.database_url or ""), line, dispatch)
 
 
 def build_app(config: Any = None) -> Flask:
     import handlers
-    from bot import circular_page, cli, health, media, webchat, webhook
-
+    from bot.web import circular_page, health, webchat, webhook
+    from bot import cli
+    from bot.web import media
     app = Flask("bot", instance_relative_config=True)
     cfg = load_config(config, app.instance_path)
     from bot import security
-
     # In production (LINE, or https) without a strong FLASK_SECRET_KEY this raises: the web, the
     # worker and the clock (all built here) refuse to start.
     app.config.update(SECRET_KEY=security.secret_key(cfg, app.instance_path), MAX_CONTENT_LENGTH=cfg.max_webhook_bytes,
                       JSON_AS_ASCII=False)
     app.json.ensure_ascii = False
-    from bot.i18n import html_lang
+    from bot.core.i18n import html_lang
 
     app.jinja_env.globals["html_lang"] = html_lang
     # The console's session cookie: never readable by scripts, not sent on cross-site posts,
@@ -70,12 +72,10 @@ def build_app(config: Any = None) -> Flask:
     if cfg.webchat_on:
         app.register_blueprint(webchat.bp)
     from bot import console
-
     console.init_app(app)
     security.init_app(app, cfg)  # ProxyFix (TRUSTED_PROXIES) and the security headers
     cli.init_app(app)
-    from bot import accesslog
-
+    from bot.web import accesslog
     accesslog.install(app)  # no keys from addresses in the error log
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, g, request
 
-from bot.config import Config
+from bot.core.config import Config
 
 log = logging.getLogger(__name__)
 

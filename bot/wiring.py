@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
-    from bot.pipeline import Bot
+    from bot.delivery.pipeline import Bot
 
 EXTENSION = "tsunagari"
 

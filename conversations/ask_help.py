@@ -7,10 +7,12 @@ import re
 import unicodedata
 from datetime import datetime, timedelta
 
-from bot import aid_messages, aid_notify, mutual_aid, timefmt
-from bot.context import Ctx
-from bot.i18n import N_
-from bot.replies import Reply, Text
+from bot.services import aid_messages, aid_notify, mutual_aid
+
+from bot.core import timefmt
+from handlers.context import Ctx
+from bot.core.i18n import N_
+from bot.core.replies import Reply, Text
 from conversations import common
 from conversations.engine import Answer, Flow, Invalid, Option, Step
 from handlers.menu import main_menu

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bot import areas, residents
-from bot.context import Ctx
-from bot.i18n import LANGUAGES, N_, normalize_locale
+from bot.core import areas
+
+from bot.services import residents
+from handlers.context import Ctx
+from bot.core.i18n import LANGUAGES, N_, normalize_locale
 from conversations.engine import Answer, Invalid, Option
 
 YES, NO, SKIP, LEAVE = "yes", "no", "skip", "leave"

@@ -8,11 +8,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot import circulars, timefmt
-from bot.context import Ctx
-from bot.i18n import N_
-from bot.models import Association, Circular, Household, Media
-from bot.replies import Reply, Text
+from bot.services import circulars
+
+from bot.core import timefmt
+from handlers.context import Ctx
+from bot.core.i18n import N_
+from bot.core.models import Association, Circular, Household, Media
+from bot.core.replies import Reply, Text
 from conversations import common
 from conversations.ask_help import accept_when
 from conversations.engine import Answer, Flow, Invalid, Option, Step, branch
@@ -35,7 +37,7 @@ def accept_link(ctx: Ctx, data: dict, answer: Answer) -> str:
 
 def accept_photo(ctx: Ctx, data: dict, answer: Answer) -> str:
     if answer.photo:
-        return answer.photo  # the webhook stored it (bot/webhook.py)
+        return answer.photo  # the webhook stored it (bot/web/webhook.py)
     if answer.photo == "":
         raise Invalid(N_("Sorry, that photo could not be used. Please send another one (JPEG or PNG), or tap “No photo”."))
     raise Invalid(N_("Please send a photo, or tap “No photo”."))

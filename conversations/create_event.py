@@ -5,11 +5,13 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime, timedelta
 
-from bot import events, timefmt
-from bot.context import Ctx
-from bot.i18n import N_
-from bot.models import Association, Event
-from bot.replies import Reply, Text
+from bot.services import events
+
+from bot.core import timefmt
+from handlers.context import Ctx
+from bot.core.i18n import N_
+from bot.core.models import Association, Event
+from bot.core.replies import Reply, Text
 from conversations import common
 from conversations.ask_help import accept_when
 from conversations.engine import Answer, Flow, Invalid, Option, Step

@@ -2,10 +2,10 @@
 confirmation is composed before the data goes, so it arrives in their language."""
 from __future__ import annotations
 
-from bot import leaving, residents
-from bot.context import Ctx
-from bot.i18n import N_
-from bot.replies import Reply, Text
+from bot.services import leaving, residents
+from handlers.context import Ctx
+from bot.core.i18n import N_
+from bot.core.replies import Reply, Text
 from conversations.engine import Flow, Option, Step
 
 DELETE, KEEP = "delete", "keep"

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot import mutual_aid
-from bot.context import Ctx
-from bot.i18n import N_
-from bot.replies import Reply, Text
+from bot.services import mutual_aid
+from handlers.context import Ctx
+from bot.core.i18n import N_
+from bot.core.replies import Reply, Text
 from conversations.ask_help import ANY, accept_description, accept_when
 from conversations.engine import Flow, Option, Step, branch
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable, Mapping, Sequence, Union
 
-from bot.context import Ctx
-from bot.i18n import N_, SUPPORTED_LOCALES, normalize_text, t
-from bot.models import ConversationState
-from bot.replies import Choice, DateQuestion, Question, Reply, Text, postback
+from handlers.context import Ctx
+from bot.core.i18n import N_, SUPPORTED_LOCALES, normalize_text, t
+from bot.core.models import ConversationState
+from bot.core.replies import Choice, DateQuestion, Question, Reply, Text, postback
 
 PAGE_SIZE = 11  # + "more" + "cancel" = 13, LINE's quick-reply limit
 MORE = "__more"

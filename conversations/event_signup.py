@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import unicodedata
 
-from bot import event_messages as em
-from bot import events, refs
-from bot.models import Event
-from bot.context import Ctx
-from bot.i18n import N_
-from bot.replies import Reply, Text
+from bot.services import event_messages as em
+from bot.services import events
+from bot.core import refs
+from bot.core.models import Event
+from handlers.context import Ctx
+from bot.core.i18n import N_
+from bot.core.replies import Reply, Text
 from conversations import common
 from conversations.engine import Answer, Flow, Invalid, Option, Step, branch
 

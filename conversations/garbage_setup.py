@@ -5,10 +5,10 @@ from __future__ import annotations
 import unicodedata
 from zoneinfo import ZoneInfo
 
-from bot import garbage
-from bot.context import Ctx
-from bot.i18n import N_
-from bot.replies import Reply, Text
+from bot.services import garbage
+from handlers.context import Ctx
+from bot.core.i18n import N_
+from bot.core.replies import Reply, Text
 from conversations.engine import Answer, Flow, Invalid, Option, Step
 
 ALL = "__all"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.context import Ctx
-from bot.i18n import N_
-from bot.models import HelperProfile
-from bot.replies import Reply, Text
+from handlers.context import Ctx
+from bot.core.i18n import N_
+from bot.core.models import HelperProfile
+from bot.core.replies import Reply, Text
 from conversations.ask_help import category_options
 from conversations import common
 from conversations.engine import Flow, Option, Step

@@ -1,11 +1,15 @@
 """Offering help: one optional short message, then the offer goes to the requester."""
 from __future__ import annotations
 
-from bot import aid_messages, mutual_aid, outbox, refs
-from bot.models import HelpRequest
-from bot.context import Ctx
-from bot.i18n import N_
-from bot.replies import Reply, Text
+from bot.services import mutual_aid
+
+from bot.services import aid
+
+from bot.core import refs
+from bot.core.models import HelpRequest
+from handlers.context import Ctx
+from bot.core.i18n import N_
+from bot.core.replies import Reply, Text
 from conversations import common
 from conversations.engine import Flow, Option, Step
 
@@ -24,15 +28,12 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         # edited (or gone) while the helper was writing: they offer only on what they read
         return [Text(ctx.t(N_("This request was changed or closed while you were writing, so your offer was not sent. Please look at it again.")))]
     try:
-        offer = mutual_aid.make_offer(ctx.session, ctx.resident, int(data["request_id"]), message, ctx.now)
+        made, outcome = aid.offer(ctx.session, ctx.resident, int(data["request_id"]), message, ctx.config, ctx.now)
     except mutual_aid.AidError as exc:
         return [Text(exc.render(ctx.locale, ctx.config.tz_name))]
-    requester = offer.request.requester
-    if not requester.following:  # they left LINE meanwhile: an offer nobody can see is no offer
-        ctx.session.delete(offer)
+    if made is None:  # they left LINE meanwhile: an offer nobody can see is no offer
         return [Text(ctx.t(N_("Sorry, this request is no longer open.")))]
-    outbox.to_resident(ctx.session, requester, [aid_messages.offer_card(offer, requester.locale, ctx.config)],
-                       about=ctx.resident)
+    ctx.apply(outcome)
     return [Text(ctx.t(N_("Thank you! Your offer has been sent. We will tell you when they answer.")))]
 
 

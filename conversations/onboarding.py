@@ -3,10 +3,12 @@
 Nothing is stored until the resident agrees to the privacy notice."""
 from __future__ import annotations
 
-from bot import areas, residents
-from bot.context import Ctx
-from bot.i18n import N_, normalize_locale
-from bot.replies import Reply, Text
+from bot.core import areas
+
+from bot.services import residents
+from handlers.context import Ctx
+from bot.core.i18n import N_, normalize_locale
+from bot.core.replies import Reply, Text
 from conversations import common
 from conversations.engine import Flow, Option, Step
 from handlers.menu import main_menu
@@ -46,8 +48,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         residents.join_association(ctx.session, resident, data["association"], ctx.now)
         joined = "\n" + ctx.t(N_("You have joined your neighbourhood association."))
     ctx.session.flush()
-    from bot import richmenu
-
+    from bot.services import richmenu
     if resident.locale != ctx.config.default_locale:
         richmenu.link_later(ctx.session, resident)  # the default menu is the Japanese one
     welcome = ctx.t(N_("Thank you, {name}! You are all set."), name=resident.nickname) + joined

@@ -2,11 +2,11 @@
 how it was understood, then saved. Leave at any step with 「やめる」."""
 from __future__ import annotations
 
-from bot import reminders
-from bot.context import Ctx
-from bot.i18n import N_
-from bot.recurrence import Rule
-from bot.replies import Reply, Text
+from bot.services import reminders
+from handlers.context import Ctx
+from bot.core.i18n import N_
+from bot.core.recurrence import Rule
+from bot.core.replies import Reply, Text
 from conversations.engine import Answer, Flow, Invalid, Option, Step, branch
 
 
@@ -19,7 +19,7 @@ def accept_line(ctx: Ctx, data: dict, answer: Answer) -> dict:
 
 
 def confirm_text(ctx: Ctx, data: dict) -> str:
-    from bot.recurrence import describe
+    from bot.core.recurrence import describe
 
     r = data["what"]
     return ctx.t(N_("Remind you {when}: “{title}”?"), when=describe(Rule.from_json(r["rule"]), ctx.locale),

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.context import Ctx
-from bot.i18n import N_
-from bot.models import Association, Household, Membership, Resident
-from bot.replies import Reply, Text
+from handlers.context import Ctx
+from bot.core.i18n import N_
+from bot.core.models import Association, Household, Membership, Resident
+from bot.core.replies import Reply, Text
 from conversations import common
 from conversations.engine import Answer, Flow, Invalid, Option, Step, branch
 
@@ -93,7 +93,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     name = ctx.session.scalar(select(Resident.nickname).where(Resident.id == member.resident_id)) or "?"
     if data["what"] == "han_leader":
         if member.role != "leader":
-            from bot.console import sessions
+            from bot.services import console_sessions as sessions
 
             was, member.role = member.role, "han_leader" if data["make"] == "yes" else "member"
             sessions.role_changed(ctx.session, member.resident_id, was, member.role)

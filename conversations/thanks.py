@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bot import mutual_aid, outbox, timebank
-from bot.context import Ctx
-from bot.i18n import N_, t
-from bot.replies import Reply, Text
+from bot.services import mutual_aid, timebank
+
+from bot.services import aid
+from handlers.context import Ctx
+from bot.core.i18n import N_
+from bot.core.replies import Reply, Text
 from conversations import common
 from conversations.engine import Answer, Flow, Invalid, Option, Step
 
@@ -35,25 +37,15 @@ accept_note = common.free_text(200, N_("Please write up to 200 characters, or ta
 
 def finish(ctx: Ctx, data: dict) -> list[Reply]:
     assert ctx.resident is not None
+    note = None if data.get("note") in (None, SKIP) else data["note"]
     try:
-        req = mutual_aid.own_request(ctx.session, ctx.resident, int(data["request_id"]))
+        helper, minutes, outcome = aid.thanks(ctx.session, ctx.resident, int(data["request_id"]), int(data["hours"]),
+                                              note, ctx.now)
     except mutual_aid.AidError as exc:
         return [Text(exc.render(ctx.locale, ctx.config.tz_name))]
-    helper = mutual_aid.counterpart(ctx.session, req, ctx.resident)
-    if helper is None:
-        return [Text(ctx.t(N_("This request is already closed.")))]
-    minutes = int(data["hours"])
-    try:
-        timebank.record_hours(ctx.session, req, helper, minutes, recorded_by="requester", now=ctx.now)
     except timebank.LedgerError:
         return [Text(ctx.t(N_("Thanks for this request have already been recorded.")))]
-    total = timebank.balance(ctx.session, helper)
-    note = "" if data.get("note") in (None, SKIP) else "\n\n“" + data["note"] + "”"
-    outbox.to_resident(ctx.session, helper, [Text(
-        t(helper.locale, N_("{name} says thank you! {hours} added to your thanks record (total: {total})."),
-          name=ctx.resident.nickname or "-", hours=timebank.format_hours(minutes, helper.locale),
-          total=timebank.format_hours(total, helper.locale)) + note
-    )], about=ctx.resident)
+    ctx.apply(outcome)
     return [Text(ctx.t(N_("Thank you! We passed on your thanks and recorded {hours} for {name}."),
                        hours=timebank.format_hours(minutes, ctx.locale), name=helper.nickname or "-"))]
 

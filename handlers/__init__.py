@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from bot.context import Ctx
-from bot.replies import Reply
+from handlers.context import Ctx
+from bot.core.replies import Reply
 from handlers import aid
 from handlers import circulars as circ
 from handlers import events as ev

@@ -7,11 +7,13 @@ from typing import Callable
 from sqlalchemy import select
 
 import conversations
-from bot import aid_messages, mutual_aid, outbox, refs, timebank, timefmt
-from bot.context import Ctx
-from bot.i18n import N_, t
-from bot.models import HelperProfile, HelpOffer, HelpRequest, RelayMessage
-from bot.replies import Carousel, Choice, Question, Reply, Text, postback
+from bot.services import aid_messages, mutual_aid, timebank
+from bot.services import aid
+from bot.core import refs, timefmt
+from handlers.context import Ctx
+from bot.core.i18n import N_
+from bot.core.models import HelperProfile, HelpOffer, HelpRequest, RelayMessage
+from bot.core.replies import Carousel, Choice, Question, Reply, Text, postback
 from conversations import engine
 from handlers import buttons
 from handlers.features import Feature, HelpLine, MenuItem, Word
@@ -88,7 +90,7 @@ def start_registry(ctx: Ctx) -> list[Reply]:
 
 
 # -- card buttons ----------------------------------------------------------------------------
-# Each button names its record (bot.refs); `buttons.record` loads it only if it is still the
+# Each button names its record (bot.core.refs); `buttons.record` loads it only if it is still the
 # record the button was drawn for, else the tap changes nothing (see handlers.buttons).
 
 def _request(ctx: Ctx, data: dict, key: str = "r") -> HelpRequest:
@@ -113,20 +115,13 @@ def do_offer(ctx: Ctx, data: dict) -> list[Reply]:
 
 
 def do_accept(ctx: Ctx, data: dict) -> list[Reply]:
-    match = mutual_aid.accept_offer(ctx.session, ctx.resident, _offer(ctx, data).id, ctx.now)
-    helper = match.offer.helper
-    outbox.to_resident(ctx.session, helper, [aid_messages.match_card(match.request, helper, ctx.resident, ctx.config)],
-                       about=ctx.resident)
-    for other in match.others:
-        outbox.to_resident(ctx.session, other.helper, [Text(t(
-            other.helper.locale, N_("Thank you for offering to help! This request has been matched with another neighbour this time.")))])
-    return [aid_messages.match_card(match.request, ctx.resident, helper, ctx.config)]
+    match, outcome = aid.accept(ctx.session, ctx.resident, _offer(ctx, data).id, ctx.config, ctx.now)
+    ctx.apply(outcome)
+    return [aid_messages.match_card(match.request, ctx.resident, match.offer.helper, ctx.config)]
 
 
 def do_decline(ctx: Ctx, data: dict) -> list[Reply]:
-    offer = mutual_aid.decline_offer(ctx.session, ctx.resident, _offer(ctx, data).id)
-    outbox.to_resident(ctx.session, offer.helper, [Text(t(
-        offer.helper.locale, N_("Thank you for offering to help! They did not need it this time.")))])
+    ctx.apply(aid.decline(ctx.session, ctx.resident, _offer(ctx, data).id))
     return [Text(ctx.t(N_("All right. We told them kindly. Your request stays open for others.")))]
 
 
@@ -178,9 +173,7 @@ def do_cancel(ctx: Ctx, data: dict) -> list[Reply]:
             Choice(ctx.t(N_("Yes, cancel it")), postback(a="aid", x="cancel", r=refs.ref(req), sure="1")),
             Choice(ctx.t(N_("No, keep it")), postback(a="aid", x="mine")),
         ))]
-    for offer in mutual_aid.cancel_request(ctx.session, ctx.resident, req.id, ctx.now):
-        outbox.to_resident(ctx.session, offer.helper, [Text(t(
-            offer.helper.locale, N_("A request you offered to help with was cancelled by the person who asked. Thank you all the same!")))])
+    ctx.apply(aid.cancel(ctx.session, ctx.resident, req.id, ctx.now))
     return [Text(ctx.t(N_("Your request has been cancelled.")))]
 
 
@@ -208,9 +201,7 @@ def do_happened(ctx: Ctx, data: dict) -> list[Reply]:
             return engine.start(ctx, conversations.get("thanks"), {"request_id": req.id})
         return [Text(ctx.t(N_("Thank you for helping! The person you helped will record the hours.")))]
     if requester:
-        for offer in mutual_aid.cancel_request(ctx.session, ctx.resident, req.id, ctx.now):
-            outbox.to_resident(ctx.session, offer.helper, [Text(t(
-                offer.helper.locale, N_("The person you offered to help says it did not work out this time. Thank you all the same!")))])
+        ctx.apply(aid.cancel(ctx.session, ctx.resident, req.id, ctx.now, why=aid.DID_NOT_HAPPEN))
         return [Question(ctx.t(N_("We are sorry it did not work out. Would you like to ask again?")),
                          (Choice(ctx.t(N_("Ask for help")), postback(a="aid", x="ask")),))]
     return [Text(ctx.t(N_("Thank you for letting us know.")))]

@@ -3,10 +3,10 @@ stickers and images, global words, keywords, menu taps, stale buttons, and the f
 from __future__ import annotations
 
 import conversations
-from bot import residents
-from bot.context import Ctx
-from bot.i18n import N_, keywords, normalize_text, t
-from bot.replies import Reply, Text, parse_postback
+from bot.services import residents
+from handlers.context import Ctx
+from bot.core.i18n import N_, keywords, normalize_text, t
+from bot.core.replies import Reply, Text, parse_postback
 from conversations import engine
 from handlers import buttons, features, menu
 from handlers.features import Feature, HelpLine, MenuItem, Word

@@ -1,6 +1,6 @@
 """Card buttons: postback data `a=<feature>&x=<action>&…`, dispatched to a table of actions.
 
-A button that names a record carries its reference (`bot.refs`): `record()` loads it only if
+A button that names a record carries its reference (`bot.core.refs`): `record()` loads it only if
 it is still exactly the record the button was drawn for. A stale or forged button, or a refusal
 from the domain, gets a polite answer and changes nothing; a button for a record that was
 edited since shows the record as it is now (the feature's `changed` view), one for a record
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
-from bot import refs
-from bot.context import Ctx
-from bot.db import Base
-from bot.errors import UserError
-from bot.i18n import N_
-from bot.replies import Reply, Text, parse_postback
+from bot.core import refs
+from handlers.context import Ctx
+from bot.core.db import Base
+from bot.core.errors import UserError
+from bot.core.i18n import N_
+from bot.core.replies import Reply, Text, parse_postback
 from handlers import menu
 
 Action = Callable[[Ctx, dict], list[Reply]]

@@ -7,12 +7,13 @@ from typing import Callable
 from sqlalchemy import select
 
 import conversations
-from bot import circulars, media, refs, timefmt
-from bot.context import Ctx
-from bot.i18n import N_, keywords, normalize_text
-from bot.models import Circular, CircularRecipient, Household, Media
-from bot.render_line import split_text
-from bot.replies import Card, Carousel, Choice, Image, Question, Reply, Text, postback
+from bot.services import circulars
+from bot.core import media, refs, timefmt
+from handlers.context import Ctx
+from bot.core.i18n import N_, keywords, normalize_text
+from bot.core.models import Circular, CircularRecipient, Household, Media
+from bot.delivery.render_line import split_text
+from bot.core.replies import Card, Carousel, Choice, Image, Question, Reply, Text, postback
 from conversations import engine
 from handlers import buttons
 from handlers.features import Feature, HelpLine, MenuItem, Word

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Callable
 
 import conversations
-from bot import event_messages as em
-from bot import events, outbox, refs
-from bot.context import Ctx
-from bot.i18n import N_
-from bot.models import Event, Signup
-from bot.replies import Card, Carousel, Choice, Question, Reply, Text, postback
+from bot.services import event_messages as em
+from bot.services import events
+from bot.core import refs
+from handlers.context import Ctx
+from bot.core.i18n import N_
+from bot.core.models import Event, Signup
+from bot.core.replies import Card, Carousel, Choice, Question, Reply, Text, postback
 from conversations import engine
 from handlers import buttons
 from handlers.features import Feature, HelpLine, MenuItem, Word
@@ -108,8 +109,7 @@ def do_cancel(ctx: Ctx, data: dict) -> list[Reply]:
             Choice(ctx.t(N_("Yes, cancel it")), postback(a="ev", x="cancel", s=refs.ref(signup), sure="1")),
             Choice(ctx.t(N_("No, keep it")), postback(a="ev", x="mine")),
         ))]
-    for p in events.cancel(ctx.session, signup.id, ctx.resident, ctx.now):
-        outbox.to_resident(ctx.session, p.resident, [Text(em.promoted(p.event, p.resident.locale, ctx.config))])
+    ctx.apply(events.give_up_place(ctx.session, signup.id, ctx.resident, ctx.config, ctx.now))
     return [Text(ctx.t(N_("Your place has been cancelled. Thank you for letting us know.")))]
 
 

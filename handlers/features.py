@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from bot.context import Ctx
-from bot.replies import Reply
+from handlers.context import Ctx
+from bot.core.replies import Reply
 
 Run = Callable[[Ctx], list[Reply]]
 Action = Callable[[Ctx, dict], list[Reply]]

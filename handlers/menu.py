@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.context import Ctx
-from bot.i18n import N_
-from bot.models import Membership
-from bot.replies import Choice, Question, Reply, Text, postback
+from handlers.context import Ctx
+from bot.core.i18n import N_
+from bot.core.models import Membership
+from bot.core.replies import Choice, Question, Reply, Text, postback
 from handlers import features
 from handlers.features import MenuItem
 

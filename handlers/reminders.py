@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 
 import conversations
-from bot import garbage, refs, reminders
-from bot.context import Ctx
-from bot.i18n import N_, keywords, normalize_text
-from bot.models import GarbageSubscription, Reminder
-from bot.replies import Card, Carousel, Choice, Question, Reply, Text, postback
+from bot.services import garbage, reminders
+from bot.core import refs
+from handlers.context import Ctx
+from bot.core.i18n import N_, keywords, normalize_text
+from bot.core.models import GarbageSubscription, Reminder
+from bot.core.replies import Card, Carousel, Choice, Question, Reply, Text, postback
 from conversations import engine
 from handlers import buttons
 from handlers.features import Feature, HelpLine, MenuItem, Word

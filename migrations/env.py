@@ -7,8 +7,8 @@ import os
 from alembic import context
 from sqlalchemy import create_engine
 
-from bot.db import Base
-import bot.models  # noqa: F401  (registers the tables)
+from bot.core.db import Base
+import bot.core.models  # noqa: F401  (registers the tables)
 
 config = context.config
 target_metadata = Base.metadata

@@ -6,10 +6,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from bot import aid_messages, mutual_aid, outbox, quiet
-from bot.config import Config
-from bot.i18n import N_, t
-from bot.replies import Choice, Question, Text, postback
+from bot.services import aid_messages, mutual_aid
+
+from bot.delivery import outbox
+
+from bot.core import quiet
+from bot.core.config import Config
+from bot.core.i18n import N_, t
+from bot.core.replies import Choice, Question, Text, postback
 
 FOLLOWUP_AFTER = timedelta(hours=2)
 

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import circulars
-from bot.config import Config
-from bot.models import Circular
+from bot.services import circulars
+from bot.core.config import Config
+from bot.core.models import Circular
 
 REMIND_FROM_HOUR = 9
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 import os
 
-from bot.db import utcnow
-from bot.pipeline import Bot
+from bot.core.db import utcnow
+from bot.delivery.pipeline import Bot
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,7 @@ def event_reminders(bot: Bot) -> None:
 
 def due_now(bot: Bot) -> dict[str, int]:
     """Announcements and reminders whose time has come: queued at once."""
-    from bot import announcements, reminders
-
+    from bot.services import announcements, reminders
     now = utcnow()
     with bot.db.read() as s:
         ann_due = announcements.due(s, now)
@@ -97,8 +96,7 @@ def due_now(bot: Bot) -> dict[str, int]:
 
 def daily_notices(bot: Bot) -> dict[str, int]:
     """The evening garbage-day reminders and the morning digests."""
-    from bot import announcements, garbage
-
+    from bot.services import announcements, garbage
     now = utcnow()
     out = {"garbage": 0, "digests": 0}
     while True:
@@ -217,7 +215,7 @@ class ClockLock:
             return bool(got)
         import fcntl
 
-        from bot.db import _sqlite_file
+        from bot.core.db import _sqlite_file
 
         path = (_sqlite_file(db.url) or os.path.join(os.getcwd(), "tsunagari-memory-db")) + ".clock.lock"
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import event_messages as em
-from bot import events, outbox
-from bot.config import Config
-from bot.models import Event, OutboxMessage
-from bot.replies import Text
+from bot.services import event_messages as em
+from bot.services import events
+from bot.delivery import outbox
+from bot.core.config import Config
+from bot.core.models import Event, OutboxMessage
+from bot.core.replies import Text
 
 
 def _send(session: Session, config: Config, event: Event, kind: str) -> int:

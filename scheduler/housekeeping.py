@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.models import Announcement, Circular, ConversationState, InboundEvent, Media, OutboxMessage
+from bot.core.models import Announcement, Circular, ConversationState, InboundEvent, Media, OutboxMessage
 
 INBOX_KEEP = timedelta(days=7)  # longer than LINE redelivers an event
 # ...and at least a day longer than the webhook accepts an event (WEBHOOK_MAX_EVENT_AGE_SECONDS):
@@ -43,7 +43,7 @@ def tidy(session: Session, now: datetime, retention_days: int = 180, max_event_a
                             ~Media.id.in_(select(Announcement.image_id).where(Announcement.image_id.is_not(None))))
     ).rowcount or 0
     # Residents who unfollowed long ago: their data goes (UNFOLLOWED_RETENTION_DAYS).
-    from bot.residents import expire_unfollowed
+    from bot.services.residents import expire_unfollowed
 
     counts["unfollowed"] = expire_unfollowed(session, now, retention_days)
     return counts

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from babel.messages.pofile import read_po, write_po  # noqa: E402
 
-from bot.i18n import SUPPORTED_LOCALES, babel_locale  # noqa: E402
+from bot.core.i18n import SUPPORTED_LOCALES, babel_locale  # noqa: E402
 
 LOCALES = ROOT / "locales"
 POT = LOCALES / "messages.pot"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from bot.demo import seed
+from bot.cli.demo import seed
 
 try:
     from playwright.sync_api import Error as PlaywrightError

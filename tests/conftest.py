@@ -19,10 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot import create_app  # noqa: E402
-from bot.areas import load_city  # noqa: E402
-from bot.config import Config  # noqa: E402
-from bot.db import Base  # noqa: E402
-from bot.i18n import missing_compiled_catalogs, reset_cache  # noqa: E402
+from bot.core.areas import load_city  # noqa: E402
+from bot.core.config import Config  # noqa: E402
+from bot.core.db import Base  # noqa: E402
+from bot.core.i18n import missing_compiled_catalogs, reset_cache  # noqa: E402
 from tests import support  # noqa: E402
 from tests.fakeline import FakeLine  # noqa: E402
 
@@ -80,7 +80,7 @@ def db_url(pg_database, tmp_path):
             c.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         engine.dispose()
         return pg_database
-    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    url = f"sqlite:///{tmp_path / 'bot.core.db'}"
     engine = sa.create_engine(url)
     Base.metadata.create_all(engine)
     engine.dispose()

@@ -152,8 +152,7 @@ def drop_pg_database(admin_url: str, url: str) -> None:
 
 def run_worker(bot) -> None:
     """Let the worker send everything due, as passes of `flask --app bot worker` would."""
-    from bot import worker
-
+    from bot.delivery import worker
     while worker.run_once(bot):
         pass
 
@@ -171,9 +170,8 @@ def buttons(bubble: dict) -> dict[str, str]:
 
 
 def ref_of(db, model, ident: int) -> str:
-    """The reference a button drawn now would carry for that record (bot.refs), for tests that
+    """The reference a button drawn now would carry for that record (bot.core.refs), for tests that
     write postback data by hand."""
-    from bot import refs
-
+    from bot.core import refs
     with db.session() as s:
         return refs.ref(s.get(model, ident))

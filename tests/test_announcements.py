@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, insert, select
 
-from bot import worker
-from bot.db import utcnow
-from bot.models import Announcement, AnnouncementRun, Resident
+from bot.delivery import worker
+from bot.core.db import utcnow
+from bot.core.models import Announcement, AnnouncementRun, Resident
 from scheduler import clock as clock_mod
 from tests.support import run_worker
 
@@ -197,7 +197,7 @@ def test_multicasts_of_500_per_language_each_with_its_own_retry_key(runner, bot,
 
 
 def test_audience_by_area_association_language_and_topic(line, runner, bot, db, fake_line, people, clock):
-    from bot.models import Area
+    from bot.core.models import Area
 
     with db.session() as s:
         sakura = s.scalar(select(Area).where(Area.code == "sakura"))
@@ -258,8 +258,7 @@ def test_a_big_audience_is_queued_in_parts_with_full_multicasts(runner, bot, db,
 
 
 def test_the_worker_sends_the_first_parts_while_the_rest_is_queued(runner, bot, db, fake_line, clock):
-    from bot import announcements
-
+    from bot.services import announcements
     _seed(db, 1500, "ja", "Ua")
     _seed(db, 1, "en", "Ub")  # two languages: multicasts, not a broadcast
     _chunked(bot, 600)
@@ -282,8 +281,7 @@ def test_the_worker_sends_the_first_parts_while_the_rest_is_queued(runner, bot, 
 def test_a_run_left_half_queued_beyond_the_grace_window_is_missed(runner, bot, db, fake_line, clock):
     from datetime import timedelta
 
-    from bot import announcements
-
+    from bot.services import announcements
     _seed(db, 900, "ja", "Ua")
     _seed(db, 1, "en", "Ub")
     _chunked(bot, 500)
@@ -303,8 +301,7 @@ def test_the_count_before_sending_matches_who_it_goes_to(db, clock):
     for every kind of audience."""
     from collections import Counter
 
-    from bot import announcements
-
+    from bot.services import announcements
     _seed(db, 30, "ja", "Ua")
     _seed(db, 20, "en", "Ub")
     _seed(db, 5, "xx", "Uc")  # a language the bot does not speak: counted as Japanese
@@ -325,10 +322,9 @@ def test_an_announcement_due_while_a_big_one_is_queued_starts_between_its_parts(
     import threading
     import time
 
-    from bot.models import OutboxMessage
+    from bot.core.models import OutboxMessage
 
-    from bot import announcements
-
+    from bot.services import announcements
     _seed(db, 6000, "ja", "Ua")
     _seed(db, 1, "en", "Ub")
     _chunked(bot, 10)

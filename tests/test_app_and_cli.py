@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.config import Config
-from bot.models import Area, Association, Resident
+from bot.core.config import Config
+from bot.core.models import Area, Association, Resident
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,7 +20,7 @@ def test_importing_the_package_does_nothing():
         "import sqlalchemy, dotenv\n"
         "def boom(*a, **k): raise SystemExit('side effect at import')\n"
         "sqlalchemy.create_engine = boom; dotenv.load_dotenv = boom\n"
-        "import bot, bot.app, bot.models, bot.pipeline, bot.webhook, bot.webchat, bot.worker\n"
+        "import bot, bot.app, bot.core.models, bot.delivery.pipeline, bot.web.webhook, bot.web.webchat, bot.delivery.worker\n"
         "import handlers, conversations, scheduler.clock\n"
         "print('ok')\n"
     )
@@ -50,7 +50,6 @@ def test_default_database_is_a_sqlite_file_under_instance(tmp_path, monkeypatch)
     for var in ("DATABASE_URL", "LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     from bot import create_app
-
     app = create_app()
     url = app.extensions["tsunagari"].config.database_url
     assert url.startswith("sqlite:///") and url.endswith("instance/tsunagari.db")

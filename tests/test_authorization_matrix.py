@@ -15,7 +15,7 @@ import pytest
 
 from sqlalchemy import func, select
 
-from bot.models import (
+from bot.core.models import (
     Association, Circular, CircularRecipient, Household, ConsoleLink, ConversationState, Membership, OutboxMessage, Resident,
 )
 from tests import support
@@ -183,10 +183,10 @@ def console_world(tmp_path_factory):
     from datetime import timedelta
 
     from bot import create_app
-    from bot.areas import load_city
-    from bot.config import ROOT, Config
-    from bot.db import Base, utcnow
-    from bot.models import (
+    from bot.core.areas import load_city
+    from bot.core.config import ROOT, Config
+    from bot.core.db import Base, utcnow
+    from bot.core.models import (
         Announcement, Event, HelpRequest, Household, StaffAccount,
     )
     from tests.console_support import PASSWORD
@@ -227,8 +227,7 @@ def console_world(tmp_path_factory):
         circ = Circular(association_id=asahi.id, title="t", body="b", created_at=now)
         s.add(circ)
         s.flush()
-        from bot import circulars
-
+        from bot.services import circulars
         circulars.send(s, circ, app.extensions["tsunagari"].config, now)
         ev = Event(title="e", place="p", starts_at=now + timedelta(days=3), audience="association",
                    association_id=asahi.id, created_at=now)

@@ -6,9 +6,9 @@ import json
 import pytest
 from sqlalchemy import select
 
-from bot import circulars
-from bot.db import utcnow
-from bot.models import Association, Circular, CircularRecipient, Household, Membership, OutboxMessage, Resident
+from bot.services import circulars
+from bot.core.db import utcnow
+from bot.core.models import Association, Circular, CircularRecipient, Household, Membership, OutboxMessage, Resident
 from scheduler import circular_jobs
 from tests import support
 from tests.support import buttons, card, run_worker
@@ -302,7 +302,7 @@ def test_leader_attaches_a_photo_which_loses_its_location_and_reaches_members(
 
     from PIL import Image
 
-    from bot.models import Media
+    from bot.core.models import Media
     from tests import support
 
     app = app_factory(public_base_url="https://tsunagari.example.jp")
@@ -354,7 +354,7 @@ def test_leader_attaches_a_photo_which_loses_its_location_and_reaches_members(
 def test_unused_photos_are_deleted_and_other_photos_are_never_downloaded(line, fake_line, bot, db, runner, assoc, clock):
     from datetime import timedelta
 
-    from bot.models import Media
+    from bot.core.models import Media
     from scheduler.housekeeping import tidy
 
     line.send_image(MEMBER_JA, _photo_with_location())  # not in a flow that takes a photo
@@ -391,7 +391,7 @@ def sa_func_count():
 
 
 def test_leader_keeps_the_roster_in_line(line, fake_line, bot, db, runner, assoc, clock):
-    from bot.models import Household
+    from bot.core.models import Household
 
     line.say(MEMBER_JA, "名簿")
     assert "会長だけ" in line.last_text(MEMBER_JA)
@@ -464,7 +464,7 @@ def test_cli_lists_the_roster_and_sets_roles_and_households(bot, db, runner, ass
 def test_photos_of_announcements_are_kept(runner, bot, db, fake_line, assoc, clock, tmp_path):
     from datetime import timedelta
 
-    from bot.models import Announcement, Media
+    from bot.core.models import Announcement, Media
     from scheduler.housekeeping import tidy
 
     pic = tmp_path / "p.jpg"

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.db import utcnow
-from bot.models import ConversationState, InboundEvent, OutboxMessage, Resident
+from bot.core.db import utcnow
+from bot.core.models import ConversationState, InboundEvent, OutboxMessage, Resident
 from scheduler import clock
 from scheduler.housekeeping import tidy
 
@@ -78,7 +78,7 @@ def test_a_second_clock_process_exits_while_the_first_holds_the_lock(bot, db_url
     import subprocess
     import sys
 
-    from bot.config import ROOT
+    from bot.core.config import ROOT
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "DATABASE_URL"))}
     env.update(DATABASE_URL=db_url, PYTHONUNBUFFERED="1")

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot.db import utcnow
-from bot.models import ConversationState, Resident
+from bot.core.db import utcnow
+from bot.core.models import ConversationState, Resident
 from tests import support
 
 USER = "U" + "7" * 32

@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select
 
-from bot.models import AuditEntry, Association, Membership, Resident, StaffAccount
+from bot.core.models import AuditEntry, Association, Membership, Resident, StaffAccount
 
 from tests.console_support import PASSWORD, sign_in
 
@@ -194,8 +194,8 @@ def test_the_dashboard_tells_staff_when_the_clock_stops_runs_are_missed_or_messa
     overdue), that announcement runs were missed, and that messages failed."""
     from datetime import timedelta
 
-    from bot.db import utcnow
-    from bot.models import Announcement, AnnouncementRun, OutboxMessage
+    from bot.core.db import utcnow
+    from bot.core.models import Announcement, AnnouncementRun, OutboxMessage
     from scheduler import clock
 
     time_machine.move_to("2026-12-01 10:00:00+09:00", tick=False)
@@ -238,8 +238,8 @@ def test_messages_this_month_count_recipients_not_replies(accounts, time_machine
     from datetime import timedelta
 
     from bot.console.dashboard import figures
-    from bot.db import utcnow
-    from bot.models import OutboxMessage
+    from bot.core.db import utcnow
+    from bot.core.models import OutboxMessage
 
     time_machine.move_to("2026-12-15 10:00:00+09:00", tick=False)
     bot = accounts.extensions["tsunagari"]

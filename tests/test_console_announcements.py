@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import func, select
 
-from bot.models import Announcement, Area, AuditEntry, Resident
+from bot.core.models import Announcement, Area, AuditEntry, Resident
 from scheduler import clock as clock_mod
 from tests.browser import _expect_timeout, browser, page, screenshot, server  # noqa: F401  (browser fixtures)
 from tests.console_support import csrf, sign_in

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import worker
-from bot.db import utcnow
-from bot.models import Announcement, Circular, CircularRecipient
+from bot.delivery import worker
+from bot.core.db import utcnow
+from bot.core.models import Announcement, Circular, CircularRecipient
 from tests.browser import _expect_timeout, browser, screenshot, serve  # noqa: F401  (browser fixtures)
 from tests.console_support import PASSWORD
 
@@ -84,8 +84,8 @@ def test_staff_schedule_an_announcement_and_it_reaches_line(console_page, accoun
     # Nothing goes before its time; when the clock reaches it, each resident gets it in their
     # language through the fake LINE API... (the demo residents use the web chat channel, so
     # the delivery is checked in their transcripts).
-    from bot import announcements
-    from bot.models import WebChatMessage
+    from bot.services import announcements
+    from bot.core.models import WebChatMessage
 
     with bot.db.session() as s:
         assert announcements.fire_due(s, bot.config, utcnow()) == []
@@ -154,7 +154,7 @@ def test_a_leader_writes_a_circular_with_a_photo_and_a_translation(console_page,
     from PIL import Image
     from playwright.sync_api import expect
 
-    from bot.models import Media
+    from bot.core.models import Media
 
     page = console_page
     bot = accounts.extensions["tsunagari"]

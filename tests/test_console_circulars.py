@@ -12,9 +12,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from bot import circulars
-from bot.i18n import t
-from bot.models import (AuditEntry, Association, Circular, CircularRecipient, Household, Membership, OutboxMessage,
+from bot.services import circulars
+from bot.core.i18n import t
+from bot.core.models import (AuditEntry, Association, Circular, CircularRecipient, Household, Membership, OutboxMessage,
                         Resident, StaffAccount)
 from tests.console_support import PASSWORD, csrf, sign_in
 from tests.support import buttons, card, run_worker
@@ -536,7 +536,7 @@ def upload(raw: bytes, name: str = "IMG_0001.JPG"):
 
 
 def media_count(env) -> int:
-    from bot.models import Media
+    from bot.core.models import Media
 
     with env["db"].read() as s:
         return s.scalar(select(func.count()).select_from(Media))
@@ -550,7 +550,7 @@ def test_a_circular_with_a_photo_and_translations_reaches_members(env, fake_line
 
     from PIL import Image
 
-    from bot.models import Media
+    from bot.core.models import Media
     from tests import support
 
     c = signed(env, "asahi")
@@ -632,8 +632,7 @@ def test_translations_reach_the_members_of_each_language_and_the_others_get_a_no
 
 
 def test_a_bad_photo_or_translation_is_refused_and_nothing_typed_is_lost(env):
-    from bot import media
-
+    from bot.core import media
     c = signed(env, "asahi")
     typed = dict(title="夏祭りの地図", body="会場の地図です。\n雨天中止。", link="https://example.jp/natsu", **TR_EN,
                  tr_ko_title="여름 축제", tr_ko_body="회장 지도입니다.")
@@ -709,8 +708,7 @@ def test_only_those_who_write_circulars_may_attach_a_photo(env):
 def test_the_photo_limit_shown_is_the_one_the_server_applies(env):
     """The empty compose forms (circular and announcement) state the same photo limit as the
     server applies, and their check in the browser uses it (not the webhook's 1 MB limit)."""
-    from bot import media
-
+    from bot.core import media
     c = signed(env, "tanaka")
     for path in ("/console/circulars/new", "/console/announcements/new"):
         page = html(c.get(path))

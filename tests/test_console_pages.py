@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from bot import events as ev_domain
-from bot import timebank
-from bot.db import utcnow
-from bot.models import (
+from bot.services import events as ev_domain
+from bot.services import timebank
+from bot.core.db import utcnow
+from bot.core.models import (
     Association, AuditEntry, Event, HelpOffer, HelpRequest, Household, LedgerTransfer, Membership, OutboxMessage,
     RelayMessage, Resident, Signup, StaffAccount,
 )

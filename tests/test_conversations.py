@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.models import (
+from bot.core.models import (
     Association,
     ConversationState,
     InboundEvent,

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from bot import worker
-from bot.db import utcnow
-from bot.models import OutboxMessage, Reminder, Resident
-from bot.recurrence import Rule
+from bot.delivery import worker
+from bot.core.db import utcnow
+from bot.core.models import OutboxMessage, Reminder, Resident
+from bot.core.recurrence import Rule
 from scheduler import clock as clock_mod
 from tests import support
 from tests.conftest import TEST_SECRET_KEY
@@ -234,7 +234,7 @@ def test_clock_killed_while_queueing_a_big_announcement_goes_on_where_it_stopped
     """The clock queues an announcement in parts (here 20 residents each); SIGKILLed in the
     middle and started again, it neither queues anyone twice nor leaves anyone out, and the
     multicasts stay full: ⌈N/500⌉ per language."""
-    from bot.models import AnnouncementRun
+    from bot.core.models import AnnouncementRun
 
     residents = seed_residents(db, 3000)
     marker = "CLOCK-KILL-ANN"

@@ -6,12 +6,12 @@ from datetime import date
 
 import pytest
 
-from bot.context import Ctx
-from bot.db import utcnow
-from bot.i18n import N_
-from bot.inbound import Inbound
-from bot.models import Resident
-from bot.replies import DateQuestion, Question, Text
+from handlers.context import Ctx
+from bot.core.db import utcnow
+from bot.core.i18n import N_
+from bot.delivery.inbound import Inbound
+from bot.core.models import Resident
+from bot.core.replies import DateQuestion, Question, Text
 from conversations import engine
 from conversations.engine import Answer, Flow, Invalid, Option, Step
 
@@ -57,7 +57,7 @@ def ctx(db):
 
 
 def db_config(db):
-    from bot.config import Config
+    from bot.core.config import Config
 
     return Config(database_url=db.url)
 

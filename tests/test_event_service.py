@@ -1,4 +1,4 @@
-"""Changing and cancelling an event is one service (bot.events) that the console and
+"""Changing and cancelling an event is one service (bot.services.events) that the console and
 the CLI both call: the same change tells the same people the same words and leaves the same
 audit entry, whichever front end made it (issue 16's event bug)."""
 from __future__ import annotations
@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import events as ev_domain
-from bot.db import utcnow
-from bot.models import AuditEntry, Event, Resident
+from bot.services import events as ev_domain
+from bot.core.db import utcnow
+from bot.core.models import AuditEntry, Event, Resident
 from tests.console_support import csrf, sign_in
 from tests.support import run_worker
 

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import events
-from bot.db import utcnow
-from bot.models import Association, Event, Membership, OutboxMessage, Resident, Signup
+from bot.services import events
+from bot.core.db import utcnow
+from bot.core.models import Association, Event, Membership, OutboxMessage, Resident, Signup
 from scheduler import event_jobs
 from tests import support
 from tests.support import run_worker
@@ -149,7 +149,7 @@ def test_only_the_audience_sees_an_event(line, fake_line, bot, db, people, clock
     assert "no upcoming events" in line.last_text(A)
     with db.session() as s:
         r = s.scalar(select(Resident).where(Resident.line_user_id == A))
-        from bot.models import Area
+        from bot.core.models import Area
 
         r.area_id = s.scalar(select(Area.id).where(Area.code == "sakura"))
     line.say(A, "イベント")
@@ -279,8 +279,7 @@ def test_capacity_holds_when_many_sign_up_at_once(app_factory, line, fake_line, 
 
 
 def test_end_time_and_deadline_read_naturally(line, fake_line, bot, db, people, clock):
-    from bot import event_messages as em
-
+    from bot.services import event_messages as em
     starts = utcnow() + timedelta(days=3)
     ev = Event(title="t", place="p", starts_at=starts, ends_at=starts + timedelta(hours=2), created_at=utcnow())
     assert em.when(ev, "en", bot.config) == "Fri, Dec 4, 2026, 10:00 AM–12:00 PM"

@@ -9,7 +9,7 @@ import pytest
 
 import conversations
 import handlers
-from bot.i18n import keywords
+from bot.core.i18n import keywords
 from handlers import features, menu
 
 

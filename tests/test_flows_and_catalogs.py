@@ -11,7 +11,7 @@ from babel.messages.pofile import read_po
 
 import conversations
 import handlers
-from bot.i18n import SUPPORTED_LOCALES, keywords, t
+from bot.core.i18n import SUPPORTED_LOCALES, keywords, t
 from conversations.engine import Flow
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -32,13 +32,16 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import conversations
-from bot import circulars, create_app, events, garbage, garbage5374, mutual_aid, refs, reminders, render_line
-from bot.areas import CityFileError, load_city
-from bot.context import Ctx
-from bot.db import Base, utcnow
-from bot.i18n import SUPPORTED_LOCALES
-from bot.inbound import Inbound
-from bot.models import (
+from bot.services import circulars, events, garbage, mutual_aid, reminders
+from bot import create_app
+from bot.core import garbage5374, refs
+from bot.delivery import render_line
+from bot.core.areas import CityFileError, load_city
+from handlers.context import Ctx
+from bot.core.db import Base, utcnow
+from bot.core.i18n import SUPPORTED_LOCALES
+from bot.delivery.inbound import Inbound
+from bot.core.models import (
     Area,
     Association,
     Circular,
@@ -177,7 +180,7 @@ def build_world(bot) -> dict[str, int]:
                    h1=h1.id, h2=h2.id, h3=h3.id, paper=paper.id, m_me=m_me.id, m_other=m_other.id,
                    m_third=m_third.id, r1=r1.id, r2=r2.id, r3=r3.id, r4=r4.id, r5=r5.id, r6=r6.id, o2=o2.id, o4=o4.id,
                    o5=o5.id, m5=m5.id, e1=e1.id, e2=e2.id, s1=s1.id, s2=s2.id, rem1=rem1.id, c2=c2.id)
-        # what the buttons drawn for them carry (bot.refs): forged taps use real references,
+        # what the buttons drawn for them carry (bot.core.refs): forged taps use real references,
         # so what refuses them is the check of who may do what, not a garbled reference
         for key, obj in dict(h3=h3, r1=r1, r4=r4, r5=r5, r6=r6, o4=o4, o5=o5, m5=m5, e2=e2, s1=s1, s2=s2, rem1=rem1,
                              c2=c2).items():
@@ -268,7 +271,7 @@ def world(pg_database, fake_line_server, tmp_path_factory):
             c.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         engine_.dispose()
     else:
-        url = f"sqlite:///{tmp / 'bot.db'}"
+        url = f"sqlite:///{tmp / 'bot.core.db'}"
         engine_ = sa.create_engine(url)
         Base.metadata.create_all(engine_)
         engine_.dispose()

@@ -1,4 +1,4 @@
-"""bot.garbage5374: 5374.jp garbage calendars (area_days/center/description/target CSV files)."""
+"""bot.core.garbage5374: 5374.jp garbage calendars (area_days/center/description/target CSV files)."""
 from __future__ import annotations
 
 import functools
@@ -12,7 +12,7 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from bot.garbage5374 import (
+from bot.core.garbage5374 import (
     MAX_AREAS,
     MAX_FILE_BYTES,
     AreaSchedule,

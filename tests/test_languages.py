@@ -7,8 +7,8 @@ import itertools
 
 import pytest
 
-from bot import richmenu
-from bot.i18n import LANGUAGES, keywords, normalize_locale, t
+from bot.services import richmenu
+from bot.core.i18n import LANGUAGES, keywords, normalize_locale, t
 from handlers import aid, basics, circulars, events, reminders
 
 KEYWORD_MSGIDS = {

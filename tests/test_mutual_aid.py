@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.models import HelpOffer, HelpRequest, LedgerEntry, Resident
+from bot.core.models import HelpOffer, HelpRequest, LedgerEntry, Resident
 from scheduler import aid_jobs
 from tests import support
 from tests.support import run_worker
@@ -130,7 +130,7 @@ def test_ask_offer_accept_relay_thanks_and_hours(line, fake_line, bot, db, peopl
 
 
 def support_now():
-    from bot.db import utcnow
+    from bot.core.db import utcnow
 
     return utcnow()
 
@@ -202,7 +202,7 @@ def test_requests_are_shown_to_neighbouring_areas_only(line, fake_line, bot, db,
     # Asako lives in Minato-machi; Kawabe-cho is next to it, Sakuradai is not.
     joined(FAR, name="Far")
     with db.session() as s:
-        from bot.models import Area
+        from bot.core.models import Area
 
         far = s.scalar(select(Resident).where(Resident.line_user_id == FAR))
         far.area_id = s.scalar(select(Area.id).where(Area.code == "sakura"))
@@ -216,8 +216,8 @@ def test_requests_are_shown_to_neighbouring_areas_only(line, fake_line, bot, db,
 
 
 def test_browse_pages_ten_at_a_time_soonest_first_and_filters(line, fake_line, bot, db, joined, people, clock):
-    from bot import mutual_aid
-    from bot.db import utcnow
+    from bot.services import mutual_aid
+    from bot.core.db import utcnow
 
     with db.session() as s:
         asker = s.scalar(select(Resident).where(Resident.line_user_id == ASKER))
@@ -375,7 +375,7 @@ def test_staff_can_record_hours_and_close_requests(line, fake_line, bot, db, run
 
 def test_deleting_my_data_removes_my_requests_offers_and_messages_but_keeps_the_ledger_balanced(
         line, fake_line, bot, db, people, clock):
-    from bot.models import Block, HelperProfile, LedgerAccount, RelayMessage, Report
+    from bot.core.models import Block, HelperProfile, LedgerAccount, RelayMessage, Report
 
     ask(line, fake_line)
     offer(line, fake_line, HELPER)

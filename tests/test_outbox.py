@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import outbox, worker
-from bot.db import utcnow
-from bot.inbound import Inbound
-from bot.models import OutboxMessage, Resident
-from bot.replies import Text
+from bot.delivery import outbox, worker
+from bot.core.db import utcnow
+from bot.delivery.inbound import Inbound
+from bot.core.models import OutboxMessage, Resident
+from bot.core.replies import Text
 
 USER = "U" + "d" * 32
 
@@ -266,8 +266,7 @@ def test_a_reply_whose_recording_fails_once_is_recorded_and_never_sent_again(lin
 def test_a_reply_that_cannot_be_recorded_at_all_is_sent_again_not_lost(line, bot, db, db_url, fake_line, clock):
     """If the database stays away, the outcome is unknown: the worker sends it again (at least
     once; a resident may see it twice, but never misses it)."""
-    from bot import outbox as outbox_mod
-
+    from bot.delivery import outbox as outbox_mod
     left = _drop_connection_when_recording_a_send(db.engine, db_url, times=len(outbox_mod.RECORD_RETRY_DELAYS) + 1)
     line.follow(USER)
     assert left["n"] == 0
@@ -387,9 +386,9 @@ def test_a_row_that_keeps_killing_its_sender_ends_as_a_dead_letter(bot, db, time
     attempt, so a message that crashes every worker does not go round for ever."""
     from datetime import timedelta
 
-    from bot import outbox
-    from bot.db import utcnow
-    from bot.models import OutboxMessage
+    from bot.delivery import outbox
+    from bot.core.db import utcnow
+    from bot.core.models import OutboxMessage
 
     time_machine.move_to("2026-12-01 10:00:00+09:00", tick=False)
     with db.session() as s:

@@ -17,8 +17,7 @@ def test_no_message_text_name_or_user_id_in_the_logs(line, fake_line, joined, ca
     fake_line.fail_next(403)
     from datetime import timedelta
 
-    from bot import worker
-
+    from bot.delivery import worker
     time_machine.shift(timedelta(minutes=10))
     worker.run_once(bot)
     logged = "\n".join(r.getMessage() for r in caplog.records)

@@ -9,8 +9,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
-from bot.db import Base, utcnow
-from bot.models import OutboxMessage, Resident
+from bot.core.db import Base, utcnow
+from bot.core.models import OutboxMessage, Resident
 from scheduler import clock as clock_mod
 from scheduler.housekeeping import tidy
 

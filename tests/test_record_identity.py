@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot import refs
-from bot.db import Base
-from bot.models import (
+from bot.core import refs
+from bot.core.db import Base
+from bot.core.models import (
     Block, Event, GarbageSubscription, HelpOffer, HelpRequest, Reminder, Resident, Signup,
 )
 from conversations import engine
@@ -267,7 +267,7 @@ def test_a_button_from_an_earlier_conversation_is_not_an_answer_to_this_one(line
     assert fake_line.texts_to(B)[-2] == "That button belongs to an earlier message. Here is the current question:"
     with db.session() as s:
         state = s.scalar(select(Resident).where(Resident.line_user_id == B))
-        from bot.models import ConversationState
+        from bot.core.models import ConversationState
 
         conv = s.scalar(select(ConversationState).where(ConversationState.resident_id == state.id))
         assert conv.step == "what"
@@ -446,7 +446,7 @@ def test_every_choice_step_works_with_200_character_names(line, fake_line, bot, 
         assoc["name"] = (assoc["name"] + "長" * 100)[:100]
     path = tmp_path / "city.json"
     path.write_text(json.dumps(city, ensure_ascii=False), encoding="utf-8")
-    from bot.areas import load_city
+    from bot.core.areas import load_city
 
     with bot.db.session() as s:
         load_city(s, path)
@@ -533,7 +533,7 @@ def test_a_garbage_area_removed_by_a_reimport_is_asked_again_and_told_once(line,
 def test_stale_circular_and_household_buttons_act_on_no_newer_record(line, fake_line, bot, db, runner, assoc, clock):
     """A member's notice for a circular that was removed, and a leader's button for a paper
     household that was removed: the newer circular and household are untouched."""
-    from bot.models import Circular, CircularRecipient, Household
+    from bot.core.models import Circular, CircularRecipient, Household
     from tests.support import buttons as footer, card
 
     first = circ_send(runner)

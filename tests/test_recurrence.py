@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.recurrence import ParseError, Rule, describe, next_after, occurrences, parse
+from bot.core.recurrence import ParseError, Rule, describe, next_after, occurrences, parse
 
 TZ = "Asia/Tokyo"
 JST = ZoneInfo(TZ)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.models import GarbageSubscription, Reminder, Resident
+from bot.core.models import GarbageSubscription, Reminder, Resident
 from scheduler import clock as clock_mod
 from tests import support
 from tests.support import run_worker
@@ -129,8 +129,8 @@ def test_a_whole_batch_of_reminders_of_people_who_left_does_not_hold_up_the_rest
 
     from sqlalchemy import insert
 
-    from bot.db import utcnow
-    from bot.recurrence import Rule
+    from bot.core.db import utcnow
+    from bot.core.recurrence import Rule
 
     now = utcnow()
     rule = Rule(kind="daily", at=clock_time(7, 0)).to_json()
@@ -166,7 +166,7 @@ def test_garbage_days_from_the_5374_calendar(line, runner, bot, db, fake_line, p
     with db.session() as s:
         sub = s.scalar(select(GarbageSubscription))
         assert (sub.area, sub.categories) == ("緑町", ["燃やすごみ"])
-    from bot import garbage
+    from bot.services import garbage
     from datetime import date, timedelta
 
     with db.session() as s:

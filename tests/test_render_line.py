@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from bot import render_line
-from bot.render_line import split_text, utf16_len
-from bot.replies import Card, Choice, DateQuestion, Question, Text, from_dict, postback, to_dict
+from bot.delivery import render_line
+from bot.delivery.render_line import split_text, utf16_len
+from bot.core.replies import Card, Choice, DateQuestion, Question, Text, from_dict, postback, to_dict
 from tests.fakeline import validate_messages
 
 
@@ -83,8 +83,8 @@ def test_replies_round_trip_through_dicts():
 def test_dates_and_numbers_follow_each_locale_and_the_japanese_era_is_optional():
     from datetime import date, datetime, timezone
 
-    from bot import timefmt
-    from bot.i18n import LANGUAGES
+    from bot.core import timefmt
+    from bot.core.i18n import LANGUAGES
 
     when = datetime(2026, 12, 24, 1, 30, tzinfo=timezone.utc)  # 10:30 in Tokyo
     assert timefmt.show(when, "ja", "Asia/Tokyo") == "2026/12/24(木) 10:30"

@@ -11,9 +11,11 @@ import os
 import pytest
 from sqlalchemy import select
 
-from bot import richmenu, worker
-from bot.i18n import LANGUAGES, keywords, normalize_text
-from bot.models import Resident, RichMenu
+from bot.services import richmenu
+
+from bot.delivery import worker
+from bot.core.i18n import LANGUAGES, keywords, normalize_text
+from bot.core.models import Resident, RichMenu
 
 try:
     for _loc in LANGUAGES:
@@ -85,7 +87,7 @@ def test_changing_language_links_the_menu_of_the_new_language(line, runner, bot,
 def test_bulk_links_go_500_at_a_time(runner, bot, db, fake_line):
     from sqlalchemy import insert
 
-    from bot.db import utcnow
+    from bot.core.db import utcnow
 
     with db.session() as s:
         s.execute(insert(Resident.__table__), [

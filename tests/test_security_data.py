@@ -27,9 +27,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
-from bot import csvout
-from bot.db import Base, utcnow
-from bot.models import (Association, CircularRecipient, Event, HelpRequest, Household, InboundEvent, Membership,
+from bot.core import csvout
+from bot.core.db import Base, utcnow
+from bot.core.models import (Association, CircularRecipient, Event, HelpRequest, Household, InboundEvent, Membership,
                         OutboxMessage, Resident)
 from tests import support
 from tests.console_support import sign_in
@@ -128,8 +128,7 @@ def test_circular_status_csv_in_the_console_and_the_cli_runs_no_formula(accounts
 
 
 def test_event_attendees_csv_from_the_cli_and_the_console_runs_no_formula(accounts, tmp_path):
-    from bot import events
-
+    from bot.services import events
     app = accounts
     db = app.extensions["tsunagari"].db
     aid = members_of_asahi(db, {MEMBER: FORMULA, NEIGHBOUR: "-1+1"})
@@ -172,7 +171,7 @@ def test_event_attendees_csv_from_the_cli_and_the_console_runs_no_formula(accoun
     ("/console/circulars/12/csv", "/console/circulars/12/csv"), ("-", "-"),
 ])
 def test_redacted_paths_keep_their_shape_without_keys_or_queries(uri, expected):
-    from bot.accesslog import redact
+    from bot.web.accesslog import redact
 
     assert redact(uri) == expected
 
@@ -298,7 +297,7 @@ def test_a_delivery_replayed_after_the_inbox_was_tidied_is_not_handled_again(lin
 
 
 def test_the_window_is_configurable_and_the_inbox_outlives_it(app_factory, fake_line, db, clock):
-    from bot.config import Config
+    from bot.core.config import Config
     from scheduler.housekeeping import tidy
 
     assert Config.from_env({"WEBHOOK_MAX_EVENT_AGE_SECONDS": "600"}).webhook_max_event_age_seconds == 600
@@ -463,7 +462,7 @@ def test_deleting_my_data_scrubs_my_name_and_words_from_my_neighbours_messages(l
 
 def test_a_deletion_stays_in_the_wal_until_the_checkpoint_truncates_it(tmp_path):
     """Why the checkpoint: even with secure_delete, SQLite's WAL keeps the page as it was."""
-    from bot.db import Database
+    from bot.core.db import Database
 
     path = tmp_path / "wal.db"
     db = Database(f"sqlite:///{path}")
@@ -484,7 +483,7 @@ def test_a_deletion_stays_in_the_wal_until_the_checkpoint_truncates_it(tmp_path)
 # -- 11. the smaller ones ----------------------------------------------------------------------------
 
 def test_ics_has_no_bare_cr_or_control_characters():
-    from bot.ics import event_ics
+    from bot.core.ics import event_ics
 
     ev = Event(id=7, title="餅つき\rBEGIN:VALARM\x0b", place="公民館\r\nATTACH:http://evil\x00\x1b[31m",
                description="一行目\n二行目\u2028三\x85四", starts_at=utcnow(), ends_at=None, status="scheduled")
@@ -538,7 +537,7 @@ def two_hosts():
 
 
 def test_garbage_import_follows_redirects_only_within_the_host_given(two_hosts, app, runner):
-    from bot.garbage5374 import CalendarError, load_url
+    from bot.core.garbage5374 import CalendarError, load_url
 
     city, other, seen = two_hosts
     city_url = f"http://127.0.0.1:{city.server_address[1]}"

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from bot import create_app
-from bot.config import Config
-from bot.models import AuditEntry, Association, Circular, CircularRecipient, ConsoleLink, Membership, Resident, StaffAccount
+from bot.core.config import Config
+from bot.core.models import AuditEntry, Association, Circular, CircularRecipient, ConsoleLink, Membership, Resident, StaffAccount
 from tests.console_support import PASSWORD, csrf, sign_in
 from tests.test_authorization_matrix import console_world  # noqa: F401  (a fixture)
 
@@ -73,7 +73,7 @@ def test_production_refuses_to_start_without_a_strong_secret_key(production, key
 def _flask(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items()
             if not k.startswith(("LINE_", "FLASK_", "DATABASE_URL", "PUBLIC_BASE_URL", "WEBCHAT"))}
-    base.update(PYTHONPATH=str(ROOT), DATABASE_URL=f"sqlite:///{cwd / 'bot.db'}", **env)
+    base.update(PYTHONPATH=str(ROOT), DATABASE_URL=f"sqlite:///{cwd / 'bot.core.db'}", **env)
     return subprocess.run([sys.executable, "-m", "flask", "--app", "bot", *args], cwd=cwd, env=base,
                           capture_output=True, text=True, timeout=120)
 
@@ -91,7 +91,6 @@ def test_the_worker_and_the_clock_refuse_to_start_too(command, env, tmp_path):
 
 def test_development_keeps_a_random_key_of_its_own_in_the_instance_folder(tmp_path, db_url):
     from bot import security
-
     cfg = Config(database_url=db_url)  # no LINE channel, no https: the local web chat
     assert not cfg.production
     first = security.secret_key(cfg, str(tmp_path))
@@ -115,7 +114,6 @@ def test_development_keeps_a_random_key_of_its_own_in_the_instance_folder(tmp_pa
 
 def test_the_key_in_development_may_still_be_set(tmp_path, db_url):
     from bot import security
-
     assert security.secret_key(Config(database_url=db_url, secret_key="mine"), str(tmp_path)) == "mine"
     assert not (tmp_path / "secret_key").exists()
 
@@ -237,7 +235,7 @@ def test_a_copied_cookie_does_not_work_after_a_new_password_or_disabling(account
 
 def _leader(app) -> int:
     """A resident who leads あさひ町内会 (signs in with the one-time link)."""
-    from bot.db import utcnow
+    from bot.core.db import utcnow
 
     with app.extensions["tsunagari"].db.session() as s:
         asahi = s.scalar(select(Association).where(Association.join_code == "ASAHI-2026"))
@@ -381,7 +379,7 @@ def test_the_web_chat_has_the_security_headers_and_its_script_runs(console_app):
 
 
 def _circular_page_token(app) -> str:
-    from bot.db import utcnow
+    from bot.core.db import utcnow
 
     with app.extensions["tsunagari"].db.session() as s:
         asahi = s.scalar(select(Association).where(Association.join_code == "ASAHI-2026"))
@@ -405,8 +403,7 @@ def test_circular_pages_have_the_security_headers(console_app):
 def test_photos_are_private_and_kept_briefly(console_app):
     from PIL import Image
 
-    from bot import media
-
+    from bot.core import media
     raw = io.BytesIO()
     Image.new("RGB", (40, 30), (200, 10, 10)).save(raw, "PNG")
     with console_app.extensions["tsunagari"].db.session() as s:

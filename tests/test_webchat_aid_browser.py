@@ -22,8 +22,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from bot import timefmt, worker
-from bot.models import HelpRequest, LedgerEntry
+from bot.core import timefmt
+
+from bot.delivery import worker
+from bot.core.models import HelpRequest, LedgerEntry
 
 try:
     from playwright.sync_api import expect, sync_playwright

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot import outbox, worker
-from bot.demo import seed
-from bot.models import Resident
-from bot.replies import Text
+from bot.delivery import outbox, worker
+from bot.cli.demo import seed
+from bot.core.models import Resident
+from bot.core.replies import Text
 
 
 @pytest.fixture

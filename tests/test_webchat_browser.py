@@ -8,8 +8,8 @@ Run: .venv/bin/python -m pytest -q -m browser tests/test_webchat_browser.py
 """
 from __future__ import annotations
 
-from bot.i18n import LANGUAGES, t
-from handlers.menu import MENU
+from bot.core.i18n import LANGUAGES, t
+from handlers.menu import items as menu_items
 
 import re
 from pathlib import Path
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.models import ConversationState, Resident, WebChatMessage
+from bot.core.models import ConversationState, Resident, WebChatMessage
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -30,8 +30,8 @@ pytestmark = pytest.mark.browser
 from tests.browser import _expect_timeout, browser, page, screenshot, server  # noqa: E402,F401
 
 ROOT = Path(__file__).resolve().parent.parent
-EN_MENU = [t("en", item.label) for item in MENU]  # 困りごとを相談 … データ削除, as the menu table says
-JA_MENU = [t("ja", item.label) for item in MENU]
+EN_MENU = [t("en", item.label) for item in menu_items()]  # 困りごとを相談 … データ削除, as the menu table says
+JA_MENU = [t("ja", item.label) for item in menu_items()]
 assert EN_MENU[0] == "Ask for help" and JA_MENU[0] == "困りごとを相談"
 MAX_TEXT = 5000
 

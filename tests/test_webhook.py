@@ -6,7 +6,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from bot.models import InboundEvent, OutboxMessage, Resident
+from bot.core.models import InboundEvent, OutboxMessage, Resident
 from tests import support
 from tests.support import base_event
 

@@ -76,7 +76,7 @@ def test_user_ids_and_ages_are_checked_at_the_boundary(line, db, batch):
 
     from sqlalchemy import select
 
-    from bot.models import InboundEvent, Resident
+    from bot.core.models import InboundEvent, Resident
 
     with db.session() as s:
         before = set(s.scalars(select(InboundEvent.webhook_event_id)))

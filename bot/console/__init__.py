@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 
-from bot.config import ROOT
+from bot.core.config import ROOT
 from bot.wiring import current_bot
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -72,7 +72,7 @@ def bot():
 # -- who is signed in -------------------------------------------------------------------------
 
 def load_principal() -> Principal | None:
-    from bot.console import sessions
+    from bot.services import console_sessions as sessions
 
     who = session.get("console")
     if not who or not isinstance(who, dict):
@@ -96,7 +96,7 @@ def load_principal() -> Principal | None:
 def _principal(s, who: dict, record) -> Principal | None:
     from sqlalchemy import select
 
-    from bot.models import Household, Membership, Resident, StaffAccount
+    from bot.core.models import Household, Membership, Resident, StaffAccount
 
     if who.get("kind") == "staff":
         acct = s.get(StaffAccount, who.get("id"))
@@ -177,7 +177,7 @@ ROLE_NAMES = {"staff": cN_("Center staff"), "leader": cN_("Association leader"),
 
 
 def ct(msgid: str, /, **named: Any) -> str:
-    from bot.i18n import translations_for
+    from bot.core.i18n import translations_for
 
     text = translations_for(console_locale(), "console").gettext(msgid)
     return text.format(**named) if named else text
@@ -186,7 +186,7 @@ def ct(msgid: str, /, **named: Any) -> str:
 # -- the audit log -----------------------------------------------------------------------------
 
 def audit(s, action: str, target: str | None = None, **detail: Any) -> None:
-    from bot.models import AuditEntry
+    from bot.core.models import AuditEntry
 
     p = current()
     s.add(AuditEntry(actor=p.actor if p else "anonymous", action=action, target=target, detail=detail))
@@ -233,7 +233,7 @@ def init_app(app) -> None:
         outbox_pages, residents,
     )
     from bot.console import photos
-    from bot.media import MAX_UPLOAD_BYTES
+    from bot.core.media import MAX_UPLOAD_BYTES
 
     @app.before_request
     def _console_gate():
@@ -262,7 +262,7 @@ def init_app(app) -> None:
     csrf = CSRFProtect()
     csrf.init_app(app)
     # Signed by LINE / the local demo chat's JSON API / the circular page, whose address is its
-    # key (no cookie to ride on; see bot.circular_page).
+    # key (no cookie to ride on; see bot.web.circular_page).
     for name in ("webhook", "webchat", "circular_page"):
         if name in app.blueprints:
             csrf.exempt(app.blueprints[name])

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from bot.console import CONSOLE_LOCALES, ROLES, audit, bot, bp, ct, current, passwords, require
 from bot.console.auth import end_sessions
 from bot.console.events import form_int, show
-from bot.db import utcnow
-from bot.models import Association, StaffAccount
+from bot.core.db import utcnow
+from bot.core.models import Association, StaffAccount
 
 PASSWORD_MIN = passwords.MIN_LENGTH
 PASSWORD_MAX = passwords.MAX_LENGTH

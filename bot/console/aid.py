@@ -11,8 +11,8 @@ from sqlalchemy.orm import aliased
 
 from bot.console import audit, bot, bp, cN_, console_locale, ct, require
 from bot.console.events import show
-from bot.db import utcnow
-from bot.models import HelpOffer, HelpRequest, LedgerTransfer, RelayMessage, Resident
+from bot.core.db import utcnow
+from bot.core.models import HelpOffer, HelpRequest, LedgerTransfer, RelayMessage, Resident
 
 STATUSES = {"open": cN_("Open: looking for a helper"), "matched": cN_("Matched with a helper"),
             "done": cN_("Done: helped"), "closed": cN_("Closed"),
@@ -21,8 +21,8 @@ CLOSABLE = ("open", "matched", "hidden")
 
 
 def _category(code: str) -> str:
-    from bot.i18n import t
-    from bot.mutual_aid import CATEGORIES
+    from bot.core.i18n import t
+    from bot.services.mutual_aid import CATEGORIES
 
     return t(console_locale(), CATEGORIES[code]) if code in CATEGORIES else code
 
@@ -35,7 +35,7 @@ def _requests(s, stmt) -> list[dict]:
         .outerjoin(helper, helper.id == HelpOffer.helper_id)
         .outerjoin(LedgerTransfer, LedgerTransfer.request_id == HelpRequest.id)
     ).unique()
-    from bot.timebank import format_minutes
+    from bot.services.timebank import format_minutes
 
     out = []
     for req, helper_name, minutes in rows:
@@ -75,8 +75,7 @@ def aid():
 @bp.post("/aid/requests/<int:request_id>/close")
 @require("staff")
 def aid_close(request_id: int):
-    from bot import mutual_aid
-
+    from bot.services import mutual_aid
     with bot().db.session() as s:
         req = mutual_aid.get_request(s, request_id, lock=True)
         if req is None:
@@ -97,8 +96,7 @@ def aid_close(request_id: int):
 @bp.post("/aid/requests/<int:request_id>/hours")
 @require("staff")
 def aid_hours(request_id: int):
-    from bot import mutual_aid, timebank
-
+    from bot.services import mutual_aid, timebank
     try:
         hours = float((request.form.get("hours") or "").replace(",", "."))
     except ValueError:

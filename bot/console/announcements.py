@@ -6,7 +6,7 @@ Composing goes in two steps and nothing is sent before the second: the form is c
 back as a preview (the audience counted per language, the translations that are missing, the send
 time, and for urgent notices a confirmation that must be ticked); the preview carries what was
 typed in hidden fields (a photo is stored at the preview and carried by its token), and only its
-"Send" creates the announcement (`bot.announcements.create`), which the clock then delivers. Every
+"Send" creates the announcement (`bot.services.announcements.create`), which the clock then delivers. Every
 error shows the form again with what was typed kept."""
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ from typing import Any
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from bot import announcements as domain
-from bot import timefmt
+from bot.services import announcements as domain
+from bot.core import timefmt
 from bot.console import audit, bot, bp, cN_, console_locale, ct, current, photos, require
-from bot.db import utcnow
-from bot.i18n import LANGUAGES, t
-from bot.models import Announcement, Area, Association, AuditEntry, Media, StaffAccount
-from bot.recurrence import ParseError, Rule, describe, next_after, parse
+from bot.core.db import utcnow
+from bot.core.i18n import LANGUAGES, t
+from bot.core.models import Announcement, Area, Association, AuditEntry, Media, StaffAccount
+from bot.core.recurrence import ParseError, Rule, describe, next_after, parse
 
 OTHER_LANGUAGES = [loc for loc in LANGUAGES if loc != "ja"]
 WHEN = ("now", "at", "repeat")
@@ -107,7 +107,7 @@ class Draft:
         return out
 
     def specs(self) -> list[str]:
-        """The audience as bot.announcements.parse_audience reads it."""
+        """The audience as bot.services.announcements.parse_audience reads it."""
         return [f"{name}:{v}" for kind, name in KINDS for v in getattr(self, kind)]
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot.console import bot, bp, ct, require
 from bot.console.events import show
-from bot.models import AuditEntry, Resident, StaffAccount
+from bot.core.models import AuditEntry, Resident, StaffAccount
 
 PER_PAGE = 50
 

@@ -8,7 +8,7 @@ unknown user name and an account that must wait get the same answer (401, one me
 comparable time, so the answer does not tell which user names exist. The client's address is
 `request.remote_addr`: behind reverse proxies, `TRUSTED_PROXIES` says how many to believe.
 
-Sessions are kept on the server (`bot.console.sessions`): the cookie (HttpOnly, SameSite=Lax,
+Sessions are kept on the server (`bot.services.console_sessions`): the cookie (HttpOnly, SameSite=Lax,
 Secure over https) carries the session's token. Signing out ends the session; a new password,
 or disabling the account, ends the account's other sessions (`end_sessions`)."""
 from __future__ import annotations
@@ -24,9 +24,10 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import object_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from bot.console import CONSOLE_LOCALES, audit, bot, bp, ct, current, sessions
-from bot.db import utcnow
-from bot.models import ConsoleLink, LoginFailure, Resident, StaffAccount
+from bot.console import CONSOLE_LOCALES, audit, bot, bp, ct, current
+from bot.services import console_sessions as sessions
+from bot.core.db import utcnow
+from bot.core.models import ConsoleLink, LoginFailure, Resident, StaffAccount
 
 FREE_FAILURES = 3  # wrong passwords for an account before each new try must wait …
 FIRST_DELAY = timedelta(seconds=1)  # … 1 s, then 2 s, 4 s …

@@ -4,13 +4,13 @@
 The form has what the LINE flow asks (title, text, link, question, deadline, whole association
 or one 班) and, like the announcement form, an optional photo and optional translations into the
 languages the bot speaks. The photo is stored as soon as the form comes in (`photos.take`: JPEG
-or PNG, re-encoded by `bot.media` without its metadata) and carried by its token through errors
+or PNG, re-encoded by `bot.core.media` without its metadata) and carried by its token through errors
 and the preview; translations are a title and a text per language, both or neither. Every error
 shows the form again with everything typed (and the photo) kept. Nothing is sent before "Send
 now" on the preview, which carries a one-time token so that a double click sends once.
 
 The checks are the LINE flow's (`conversations.compose_circular`, `conversations.common`), with
-its messages; sending is `bot.circulars.send`."""
+its messages; sending is `bot.services.circulars.send`."""
 from __future__ import annotations
 
 import re
@@ -21,12 +21,14 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import circulars, timefmt
+from bot.services import circulars
+
+from bot.core import timefmt
 from bot.console import audit, bot, bp, cN_, console_locale, ct, current, photos, require
 from bot.console.circulars import _when, led_associations
-from bot.db import utcnow
-from bot.i18n import LANGUAGES, t
-from bot.models import Association, Circular, Household, Media
+from bot.core.db import utcnow
+from bot.core.i18n import LANGUAGES, t
+from bot.core.models import Association, Circular, Household, Media
 
 QUESTIONS = (("none", cN_("No question")), ("attendance", cN_("Attendance (attending / not attending / not sure)")),
              ("choices", cN_("Own choices")))
@@ -94,7 +96,7 @@ def validate(s: Session, raw: dict) -> tuple[dict, dict[str, str]]:
     from conversations.ask_help import MAX_AHEAD
     from conversations.compose_circular import accept_choices
     from conversations.engine import Answer, Invalid
-    from bot.i18n import N_
+    from bot.core.i18n import N_
 
     loc, tz = console_locale(), bot().config.tz_name
     errors: dict[str, str] = {}

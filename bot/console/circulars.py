@@ -7,9 +7,9 @@ Who sees what: center staff every association; an association leader (会長) th
 association(s); a 班長 only their 班 — in the list, the status, the marks, the CSV and the print
 sheet. Only staff and 会長 write circulars, remind, and keep the roster (as in LINE).
 
-The business rules live in `bot.circulars` (tally, remind_unread, mark_paper, unmark_paper, …)
+The business rules live in `bot.services.circulars` (tally, remind_unread, mark_paper, unmark_paper, …)
 and in the LINE roster flow (`conversations.roster`), whose checks are reused here.
-The status CSV and the print sheet are `bot.circulars.status_csv` and `print_sheet`, as
+The status CSV and the print sheet are `bot.services.circulars.status_csv` and `bot.web.circular_page.print_sheet`, as
 `flask circulars status --csv` and `flask circulars print` make them."""
 from __future__ import annotations
 
@@ -20,11 +20,15 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import Session
 
-from bot import circulars, timefmt
-from bot.console import audit, bot, bp, console_locale, ct, current, require, sessions
-from bot.db import utcnow
-from bot.i18n import LANGUAGES, t
-from bot.models import Association, Circular, Household, Membership, Resident
+from bot.services import circulars
+
+from bot.core import timefmt
+from bot.console import audit, bot, bp, console_locale, ct, current, require
+from bot.services import console_sessions as sessions
+from bot.web import circular_page
+from bot.core.db import utcnow
+from bot.core.i18n import LANGUAGES, t
+from bot.core.models import Association, Circular, Household, Membership, Resident
 
 PER_PAGE = 30
 
@@ -242,7 +246,7 @@ def circular_print(circular_id: int):
     with bot().db.read() as s:
         circ = s.get(Circular, circular_id)
         han = _visible(circ)
-        html = circulars.print_sheet(s, circ, bot().config, han)
+        html = circular_page.print_sheet(s, circ, bot().config, han)
     return bot_response(html.encode("utf-8"), "text/html; charset=utf-8", {})
 
 
@@ -317,7 +321,7 @@ def circular_roster():
 def circular_roster_post():
     from conversations import common
     from conversations.engine import Answer, Invalid
-    from bot.i18n import N_
+    from bot.core.i18n import N_
 
     loc = console_locale()
     action = request.form.get("action", "")

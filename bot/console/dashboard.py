@@ -10,9 +10,9 @@ from flask import render_template
 from sqlalchemy import func, select
 
 from bot.console import bot, bp, current, require
-from bot.db import utcnow
-from bot.i18n import LANGUAGES
-from bot.models import Area, Association, Circular, Membership, OutboxMessage, Resident
+from bot.core.db import utcnow
+from bot.core.i18n import LANGUAGES
+from bot.core.models import Area, Association, Circular, Membership, OutboxMessage, Resident
 
 
 def figures(s, config) -> dict:
@@ -39,8 +39,7 @@ def figures(s, config) -> dict:
     people = s.scalar(select(func.coalesce(func.sum(func.json_array_length(OutboxMessage.recipients)), 0)).where(
         *this_month, OutboxMessage.kind == "push", OutboxMessage.reply_token.is_(None))) or 0
     sent = broadcasts * following + int(people)
-    from bot import events
-
+    from bot.services import events
     part = events.participation(s, local.year, config.tz_name)["all"]
     took, total = (part[0][1], part[0][2]) if part else (0, 0)
     return {
@@ -60,7 +59,7 @@ def attention(s, now) -> dict:
     announcement runs missed in the last week, messages that could not be sent."""
     from sqlalchemy import inspect, text
 
-    from bot.models import AnnouncementRun
+    from bot.core.models import AnnouncementRun
 
     clock_seen = None
     if inspect(s.connection()).has_table("apscheduler_jobs"):
@@ -83,8 +82,7 @@ def dashboard():
     p = current()
     with bot().db.read() as s:
         if p.is_staff:
-            from bot import timefmt
-
+            from bot.core import timefmt
             need = attention(s, utcnow())
             if need["clock_seen"] is not None:
                 need["clock_seen"] = timefmt.show(need["clock_seen"], p.locale, bot().config.tz_name)

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from bot import csvout, timefmt
+from bot.core import csvout, timefmt
 from bot.console import audit, bot, bp, cN_, console_locale, ct, current, require
-from bot.db import utcnow
-from bot.models import Area, Association, Event
+from bot.core.db import utcnow
+from bot.core.models import Area, Association, Event
 
 EVERYONE = cN_("Everyone")
 AUDIENCES = {"all": EVERYONE, "areas": cN_("Residents of some areas"),
@@ -57,8 +57,7 @@ def may_manage(ev: Event) -> bool:
 
 
 def _event_or_403(s, event_id: int) -> Event:
-    from bot import events
-
+    from bot.services import events
     ev = events.get_event(s, event_id)
     if ev is None:
         abort(404)
@@ -79,8 +78,7 @@ def _audience_text(s, ev: Event) -> str:
 
 
 def _row(s, ev: Event, detail: bool = False) -> dict:
-    from bot import events
-
+    from bot.services import events
     row = {"id": ev.id, "version": ev.version, "title": ev.title, "when": show(ev.starts_at), "place": ev.place, "capacity": ev.capacity,
             "going": events.seats_taken(s, ev.id), "waiting": len(events.waitlist(s, ev.id)),
             "audience": _audience_text(s, ev), "cancelled": ev.status == "cancelled"}
@@ -94,8 +92,7 @@ def _row(s, ev: Event, detail: bool = False) -> dict:
 @bp.get("/events")
 @require("staff", "leader")
 def events():
-    from bot import events as ev_domain
-
+    from bot.services import events as ev_domain
     past = request.args.get("past") == "1"
     ids = managed_associations()
     now = utcnow()
@@ -276,8 +273,7 @@ def event_edit(event_id: int):
 
 def _managed_event(s, event_id: int):
     """The event, locked for a change, if the signed-in person manages it (else 404 / 403)."""
-    from bot import events as ev_domain
-
+    from bot.services import events as ev_domain
     ev = ev_domain.get_event(s, event_id, lock=True)
     if ev is None:
         abort(404)
@@ -290,8 +286,7 @@ def _managed_event(s, event_id: int):
 @require("staff", "leader")
 def event_update(event_id: int):
     from bot import services
-    from bot import events as event_service
-
+    from bot.services import events as event_service
     with bot().db.session() as s:
         ev = _managed_event(s, event_id)
         if ev.status == "cancelled":
@@ -329,8 +324,7 @@ def event_update(event_id: int):
 @require("staff", "leader")
 def event_cancel(event_id: int):
     from bot import services
-    from bot import events as event_service
-
+    from bot.services import events as event_service
     with bot().db.session() as s:
         ev = _managed_event(s, event_id)
         if ev.status == "cancelled":
@@ -350,8 +344,7 @@ def event_cancel(event_id: int):
 # -- attendees, CSV and .ics ------------------------------------------------------------------
 
 def _attendee_rows(s, event_id: int) -> list[dict]:
-    from bot import events as ev_domain
-
+    from bot.services import events as ev_domain
     return [{"name": a.resident.nickname or "-", "party": a.party_size, "going": a.status == "going",
              "note": a.note or ""} for a in ev_domain.attendees(s, event_id)]
 
@@ -386,7 +379,7 @@ def event_attendees_csv(event_id: int):
 @bp.get("/events/<int:event_id>.ics")
 @require("staff", "leader")
 def event_ics(event_id: int):
-    from bot.ics import event_ics as make_ics
+    from bot.core.ics import event_ics as make_ics
 
     with bot().db.read() as s:
         ev = _event_or_403(s, event_id)

@@ -33,7 +33,7 @@ def _error(text: str | None) -> str:
 @bp.get("/dead-letters")
 @require("staff")
 def dead_letters():
-    from bot.outbox import dead_letters as dead, status_counts
+    from bot.delivery.outbox import dead_letters as dead, status_counts
 
     with bot().db.read() as s:
         counts = status_counts(s)
@@ -48,7 +48,7 @@ def dead_letters():
 @bp.post("/dead-letters/<int:row_id>/requeue")
 @require("staff")
 def dead_letter_requeue(row_id: int):
-    from bot.outbox import requeue
+    from bot.delivery.outbox import requeue
 
     with bot().db.session() as s:
         n = requeue(s, [row_id])
@@ -64,7 +64,7 @@ def dead_letter_requeue(row_id: int):
 @bp.post("/dead-letters/requeue-all")
 @require("staff")
 def dead_letters_requeue_all():
-    from bot.outbox import requeue
+    from bot.delivery.outbox import requeue
 
     with bot().db.session() as s:
         n = requeue(s, None)

@@ -1,6 +1,6 @@
 """A photo attached to a console form (an announcement's, a circular's).
 
-It is stored as soon as the form comes in, through `bot.media` (decoded, turned upright, its
+It is stored as soon as the form comes in, through `bot.core.media` (decoded, turned upright, its
 metadata — the place a phone took it — removed, scaled), so that an error elsewhere on the form
 does not lose it; from then on the form carries the stored photo's token in a hidden field, through
 its errors and its preview. A photo nothing ends up using is deleted by the housekeeping job."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import request
 
-from bot import media
+from bot.core import media
 from bot.console import bot, ct
 
 REQUEST_LIMIT = media.MAX_UPLOAD_BYTES + 1_000_000  # a console form with a photo (the app's is for webhooks)

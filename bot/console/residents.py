@@ -9,10 +9,11 @@ import unicodedata
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from bot.console import ROLE_NAMES, audit, bot, bp, cN_, console_locale, ct, require, sessions
+from bot.console import ROLE_NAMES, audit, bot, bp, cN_, console_locale, ct, require
+from bot.services import console_sessions as sessions
 from bot.console.events import managed_associations, show
-from bot.i18n import LANGUAGES
-from bot.models import Area, Association, Household, Membership, Resident
+from bot.core.i18n import LANGUAGES
+from bot.core.models import Area, Association, Household, Membership, Resident
 
 MEMBER_ROLES = {"member": cN_("Member"), "han_leader": ROLE_NAMES["han_leader"], "leader": ROLE_NAMES["leader"]}
 LEADER_MAY_SET = ("member", "han_leader")

@@ -13,16 +13,19 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.models import AuditEntry, Resident
-from bot.replies import Reply
+from bot.core.models import AuditEntry, Resident
+from bot.core.replies import Reply
+from bot.delivery import outbox
 
 
 @dataclass(frozen=True)
 class Notice:
-    """Messages for one resident, already in their language."""
+    """Messages for one resident, already in their language. `about`: another resident whose
+    words or name they carry (scrubbed from them if that resident deletes their data)."""
 
     resident: Resident
     replies: tuple[Reply, ...]
+    about: Resident | None = None
 
 
 @dataclass(frozen=True)
@@ -38,17 +41,15 @@ class Outcome:
     audit: list[Audit] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)  # what the caller may report (counts, fields)
 
-    def tell(self, resident: Resident, *replies: Reply) -> None:
-        self.notices.append(Notice(resident, tuple(replies)))
+    def tell(self, resident: Resident, *replies: Reply, about: Resident | None = None) -> None:
+        self.notices.append(Notice(resident, tuple(replies), about))
 
 
 def apply(session: Session, outcome: Outcome, actor: str) -> Outcome:
     """Queue the outcome's notices in the outbox and record its audit entries, in the caller's
     transaction (`actor`: "staff:tanaka", "leader:12", "cli", "resident:5")."""
-    from bot import outbox
-
     for notice in outcome.notices:
-        outbox.to_resident(session, notice.resident, list(notice.replies))
+        outbox.to_resident(session, notice.resident, list(notice.replies), about=notice.about)
     for entry in outcome.audit:
         session.add(AuditEntry(actor=actor, action=entry.action, target=entry.target, detail=entry.detail))
     return outcome

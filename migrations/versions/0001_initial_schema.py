@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
-import bot.db
+import bot.core.db
 
 
 revision = '0001'
@@ -36,8 +36,8 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('received_at', bot.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('processed_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('received_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('processed_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_event')),
     sa.UniqueConstraint('webhook_event_id', name=op.f('uq_inbound_event_webhook_event_id'))
     )
@@ -49,7 +49,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('area_id', sa.Integer(), nullable=True),
     sa.Column('join_code', sa.String(length=32), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['area_id'], ['area.id'], name=op.f('fk_association_area_id_area'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_association')),
     sa.UniqueConstraint('join_code', name=op.f('uq_association_join_code'))
@@ -62,12 +62,12 @@ def upgrade() -> None:
     sa.Column('locale', sa.String(length=16), nullable=False),
     sa.Column('area_id', sa.Integer(), nullable=True),
     sa.Column('following', sa.Boolean(), nullable=False),
-    sa.Column('followed_at', bot.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('unfollowed_at', bot.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('consent_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('followed_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('unfollowed_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('consent_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('quiet_start', sa.Integer(), nullable=True),
     sa.Column('quiet_end', sa.Integer(), nullable=True),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['area_id'], ['area.id'], name=op.f('fk_resident_area_id_area'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_resident')),
     sa.UniqueConstraint('line_user_id', name=op.f('uq_resident_line_user_id'))
@@ -79,8 +79,8 @@ def upgrade() -> None:
     sa.Column('step', sa.String(length=40), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('expires_at', bot.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['resident_id'], ['resident.id'], name=op.f('fk_conversation_state_resident_id_resident'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_conversation_state')),
     sa.UniqueConstraint('resident_id', name=op.f('uq_conversation_state_resident_id'))
@@ -90,7 +90,7 @@ def upgrade() -> None:
     sa.Column('resident_id', sa.Integer(), nullable=False),
     sa.Column('association_id', sa.Integer(), nullable=False),
     sa.Column('role', sa.String(length=16), nullable=False),
-    sa.Column('joined_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('joined_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['association_id'], ['association.id'], name=op.f('fk_membership_association_id_association'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['resident_id'], ['resident.id'], name=op.f('fk_membership_resident_id_resident'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_membership')),
@@ -107,13 +107,13 @@ def upgrade() -> None:
     sa.Column('dedupe_key', sa.String(length=120), nullable=True),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', bot.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('claimed_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('accepted_request_id', sa.String(length=64), nullable=True),
     sa.Column('erase_after_send', sa.Boolean(), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['resident_id'], ['resident.id'], name=op.f('fk_outbox_message_resident_id_resident'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_message')),
     sa.UniqueConstraint('dedupe_key', name=op.f('uq_outbox_message_dedupe_key')),
@@ -128,7 +128,7 @@ def upgrade() -> None:
     sa.Column('resident_id', sa.Integer(), nullable=False),
     sa.Column('direction', sa.String(length=4), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['resident_id'], ['resident.id'], name=op.f('fk_webchat_message_resident_id_resident'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webchat_message'))
     )

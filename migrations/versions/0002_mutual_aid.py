@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
-import bot.db
+import bot.core.db
 
 
 revision = '0002'
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('blocker_id', sa.Integer(), nullable=False),
     sa.Column('blocked_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['blocked_id'], ['resident.id'], name=op.f('fk_block_blocked_id_resident'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['blocker_id'], ['resident.id'], name=op.f('fk_block_blocker_id_resident'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_block')),
@@ -38,16 +38,16 @@ def upgrade() -> None:
     sa.Column('requester_id', sa.Integer(), nullable=False),
     sa.Column('category', sa.String(length=32), nullable=False),
     sa.Column('description', sa.String(length=400), nullable=False),
-    sa.Column('when_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('when_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('area_id', sa.Integer(), nullable=True),
     sa.Column('anonymous', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('matched_offer_id', sa.Integer(), nullable=True),
     sa.Column('report_count', sa.Integer(), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('closes_at', bot.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('closed_at', bot.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('followup_sent_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closes_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('followup_sent_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['area_id'], ['area.id'], name=op.f('fk_help_request_area_id_area'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['requester_id'], ['resident.id'], name=op.f('fk_help_request_requester_id_resident'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_help_request'))
@@ -65,7 +65,7 @@ def upgrade() -> None:
     sa.Column('days', sa.String(length=12), nullable=False),
     sa.Column('times', sa.String(length=12), nullable=False),
     sa.Column('notices', sa.Boolean(), nullable=False),
-    sa.Column('updated_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['resident_id'], ['resident.id'], name=op.f('fk_helper_profile_resident_id_resident'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_helper_profile')),
     sa.UniqueConstraint('resident_id', name=op.f('uq_helper_profile_resident_id'))
@@ -83,7 +83,7 @@ def upgrade() -> None:
     sa.Column('reporter_id', sa.Integer(), nullable=False),
     sa.Column('target_kind', sa.String(length=12), nullable=False),
     sa.Column('target_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['reporter_id'], ['resident.id'], name=op.f('fk_report_reporter_id_resident'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_report')),
     sa.UniqueConstraint('reporter_id', 'target_kind', 'target_id', name=op.f('uq_report_reporter_id'))
@@ -94,7 +94,7 @@ def upgrade() -> None:
     sa.Column('helper_id', sa.Integer(), nullable=False),
     sa.Column('message', sa.String(length=200), nullable=True),
     sa.Column('status', sa.String(length=12), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['helper_id'], ['resident.id'], name=op.f('fk_help_offer_helper_id_resident'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['request_id'], ['help_request.id'], name=op.f('fk_help_offer_request_id_help_request'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_help_offer')),
@@ -109,7 +109,7 @@ def upgrade() -> None:
     sa.Column('helper_id', sa.Integer(), nullable=False),
     sa.Column('request_id', sa.Integer(), nullable=False),
     sa.Column('local_day', sa.String(length=10), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['helper_id'], ['resident.id'], name=op.f('fk_helper_notice_helper_id_resident'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['request_id'], ['help_request.id'], name=op.f('fk_helper_notice_request_id_help_request'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_helper_notice')),
@@ -123,7 +123,7 @@ def upgrade() -> None:
     sa.Column('request_id', sa.Integer(), nullable=True),
     sa.Column('minutes', sa.Integer(), nullable=False),
     sa.Column('recorded_by', sa.String(length=12), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['request_id'], ['help_request.id'], name=op.f('fk_ledger_transfer_request_id_help_request'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_transfer')),
     sa.UniqueConstraint('request_id', name=op.f('uq_ledger_transfer_request_id'))
@@ -136,7 +136,7 @@ def upgrade() -> None:
     sa.Column('text', sa.String(length=1000), nullable=False),
     sa.Column('report_count', sa.Integer(), nullable=False),
     sa.Column('hidden', sa.Boolean(), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['recipient_id'], ['resident.id'], name=op.f('fk_relay_message_recipient_id_resident'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['request_id'], ['help_request.id'], name=op.f('fk_relay_message_request_id_help_request'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['sender_id'], ['resident.id'], name=op.f('fk_relay_message_sender_id_resident'), ondelete='CASCADE'),

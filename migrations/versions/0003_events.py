@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
-import bot.db
+import bot.core.db
 
 
 revision = '0003'
@@ -24,10 +24,10 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=100), nullable=False),
     sa.Column('description', sa.String(length=1000), nullable=False),
     sa.Column('place', sa.String(length=200), nullable=False),
-    sa.Column('starts_at', bot.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ends_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('starts_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('capacity', sa.Integer(), nullable=True),
-    sa.Column('signup_deadline', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('signup_deadline', bot.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('audience', sa.String(length=12), nullable=False),
     sa.Column('audience_areas', sa.JSON(), nullable=False),
     sa.Column('association_id', sa.Integer(), nullable=True),
@@ -37,7 +37,7 @@ def upgrade() -> None:
     sa.Column('note_question', sa.String(length=100), nullable=True),
     sa.Column('remind_hour_before', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['association_id'], ['association.id'], name=op.f('fk_event_association_id_association'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['created_by_id'], ['resident.id'], name=op.f('fk_event_created_by_id_resident'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_event'))
@@ -52,8 +52,8 @@ def upgrade() -> None:
     sa.Column('party_size', sa.Integer(), nullable=False),
     sa.Column('note', sa.String(length=200), nullable=True),
     sa.Column('status', sa.String(length=12), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['event_id'], ['event.id'], name=op.f('fk_signup_event_id_event'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['resident_id'], ['resident.id'], name=op.f('fk_signup_resident_id_resident'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_signup')),

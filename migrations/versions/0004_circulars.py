@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
-import bot.db
+import bot.core.db
 
 
 revision = '0004'
@@ -30,12 +30,12 @@ def upgrade() -> None:
     sa.Column('question', sa.String(length=12), nullable=False),
     sa.Column('choices', sa.JSON(), nullable=False),
     sa.Column('public_answers', sa.Boolean(), nullable=False),
-    sa.Column('deadline', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('deadline', bot.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('remind_days_before', sa.Integer(), nullable=False),
     sa.Column('last_reminded_on', sa.String(length=10), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['association_id'], ['association.id'], name=op.f('fk_circular_association_id_association'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['created_by_id'], ['resident.id'], name=op.f('fk_circular_created_by_id_resident'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_circular'))
@@ -49,7 +49,7 @@ def upgrade() -> None:
     sa.Column('label', sa.String(length=60), nullable=False),
     sa.Column('han', sa.String(length=30), nullable=True),
     sa.Column('paper', sa.Boolean(), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['association_id'], ['association.id'], name=op.f('fk_household_association_id_association'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_household'))
     )
@@ -62,9 +62,9 @@ def upgrade() -> None:
     sa.Column('resident_id', sa.Integer(), nullable=True),
     sa.Column('household_id', sa.Integer(), nullable=True),
     sa.Column('token', sa.String(length=43), nullable=False),
-    sa.Column('read_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('read_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('answer', sa.String(length=100), nullable=True),
-    sa.Column('answered_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('answered_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('marked_by_leader', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['circular_id'], ['circular.id'], name=op.f('fk_circular_recipient_circular_id_circular'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['household_id'], ['household.id'], name=op.f('fk_circular_recipient_household_id_household'), ondelete='SET NULL'),

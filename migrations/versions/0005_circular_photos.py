@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
-import bot.db
+import bot.core.db
 
 
 revision = '0005'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     sa.Column('preview', sa.LargeBinary(), nullable=False),
     sa.Column('width', sa.Integer(), nullable=False),
     sa.Column('height', sa.Integer(), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_media')),
     sa.UniqueConstraint('token', name=op.f('uq_media_token'))
     )

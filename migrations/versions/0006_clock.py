@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
-import bot.db
+import bot.core.db
 
 
 revision = '0006'
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('source', sa.String(length=500), nullable=False),
     sa.Column('data', sa.Text(), nullable=False),
-    sa.Column('imported_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('imported_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_garbage_calendar'))
     )
     op.create_table('announcement',
@@ -36,9 +36,9 @@ def upgrade() -> None:
     sa.Column('urgent', sa.Boolean(), nullable=False),
     sa.Column('rule', sa.Text(), nullable=True),
     sa.Column('status', sa.String(length=12), nullable=False),
-    sa.Column('next_fire_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_fire_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_by', sa.String(length=60), nullable=True),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['image_id'], ['media.id'], name=op.f('fk_announcement_image_id_media'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_announcement'))
     )
@@ -48,13 +48,13 @@ def upgrade() -> None:
     op.create_table('announcement_run',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('announcement_id', sa.Integer(), nullable=False),
-    sa.Column('fire_time', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('fire_time', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('method', sa.String(length=10), nullable=True),
     sa.Column('recipients', sa.Integer(), nullable=False),
     sa.Column('digested', sa.Integer(), nullable=False),
     sa.Column('calls', sa.Integer(), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['announcement_id'], ['announcement.id'], name=op.f('fk_announcement_run_announcement_id_announcement'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_announcement_run')),
     sa.UniqueConstraint('announcement_id', 'fire_time', name=op.f('uq_announcement_run_announcement_id'))
@@ -66,7 +66,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('resident_id', sa.Integer(), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['resident_id'], ['resident.id'], name=op.f('fk_digest_item_resident_id_resident'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_digest_item'))
     )
@@ -79,7 +79,7 @@ def upgrade() -> None:
     sa.Column('area', sa.String(length=100), nullable=False),
     sa.Column('categories', sa.JSON(), nullable=False),
     sa.Column('last_day', sa.String(length=10), nullable=True),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['resident_id'], ['resident.id'], name=op.f('fk_garbage_subscription_resident_id_resident'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_garbage_subscription')),
     sa.UniqueConstraint('resident_id', name=op.f('uq_garbage_subscription_resident_id'))
@@ -89,8 +89,8 @@ def upgrade() -> None:
     sa.Column('resident_id', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=100), nullable=False),
     sa.Column('rule', sa.Text(), nullable=False),
-    sa.Column('next_fire_at', bot.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_fire_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['resident_id'], ['resident.id'], name=op.f('fk_reminder_resident_id_resident'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reminder'))
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
-import bot.db
+import bot.core.db
 
 
 revision = '0007'
@@ -22,7 +22,7 @@ def upgrade() -> None:
     op.create_table('rich_menu',
     sa.Column('locale', sa.String(length=16), nullable=False),
     sa.Column('rich_menu_id', sa.String(length=64), nullable=False),
-    sa.Column('deployed_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('deployed_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('locale', name=op.f('pk_rich_menu'))
     )
     # ### end Alembic commands ###

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
-import bot.db
+import bot.core.db
 
 
 revision = '0015'
@@ -24,9 +24,9 @@ def upgrade() -> None:
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('staff_account_id', sa.Integer(), nullable=True),
     sa.Column('resident_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen_at', bot.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['resident_id'], ['resident.id'], name=op.f('fk_console_session_resident_id_resident'),
                             ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['staff_account_id'], ['staff_account.id'],

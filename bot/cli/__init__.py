@@ -1,0 +1,276 @@
+"""Command-line interface: `flask --app bot <command>`. Thin wrappers over plain functions."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, with_appcontext
+
+from bot.core.config import ROOT
+from bot.wiring import current_bot
+
+db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+areas_cli = AppGroup("areas", help="The city's areas and associations.")
+demo_cli = AppGroup("demo", help="Demo data for the local web chat.")
+outbox_cli = AppGroup("outbox", help="Outgoing messages: status, dead letters, requeue.")
+aid_cli = AppGroup("aid", help="Mutual aid, for the center's staff.")
+
+
+
+def alembic_config():
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["engine"] = current_bot().db.engine
+    return cfg
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Bring the database to the current schema (or to REVISION)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(), revision)
+    click.echo(f"database upgraded to {revision}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Step the schema back to REVISION (e.g. -1, or base)."""
+    from alembic import command
+
+    command.downgrade(alembic_config(), revision)
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    from alembic import command
+
+    command.current(alembic_config())
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    """Write a new migration from the difference between the models and the database."""
+    from alembic import command
+
+    command.revision(alembic_config(), message=message, autogenerate=True)
+
+
+@areas_cli.command("load")
+@click.argument("path", required=False)
+def areas_load(path: str | None) -> None:
+    """Load (or reload) the city's areas and associations from a JSON file."""
+    from bot.core.areas import CityFileError, load_city
+
+    bot = current_bot()
+    path = path or bot.config.area_file
+    try:
+        with bot.db.session() as s:
+            report = load_city(s, path)
+    except CityFileError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"loaded {report.areas} areas and {report.associations} associations from {path}")
+
+
+@demo_cli.command("seed")
+def demo_seed() -> None:
+    """Load the demo city and the web chat's demo residents (safe to run again)."""
+    from bot.core.areas import load_city
+    from bot.cli.demo import seed
+
+    from bot.services import garbage
+
+    from bot.core import garbage5374
+    from bot.core.config import ROOT
+    from bot.core.db import utcnow
+
+    bot = current_bot()
+    with bot.db.session() as s:
+        load_city(s, bot.config.area_file)
+        names = seed(s)
+        if garbage.current(s) is None:  # a sample garbage calendar (5374 format) to try 「ごみの日」
+            demo_cal = ROOT / "data" / "garbage" / "demo"
+            garbage.store(s, garbage5374.load_dir(demo_cal), str(demo_cal), utcnow())
+        password = _demo_staff(s)
+    click.echo("demo residents: " + ", ".join(names))
+    if password:
+        click.echo(f"console: /console  user demo-staff  password {password}  (a demo account; made once)")
+
+
+def _demo_staff(s) -> str | None:
+    """A console account to try the console with, made only when there is no account at all."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from bot.console.auth import hash_password
+    from bot.core.models import StaffAccount
+
+    if s.scalar(select(StaffAccount.id).limit(1)) is not None:
+        return None
+    password = secrets.token_urlsafe(9)
+    s.add(StaffAccount(username="demo-staff", display_name="デモ職員", password_hash=hash_password(password), role="staff"))
+    return password
+
+
+@outbox_cli.command("status")
+def outbox_status() -> None:
+    """How many messages are pending, sending, sent, dead or cancelled."""
+    from bot.delivery.outbox import status_counts
+
+    with current_bot().db.session() as s:
+        counts = status_counts(s)
+    for status in ("pending", "sending", "sent", "dead", "cancelled"):
+        click.echo(f"{status:10} {counts.get(status, 0)}")
+
+
+@outbox_cli.command("dead")
+@click.option("--limit", default=50, show_default=True)
+def outbox_dead(limit: int) -> None:
+    """Messages that could not be sent, newest first (ids and errors only, no content)."""
+    from bot.delivery.outbox import dead_letters
+
+    with current_bot().db.session() as s:
+        rows = dead_letters(s, limit)
+        for r in rows:
+            click.echo(f"{r.id:>8}  {r.created_at:%Y-%m-%d %H:%M}Z  attempts={r.attempts}  recipients={len(r.recipients)}  {r.last_error or ''}")
+    if not rows:
+        click.echo("no dead letters")
+
+
+@outbox_cli.command("requeue")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "all_", is_flag=True, help="Requeue every dead letter.")
+def outbox_requeue(ids: tuple[int, ...], all_: bool) -> None:
+    """Send dead-lettered messages again (by id, or --all)."""
+    from bot.delivery.outbox import requeue
+
+    if not ids and not all_:
+        raise click.UsageError("give message ids, or --all")
+    with current_bot().db.session() as s:
+        n = requeue(s, None if all_ else list(ids))
+    click.echo(f"requeued {n} messages")
+
+
+@aid_cli.command("record-hours")
+@click.argument("request_id", type=int)
+@click.argument("hours", type=float)
+def aid_record_hours(request_id: int, hours: float) -> None:
+    """Record HOURS of help for a matched request, for a resident who cannot do it in LINE."""
+    from bot.services import mutual_aid, timebank
+    from bot.core.db import utcnow
+
+    with current_bot().db.session() as s:
+        req = mutual_aid.get_request(s, request_id)
+        helper = mutual_aid.counterpart(s, req, req.requester) if req is not None else None
+        if helper is None:
+            raise click.ClickException(f"request {request_id} is not matched with a helper")
+        try:
+            timebank.record_hours(s, req, helper, round(hours * 60), recorded_by="staff", now=utcnow())
+        except timebank.LedgerError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"recorded {timebank.format_minutes(round(hours * 60))} hours for request {request_id}")
+
+
+@aid_cli.command("close")
+@click.argument("request_id", type=int)
+def aid_close(request_id: int) -> None:
+    """Close a request (for example one reported as inappropriate)."""
+    from bot.services import mutual_aid
+    from bot.core.db import utcnow
+
+    with current_bot().db.session() as s:
+        req = mutual_aid.get_request(s, request_id)
+        if req is None:
+            raise click.ClickException(f"no request {request_id}")
+        req.status, req.closed_at = "closed", utcnow()
+    click.echo(f"request {request_id} closed")
+
+
+@aid_cli.command("reported")
+def aid_reported() -> None:
+    """Requests and relayed messages hidden after reports, for staff review (ids only)."""
+    from sqlalchemy import select
+
+    from bot.core.models import HelpRequest, RelayMessage
+
+    with current_bot().db.session() as s:
+        for r in s.scalars(select(HelpRequest).where(HelpRequest.report_count > 0)).unique():
+            click.echo(f"request {r.id}: {r.report_count} reports, status {r.status}")
+        for m in s.scalars(select(RelayMessage).where(RelayMessage.report_count > 0)):
+            click.echo(f"message {m.id} (request {m.request_id}): {m.report_count} reports, hidden={m.hidden}")
+
+
+@click.command("worker")
+@with_appcontext
+@click.option("--once", is_flag=True, help="Make one pass and exit.")
+def worker_cmd(once: bool) -> None:
+    """Send what is in the outbox (the Procfile's `worker`)."""
+    from bot.delivery import worker
+    if once:
+        click.echo(f"sent or attempted {worker.run_once(current_bot())} rows")
+        return
+    worker.run_forever(current_bot())
+
+
+@click.command("clock")
+@with_appcontext
+def clock_cmd() -> None:
+    """Run the one scheduler process (the Procfile's `clock`)."""
+    from scheduler.clock import AnotherClockRunning, run_clock
+
+    try:
+        run_clock(current_bot())
+    except AnotherClockRunning as exc:
+        click.echo(f"clock: {exc}", err=True)
+        raise SystemExit(1) from None
+
+
+def init_app(app: Flask) -> None:
+    from bot.cli.clock import announce_cmd, announcements_cli, garbage_cli, richmenu_cli
+    from bot.console.cli import staff_cli
+    from bot.cli.circulars import circulars_cli
+    from bot.cli.events import events_cli
+
+    for cmd in (db_cli, areas_cli, demo_cli, outbox_cli, aid_cli, events_cli, circulars_cli, worker_cmd, clock_cmd,
+                announce_cmd, announcements_cli, garbage_cli, richmenu_cli, staff_cli, residents_cli):
+        app.cli.add_command(cmd)
+
+
+residents_cli = AppGroup("residents", help="Residents' data: export on request.")
+
+
+@residents_cli.command("export")
+@click.option("--nickname", help="find the resident by nickname (must be unique)")
+@click.option("--id", "resident_id", type=int, help="the resident's number (console, `circulars members`)")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="a JSON file")
+def residents_export(nickname, resident_id, out):
+    """Everything kept about one resident, when they ask to see it (APPI)."""
+    import json
+
+    from sqlalchemy import select
+
+    from bot.services import residents
+    from bot.core.models import Resident
+
+    if bool(nickname) == bool(resident_id):
+        raise click.UsageError("give --nickname or --id")
+    bot = current_bot()
+    with bot.db.read() as s:
+        if resident_id:
+            found = [s.get(Resident, resident_id)] if s.get(Resident, resident_id) else []
+        else:
+            found = list(s.scalars(select(Resident).where(Resident.nickname == nickname)))
+        if len(found) != 1:
+            raise click.ClickException(f"{len(found)} residents match; use --id")
+        data = residents.export(s, found[0], bot.config.tz_name)
+    with open(out, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=2)
+    click.echo(f"wrote {out}: " + ", ".join(f"{k} {len(v) if isinstance(v, list) else 1}" for k, v in data.items()))

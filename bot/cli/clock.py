@@ -1,0 +1,228 @@
+"""`flask --app bot announce …`, `announcements …` and `garbage …`: the center's announcements
+and the city's garbage calendar, for staff and scripts (the console comes later)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup, with_appcontext
+from bot.wiring import current_bot
+
+
+
+def _fail(exc) -> click.ClickException:
+    return click.ClickException(exc.render("en", current_bot().config.tz_name))
+
+
+@click.command("announce")
+@with_appcontext
+@click.option("--text", required=True, help="the notice, in Japanese")
+@click.option("--translation", "translation_opts", multiple=True, metavar="LANG=TEXT", help="e.g. en=\"…\" (repeat)")
+@click.option("--translations", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='JSON: {"en": "…", …}')
+@click.option("--link", help="an https:// link")
+@click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="a photo (JPEG/PNG)")
+@click.option("--at", "at", help="local time to send, e.g. 2026-12-20T09:00 (default: now)")
+@click.option("--every", help="repeat, e.g. 「毎週火曜 7:00」, 「第2火曜 10:00」, \"every day 8:00\"")
+@click.option("--to", "to", multiple=True, default=("all",), show_default=True,
+              help="all | area:NAME | association:NAME | lang:CODE | topic:CODE (repeat; kinds combine with AND)")
+@click.option("--urgent", is_flag=True, help="防災・防犯・緊急: marked urgent, sent through quiet hours and digests")
+@click.option("--preview", is_flag=True, help="show the message and the audience, send nothing")
+@click.option("--yes", is_flag=True, help="confirm an urgent notice without asking")
+def announce_cmd(text, translation_opts, translations, link, image, at, every, to, urgent, preview, yes):
+    """Send an announcement now, at a time, or repeatedly."""
+    from bot.services import announcements
+    from bot.core import media, timefmt
+    from bot.services.announcements import AnnouncementError
+    from bot.core.db import utcnow
+    from bot.core.recurrence import ParseError, parse
+
+    bot = current_bot()
+    tz = bot.config.tz_name
+    now = utcnow()
+    tr = json.loads(translations.read_text(encoding="utf-8")) if translations else {}
+    for opt in translation_opts:
+        lang, sep, value = opt.partition("=")
+        if not sep:
+            raise click.BadParameter("--translation takes LANG=TEXT")
+        tr[lang.strip()] = value
+    when = timefmt.parse_local(at, tz) if at else None
+    rule = None
+    if every:
+        try:
+            rule, _ = parse(f"{every} _", now, tz)
+        except ParseError as exc:
+            raise click.BadParameter(f"--every: {exc.reason}") from None
+        if rule.kind == "once":
+            raise click.BadParameter("--every needs a repeating time (毎週…, 毎月…, every day …); use --at for once")
+    raw = image.read_bytes() if image else None
+    with bot.db.read() as s:  # counting a city takes a while: no write lock meanwhile
+        try:
+            audience = announcements.parse_audience(s, list(to))
+        except AnnouncementError as exc:
+            raise _fail(exc) from None
+        counts = announcements.count(s, audience)
+    total = sum(counts.values())
+    click.echo(f"audience: {announcements.describe_audience(audience)} — {total} residents "
+               + "(" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")")
+    missing = sorted(loc for loc in counts if loc != "ja" and loc not in tr)
+    if missing:
+        click.echo(f"no translation for: {', '.join(missing)} (they get the Japanese with a note)")
+    if preview:
+        from bot.core.models import Announcement
+
+        probe = Announcement(text=text, translations=tr, link_url=link, urgent=urgent)
+        for loc in sorted(counts) or ["ja"]:
+            click.echo(f"--- {loc} ---\n{announcements.text_for(probe, loc)}")
+        return
+    if urgent and not yes:  # asked before any transaction: a person may take their time
+        click.confirm(f"URGENT notice to {total} residents, sent at once even in their quiet hours. Send it?",
+                      abort=True)
+    with bot.db.session() as s:
+        try:
+            image_id = media.store(s, raw).id if raw is not None else None
+        except media.NotAnImage:
+            raise click.BadParameter("--image is not a JPEG/PNG photo of at most 10 MB") from None
+        try:
+            ann = announcements.create(s, text=text, audience=audience, now=now, at=when, rule=rule, translations=tr,
+                                       link=link, image_id=image_id, urgent=urgent, created_by="cli", tz_name=tz)
+        except AnnouncementError as exc:
+            raise _fail(exc) from None
+        first = timefmt.show(ann.next_fire_at, "en", tz) if ann.next_fire_at else "-"
+    click.echo(f"announcement {ann.id} scheduled for {first}" + (" (urgent)" if urgent else "")
+               + (f", repeating: {every}" if rule else ""))
+
+
+announcements_cli = AppGroup("announcements", help="The center's announcements: list, cancel.")
+
+
+@announcements_cli.command("list")
+@click.option("--limit", type=int, default=20, show_default=True)
+def list_cmd(limit):
+    """Recent announcements with their runs and delivery status."""
+    from bot.services import announcements
+    from bot.core import timefmt
+    bot = current_bot()
+    tz = bot.config.tz_name
+    with bot.db.read() as s:
+        for ann, runs, status in announcements.history(s, limit):
+            nxt = timefmt.show(ann.next_fire_at, "en", tz) if ann.next_fire_at else "-"
+            flag = " URGENT" if ann.urgent else ""
+            click.echo(f"announcement {ann.id} [{ann.status}{flag}] next: {nxt} to {announcements.describe_audience(ann.audience)}: "
+                       f"{ann.text[:40]!r}")
+            for run in runs:
+                click.echo(f"  run {timefmt.show(run.fire_time, 'en', tz)}: {run.status}, {run.recipients} residents, "
+                           f"{run.digested} in digests, {run.calls} LINE calls ({run.method or '-'})")
+            if status:
+                click.echo("  messages: " + ", ".join(f"{k} {v}" for k, v in sorted(status.items())))
+
+
+@announcements_cli.command("cancel")
+@click.argument("announcement_id", type=int)
+def cancel_cmd(announcement_id):
+    """Cancel an announcement before it goes out (or stop a repeating one)."""
+    from bot.services import announcements
+    from bot.services.announcements import AnnouncementError
+    from bot.core.models import Announcement
+
+    with current_bot().db.session() as s:
+        ann = s.get(Announcement, announcement_id)
+        if ann is None:
+            raise click.ClickException(f"no announcement {announcement_id}")
+        try:
+            announcements.cancel(s, ann)
+        except AnnouncementError as exc:
+            raise _fail(exc) from None
+    click.echo(f"announcement {announcement_id} cancelled")
+
+
+garbage_cli = AppGroup("garbage", help="The city's garbage collection calendar (5374.jp open-data format).")
+
+
+@garbage_cli.command("import")
+@click.option("--dir", "folder", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="a folder with area_days.csv, target.csv, description.csv, center.csv")
+@click.option("--url", help="the base URL the same files are published under")
+def import_cmd(folder, url):
+    """Load (or replace) the calendar."""
+    from bot.services import garbage
+    from bot.core import garbage5374
+    from bot.core.db import utcnow
+
+    if bool(folder) == bool(url):
+        raise click.UsageError("give --dir or --url")
+    try:
+        cal = garbage5374.load_dir(folder) if folder else garbage5374.load_url(url)
+    except garbage5374.CalendarError as exc:
+        raise click.ClickException(str(exc)) from None
+    with current_bot().db.session() as s:
+        _, gone = garbage.store(s, cal, str(folder or url), utcnow())
+    click.echo(f"garbage calendar: {len(cal.areas)} areas, {len(cal.categories)} categories, "
+               f"{sum(len(v) for v in cal.closures.values())} closures")
+    for w in cal.warnings[:20]:
+        click.echo(f"warning: {w}")
+    if gone:
+        click.echo("areas residents chose that the new calendar does not have: " + ", ".join(gone))
+
+
+@garbage_cli.command("days")
+@click.argument("area")
+@click.option("--days", type=int, default=14, show_default=True)
+def days_cmd(area, days):
+    """The next collection days of an area."""
+    from bot.services import garbage
+    from bot.core import timefmt
+    from bot.core.db import utcnow
+
+    bot = current_bot()
+    with bot.db.read() as s:
+        cal = garbage.current(s)
+    if cal is None:
+        raise click.ClickException("no calendar imported yet: flask --app bot garbage import …")
+    if area not in cal.areas:
+        raise click.ClickException(f"no area {area!r}")
+    from zoneinfo import ZoneInfo
+
+    today = utcnow().astimezone(ZoneInfo(bot.config.tz_name)).date()
+    for day, labels in cal.upcoming(area, today, days):
+        click.echo(f"{timefmt.show_day(day, 'ja')} {'、'.join(labels)}")
+
+
+richmenu_cli = AppGroup("richmenu", help="The rich menu: six large buttons, one menu per language.")
+
+
+@richmenu_cli.command("images")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--locale", "locales", multiple=True, help="only these languages")
+def richmenu_images(out, locales):
+    """Draw the menus' pictures into a folder, to look at before deploying."""
+    from bot.services import richmenu
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        menus = richmenu.build(tuple(locales) or None)
+    except richmenu.RichMenuError as exc:
+        raise click.ClickException(str(exc)) from None
+    for menu in menus:
+        path = out / f"richmenu-{menu.locale}.png"
+        path.write_bytes(menu.image)
+        click.echo(f"{path} ({len(menu.image) // 1024} KB): " + " / ".join(a["action"]["label"] for a in menu.body["areas"]))
+
+
+@richmenu_cli.command("deploy")
+@click.option("--locale", "locales", multiple=True, help="only these languages (default: all the bot speaks)")
+def richmenu_deploy(locales):
+    """Create the menus on LINE, make the Japanese one the default, link every resident to the
+    menu of their language, and delete the previous ones."""
+    from bot.services import richmenu
+    from bot.core.db import utcnow
+
+    bot = current_bot()
+    if bot.line is None:
+        raise click.ClickException("no LINE channel configured (LINE_CHANNEL_ACCESS_TOKEN)")
+    try:
+        menus = richmenu.build(tuple(locales) or None)
+        ids = richmenu.deploy(bot.db.session, bot.line, menus, utcnow(), bot.config.default_locale, log_to=click.echo)
+    except richmenu.RichMenuError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"deployed {len(ids)} rich menus")

@@ -1,0 +1,119 @@
+"""The city's areas and associations, loaded from a data file the city can replace
+(`data/cities/demo.json` is a fictional demo city). Loading is an upsert: run it again after
+editing the file."""
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.core.models import Area, Association
+
+
+class CityFileError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    areas: int
+    associations: int
+
+
+def read_city_file(path: str | Path) -> dict:
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CityFileError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise CityFileError("the file must hold one JSON object with 'areas' (and 'associations')")
+    areas = doc.get("areas")
+    if not isinstance(areas, list) or not areas:
+        raise CityFileError("the file needs a non-empty list 'areas'")
+    codes = set()
+    for i, a in enumerate(areas):
+        if not isinstance(a, dict) or not _text(a.get("code"), 32):
+            raise CityFileError(f"area #{i + 1} needs a 'code' (text of 1 to 32 characters)")
+        names = a.get("names")
+        if (not isinstance(names, dict) or not _text(names.get("ja"), 60)
+                or not all(isinstance(k, str) and _text(v, 60) for k, v in names.items())):
+            raise CityFileError(f"area {a['code']} needs names (text of 1 to 60 characters) with at least 'ja'")
+        if a["code"] in codes:
+            raise CityFileError(f"area code {a['code']} appears twice")
+        codes.add(a["code"])
+    for a in areas:
+        neighbours = a.get("neighbours", [])
+        if not isinstance(neighbours, list) or not all(isinstance(n, str) for n in neighbours):
+            raise CityFileError(f"area {a['code']}: 'neighbours' must be a list of area codes")
+        for n in neighbours:
+            if n not in codes:
+                raise CityFileError(f"area {a['code']} names an unknown neighbour {n}")
+    associations = doc.get("associations", [])
+    if not isinstance(associations, list):
+        raise CityFileError("'associations' must be a list")
+    for i, item in enumerate(associations):
+        if not isinstance(item, dict) or not _text(item.get("name"), 100) or not _text(item.get("join_code"), 32) \
+                or not normalize_code(item["join_code"]):
+            raise CityFileError(f"association #{i + 1} needs a 'name' (up to 100 characters) and a 'join_code' "
+                                f"(up to 32)")
+        if item.get("area") is not None and (not isinstance(item["area"], str) or item["area"] not in codes):
+            raise CityFileError(f"association {item['name']} names an unknown area {item['area']!r}")
+    return doc
+
+
+def _text(value, max_len: int) -> bool:
+    return isinstance(value, str) and 0 < len(value.strip()) and len(value) <= max_len and "\x00" not in value
+
+
+def load_city(session: Session, path: str | Path) -> LoadReport:
+    doc = read_city_file(path)
+    by_code = {a.code: a for a in session.scalars(select(Area))}
+    seen = set()
+    for pos, item in enumerate(doc["areas"]):
+        area = by_code.get(item["code"])
+        if area is None:
+            area = Area(code=item["code"])
+            session.add(area)
+            by_code[area.code] = area
+        area.names = dict(item["names"])
+        area.neighbours = list(item.get("neighbours", []))
+        area.position = pos
+        area.active = True
+        seen.add(area.code)
+    for code, area in by_code.items():
+        if code not in seen:
+            area.active = False  # residents keep their area; it is no longer offered
+    session.flush()
+    n_assoc = 0
+    for item in doc.get("associations", []):
+        code = normalize_code(item["join_code"])
+        assoc = session.scalar(select(Association).where(Association.join_code == code))
+        if assoc is None:
+            assoc = Association(join_code=code, name=item["name"])
+            session.add(assoc)
+        assoc.name = item["name"]
+        area = by_code.get(item.get("area") or "")
+        assoc.area_id = area.id if area else None
+        n_assoc += 1
+    session.flush()
+    return LoadReport(areas=len(seen), associations=n_assoc)
+
+
+def active_areas(session: Session) -> list[Area]:
+    return list(session.scalars(select(Area).where(Area.active.is_(True)).order_by(Area.position, Area.id)))
+
+
+def find_association_by_code(session: Session, code: str) -> Association | None:
+    code = normalize_code(code)
+    if not code or len(code) > 32:
+        return None
+    return session.scalar(select(Association).where(Association.join_code == code))
+
+
+def normalize_code(code: str) -> str:
+    """Join codes are compared without regard to width, case or surrounding spaces."""
+    return unicodedata.normalize("NFKC", code).strip().upper().replace(" ", "")

@@ -1,0 +1,545 @@
+"""The outbox: every outgoing message is a row, written in the same transaction as the change
+that caused it, then sent after commit (by the request for its own replies, by the worker for
+everything else and for whatever failed).
+
+Sending is idempotent per row: a retry key is minted with the row and reused on every retry;
+LINE's 409 for a key already accepted counts as sent.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from functools import lru_cache
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session
+
+from bot.delivery import render_line
+from bot.core.config import Config
+from bot.core.db import Database, checkpoint_after_commit, utcnow
+from bot.delivery.line_client import LineClient, SendResult
+from bot.core.models import OutboxMessage, Resident, WebChatMessage
+from bot.core.replies import Reply, to_dict
+
+log = logging.getLogger(__name__)
+
+REPLY_TOKEN_MAX_AGE = timedelta(seconds=50)
+RETRY_KEY_MAX_AGE = timedelta(hours=23)  # LINE keeps a retry key 24 h: stop well before
+BACKOFF_BASE = 2.0
+BACKOFF_CAP = 15 * 60.0
+RECORD_RETRY_DELAYS = (0.05, 0.25, 1.0, 3.0)  # recording a send when the database hiccups
+REACHABLE_CHUNK = 5000  # LINE user ids checked per query when a claim is sent
+
+
+def enqueue(
+    session: Session,
+    *,
+    channel: str,
+    recipients: Sequence[str],
+    replies: Sequence[Reply],
+    resident_id: int | None = None,
+    reply_token: str | None = None,
+    claimed: bool = False,
+    erase_after_send: bool = False,
+    dedupe_key: str | None = None,
+    subject_resident_id: int | None = None,
+) -> list[OutboxMessage]:
+    """Add outbox rows for `replies` (already translated for the recipients).
+
+    `claimed=True` marks the rows as being sent by this process right after commit; if it dies
+    first, the worker takes them back after `outbox_stale_seconds`. `subject_resident_id`: the
+    other resident whose words or name the replies carry (scrubbed when they delete their data).
+    """
+    if not replies or not recipients:
+        return []
+    now = utcnow()
+    if channel == "web":
+        payloads: list[list[dict[str, Any]]] = [[to_dict(r) for r in replies]]
+    else:
+        payloads = render_line.render(replies)
+    rows = []
+    for i, payload in enumerate(payloads):
+        row = OutboxMessage(
+            channel=channel,
+            resident_id=resident_id,
+            recipients=list(recipients),
+            payload=payload,
+            reply_token=reply_token if i == 0 else None,
+            status="sending" if claimed else "pending",
+            claimed_at=now if claimed else None,
+            next_attempt_at=now,
+            erase_after_send=erase_after_send,
+            dedupe_key=f"{dedupe_key}:{i}" if dedupe_key and i else dedupe_key,
+            created_at=now,
+            rank=0 if len(recipients) == 1 else 1,  # one resident's messages before mass sends
+            subject_resident_id=subject_resident_id,
+        )
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def bulk(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert many prepared rows at once through Core (nothing kept in the session): for
+    announcements and reminders to thousands. Each dict has channel, recipients, payload,
+    next_attempt_at, dedupe_key, source and optionally kind / resident_id / rank (default 1, a
+    mass send; 0 goes first). Returns the count."""
+    from sqlalchemy import insert
+
+    from bot.core.models import new_retry_key
+
+    if not rows:
+        return 0
+    now = utcnow()
+    session.execute(insert(OutboxMessage.__table__), [
+        {"channel": r["channel"], "recipients": r["recipients"], "payload": r["payload"],
+         "resident_id": r.get("resident_id"), "reply_token": None, "retry_key": new_retry_key(),
+         "dedupe_key": r.get("dedupe_key"), "status": "pending", "attempts": 0,
+         "next_attempt_at": r.get("next_attempt_at") or now, "erase_after_send": False, "created_at": now,
+         "source": r.get("source"), "kind": r.get("kind", "push"), "rank": r.get("rank", 1)}
+        for r in rows
+    ])
+    return len(rows)
+
+
+MULTICAST_MAX = 500  # LINE's limit of recipients per multicast
+
+
+def fan_out(session: Session, groups: dict[tuple[str, str, Any], list[str]], reply_for, *, source: str,
+            now: datetime) -> int:
+    """Queue identical messages: `groups` maps (channel, locale, key) to recipient ids and
+    `reply_for(locale, key)` makes the message. LINE recipients go 500 to a multicast (one
+    recipient: a push); the web chat one by one. Returns the number of recipients."""
+    out: list[dict[str, Any]] = []
+    told = 0
+    for (channel, locale, key), ids in groups.items():
+        reply = reply_for(locale, key)
+        parts = [[to_dict(reply)]] if channel == "web" else render_line.render([reply])
+        step = 1 if channel == "web" else MULTICAST_MAX
+        for i in range(0, len(ids), step):
+            for part in parts:
+                out.append({"channel": channel, "recipients": ids[i:i + step], "payload": part, "source": source,
+                            "next_attempt_at": now})
+        told += len(ids)
+        if len(out) >= 200:
+            bulk(session, out)
+            out = []
+    bulk(session, out)
+    return told
+
+
+@dataclass
+class Outcome:
+    row_id: int
+    result: SendResult
+    transcript: list[dict[str, Any]] | None = None  # web chat: messages to show
+    erase: bool = False  # blank recipients and text once sent
+
+
+@lru_cache(maxsize=1)
+def _sent_stmt():
+    from sqlalchemy import bindparam
+
+    t = OutboxMessage.__table__  # Core: run once per row with a list of parameters
+    return (update(t).where(t.c.id == bindparam("row_id"), t.c.status == "sending")
+            .values(status="sent", sent_at=bindparam("now"), accepted_request_id=bindparam("req"), last_error=None))
+
+
+class Sender:
+    """Sends claimed rows and records what happened. Used by the web request and the worker."""
+
+    def __init__(self, db: Database, config: Config, line: LineClient | None):
+        self.db = db
+        self.config = config
+        self.line = line
+        self.limits = RateLimits(config)
+        self._pool = None
+
+    # -- sending (outside any transaction) ---------------------------------------------------
+    def send(self, row: OutboxMessage, now: datetime | None = None) -> Outcome:
+        outcome = self._send(row, now or utcnow())
+        outcome.erase = row.erase_after_send
+        return outcome
+
+    def _send(self, row: OutboxMessage, now: datetime) -> Outcome:
+        if row.channel == "web":
+            return Outcome(row.id, SendResult("sent"), transcript=list(row.payload))
+        if self.line is None:
+            return Outcome(row.id, SendResult("failed", error="LINE channel not configured"))
+        if row.kind == "richmenu":  # link a resident to the menu of their language
+            rid = (row.payload or [{}])[0].get("richMenuId", "")
+            res = self.line.call("POST", f"/v2/bot/user/{row.recipients[0]}/richmenu/{rid}", None)
+            if res.ok:
+                return Outcome(row.id, SendResult("sent", status=res.status))
+            retry = res.status in (None, 429) or (res.status or 0) >= 500
+            return Outcome(row.id, SendResult("retry" if retry else "failed", status=res.status, error=res.error,
+                                              retry_after=res.retry_after))
+        if row.kind == "broadcast":  # every friend of the account: no recipient list
+            wait = self.limits.take("broadcast", block=False)
+            if wait:
+                return Outcome(row.id, SendResult("retry", status=429, error="broadcast rate (held back)", retry_after=wait))
+            return Outcome(row.id, self.line.broadcast(row.payload, row.retry_key))
+        recipients = list(row.recipients)
+        if not recipients:
+            return Outcome(row.id, SendResult("sent"))
+        fresh = row.attempts == 0 and now - row.created_at < REPLY_TOKEN_MAX_AGE
+        if row.reply_token and fresh:
+            result = self.line.reply(row.reply_token, row.payload)
+            if result.outcome != "bad_reply_token":
+                # A reply that must be retried goes later as a push, with the row's retry key.
+                return Outcome(row.id, result)
+            # The token was spent or expired: fall back to a push, now.
+        if len(recipients) == 1:
+            self.limits.take("push")
+            result = self.line.push(recipients[0], row.payload, row.retry_key)
+        else:
+            self.limits.take("multicast")
+            result = self.line.multicast(recipients, row.payload, row.retry_key)
+        return Outcome(row.id, result)
+
+    # -- recording (one transaction for a batch) ---------------------------------------------
+    def record(self, session: Session, outcomes: Sequence[Outcome], now: datetime | None = None) -> None:
+        now = now or utcnow()
+        if any(oc.erase for oc in outcomes):  # the last words to a resident who deleted their data
+            checkpoint_after_commit(session)
+        plain = [oc for oc in outcomes if oc.result.ok and oc.transcript is None and not oc.erase]
+        done = {id(oc) for oc in plain}
+        if plain:  # the common case: sent, all in one statement run many times
+            session.execute(_sent_stmt(), [{"row_id": oc.row_id, "now": now, "req": oc.result.request_id}
+                                           for oc in plain])
+        for oc in outcomes:
+            if id(oc) in done:
+                continue
+            if oc.result.ok and oc.transcript is None:
+                # The common case, in one statement: sent. (Rows to erase are blanked too.)
+                values: dict[str, Any] = dict(
+                    status="sent", sent_at=now, accepted_request_id=oc.result.request_id, last_error=None
+                )
+                if oc.erase:
+                    values.update(recipients=[], payload=[])
+                if oc.erase:
+                    session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id == oc.row_id, OutboxMessage.status == "sending")
+                        .values(**values)
+                        .execution_options(synchronize_session=False)
+                    )
+                else:  # the usual case, with a statement built once
+                    session.execute(_sent_stmt(), {"row_id": oc.row_id, "now": now, "req": oc.result.request_id})
+                continue
+            row = session.get(OutboxMessage, oc.row_id)
+            if row is None or row.status != "sending":
+                continue
+            res = oc.result
+            if res.ok:  # the web chat: the messages go into the transcript
+                _write_transcript(session, row, oc.transcript or [], now)
+                row.status = "sent"
+                row.sent_at = now
+                if row.erase_after_send:
+                    row.recipients = []
+                    row.payload = []
+                continue
+            row.attempts += 1
+            row.last_error = f"{res.status or '-'} {res.error or res.outcome}"[:500]
+            too_old = now - row.created_at > RETRY_KEY_MAX_AGE
+            if (
+                res.outcome in ("failed", "bad_reply_token")
+                or row.attempts >= self.config.outbox_max_attempts
+                or too_old
+            ):
+                row.status = "dead"
+                log.warning("outbox row %s dead-lettered: %s", row.id, row.last_error)
+            else:
+                row.status = "pending"
+                row.claimed_at = None
+                delay = backoff(row.attempts, res.retry_after)
+                row.next_attempt_at = now + timedelta(seconds=delay)
+                log.info("outbox row %s attempt %d failed (%s); next try in %.0fs", row.id, row.attempts, row.last_error, delay)
+
+    def deliver(self, rows: Sequence[OutboxMessage]) -> None:
+        """Send rows this process claimed, then record the outcomes in one transaction."""
+        if not rows:
+            return
+        if len(rows) == 1 or self.config.worker_threads <= 1:
+            outcomes = [self.send(row) for row in rows]
+        else:  # LINE calls in parallel; the outcomes are recorded together
+            outcomes = [oc for part in self._executor().map(self._send_in_order, _per_recipient(rows)) for oc in part]
+        self._record_retrying(outcomes)
+
+    def _record_retrying(self, outcomes: Sequence[Outcome]) -> None:
+        """Record what LINE answered, trying again when the database is briefly unreachable
+        (a dropped connection, a failover, SQLite busy): a reply LINE accepted but not recorded
+        would be taken back by the worker and pushed again, and LINE cannot tell it is the same
+        message (replies take no retry key). Recording is idempotent (only rows still
+        "sending" change). If the database stays away, the rows stay "sending" and the worker
+        sends them later: a message may then come twice, but is never lost."""
+        import time
+
+        from sqlalchemy.exc import DBAPIError
+
+        for attempt, delay in enumerate((*RECORD_RETRY_DELAYS, None)):
+            try:
+                with self.db.session() as s:
+                    self.record(s, outcomes)
+                return
+            except DBAPIError as exc:
+                transient = exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+                if delay is None or not transient:
+                    raise
+                log.warning("recording %d send outcome(s) failed (%s), attempt %d; trying again in %.2fs",
+                            len(outcomes), type(exc.orig).__name__, attempt + 1, delay)
+                time.sleep(delay)
+
+    def _send_in_order(self, rows: Sequence[OutboxMessage]) -> list[Outcome]:
+        return [self.send(row) for row in rows]
+
+    def _executor(self):
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.config.worker_threads, thread_name_prefix="send")
+        return self._pool
+
+
+def _per_recipient(rows: Sequence[OutboxMessage]) -> list[list[OutboxMessage]]:
+    """Rows for one recipient, in the order they were queued, go to one thread, one after the
+    other: a resident reads their messages in the order the bot wrote them. Rows to several
+    recipients (multicasts) and broadcasts each go on their own."""
+    groups: dict[Any, list[OutboxMessage]] = {}
+    for row in rows:
+        key = (row.channel, row.recipients[0]) if len(row.recipients or ()) == 1 else ("row", row.id)
+        groups.setdefault(key, []).append(row)
+    return list(groups.values())
+
+
+class RateLimits:
+    """Stay under LINE's per-endpoint rate limits (token buckets, per process).
+
+    Rates come from the configuration, already divided among the worker processes that run at
+    once (`LINE_WORKER_PROCESSES`); a 429 that still comes is retried with back-off."""
+
+    def __init__(self, config: Config):
+        import threading
+
+        share = max(1, config.line_worker_processes)
+        self._rates = {  # tokens per second, bucket size
+            "push": (config.line_push_per_second / share, max(1.0, config.line_push_per_second / share / 10)),
+            "multicast": (config.line_multicast_per_second / share, max(1.0, config.line_multicast_per_second / share / 10)),
+            "broadcast": (config.line_broadcast_per_hour / 3600 / share, 1.0),
+        }
+        self._state: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, endpoint: str, block: bool = True) -> float:
+        """Take one token; wait for it (or, with block=False, return how long to wait, 0 if taken)."""
+        import time
+
+        rate, burst = self._rates[endpoint]
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                tokens, last = self._state.get(endpoint, [burst, now])
+                tokens = min(burst, tokens + (now - last) * rate)
+                if tokens >= 1:
+                    self._state[endpoint] = [tokens - 1, now]
+                    return 0.0
+                self._state[endpoint] = [tokens, now]
+                wait = (1 - tokens) / rate
+            if not block:
+                return wait
+            time.sleep(min(wait, 1.0))
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
+    delay *= random.uniform(0.5, 1.5)  # jitter, so many rows do not come back at once
+    if retry_after:
+        delay = max(delay, retry_after)
+    return delay
+
+
+def _write_transcript(session: Session, row: OutboxMessage, messages: list[dict[str, Any]], now: datetime) -> None:
+    for user_id in row.recipients:
+        resident = session.scalar(select(Resident).where(Resident.line_user_id == user_id))
+        if resident is None:
+            # A demo resident who just deleted their data: they are still "in the chat".
+            resident = Resident(line_user_id=user_id, channel="web", following=True)
+            session.add(resident)
+            session.flush()
+        for message in messages:
+            session.add(WebChatMessage(resident_id=resident.id, direction="out", payload=message, created_at=now))
+
+
+def claim(session: Session, limit: int, now: datetime | None = None) -> list[OutboxMessage]:
+    """Claim due rows atomically: `FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite the
+    immediate transaction already holds the write lock. Rank 0 (urgent notices, one resident's
+    messages) first, then the oldest."""
+    now = now or utcnow()
+    due = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.rank, OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = list(
+        session.scalars(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .values(status="sending", claimed_at=now)
+            .returning(OutboxMessage),
+            execution_options={"synchronize_session": False},
+        )
+    )
+    rows.sort(key=lambda r: r.id)
+    return _drop_unreachable(session, rows, now)
+
+
+def _drop_unreachable(session: Session, rows: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
+    """Nothing is pushed to a resident who unfollowed or deleted their data: the LINE user ids of
+    the claim (pushes and multicasts, up to 100 × 500) are checked `REACHABLE_CHUNK` at a time."""
+    checked = [r for r in rows if r.channel == "line" and r.kind != "broadcast" and not r.erase_after_send]
+    wanted = list({u for r in checked for u in r.recipients if u.startswith("U")})
+    reachable: set[str] = set()
+    for i in range(0, len(wanted), REACHABLE_CHUNK):  # a few queries per claim, each of bounded size
+        reachable |= _following(session, wanted[i:i + REACHABLE_CHUNK])
+    keep = []
+    for row in rows:
+        if row.erase_after_send or row.channel != "line" or row.kind == "broadcast":
+            keep.append(row)
+            continue
+        # Group ids (C…/R…) are not residents; they stay.
+        allowed = [u for u in row.recipients if u in reachable or not u.startswith("U")]
+        if not allowed:
+            row.status = "cancelled"
+            row.last_error = "no reachable recipient"
+            continue
+        if len(allowed) != len(row.recipients):
+            row.recipients = allowed
+        keep.append(row)
+    return keep
+
+
+def _following(session: Session, user_ids: Sequence[str]) -> set[str]:
+    """Which of these LINE user ids belong to residents who follow the account. The ids go as one
+    parameter (an array on PostgreSQL, a JSON list on SQLite), so the query is the same text
+    for any number of them and the database looks each up in the unique index."""
+    if not user_ids:
+        return set()
+    if session.get_bind().dialect.name == "postgresql":
+        return set(session.scalars(_following_stmt("postgresql"), {"ids": list(user_ids)}))
+    import json
+
+    return set(session.scalars(_following_stmt("sqlite"), {"ids": json.dumps(list(user_ids))}))
+
+
+@lru_cache(maxsize=2)
+def _following_stmt(dialect: str):
+    # Built once, the ids passed at execution: a statement carrying its ids as a value would be
+    # compiled and cached anew for every claim, each copy holding thousands of ids.
+    from sqlalchemy import String, any_, bindparam, func, literal_column
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    if dialect == "postgresql":
+        match = Resident.line_user_id == any_(bindparam("ids", type_=ARRAY(String)))
+    else:
+        match = Resident.line_user_id.in_(select(literal_column("value")).select_from(func.json_each(bindparam("ids"))))
+    return select(Resident.line_user_id).where(match, Resident.following.is_(True))
+
+
+def has_due(session: Session, now: datetime) -> bool:
+    return session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now).limit(1)) is not None
+
+
+def has_stale(session: Session, stale_seconds: int, now: datetime) -> bool:
+    return session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - timedelta(seconds=stale_seconds)
+    ).limit(1)) is not None
+
+
+def recover_stale(session: Session, stale_seconds: int, now: datetime | None = None, max_attempts: int = 10) -> int:
+    """Rows left "sending" by a process that died go back to the queue. Each time counts as an
+    attempt, so a row that keeps killing its sender ends as a dead letter instead of forever."""
+    now = now or utcnow()
+    stale = (OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - timedelta(seconds=stale_seconds))
+    dead = session.execute(
+        update(OutboxMessage).where(*stale, OutboxMessage.attempts + 1 >= max_attempts)
+        .values(status="dead", attempts=OutboxMessage.attempts + 1, last_error="sender died while sending, repeatedly")
+        .execution_options(synchronize_session=False)
+    ).rowcount or 0
+    res = session.execute(
+        update(OutboxMessage)
+        .where(*stale)
+        .values(status="pending", claimed_at=None, next_attempt_at=now, attempts=OutboxMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return (res.rowcount or 0) + dead
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    from sqlalchemy import func
+
+    return dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+
+
+def dead_letters(session: Session, limit: int = 100) -> list[OutboxMessage]:
+    return list(
+        session.scalars(
+            select(OutboxMessage).where(OutboxMessage.status == "dead").order_by(OutboxMessage.id.desc()).limit(limit)
+        )
+    )
+
+
+def requeue(session: Session, ids: Sequence[int] | None = None, now: datetime | None = None) -> int:
+    """Put dead-lettered rows back in the queue (all of them when `ids` is None).
+
+    A row younger than LINE's 24 h retry-key window keeps its key, so a message LINE did accept
+    after all is not sent twice; an older one gets a new key (LINE has forgotten the old one).
+    """
+    now = now or utcnow()
+    stmt = select(OutboxMessage).where(OutboxMessage.status == "dead")
+    if ids is not None:
+        stmt = stmt.where(OutboxMessage.id.in_(list(ids)))
+    n = 0
+    for row in session.scalars(stmt):
+        if now - row.created_at > RETRY_KEY_MAX_AGE:
+            from bot.core.models import new_retry_key
+
+            row.retry_key = new_retry_key()
+            row.created_at = now
+        row.status = "pending"
+        row.attempts = 0
+        row.reply_token = None
+        row.next_attempt_at = now
+        row.claimed_at = None
+        n += 1
+    session.flush()
+    return n
+
+
+def to_resident(
+    session: Session, resident: Resident, replies: Sequence[Reply], *, not_before: datetime | None = None,
+    dedupe_key: str | None = None, about: Resident | None = None,
+) -> list[OutboxMessage]:
+    """Push `replies` (already in the resident's language) to one resident, through the worker.
+
+    Nothing is queued for a resident who unfollowed. `not_before` holds the message back (quiet
+    hours). `about`: another resident whose words or name the message carries (their data is
+    scrubbed from it if they delete it)."""
+    if not resident.following:
+        return []
+    rows = enqueue(
+        session, channel=resident.channel, recipients=[resident.line_user_id], replies=replies,
+        resident_id=resident.id, dedupe_key=dedupe_key,
+        subject_resident_id=about.id if about is not None and about.id != resident.id else None,
+    )
+    if not_before is not None:
+        for row in rows:
+            row.next_attempt_at = not_before
+    return rows

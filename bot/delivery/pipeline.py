@@ -1,0 +1,169 @@
+"""The path of a delivery: record every event in the inbox (once, across hosts), then handle
+each new event in its own transaction, then send its replies after commit."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any, Callable, Sequence
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+
+from bot.delivery import outbox
+from bot.core.config import Config
+from bot.core.db import Database, utcnow
+from bot.core.i18n import N_, t
+from bot.delivery.inbound import Inbound
+from bot.delivery.line_client import LineClient
+from bot.core.models import InboundEvent, OutboxMessage, Resident
+from bot.core.replies import Text
+
+log = logging.getLogger(__name__)
+
+MAX_EVENT_ATTEMPTS = 5
+RETRYABLE = (StaleDataError, IntegrityError)
+
+
+Dispatch = Callable[..., Any]  # (session, config, inbound, now) -> the outbox row of the reply, or None
+
+
+class Bot:
+    """The running bot's parts, wired by `create_app()` (or a worker/CLI/benchmark)."""
+
+    def __init__(self, config: Config, db: Database, line: LineClient | None, dispatch: Dispatch | None = None):
+        self.config = config
+        # What handles one event in its transaction (handlers.dispatcher.dispatch): given by
+        # whoever wires the bot, so delivery knows nothing of the features above it.
+        self.dispatch = dispatch
+        self.db = db
+        self.line = line
+        self.sender = outbox.Sender(db, config, line)
+        ins = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
+        self._insert_event = (
+            ins(InboundEvent)
+            .on_conflict_do_nothing(index_elements=["webhook_event_id"])
+            .returning(InboundEvent.webhook_event_id)
+        )
+        # Built once: every event is claimed with it (the hot path).
+        self._claim_event = (
+            update(InboundEvent)
+            .where(InboundEvent.webhook_event_id == bindparam("eid"), InboundEvent.status == "pending")
+            .values(status="done", processed_at=bindparam("now"), payload=None, attempts=InboundEvent.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+    # -- the inbox -----------------------------------------------------------------------------
+    def record(self, events: Sequence[Inbound]) -> list[Inbound]:
+        """Insert events into the inbox; return those not seen before (on any host)."""
+        if not events:
+            return []
+        now = utcnow()
+        unique: dict[str, Inbound] = {}
+        for ev in events:
+            unique.setdefault(ev.event_id, ev)
+        rows = [
+            {
+                "webhook_event_id": ev.event_id,
+                "event_type": ev.kind[:32],
+                "status": "pending",
+                "payload": ev.to_dict(),
+                "attempts": 0,
+                "received_at": now,
+            }
+            for ev in unique.values()
+        ]
+        new_ids: set[str] = set()
+        with self.db.session() as s:
+            for row in rows:  # one cached statement, run per event
+                new_ids.update(s.scalars(self._insert_event, row))
+        return [ev for ev in unique.values() if ev.event_id in new_ids]
+
+    # -- handling ------------------------------------------------------------------------------
+    def process(self, ev: Inbound) -> list[OutboxMessage]:
+        """Handle one recorded event exactly once. Returns the rows to send now."""
+        for attempt in range(3):
+            try:
+                with self.db.session() as s:
+                    now = utcnow()
+                    claimed = s.execute(self._claim_event, {"eid": ev.event_id, "now": now}).rowcount
+                    if not claimed:
+                        return []  # another request or worker handled it
+                    return self.dispatch(s, self.config, ev, now)
+            except RETRYABLE as exc:
+                # Two events for one resident at once: the loser starts again on fresh state.
+                log.info("event %s conflicted (%s), attempt %d", ev.event_id, type(exc).__name__, attempt + 1)
+                continue
+            except OperationalError:
+                log.exception("event %s: database unavailable; the worker will retry", ev.event_id)
+                return []
+            except Exception:
+                log.exception("event %s failed", ev.event_id)
+                return self._apologise(ev)
+        log.warning("event %s left for the worker after repeated conflicts", ev.event_id)
+        return []
+
+    def _apologise(self, ev: Inbound) -> list[OutboxMessage]:
+        """A bug must not leave the resident without an answer, nor the event half-done."""
+        try:
+            with self.db.session() as s:
+                s.execute(
+                    update(InboundEvent)
+                    .where(InboundEvent.webhook_event_id == ev.event_id, InboundEvent.status == "pending")
+                    .values(status="failed", processed_at=utcnow(), attempts=InboundEvent.attempts + 1)
+                    .execution_options(synchronize_session=False)
+                )
+                if ev.source_type != "user" or not ev.user_id or ev.kind in ("unfollow",):
+                    return []
+                locale = s.scalar(select(Resident.locale).where(Resident.line_user_id == ev.user_id)) or self.config.default_locale
+                resident_id = s.scalar(select(Resident.id).where(Resident.line_user_id == ev.user_id))
+                msg = Text(t(locale, N_("Sorry, something went wrong on our side. Please try again in a moment.")))
+                return outbox.enqueue(
+                    s, channel=ev.channel, recipients=[ev.user_id], replies=[msg], resident_id=resident_id,
+                    reply_token=ev.reply_token, claimed=True,
+                )
+        except Exception:
+            log.exception("event %s: could not record the failure", ev.event_id)
+            return []
+
+    def handle_delivery(self, events: Sequence[Inbound]) -> None:
+        """Record, handle and answer a webhook delivery."""
+        for ev in self.record(events):
+            rows = self.process(ev)
+            if rows:
+                try:
+                    self.sender.deliver(rows)
+                except Exception:
+                    # The rows stay "sending"; the worker takes them back and retries.
+                    log.exception("event %s: sending failed; left for the worker", ev.event_id)
+
+    # -- recovery (the worker) -------------------------------------------------------------
+    def retry_stale_events(self, limit: int = 50) -> int:
+        """Events recorded by a process that died before handling them."""
+        cutoff = utcnow() - timedelta(seconds=self.config.inbox_stale_seconds)
+        with self.db.read() as s:  # the usual case, nothing to do, takes no write lock
+            if s.scalar(select(InboundEvent.id).where(InboundEvent.status == "pending",
+                                                      InboundEvent.received_at < cutoff).limit(1)) is None:
+                return 0
+        with self.db.session() as s:
+            rows = list(
+                s.execute(
+                    select(InboundEvent.id, InboundEvent.payload, InboundEvent.attempts)
+                    .where(InboundEvent.status == "pending", InboundEvent.received_at < cutoff)
+                    .order_by(InboundEvent.id)
+                    .limit(limit)
+                )
+            )
+            for row_id, payload, attempts in rows:
+                if payload is None or attempts >= MAX_EVENT_ATTEMPTS:
+                    s.execute(update(InboundEvent).where(InboundEvent.id == row_id).values(status="failed", payload=None))
+        handled = 0
+        for row_id, payload, attempts in rows:
+            if payload is None or attempts >= MAX_EVENT_ATTEMPTS:
+                continue
+            ev = Inbound.from_dict(payload)
+            sent = self.process(ev)
+            self.sender.deliver(sent)
+            handled += 1
+        return handled

@@ -1,0 +1,101 @@
+"""Mutual aid, step by step: what each step changes and whom it tells.
+
+Built on the rules and queries of `bot.services.mutual_aid` and the cards of
+`bot.services.aid_messages`. Each function returns an `Outcome` (the other side's notices, in
+their own language); the LINE handler or conversation step that called it hands the outcome to
+`bot.services.apply` in the event's transaction. Nothing here sends or commits."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.core.config import Config
+from bot.core.i18n import N_, t
+from bot.core.models import HelpOffer, RelayMessage, Resident
+from bot.core.replies import Text
+from bot.services import Outcome, aid_messages, mutual_aid, timebank
+
+DID_NOT_HAPPEN = "did_not_happen"
+
+
+def offer(session: Session, helper: Resident, request_id: int, message: str | None, config: Config,
+          now: datetime) -> tuple[HelpOffer | None, Outcome]:
+    """A neighbour offers: the requester gets the offer card. None when the requester has left
+    LINE meanwhile (an offer nobody can see is no offer). Raises AidError when it may not be."""
+    made = mutual_aid.make_offer(session, helper, request_id, message, now)
+    requester = made.request.requester
+    out = Outcome()
+    if not requester.following:
+        session.delete(made)
+        session.flush()
+        return None, out
+    out.tell(requester, aid_messages.offer_card(made, requester.locale, config), about=helper)
+    return made, out
+
+
+def accept(session: Session, requester: Resident, offer_id: int, config: Config,
+           now: datetime) -> tuple[mutual_aid.Match, Outcome]:
+    """The requester accepts one offer: its helper gets the match card, the other helpers a
+    kind word."""
+    match = mutual_aid.accept_offer(session, requester, offer_id, now)
+    helper = match.offer.helper
+    out = Outcome()
+    out.tell(helper, aid_messages.match_card(match.request, helper, requester, config), about=requester)
+    for other in match.others:
+        out.tell(other.helper, Text(t(other.helper.locale, N_(
+            "Thank you for offering to help! This request has been matched with another neighbour this time."))))
+    return match, out
+
+
+def decline(session: Session, requester: Resident, offer_id: int) -> Outcome:
+    declined = mutual_aid.decline_offer(session, requester, offer_id)
+    out = Outcome()
+    out.tell(declined.helper, Text(t(declined.helper.locale, N_("Thank you for offering to help! They did not need it this time."))))
+    return out
+
+
+def cancel(session: Session, requester: Resident, request_id: int, now: datetime, *, why: str = "cancelled") -> Outcome:
+    """The requester cancels (or says it did not happen): every helper who offered is told."""
+    msgid = (N_("The person you offered to help says it did not work out this time. Thank you all the same!")
+             if why == DID_NOT_HAPPEN else
+             N_("A request you offered to help with was cancelled by the person who asked. Thank you all the same!"))
+    out = Outcome()
+    for closed in mutual_aid.cancel_request(session, requester, request_id, now):
+        out.tell(closed.helper, Text(t(closed.helper.locale, msgid)))
+    return out
+
+
+def relay(session: Session, sender: Resident, request_id: int, text: str,
+          now: datetime) -> tuple[RelayMessage | None, Resident, Outcome]:
+    """A message to the other side of a match, passed on as a card. The message is None (and
+    not kept) when they cannot receive it now. Raises AidError when the match has ended."""
+    msg, other = mutual_aid.relay(session, sender, request_id, text, now)
+    out = Outcome()
+    if not other.following:
+        session.delete(msg)
+        session.flush()
+        return None, other, out
+    req = mutual_aid.get_request(session, msg.request_id)
+    out.tell(other, aid_messages.relay_card(req, msg, sender, msg.text, other.locale), about=sender)
+    return msg, other, out
+
+
+def thanks(session: Session, requester: Resident, request_id: int, minutes: int, note: str | None,
+           now: datetime) -> tuple[Resident, int, Outcome]:
+    """The requester records the hours and says thanks: the helper is told, with their total.
+    Raises AidError (closed) or timebank.LedgerError (already recorded)."""
+    req = mutual_aid.own_request(session, requester, request_id)
+    helper = mutual_aid.counterpart(session, req, requester)
+    if helper is None:
+        raise mutual_aid.AidError(N_("This request is already closed."))
+    timebank.record_hours(session, req, helper, minutes, recorded_by="requester", now=now)
+    total = timebank.balance(session, helper)
+    said = "" if not note else "\n\n“" + note + "”"
+    out = Outcome()
+    out.tell(helper, Text(
+        t(helper.locale, N_("{name} says thank you! {hours} added to your thanks record (total: {total})."),
+          name=requester.nickname or "-", hours=timebank.format_hours(minutes, helper.locale),
+          total=timebank.format_hours(total, helper.locale)) + said
+    ), about=requester)
+    return helper, minutes, out

@@ -1,0 +1,554 @@
+"""Announcements from the center: to everyone or a segment, now, at a time or repeating; urgent
+ones marked and sent through quiet hours; delivered in as few LINE calls as possible.
+
+How a run is delivered (by the clock, so it happens once):
+
+* A row in `announcement_run`, unique per (announcement, fire time): a job that runs twice finds
+  it and sends nothing more.
+* The audience is queued in chunks of `ANNOUNCEMENT_CHUNK` residents (in id order), each chunk in its
+  own transaction together with the run's place (`cursor`) and the groups not yet full
+  (`carry`): the worker starts sending the first multicasts while the clock queues the rest, a
+  webhook never waits long for SQLite's lock, and a clock that dies goes on where it stopped.
+  An audience of up to one chunk is queued in the transaction that starts the run.
+* Residents who chose the daily digest get a digest item instead (not for urgent notices).
+* The others are grouped by (language, the time their quiet hours allow; urgent: now) and
+  queued as multicasts of 500, one outbox row each with its own retry key; a group of one is a
+  push. When the audience is everyone, one message fits all, nobody is held back and every
+  friend of the account has finished joining, a single broadcast does it: 1 call instead of
+  ⌈N/500⌉, and the same quota.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterator
+
+from sqlalchemy import exists, func, insert, select
+from sqlalchemy import null as sa_null
+from sqlalchemy.orm import Session
+
+from bot.delivery import outbox, render_line
+from bot.core.config import Config
+from bot.core.errors import UserError
+from bot.core.i18n import LANGUAGES, N_, t
+from bot.core.models import (
+    Announcement, AnnouncementRun, Area, Association, DigestItem, Media, Membership, Resident,
+)
+from bot.core.quiet import next_allowed
+from bot.core.recurrence import Rule, next_after
+from bot.core.replies import Image, Reply, Text
+
+log = logging.getLogger(__name__)
+
+BATCH = 500  # LINE's multicast limit
+READ_CHUNK = 5000
+INSERT_CHUNK = 200  # outbox rows of up to 500 recipients each
+MAX_MISSED_RECORDED = 50
+
+# Topics a resident can follow and an announcement can be aimed at.
+TOPICS: dict[str, str] = {
+    "disaster": N_("Disaster & safety"),
+    "childcare": N_("Kids & families"),
+    "seniors": N_("Seniors & care"),
+    "events": N_("Events & culture"),
+    "health": N_("Health"),
+    "volunteering": N_("Volunteering"),
+}
+URGENT_MARK = N_("[URGENT]")
+
+
+class AnnouncementError(UserError):
+    pass
+
+
+# -- the audience -----------------------------------------------------------------------------
+
+def parse_audience(session: Session, specs: list[str]) -> dict[str, Any]:
+    """`all`, `area:CODE`, `association:JOIN-CODE`, `lang:CODE`, `topic:CODE` (repeat or
+    comma-separate). Within a kind any may match; across kinds all must."""
+    out: dict[str, list[str]] = {}
+    parts = [p.strip() for spec in specs for p in spec.split(",") if p.strip()]
+    if not parts or parts == ["all"]:
+        return {"all": True}
+    for part in parts:
+        kind, _, value = part.partition(":")
+        kind = {"area": "areas", "association": "associations", "lang": "languages", "topic": "topics"}.get(kind, "")
+        if not kind or not value:
+            raise AnnouncementError(N_("Unknown audience “{spec}”: use all, area:CODE, association:CODE, lang:CODE or topic:CODE."),
+                                    spec=part)
+        if kind == "areas":
+            code = _area_code(session, value)
+            if code is None:
+                raise AnnouncementError(N_("There is no area “{spec}”."), spec=value)
+            value = code
+        if kind == "associations":
+            code = _association_code(session, value)
+            if code is None:
+                raise AnnouncementError(N_("There is no association “{spec}”."), spec=value)
+            value = code
+        if kind == "languages" and value not in LANGUAGES:
+            raise AnnouncementError(N_("“{spec}” is not a language the bot speaks."), spec=value)
+        if kind == "topics" and value not in TOPICS:
+            raise AnnouncementError(N_("There is no topic “{spec}”."), spec=value)
+        out.setdefault(kind, [])
+        if value not in out[kind]:
+            out[kind].append(value)
+    return out
+
+
+def _area_code(session: Session, value: str) -> str | None:
+    """An area by its code or by its name in any language."""
+    for area in session.scalars(select(Area)):
+        if value == area.code or value in (area.names or {}).values():
+            return area.code
+    return None
+
+
+def _association_code(session: Session, value: str) -> str | None:
+    """An association by its join code or its name."""
+    from bot.core.areas import normalize_code
+
+    code = session.scalar(select(Association.join_code).where(Association.join_code == normalize_code(value)))
+    return code or session.scalar(select(Association.join_code).where(Association.name == value.strip()))
+
+
+def describe_audience(audience: dict[str, Any]) -> str:
+    if audience.get("all"):
+        return "all"
+    return ", ".join(f"{k}: {'/'.join(v)}" for k, v in sorted(audience.items()))
+
+
+@dataclass(frozen=True)
+class Member:
+    id: int
+    user_id: str
+    channel: str
+    locale: str
+    quiet: tuple[int | None, int | None]
+    digest: bool
+
+
+def _query(audience: dict[str, Any]):
+    # Interests (JSON, costly to decode for a whole city) only when topics are asked for.
+    interests = Resident.interests if audience.get("topics") else sa_null().label("interests")
+    stmt = (
+        select(Resident.id, Resident.line_user_id, Resident.channel, Resident.locale, Resident.quiet_start,
+               Resident.quiet_end, Resident.digest, interests)
+        .where(Resident.following.is_(True), Resident.consent_at.is_not(None))
+        .order_by(Resident.id)
+    )
+    if audience.get("all"):
+        return stmt
+    if audience.get("areas"):
+        stmt = stmt.where(Resident.area_id.in_(select(Area.id).where(Area.code.in_(audience["areas"]))))
+    if audience.get("associations"):
+        stmt = stmt.where(exists(
+            select(Membership.id).join(Association, Association.id == Membership.association_id)
+            .where(Membership.resident_id == Resident.id, Association.join_code.in_(audience["associations"]))))
+    if audience.get("languages"):
+        stmt = stmt.where(Resident.locale.in_(audience["languages"]))
+    return stmt
+
+
+def members(session: Session, audience: dict[str, Any]) -> Iterator[Member]:
+    """The residents an announcement goes to, read in chunks."""
+    topics = set(audience.get("topics") or [])
+    result = session.execute(_query(audience).execution_options(yield_per=READ_CHUNK))
+    for rid, uid, channel, locale, qs, qe, digest, interests in result:
+        if topics and not topics.intersection(interests or []):
+            continue
+        yield Member(rid, uid, channel, locale if locale in LANGUAGES else "ja", (qs, qe), bool(digest))
+
+
+def count(session: Session, audience: dict[str, Any]) -> dict[str, int]:
+    """How many residents it would reach, by language (for the sender, before sending)."""
+    out: dict[str, int] = {}
+    if audience.get("topics"):  # interests are JSON: matched here, resident by resident
+        for m in members(session, audience):
+            out[m.locale] = out.get(m.locale, 0) + 1
+        return out
+    q = _query(audience).order_by(None).subquery()
+    for locale, n in session.execute(select(q.c.locale, func.count()).group_by(q.c.locale)):
+        key = locale if locale in LANGUAGES else "ja"
+        out[key] = out.get(key, 0) + n
+    return out
+
+
+# -- the message ------------------------------------------------------------------------------
+
+def text_for(ann: Announcement, locale: str) -> str:
+    body = ann.text if locale == "ja" else (ann.translations or {}).get(locale)
+    lines = []
+    if ann.urgent:
+        lines.append(t(locale, URGENT_MARK))
+    lines.append(body or ann.text)
+    if not body:
+        lines.append(t(locale, N_("(Not translated into your language: shown in Japanese.)")))
+    if ann.link_url:
+        lines.append(ann.link_url)
+    return "\n".join(lines)
+
+
+def replies_for(session: Session, ann: Announcement, locale: str, config: Config) -> list[Reply]:
+    from bot.core import media
+    out: list[Reply] = [Text(text_for(ann, locale))]
+    pic = media.urls(config, session.get(Media, ann.image_id)) if ann.image_id else None
+    if pic:
+        out.append(Image(*pic))
+    return out
+
+
+# -- creating, cancelling ---------------------------------------------------------------------
+
+def create(session: Session, *, text: str, audience: dict[str, Any], now: datetime, at: datetime | None = None,
+           rule: Rule | None = None, translations: dict[str, str] | None = None, link: str | None = None,
+           image_id: int | None = None, urgent: bool = False, created_by: str | None = None,
+           tz_name: str = "Asia/Tokyo") -> Announcement:
+    text = (text or "").strip()
+    if not text or len(text) > 4000:
+        raise AnnouncementError(N_("The text must have 1 to 4,000 characters."))
+    if link and not link.startswith("https://"):
+        raise AnnouncementError(N_("A link must start with https://."))
+    for loc, tr in (translations or {}).items():
+        if loc not in LANGUAGES or not isinstance(tr, str) or not tr.strip() or len(tr) > 4000:
+            raise AnnouncementError(N_("A translation must be a text of 1 to 4,000 characters in a language the bot speaks ({spec})."),
+                                    spec=str(loc))
+    if rule is not None:
+        first = at if at is not None and at > now else next_after(rule, now, tz_name)
+    else:
+        first = at or now
+    if at is not None and rule is None and at < now - timedelta(minutes=1):
+        raise AnnouncementError(N_("That time has already passed."))
+    ann = Announcement(text=text, translations=dict(translations or {}), link_url=link, image_id=image_id,
+                       audience=audience, urgent=urgent, rule=rule.to_json() if rule else None, status="scheduled",
+                       next_fire_at=first, created_by=created_by, created_at=now)
+    session.add(ann)
+    session.flush()
+    return ann
+
+
+def cancel(session: Session, ann: Announcement) -> None:
+    if ann.status != "scheduled":
+        raise AnnouncementError(N_("Only an announcement that has not gone out yet can be cancelled."))
+    ann.status = "cancelled"
+    ann.next_fire_at = None
+
+
+# -- firing -----------------------------------------------------------------------------------
+
+def due(session: Session, now: datetime) -> bool:
+    return session.scalar(select(exists().where(Announcement.status == "scheduled",
+                                                Announcement.next_fire_at <= now))) or False
+
+
+def fire_due(session: Session, config: Config, now: datetime, limit: int = 5) -> list[AnnouncementRun]:
+    """Send what has fallen due (at most `limit` announcements per transaction)."""
+    rows = list(session.scalars(
+        select(Announcement)
+        .where(Announcement.status == "scheduled", Announcement.next_fire_at <= now)
+        .order_by(Announcement.next_fire_at).limit(limit).with_for_update(skip_locked=True)))
+    runs = []
+    grace = timedelta(seconds=config.misfire_grace_seconds)
+    for ann in rows:
+        fire = ann.next_fire_at
+        assert fire is not None
+        rule = Rule.from_json(ann.rule) if ann.rule else None
+        missed = 0
+        while fire is not None and now - fire > grace:
+            if missed < MAX_MISSED_RECORDED:
+                runs.append(_record_missed(session, ann, fire, now))
+            missed += 1
+            fire = next_after(rule, fire, config.tz_name) if rule else None
+        if missed:
+            log.warning("announcement %s: %d run(s) missed beyond the grace window (clock not running?)", ann.id, missed)
+        if fire is not None and fire <= now:
+            runs.append(deliver(session, ann, fire, config, now))
+            fire = next_after(rule, fire, config.tz_name) if rule else None
+        ann.next_fire_at = fire
+        if fire is None:
+            ann.status = "done"
+    return runs
+
+
+def _record_missed(session: Session, ann: Announcement, fire: datetime, now: datetime) -> AnnouncementRun:
+    run = AnnouncementRun(announcement_id=ann.id, fire_time=fire, status="missed", created_at=now)
+    session.add(run)
+    return run
+
+
+def deliver(session: Session, ann: Announcement, fire: datetime, config: Config, now: datetime) -> AnnouncementRun:
+    """Start one run of `ann` and queue its first chunk of residents (all of them, for any
+    audience of up to `config.announcement_chunk`); `queue_next_chunk` queues the rest. A single broadcast,
+    when it fits, is queued here whole."""
+    done = session.scalar(select(AnnouncementRun).where(AnnouncementRun.announcement_id == ann.id,
+                                                        AnnouncementRun.fire_time == fire))
+    if done is not None:  # this run was started before: nothing more (the unique key backs this)
+        return done
+    run = AnnouncementRun(announcement_id=ann.id, fire_time=fire, status="queueing", created_at=now, cursor=0,
+                          recipients=0, digested=0, calls=0)
+    session.add(run)
+    session.flush()
+    everyone = _broadcast_audience(session, ann, config, now)
+    if everyone is not None:
+        # One message fits everyone, and every friend of the account gets it: one call.
+        locale, when, people = everyone
+        parts = _Payloads(session, ann, config).get("line", locale)
+        source = _source(run)
+        outbox.bulk(session, [{"channel": "line", "recipients": [], "payload": part, "next_attempt_at": when,
+                               "dedupe_key": f"{source}:b{i}", "source": source, "kind": "broadcast",
+                               "rank": 0 if ann.urgent else 1}
+                              for i, part in enumerate(parts)])
+        run.status, run.method, run.calls, run.recipients, run.cursor = "queued", "broadcast", len(parts), people, None
+        _log_run(ann, run)
+        return run
+    _queue_chunk(session, ann, run, config, now)
+    return run
+
+
+def queue_next_chunk(session: Session, config: Config, now: datetime, chunk: int | None = None) -> bool:
+    """Queue the next chunk of the oldest run still being queued, in this transaction (with the
+    run's place, so a clock that dies in between goes on where the last commit left off).
+    Returns False when there was nothing to do."""
+    run = session.scalars(select(AnnouncementRun).where(AnnouncementRun.status == "queueing")
+                          .order_by(AnnouncementRun.id).limit(1).with_for_update(skip_locked=True)).first()
+    if run is None:
+        return False
+    ann = session.get(Announcement, run.announcement_id)
+    if ann is None:  # pragma: no cover - the run goes with its announcement (ON DELETE CASCADE)
+        return False
+    if now - run.fire_time > timedelta(seconds=config.misfire_grace_seconds):
+        # The clock stopped in the middle for longer than the grace window: the rest is too late.
+        run.status = "missed"
+        run.carry = None
+        log.warning("announcement %s: stopped after %d residents; the rest is beyond the grace window",
+                    ann.id, run.recipients)
+        return True
+    _queue_chunk(session, ann, run, config, now, chunk)
+    return True
+
+
+def queueing(session: Session) -> bool:
+    return session.scalar(select(exists().where(AnnouncementRun.status == "queueing"))) or False
+
+
+def _source(run: AnnouncementRun) -> str:
+    return f"ann:{run.announcement_id}:{int(run.fire_time.timestamp())}"
+
+
+def _log_run(ann: Announcement, run: AnnouncementRun) -> None:
+    log.info("announcement %s: %d residents (%d in digests), %d LINE calls by %s", ann.id, run.recipients,
+             run.digested, run.calls, run.method)
+
+
+class _Payloads:
+    """The rendered message per (channel, language), made once."""
+
+    def __init__(self, session: Session, ann: Announcement, config: Config):
+        self.session, self.ann, self.config = session, ann, config
+        self._made: dict[tuple[str, str], list[list[dict[str, Any]]]] = {}
+
+    def get(self, channel: str, locale: str) -> list[list[dict[str, Any]]]:
+        key = (channel, locale)
+        if key not in self._made:
+            replies = replies_for(self.session, self.ann, locale, self.config)
+            if channel == "web":
+                from bot.core.replies import to_dict
+
+                self._made[key] = [[to_dict(r) for r in replies]]
+            else:
+                self._made[key] = render_line.render(replies)
+        return self._made[key]
+
+
+def _queue_chunk(session: Session, ann: Announcement, run: AnnouncementRun, config: Config, now: datetime,
+                 chunk: int | None = None) -> None:
+    """Queue the next `chunk` residents of the audience after `run.cursor` (residents in id
+    order). Full groups of 500 (language, send time) go out as multicasts; what is left of each
+    group is carried in the run to the next chunk, so a city costs exactly ⌈N/500⌉ calls per
+    language and send time. The last chunk queues what is left."""
+    chunk = max(1, chunk or config.announcement_chunk)
+    source = _source(run)
+    payloads = _Payloads(session, ann, config)
+    audience = ann.audience or {"all": True}
+    topics = set(audience.get("topics") or [])
+    rows = session.execute(_query(audience).where(Resident.id > (run.cursor or 0)).limit(chunk)).all()
+    last = len(rows) < chunk
+
+    # Where each quiet-hours setting puts the send time (computed once per setting).
+    send_at_cache: dict[tuple[int | None, int | None], datetime] = {}
+
+    # "Now" is the run's fire time, the same in every part, so groups carried from one part to
+    # the next fill up instead of starting afresh.
+    def send_at(quiet: tuple[int | None, int | None]) -> datetime:
+        if ann.urgent:
+            return run.fire_time
+        if quiet not in send_at_cache:
+            at = next_allowed(Resident(quiet_start=quiet[0], quiet_end=quiet[1]), now, config.tz_name)
+            send_at_cache[quiet] = run.fire_time if at <= now else at
+        return send_at_cache[quiet]
+
+    groups: dict[tuple[str, str, datetime], list[str]] = {
+        (ch, loc, datetime.fromisoformat(when)): list(ids)
+        for ch, loc, when, ids in (run.carry or {}).get("groups", [])
+    }
+    pending: list[dict[str, Any]] = []
+    digest_rows: list[dict[str, Any]] = []
+    n = {"rows": 0, "calls": 0, "people": 0, "digest": 0, "multi": 0}
+    tag = f"{source}:{run.cursor or 0}"
+
+    def flush_group(key: tuple[str, str, datetime], ids: list[str]) -> None:
+        channel, locale, when = key
+        for part in payloads.get(channel, locale):
+            n["rows"] += 1
+            n["calls"] += channel == "line"
+            pending.append({"channel": channel, "recipients": list(ids), "payload": part, "next_attempt_at": when,
+                            "dedupe_key": f"{tag}:{n['rows']}", "source": source, "rank": 0 if ann.urgent else 1})
+        n["multi"] += len(ids) > 1
+        if len(pending) >= INSERT_CHUNK:
+            outbox.bulk(session, pending)
+            pending.clear()
+
+    for rid, uid, channel, locale, qs, qe, digest, interests in rows:
+        if topics and not topics.intersection(interests or []):
+            continue
+        locale = locale if locale in LANGUAGES else "ja"
+        if digest and not ann.urgent:
+            digest_rows.append({"resident_id": rid, "text": text_for(ann, locale), "created_at": now})
+            n["digest"] += 1
+            continue
+        n["people"] += 1
+        when = send_at((qs, qe))
+        if channel != "line":  # the local web chat: one resident at a time
+            flush_group(("web", locale, when), [uid])
+            continue
+        key = ("line", locale, when)
+        ids = groups.setdefault(key, [])
+        ids.append(uid)
+        if len(ids) >= BATCH:
+            flush_group(key, ids)
+            groups[key] = []
+    if last:
+        for key, ids in groups.items():
+            if ids:
+                flush_group(key, ids)
+        run.carry = None
+        run.cursor = None
+        run.status = "queued"
+    else:
+        run.carry = {"groups": [[ch, loc, when.isoformat(), ids] for (ch, loc, when), ids in groups.items() if ids]}
+        run.cursor = rows[-1][0]
+    outbox.bulk(session, pending)
+    if digest_rows:
+        session.execute(insert(DigestItem.__table__), digest_rows)
+    run.recipients = (run.recipients or 0) + n["people"]
+    run.digested = (run.digested or 0) + n["digest"]
+    run.calls = (run.calls or 0) + n["calls"]
+    if n["multi"]:
+        run.method = "multicast"
+    elif run.method is None and n["rows"]:
+        run.method = "push"
+    if last:
+        _log_run(ann, run)
+
+
+def _broadcast_audience(session: Session, ann: Announcement, config: Config,
+                        now: datetime) -> tuple[str, datetime, int] | None:
+    """(language, send time, residents) when one broadcast reaches exactly this announcement's
+    audience: everyone, in one language, at one time, nobody on a digest, and every friend of
+    the account has finished joining in LINE. Else None (then multicasts)."""
+    if not (ann.audience or {}).get("all"):
+        return None
+    joined = (Resident.following.is_(True), Resident.consent_at.is_not(None))
+    # Most cities speak several languages: two of them end it at once, without reading everyone.
+    if len(session.scalars(select(Resident.locale).where(*joined).distinct().limit(2)).all()) != 1:
+        return None
+    groups = session.execute(select(Resident.locale, Resident.quiet_start, Resident.quiet_end, Resident.digest,
+                                    func.count()).where(*joined)
+                             .group_by(Resident.locale, Resident.quiet_start, Resident.quiet_end, Resident.digest)).all()
+    people = sum(g[4] for g in groups)
+    if people < 2 * BATCH:  # a couple of multicasts cost no more than a broadcast
+        return None
+    if not ann.urgent and any(g[3] for g in groups):
+        return None
+    times = {now if ann.urgent else next_allowed(Resident(quiet_start=g[1], quiet_end=g[2]), now, config.tz_name)
+             for g in groups}
+    if len(times) != 1:
+        return None
+    # Anyone following who has not finished joining (or uses the web chat) would be missed or
+    # reached without consent: then not.
+    others = session.scalar(select(func.count()).select_from(Resident).where(
+        Resident.following.is_(True), (Resident.consent_at.is_(None)) | (Resident.channel != "line")))
+    if others:
+        return None
+    locale = groups[0][0]
+    return (locale if locale in LANGUAGES else "ja"), times.pop(), people
+
+
+def history(session: Session, limit: int = 20) -> list[tuple[Announcement, list[AnnouncementRun], dict[str, int]]]:
+    """Recent announcements, their runs, and the delivery status of their LINE calls."""
+    from bot.core.models import OutboxMessage
+
+    out = []
+    for ann in session.scalars(select(Announcement).order_by(Announcement.id.desc()).limit(limit)):
+        runs = list(session.scalars(select(AnnouncementRun).where(AnnouncementRun.announcement_id == ann.id)
+                                    .order_by(AnnouncementRun.fire_time)))
+        status = dict(session.execute(
+            select(OutboxMessage.status, func.count()).where(OutboxMessage.source.like(f"ann:{ann.id}:%"))
+            .group_by(OutboxMessage.status)).all())
+        out.append((ann, runs, status))
+    return out
+
+
+# -- the daily digest -------------------------------------------------------------------------
+
+def digest_window(now: datetime, config: Config) -> bool:
+    from zoneinfo import ZoneInfo
+
+    local = now.astimezone(ZoneInfo(config.tz_name))
+    return local >= local.replace(hour=config.digest_hour, minute=0, second=0, microsecond=0)
+
+
+def send_digests(session: Session, config: Config, now: datetime, limit: int = 2000) -> int:
+    """From the digest hour on, one message per resident with the notices gathered for them
+    (queued and deleted in one transaction: sent once). Returns how many residents."""
+    if not digest_window(now, config):
+        return 0
+    from zoneinfo import ZoneInfo
+
+    local = now.astimezone(ZoneInfo(config.tz_name))
+    today_start = local.replace(hour=config.digest_hour, minute=0, second=0, microsecond=0)
+    # Items gathered before today's digest hour go out today; later ones tomorrow.
+    cutoff = today_start.astimezone(now.tzinfo)
+    ids = list(session.scalars(
+        select(DigestItem.resident_id).where(DigestItem.created_at < cutoff).group_by(DigestItem.resident_id)
+        .order_by(DigestItem.resident_id).limit(limit)))
+    if not ids:
+        return 0
+    items: dict[int, list[str]] = {}
+    for rid, text in session.execute(select(DigestItem.resident_id, DigestItem.text).where(
+            DigestItem.resident_id.in_(ids), DigestItem.created_at < cutoff).order_by(DigestItem.id)):
+        items.setdefault(rid, []).append(text)
+    rows = []
+    for rid, uid, channel, locale, following in session.execute(
+            select(Resident.id, Resident.line_user_id, Resident.channel, Resident.locale, Resident.following)
+            .where(Resident.id.in_(ids))):
+        if not following:
+            continue
+        head = t(locale, N_("Today's notices ({n}):"), n=len(items[rid]))
+        msg = Text(head + "\n\n" + "\n\n―――\n\n".join(items[rid]))
+        if channel == "web":
+            from bot.core.replies import to_dict
+
+            parts = [[to_dict(msg)]]
+        else:
+            parts = render_line.render([msg])
+        for part in parts:
+            rows.append({"channel": channel, "recipients": [uid], "payload": part, "resident_id": rid,
+                         "source": "digest", "next_attempt_at": now})
+    outbox.bulk(session, rows)
+    from sqlalchemy import delete
+
+    session.execute(delete(DigestItem).where(DigestItem.resident_id.in_(ids), DigestItem.created_at < cutoff)
+                    .execution_options(synchronize_session=False))
+    return len(ids)

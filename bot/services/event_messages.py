@@ -1,0 +1,107 @@
+"""What residents see of events, built in the reader's own language."""
+from __future__ import annotations
+
+from bot.core import timefmt
+from bot.core.config import Config
+from bot.core.refs import ref
+from bot.core.i18n import N_, Nn_, nt, t
+from bot.core.models import Event, Signup
+from bot.core.replies import Card, Choice, postback
+
+
+PEOPLE = Nn_("{n} person", "{n} people")
+PLACES_LEFT = Nn_("{n} place left", "{n} places left")
+
+
+def people(n: int, locale: str) -> str:
+    return nt(locale, PEOPLE, n, n=n)
+
+
+def when(event: Event, locale: str, config: Config) -> str:
+    text = timefmt.show(event.starts_at, locale, config.tz_name)
+    if event.ends_at:
+        if timefmt.same_day(event.starts_at, event.ends_at, config.tz_name):
+            text += "–" + timefmt.show_time(event.ends_at, locale, config.tz_name)
+        else:
+            text += " – " + timefmt.show(event.ends_at, locale, config.tz_name)
+    return text
+
+
+
+
+
+def places(left: int | None, waiting: int, locale: str) -> str:
+    if left is None:
+        return t(locale, N_("Everyone welcome"))
+    if left > 0:
+        return nt(locale, PLACES_LEFT, left, n=left)
+    return t(locale, N_("Full ({n} waiting)"), n=waiting)
+
+
+def text_in(event: Event, locale: str, field: str) -> str:
+    """The organiser's translation of title / place / description, or the original (Japanese)."""
+    tr = (event.translations or {}).get(locale) or {}
+    return tr.get(field) or getattr(event, field) or ""
+
+
+def translated(event: Event, locale: str) -> bool:
+    return locale == "ja" or bool(((event.translations or {}).get(locale) or {}).get("title"))
+
+
+def event_card(event: Event, locale: str, config: Config, left: int | None, waiting: int, *, detail: bool = False) -> Card:
+    lines = [
+        t(locale, N_("When: {when}"), when=when(event, locale, config)),
+        t(locale, N_("Where: {place}"), place=text_in(event, locale, "place")),
+        places(left, waiting, locale),
+    ]
+    if not translated(event, locale):
+        lines.append(t(locale, N_("(Not translated into your language: shown in Japanese.)")))
+    if detail:
+        if event.description:
+            lines.insert(0, text_in(event, locale, "description") + "\n")
+        if event.organizer:
+            lines.append(t(locale, N_("Organised by {organizer}"), organizer=event.organizer))
+        if event.signup_deadline:
+            lines.append(t(locale, N_("Sign up by {date}"), date=timefmt.show(event.signup_deadline, locale, config.tz_name)))
+    buttons = [] if detail else [Choice(t(locale, N_("Details")), postback(a="ev", x="detail", e=ref(event)))]
+    full = left is not None and left <= 0
+    buttons.insert(0, Choice(t(locale, N_("Join the wait-list") if full else N_("Sign up")), postback(a="ev", x="join", e=ref(event))))
+    return Card(title=text_in(event, locale, "title"), body="\n".join(lines), buttons=tuple(buttons))
+
+
+def my_signup_card(signup: Signup, locale: str, config: Config, position: int) -> Card:
+    ev = signup.event
+    if signup.status == "going":
+        status = t(locale, N_("You are going ({people})"), people=people(signup.party_size, locale))
+    else:
+        status = t(locale, N_("On the wait-list: number {n}"), n=position)
+    body = "\n".join([status, t(locale, N_("When: {when}"), when=when(ev, locale, config)),
+                      t(locale, N_("Where: {place}"), place=text_in(ev, locale, "place"))])
+    return Card(title=text_in(ev, locale, "title"), body=body,
+                buttons=(Choice(t(locale, N_("Cancel my place")), postback(a="ev", x="cancel", s=ref(signup))),))
+
+
+def confirmation(event: Event, locale: str, config: Config, party: int) -> str:
+    return t(locale, N_("You are signed up for “{title}” ({when}, {place}), {people}. We will remind you the day before."),
+             title=text_in(event, locale, "title"), when=when(event, locale, config), place=text_in(event, locale, "place"), people=people(party, locale))
+
+
+def promoted(event: Event, locale: str, config: Config) -> str:
+    return t(locale, N_("Good news! A place opened up: you are now signed up for “{title}” ({when}, {place})."),
+             title=text_in(event, locale, "title"), when=when(event, locale, config), place=text_in(event, locale, "place"))
+
+
+def reminder(event: Event, locale: str, config: Config, *, soon: bool) -> str:
+    msgid = N_("Reminder: “{title}” starts in an hour ({when}, {place}).") if soon else \
+        N_("Reminder: “{title}” is tomorrow ({when}, {place}). See you there!")
+    return t(locale, msgid, title=text_in(event, locale, "title"), when=when(event, locale, config), place=text_in(event, locale, "place"))
+
+
+def changed(event: Event, locale: str, config: Config) -> str:
+    return t(locale, N_("“{title}” has changed. Now: {when}, {place}."), title=text_in(event, locale, "title"),
+             when=when(event, locale, config), place=text_in(event, locale, "place"))
+
+
+def cancelled(event: Event, locale: str, config: Config) -> str:
+    return t(locale, N_("We are sorry: “{title}” ({when}) has been cancelled."), title=text_in(event, locale, "title"),
+             when=when(event, locale, config))

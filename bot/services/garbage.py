@@ -1,0 +1,156 @@
+"""Garbage days: the city's collection calendar (5374 open-data format, bot.core.garbage5374) in
+the database, residents' choice of collection area and categories, and the evening reminder
+「明日は燃やすごみの日です」.
+
+The reminder is sent once per resident and collection day: each subscription remembers the last
+day it was told about, updated in the same transaction that queues the messages. Residents
+with the same area, categories and language get the same words, so they go as multicasts."""
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.delivery import outbox
+
+from bot.core import timefmt
+from bot.core.config import Config
+from bot.core.errors import UserError
+from bot.core.garbage5374 import Calendar
+from bot.core.i18n import N_, t
+from bot.core.models import GarbageCalendar, GarbageSubscription, Resident
+from bot.core.replies import Choice, Question, Text, postback
+
+log = logging.getLogger(__name__)
+
+_CACHE: dict[tuple[int, str], Calendar] = {}
+
+
+class GarbageError(UserError):
+    pass
+
+
+def store(session: Session, cal: Calendar, source: str, now: datetime) -> tuple[GarbageCalendar, list[str]]:
+    """Replace the city's calendar. Returns the stored row and the subscribed areas that the new
+    calendar no longer has (those residents are asked to choose again)."""
+    session.execute(delete(GarbageCalendar))
+    row = GarbageCalendar(source=source[:500], data=cal.to_json(), imported_at=now)
+    session.add(row)
+    session.flush()
+    gone = sorted(set(session.scalars(select(GarbageSubscription.area))) - set(cal.areas))
+    return row, gone
+
+
+def current(session: Session) -> Calendar | None:
+    row = session.execute(select(GarbageCalendar.id, GarbageCalendar.imported_at)).first()
+    if row is None:
+        return None
+    key = (row.id, row.imported_at.isoformat())
+    cal = _CACHE.get(key)
+    if cal is None:
+        data = session.scalar(select(GarbageCalendar.data).where(GarbageCalendar.id == row.id))
+        cal = Calendar.from_json(data)
+        _CACHE.clear()
+        _CACHE[key] = cal
+    return cal
+
+
+def needs_choice(cal: Calendar, area: str, categories: list[str]) -> bool:
+    """Whether a subscription points at what the city's calendar no longer has: its area, or
+    every kind of garbage it chose (after a re-import). The resident is asked to choose again."""
+    if area not in cal.areas:
+        return True
+    return bool(categories) and not any(c in cal.categories for c in categories)
+
+
+def subscribe(session: Session, resident: Resident, area: str, categories: list[str], now: datetime) -> GarbageSubscription:
+    cal = current(session)
+    if cal is None or area not in cal.areas:
+        raise GarbageError(N_("That collection area is not in the city's calendar."))
+    sub = session.scalar(select(GarbageSubscription).where(GarbageSubscription.resident_id == resident.id))
+    if sub is None:
+        sub = GarbageSubscription(resident_id=resident.id, area=area, categories=categories, created_at=now)
+        session.add(sub)
+    else:
+        sub.area, sub.categories, sub.last_day, sub.gone_notified_at = area, categories, None, None
+    session.flush()
+    return sub
+
+
+def unsubscribe(session: Session, resident: Resident) -> bool:
+    return bool(session.execute(delete(GarbageSubscription).where(GarbageSubscription.resident_id == resident.id)).rowcount)
+
+
+def upcoming_text(cal: Calendar, area: str, categories: list[str], start: date, locale: str, days: int = 8) -> str:
+    lines = []
+    for day, labels in cal.upcoming(area, start, days):
+        chosen = [x for x in labels if not categories or x in categories]
+        if chosen:
+            lines.append(f"{timefmt.show_day(day, locale)} {'、'.join(chosen)}")
+    return "\n".join(lines) or t(locale, N_("No collection in the next days."))
+
+
+# -- the clock --------------------------------------------------------------------------------
+
+def evening_window(now: datetime, config: Config) -> date | None:
+    """The collection day to announce now, if it is the evening hour (within the grace window),
+    else None."""
+    local = now.astimezone(ZoneInfo(config.tz_name))
+    start = local.replace(hour=config.garbage_reminder_hour, minute=0, second=0, microsecond=0)
+    if start <= local <= start + timedelta(seconds=config.misfire_grace_seconds):
+        return local.date() + timedelta(days=1)
+    return None
+
+
+def fire_due(session: Session, config: Config, now: datetime, limit: int = 10000) -> int:
+    """Queue 「明日は…の日です」 for tomorrow's collections. Safe to run every minute: each
+    subscription is told once per collection day."""
+    day = evening_window(now, config)
+    cal = current(session) if day is not None else None
+    if day is None or cal is None:
+        return 0
+    rows = session.execute(
+        select(GarbageSubscription.id, GarbageSubscription.area, GarbageSubscription.categories,
+               Resident.line_user_id, Resident.channel, Resident.locale, Resident.following,
+               GarbageSubscription.gone_notified_at)
+        .join(Resident, Resident.id == GarbageSubscription.resident_id)
+        .where(or_(GarbageSubscription.last_day.is_(None), GarbageSubscription.last_day != day.isoformat()))
+        .order_by(GarbageSubscription.id).limit(limit)
+        .with_for_update(skip_locked=True, of=GarbageSubscription)
+    ).all()
+    if not rows:
+        return 0
+    groups: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}
+    gone: dict[tuple[str, str, str], list[str]] = {}
+    gone_ids: list[int] = []
+    for sub_id, area, categories, user_id, channel, locale, following, gone_notified_at in rows:
+        if not following:
+            continue
+        if needs_choice(cal, area, categories):
+            if gone_notified_at is None:  # told once; asked again when they next open it
+                gone.setdefault((channel, locale, area), []).append(user_id)
+                gone_ids.append(sub_id)
+            continue
+        labels = tuple(x for x in cal.collections_on(area, day) if not categories or x in categories)
+        if labels:
+            groups.setdefault((channel, locale, labels), []).append(user_id)
+    session.execute(update(GarbageSubscription).where(GarbageSubscription.id.in_([r[0] for r in rows]))
+                    .values(last_day=day.isoformat()).execution_options(synchronize_session=False))
+
+    def reply_for(locale: str, labels: tuple[str, ...]) -> Text:
+        return Text(t(locale, N_("Tomorrow, {day}, is collection day for: {what}."),
+                      day=timefmt.show_day(day, locale), what="、".join(labels)))
+
+    def gone_for(locale: str, area: str) -> Question:
+        return Question(t(locale, N_("The city's garbage calendar has changed, and your collection area “{area}” (or the kinds you chose) is no longer in it. Please choose again, so we can keep reminding you."),
+                          area=area),
+                        (Choice(t(locale, N_("Choose again")), postback(a="gb", x="set")),))
+
+    if gone_ids:
+        session.execute(update(GarbageSubscription).where(GarbageSubscription.id.in_(gone_ids))
+                        .values(gone_notified_at=now).execution_options(synchronize_session=False))
+    told = outbox.fan_out(session, gone, gone_for, source="garbage", now=now)
+    return told + outbox.fan_out(session, groups, reply_for, source="garbage", now=now)

@@ -1,0 +1,49 @@
+"""What a resident leaves behind when they delete their data: nobody is left waiting on them.
+
+Their open requests are cancelled (helpers told), a match where they were the helper reopens
+the request (the asker told), and their event places go to the wait-list (promoted people
+told). Everyone is told in their own language. Then `residents.delete_resident` removes the
+data."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.services import event_messages, events, mutual_aid
+
+from bot.delivery import outbox
+from bot.core.config import Config
+from bot.core.i18n import N_, t
+from bot.core.models import Event, HelpOffer, Resident, Signup
+from bot.core.replies import Text
+
+
+def leave_everything(session: Session, config: Config, resident: Resident, now: datetime) -> None:
+    # requests they asked for
+    for req in mutual_aid.my_requests(session, resident, limit=100):
+        for offer in mutual_aid.cancel_request(session, resident, req.id, now):
+            h = offer.helper
+            if h.id != resident.id:
+                outbox.to_resident(session, h, [Text(t(h.locale, N_(
+                    "A request you offered to help with was cancelled by the person who asked. Thank you all the same!")))])
+    # matches where they were the helper: the request opens again
+    for offer in session.scalars(select(HelpOffer).where(HelpOffer.helper_id == resident.id,
+                                                         HelpOffer.status.in_(["pending", "accepted"]))).unique():
+        req = offer.request
+        if offer.status == "accepted" and req.status == "matched":
+            req.matched_offer_id = None
+            req.status = "open" if req.closes_at > now else "cancelled"
+            r = req.requester
+            outbox.to_resident(session, r, [Text(t(r.locale, N_(
+                "The neighbour who was going to help with “{description}” can no longer do it. Your request is open again for others."),
+                description=req.description))])
+        offer.status = "closed"
+    # event places: freed for the wait-list
+    for s in session.scalars(select(Signup).join(Event, Event.id == Signup.event_id).where(
+            Signup.resident_id == resident.id, Signup.status.in_(["going", "waitlist"]),
+            Event.status == "scheduled", Event.starts_at > now)).unique():
+        for p in events.cancel(session, s.id, resident, now):
+            outbox.to_resident(session, p.resident, [Text(event_messages.promoted(p.event, p.resident.locale, config))])
+    session.flush()

@@ -1,0 +1,216 @@
+"""The rich menu: six large buttons under the chat, one menu per language, drawn from the
+catalogs. Each button sends the word the dispatcher understands in that language, so a tap
+and a typed word do the same.
+
+`flask --app bot richmenu deploy` renders the images (Pillow, system fonts found through
+fontconfig: Noto CJK for Japanese, Chinese and Korean, a Devanagari font for Nepali), creates
+the menus on LINE, uploads the images, makes the Japanese one the default, links every
+resident to the menu of their language (bulk, 500 at a time) and deletes the menus of the
+previous deploy. A resident who chooses or changes their language is linked to theirs (an
+outbox row, so it is retried like a message)."""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from bot.core.i18n import LANGUAGES, N_, babel_locale, t
+from bot.core.models import Resident, RichMenu
+
+log = logging.getLogger(__name__)
+
+WIDTH, HEIGHT = 2500, 1686  # LINE's large rich menu
+COLS, ROWS = 3, 2
+MAX_IMAGE_BYTES = 1024 * 1024
+CHAT_BAR_MAX = 14
+BULK_MAX = 500
+
+# (key, label msgid, the keyword msgid whose first word the button sends, tile colour)
+BUTTONS: tuple[tuple[str, str, str, str], ...] = (
+    ("ask", N_("Ask for help"), N_("ask for help|ask"), "#0B6E4F"),
+    ("offer", N_("Help a neighbour"), N_("offer help|i can help"), "#1D4E89"),
+    ("events", N_("Events"), N_("events"), "#7A3E9D"),
+    ("circulars", N_("Circulars"), N_("circulars|circular"), "#A23B2A"),
+    ("reminders", N_("Reminders"), N_("reminders|reminder"), "#8A5A00"),
+    ("settings", N_("Settings"), N_("settings"), "#3D4451"),
+)
+CHAT_BAR = N_("Menu")
+
+# fontconfig's language tag for each catalog (for finding a font that has its letters)
+FONT_LANG = {"ja": "ja", "ja_easy": "ja", "en": "en", "zh_Hans": "zh-cn", "ko": "ko", "vi": "vi", "tl": "tl",
+             "pt_BR": "pt", "ne": "ne", "id": "id"}
+
+
+class RichMenuError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Menu:
+    locale: str
+    body: dict
+    image: bytes
+
+    @property
+    def sha(self) -> str:
+        return hashlib.sha256(self.image).hexdigest()[:16]
+
+
+def word(locale: str, keyword_msgid: str) -> str:
+    return t(locale, keyword_msgid).split("|")[0].strip()
+
+
+def body(locale: str) -> dict:
+    w, h = WIDTH // COLS, HEIGHT // ROWS
+    areas = []
+    for i, (key, label, keyword, _) in enumerate(BUTTONS):
+        col, row = i % COLS, i // COLS
+        areas.append({
+            "bounds": {"x": col * w, "y": row * h, "width": WIDTH - col * w if col == COLS - 1 else w,
+                       "height": HEIGHT - row * h if row == ROWS - 1 else h},
+            "action": {"type": "message", "label": t(locale, label)[:20], "text": word(locale, keyword)},
+        })
+    return {"size": {"width": WIDTH, "height": HEIGHT}, "selected": True, "name": f"tsunagari-{locale}",
+            "chatBarText": t(locale, CHAT_BAR)[:CHAT_BAR_MAX], "areas": areas}
+
+
+# -- drawing ----------------------------------------------------------------------------------
+
+def font_for(locale: str, bold: bool = True) -> tuple[str, int]:
+    """(file, index) of a font that has the letters of `locale`, found through fontconfig."""
+    if not shutil.which("fc-match"):
+        raise RichMenuError("fontconfig (fc-match) is needed to draw the rich menu")
+    lang = FONT_LANG.get(locale, babel_locale(locale))
+    pattern = f"sans-serif:lang={lang}" + (":weight=bold" if bold else "")
+    out = subprocess.run(["fc-match", "-f", "%{file}\n%{index}\n%{lang}", pattern], capture_output=True, text=True,
+                         check=False).stdout.split("\n")
+    if len(out) < 3 or lang.split("-")[0] not in {x.split("-")[0] for x in out[2].split("|")}:
+        raise RichMenuError(f"no font with {lang} letters; install fonts-noto-cjk and fonts-lohit-deva (Debian)")
+    return out[0], int(out[1] or 0)
+
+
+def _wrap(draw, text: str, font, max_width: int) -> list[str]:
+    """Break at spaces for languages that use them, else between characters."""
+    words = text.split(" ") if " " in text else list(text)
+    joiner = " " if " " in text else ""
+    lines, current = [], ""
+    for w in words:
+        trial = (current + joiner + w) if current else w
+        if draw.textlength(trial, font=font) <= max_width:
+            current = trial
+        else:
+            if current:
+                lines.append(current)
+            current = w
+    if current:
+        lines.append(current)
+    return lines
+
+
+def image(locale: str) -> bytes:
+    """The menu's picture: six coloured tiles with large white words (PNG, well under 1 MB)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    path, index = font_for(locale)
+    img = Image.new("RGB", (WIDTH, HEIGHT), "white")
+    draw = ImageDraw.Draw(img)
+    w, h = WIDTH // COLS, HEIGHT // ROWS
+    pad = 18
+    for i, (_, label, _, colour) in enumerate(BUTTONS):
+        col, row = i % COLS, i // COLS
+        box = (col * w + pad, row * h + pad, (col + 1) * w - pad, (row + 1) * h - pad)
+        draw.rounded_rectangle(box, radius=48, fill=colour)
+        text = t(locale, label)
+        size = 150
+        while True:  # the largest size at which the words fit in at most 3 lines
+            font = ImageFont.truetype(path, size, index=index)
+            lines = _wrap(draw, text, font, box[2] - box[0] - 80)
+            line_h = int(size * 1.25)
+            if (len(lines) <= 3 and line_h * len(lines) <= box[3] - box[1] - 80) or size <= 60:
+                break
+            size -= 6
+        top = (box[1] + box[3]) // 2 - line_h * len(lines) // 2
+        for n, line in enumerate(lines):
+            x = (box[0] + box[2]) // 2 - draw.textlength(line, font=font) // 2
+            draw.text((x, top + n * line_h), line, font=font, fill="white")
+    out = io.BytesIO()
+    img.save(out, "PNG", optimize=True)
+    data = out.getvalue()
+    if len(data) > MAX_IMAGE_BYTES:
+        raise RichMenuError(f"the {locale} menu image is {len(data)} bytes, over LINE's 1 MB")
+    return data
+
+
+def build(locales: tuple[str, ...] | None = None) -> list[Menu]:
+    return [Menu(loc, body(loc), image(loc)) for loc in (locales or tuple(LANGUAGES))]
+
+
+# -- LINE -------------------------------------------------------------------------------------
+
+def deploy(session_factory, line, menus: list[Menu], now: datetime, default_locale: str = "ja",
+           log_to=print) -> dict[str, str]:
+    """Create and upload the menus, set the default, link residents, delete the old menus.
+    Returns {locale: richMenuId}. `session_factory()` gives a transaction (Database.session)."""
+    ids: dict[str, str] = {}
+    for menu in menus:
+        res = line.call("POST", "/v2/bot/richmenu", menu.body)
+        if not res.ok or not (res.data or {}).get("richMenuId"):
+            raise RichMenuError(f"creating the {menu.locale} menu failed: {res.status} {res.error}")
+        rid = res.data["richMenuId"]
+        up = line.call("POST", f"/v2/bot/richmenu/{rid}/content", menu.image, data_host=True, content_type="image/png")
+        if not up.ok:
+            raise RichMenuError(f"uploading the {menu.locale} image failed: {up.status} {up.error}")
+        ids[menu.locale] = rid
+        log_to(f"{menu.locale}: menu {rid} ({len(menu.image) // 1024} KB)")
+    if default_locale in ids:
+        res = line.call("POST", f"/v2/bot/user/all/richmenu/{ids[default_locale]}", None)
+        if not res.ok:
+            raise RichMenuError(f"setting the default menu failed: {res.status} {res.error}")
+    with session_factory() as s:
+        old = {row.locale: row.rich_menu_id for row in s.scalars(select(RichMenu))}
+        s.execute(delete(RichMenu))
+        s.add_all(RichMenu(locale=loc, rich_menu_id=rid, deployed_at=now) for loc, rid in ids.items())
+    linked = 0
+    for loc, rid in ids.items():
+        with session_factory() as s:
+            users = list(s.scalars(select(Resident.line_user_id).where(
+                Resident.locale == loc, Resident.following.is_(True), Resident.channel == "line")))
+        for i in range(0, len(users), BULK_MAX):
+            _with_retry(line, "POST", "/v2/bot/richmenu/bulk/link", {"richMenuId": rid, "userIds": users[i:i + BULK_MAX]})
+            linked += len(users[i:i + BULK_MAX])
+    log_to(f"linked {linked} residents to the menu of their language")
+    for loc, rid in old.items():
+        if rid not in ids.values():
+            line.call("DELETE", f"/v2/bot/richmenu/{rid}", None)
+    return ids
+
+
+def _with_retry(line, method: str, path: str, body, attempts: int = 6):
+    for n in range(attempts):
+        res = line.call(method, path, body)
+        if res.ok:
+            return res
+        if res.status not in (429, 500, 502, 503, 504, None, 0):
+            raise RichMenuError(f"{path} failed: {res.status} {res.error}")
+        time.sleep(min(60.0, res.retry_after or 2.0 ** n))
+    raise RichMenuError(f"{path} kept failing: {res.status} {res.error}")
+
+
+def link_later(session: Session, resident: Resident) -> None:
+    """Link a resident to the menu of their (new) language: an outbox row, sent by the worker."""
+    if resident.channel != "line" or not resident.following:
+        return
+    rid = session.scalar(select(RichMenu.rich_menu_id).where(RichMenu.locale == resident.locale))
+    if rid is None:
+        return
+    from bot.delivery import outbox
+    outbox.bulk(session, [{"channel": "line", "recipients": [resident.line_user_id], "payload": [{"richMenuId": rid}],
+                           "resident_id": resident.id, "kind": "richmenu", "source": "richmenu"}])

@@ -1,0 +1,102 @@
+"""`POST /callback`: LINE's webhook. Verify, record, handle, answer."""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from flask import Blueprint, request
+
+from bot.core.db import utcnow
+from bot.delivery.inbound import BadSignature, Inbound, MalformedDelivery, parse_delivery, valid_ids
+from bot.wiring import current_bot
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhook", __name__)
+
+
+
+@bp.post("/callback")
+def callback():
+    bot = current_bot()
+    secret = bot.config.line_channel_secret
+    if not secret:
+        return "LINE channel not configured", 503
+    body = request.get_data(cache=False)  # raw bytes; Flask answers 413 past MAX_CONTENT_LENGTH
+    try:
+        events = parse_delivery(secret, body, request.headers.get("X-Line-Signature"))
+    except BadSignature:
+        return "bad signature", 400
+    except MalformedDelivery as exc:
+        log.info("malformed delivery refused: %s", exc)
+        return "malformed", 400
+    events = [_with_photo(bot, _with_profile(bot, ev)) for ev in _acceptable(bot, events)]
+    bot.handle_delivery(events)
+    return "OK", 200
+
+
+def _acceptable(bot, events: list[Inbound]) -> list[Inbound]:
+    """Drop, with a log line (never the user ID), events that must not be handled:
+    - too old (`WEBHOOK_MAX_EVENT_AGE_SECONDS`): a signed delivery captured and sent again once
+      its inbox row is gone would otherwise be handled again; LINE redelivers well within it;
+    - a user or group ID that is not one LINE gives (it would be stored as sent)."""
+    window_ms = bot.config.webhook_max_event_age_seconds * 1000
+    now_ms = int(utcnow().timestamp() * 1000)
+    kept = []
+    for ev in events:
+        if now_ms - ev.timestamp_ms > window_ms:
+            log.warning("event %s (%s) refused: sent %d s ago, more than WEBHOOK_MAX_EVENT_AGE_SECONDS=%d "
+                        "(a replay?)", ev.event_id, ev.kind, (now_ms - ev.timestamp_ms) // 1000,
+                        bot.config.webhook_max_event_age_seconds)
+        elif not valid_ids(ev):
+            log.warning("event %s (%s) ignored: its user or group ID is not a LINE ID", ev.event_id, ev.kind)
+        else:
+            kept.append(ev)
+    return kept
+
+
+def _with_profile(bot, ev: Inbound) -> Inbound:
+    """Follow events start onboarding, which pre-selects the language and suggests a name from
+    the LINE profile. The lookup happens here, before any transaction."""
+    if ev.kind != "follow" or not ev.user_id or bot.line is None or ev.mode == "standby":
+        return ev
+    profile = bot.line.get_profile(ev.user_id)
+    if profile is None:
+        return ev
+    return replace(ev, profile_name=profile.display_name, profile_language=profile.language)
+
+
+def _with_photo(bot, ev: Inbound) -> Inbound:
+    """A photo sent at a conversation step that takes one (a circular's photo) is fetched from
+    LINE and stored here, before any transaction: the step then only links it. Other photos are
+    not downloaded at all."""
+    if (ev.kind != "message" or ev.message_type != "image" or not ev.message_id or not ev.user_id
+            or bot.line is None or ev.mode == "standby" or not _step_takes_photo(bot, ev.user_id)):
+        return ev
+    from bot.core import media
+    raw = bot.line.get_content(ev.message_id, media.MAX_UPLOAD_BYTES)
+    token = ""
+    if raw:
+        try:
+            with bot.db.session() as s:
+                token = media.store(s, raw).token
+        except media.NotAnImage:
+            log.info("a photo could not be read as an image")
+    return replace(ev, media_token=token)
+
+
+def _step_takes_photo(bot, user_id: str) -> bool:
+    import conversations
+    from sqlalchemy import select
+
+    from bot.core.db import utcnow
+    from bot.core.models import ConversationState, Resident
+
+    with bot.db.session() as s:  # photos are rare: a short transaction is fine
+        row = s.execute(
+            select(ConversationState.flow, ConversationState.step)
+            .join(Resident, Resident.id == ConversationState.resident_id)
+            .where(Resident.line_user_id == user_id, ConversationState.expires_at > utcnow())
+        ).first()
+    flow = conversations.get(row.flow) if row else None
+    step = flow.steps.get(row.step) if flow else None
+    return bool(step and step.photo)
