@@ -37,9 +37,10 @@ is the start (`Flow.first`) and the end (`on_finish` runs). Not drawn, because e
 them: an answer a step cannot take asks the same step again with the reason (`Invalid`); 「More…」
 pages through choices and a multiple-choice step stays until 「Done」; 「やめる」/cancel ends any
 flow (`handlers/basics.py: cancel`); a conversation left alone expires
-(`CONVERSATION_TTL_SECONDS`). A handler may also start a flow at a later step
-(`engine.start(..., step=...)`: `handlers/events.py: do_join` starts `event_signup` at `note` or
-`confirm`).
+(`Config.conversation_ttl_seconds`, 30 minutes). A handler may also start a flow at a later step, with data
+collected before (`engine.start(..., step=...)`: `handlers/events.py: do_join` starts
+`event_signup` at `note` or `confirm`; `handlers/reminders.py: reminder_word` starts
+`reminder_new` at `confirm`).
 """
 
 
