@@ -108,6 +108,9 @@ def branch(mapping: Mapping[str, str | None], key: str) -> Callable[[dict], str 
         return mapping.get(str(data.get(key)))
 
     choose.targets = tuple(mapping.values())  # type: ignore[attr-defined]
+    # The whole table, for the diagrams generated from the flows (scripts/flows.py).
+    choose.cases = dict(mapping)  # type: ignore[attr-defined]
+    choose.key = key  # type: ignore[attr-defined]
     return choose
 
 
