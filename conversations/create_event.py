@@ -10,6 +10,7 @@ from bot.context import Ctx
 from bot.i18n import N_
 from bot.models import Association, Event
 from bot.replies import Reply, Text
+from bot.vocab import Audience
 from conversations import common
 from conversations.ask_help import accept_when
 from conversations.engine import Answer, Flow, Invalid, Option, Step
@@ -43,7 +44,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     assoc = ctx.session.get(Association, ids[0])
     starts = datetime.fromisoformat(data["when"])
     ev = Event(title=data["title"], place=data["place"], starts_at=starts, ends_at=starts + timedelta(hours=2),
-               capacity=None if data["capacity"] == NO_LIMIT else int(data["capacity"]), audience="association",
+               capacity=None if data["capacity"] == NO_LIMIT else int(data["capacity"]), audience=Audience.ASSOCIATION,
                association_id=assoc.id, organizer=assoc.name, created_by_id=ctx.resident.id, created_at=ctx.now)
     ctx.session.add(ev)
     ctx.session.flush()

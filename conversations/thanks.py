@@ -9,6 +9,7 @@ from bot import mutual_aid, outbox, timebank
 from bot.context import Ctx
 from bot.i18n import N_, t
 from bot.replies import Reply, Text
+from bot.vocab import RecordedBy
 from conversations import common
 from conversations.engine import Answer, Flow, Invalid, Option, Step
 
@@ -44,7 +45,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         return [Text(ctx.t(N_("This request is already closed.")))]
     minutes = int(data["hours"])
     try:
-        timebank.record_hours(ctx.session, req, helper, minutes, recorded_by="requester", now=ctx.now)
+        timebank.record_hours(ctx.session, req, helper, minutes, recorded_by=RecordedBy.REQUESTER, now=ctx.now)
     except timebank.LedgerError:
         return [Text(ctx.t(N_("Thanks for this request have already been recorded.")))]
     total = timebank.balance(ctx.session, helper)

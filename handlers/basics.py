@@ -7,6 +7,7 @@ from bot import residents
 from bot.context import Ctx
 from bot.i18n import N_, keywords, normalize_text, t
 from bot.replies import Reply, Text, parse_postback
+from bot.vocab import InboundKind
 from conversations import engine
 from handlers import aid, menu
 from handlers import circulars as circular_handlers
@@ -22,7 +23,7 @@ START = N_("start")
 
 
 def typed(ctx: Ctx) -> str | None:
-    if ctx.inbound.kind == "message" and ctx.inbound.message_type == "text":
+    if ctx.inbound.kind == InboundKind.MESSAGE and ctx.inbound.message_type == "text":
         return normalize_text(ctx.inbound.text or "")
     return None
 
@@ -31,7 +32,7 @@ def is_word(ctx: Ctx, msgid: str, action: str | None = None) -> bool:
     text = typed(ctx)
     if text is not None:
         return text in keywords(msgid)
-    if action and ctx.inbound.kind == "postback":
+    if action and ctx.inbound.kind == InboundKind.POSTBACK:
         return parse_postback(ctx.inbound.postback_data).get("a") == action
     return False
 
@@ -43,7 +44,7 @@ def in_group(ctx: Ctx) -> bool:
 
 
 def group_event(ctx: Ctx) -> list[Reply]:
-    if ctx.inbound.kind != "join":
+    if ctx.inbound.kind != InboundKind.JOIN:
         return []  # in groups the bot stays quiet after saying where it works
     note = N_("Thank you for adding Tsunagari. It works in one-to-one chat: please add it as a friend and talk to it there.")
     return [Text(t("ja", note) + "\n\n" + t("en", note))]
@@ -52,7 +53,7 @@ def group_event(ctx: Ctx) -> list[Reply]:
 # -- follow / unfollow -----------------------------------------------------------------------
 
 def is_unfollow(ctx: Ctx) -> bool:
-    return ctx.inbound.kind == "unfollow"
+    return ctx.inbound.kind == InboundKind.UNFOLLOW
 
 
 def unfollow(ctx: Ctx) -> list[Reply]:
@@ -63,7 +64,7 @@ def unfollow(ctx: Ctx) -> list[Reply]:
 
 
 def is_follow(ctx: Ctx) -> bool:
-    return ctx.inbound.kind == "follow"
+    return ctx.inbound.kind == InboundKind.FOLLOW
 
 
 def follow(ctx: Ctx) -> list[Reply]:
@@ -114,7 +115,7 @@ def show_help(ctx: Ctx) -> list[Reply]:
 def has_conversation(ctx: Ctx) -> bool:
     if ctx.conversation is None or conversations.get(ctx.conversation.flow) is None:
         return False
-    if ctx.inbound.kind == "postback":
+    if ctx.inbound.kind == InboundKind.POSTBACK:
         # A menu or card button ("a=…") starts something else; only flow buttons belong here.
         data = parse_postback(ctx.inbound.postback_data)
         return "f" in data or "a" not in data
@@ -127,7 +128,7 @@ def continue_conversation(ctx: Ctx) -> list[Reply]:
     flow = conversations.get(state.flow)
     assert flow is not None
     ib = ctx.inbound
-    if ib.kind == "postback":
+    if ib.kind == InboundKind.POSTBACK:
         data = parse_postback(ib.postback_data)
         if not engine.belongs(state, data.get("f"), data.get("s"), data.get("k")):
             return [Text(ctx.t(N_("That button belongs to an earlier message. Here is the current question:"))),
@@ -135,11 +136,11 @@ def continue_conversation(ctx: Ctx) -> list[Reply]:
         if ib.postback_params:
             return engine.handle(ctx, flow, engine.Answer(params=dict(ib.postback_params)))
         return engine.handle(ctx, flow, engine.Answer(value=data.get("o", "")))
-    if ib.kind == "message" and ib.message_type == "text":
+    if ib.kind == InboundKind.MESSAGE and ib.message_type == "text":
         return engine.handle(ctx, flow, engine.Answer(text=ib.text or ""))
-    if ib.kind == "message" and ib.message_type == "image" and flow.steps[state.step].photo:
+    if ib.kind == InboundKind.MESSAGE and ib.message_type == "image" and flow.steps[state.step].photo:
         return engine.handle(ctx, flow, engine.Answer(photo=ib.media_token or ""))
-    if ib.kind == "message":
+    if ib.kind == InboundKind.MESSAGE:
         return [Text(ctx.t(N_("Sorry, I can only read text here."))), engine.reask(ctx, flow)]
     return []
 
@@ -147,7 +148,7 @@ def continue_conversation(ctx: Ctx) -> list[Reply]:
 # -- not yet joined --------------------------------------------------------------------------
 
 def not_onboarded(ctx: Ctx) -> bool:
-    return ctx.resident is not None and not ctx.resident.onboarded and ctx.inbound.kind in ("message", "postback")
+    return ctx.resident is not None and not ctx.resident.onboarded and ctx.inbound.kind in (InboundKind.MESSAGE, InboundKind.POSTBACK)
 
 
 def start_onboarding(ctx: Ctx) -> list[Reply]:
@@ -166,7 +167,7 @@ def keyword_flow(ctx: Ctx) -> str | None:
     for msgid, flow in KEYWORD_FLOWS:
         if is_word(ctx, msgid):
             return flow
-    if ctx.inbound.kind == "postback":
+    if ctx.inbound.kind == InboundKind.POSTBACK:
         data = parse_postback(ctx.inbound.postback_data)
         if data.get("a") == "menu":
             item = menu.item(data.get("v", ""))
@@ -194,7 +195,7 @@ def already_started(ctx: Ctx) -> list[Reply]:
 
 
 def is_menu_action(ctx: Ctx) -> bool:
-    data = parse_postback(ctx.inbound.postback_data) if ctx.inbound.kind == "postback" else {}
+    data = parse_postback(ctx.inbound.postback_data) if ctx.inbound.kind == InboundKind.POSTBACK else {}
     return data.get("a") == "menu" and menu.item(data.get("v", "")) is not None
 
 
@@ -237,7 +238,7 @@ def start_aid_word(ctx: Ctx) -> list[Reply]:
 
 
 def is_stale_postback(ctx: Ctx) -> bool:
-    return ctx.inbound.kind == "postback"
+    return ctx.inbound.kind == InboundKind.POSTBACK
 
 
 def stale_postback(ctx: Ctx) -> list[Reply]:
@@ -247,7 +248,7 @@ def stale_postback(ctx: Ctx) -> list[Reply]:
 # -- everything else -------------------------------------------------------------------------
 
 def is_media(ctx: Ctx) -> bool:
-    return ctx.inbound.kind == "message" and ctx.inbound.message_type != "text"
+    return ctx.inbound.kind == InboundKind.MESSAGE and ctx.inbound.message_type != "text"
 
 
 def media(ctx: Ctx) -> list[Reply]:
@@ -255,7 +256,7 @@ def media(ctx: Ctx) -> list[Reply]:
 
 
 def is_text(ctx: Ctx) -> bool:
-    return ctx.inbound.kind == "message"
+    return ctx.inbound.kind == InboundKind.MESSAGE
 
 
 def fallback(ctx: Ctx) -> list[Reply]:

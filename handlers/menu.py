@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from bot.context import Ctx
 from bot.i18n import N_
 from bot.replies import Choice, Question, Reply, Text, postback
+from bot.vocab import Role
 
 
 @dataclass(frozen=True)
@@ -85,4 +86,4 @@ def _leads(ctx: Ctx) -> bool:
     from bot.models import Membership
 
     return ctx.session.scalar(select(Membership.id).where(
-        Membership.resident_id == ctx.resident.id, Membership.role.in_(["leader", "han_leader"])).limit(1)) is not None
+        Membership.resident_id == ctx.resident.id, Membership.role.in_([Role.LEADER, Role.HAN_LEADER])).limit(1)) is not None

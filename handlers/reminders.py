@@ -12,6 +12,7 @@ from bot.context import Ctx
 from bot.i18n import N_, keywords, normalize_text
 from bot.models import GarbageSubscription, Reminder
 from bot.replies import Card, Carousel, Choice, Question, Reply, Text, postback
+from bot.vocab import InboundKind
 from conversations import engine
 from handlers import buttons
 
@@ -61,7 +62,7 @@ def reminder_postback(ctx: Ctx) -> list[Reply]:
 
 def _rest_after_keyword(ctx: Ctx) -> str | None:
     """「リマインダー 毎週火曜 7:00 燃えるごみ」 → 「毎週火曜 7:00 燃えるごみ」 (None if not that word)."""
-    if ctx.inbound.kind != "message" or ctx.inbound.message_type != "text":
+    if ctx.inbound.kind != InboundKind.MESSAGE or ctx.inbound.message_type != "text":
         return None
     text = (ctx.inbound.text or "").strip()
     for word in sorted(keywords(REMINDERS), key=len, reverse=True):

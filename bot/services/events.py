@@ -25,6 +25,7 @@ from bot.i18n import N_
 from bot.models import Event
 from bot.replies import Text
 from bot.services import Audit, Outcome
+from bot.vocab import EventStatus
 
 FIELDS = ("title", "place", "description", "starts_at", "ends_at", "signup_deadline", "capacity", "organizer",
           "note_question", "ask_party_size", "remind_hour_before")
@@ -54,7 +55,7 @@ def update(session: Session, event: Event, values: Mapping[str, Any], config: Co
            translations: Mapping[str, Mapping[str, str]] | None = None) -> Outcome:
     """Change `event` to `values` (any of FIELDS; others are ignored) and, for the languages in
     `translations`, its translations. Returns who is told and the audit entry."""
-    if event.status == "cancelled":
+    if event.status == EventStatus.CANCELLED:
         raise EventChangeError(N_("This event has been cancelled and cannot be changed."))
     changed = sorted(k for k in FIELDS if k in values and values[k] != getattr(event, k))
     moved = any(k in changed for k in MOVED)
@@ -85,10 +86,10 @@ def update(session: Session, event: Event, values: Mapping[str, Any], config: Co
 
 def cancel(session: Session, event: Event, config: Config, now: datetime) -> Outcome:
     """Cancel `event`: everyone going and on the wait-list is told, once."""
-    out = Outcome(facts={"told": 0, "already": event.status == "cancelled"})
+    out = Outcome(facts={"told": 0, "already": event.status == EventStatus.CANCELLED})
     if out.facts["already"]:
         return out
-    event.status = "cancelled"
+    event.status = EventStatus.CANCELLED
     event.version += 1
     session.flush()
     for s in events.to_notify(session, event.id):
