@@ -9,12 +9,12 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.services import circulars
-
 from bot.core import timefmt
 from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.models import Association, Circular, Household, Media
 from bot.core.replies import Reply, Text
+from bot.core.vocab import CircularQuestion
 from conversations import common
 from conversations.ask_help import accept_when
 from conversations.engine import Answer, Flow, Invalid, Option, Step, branch
@@ -62,7 +62,7 @@ def audience_options(ctx: Ctx, data: dict) -> list[Option]:
 
 
 def preview(ctx: Ctx, data: dict) -> str:
-    q = {"none": ctx.t(N_("No question")), "attendance": ctx.t(N_("Attendance (attending / not / not sure)"))}.get(
+    q = {CircularQuestion.NONE: ctx.t(N_("No question")), CircularQuestion.ATTENDANCE: ctx.t(N_("Attendance (attending / not / not sure)"))}.get(
         data["question"], "、".join(data.get("choices") or []))
     deadline = ctx.t(N_("None")) if data["deadline"] == NONE else timefmt.show(
         datetime.fromisoformat(data["deadline"]), ctx.locale, ctx.config.tz_name)
@@ -113,9 +113,10 @@ FLOW = Flow(
         "photo": Step(ask=N_("Add a photo? Send it now (e.g. a map or the flyer)."), options=[Option(NONE, N_("No photo"))],
                       accept=accept_photo, photo=True, next="question"),
         "question": Step(ask=N_("Ask the members something?"),
-                         options=[Option("none", N_("No question")), Option("attendance", N_("Attendance")),
-                                  Option("choices", N_("My own choices"))],
-                         next=branch({"none": "deadline", "attendance": "deadline", "choices": "choices"}, "question")),
+                         options=[Option(CircularQuestion.NONE, N_("No question")), Option(CircularQuestion.ATTENDANCE, N_("Attendance")),
+                                  Option(CircularQuestion.CHOICES, N_("My own choices"))],
+                         next=branch({CircularQuestion.NONE: "deadline", CircularQuestion.ATTENDANCE: "deadline",
+                                      CircularQuestion.CHOICES: "choices"}, "question")),
         "choices": Step(ask=N_("Write the choices, separated by “、” (e.g. 「はい、いいえ」)."), accept=accept_choices, next="deadline"),
         "deadline": Step(ask=N_("Deadline for reading and answering?"), date_mode="datetime", date_label=N_("Choose date and time"),
                          options=[Option(NONE, N_("No deadline"))], accept=accept_when, next="audience"),

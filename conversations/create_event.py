@@ -6,12 +6,12 @@ import unicodedata
 from datetime import datetime, timedelta
 
 from bot.services import events
-
 from bot.core import timefmt
 from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.models import Association, Event
 from bot.core.replies import Reply, Text
+from bot.core.vocab import Audience
 from conversations import common
 from conversations.ask_help import accept_when
 from conversations.engine import Answer, Flow, Invalid, Option, Step
@@ -45,7 +45,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     assoc = ctx.session.get(Association, ids[0])
     starts = datetime.fromisoformat(data["when"])
     ev = Event(title=data["title"], place=data["place"], starts_at=starts, ends_at=starts + timedelta(hours=2),
-               capacity=None if data["capacity"] == NO_LIMIT else int(data["capacity"]), audience="association",
+               capacity=None if data["capacity"] == NO_LIMIT else int(data["capacity"]), audience=Audience.ASSOCIATION,
                association_id=assoc.id, organizer=assoc.name, created_by_id=ctx.resident.id, created_at=ctx.now)
     ctx.session.add(ev)
     ctx.session.flush()

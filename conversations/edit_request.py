@@ -7,6 +7,7 @@ from bot.services import mutual_aid
 from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.replies import Reply, Text
+from bot.core.vocab import RequestStatus
 from conversations.ask_help import ANY, accept_description, accept_when
 from conversations.engine import Flow, Option, Step, branch
 
@@ -17,7 +18,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         req = mutual_aid.own_request(ctx.session, ctx.resident, int(data["request_id"]))
     except mutual_aid.AidError as exc:
         return [Text(exc.render(ctx.locale, ctx.config.tz_name))]
-    if req.status != "open":
+    if req.status != RequestStatus.OPEN:
         return [Text(ctx.t(N_("Only a request still waiting for an offer can be changed.")))]
     if data["what"] == "description":
         req.description = data["description"]

@@ -11,6 +11,7 @@ from bot.core.models import Event
 from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.replies import Reply, Text
+from bot.core.vocab import EventStatus
 from conversations import common
 from conversations.engine import Answer, Flow, Invalid, Option, Step, branch
 
@@ -53,7 +54,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     if "event_ref" in data and refs.resolve(ctx.session, Event, data["event_ref"]) is None:
         # changed (or gone) while the resident answered: they sign up only for what they read
         ev = events.get_event(ctx.session, int(data["event_id"]))
-        if ev is not None and ev.status == "scheduled" and events.may_join(ctx.session, ev, ctx.resident):
+        if ev is not None and ev.status == EventStatus.SCHEDULED and events.may_join(ctx.session, ev, ctx.resident):
             return [Text(ctx.t(N_("This event was changed while you were signing up, so you are not signed up yet. Here it is as it is now:"))),
                     em.event_card(ev, ctx.locale, ctx.config, events.seats_left(ctx.session, ev),
                                   len(events.waitlist(ctx.session, ev.id)))]

@@ -8,6 +8,7 @@ from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.models import HelperProfile
 from bot.core.replies import Reply, Text
+from bot.core.vocab import HelperDays, HelperTimes
 from conversations.ask_help import category_options
 from conversations import common
 from conversations.engine import Flow, Option, Step
@@ -46,10 +47,10 @@ FLOW = Flow(
                        options=[Option(SKIP, N_("Skip"))], accept=accept_skills, next="where"),
         "where": Step(ask=N_("Where?"), options=[Option("mine", N_("My area only")), Option("nearby", N_("My area and nearby"))],
                       next="days"),
-        "days": Step(ask=N_("Which days?"), options=[Option("any", N_("Any day")), Option("weekdays", N_("Weekdays")),
-                                                     Option("weekends", N_("Weekends"))], next="times"),
-        "times": Step(ask=N_("What time of day?"), options=[Option("any", N_("Any time")), Option("morning", N_("Mornings")),
-                                                            Option("afternoon", N_("Afternoons")), Option("evening", N_("Evenings"))],
+        "days": Step(ask=N_("Which days?"), options=[Option(HelperDays.ANY, N_("Any day")), Option(HelperDays.WEEKDAYS, N_("Weekdays")),
+                                                     Option(HelperDays.WEEKENDS, N_("Weekends"))], next="times"),
+        "times": Step(ask=N_("What time of day?"), options=[Option(HelperTimes.ANY, N_("Any time")), Option(HelperTimes.MORNING, N_("Mornings")),
+                                                            Option(HelperTimes.AFTERNOON, N_("Afternoons")), Option(HelperTimes.EVENING, N_("Evenings"))],
                       next=None),
     },
 )

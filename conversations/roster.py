@@ -10,6 +10,7 @@ from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.models import Association, Household, Membership, Resident
 from bot.core.replies import Reply, Text
+from bot.core.vocab import Role
 from conversations import common
 from conversations.engine import Answer, Flow, Invalid, Option, Step, branch
 
@@ -21,7 +22,7 @@ def led_association(ctx: Ctx) -> Association | None:
     if ctx.resident is None:
         return None
     assoc_id = ctx.session.scalar(
-        select(Membership.association_id).where(Membership.resident_id == ctx.resident.id, Membership.role == "leader")
+        select(Membership.association_id).where(Membership.resident_id == ctx.resident.id, Membership.role == Role.LEADER)
         .order_by(Membership.id).limit(1))
     return ctx.session.get(Association, assoc_id) if assoc_id else None
 
@@ -92,14 +93,14 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         return [Text(ctx.t(N_("That member has left the association.")))]
     name = ctx.session.scalar(select(Resident.nickname).where(Resident.id == member.resident_id)) or "?"
     if data["what"] == "han_leader":
-        if member.role != "leader":
+        if member.role != Role.LEADER:
             from bot.services import console_sessions as sessions
 
-            was, member.role = member.role, "han_leader" if data["make"] == "yes" else "member"
+            was, member.role = member.role, Role.HAN_LEADER if data["make"] == "yes" else Role.MEMBER
             sessions.role_changed(ctx.session, member.resident_id, was, member.role)
-        if member.role == "han_leader" and member.household_id is None:
+        if member.role == Role.HAN_LEADER and member.household_id is None:
             return [Text(ctx.t(N_("{name} is now a block leader. Put them in a household of their block too, so they see that block."), name=name))]
-        return [Text(ctx.t(N_("{name} is now a block leader.") if member.role == "han_leader" else N_("{name} is no longer a block leader."), name=name))]
+        return [Text(ctx.t(N_("{name} is now a block leader.") if member.role == Role.HAN_LEADER else N_("{name} is no longer a block leader."), name=name))]
     if data["household"] == NEW:
         household = Household(association_id=assoc_id, label=data["label"], han=han)
         ctx.session.add(household)

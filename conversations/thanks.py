@@ -6,7 +6,6 @@ import re
 import unicodedata
 
 from bot.services import mutual_aid, timebank
-
 from bot.services import aid
 from handlers.context import Ctx
 from bot.core.i18n import N_

@@ -14,6 +14,7 @@ from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.models import HelperProfile, HelpOffer, HelpRequest, RelayMessage
 from bot.core.replies import Carousel, Choice, Question, Reply, Text, postback
+from bot.core.vocab import ReportTarget, RequestStatus
 from conversations import engine
 from handlers import buttons
 from handlers.features import Feature, HelpLine, MenuItem, Word
@@ -103,7 +104,7 @@ def _offer(ctx: Ctx, data: dict) -> HelpOffer:
 
 def do_offer(ctx: Ctx, data: dict) -> list[Reply]:
     req = _request(ctx, data)
-    if req.status != "open" or not mutual_aid.can_see(ctx.session, ctx.resident, req):
+    if req.status != RequestStatus.OPEN or not mutual_aid.can_see(ctx.session, ctx.resident, req):
         raise mutual_aid.AidError(N_("Sorry, this request is no longer open."))
     if req.requester_id == ctx.resident.id:
         raise mutual_aid.AidError(N_("This is your own request."))
@@ -135,7 +136,7 @@ def do_message(ctx: Ctx, data: dict) -> list[Reply]:
 
 def do_report(ctx: Ctx, data: dict) -> list[Reply]:
     kind = data.get("k", "")
-    model = {"request": HelpRequest, "relay": RelayMessage}.get(kind)
+    model = {ReportTarget.REQUEST: HelpRequest, ReportTarget.RELAY: RelayMessage}.get(kind)
     if model is None:
         raise buttons.Stale("")
     target = buttons.record(ctx, data, "i", model)
@@ -179,14 +180,14 @@ def do_cancel(ctx: Ctx, data: dict) -> list[Reply]:
 
 def do_edit(ctx: Ctx, data: dict) -> list[Reply]:
     req = _own(ctx, data)
-    if req.status != "open":
+    if req.status != RequestStatus.OPEN:
         raise mutual_aid.AidError(N_("Only a request still waiting for an offer can be changed."))
     return engine.start(ctx, conversations.get("edit_request"), {"request_id": req.id})
 
 
 def do_done(ctx: Ctx, data: dict) -> list[Reply]:
     req = _own(ctx, data)
-    if req.status != "matched":
+    if req.status != RequestStatus.MATCHED:
         raise mutual_aid.AidError(N_("This request is already closed."))
     return engine.start(ctx, conversations.get("thanks"), {"request_id": req.id})
 

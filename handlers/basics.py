@@ -7,6 +7,7 @@ from bot.services import residents
 from handlers.context import Ctx
 from bot.core.i18n import N_, keywords, normalize_text, t
 from bot.core.replies import Reply, Text, parse_postback
+from bot.core.vocab import InboundKind
 from conversations import engine
 from handlers import buttons, features, menu
 from handlers.features import Feature, HelpLine, MenuItem, Word
@@ -20,7 +21,7 @@ START = N_("start")
 
 
 def typed(ctx: Ctx) -> str | None:
-    if ctx.inbound.kind == "message" and ctx.inbound.message_type == "text":
+    if ctx.inbound.kind == InboundKind.MESSAGE and ctx.inbound.message_type == "text":
         return normalize_text(ctx.inbound.text or "")
     return None
 
@@ -29,7 +30,7 @@ def is_word(ctx: Ctx, msgid: str, action: str | None = None) -> bool:
     text = typed(ctx)
     if text is not None:
         return text in keywords(msgid)
-    if action and ctx.inbound.kind == "postback":
+    if action and ctx.inbound.kind == InboundKind.POSTBACK:
         return parse_postback(ctx.inbound.postback_data).get("a") == action
     return False
 
@@ -41,7 +42,7 @@ def in_group(ctx: Ctx) -> bool:
 
 
 def group_event(ctx: Ctx) -> list[Reply]:
-    if ctx.inbound.kind != "join":
+    if ctx.inbound.kind != InboundKind.JOIN:
         return []  # in groups the bot stays quiet after saying where it works
     note = N_("Thank you for adding Tsunagari. It works in one-to-one chat: please add it as a friend and talk to it there.")
     return [Text(t("ja", note) + "\n\n" + t("en", note))]
@@ -50,7 +51,7 @@ def group_event(ctx: Ctx) -> list[Reply]:
 # -- follow / unfollow -----------------------------------------------------------------------
 
 def is_unfollow(ctx: Ctx) -> bool:
-    return ctx.inbound.kind == "unfollow"
+    return ctx.inbound.kind == InboundKind.UNFOLLOW
 
 
 def unfollow(ctx: Ctx) -> list[Reply]:
@@ -61,7 +62,7 @@ def unfollow(ctx: Ctx) -> list[Reply]:
 
 
 def is_follow(ctx: Ctx) -> bool:
-    return ctx.inbound.kind == "follow"
+    return ctx.inbound.kind == InboundKind.FOLLOW
 
 
 def follow(ctx: Ctx) -> list[Reply]:
@@ -112,7 +113,7 @@ def show_help(ctx: Ctx) -> list[Reply]:
 def has_conversation(ctx: Ctx) -> bool:
     if ctx.conversation is None or conversations.get(ctx.conversation.flow) is None:
         return False
-    if ctx.inbound.kind == "postback":
+    if ctx.inbound.kind == InboundKind.POSTBACK:
         # A menu or card button ("a=…") starts something else; only flow buttons belong here.
         data = parse_postback(ctx.inbound.postback_data)
         return "f" in data or "a" not in data
@@ -125,7 +126,7 @@ def continue_conversation(ctx: Ctx) -> list[Reply]:
     flow = conversations.get(state.flow)
     assert flow is not None
     ib = ctx.inbound
-    if ib.kind == "postback":
+    if ib.kind == InboundKind.POSTBACK:
         data = parse_postback(ib.postback_data)
         if not engine.belongs(state, data.get("f"), data.get("s"), data.get("k")):
             return [Text(ctx.t(N_("That button belongs to an earlier message. Here is the current question:"))),
@@ -133,11 +134,11 @@ def continue_conversation(ctx: Ctx) -> list[Reply]:
         if ib.postback_params:
             return engine.handle(ctx, flow, engine.Answer(params=dict(ib.postback_params)))
         return engine.handle(ctx, flow, engine.Answer(value=data.get("o", "")))
-    if ib.kind == "message" and ib.message_type == "text":
+    if ib.kind == InboundKind.MESSAGE and ib.message_type == "text":
         return engine.handle(ctx, flow, engine.Answer(text=ib.text or ""))
-    if ib.kind == "message" and ib.message_type == "image" and flow.steps[state.step].photo:
+    if ib.kind == InboundKind.MESSAGE and ib.message_type == "image" and flow.steps[state.step].photo:
         return engine.handle(ctx, flow, engine.Answer(photo=ib.media_token or ""))
-    if ib.kind == "message":
+    if ib.kind == InboundKind.MESSAGE:
         return [Text(ctx.t(N_("Sorry, I can only read text here."))), engine.reask(ctx, flow)]
     return []
 
@@ -145,7 +146,7 @@ def continue_conversation(ctx: Ctx) -> list[Reply]:
 # -- not yet joined --------------------------------------------------------------------------
 
 def not_onboarded(ctx: Ctx) -> bool:
-    return ctx.resident is not None and not ctx.resident.onboarded and ctx.inbound.kind in ("message", "postback")
+    return ctx.resident is not None and not ctx.resident.onboarded and ctx.inbound.kind in (InboundKind.MESSAGE, InboundKind.POSTBACK)
 
 
 def start_onboarding(ctx: Ctx) -> list[Reply]:
@@ -195,7 +196,7 @@ def already_started(ctx: Ctx) -> list[Reply]:
 
 
 def is_menu_action(ctx: Ctx) -> bool:
-    data = parse_postback(ctx.inbound.postback_data) if ctx.inbound.kind == "postback" else {}
+    data = parse_postback(ctx.inbound.postback_data) if ctx.inbound.kind == InboundKind.POSTBACK else {}
     return data.get("a") == "menu" and menu.item(data.get("v", "")) is not None
 
 
@@ -207,7 +208,7 @@ def menu_action(ctx: Ctx) -> list[Reply]:
 
 
 def _button_feature(ctx: Ctx) -> features.Feature | None:
-    if ctx.inbound.kind != "postback":
+    if ctx.inbound.kind != InboundKind.POSTBACK:
         return None
     return features.by_postback(_features(), parse_postback(ctx.inbound.postback_data).get("a"))
 
@@ -223,7 +224,7 @@ def feature_button(ctx: Ctx) -> list[Reply]:
 
 
 def is_stale_postback(ctx: Ctx) -> bool:
-    return ctx.inbound.kind == "postback"
+    return ctx.inbound.kind == InboundKind.POSTBACK
 
 
 def stale_postback(ctx: Ctx) -> list[Reply]:
@@ -233,7 +234,7 @@ def stale_postback(ctx: Ctx) -> list[Reply]:
 # -- everything else -------------------------------------------------------------------------
 
 def is_media(ctx: Ctx) -> bool:
-    return ctx.inbound.kind == "message" and ctx.inbound.message_type != "text"
+    return ctx.inbound.kind == InboundKind.MESSAGE and ctx.inbound.message_type != "text"
 
 
 def media(ctx: Ctx) -> list[Reply]:
@@ -241,7 +242,7 @@ def media(ctx: Ctx) -> list[Reply]:
 
 
 def is_text(ctx: Ctx) -> bool:
-    return ctx.inbound.kind == "message"
+    return ctx.inbound.kind == InboundKind.MESSAGE
 
 
 def fallback(ctx: Ctx) -> list[Reply]:

@@ -15,6 +15,7 @@ from bot.core.db import Base
 from bot.core.errors import UserError
 from bot.core.i18n import N_
 from bot.core.replies import Reply, Text, parse_postback
+from bot.core.vocab import InboundKind
 from handlers import menu
 
 Action = Callable[[Ctx, dict], list[Reply]]
@@ -59,7 +60,7 @@ def record(ctx: Ctx, data: dict, key: str, model: type[M]) -> M:
 
 
 def is_feature(ctx: Ctx, feature: str) -> bool:
-    return ctx.inbound.kind == "postback" and parse_postback(ctx.inbound.postback_data).get("a") == feature
+    return ctx.inbound.kind == InboundKind.POSTBACK and parse_postback(ctx.inbound.postback_data).get("a") == feature
 
 
 def stale_replies(ctx: Ctx, exc: Stale, changed: Changed | None = None) -> list[Reply]:

@@ -14,6 +14,7 @@ from bot.core.i18n import N_, keywords, normalize_text
 from bot.core.models import Circular, CircularRecipient, Household, Media
 from bot.delivery.render_line import split_text
 from bot.core.replies import Card, Carousel, Choice, Image, Question, Reply, Text, postback
+from bot.core.vocab import CircularQuestion, InboundKind
 from conversations import engine
 from handlers import buttons
 from handlers.features import Feature, HelpLine, MenuItem, Word
@@ -82,7 +83,7 @@ def do_full(ctx: Ctx, data: dict) -> list[Reply]:
         parts.append(Text(ctx.t(N_("You can also read it on this page (opening it counts as read):\n{url}"),
                                 url=f"{ctx.config.public_base_url.rstrip('/')}/c/{row.token}")))
     buttons = [Choice(ctx.t(N_("I have read it")), postback(a="circ", x="read", c=refs.ref(circ)))]
-    if circ.question != "none":
+    if circ.question != CircularQuestion.NONE:
         buttons.append(Choice(ctx.t(N_("Answer")), postback(a="circ", x="ans", c=refs.ref(circ))))
     return parts[:4] + [Question(ctx.t(N_("Done reading?")), tuple(buttons))]
 
@@ -210,7 +211,7 @@ ACTIONS: dict[str, Callable[[Ctx, dict], list[Reply]]] = {
 
 
 def is_archive_word(ctx: Ctx) -> bool:
-    if ctx.inbound.kind != "message" or ctx.inbound.message_type != "text":
+    if ctx.inbound.kind != InboundKind.MESSAGE or ctx.inbound.message_type != "text":
         return False
     text = normalize_text(ctx.inbound.text or "")
     if text in keywords(STATUS) | keywords(COMPOSE) | keywords(ROSTER) | keywords(CONSOLE):

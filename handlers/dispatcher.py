@@ -19,6 +19,7 @@ from bot.core.i18n import N_, SUPPORTED_LOCALES, normalize_locale
 from bot.delivery.inbound import Inbound
 from bot.core.models import ConversationState, OutboxMessage
 from bot.core.replies import Text
+from bot.core.vocab import InboundKind
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +30,12 @@ def dispatch(session: Session, config: Config, inbound: Inbound, now: datetime) 
         return []  # another channel owns the chat: say nothing
     ctx = Ctx(session=session, config=config, inbound=inbound, now=now)
     if inbound.source_type == "user" and inbound.user_id:
-        if inbound.kind == "unfollow":
+        if inbound.kind == InboundKind.UNFOLLOW:
             ctx.resident = residents.find(session, inbound.user_id, lock=True)
         else:
             locale = normalize_locale(inbound.profile_language) or config.default_locale
             ctx.resident = residents.get_or_create(session, inbound.user_id, inbound.channel, now, locale)
-        if ctx.resident is not None and inbound.kind in ("message", "postback"):
+        if ctx.resident is not None and inbound.kind in (InboundKind.MESSAGE, InboundKind.POSTBACK):
             over = _over_limit(session, config, ctx.resident.id, now)
             if over:
                 if over > 1:
@@ -106,7 +107,7 @@ def _load_conversation(ctx: Ctx) -> None:
         ctx.session.delete(state)
         ctx.session.flush()
         state = None
-        if ctx.inbound.kind in ("message", "postback"):
+        if ctx.inbound.kind in (InboundKind.MESSAGE, InboundKind.POSTBACK):
             ctx.notes.append(Text(ctx.t(N_("Your last conversation timed out, so we started over."))))
     ctx.conversation = state
     if state is not None:

@@ -12,6 +12,7 @@ from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.models import Event, Signup
 from bot.core.replies import Card, Carousel, Choice, Question, Reply, Text, postback
+from bot.core.vocab import EventStatus, SignupStatus
 from conversations import engine
 from handlers import buttons
 from handlers.features import Feature, HelpLine, MenuItem, Word
@@ -43,7 +44,7 @@ def my_events(ctx: Ctx) -> list[Reply]:
                          (Choice(ctx.t(N_("See events")), postback(a="ev", x="list")),))]
     cards = []
     for s in mine:
-        position = [w.id for w in events.waitlist(ctx.session, s.event_id)].index(s.id) + 1 if s.status == "waitlist" else 0
+        position = [w.id for w in events.waitlist(ctx.session, s.event_id)].index(s.id) + 1 if s.status == SignupStatus.WAITLIST else 0
         cards.append(em.my_signup_card(s, ctx.locale, ctx.config, position))
     return [Carousel(alt=ctx.t(N_("My events")), cards=tuple(cards))]
 
@@ -85,7 +86,7 @@ def do_detail(ctx: Ctx, data: dict) -> list[Reply]:
 def do_join(ctx: Ctx, data: dict) -> list[Reply]:
     ev = events.check_open(ctx.session, _event(ctx, data), ctx.resident, ctx.now)
     mine = events.existing(ctx.session, ev.id, ctx.resident)
-    if mine is not None and mine.status in ("going", "waitlist"):
+    if mine is not None and mine.status in (SignupStatus.GOING, SignupStatus.WAITLIST):
         raise events.EventError(N_("You are already signed up for this event."))
     flow = conversations.get("event_signup")
     base = {"event_id": ev.id, "event_ref": refs.ref(ev), "ask_note": "1" if ev.note_question else "0"}
@@ -102,7 +103,7 @@ def do_join(ctx: Ctx, data: dict) -> list[Reply]:
 
 def do_cancel(ctx: Ctx, data: dict) -> list[Reply]:
     signup = buttons.record(ctx, data, "s", Signup)
-    if signup.resident_id != ctx.resident.id or signup.status == "cancelled":
+    if signup.resident_id != ctx.resident.id or signup.status == SignupStatus.CANCELLED:
         raise events.EventError(N_("That sign-up is no longer active."))
     if data.get("sure") != "1":
         return [Question(ctx.t(N_("Cancel your place at “{title}”?"), title=em.text_in(signup.event, ctx.locale, "title")), (
@@ -120,10 +121,10 @@ def do_attendees(ctx: Ctx, data: dict) -> list[Reply]:
     rows = events.attendees(ctx.session, ev.id)
     lines = [ctx.t(N_("Attendees of “{title}”:"), title=ev.title)]
     for s in rows:
-        mark = "" if s.status == "going" else ctx.t(N_(" (waiting)"))
+        mark = "" if s.status == SignupStatus.GOING else ctx.t(N_(" (waiting)"))
         note = f" — {s.note}" if s.note else ""
         lines.append(f"・{s.resident.nickname or '-'} ×{s.party_size}{mark}{note}")
-    going = sum(s.party_size for s in rows if s.status == "going")
+    going = sum(s.party_size for s in rows if s.status == SignupStatus.GOING)
     lines.append(ctx.t(N_("Total going: {people}"), people=em.people(going, ctx.locale)))
     return [Text("\n".join(lines))]
 
@@ -138,7 +139,7 @@ ACTIONS: dict[str, Callable[[Ctx, dict], list[Reply]]] = {
 
 def changed(ctx: Ctx, obj) -> list[Reply]:
     """A button drawn before the event changed (time, place, title): the event as it is now."""
-    if isinstance(obj, Event) and obj.status == "scheduled" and events.may_join(ctx.session, obj, ctx.resident):
+    if isinstance(obj, Event) and obj.status == EventStatus.SCHEDULED and events.may_join(ctx.session, obj, ctx.resident):
         return [card(ctx, obj)]
     return []
 

@@ -10,6 +10,7 @@ from bot.core.models import Membership
 from bot.core.replies import Choice, Question, Reply, Text, postback
 from handlers import features
 from handlers.features import MenuItem
+from bot.core.vocab import Role
 
 
 def _features():
@@ -43,4 +44,4 @@ def item(key: str) -> MenuItem | None:
 
 def _leads(ctx: Ctx) -> bool:
     return ctx.session.scalar(select(Membership.id).where(
-        Membership.resident_id == ctx.resident.id, Membership.role.in_(["leader", "han_leader"])).limit(1)) is not None
+        Membership.resident_id == ctx.resident.id, Membership.role.in_([Role.LEADER, Role.HAN_LEADER])).limit(1)) is not None

@@ -11,6 +11,7 @@ from handlers.context import Ctx
 from bot.core.i18n import N_, keywords, normalize_text
 from bot.core.models import GarbageSubscription, Reminder
 from bot.core.replies import Card, Carousel, Choice, Question, Reply, Text, postback
+from bot.core.vocab import InboundKind
 from conversations import engine
 from handlers import buttons
 from handlers.features import Feature, HelpLine, MenuItem, Word
@@ -53,7 +54,7 @@ ACTIONS = {"list": lambda ctx, data: show(ctx), "new": new, "del": do_delete}
 
 def _rest_after_keyword(ctx: Ctx) -> str | None:
     """「リマインダー 毎週火曜 7:00 燃えるごみ」 → 「毎週火曜 7:00 燃えるごみ」 (None if not that word)."""
-    if ctx.inbound.kind != "message" or ctx.inbound.message_type != "text":
+    if ctx.inbound.kind != InboundKind.MESSAGE or ctx.inbound.message_type != "text":
         return None
     text = (ctx.inbound.text or "").strip()
     for word in sorted(keywords(REMINDERS), key=len, reverse=True):

@@ -16,6 +16,7 @@ import os
 
 from bot.core.db import utcnow
 from bot.delivery.pipeline import Bot
+from bot.core.vocab import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def due_now(bot: Bot) -> dict[str, int]:
         if ann_due:
             with bot.db.session() as s:
                 runs = announcements.fire_due(s, bot.config, now)
-                queueing = queueing or any(r.status == "queueing" for r in runs)
+                queueing = queueing or any(r.status == RunStatus.QUEUEING for r in runs)
             out["announcements"] += len(runs)
             ann_due = bool(runs)
         if rem_due:

@@ -15,6 +15,7 @@ from bot.delivery import outbox
 from bot.core.config import Config
 from bot.core.models import Event, OutboxMessage
 from bot.core.replies import Text
+from bot.core.vocab import EventStatus, SignupStatus
 
 
 def _send(session: Session, config: Config, event: Event, kind: str) -> int:
@@ -24,7 +25,7 @@ def _send(session: Session, config: Config, event: Event, kind: str) -> int:
     n = 0
     for s in events.attendees(session, event.id):
         key = prefix + str(s.resident_id)
-        if s.status != "going" or key in done:
+        if s.status != SignupStatus.GOING or key in done:
             continue
         text = em.reminder(event, s.resident.locale, config, soon=kind == "hour")
         if outbox.to_resident(session, s.resident, [Text(text)], dedupe_key=key):
@@ -39,10 +40,10 @@ def reminders(session: Session, config: Config, now: datetime) -> int:
     if local.hour >= config.event_reminder_hour:
         tomorrow = (local + timedelta(days=1)).date()
         start = datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=tz)
-        for ev in session.scalars(select(Event).where(Event.status == "scheduled", Event.starts_at >= start,
+        for ev in session.scalars(select(Event).where(Event.status == EventStatus.SCHEDULED, Event.starts_at >= start,
                                                       Event.starts_at < start + timedelta(days=1))):
             sent += _send(session, config, ev, "day")
-    for ev in session.scalars(select(Event).where(Event.status == "scheduled", Event.remind_hour_before.is_(True),
+    for ev in session.scalars(select(Event).where(Event.status == EventStatus.SCHEDULED, Event.remind_hour_before.is_(True),
                                                   Event.starts_at > now, Event.starts_at <= now + timedelta(hours=1))):
         sent += _send(session, config, ev, "hour")
     return sent

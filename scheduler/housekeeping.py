@@ -7,6 +7,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.core.models import Announcement, Circular, ConversationState, InboundEvent, Media, OutboxMessage
+from bot.core.vocab import InboxStatus, OutboxStatus
 
 INBOX_KEEP = timedelta(days=7)  # longer than LINE redelivers an event
 # ...and at least a day longer than the webhook accepts an event (WEBHOOK_MAX_EVENT_AGE_SECONDS):
@@ -23,7 +24,7 @@ def inbox_keep(max_event_age_seconds: int = 3600) -> timedelta:
 def tidy(session: Session, now: datetime, retention_days: int = 180, max_event_age_seconds: int = 3600) -> dict[str, int]:
     counts = {}
     counts["inbox"] = session.execute(
-        delete(InboundEvent).where(InboundEvent.status != "pending",
+        delete(InboundEvent).where(InboundEvent.status != InboxStatus.PENDING,
                                    InboundEvent.received_at < now - inbox_keep(max_event_age_seconds))
     ).rowcount or 0
     counts["conversations"] = session.execute(
@@ -32,7 +33,7 @@ def tidy(session: Session, now: datetime, retention_days: int = 180, max_event_a
     # Sent messages keep their status for the figures, not their text or recipients.
     counts["outbox"] = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.status.in_(["sent", "cancelled"]), OutboxMessage.created_at < now - SENT_KEEP)
+        .where(OutboxMessage.status.in_([OutboxStatus.SENT, OutboxStatus.CANCELLED]), OutboxMessage.created_at < now - SENT_KEEP)
         .values(payload=[], recipients=[], reply_token=None)
         .execution_options(synchronize_session=False)
     ).rowcount or 0

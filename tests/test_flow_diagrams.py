@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import conversations
-from bot.replies import Text
+from bot.core.replies import Text
 from conversations.engine import Flow, Step, branch
 
 ROOT = Path(__file__).resolve().parent.parent

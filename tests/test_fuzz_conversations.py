@@ -581,7 +581,6 @@ def answers(w: World, flow: str, step: str):
 def sweep_inputs(flow: str, step: str) -> list[tuple[str, tuple]]:
     """A hostile corpus every step gets, so no step is left to chance (blank text, stickers and odd
     picker values come from the random tests below)."""
-    here = {"f": flow, "s": step}
     return [
         ("mixed", ("text", "🙂 <b>x</b> '; DROP TABLE resident;-- \x07\u200b ＡＢＣ１２３")),
         ("long", ("text", "あ🙂" * 1666)),
@@ -669,7 +668,6 @@ HOSTILE_TYPED = {
 def fallback(w: World, flow: str, step: str, value: Any) -> list[tuple]:
     """How a resident would answer `step` with `value` (the plausible answer) when the hostile
     line was refused: a tap, a date from the picker, taps then “Done”, or typing it."""
-    here = {"f": flow, "s": step}
     options = {o.value for o in w.options[(flow, step)]}
     st_ = FLOWS[flow].steps[step]
     if st_.collect:

@@ -8,6 +8,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from bot.core.config import ROOT
+from bot.core.vocab import OutboxStatus, RecordedBy, RequestStatus, StaffRole
 from bot.wiring import current_bot
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
@@ -116,7 +117,7 @@ def _demo_staff(s) -> str | None:
     if s.scalar(select(StaffAccount.id).limit(1)) is not None:
         return None
     password = secrets.token_urlsafe(9)
-    s.add(StaffAccount(username="demo-staff", display_name="デモ職員", password_hash=hash_password(password), role="staff"))
+    s.add(StaffAccount(username="demo-staff", display_name="デモ職員", password_hash=hash_password(password), role=StaffRole.STAFF))
     return password
 
 
@@ -127,7 +128,7 @@ def outbox_status() -> None:
 
     with current_bot().db.session() as s:
         counts = status_counts(s)
-    for status in ("pending", "sending", "sent", "dead", "cancelled"):
+    for status in OutboxStatus:
         click.echo(f"{status:10} {counts.get(status, 0)}")
 
 
@@ -173,7 +174,7 @@ def aid_record_hours(request_id: int, hours: float) -> None:
         if helper is None:
             raise click.ClickException(f"request {request_id} is not matched with a helper")
         try:
-            timebank.record_hours(s, req, helper, round(hours * 60), recorded_by="staff", now=utcnow())
+            timebank.record_hours(s, req, helper, round(hours * 60), recorded_by=RecordedBy.STAFF, now=utcnow())
         except timebank.LedgerError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"recorded {timebank.format_minutes(round(hours * 60))} hours for request {request_id}")
@@ -190,7 +191,7 @@ def aid_close(request_id: int) -> None:
         req = mutual_aid.get_request(s, request_id)
         if req is None:
             raise click.ClickException(f"no request {request_id}")
-        req.status, req.closed_at = "closed", utcnow()
+        req.status, req.closed_at = RequestStatus.CLOSED, utcnow()
     click.echo(f"request {request_id} closed")
 
 

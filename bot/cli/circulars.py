@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
+from bot.core.vocab import CircularQuestion, ReadPer, Role
 from bot.wiring import current_bot
 
 circulars_cli = AppGroup("circulars", help="Electronic circulars (回覧板).")
@@ -62,7 +63,7 @@ def members(code):
 @circulars_cli.command("role")
 @click.option("--association", "code", required=True, help="the association's join code")
 @click.option("--member", "member_id", type=int, required=True, help="the member number from `members`")
-@click.argument("role", type=click.Choice(["leader", "han_leader", "member"]))
+@click.argument("role", type=click.Choice([Role.LEADER.value, Role.HAN_LEADER.value, Role.MEMBER.value]))
 def role(code, member_id, role):
     """Make a member the association's leader (会長), a 班長, or a plain member."""
     with current_bot().db.session() as s:
@@ -103,7 +104,7 @@ def _member(s, code: str, member_id: int):
 
 @circulars_cli.command("read-per")
 @click.option("--association", "code", required=True, help="the association's join code")
-@click.argument("mode", type=click.Choice(["household", "member"]))
+@click.argument("mode", type=click.Choice([e.value for e in ReadPer]))
 def read_per(code, mode):
     """Count a circular as read per household (any member confirms) or per member."""
     with current_bot().db.session() as s:
@@ -145,7 +146,7 @@ def send(codes, all_associations, title, body, link, deadline, question, han, tr
     if link and not link.startswith(("https://", "http://")):
         raise click.BadParameter("--link must start with https://")
     kind, _, rest = question.partition(":")
-    if kind not in ("none", "attendance", "choices") or (kind == "choices" and not rest):
+    if kind not in (CircularQuestion.NONE, CircularQuestion.ATTENDANCE, CircularQuestion.CHOICES) or (kind == CircularQuestion.CHOICES and not rest):
         raise click.BadParameter("--question takes none, attendance or choices:A,B")
     tr = json.loads(translations.read_text(encoding="utf-8")) if translations else {}
     when = timefmt.parse_local(deadline, bot.config.tz_name) if deadline else None

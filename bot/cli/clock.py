@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup, with_appcontext
+from bot.core.vocab import RuleKind
 from bot.wiring import current_bot
 
 
@@ -54,7 +55,7 @@ def announce_cmd(text, translation_opts, translations, link, image, at, every, t
             rule, _ = parse(f"{every} _", now, tz)
         except ParseError as exc:
             raise click.BadParameter(f"--every: {exc.reason}") from None
-        if rule.kind == "once":
+        if rule.kind == RuleKind.ONCE:
             raise click.BadParameter("--every needs a repeating time (毎週…, 毎月…, every day …); use --at for once")
     raw = image.read_bytes() if image else None
     with bot.db.read() as s:  # counting a city takes a while: no write lock meanwhile

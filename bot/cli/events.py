@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
+from bot.core.vocab import Audience, SignupStatus
 from bot.wiring import current_bot
 
 events_cli = AppGroup("events", help="Community events, for the center's staff.")
@@ -63,12 +64,12 @@ def create(title, starts, ends, place, description, capacity, deadline, audience
     with bot.db.session() as s:
         kind, _, value = audience.partition(":")
         if kind == "area":
-            ev.audience, ev.audience_areas = "areas", [c for c in value.split(",") if c]
+            ev.audience, ev.audience_areas = Audience.AREAS, [c for c in value.split(",") if c]
         elif kind == "association":
             assoc = find_association_by_code(s, value)
             if assoc is None:
                 raise click.BadParameter(f"no association with join code {value}")
-            ev.audience, ev.association_id = "association", assoc.id
+            ev.audience, ev.association_id = Audience.ASSOCIATION, assoc.id
             ev.organizer = ev.organizer or assoc.name
         elif kind != "all":
             raise click.BadParameter("--to takes all, area:CODE or association:JOIN-CODE")
@@ -104,7 +105,7 @@ def attendees(event_id, csv_path):
         ev = events.get_event(s, event_id)
         if ev is None:
             raise click.ClickException(f"no event {event_id}")
-        rows = [(a.resident.nickname or "-", a.party_size, "参加" if a.status == "going" else "キャンセル待ち", a.note or "")
+        rows = [(a.resident.nickname or "-", a.party_size, "参加" if a.status == SignupStatus.GOING else "キャンセル待ち", a.note or "")
                 for a in events.attendees(s, event_id)]
     if csv_path:
         from bot.core import csvout

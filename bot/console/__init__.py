@@ -26,11 +26,12 @@ from typing import Any, Callable
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 
 from bot.core.config import ROOT
+from bot.core.vocab import PrincipalKind, Role, StaffRole
 from bot.wiring import current_bot
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 CONSOLE_LOCALES = {"ja": "日本語", "en": "English"}
-ROLES = ("staff", "leader", "han_leader")
+ROLES = (StaffRole.STAFF, StaffRole.LEADER, StaffRole.HAN_LEADER)
 
 
 @dataclass
@@ -49,7 +50,7 @@ class Principal:
 
     @property
     def is_staff(self) -> bool:
-        return self.role == "staff"
+        return self.role == StaffRole.STAFF
 
     def sees_association(self, association_id: int) -> bool:
         return self.is_staff or association_id in self.scope
@@ -98,13 +99,13 @@ def _principal(s, who: dict, record) -> Principal | None:
 
     from bot.core.models import Household, Membership, Resident, StaffAccount
 
-    if who.get("kind") == "staff":
+    if who.get("kind") == PrincipalKind.STAFF:
         acct = s.get(StaffAccount, who.get("id"))
         if acct is None or record.staff_account_id != acct.id or not acct.active \
                 or who.get("epoch", 0) != acct.session_epoch:
             return None  # disabled, or its password changed since this session signed in
         scope = {acct.association_id: acct.han} if acct.association_id else {}
-        return Principal("staff", acct.id, acct.display_name, acct.role, acct.locale, scope)
+        return Principal(PrincipalKind.STAFF, acct.id, acct.display_name, acct.role, acct.locale, scope)
     resident = s.get(Resident, who.get("id"))
     if resident is None or record.resident_id != resident.id or not resident.onboarded:
         return None
@@ -113,16 +114,16 @@ def _principal(s, who: dict, record) -> Principal | None:
     for assoc_id, r, han in s.execute(
             select(Membership.association_id, Membership.role, Household.han)
             .outerjoin(Household, Household.id == Membership.household_id)
-            .where(Membership.resident_id == resident.id, Membership.role.in_(["leader", "han_leader"]))):
-        if r == "leader":
-            scope[assoc_id], role = None, "leader"
+            .where(Membership.resident_id == resident.id, Membership.role.in_([Role.LEADER, Role.HAN_LEADER]))):
+        if r == Role.LEADER:
+            scope[assoc_id], role = None, StaffRole.LEADER
         elif han:
             scope.setdefault(assoc_id, han)
-            role = role or "han_leader"
+            role = role or StaffRole.HAN_LEADER
     if not scope:
         return None  # no longer a leader
     locale = resident.locale if resident.locale in CONSOLE_LOCALES else "ja"
-    return Principal("resident", resident.id, resident.nickname or "?", role or "han_leader",
+    return Principal(PrincipalKind.RESIDENT, resident.id, resident.nickname or "?", role or StaffRole.HAN_LEADER,
                      session.get("console_locale", locale), scope)
 
 
@@ -173,7 +174,7 @@ def cN_(msgid: str) -> str:
     return msgid
 
 
-ROLE_NAMES = {"staff": cN_("Center staff"), "leader": cN_("Association leader"), "han_leader": cN_("Block leader")}
+ROLE_NAMES = {StaffRole.STAFF: cN_("Center staff"), StaffRole.LEADER: cN_("Association leader"), StaffRole.HAN_LEADER: cN_("Block leader")}
 
 
 def ct(msgid: str, /, **named: Any) -> str:
@@ -206,15 +207,15 @@ def nav() -> list[tuple[str, str]]:
 
 # (endpoint, label msgid, roles) in the menu; pages register themselves below
 NAV: list[tuple[str, str, tuple[str, ...]]] = [
-    ("console.announcements", cN_("Announcements"), ("staff",)),
+    ("console.announcements", cN_("Announcements"), (StaffRole.STAFF,)),
     ("console.circulars", cN_("Circulars"), ROLES),
-    ("console.circular_roster", cN_("Households and block leaders"), ("staff", "leader")),
-    ("console.events", cN_("Events"), ("staff", "leader")),
-    ("console.aid", cN_("Mutual aid"), ("staff",)),
-    ("console.residents", cN_("Residents"), ("staff", "leader")),
-    ("console.dead_letters", cN_("Failed messages"), ("staff",)),
-    ("console.audit_log", cN_("Audit log"), ("staff",)),
-    ("console.accounts", cN_("Accounts"), ("staff",)),
+    ("console.circular_roster", cN_("Households and block leaders"), (StaffRole.STAFF, StaffRole.LEADER)),
+    ("console.events", cN_("Events"), (StaffRole.STAFF, StaffRole.LEADER)),
+    ("console.aid", cN_("Mutual aid"), (StaffRole.STAFF,)),
+    ("console.residents", cN_("Residents"), (StaffRole.STAFF, StaffRole.LEADER)),
+    ("console.dead_letters", cN_("Failed messages"), (StaffRole.STAFF,)),
+    ("console.audit_log", cN_("Audit log"), (StaffRole.STAFF,)),
+    ("console.accounts", cN_("Accounts"), (StaffRole.STAFF,)),
 ]
 
 

@@ -15,6 +15,7 @@ from bot.console.auth import end_sessions
 from bot.console.events import form_int, show
 from bot.core.db import utcnow
 from bot.core.models import Association, StaffAccount
+from bot.core.vocab import PrincipalKind, StaffRole
 
 PASSWORD_MIN = passwords.MIN_LENGTH
 PASSWORD_MAX = passwords.MAX_LENGTH
@@ -30,15 +31,15 @@ def _page(errors: list[str] | None = None, form: dict | None = None, status: int
                  "association": names.get(a.association_id, "—") if a.association_id else "—", "han": a.han or "—",
                  "active": a.active, "locked": bool(a.locked_until and a.locked_until > now),
                  "last_login": show(a.last_login_at) if a.last_login_at else ct("Never"), "locale": a.locale,
-                 "me": a.id == current().id and current().kind == "staff"}
+                 "me": a.id == current().id and current().kind == PrincipalKind.STAFF}
                 for a in s.scalars(select(StaffAccount).order_by(StaffAccount.role, StaffAccount.username))]
-    form = form or {"username": "", "name": "", "role": "leader", "association_id": None, "han": "", "locale": "ja"}
+    form = form or {"username": "", "name": "", "role": StaffRole.LEADER, "association_id": None, "han": "", "locale": "ja"}
     return render_template("console/accounts.html", rows=rows, associations=associations, form=form,
                            errors=errors or [], locales=CONSOLE_LOCALES, roles=ROLES, password_min=PASSWORD_MIN), status
 
 
 @bp.get("/accounts")
-@require("staff")
+@require(StaffRole.STAFF)
 def accounts():
     return _page()
 
@@ -49,7 +50,7 @@ def _password_problem(password: str, username: str | None = None) -> str | None:
 
 
 @bp.post("/accounts")
-@require("staff")
+@require(StaffRole.STAFF)
 def account_create():
     from bot.console.auth import hash_password
 
@@ -67,7 +68,7 @@ def account_create():
         errors.append(ct("Choose the role."))
     if form["locale"] not in CONSOLE_LOCALES:
         errors.append(ct("Choose the language of the console."))
-    if form["role"] == "han_leader" and not form["han"]:
+    if form["role"] == StaffRole.HAN_LEADER and not form["han"]:
         errors.append(ct("A block leader needs their block (班)."))
     if len(form["han"]) > 30:
         errors.append(ct("Block (班): at most 30 characters."))
@@ -77,17 +78,17 @@ def account_create():
     with bot().db.read() as s:
         assoc_ok = bool(form["association_id"] and s.get(Association, form["association_id"]) is not None)
         taken = s.scalar(select(StaffAccount.id).where(StaffAccount.username == form["username"])) is not None
-    if form["role"] in ("leader", "han_leader") and not assoc_ok:
+    if form["role"] in (StaffRole.LEADER, StaffRole.HAN_LEADER) and not assoc_ok:
         errors.append(ct("An association's leader or block leader needs their association."))
     if taken:
         errors.append(ct("The user name {name} is taken already.", name=form["username"]))
     if not errors:
-        staff = form["role"] == "staff"
+        staff = form["role"] == StaffRole.STAFF
         hashed = hash_password(password)  # (slow on purpose: outside the write transaction)
         with bot().db.session() as s:
             acct = StaffAccount(username=form["username"], display_name=form["name"], password_hash=hashed,
                                 role=form["role"], association_id=None if staff else form["association_id"],
-                                han=form["han"] if form["role"] == "han_leader" else None, locale=form["locale"],
+                                han=form["han"] if form["role"] == StaffRole.HAN_LEADER else None, locale=form["locale"],
                                 created_at=utcnow())
             s.add(acct)
             s.flush()
@@ -101,7 +102,7 @@ def account_create():
 
 
 @bp.post("/accounts/<int:account_id>/active")
-@require("staff")
+@require(StaffRole.STAFF)
 def account_active(account_id: int):
     active = request.form.get("active") == "1"
     with bot().db.session() as s:
@@ -109,7 +110,7 @@ def account_active(account_id: int):
         if acct is None:
             flash(ct("That account was not found."), "error")
             return redirect(url_for("console.accounts"))
-        if not active and current().kind == "staff" and acct.id == current().id:
+        if not active and current().kind == PrincipalKind.STAFF and acct.id == current().id:
             flash(ct("You cannot disable your own account."), "error")
             return redirect(url_for("console.accounts"))
         username = acct.username
@@ -126,7 +127,7 @@ def account_active(account_id: int):
 
 
 @bp.post("/accounts/<int:account_id>/password")
-@require("staff")
+@require(StaffRole.STAFF)
 def account_password(account_id: int):
     """A new password for an account: its sessions elsewhere end (someone who knew the old one
     is signed out); when it is the signed-in person's own account, this session stays."""
@@ -148,7 +149,7 @@ def account_password(account_id: int):
         acct.password_hash, acct.failed_logins, acct.locked_until = hashed, 0, None
         end_sessions(acct, except_this_one=True)
         username = acct.username
-        mine = current().kind == "staff" and acct.id == current().id
+        mine = current().kind == PrincipalKind.STAFF and acct.id == current().id
         audit(s, "reset_password", f"account:{username}", sessions_ended=True)
     if mine:
         flash(ct("Your password has been changed. Your other sessions have ended; this one stays signed in."), "ok")

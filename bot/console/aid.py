@@ -13,11 +13,12 @@ from bot.console import audit, bot, bp, cN_, console_locale, ct, require
 from bot.console.events import show
 from bot.core.db import utcnow
 from bot.core.models import HelpOffer, HelpRequest, LedgerTransfer, RelayMessage, Resident
+from bot.core.vocab import RecordedBy, RequestStatus, StaffRole
 
-STATUSES = {"open": cN_("Open: looking for a helper"), "matched": cN_("Matched with a helper"),
-            "done": cN_("Done: helped"), "closed": cN_("Closed"),
-            "cancelled": cN_("Cancelled by the resident"), "hidden": cN_("Hidden after reports")}
-CLOSABLE = ("open", "matched", "hidden")
+STATUSES = {RequestStatus.OPEN: cN_("Open: looking for a helper"), RequestStatus.MATCHED: cN_("Matched with a helper"),
+            RequestStatus.DONE: cN_("Done: helped"), RequestStatus.CLOSED: cN_("Closed"),
+            RequestStatus.CANCELLED: cN_("Cancelled by the resident"), RequestStatus.HIDDEN: cN_("Hidden after reports")}
+CLOSABLE = (RequestStatus.OPEN, RequestStatus.MATCHED, RequestStatus.HIDDEN)
 
 
 def _category(code: str) -> str:
@@ -45,15 +46,15 @@ def _requests(s, stmt) -> list[dict]:
             "area": req.area.name(console_locale()) if req.area else "—",
             "requester": req.requester.nickname or "-", "anonymous": req.anonymous,
             "status": req.status, "status_label": ct(STATUSES.get(req.status, req.status)),
-            "helper": helper_name if req.status in ("matched", "done") else None,
+            "helper": helper_name if req.status in (RequestStatus.MATCHED, RequestStatus.DONE) else None,
             "hours": format_minutes(minutes) if minutes else None, "reports": req.report_count,
-            "closable": req.status in CLOSABLE, "hours_due": req.status == "matched" and not minutes,
+            "closable": req.status in CLOSABLE, "hours_due": req.status == RequestStatus.MATCHED and not minutes,
         })
     return out
 
 
 @bp.get("/aid")
-@require("staff")
+@require(StaffRole.STAFF)
 def aid():
     with bot().db.read() as s:
         reported = _requests(s, select(HelpRequest).where(HelpRequest.report_count > 0)
@@ -73,7 +74,7 @@ def aid():
 
 
 @bp.post("/aid/requests/<int:request_id>/close")
-@require("staff")
+@require(StaffRole.STAFF)
 def aid_close(request_id: int):
     from bot.services import mutual_aid
     with bot().db.session() as s:
@@ -85,7 +86,7 @@ def aid_close(request_id: int):
             flash(ct("Request {id} is already finished.", id=request_id), "error")
             return redirect(url_for("console.aid"))
         before = req.status
-        req.status, req.closed_at = "closed", utcnow()
+        req.status, req.closed_at = RequestStatus.CLOSED, utcnow()
         mutual_aid.cancel_pending_notices(s, req.id)  # helpers not yet told are not told
         closed_offers = len(mutual_aid.close_offers(s, req.id))
         audit(s, "close_request", f"request:{req.id}", was=before, offers_closed=closed_offers)
@@ -94,7 +95,7 @@ def aid_close(request_id: int):
 
 
 @bp.post("/aid/requests/<int:request_id>/hours")
-@require("staff")
+@require(StaffRole.STAFF)
 def aid_hours(request_id: int):
     from bot.services import mutual_aid, timebank
     try:
@@ -115,7 +116,7 @@ def aid_hours(request_id: int):
             flash(ct("Request {id} is not matched with a helper.", id=request_id), "error")
             return redirect(url_for("console.aid"))
         try:
-            timebank.record_hours(s, req, helper, minutes, recorded_by="staff", now=utcnow())
+            timebank.record_hours(s, req, helper, minutes, recorded_by=RecordedBy.STAFF, now=utcnow())
         except timebank.LedgerError:
             flash(ct("Hours were already recorded for request {id}.", id=request_id), "error")
             return redirect(url_for("console.aid"))

@@ -25,6 +25,7 @@ from bot.core.db import utcnow
 from bot.core.i18n import LANGUAGES, t
 from bot.core.models import Announcement, Area, Association, AuditEntry, Media, StaffAccount
 from bot.core.recurrence import ParseError, Rule, describe, next_after, parse
+from bot.core.vocab import AnnouncementStatus, OutboxStatus, PrincipalKind, RuleKind, RunStatus, SendMethod, StaffRole
 
 OTHER_LANGUAGES = [loc for loc in LANGUAGES if loc != "ja"]
 WHEN = ("now", "at", "repeat")
@@ -34,12 +35,13 @@ MAX_LINK = 500  # Announcement.link_url
 HISTORY_LIMIT = 50
 FORM_MARGIN = 200_000  # bytes a compose form takes beside its photo
 
-STATUS_NAMES = {"scheduled": cN_("Scheduled"), "done": cN_("Done"), "cancelled": cN_("Cancelled")}
-RUN_NAMES = {"queueing": cN_("Being sent (queued in parts)"), "queued": cN_("Sent out"),
-             "missed": cN_("Missed (the clock was not running)")}
-METHOD_NAMES = {"broadcast": cN_("Broadcast"), "multicast": cN_("Multicast"), "push": cN_("One by one")}
-DELIVERY_NAMES = (("sent", cN_("Sent")), ("pending", cN_("Waiting")), ("dead", cN_("Failed")),
-                  ("cancelled", cN_("Cancelled")))
+STATUS_NAMES = {AnnouncementStatus.SCHEDULED: cN_("Scheduled"), AnnouncementStatus.DONE: cN_("Done"),
+                AnnouncementStatus.CANCELLED: cN_("Cancelled")}
+RUN_NAMES = {RunStatus.QUEUEING: cN_("Being sent (queued in parts)"), RunStatus.QUEUED: cN_("Sent out"),
+             RunStatus.MISSED: cN_("Missed (the clock was not running)")}
+METHOD_NAMES = {SendMethod.BROADCAST: cN_("Broadcast"), SendMethod.MULTICAST: cN_("Multicast"), SendMethod.PUSH: cN_("One by one")}
+DELIVERY_NAMES = ((OutboxStatus.SENT, cN_("Sent")), (OutboxStatus.PENDING, cN_("Waiting")), (OutboxStatus.DEAD, cN_("Failed")),
+                  (OutboxStatus.CANCELLED, cN_("Cancelled")))
 KIND_NAMES = {"areas": cN_("Areas"), "associations": cN_("Associations"), "languages": cN_("Languages"),
               "topics": cN_("Topics")}
 
@@ -190,7 +192,7 @@ def check(s, d: Draft, now: datetime) -> tuple[Checked | None, dict[str, str]]:
             except ParseError as exc:
                 errors["repeat"] = t(loc, exc.reason)
             else:
-                nxt = next_after(rule, now, tz) if rule.kind != "once" else None
+                nxt = next_after(rule, now, tz) if rule.kind != RuleKind.ONCE else None
                 if nxt is None:
                     rule = None
                     errors["repeat"] = ct("That is a single time, not a repeating one: choose “At a date and time” for it.")
@@ -287,7 +289,7 @@ def preview_page(d: Draft, ok: Checked, errors: dict[str, str] | None = None, st
 # -- the pages --------------------------------------------------------------------------------
 
 @bp.get("/announcements")
-@require("staff")
+@require(StaffRole.STAFF)
 def announcements():
     loc = console_locale()
     tz = bot().config.tz_name
@@ -302,7 +304,7 @@ def announcements():
                 except ValueError:
                     rule = "?"
             delivery = dict(status)
-            delivery["pending"] = delivery.get("pending", 0) + delivery.pop("sending", 0)
+            delivery[OutboxStatus.PENDING] = delivery.get(OutboxStatus.PENDING, 0) + delivery.pop(OutboxStatus.SENDING, 0)
             items.append({
                 "id": ann.id, "text": ann.text, "status": ann.status, "urgent": ann.urgent,
                 "next": timefmt.show(ann.next_fire_at, loc, tz) if ann.next_fire_at else None,
@@ -314,20 +316,20 @@ def announcements():
                 "runs": [{"time": timefmt.show(r.fire_time, loc, tz), "status": r.status, "recipients": r.recipients,
                           "digested": r.digested, "calls": r.calls, "method": r.method} for r in runs],
                 "delivery": [(label, delivery.get(key, 0)) for key, label in DELIVERY_NAMES
-                             if key != "cancelled" or delivery.get(key)],
+                             if key != OutboxStatus.CANCELLED or delivery.get(key)],
             })
     return render_template("console/announcements.html", items=items, status_names=STATUS_NAMES,
                            run_names=RUN_NAMES, method_names=METHOD_NAMES)
 
 
 @bp.get("/announcements/new")
-@require("staff")
+@require(StaffRole.STAFF)
 def announcement_new():
     return compose_page(Draft(key=secrets.token_urlsafe(16)))
 
 
 @bp.post("/announcements/new")
-@require("staff")
+@require(StaffRole.STAFF)
 def announcement_preview():
     """Check the form; show it again with its errors, or show the preview (nothing is sent)."""
     d = Draft.from_form(request.form)
@@ -342,7 +344,7 @@ def announcement_preview():
 
 
 @bp.post("/announcements/confirm")
-@require("staff")
+@require(StaffRole.STAFF)
 def announcement_confirm():
     """From the preview: back to editing, or create the announcement."""
     d = Draft.from_form(request.form)
@@ -361,7 +363,7 @@ def announcement_confirm():
     tz = bot().config.tz_name
     try:
         with bot().db.session() as s:
-            if p.kind == "staff":
+            if p.kind == PrincipalKind.STAFF:
                 username = s.scalar(select(StaffAccount.username).where(StaffAccount.id == p.id))
                 created_by = f"staff:{username}" if username else p.actor
             done = _already_sent(s, p.actor, d.key, now)
@@ -400,7 +402,7 @@ def _already_sent(s, actor: str, key: str, now: datetime) -> int | None:
 
 
 @bp.get("/announcements/count")
-@require("staff")
+@require(StaffRole.STAFF)
 def announcement_count():
     """How many residents an audience reaches, by language (the compose form's live count)."""
     d = Draft.from_form(request.args)
@@ -417,7 +419,7 @@ def announcement_count():
 
 
 @bp.post("/announcements/<int:announcement_id>/cancel")
-@require("staff")
+@require(StaffRole.STAFF)
 def announcement_cancel(announcement_id: int):
     with bot().db.session() as s:
         ann = s.get(Announcement, announcement_id)

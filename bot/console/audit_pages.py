@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from bot.console import bot, bp, ct, require
 from bot.console.events import show
 from bot.core.models import AuditEntry, Resident, StaffAccount
+from bot.core.vocab import PrincipalKind, StaffRole
 
 PER_PAGE = 50
 
@@ -20,7 +21,7 @@ def _names(s, actors: list[str]) -> dict[str, str]:
     for a in actors:
         kind, _, ident = a.partition(":")
         if ident.isdigit():
-            (staff_ids if kind == "staff" else resident_ids if kind == "resident" else set()).add(int(ident))
+            (staff_ids if kind == PrincipalKind.STAFF else resident_ids if kind == PrincipalKind.RESIDENT else set()).add(int(ident))
     names = {}
     if staff_ids:
         for i, username, display in s.execute(select(StaffAccount.id, StaffAccount.username, StaffAccount.display_name)
@@ -40,7 +41,7 @@ def _detail(detail: dict | None) -> str:
 
 
 @bp.get("/audit")
-@require("staff")
+@require(StaffRole.STAFF)
 def audit_log():
     actor = (request.args.get("actor") or "").strip()[:80]
     action = (request.args.get("action") or "").strip()[:60]

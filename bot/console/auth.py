@@ -28,6 +28,7 @@ from bot.console import CONSOLE_LOCALES, audit, bot, bp, ct, current
 from bot.services import console_sessions as sessions
 from bot.core.db import utcnow
 from bot.core.models import ConsoleLink, LoginFailure, Resident, StaffAccount
+from bot.core.vocab import PrincipalKind
 
 FREE_FAILURES = 3  # wrong passwords for an account before each new try must wait …
 FIRST_DELAY = timedelta(seconds=1)  # … 1 s, then 2 s, 4 s …
@@ -56,7 +57,7 @@ def end_sessions(acct: StaffAccount, *, except_this_one: bool = False) -> None:
     keep = None
     if except_this_one and has_request_context():
         who = session.get("console") or {}
-        if who.get("kind") == "staff" and who.get("id") == acct.id:
+        if who.get("kind") == PrincipalKind.STAFF and who.get("id") == acct.id:
             session["console"] = {**who, "epoch": acct.session_epoch}
             keep = who.get("sid")
     s = object_session(acct)
@@ -127,7 +128,7 @@ def login_post():
         acct.locked_until = None
         acct.last_login_at = now
         sessions.end(s, (session.get("console") or {}).get("sid"), now)  # whoever was signed in here before
-        who = {"kind": "staff", "id": acct.id, "epoch": acct.session_epoch,
+        who = {"kind": PrincipalKind.STAFF, "id": acct.id, "epoch": acct.session_epoch,
                "sid": sessions.start(s, account_id=acct.id, now=now)}
         locale, name = acct.locale, acct.username
     session.clear()
@@ -210,7 +211,7 @@ def link_post(token: str):
         sid = sessions.start(s, resident_id=resident_id, now=now)
     session.clear()
     session.permanent = True
-    session["console"] = {"kind": "resident", "id": resident_id, "sid": sid}
+    session["console"] = {"kind": PrincipalKind.RESIDENT, "id": resident_id, "sid": sid}
     from flask import g
 
     g.pop("principal", None)

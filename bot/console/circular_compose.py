@@ -29,9 +29,11 @@ from bot.console.circulars import _when, led_associations
 from bot.core.db import utcnow
 from bot.core.i18n import LANGUAGES, t
 from bot.core.models import Association, Circular, Household, Media
+from bot.core.vocab import CircularQuestion, PrincipalKind, StaffRole
 
-QUESTIONS = (("none", cN_("No question")), ("attendance", cN_("Attendance (attending / not attending / not sure)")),
-             ("choices", cN_("Own choices")))
+QUESTIONS = ((CircularQuestion.NONE, cN_("No question")),
+             (CircularQuestion.ATTENDANCE, cN_("Attendance (attending / not attending / not sure)")),
+             (CircularQuestion.CHOICES, cN_("Own choices")))
 MAX_REMIND_DAYS = 14
 TITLE_MAX = 100  # Circular.title; the LINE flow's limits
 BODY_MAX = 2000
@@ -49,7 +51,7 @@ def _hans(s: Session, assoc_ids: list[int]) -> dict[int, list[str]]:
 
 
 def _empty_form() -> dict:
-    return {"title": "", "body": "", "link": "", "question": "none", "choices": "", "deadline": "",
+    return {"title": "", "body": "", "link": "", "question": CircularQuestion.NONE, "choices": "", "deadline": "",
             "audience": "whole", "han": "", "associations": [], "all_associations": False,
             "remind_days": "1", "public_answers": False, "photo_token": "", "translations": {}}
 
@@ -67,7 +69,7 @@ def _raw_form() -> dict:
             translations[loc] = tr
     return {
         "title": f.get("title", ""), "body": f.get("body", ""), "link": f.get("link", "").strip(),
-        "question": f.get("question", "none"), "choices": f.get("choices", ""), "deadline": f.get("deadline", "").strip(),
+        "question": f.get("question", CircularQuestion.NONE), "choices": f.get("choices", ""), "deadline": f.get("deadline", "").strip(),
         "audience": f.get("audience", "whole"), "han": f.get("han", ""),
         "associations": f.getlist("association"), "all_associations": f.get("all_associations") == "1",
         "remind_days": f.get("remind_days", "1").strip(), "public_answers": f.get("public_answers") == "1",
@@ -134,9 +136,9 @@ def validate(s: Session, raw: dict) -> tuple[dict, dict[str, str]]:
         clean["image_id"] = s.scalar(select(Media.id).where(Media.token == raw["photo_token"]))
         if clean["image_id"] is None:
             errors["photo"] = ct("The photo is no longer available. Please attach it again.")
-    clean["question"] = raw["question"] if raw["question"] in dict(QUESTIONS) else "none"
+    clean["question"] = raw["question"] if raw["question"] in dict(QUESTIONS) else CircularQuestion.NONE
     clean["choices"] = []
-    if clean["question"] == "choices":
+    if clean["question"] == CircularQuestion.CHOICES:
         clean["choices"] = check("choices", accept_choices, raw["choices"]) or []
     clean["deadline"] = None
     if raw["deadline"]:
@@ -239,7 +241,7 @@ def _preview_page(s: Session, raw: dict, clean: dict):
 
 
 @bp.route("/circulars/new", methods=["GET", "POST"])
-@require("staff", "leader")
+@require(StaffRole.STAFF, StaffRole.LEADER)
 def circular_new():
     config = bot().config
     with bot().db.read() as s:
@@ -271,7 +273,7 @@ def circular_new():
         now = utcnow()
         for aid in clean["targets"]:
             circ = _draft(clean, aid)
-            circ.created_by_id = p.id if p.kind == "resident" else None
+            circ.created_by_id = p.id if p.kind == PrincipalKind.RESIDENT else None
             circ.created_at = now
             s.add(circ)
             s.flush()

@@ -21,7 +21,6 @@ from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from bot.services import circulars
-
 from bot.core import timefmt
 from bot.console import audit, bot, bp, console_locale, ct, current, require
 from bot.services import console_sessions as sessions
@@ -29,6 +28,7 @@ from bot.web import circular_page
 from bot.core.db import utcnow
 from bot.core.i18n import LANGUAGES, t
 from bot.core.models import Association, Circular, Household, Membership, Resident
+from bot.core.vocab import Role, StaffRole
 
 PER_PAGE = 30
 
@@ -156,7 +156,7 @@ def circular(circular_id: int):
 
 
 @bp.post("/circulars/<int:circular_id>/remind")
-@require("staff", "leader")
+@require(StaffRole.STAFF, StaffRole.LEADER)
 def circular_remind(circular_id: int):
     config = bot().config
     with bot().db.session() as s:
@@ -305,7 +305,7 @@ def _roster_association(s: Session, value) -> int:
 
 
 @bp.get("/circulars/roster")
-@require("staff", "leader")
+@require(StaffRole.STAFF, StaffRole.LEADER)
 def circular_roster():
     with bot().db.read() as s:
         assoc_id = _roster_association(s, request.args.get("association"))
@@ -317,7 +317,7 @@ def circular_roster():
 
 
 @bp.post("/circulars/roster")
-@require("staff", "leader")
+@require(StaffRole.STAFF, StaffRole.LEADER)
 def circular_roster_post():
     from conversations import common
     from conversations.engine import Answer, Invalid
@@ -377,10 +377,10 @@ def circular_roster_post():
             m = member()
             name = s.scalar(select(Resident.nickname).where(Resident.id == m.resident_id)) or "?"
             make = request.form.get("make") == "yes"
-            if m.role == "leader":
+            if m.role == Role.LEADER:
                 flash(ct("{name} is the association's leader; their role stays.", name=name), "error")
             else:
-                was, m.role = m.role, "han_leader" if make else "member"
+                was, m.role = m.role, Role.HAN_LEADER if make else Role.MEMBER
                 sessions.role_changed(s, m.resident_id, was, m.role)
                 audit(s, "set_han_leader" if make else "unset_han_leader", f"membership:{m.id}")
                 if make and m.household_id is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
+from bot.core.vocab import StaffRole
 from bot.wiring import current_bot
 
 staff_cli = AppGroup("staff", help="Console accounts for center staff and association leaders.")
@@ -12,7 +13,7 @@ staff_cli = AppGroup("staff", help="Console accounts for center staff and associ
 @staff_cli.command("create")
 @click.argument("username")
 @click.option("--name", "display_name", help="the name shown in the console (default: the user name)")
-@click.option("--role", type=click.Choice(["staff", "leader", "han_leader"]), default="staff", show_default=True)
+@click.option("--role", type=click.Choice([e.value for e in StaffRole]), default=StaffRole.STAFF.value, show_default=True)
 @click.option("--association", "code", help="join code (for leaders and 班長)")
 @click.option("--han", help="the 班 (for 班長)")
 @click.option("--locale", type=click.Choice(["ja", "en"]), default="ja", show_default=True)
@@ -28,9 +29,9 @@ def create(username, display_name, role, code, han, locale, password):
         raise click.BadParameter(passwords.english(password, username), param_hint="--password")
     with current_bot().db.session() as s:
         assoc = find_association_by_code(s, code) if code else None
-        if role != "staff" and assoc is None:
+        if role != StaffRole.STAFF and assoc is None:
             raise click.BadParameter("leaders and 班長 need --association JOIN-CODE")
-        if role == "han_leader" and not han:
+        if role == StaffRole.HAN_LEADER and not han:
             raise click.BadParameter("a 班長 needs --han")
         if s.scalar(select(StaffAccount.id).where(StaffAccount.username == username)):
             raise click.BadParameter(f"{username} exists already")

@@ -13,6 +13,7 @@ from bot.console import bot, bp, current, require
 from bot.core.db import utcnow
 from bot.core.i18n import LANGUAGES
 from bot.core.models import Area, Association, Circular, Membership, OutboxMessage, Resident
+from bot.core.vocab import Channel, OutboxKind, OutboxStatus, RunStatus
 
 
 def figures(s, config) -> dict:
@@ -32,12 +33,12 @@ def figures(s, config) -> dict:
     # Messages that count against LINE's monthly quota: pushes and multicasts (one per
     # recipient) and broadcasts (one per friend); replies are free.
     # Counted in the database: a city's month may hold thousands of multicasts of 500 ids.
-    this_month = (OutboxMessage.status == "sent", OutboxMessage.channel == "line",
+    this_month = (OutboxMessage.status == OutboxStatus.SENT, OutboxMessage.channel == Channel.LINE,
                   OutboxMessage.sent_at >= month_start.astimezone(now.tzinfo))
     broadcasts = s.scalar(select(func.count()).select_from(OutboxMessage).where(
-        *this_month, OutboxMessage.kind == "broadcast")) or 0
+        *this_month, OutboxMessage.kind == OutboxKind.BROADCAST)) or 0
     people = s.scalar(select(func.coalesce(func.sum(func.json_array_length(OutboxMessage.recipients)), 0)).where(
-        *this_month, OutboxMessage.kind == "push", OutboxMessage.reply_token.is_(None))) or 0
+        *this_month, OutboxMessage.kind == OutboxKind.PUSH, OutboxMessage.reply_token.is_(None))) or 0
     sent = broadcasts * following + int(people)
     from bot.services import events
     part = events.participation(s, local.year, config.tz_name)["all"]
@@ -70,8 +71,8 @@ def attention(s, now) -> dict:
 
             clock_seen = datetime.fromtimestamp(float(nxt), timezone.utc)
     missed = s.scalar(select(func.count()).select_from(AnnouncementRun).where(
-        AnnouncementRun.status == "missed", AnnouncementRun.created_at > now - timedelta(days=7))) or 0
-    failed = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "dead")) or 0
+        AnnouncementRun.status == RunStatus.MISSED, AnnouncementRun.created_at > now - timedelta(days=7))) or 0
+    failed = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.DEAD)) or 0
     return {"clock_down": clock_seen is not None and now - clock_seen > CLOCK_STALE, "clock_seen": clock_seen,
             "missed": missed, "failed": failed}
 

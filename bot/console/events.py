@@ -14,10 +14,11 @@ from bot.core import csvout, timefmt
 from bot.console import audit, bot, bp, cN_, console_locale, ct, current, require
 from bot.core.db import utcnow
 from bot.core.models import Area, Association, Event
+from bot.core.vocab import Audience, EventStatus, PrincipalKind, SignupStatus, StaffRole
 
 EVERYONE = cN_("Everyone")
-AUDIENCES = {"all": EVERYONE, "areas": cN_("Residents of some areas"),
-             "association": cN_("Members of an association")}
+AUDIENCES = {Audience.ALL: EVERYONE, Audience.AREAS: cN_("Residents of some areas"),
+             Audience.ASSOCIATION: cN_("Members of an association")}
 TITLE_MAX, PLACE_MAX, DESCRIPTION_MAX, ORGANIZER_MAX, QUESTION_MAX = 100, 200, 1000, 100, 100
 CAPACITY_MAX = 10000
 
@@ -53,7 +54,7 @@ def managed_associations() -> list[int] | None:
 
 def may_manage(ev: Event) -> bool:
     ids = managed_associations()
-    return ids is None or (ev.audience == "association" and ev.association_id in ids)
+    return ids is None or (ev.audience == Audience.ASSOCIATION and ev.association_id in ids)
 
 
 def _event_or_403(s, event_id: int) -> Event:
@@ -67,11 +68,11 @@ def _event_or_403(s, event_id: int) -> Event:
 
 
 def _audience_text(s, ev: Event) -> str:
-    if ev.audience == "areas":
+    if ev.audience == Audience.AREAS:
         names = [a.name(console_locale()) for a in s.scalars(select(Area).where(Area.code.in_(ev.audience_areas or []))
                                                              .order_by(Area.position, Area.id))]
         return ct("Areas: {areas}", areas=("、" if console_locale() == "ja" else ", ").join(names) or "—")
-    if ev.audience == "association":
+    if ev.audience == Audience.ASSOCIATION:
         assoc = s.get(Association, ev.association_id) if ev.association_id else None
         return ct("Members of {association}", association=assoc.name if assoc else "?")
     return ct(EVERYONE)
@@ -81,7 +82,7 @@ def _row(s, ev: Event, detail: bool = False) -> dict:
     from bot.services import events
     row = {"id": ev.id, "version": ev.version, "title": ev.title, "when": show(ev.starts_at), "place": ev.place, "capacity": ev.capacity,
             "going": events.seats_taken(s, ev.id), "waiting": len(events.waitlist(s, ev.id)),
-            "audience": _audience_text(s, ev), "cancelled": ev.status == "cancelled"}
+            "audience": _audience_text(s, ev), "cancelled": ev.status == EventStatus.CANCELLED}
     if detail:
         row["signups"] = len(events.to_notify(s, ev.id))
     return row
@@ -90,7 +91,7 @@ def _row(s, ev: Event, detail: bool = False) -> dict:
 # -- the list -----------------------------------------------------------------------------------
 
 @bp.get("/events")
-@require("staff", "leader")
+@require(StaffRole.STAFF, StaffRole.LEADER)
 def events():
     from bot.services import events as ev_domain
     past = request.args.get("past") == "1"
@@ -99,7 +100,7 @@ def events():
     with bot().db.read() as s:
         stmt = select(Event)
         if ids is not None:
-            stmt = stmt.where(Event.audience == "association", Event.association_id.in_(ids))
+            stmt = stmt.where(Event.audience == Audience.ASSOCIATION, Event.association_id.in_(ids))
         if past:
             stmt = stmt.where(Event.starts_at <= now).order_by(Event.starts_at.desc(), Event.id.desc())
         else:
@@ -129,7 +130,7 @@ def _choices(s) -> dict:
 def _blank() -> dict:
     return {"title": "", "starts": "", "ends": "", "place": "", "description": "", "capacity": "", "deadline": "",
             "organizer": "", "note_question": "", "ask_party_size": False, "remind_hour_before": False,
-            "audience": "all" if current().is_staff else "association", "areas": [], "association_id": None,
+            "audience": Audience.ALL if current().is_staff else Audience.ASSOCIATION, "areas": [], "association_id": None,
             "en_title": "", "en_place": "", "en_description": ""}
 
 
@@ -151,7 +152,7 @@ def _read_form(s, creating: bool) -> tuple[dict, dict, list[str]]:
                                                    "deadline", "organizer", "note_question", "en_title", "en_place",
                                                    "en_description")}
     typed.update(ask_party_size=f.get("ask_party_size") == "1", remind_hour_before=f.get("remind_hour_before") == "1",
-                 audience=f.get("audience") or "all", areas=f.getlist("areas"), association_id=form_int("association_id"))
+                 audience=f.get("audience") or Audience.ALL, areas=f.getlist("areas"), association_id=form_int("association_id"))
     errors: list[str] = []
     tz = bot().config.tz_name
     values: dict = {}
@@ -208,16 +209,16 @@ def _read_form(s, creating: bool) -> tuple[dict, dict, list[str]]:
                   en={k: typed["en_" + k] for k in ("title", "place", "description") if typed["en_" + k]})
     if creating:
         ids = managed_associations()
-        audience = typed["audience"] if ids is None else "association"
+        audience = typed["audience"] if ids is None else Audience.ASSOCIATION
         if audience not in AUDIENCES:
-            audience = "all"
+            audience = Audience.ALL
         values.update(audience=audience, audience_areas=[], association_id=None)
-        if audience == "areas":
+        if audience == Audience.AREAS:
             codes = set(s.scalars(select(Area.code).where(Area.code.in_(typed["areas"]))))
             if not codes:
                 errors.append(ct("Choose at least one area."))
             values["audience_areas"] = [c for c in typed["areas"] if c in codes]
-        elif audience == "association":
+        elif audience == Audience.ASSOCIATION:
             assoc = s.get(Association, typed["association_id"]) if typed["association_id"] else None
             if assoc is None or (ids is not None and assoc.id not in ids):
                 errors.append(ct("Choose the association."))
@@ -228,7 +229,7 @@ def _read_form(s, creating: bool) -> tuple[dict, dict, list[str]]:
 
 
 @bp.get("/events/new")
-@require("staff", "leader")
+@require(StaffRole.STAFF, StaffRole.LEADER)
 def event_new():
     with bot().db.read() as s:
         choices = _choices(s)
@@ -241,7 +242,7 @@ def event_new():
 
 
 @bp.post("/events/new")
-@require("staff", "leader")
+@require(StaffRole.STAFF, StaffRole.LEADER)
 def event_create():
     with bot().db.session() as s:
         typed, values, errors = _read_form(s, creating=True)
@@ -250,7 +251,7 @@ def event_create():
             return render_template("console/events_form.html", form=typed, errors=errors, event=None, **choices), 400
         en = values.pop("en")
         ev = Event(**values, translations={"en": en} if en else {}, created_at=utcnow())
-        if current().kind == "resident":
+        if current().kind == PrincipalKind.RESIDENT:
             ev.created_by_id = current().id
         s.add(ev)
         s.flush()
@@ -261,7 +262,7 @@ def event_create():
 
 
 @bp.get("/events/<int:event_id>")
-@require("staff", "leader")
+@require(StaffRole.STAFF, StaffRole.LEADER)
 def event_edit(event_id: int):
     with bot().db.read() as s:
         ev = _event_or_403(s, event_id)
@@ -283,13 +284,13 @@ def _managed_event(s, event_id: int):
 
 
 @bp.post("/events/<int:event_id>")
-@require("staff", "leader")
+@require(StaffRole.STAFF, StaffRole.LEADER)
 def event_update(event_id: int):
     from bot import services
     from bot.services import events as event_service
     with bot().db.session() as s:
         ev = _managed_event(s, event_id)
-        if ev.status == "cancelled":
+        if ev.status == EventStatus.CANCELLED:
             flash(ct("This event has been cancelled and cannot be changed."), "error")
             return redirect(url_for("console.event_edit", event_id=event_id))
         if request.form.get("version") != str(ev.version):
@@ -321,13 +322,13 @@ def event_update(event_id: int):
 
 
 @bp.post("/events/<int:event_id>/cancel")
-@require("staff", "leader")
+@require(StaffRole.STAFF, StaffRole.LEADER)
 def event_cancel(event_id: int):
     from bot import services
     from bot.services import events as event_service
     with bot().db.session() as s:
         ev = _managed_event(s, event_id)
-        if ev.status == "cancelled":
+        if ev.status == EventStatus.CANCELLED:
             flash(ct("This event was already cancelled."), "ok")
             return redirect(url_for("console.event_edit", event_id=event_id))
         if request.form.get("confirm") != "yes":
@@ -345,12 +346,13 @@ def event_cancel(event_id: int):
 
 def _attendee_rows(s, event_id: int) -> list[dict]:
     from bot.services import events as ev_domain
-    return [{"name": a.resident.nickname or "-", "party": a.party_size, "going": a.status == "going",
+
+    return [{"name": a.resident.nickname or "-", "party": a.party_size, "going": a.status == SignupStatus.GOING,
              "note": a.note or ""} for a in ev_domain.attendees(s, event_id)]
 
 
 @bp.get("/events/<int:event_id>/attendees")
-@require("staff", "leader")
+@require(StaffRole.STAFF, StaffRole.LEADER)
 def event_attendees(event_id: int):
     with bot().db.read() as s:
         ev = _event_or_403(s, event_id)
@@ -363,7 +365,7 @@ def event_attendees(event_id: int):
 
 
 @bp.get("/events/<int:event_id>/attendees.csv")
-@require("staff", "leader")
+@require(StaffRole.STAFF, StaffRole.LEADER)
 def event_attendees_csv(event_id: int):
     with bot().db.read() as s:
         _event_or_403(s, event_id)
@@ -377,7 +379,7 @@ def event_attendees_csv(event_id: int):
 
 
 @bp.get("/events/<int:event_id>.ics")
-@require("staff", "leader")
+@require(StaffRole.STAFF, StaffRole.LEADER)
 def event_ics(event_id: int):
     from bot.core.ics import event_ics as make_ics
 

@@ -9,11 +9,13 @@ from flask import flash, redirect, render_template, url_for
 
 from bot.console import audit, bot, bp, cN_, ct, require
 from bot.console.events import show
+from bot.core.vocab import OutboxKind, OutboxStatus, StaffRole
 
 LIMIT = 200
 # LINE user, group and room IDs an error text might quote: never shown in the console.
 _LINE_IDS = re.compile(r"\b[UCR][0-9a-f]{32}\b")
-KINDS = {"push": cN_("Individual message"), "broadcast": cN_("To every friend"), "richmenu": cN_("Menu change")}
+KINDS = {OutboxKind.PUSH: cN_("Individual message"), OutboxKind.BROADCAST: cN_("To every friend"),
+         OutboxKind.RICHMENU: cN_("Menu change")}
 SOURCES = {"ann": cN_("Announcement"), "digest": cN_("Daily digest"), "rem": cN_("Personal reminder"),
            "garbage": cN_("Garbage day"), "richmenu": cN_("Menu change")}
 
@@ -31,7 +33,7 @@ def _error(text: str | None) -> str:
 
 
 @bp.get("/dead-letters")
-@require("staff")
+@require(StaffRole.STAFF)
 def dead_letters():
     from bot.delivery.outbox import dead_letters as dead, status_counts
 
@@ -39,14 +41,14 @@ def dead_letters():
         counts = status_counts(s)
         rows = [{"id": r.id, "created": show(r.created_at), "attempts": r.attempts, "error": _error(r.last_error),
                  "recipients": len(r.recipients or []), "kind": ct(KINDS.get(r.kind, r.kind)),
-                 "everyone": r.kind == "broadcast", "source": _source(r.source),
+                 "everyone": r.kind == OutboxKind.BROADCAST, "source": _source(r.source),
                  "channel": r.channel} for r in dead(s, LIMIT)]
-    return render_template("console/outbox_dead.html", rows=rows, total=counts.get("dead", 0),
-                           pending=counts.get("pending", 0), limit=LIMIT)
+    return render_template("console/outbox_dead.html", rows=rows, total=counts.get(OutboxStatus.DEAD, 0),
+                           pending=counts.get(OutboxStatus.PENDING, 0), limit=LIMIT)
 
 
 @bp.post("/dead-letters/<int:row_id>/requeue")
-@require("staff")
+@require(StaffRole.STAFF)
 def dead_letter_requeue(row_id: int):
     from bot.delivery.outbox import requeue
 
@@ -62,7 +64,7 @@ def dead_letter_requeue(row_id: int):
 
 
 @bp.post("/dead-letters/requeue-all")
-@require("staff")
+@require(StaffRole.STAFF)
 def dead_letters_requeue_all():
     from bot.delivery.outbox import requeue
 

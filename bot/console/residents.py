@@ -14,9 +14,11 @@ from bot.services import console_sessions as sessions
 from bot.console.events import managed_associations, show
 from bot.core.i18n import LANGUAGES
 from bot.core.models import Area, Association, Household, Membership, Resident
+from bot.core.vocab import Channel, Role, StaffRole
 
-MEMBER_ROLES = {"member": cN_("Member"), "han_leader": ROLE_NAMES["han_leader"], "leader": ROLE_NAMES["leader"]}
-LEADER_MAY_SET = ("member", "han_leader")
+MEMBER_ROLES = {Role.MEMBER: cN_("Member"), Role.HAN_LEADER: ROLE_NAMES[StaffRole.HAN_LEADER],
+                Role.LEADER: ROLE_NAMES[StaffRole.LEADER]}
+LEADER_MAY_SET = (Role.MEMBER, Role.HAN_LEADER)
 PAGE = 100
 
 
@@ -42,11 +44,11 @@ def _memberships(s, resident_ids: list[int], associations: list[int] | None) -> 
 def _resident(r: Resident, memberships: list[dict]) -> dict:
     return {"id": r.id, "nickname": r.nickname or "-", "area": r.area.name(console_locale()) if r.area else "—",
             "language": LANGUAGES.get(r.locale, r.locale), "following": r.following, "joined": show(r.consent_at),
-            "memberships": memberships, "web": r.channel == "web"}
+            "memberships": memberships, "web": r.channel == Channel.WEB}
 
 
 @bp.get("/residents")
-@require("staff", "leader")
+@require(StaffRole.STAFF, StaffRole.LEADER)
 def residents():
     q = unicodedata.normalize("NFKC", (request.args.get("q") or "").strip())[:40]
     area = (request.args.get("area") or "").strip()
@@ -70,7 +72,7 @@ def residents():
 
 
 @bp.get("/residents/<int:resident_id>")
-@require("staff", "leader")
+@require(StaffRole.STAFF, StaffRole.LEADER)
 def resident(resident_id: int):
     led = managed_associations()
     with bot().db.read() as s:
@@ -86,7 +88,7 @@ def resident(resident_id: int):
 
 
 @bp.post("/residents/memberships/<int:membership_id>/role")
-@require("staff", "leader")
+@require(StaffRole.STAFF, StaffRole.LEADER)
 def resident_role(membership_id: int):
     role = request.form.get("role") or ""
     led = managed_associations()
@@ -95,7 +97,7 @@ def resident_role(membership_id: int):
         if m is None:
             abort(404)
         # Whose member it is comes first: someone else's association gets 403 whatever they sent.
-        if led is not None and (m.association_id not in led or m.role == "leader"):
+        if led is not None and (m.association_id not in led or m.role == Role.LEADER):
             abort(403)
         if role not in MEMBER_ROLES:
             abort(400)
@@ -111,7 +113,7 @@ def resident_role(membership_id: int):
         audit(s, "set_member_role", f"membership:{m.id}", resident=resident_id, association=m.association_id,
               role=role, was=was)
     flash(ct("The role is now: {role}.", role=ct(MEMBER_ROLES[role])), "ok")
-    if role == "han_leader" and not han:
+    if role == Role.HAN_LEADER and not han:
         flash(ct("A block leader sees only their own block: put them in a household of their block too "
                  "(in LINE, “Roster”)."), "error")
     return redirect(url_for("console.resident", resident_id=resident_id))

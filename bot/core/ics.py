@@ -6,6 +6,7 @@ import unicodedata
 from datetime import datetime, timedelta, timezone
 
 from bot.core.models import Event
+from bot.core.vocab import EventStatus
 
 
 # Line breaks of any kind (CRLF, a bare CR or LF, NEL, U+2028/2029) become the escaped "\\n";
@@ -53,7 +54,7 @@ def event_ics(event: Event, host: str = "tsunagari", now: datetime | None = None
         f"SUMMARY:{_escape(event.title)}",
         f"LOCATION:{_escape(event.place)}",
         f"DESCRIPTION:{_escape(event.description or '')}",
-        f"STATUS:{'CANCELLED' if event.status == 'cancelled' else 'CONFIRMED'}",
+        f"STATUS:{'CANCELLED' if event.status == EventStatus.CANCELLED else 'CONFIRMED'}",
         "END:VEVENT", "END:VCALENDAR",
     ]
     return "\r\n".join(part for line in lines for part in _fold(line)) + "\r\n"

@@ -9,6 +9,10 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, S
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.core.db import Base, utcnow
+from bot.core.vocab import (
+    AnnouncementStatus, Audience, Channel, CircularQuestion, EventStatus, HelperDays, HelperTimes, InboxStatus,
+    LedgerKind, OfferStatus, OutboxKind, OutboxStatus, ReadPer, RecordedBy, RequestStatus, Role, SignupStatus,
+)
 
 DEFAULT_QUIET_START = 21 * 60  # minutes after local midnight
 DEFAULT_QUIET_END = 8 * 60
@@ -38,7 +42,7 @@ class Association(Base):
     area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id", ondelete="SET NULL"))
     join_code: Mapped[str] = mapped_column(String(32), unique=True)
     # A circular counts as read per household (any member confirms) or per member.
-    read_per: Mapped[str] = mapped_column(String(12), default="household", server_default="household")
+    read_per: Mapped[str] = mapped_column(String(12), default=ReadPer.HOUSEHOLD, server_default="household")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -60,7 +64,7 @@ class Resident(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # The LINE user ID (or a web-chat demo id). Never shown to another resident, never logged.
     line_user_id: Mapped[str] = mapped_column(String(64), unique=True)
-    channel: Mapped[str] = mapped_column(String(8), default="line")  # line | web
+    channel: Mapped[str] = mapped_column(String(8), default=Channel.LINE)  # line | web
     nickname: Mapped[str | None] = mapped_column(String(40))
     locale: Mapped[str] = mapped_column(String(16), default="ja")
     area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id", ondelete="SET NULL"))
@@ -95,7 +99,7 @@ class Membership(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"))
     association_id: Mapped[int] = mapped_column(ForeignKey("association.id", ondelete="CASCADE"))
-    role: Mapped[str] = mapped_column(String(16), default="member")  # member | han_leader | leader
+    role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER)  # member | han_leader | leader
     household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id", ondelete="SET NULL"))
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -114,7 +118,7 @@ class InboundEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     webhook_event_id: Mapped[str] = mapped_column(String(64), unique=True)
     event_type: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|done|failed
+    status: Mapped[str] = mapped_column(String(12), default=InboxStatus.PENDING)  # pending|done|failed
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -150,7 +154,7 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox_message"
     id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(8), default="line")  # line | web
+    channel: Mapped[str] = mapped_column(String(8), default=Channel.LINE)  # line | web
     resident_id: Mapped[int | None] = mapped_column(
         ForeignKey("resident.id", ondelete="SET NULL"), index=True
     )
@@ -159,7 +163,7 @@ class OutboxMessage(Base):
     reply_token: Mapped[str | None] = mapped_column(String(255))
     retry_key: Mapped[str] = mapped_column(String(36), default=new_retry_key, unique=True)
     dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
-    status: Mapped[str] = mapped_column(String(12), default="pending")
+    status: Mapped[str] = mapped_column(String(12), default=OutboxStatus.PENDING)
     # pending | sending | sent | dead | cancelled
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -171,7 +175,7 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     # What sent it, for delivery counts (e.g. "ann:12:1765000000" = one run of an announcement).
     source: Mapped[str | None] = mapped_column(String(40), index=True)
-    kind: Mapped[str] = mapped_column(String(10), default="push")  # push | broadcast
+    kind: Mapped[str] = mapped_column(String(10), default=OutboxKind.PUSH)  # push | broadcast | richmenu
     # The worker sends rank 0 first: urgent notices, and messages to one resident about what
     # they are doing; then rank 1: announcements, reminders and circulars to many.
     rank: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
@@ -211,7 +215,7 @@ class HelpRequest(Base):
     when_at: Mapped[datetime | None]  # None: any time
     area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id", ondelete="SET NULL"))
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(12), default="open")
+    status: Mapped[str] = mapped_column(String(12), default=RequestStatus.OPEN)
     # open | matched | done | closed | cancelled | hidden
     matched_offer_id: Mapped[int | None] = mapped_column(Integer)
     report_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -236,7 +240,7 @@ class HelpOffer(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("help_request.id", ondelete="CASCADE"), index=True)
     helper_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
     message: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|accepted|declined|closed
+    status: Mapped[str] = mapped_column(String(12), default=OfferStatus.PENDING)  # pending|accepted|declined|closed
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     helper: Mapped[Resident] = relationship(lazy="joined")
@@ -285,8 +289,8 @@ class HelperProfile(Base):
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     skills: Mapped[str | None] = mapped_column(String(200))
     nearby: Mapped[bool] = mapped_column(Boolean, default=True)  # also neighbouring areas
-    days: Mapped[str] = mapped_column(String(12), default="any")  # any | weekdays | weekends
-    times: Mapped[str] = mapped_column(String(12), default="any")  # any | morning | afternoon | evening
+    days: Mapped[str] = mapped_column(String(12), default=HelperDays.ANY)  # any | weekdays | weekends
+    times: Mapped[str] = mapped_column(String(12), default=HelperTimes.ANY)  # any | morning | afternoon | evening
     notices: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -308,7 +312,7 @@ class LedgerAccount(Base):
 
     __tablename__ = "ledger_account"
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(12), default="resident")
+    kind: Mapped[str] = mapped_column(String(12), default=LedgerKind.RESIDENT)
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"), unique=True)
 
 
@@ -317,7 +321,7 @@ class LedgerTransfer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("help_request.id", ondelete="SET NULL"), unique=True)
     minutes: Mapped[int] = mapped_column(Integer)
-    recorded_by: Mapped[str] = mapped_column(String(12), default="requester")  # requester | staff
+    recorded_by: Mapped[str] = mapped_column(String(12), default=RecordedBy.REQUESTER)  # requester | staff
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -345,7 +349,7 @@ class Event(Base):
     ends_at: Mapped[datetime | None]
     capacity: Mapped[int | None] = mapped_column(Integer)  # seats, party sizes counted; None: no limit
     signup_deadline: Mapped[datetime | None]
-    audience: Mapped[str] = mapped_column(String(12), default="all")  # all | areas | association
+    audience: Mapped[str] = mapped_column(String(12), default=Audience.ALL)  # all | areas | association
     audience_areas: Mapped[list[str]] = mapped_column(JSON, default=list)
     association_id: Mapped[int | None] = mapped_column(ForeignKey("association.id", ondelete="SET NULL"))
     organizer: Mapped[str] = mapped_column(String(100), default="")
@@ -353,7 +357,7 @@ class Event(Base):
     ask_party_size: Mapped[bool] = mapped_column(Boolean, default=False)
     note_question: Mapped[str | None] = mapped_column(String(100))  # e.g. "アレルギーはありますか？"
     remind_hour_before: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(12), default="scheduled")  # scheduled | cancelled
+    status: Mapped[str] = mapped_column(String(12), default=EventStatus.SCHEDULED)  # scheduled | cancelled
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Raised when the title, time or place changes (bot.core.refs): older buttons show it anew.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
@@ -369,7 +373,7 @@ class Signup(Base):
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
     party_size: Mapped[int] = mapped_column(Integer, default=1)
     note: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(12), default="going")  # going | waitlist | cancelled
+    status: Mapped[str] = mapped_column(String(12), default=SignupStatus.GOING)  # going | waitlist | cancelled
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -406,7 +410,7 @@ class Circular(Base):
     link_url: Mapped[str | None] = mapped_column(String(500))
     image_id: Mapped[int | None] = mapped_column(ForeignKey("media.id", ondelete="SET NULL"))
     translations: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)  # {"en": {"title", "body"}}
-    question: Mapped[str] = mapped_column(String(12), default="none")  # none | attendance | choices
+    question: Mapped[str] = mapped_column(String(12), default=CircularQuestion.NONE)  # none | attendance | choices
     choices: Mapped[list[str]] = mapped_column(JSON, default=list)
     public_answers: Mapped[bool] = mapped_column(Boolean, default=False)
     deadline: Mapped[datetime | None]
@@ -450,7 +454,7 @@ class Announcement(Base):
     audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     rule: Mapped[str | None] = mapped_column(Text)  # bot.core.recurrence.Rule JSON when it repeats
-    status: Mapped[str] = mapped_column(String(12), default="scheduled")  # scheduled | done | cancelled
+    status: Mapped[str] = mapped_column(String(12), default=AnnouncementStatus.SCHEDULED)  # scheduled | done | cancelled
     next_fire_at: Mapped[datetime | None] = mapped_column(index=True)
     created_by: Mapped[str | None] = mapped_column(String(60))  # the staff member (console) or "cli"
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

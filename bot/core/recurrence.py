@@ -15,16 +15,17 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from bot.core.i18n import N_, t
+from bot.core.vocab import RuleKind
 
 DEFAULT_TZ = "Asia/Tokyo"
-KINDS = ("once", "daily", "weekly", "monthly", "nth_weekday")
+KINDS = tuple(RuleKind)
 # The optional fields each kind uses; every other optional field must be left empty.
 _KIND_FIELDS = {
-    "once": {"on"},
-    "daily": set(),
-    "weekly": {"weekdays"},
-    "monthly": {"day"},
-    "nth_weekday": {"nth", "weekday"},
+    RuleKind.ONCE: {"on"},
+    RuleKind.DAILY: set(),
+    RuleKind.WEEKLY: {"weekdays"},
+    RuleKind.MONTHLY: {"day"},
+    RuleKind.NTH_WEEKDAY: {"nth", "weekday"},
 }
 _JSON_KEYS = {"kind", "at", "on", "weekdays", "day", "nth", "weekday"}
 _HHMM = re.compile(r"(\d{2}):(\d{2})")
@@ -57,13 +58,13 @@ class Rule:
     def to_json(self) -> str:
         """Compact JSON with sorted keys, holding only the fields this kind uses."""
         data: dict[str, object] = {"kind": self.kind, "at": f"{self.at.hour:02d}:{self.at.minute:02d}"}
-        if self.kind == "once":
+        if self.kind == RuleKind.ONCE:
             data["on"] = self.on.isoformat()
-        elif self.kind == "weekly":
+        elif self.kind == RuleKind.WEEKLY:
             data["weekdays"] = list(self.weekdays)
-        elif self.kind == "monthly":
+        elif self.kind == RuleKind.MONTHLY:
             data["day"] = self.day
-        elif self.kind == "nth_weekday":
+        elif self.kind == RuleKind.NTH_WEEKDAY:
             data["nth"], data["weekday"] = self.nth, self.weekday
         return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
@@ -108,15 +109,15 @@ def _validate(rule: Rule) -> None:
     wanted = _KIND_FIELDS[rule.kind]
     if used != wanted:
         raise ValueError(f"a {rule.kind} rule needs {sorted(wanted)}, got {sorted(used)}")
-    if rule.kind == "once" and (not isinstance(rule.on, date) or isinstance(rule.on, datetime)):
+    if rule.kind == RuleKind.ONCE and (not isinstance(rule.on, date) or isinstance(rule.on, datetime)):
         raise ValueError("'on' must be a date")
-    if rule.kind == "weekly":
+    if rule.kind == RuleKind.WEEKLY:
         days = rule.weekdays
         if not all(_is_int(d) and 0 <= d <= 6 for d in days) or list(days) != sorted(set(days)):
             raise ValueError("'weekdays' must be sorted, unique, 0..6")
-    if rule.kind == "monthly" and not (_is_int(rule.day) and (1 <= rule.day <= 31 or rule.day == -1)):
+    if rule.kind == RuleKind.MONTHLY and not (_is_int(rule.day) and (1 <= rule.day <= 31 or rule.day == -1)):
         raise ValueError("'day' must be 1..31 or -1")
-    if rule.kind == "nth_weekday":
+    if rule.kind == RuleKind.NTH_WEEKDAY:
         if not (_is_int(rule.nth) and (1 <= rule.nth <= 5 or rule.nth == -1)):
             raise ValueError("'nth' must be 1..5 or -1")
         if not (_is_int(rule.weekday) and 0 <= rule.weekday <= 6):
@@ -133,7 +134,7 @@ def _require_aware(value: datetime, name: str) -> None:
 def _day_in_month(rule: Rule, year: int, month: int) -> date | None:
     """The day a monthly or nth_weekday rule falls on in that month, if any."""
     first_weekday, length = calendar.monthrange(year, month)
-    if rule.kind == "monthly":
+    if rule.kind == RuleKind.MONTHLY:
         return date(year, month, length if rule.day == -1 else min(rule.day, length))
     if rule.nth == -1:
         last_weekday = (first_weekday + length - 1) % 7
@@ -144,14 +145,14 @@ def _day_in_month(rule: Rule, year: int, month: int) -> date | None:
 
 def _local_dates(rule: Rule, start: date):
     """Yield, in order, every local date on or after `start` on which the rule fires."""
-    if rule.kind == "once":
+    if rule.kind == RuleKind.ONCE:
         if rule.on >= start:
             yield rule.on
         return
-    if rule.kind in ("daily", "weekly"):
+    if rule.kind in (RuleKind.DAILY, RuleKind.WEEKLY):
         d = start
         while True:
-            if rule.kind == "daily" or d.weekday() in rule.weekdays:
+            if rule.kind == RuleKind.DAILY or d.weekday() in rule.weekdays:
                 yield d
             if d == date.max:
                 return
@@ -225,19 +226,19 @@ def _clock(at: time) -> str:
 def describe(rule: Rule, locale: str) -> str:
     """The rule in words, e.g. "Every Tue, Fri at 7:00" / "毎週 火・金 7:00"."""
     clock = _clock(rule.at)
-    if rule.kind == "daily":
+    if rule.kind == RuleKind.DAILY:
         return t(locale, N_("Every day at {time}"), time=clock)
-    if rule.kind == "weekly":
+    if rule.kind == RuleKind.WEEKLY:
         names = [t(locale, _SHORT_WEEKDAYS[d]) for d in rule.weekdays]
         listed = names[0]
         for name in names[1:]:
             listed = t(locale, N_("{weekday_list}, {weekday}"), weekday_list=listed, weekday=name)
         return t(locale, N_("Every {weekdays} at {time}"), weekdays=listed, time=clock)
-    if rule.kind == "monthly":
+    if rule.kind == RuleKind.MONTHLY:
         if rule.day == -1:
             return t(locale, N_("Monthly on the last day at {time}"), time=clock)
         return t(locale, N_("Monthly on day {day} at {time}"), day=rule.day, time=clock)
-    if rule.kind == "nth_weekday":
+    if rule.kind == RuleKind.NTH_WEEKDAY:
         weekday = t(locale, _WEEKDAYS[rule.weekday])
         if rule.nth == -1:
             return t(locale, N_("Monthly on the last {weekday} at {time}"), weekday=weekday, time=clock)
@@ -378,11 +379,11 @@ def _weekday_list(text: str, japanese: bool) -> tuple[int, ...]:
 
 def _weekly(m: re.Match) -> dict:
     if m["weekdays"]:
-        return {"kind": "weekly", "weekdays": (0, 1, 2, 3, 4)}
+        return {"kind": RuleKind.WEEKLY, "weekdays": (0, 1, 2, 3, 4)}
     if m["weekend"]:
-        return {"kind": "weekly", "weekdays": (5, 6)}
+        return {"kind": RuleKind.WEEKLY, "weekdays": (5, 6)}
     japanese = bool(m["ja"] or m["ja2"])
-    return {"kind": "weekly", "weekdays": _weekday_list(m["ja"] or m["ja2"] or m["en"] or m["en2"], japanese)}
+    return {"kind": RuleKind.WEEKLY, "weekdays": _weekday_list(m["ja"] or m["ja2"] or m["en"] or m["en2"], japanese)}
 
 
 def _nth(m: re.Match) -> dict:
@@ -394,16 +395,16 @@ def _nth(m: re.Match) -> dict:
         n = _ORDINAL_WORDS[m["word"].lower()] if m["word"] else int(m["en_n"])
     if not (1 <= n <= 5 or n == -1):
         raise ParseError(_BAD_NTH)
-    return {"kind": "nth_weekday", "nth": n, "weekday": weekday}
+    return {"kind": RuleKind.NTH_WEEKDAY, "nth": n, "weekday": weekday}
 
 
 def _monthly(m: re.Match) -> dict:
     if m["ja_last"] or m["ja_last2"] or m["en_last"] or m["en_last2"]:
-        return {"kind": "monthly", "day": -1}
+        return {"kind": RuleKind.MONTHLY, "day": -1}
     day = int(m["ja"] or m["en"] or m["en2"] or m["en3"])
     if not 1 <= day <= 31:
         raise ParseError(_BAD_DAY)
-    return {"kind": "monthly", "day": day}
+    return {"kind": RuleKind.MONTHLY, "day": day}
 
 
 def _calendar_date(year: int | None, month: int, day: int, today: date) -> date:
@@ -425,14 +426,14 @@ def _once(s: str, pos: int, today: date) -> tuple[dict, bool, int] | None:
     m = _RELATIVE.match(s, pos)
     if m:
         word = " ".join(m["word"].lower().split()).removeprefix("the ")
-        return {"kind": "once", "on": today + timedelta(days=_OFFSETS[word])}, word in _EVENING_WORDS, m.end()
+        return {"kind": RuleKind.ONCE, "on": today + timedelta(days=_OFFSETS[word])}, word in _EVENING_WORDS, m.end()
     for pattern in _DATES_RE:
         m = pattern.match(s, pos)
         if m:
             named = m.groupdict()
             month = _MONTH_NAMES.index(named["mon"][:3].lower()) + 1 if "mon" in named else int(named["m"])
             year = int(named["y"]) if named["y"] else None
-            return {"kind": "once", "on": _calendar_date(year, month, int(m["d"]), today)}, False, m.end()
+            return {"kind": RuleKind.ONCE, "on": _calendar_date(year, month, int(m["d"]), today)}, False, m.end()
     return None
 
 
@@ -444,7 +445,7 @@ def _match_when(s: str, pos: int, today: date) -> tuple[dict, bool, int] | None:
             return build(m), False, m.end()
     m = _DAILY.match(s, pos)
     if m:
-        return {"kind": "daily"}, bool(m["evening"]), m.end()
+        return {"kind": RuleKind.DAILY}, bool(m["evening"]), m.end()
     return _once(s, pos, today)
 
 
@@ -526,6 +527,6 @@ def parse(text: str, now: datetime, tz_name: str = DEFAULT_TZ) -> tuple[Rule, st
     if evening and not said_meridiem and 1 <= hour <= 11:
         hour += 12
     rule = Rule(at=time(hour, minute), **fields)
-    if rule.kind == "once" and next_after(rule, now, tz_name) is None:
+    if rule.kind == RuleKind.ONCE and next_after(rule, now, tz_name) is None:
         raise ParseError(_PASSED)
     return rule, title

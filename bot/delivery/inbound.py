@@ -26,6 +26,8 @@ from linebot.v3.webhooks import (
     UnfollowEvent,
 )
 
+from bot.core.vocab import Channel, InboundKind
+
 
 # LINE's user IDs are "U" and 32 lowercase hex digits (group and room IDs: "C" or "R"); the
 # local web chat's demo residents are "web-" and a short name (bot.cli.demo).
@@ -37,10 +39,10 @@ WEB_USER_ID = re.compile(r"web-[a-z0-9-]{1,40}")
 def valid_ids(ev: "Inbound") -> bool:
     """The event's user (and group) IDs have the shape their channel gives them. Anything else
     (a 5,000-character "user ID") is ignored at the boundary, before it reaches a table."""
-    pattern = WEB_USER_ID if ev.channel == "web" else LINE_USER_ID
+    pattern = WEB_USER_ID if ev.channel == Channel.WEB else LINE_USER_ID
     if ev.user_id is not None and not pattern.fullmatch(ev.user_id):
         return False
-    return ev.group_id is None or ev.channel == "web" or bool(LINE_GROUP_ID.fullmatch(ev.group_id))
+    return ev.group_id is None or ev.channel == Channel.WEB or bool(LINE_GROUP_ID.fullmatch(ev.group_id))
 
 
 class BadSignature(Exception):
@@ -56,7 +58,7 @@ class Inbound:
     event_id: str
     kind: str  # message | follow | unfollow | postback | join | leave | member_joined | ...
     timestamp_ms: int = 0
-    channel: str = "line"  # line | web
+    channel: str = Channel.LINE  # line | web
     mode: str = "active"
     redelivery: bool = False
     source_type: str = "user"  # user | group | room | unknown
@@ -89,14 +91,14 @@ class Inbound:
 
 
 _KINDS: tuple[tuple[type, str], ...] = (
-    (MessageEvent, "message"),
-    (FollowEvent, "follow"),
-    (UnfollowEvent, "unfollow"),
-    (PostbackEvent, "postback"),
-    (JoinEvent, "join"),
-    (LeaveEvent, "leave"),
-    (MemberJoinedEvent, "member_joined"),
-    (MemberLeftEvent, "member_left"),
+    (MessageEvent, InboundKind.MESSAGE),
+    (FollowEvent, InboundKind.FOLLOW),
+    (UnfollowEvent, InboundKind.UNFOLLOW),
+    (PostbackEvent, InboundKind.POSTBACK),
+    (JoinEvent, InboundKind.JOIN),
+    (LeaveEvent, InboundKind.LEAVE),
+    (MemberJoinedEvent, InboundKind.MEMBER_JOINED),
+    (MemberLeftEvent, InboundKind.MEMBER_LEFT),
 )
 
 

@@ -24,6 +24,7 @@ from bot.core.db import Database, checkpoint_after_commit, utcnow
 from bot.delivery.line_client import LineClient, SendResult
 from bot.core.models import OutboxMessage, Resident, WebChatMessage
 from bot.core.replies import Reply, to_dict
+from bot.core.vocab import Channel, ChatDirection, OutboxKind, OutboxStatus, SendMethod
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def enqueue(
     if not replies or not recipients:
         return []
     now = utcnow()
-    if channel == "web":
+    if channel == Channel.WEB:
         payloads: list[list[dict[str, Any]]] = [[to_dict(r) for r in replies]]
     else:
         payloads = render_line.render(replies)
@@ -69,7 +70,7 @@ def enqueue(
             recipients=list(recipients),
             payload=payload,
             reply_token=reply_token if i == 0 else None,
-            status="sending" if claimed else "pending",
+            status=OutboxStatus.SENDING if claimed else OutboxStatus.PENDING,
             claimed_at=now if claimed else None,
             next_attempt_at=now,
             erase_after_send=erase_after_send,
@@ -99,9 +100,9 @@ def bulk(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     session.execute(insert(OutboxMessage.__table__), [
         {"channel": r["channel"], "recipients": r["recipients"], "payload": r["payload"],
          "resident_id": r.get("resident_id"), "reply_token": None, "retry_key": new_retry_key(),
-         "dedupe_key": r.get("dedupe_key"), "status": "pending", "attempts": 0,
+         "dedupe_key": r.get("dedupe_key"), "status": OutboxStatus.PENDING, "attempts": 0,
          "next_attempt_at": r.get("next_attempt_at") or now, "erase_after_send": False, "created_at": now,
-         "source": r.get("source"), "kind": r.get("kind", "push"), "rank": r.get("rank", 1)}
+         "source": r.get("source"), "kind": r.get("kind", OutboxKind.PUSH), "rank": r.get("rank", 1)}
         for r in rows
     ])
     return len(rows)
@@ -119,8 +120,8 @@ def fan_out(session: Session, groups: dict[tuple[str, str, Any], list[str]], rep
     told = 0
     for (channel, locale, key), ids in groups.items():
         reply = reply_for(locale, key)
-        parts = [[to_dict(reply)]] if channel == "web" else render_line.render([reply])
-        step = 1 if channel == "web" else MULTICAST_MAX
+        parts = [[to_dict(reply)]] if channel == Channel.WEB else render_line.render([reply])
+        step = 1 if channel == Channel.WEB else MULTICAST_MAX
         for i in range(0, len(ids), step):
             for part in parts:
                 out.append({"channel": channel, "recipients": ids[i:i + step], "payload": part, "source": source,
@@ -146,8 +147,8 @@ def _sent_stmt():
     from sqlalchemy import bindparam
 
     t = OutboxMessage.__table__  # Core: run once per row with a list of parameters
-    return (update(t).where(t.c.id == bindparam("row_id"), t.c.status == "sending")
-            .values(status="sent", sent_at=bindparam("now"), accepted_request_id=bindparam("req"), last_error=None))
+    return (update(t).where(t.c.id == bindparam("row_id"), t.c.status == OutboxStatus.SENDING)
+            .values(status=OutboxStatus.SENT, sent_at=bindparam("now"), accepted_request_id=bindparam("req"), last_error=None))
 
 
 class Sender:
@@ -167,11 +168,11 @@ class Sender:
         return outcome
 
     def _send(self, row: OutboxMessage, now: datetime) -> Outcome:
-        if row.channel == "web":
+        if row.channel == Channel.WEB:
             return Outcome(row.id, SendResult("sent"), transcript=list(row.payload))
         if self.line is None:
             return Outcome(row.id, SendResult("failed", error="LINE channel not configured"))
-        if row.kind == "richmenu":  # link a resident to the menu of their language
+        if row.kind == OutboxKind.RICHMENU:  # link a resident to the menu of their language
             rid = (row.payload or [{}])[0].get("richMenuId", "")
             res = self.line.call("POST", f"/v2/bot/user/{row.recipients[0]}/richmenu/{rid}", None)
             if res.ok:
@@ -179,8 +180,8 @@ class Sender:
             retry = res.status in (None, 429) or (res.status or 0) >= 500
             return Outcome(row.id, SendResult("retry" if retry else "failed", status=res.status, error=res.error,
                                               retry_after=res.retry_after))
-        if row.kind == "broadcast":  # every friend of the account: no recipient list
-            wait = self.limits.take("broadcast", block=False)
+        if row.kind == OutboxKind.BROADCAST:  # every friend of the account: no recipient list
+            wait = self.limits.take(SendMethod.BROADCAST, block=False)
             if wait:
                 return Outcome(row.id, SendResult("retry", status=429, error="broadcast rate (held back)", retry_after=wait))
             return Outcome(row.id, self.line.broadcast(row.payload, row.retry_key))
@@ -195,10 +196,10 @@ class Sender:
                 return Outcome(row.id, result)
             # The token was spent or expired: fall back to a push, now.
         if len(recipients) == 1:
-            self.limits.take("push")
+            self.limits.take(SendMethod.PUSH)
             result = self.line.push(recipients[0], row.payload, row.retry_key)
         else:
-            self.limits.take("multicast")
+            self.limits.take(SendMethod.MULTICAST)
             result = self.line.multicast(recipients, row.payload, row.retry_key)
         return Outcome(row.id, result)
 
@@ -218,14 +219,14 @@ class Sender:
             if oc.result.ok and oc.transcript is None:
                 # The common case, in one statement: sent. (Rows to erase are blanked too.)
                 values: dict[str, Any] = dict(
-                    status="sent", sent_at=now, accepted_request_id=oc.result.request_id, last_error=None
+                    status=OutboxStatus.SENT, sent_at=now, accepted_request_id=oc.result.request_id, last_error=None
                 )
                 if oc.erase:
                     values.update(recipients=[], payload=[])
                 if oc.erase:
                     session.execute(
                         update(OutboxMessage)
-                        .where(OutboxMessage.id == oc.row_id, OutboxMessage.status == "sending")
+                        .where(OutboxMessage.id == oc.row_id, OutboxMessage.status == OutboxStatus.SENDING)
                         .values(**values)
                         .execution_options(synchronize_session=False)
                     )
@@ -233,12 +234,12 @@ class Sender:
                     session.execute(_sent_stmt(), {"row_id": oc.row_id, "now": now, "req": oc.result.request_id})
                 continue
             row = session.get(OutboxMessage, oc.row_id)
-            if row is None or row.status != "sending":
+            if row is None or row.status != OutboxStatus.SENDING:
                 continue
             res = oc.result
             if res.ok:  # the web chat: the messages go into the transcript
                 _write_transcript(session, row, oc.transcript or [], now)
-                row.status = "sent"
+                row.status = OutboxStatus.SENT
                 row.sent_at = now
                 if row.erase_after_send:
                     row.recipients = []
@@ -252,10 +253,10 @@ class Sender:
                 or row.attempts >= self.config.outbox_max_attempts
                 or too_old
             ):
-                row.status = "dead"
+                row.status = OutboxStatus.DEAD
                 log.warning("outbox row %s dead-lettered: %s", row.id, row.last_error)
             else:
-                row.status = "pending"
+                row.status = OutboxStatus.PENDING
                 row.claimed_at = None
                 delay = backoff(row.attempts, res.retry_after)
                 row.next_attempt_at = now + timedelta(seconds=delay)
@@ -328,9 +329,9 @@ class RateLimits:
 
         share = max(1, config.line_worker_processes)
         self._rates = {  # tokens per second, bucket size
-            "push": (config.line_push_per_second / share, max(1.0, config.line_push_per_second / share / 10)),
-            "multicast": (config.line_multicast_per_second / share, max(1.0, config.line_multicast_per_second / share / 10)),
-            "broadcast": (config.line_broadcast_per_hour / 3600 / share, 1.0),
+            SendMethod.PUSH: (config.line_push_per_second / share, max(1.0, config.line_push_per_second / share / 10)),
+            SendMethod.MULTICAST: (config.line_multicast_per_second / share, max(1.0, config.line_multicast_per_second / share / 10)),
+            SendMethod.BROADCAST: (config.line_broadcast_per_hour / 3600 / share, 1.0),
         }
         self._state: dict[str, list[float]] = {}
         self._lock = threading.Lock()
@@ -368,11 +369,11 @@ def _write_transcript(session: Session, row: OutboxMessage, messages: list[dict[
         resident = session.scalar(select(Resident).where(Resident.line_user_id == user_id))
         if resident is None:
             # A demo resident who just deleted their data: they are still "in the chat".
-            resident = Resident(line_user_id=user_id, channel="web", following=True)
+            resident = Resident(line_user_id=user_id, channel=Channel.WEB, following=True)
             session.add(resident)
             session.flush()
         for message in messages:
-            session.add(WebChatMessage(resident_id=resident.id, direction="out", payload=message, created_at=now))
+            session.add(WebChatMessage(resident_id=resident.id, direction=ChatDirection.OUT, payload=message, created_at=now))
 
 
 def claim(session: Session, limit: int, now: datetime | None = None) -> list[OutboxMessage]:
@@ -382,7 +383,7 @@ def claim(session: Session, limit: int, now: datetime | None = None) -> list[Out
     now = now or utcnow()
     due = (
         select(OutboxMessage.id)
-        .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.rank, OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -391,7 +392,7 @@ def claim(session: Session, limit: int, now: datetime | None = None) -> list[Out
         session.scalars(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(due.scalar_subquery()))
-            .values(status="sending", claimed_at=now)
+            .values(status=OutboxStatus.SENDING, claimed_at=now)
             .returning(OutboxMessage),
             execution_options={"synchronize_session": False},
         )
@@ -403,20 +404,20 @@ def claim(session: Session, limit: int, now: datetime | None = None) -> list[Out
 def _drop_unreachable(session: Session, rows: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
     """Nothing is pushed to a resident who unfollowed or deleted their data: the LINE user ids of
     the claim (pushes and multicasts, up to 100 × 500) are checked `REACHABLE_CHUNK` at a time."""
-    checked = [r for r in rows if r.channel == "line" and r.kind != "broadcast" and not r.erase_after_send]
+    checked = [r for r in rows if r.channel == Channel.LINE and r.kind != OutboxKind.BROADCAST and not r.erase_after_send]
     wanted = list({u for r in checked for u in r.recipients if u.startswith("U")})
     reachable: set[str] = set()
     for i in range(0, len(wanted), REACHABLE_CHUNK):  # a few queries per claim, each of bounded size
         reachable |= _following(session, wanted[i:i + REACHABLE_CHUNK])
     keep = []
     for row in rows:
-        if row.erase_after_send or row.channel != "line" or row.kind == "broadcast":
+        if row.erase_after_send or row.channel != Channel.LINE or row.kind == OutboxKind.BROADCAST:
             keep.append(row)
             continue
         # Group ids (C…/R…) are not residents; they stay.
         allowed = [u for u in row.recipients if u in reachable or not u.startswith("U")]
         if not allowed:
-            row.status = "cancelled"
+            row.status = OutboxStatus.CANCELLED
             row.last_error = "no reachable recipient"
             continue
         if len(allowed) != len(row.recipients):
@@ -454,12 +455,12 @@ def _following_stmt(dialect: str):
 
 def has_due(session: Session, now: datetime) -> bool:
     return session.scalar(select(OutboxMessage.id).where(
-        OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now).limit(1)) is not None
+        OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now).limit(1)) is not None
 
 
 def has_stale(session: Session, stale_seconds: int, now: datetime) -> bool:
     return session.scalar(select(OutboxMessage.id).where(
-        OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - timedelta(seconds=stale_seconds)
+        OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at < now - timedelta(seconds=stale_seconds)
     ).limit(1)) is not None
 
 
@@ -467,16 +468,16 @@ def recover_stale(session: Session, stale_seconds: int, now: datetime | None = N
     """Rows left "sending" by a process that died go back to the queue. Each time counts as an
     attempt, so a row that keeps killing its sender ends as a dead letter instead of forever."""
     now = now or utcnow()
-    stale = (OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - timedelta(seconds=stale_seconds))
+    stale = (OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at < now - timedelta(seconds=stale_seconds))
     dead = session.execute(
         update(OutboxMessage).where(*stale, OutboxMessage.attempts + 1 >= max_attempts)
-        .values(status="dead", attempts=OutboxMessage.attempts + 1, last_error="sender died while sending, repeatedly")
+        .values(status=OutboxStatus.DEAD, attempts=OutboxMessage.attempts + 1, last_error="sender died while sending, repeatedly")
         .execution_options(synchronize_session=False)
     ).rowcount or 0
     res = session.execute(
         update(OutboxMessage)
         .where(*stale)
-        .values(status="pending", claimed_at=None, next_attempt_at=now, attempts=OutboxMessage.attempts + 1)
+        .values(status=OutboxStatus.PENDING, claimed_at=None, next_attempt_at=now, attempts=OutboxMessage.attempts + 1)
         .execution_options(synchronize_session=False)
     )
     return (res.rowcount or 0) + dead
@@ -491,7 +492,7 @@ def status_counts(session: Session) -> dict[str, int]:
 def dead_letters(session: Session, limit: int = 100) -> list[OutboxMessage]:
     return list(
         session.scalars(
-            select(OutboxMessage).where(OutboxMessage.status == "dead").order_by(OutboxMessage.id.desc()).limit(limit)
+            select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.DEAD).order_by(OutboxMessage.id.desc()).limit(limit)
         )
     )
 
@@ -503,7 +504,7 @@ def requeue(session: Session, ids: Sequence[int] | None = None, now: datetime | 
     after all is not sent twice; an older one gets a new key (LINE has forgotten the old one).
     """
     now = now or utcnow()
-    stmt = select(OutboxMessage).where(OutboxMessage.status == "dead")
+    stmt = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.DEAD)
     if ids is not None:
         stmt = stmt.where(OutboxMessage.id.in_(list(ids)))
     n = 0
@@ -513,7 +514,7 @@ def requeue(session: Session, ids: Sequence[int] | None = None, now: datetime | 
 
             row.retry_key = new_retry_key()
             row.created_at = now
-        row.status = "pending"
+        row.status = OutboxStatus.PENDING
         row.attempts = 0
         row.reply_token = None
         row.next_attempt_at = now

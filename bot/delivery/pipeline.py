@@ -19,6 +19,7 @@ from bot.delivery.inbound import Inbound
 from bot.delivery.line_client import LineClient
 from bot.core.models import InboundEvent, OutboxMessage, Resident
 from bot.core.replies import Text
+from bot.core.vocab import InboundKind, InboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,8 @@ class Bot:
         # Built once: every event is claimed with it (the hot path).
         self._claim_event = (
             update(InboundEvent)
-            .where(InboundEvent.webhook_event_id == bindparam("eid"), InboundEvent.status == "pending")
-            .values(status="done", processed_at=bindparam("now"), payload=None, attempts=InboundEvent.attempts + 1)
+            .where(InboundEvent.webhook_event_id == bindparam("eid"), InboundEvent.status == InboxStatus.PENDING)
+            .values(status=InboxStatus.DONE, processed_at=bindparam("now"), payload=None, attempts=InboundEvent.attempts + 1)
             .execution_options(synchronize_session=False)
         )
 
@@ -67,7 +68,7 @@ class Bot:
             {
                 "webhook_event_id": ev.event_id,
                 "event_type": ev.kind[:32],
-                "status": "pending",
+                "status": InboxStatus.PENDING,
                 "payload": ev.to_dict(),
                 "attempts": 0,
                 "received_at": now,
@@ -110,11 +111,11 @@ class Bot:
             with self.db.session() as s:
                 s.execute(
                     update(InboundEvent)
-                    .where(InboundEvent.webhook_event_id == ev.event_id, InboundEvent.status == "pending")
-                    .values(status="failed", processed_at=utcnow(), attempts=InboundEvent.attempts + 1)
+                    .where(InboundEvent.webhook_event_id == ev.event_id, InboundEvent.status == InboxStatus.PENDING)
+                    .values(status=InboxStatus.FAILED, processed_at=utcnow(), attempts=InboundEvent.attempts + 1)
                     .execution_options(synchronize_session=False)
                 )
-                if ev.source_type != "user" or not ev.user_id or ev.kind in ("unfollow",):
+                if ev.source_type != "user" or not ev.user_id or ev.kind in (InboundKind.UNFOLLOW,):
                     return []
                 locale = s.scalar(select(Resident.locale).where(Resident.line_user_id == ev.user_id)) or self.config.default_locale
                 resident_id = s.scalar(select(Resident.id).where(Resident.line_user_id == ev.user_id))
@@ -143,21 +144,21 @@ class Bot:
         """Events recorded by a process that died before handling them."""
         cutoff = utcnow() - timedelta(seconds=self.config.inbox_stale_seconds)
         with self.db.read() as s:  # the usual case, nothing to do, takes no write lock
-            if s.scalar(select(InboundEvent.id).where(InboundEvent.status == "pending",
+            if s.scalar(select(InboundEvent.id).where(InboundEvent.status == InboxStatus.PENDING,
                                                       InboundEvent.received_at < cutoff).limit(1)) is None:
                 return 0
         with self.db.session() as s:
             rows = list(
                 s.execute(
                     select(InboundEvent.id, InboundEvent.payload, InboundEvent.attempts)
-                    .where(InboundEvent.status == "pending", InboundEvent.received_at < cutoff)
+                    .where(InboundEvent.status == InboxStatus.PENDING, InboundEvent.received_at < cutoff)
                     .order_by(InboundEvent.id)
                     .limit(limit)
                 )
             )
             for row_id, payload, attempts in rows:
                 if payload is None or attempts >= MAX_EVENT_ATTEMPTS:
-                    s.execute(update(InboundEvent).where(InboundEvent.id == row_id).values(status="failed", payload=None))
+                    s.execute(update(InboundEvent).where(InboundEvent.id == row_id).values(status=InboxStatus.FAILED, payload=None))
         handled = 0
         for row_id, payload, attempts in rows:
             if payload is None or attempts >= MAX_EVENT_ATTEMPTS:

@@ -14,6 +14,7 @@ from bot.core.config import Config
 from bot.core.i18n import N_, t
 from bot.core.models import HelpOffer, RelayMessage, Resident
 from bot.core.replies import Text
+from bot.core.vocab import RecordedBy
 from bot.services import Outcome, aid_messages, mutual_aid, timebank
 
 DID_NOT_HAPPEN = "did_not_happen"
@@ -89,7 +90,7 @@ def thanks(session: Session, requester: Resident, request_id: int, minutes: int,
     helper = mutual_aid.counterpart(session, req, requester)
     if helper is None:
         raise mutual_aid.AidError(N_("This request is already closed."))
-    timebank.record_hours(session, req, helper, minutes, recorded_by="requester", now=now)
+    timebank.record_hours(session, req, helper, minutes, recorded_by=RecordedBy.REQUESTER, now=now)
     total = timebank.balance(session, helper)
     said = "" if not note else "\n\n“" + note + "”"
     out = Outcome()

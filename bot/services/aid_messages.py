@@ -10,6 +10,7 @@ from bot.core.i18n import N_, t
 from bot.core.models import HelpOffer, HelpRequest, RelayMessage, Resident
 from bot.services.mutual_aid import CATEGORIES
 from bot.core.replies import Card, Choice, postback
+from bot.core.vocab import RequestStatus
 
 
 def category_label(locale: str, code: str) -> str:
@@ -48,16 +49,16 @@ def request_card(req: HelpRequest, locale: str, config: Config, *, can_offer: bo
 
 def my_request_card(req: HelpRequest, locale: str, config: Config, other: Resident | None) -> Card:
     status = {
-        "open": N_("Waiting for an offer"),
-        "matched": N_("Matched with {name}"),
+        RequestStatus.OPEN: N_("Waiting for an offer"),
+        RequestStatus.MATCHED: N_("Matched with {name}"),
     }.get(req.status, N_("Closed"))
     buttons = []
-    if req.status == "matched" and other is not None:
+    if req.status == RequestStatus.MATCHED and other is not None:
         buttons += [
             Choice(t(locale, N_("Message {name}"), name=other.nickname or "-"), postback(a="aid", x="msg", r=ref(req))),
             Choice(t(locale, N_("Done: say thanks")), postback(a="aid", x="done", r=ref(req))),
         ]
-    if req.status == "open":
+    if req.status == RequestStatus.OPEN:
         buttons.append(Choice(t(locale, N_("Edit")), postback(a="aid", x="edit", r=ref(req))))
     buttons.append(Choice(t(locale, N_("Cancel this request")), postback(a="aid", x="cancel", r=ref(req))))
     title = category_label(locale, req.category) + " — " + t(locale, status, name=(other.nickname if other else "") or "-")

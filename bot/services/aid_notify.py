@@ -9,14 +9,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.services import aid_messages, mutual_aid
-
 from bot.delivery import outbox
-
 from bot.core import quiet
 from bot.core.config import Config
 from bot.core.models import Area, HelperNotice, HelperProfile, HelpRequest, Resident
+from bot.core.vocab import HelperDays, HelperTimes
 
-TIME_SLOTS = {"morning": (5, 12), "afternoon": (12, 17), "evening": (17, 22)}
+TIME_SLOTS = {HelperTimes.MORNING: (5, 12), HelperTimes.AFTERNOON: (12, 17), HelperTimes.EVENING: (17, 22)}
 
 
 def fits(profile: HelperProfile, helper: Resident, req: HelpRequest, req_area: Area | None, tz_name: str) -> bool:
@@ -29,7 +28,7 @@ def fits(profile: HelperProfile, helper: Resident, req: HelpRequest, req_area: A
     if req.when_at is not None:
         local = req.when_at.astimezone(ZoneInfo(tz_name))
         weekend = local.weekday() >= 5
-        if (profile.days == "weekdays" and weekend) or (profile.days == "weekends" and not weekend):
+        if (profile.days == HelperDays.WEEKDAYS and weekend) or (profile.days == HelperDays.WEEKENDS and not weekend):
             return False
         if profile.times in TIME_SLOTS:
             start, end = TIME_SLOTS[profile.times]

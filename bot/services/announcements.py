@@ -38,6 +38,7 @@ from bot.core.models import (
 from bot.core.quiet import next_allowed
 from bot.core.recurrence import Rule, next_after
 from bot.core.replies import Image, Reply, Text
+from bot.core.vocab import AnnouncementStatus, Channel, OutboxKind, RunStatus, SendMethod
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +222,7 @@ def create(session: Session, *, text: str, audience: dict[str, Any], now: dateti
     if at is not None and rule is None and at < now - timedelta(minutes=1):
         raise AnnouncementError(N_("That time has already passed."))
     ann = Announcement(text=text, translations=dict(translations or {}), link_url=link, image_id=image_id,
-                       audience=audience, urgent=urgent, rule=rule.to_json() if rule else None, status="scheduled",
+                       audience=audience, urgent=urgent, rule=rule.to_json() if rule else None, status=AnnouncementStatus.SCHEDULED,
                        next_fire_at=first, created_by=created_by, created_at=now)
     session.add(ann)
     session.flush()
@@ -229,16 +230,16 @@ def create(session: Session, *, text: str, audience: dict[str, Any], now: dateti
 
 
 def cancel(session: Session, ann: Announcement) -> None:
-    if ann.status != "scheduled":
+    if ann.status != AnnouncementStatus.SCHEDULED:
         raise AnnouncementError(N_("Only an announcement that has not gone out yet can be cancelled."))
-    ann.status = "cancelled"
+    ann.status = AnnouncementStatus.CANCELLED
     ann.next_fire_at = None
 
 
 # -- firing -----------------------------------------------------------------------------------
 
 def due(session: Session, now: datetime) -> bool:
-    return session.scalar(select(exists().where(Announcement.status == "scheduled",
+    return session.scalar(select(exists().where(Announcement.status == AnnouncementStatus.SCHEDULED,
                                                 Announcement.next_fire_at <= now))) or False
 
 
@@ -246,7 +247,7 @@ def fire_due(session: Session, config: Config, now: datetime, limit: int = 5) ->
     """Send what has fallen due (at most `limit` announcements per transaction)."""
     rows = list(session.scalars(
         select(Announcement)
-        .where(Announcement.status == "scheduled", Announcement.next_fire_at <= now)
+        .where(Announcement.status == AnnouncementStatus.SCHEDULED, Announcement.next_fire_at <= now)
         .order_by(Announcement.next_fire_at).limit(limit).with_for_update(skip_locked=True)))
     runs = []
     grace = timedelta(seconds=config.misfire_grace_seconds)
@@ -267,12 +268,12 @@ def fire_due(session: Session, config: Config, now: datetime, limit: int = 5) ->
             fire = next_after(rule, fire, config.tz_name) if rule else None
         ann.next_fire_at = fire
         if fire is None:
-            ann.status = "done"
+            ann.status = AnnouncementStatus.DONE
     return runs
 
 
 def _record_missed(session: Session, ann: Announcement, fire: datetime, now: datetime) -> AnnouncementRun:
-    run = AnnouncementRun(announcement_id=ann.id, fire_time=fire, status="missed", created_at=now)
+    run = AnnouncementRun(announcement_id=ann.id, fire_time=fire, status=RunStatus.MISSED, created_at=now)
     session.add(run)
     return run
 
@@ -285,7 +286,7 @@ def deliver(session: Session, ann: Announcement, fire: datetime, config: Config,
                                                         AnnouncementRun.fire_time == fire))
     if done is not None:  # this run was started before: nothing more (the unique key backs this)
         return done
-    run = AnnouncementRun(announcement_id=ann.id, fire_time=fire, status="queueing", created_at=now, cursor=0,
+    run = AnnouncementRun(announcement_id=ann.id, fire_time=fire, status=RunStatus.QUEUEING, created_at=now, cursor=0,
                           recipients=0, digested=0, calls=0)
     session.add(run)
     session.flush()
@@ -293,13 +294,13 @@ def deliver(session: Session, ann: Announcement, fire: datetime, config: Config,
     if everyone is not None:
         # One message fits everyone, and every friend of the account gets it: one call.
         locale, when, people = everyone
-        parts = _Payloads(session, ann, config).get("line", locale)
+        parts = _Payloads(session, ann, config).get(Channel.LINE, locale)
         source = _source(run)
-        outbox.bulk(session, [{"channel": "line", "recipients": [], "payload": part, "next_attempt_at": when,
-                               "dedupe_key": f"{source}:b{i}", "source": source, "kind": "broadcast",
+        outbox.bulk(session, [{"channel": Channel.LINE, "recipients": [], "payload": part, "next_attempt_at": when,
+                               "dedupe_key": f"{source}:b{i}", "source": source, "kind": OutboxKind.BROADCAST,
                                "rank": 0 if ann.urgent else 1}
                               for i, part in enumerate(parts)])
-        run.status, run.method, run.calls, run.recipients, run.cursor = "queued", "broadcast", len(parts), people, None
+        run.status, run.method, run.calls, run.recipients, run.cursor = RunStatus.QUEUED, SendMethod.BROADCAST, len(parts), people, None
         _log_run(ann, run)
         return run
     _queue_chunk(session, ann, run, config, now)
@@ -310,7 +311,7 @@ def queue_next_chunk(session: Session, config: Config, now: datetime, chunk: int
     """Queue the next chunk of the oldest run still being queued, in this transaction (with the
     run's place, so a clock that dies in between goes on where the last commit left off).
     Returns False when there was nothing to do."""
-    run = session.scalars(select(AnnouncementRun).where(AnnouncementRun.status == "queueing")
+    run = session.scalars(select(AnnouncementRun).where(AnnouncementRun.status == RunStatus.QUEUEING)
                           .order_by(AnnouncementRun.id).limit(1).with_for_update(skip_locked=True)).first()
     if run is None:
         return False
@@ -319,7 +320,7 @@ def queue_next_chunk(session: Session, config: Config, now: datetime, chunk: int
         return False
     if now - run.fire_time > timedelta(seconds=config.misfire_grace_seconds):
         # The clock stopped in the middle for longer than the grace window: the rest is too late.
-        run.status = "missed"
+        run.status = RunStatus.MISSED
         run.carry = None
         log.warning("announcement %s: stopped after %d residents; the rest is beyond the grace window",
                     ann.id, run.recipients)
@@ -329,7 +330,7 @@ def queue_next_chunk(session: Session, config: Config, now: datetime, chunk: int
 
 
 def queueing(session: Session) -> bool:
-    return session.scalar(select(exists().where(AnnouncementRun.status == "queueing"))) or False
+    return session.scalar(select(exists().where(AnnouncementRun.status == RunStatus.QUEUEING))) or False
 
 
 def _source(run: AnnouncementRun) -> str:
@@ -352,7 +353,7 @@ class _Payloads:
         key = (channel, locale)
         if key not in self._made:
             replies = replies_for(self.session, self.ann, locale, self.config)
-            if channel == "web":
+            if channel == Channel.WEB:
                 from bot.core.replies import to_dict
 
                 self._made[key] = [[to_dict(r) for r in replies]]
@@ -401,7 +402,7 @@ def _queue_chunk(session: Session, ann: Announcement, run: AnnouncementRun, conf
         channel, locale, when = key
         for part in payloads.get(channel, locale):
             n["rows"] += 1
-            n["calls"] += channel == "line"
+            n["calls"] += channel == Channel.LINE
             pending.append({"channel": channel, "recipients": list(ids), "payload": part, "next_attempt_at": when,
                             "dedupe_key": f"{tag}:{n['rows']}", "source": source, "rank": 0 if ann.urgent else 1})
         n["multi"] += len(ids) > 1
@@ -419,10 +420,10 @@ def _queue_chunk(session: Session, ann: Announcement, run: AnnouncementRun, conf
             continue
         n["people"] += 1
         when = send_at((qs, qe))
-        if channel != "line":  # the local web chat: one resident at a time
-            flush_group(("web", locale, when), [uid])
+        if channel != Channel.LINE:  # the local web chat: one resident at a time
+            flush_group((Channel.WEB, locale, when), [uid])
             continue
-        key = ("line", locale, when)
+        key = (Channel.LINE, locale, when)
         ids = groups.setdefault(key, [])
         ids.append(uid)
         if len(ids) >= BATCH:
@@ -434,7 +435,7 @@ def _queue_chunk(session: Session, ann: Announcement, run: AnnouncementRun, conf
                 flush_group(key, ids)
         run.carry = None
         run.cursor = None
-        run.status = "queued"
+        run.status = RunStatus.QUEUED
     else:
         run.carry = {"groups": [[ch, loc, when.isoformat(), ids] for (ch, loc, when), ids in groups.items() if ids]}
         run.cursor = rows[-1][0]
@@ -445,9 +446,9 @@ def _queue_chunk(session: Session, ann: Announcement, run: AnnouncementRun, conf
     run.digested = (run.digested or 0) + n["digest"]
     run.calls = (run.calls or 0) + n["calls"]
     if n["multi"]:
-        run.method = "multicast"
+        run.method = SendMethod.MULTICAST
     elif run.method is None and n["rows"]:
-        run.method = "push"
+        run.method = SendMethod.PUSH
     if last:
         _log_run(ann, run)
 
@@ -478,7 +479,7 @@ def _broadcast_audience(session: Session, ann: Announcement, config: Config,
     # Anyone following who has not finished joining (or uses the web chat) would be missed or
     # reached without consent: then not.
     others = session.scalar(select(func.count()).select_from(Resident).where(
-        Resident.following.is_(True), (Resident.consent_at.is_(None)) | (Resident.channel != "line")))
+        Resident.following.is_(True), (Resident.consent_at.is_(None)) | (Resident.channel != Channel.LINE)))
     if others:
         return None
     locale = groups[0][0]
@@ -537,7 +538,7 @@ def send_digests(session: Session, config: Config, now: datetime, limit: int = 2
             continue
         head = t(locale, N_("Today's notices ({n}):"), n=len(items[rid]))
         msg = Text(head + "\n\n" + "\n\n―――\n\n".join(items[rid]))
-        if channel == "web":
+        if channel == Channel.WEB:
             from bot.core.replies import to_dict
 
             parts = [[to_dict(msg)]]

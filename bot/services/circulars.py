@@ -23,6 +23,7 @@ from bot.core.i18n import N_, t
 from bot.core.refs import ref
 from bot.core.models import Association, Circular, CircularRecipient, Household, Membership, Resident
 from bot.core.replies import Card, Choice, postback
+from bot.core.vocab import CircularQuestion, ReadPer, Role
 
 BATCH = 500  # LINE's multicast limit
 INSERT_CHUNK = 5000
@@ -34,9 +35,9 @@ class CircularError(UserError):
 
 
 def answer_options(circ: Circular, locale: str) -> list[str]:
-    if circ.question == "attendance":
+    if circ.question == CircularQuestion.ATTENDANCE:
         return [t(locale, a) for a in ATTENDANCE]
-    if circ.question == "choices":
+    if circ.question == CircularQuestion.CHOICES:
         return list(circ.choices or [])
     return []
 
@@ -67,7 +68,7 @@ def notice(circ: Circular, locale: str, config: Config, association: str, image:
     if not translated:
         lines.append(t(locale, N_("(Not translated into your language: shown in Japanese.)")))
     buttons = [Choice(t(locale, N_("I have read it")), postback(a="circ", x="read", c=ref(circ)))]
-    if circ.question != "none":
+    if circ.question != CircularQuestion.NONE:
         buttons.append(Choice(t(locale, N_("Answer")), postback(a="circ", x="ans", c=ref(circ))))
     buttons.append(Choice(t(locale, N_("Read it all")), postback(a="circ", x="full", c=ref(circ))))
     return Card(title=title, body="\n".join(lines), buttons=tuple(buttons), image=image)
@@ -209,7 +210,7 @@ def household_status(session: Session, circ: Circular, han: str | None = None) -
     household is always one row): label, 班, household id, paper?, members, first read, latest
     answer, marked by a leader. `han` narrows it to one 班 (a 班長's view)."""
     assoc = session.get(Association, circ.association_id)
-    per_member = assoc is not None and assoc.read_per == "member"
+    per_member = assoc is not None and assoc.read_per == ReadPer.MEMBER
     stmt = (
         select(CircularRecipient.id, CircularRecipient.household_id, CircularRecipient.resident_id,
                CircularRecipient.read_at, CircularRecipient.answer, CircularRecipient.answered_at,
@@ -259,7 +260,7 @@ def remind_unread(session: Session, circ: Circular, config: Config, now: datetim
     if circ.last_reminded_on == today:
         raise CircularError(N_("A reminder for this circular was already sent today."))
     assoc = session.get(Association, circ.association_id)
-    per_member = assoc is not None and assoc.read_per == "member"
+    per_member = assoc is not None and assoc.read_per == ReadPer.MEMBER
     read_households = select(CircularRecipient.household_id).where(
         CircularRecipient.circular_id == circ.id, CircularRecipient.read_at.is_not(None),
         CircularRecipient.household_id.is_not(None))
@@ -347,10 +348,10 @@ def led_by(session: Session, resident: Resident) -> list[tuple[int, str | None]]
     rows = session.execute(
         select(Membership.association_id, Membership.role, Household.han)
         .outerjoin(Household, Household.id == Membership.household_id)
-        .where(Membership.resident_id == resident.id, Membership.role.in_(["leader", "han_leader"]))
+        .where(Membership.resident_id == resident.id, Membership.role.in_([Role.LEADER, Role.HAN_LEADER]))
     )
     for assoc_id, role, han in rows:
-        if role == "leader":
+        if role == Role.LEADER:
             out.append((assoc_id, None))
         elif han:
             out.append((assoc_id, han))

@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 
 from bot.core.db import utcnow
 from bot.core.models import ConsoleSession
+from bot.core.vocab import Role
 
 TOKEN_BYTES = 32
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often
 KEEP_ENDED = timedelta(days=30)
-LEADER_ROLES = ("leader", "han_leader")
+LEADER_ROLES = (Role.LEADER, Role.HAN_LEADER)
 
 
 def _hash(token: str) -> str:
@@ -84,5 +85,5 @@ def end_for_resident(s: Session, resident_id: int, now: datetime | None = None) 
 def role_changed(s: Session, resident_id: int, was: str | None, now_role: str | None) -> None:
     """A member's role changed: a leader's or 班長's role taken away (or lessened) ends their
     console sessions; they sign in again with a new link for what they may do now."""
-    if was in LEADER_ROLES and was != now_role and not (was == "han_leader" and now_role == "leader"):
+    if was in LEADER_ROLES and was != now_role and not (was == Role.HAN_LEADER and now_role == Role.LEADER):
         end_for_resident(s, resident_id)

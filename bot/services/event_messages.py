@@ -7,6 +7,7 @@ from bot.core.refs import ref
 from bot.core.i18n import N_, Nn_, nt, t
 from bot.core.models import Event, Signup
 from bot.core.replies import Card, Choice, postback
+from bot.core.vocab import SignupStatus
 
 
 PEOPLE = Nn_("{n} person", "{n} people")
@@ -71,7 +72,7 @@ def event_card(event: Event, locale: str, config: Config, left: int | None, wait
 
 def my_signup_card(signup: Signup, locale: str, config: Config, position: int) -> Card:
     ev = signup.event
-    if signup.status == "going":
+    if signup.status == SignupStatus.GOING:
         status = t(locale, N_("You are going ({people})"), people=people(signup.party_size, locale))
     else:
         status = t(locale, N_("On the wait-list: number {n}"), n=position)

@@ -18,6 +18,7 @@ from bot.core.i18n import N_
 from bot.core.models import Area, Association, Event, Membership, Resident, Signup
 from bot.core.replies import Text
 from bot.services import Audit, Outcome
+from bot.core.vocab import Audience, EventStatus, Role, SignupStatus
 
 MAX_PARTY = 10
 
@@ -38,11 +39,11 @@ def member_association_ids(session: Session, resident: Resident) -> list[int]:
 
 
 def may_join(session: Session, event: Event, resident: Resident) -> bool:
-    if event.audience == "all":
+    if event.audience == Audience.ALL:
         return True
-    if event.audience == "areas":
+    if event.audience == Audience.AREAS:
         return resident.area is not None and resident.area.code in (event.audience_areas or [])
-    if event.audience == "association":
+    if event.audience == Audience.ASSOCIATION:
         return event.association_id in member_association_ids(session, resident)
     return False
 
@@ -52,13 +53,13 @@ def upcoming_for(session: Session, resident: Resident, now: datetime, limit: int
     assoc_ids = member_association_ids(session, resident)
     area_code = resident.area.code if resident.area else None
     rows = session.scalars(
-        select(Event).where(Event.status == "scheduled", Event.starts_at > now).order_by(Event.starts_at, Event.id)
+        select(Event).where(Event.status == EventStatus.SCHEDULED, Event.starts_at > now).order_by(Event.starts_at, Event.id)
         .limit(200)
     )
     out = []
     for ev in rows:
-        if ev.audience == "all" or (ev.audience == "areas" and area_code in (ev.audience_areas or [])) or (
-                ev.audience == "association" and ev.association_id in assoc_ids):
+        if ev.audience == Audience.ALL or (ev.audience == Audience.AREAS and area_code in (ev.audience_areas or [])) or (
+                ev.audience == Audience.ASSOCIATION and ev.association_id in assoc_ids):
             out.append(ev)
         if len(out) >= limit:
             break
@@ -67,13 +68,13 @@ def upcoming_for(session: Session, resident: Resident, now: datetime, limit: int
 
 def seats_taken(session: Session, event_id: int) -> int:
     return session.scalar(
-        select(func.coalesce(func.sum(Signup.party_size), 0)).where(Signup.event_id == event_id, Signup.status == "going")
+        select(func.coalesce(func.sum(Signup.party_size), 0)).where(Signup.event_id == event_id, Signup.status == SignupStatus.GOING)
     ) or 0
 
 
 def waitlist(session: Session, event_id: int) -> list[Signup]:
     return list(session.scalars(
-        select(Signup).where(Signup.event_id == event_id, Signup.status == "waitlist").order_by(Signup.created_at, Signup.id)
+        select(Signup).where(Signup.event_id == event_id, Signup.status == SignupStatus.WAITLIST).order_by(Signup.created_at, Signup.id)
     ).unique())
 
 
@@ -93,7 +94,7 @@ def get_event(session: Session, event_id: int, *, lock: bool = False) -> Event |
 def check_open(session: Session, event: Event | None, resident: Resident, now: datetime) -> Event:
     if event is None:
         raise EventError(N_("That event was not found."))
-    if event.status == "cancelled":
+    if event.status == EventStatus.CANCELLED:
         raise EventError(N_("Sorry, this event has been cancelled."))
     if event.starts_at <= now:
         raise EventError(N_("This event has already started or is over."))
@@ -117,7 +118,7 @@ def sign_up(session: Session, event_id: int, resident: Resident, *, party_size: 
     if not 1 <= party_size <= MAX_PARTY:
         raise EventError(N_("Please choose from 1 to {max} people."), max=MAX_PARTY)
     mine = existing(session, event.id, resident)
-    if mine is not None and mine.status in ("going", "waitlist"):
+    if mine is not None and mine.status in (SignupStatus.GOING, SignupStatus.WAITLIST):
         raise EventError(N_("You are already signed up for this event."))
     left = seats_left(session, event)
     full = left is not None and left < party_size
@@ -127,7 +128,7 @@ def sign_up(session: Session, event_id: int, resident: Resident, *, party_size: 
         mine = Signup(event_id=event.id, resident_id=resident.id, created_at=now)
         session.add(mine)
     mine.party_size, mine.note, mine.updated_at = party_size, note, now
-    mine.status = "waitlist" if full else "going"
+    mine.status = SignupStatus.WAITLIST if full else SignupStatus.GOING
     if full:
         mine.created_at = now  # back of the queue
     session.flush()
@@ -138,11 +139,11 @@ def sign_up(session: Session, event_id: int, resident: Resident, *, party_size: 
 def cancel(session: Session, signup_id: int, resident: Resident, now: datetime) -> list[Signup]:
     """Cancel a sign-up. Returns the wait-listed sign-ups promoted into the freed seats."""
     signup = session.get(Signup, signup_id)
-    if signup is None or signup.resident_id != resident.id or signup.status == "cancelled":
+    if signup is None or signup.resident_id != resident.id or signup.status == SignupStatus.CANCELLED:
         raise EventError(N_("That sign-up is no longer active."))
     get_event(session, signup.event_id, lock=True)
-    was_going = signup.status == "going"
-    signup.status, signup.updated_at = "cancelled", now
+    was_going = signup.status == SignupStatus.GOING
+    signup.status, signup.updated_at = SignupStatus.CANCELLED, now
     session.flush()
     return promote(session, signup.event, now) if was_going else []
 
@@ -158,14 +159,14 @@ def give_up_place(session: Session, signup_id: int, resident: Resident, config: 
 def promote(session: Session, event: Event, now: datetime) -> list[Signup]:
     """Move wait-listed parties into free seats, in order; a party too big for what is free
     keeps its place and the next smaller one may go."""
-    if event.status != "scheduled" or event.starts_at <= now:
+    if event.status != EventStatus.SCHEDULED or event.starts_at <= now:
         return []
     promoted = []
     left = seats_left(session, event)
     for s in waitlist(session, event.id):
         if left is not None and s.party_size > left:
             continue
-        s.status, s.updated_at = "going", now
+        s.status, s.updated_at = SignupStatus.GOING, now
         promoted.append(s)
         if left is not None:
             left -= s.party_size
@@ -176,15 +177,15 @@ def promote(session: Session, event: Event, now: datetime) -> list[Signup]:
 def my_signups(session: Session, resident: Resident, now: datetime) -> list[Signup]:
     return list(session.scalars(
         select(Signup).join(Event, Event.id == Signup.event_id)
-        .where(Signup.resident_id == resident.id, Signup.status.in_(["going", "waitlist"]), Event.starts_at > now,
-               Event.status == "scheduled")
+        .where(Signup.resident_id == resident.id, Signup.status.in_([SignupStatus.GOING, SignupStatus.WAITLIST]), Event.starts_at > now,
+               Event.status == EventStatus.SCHEDULED)
         .order_by(Event.starts_at)
     ).unique())
 
 
 def attendees(session: Session, event_id: int) -> list[Signup]:
     return list(session.scalars(
-        select(Signup).where(Signup.event_id == event_id, Signup.status.in_(["going", "waitlist"]))
+        select(Signup).where(Signup.event_id == event_id, Signup.status.in_([SignupStatus.GOING, SignupStatus.WAITLIST]))
         .order_by(Signup.status, Signup.created_at, Signup.id)
     ).unique())
 
@@ -201,7 +202,7 @@ def participation(session: Session, year: int, tz_name: str) -> dict[str, list[t
     start = datetime(year, 1, 1, tzinfo=tz)
     end = datetime(year + 1, 1, 1, tzinfo=tz)
     took_part = select(Signup.resident_id).join(Event, Event.id == Signup.event_id).where(
-        Signup.status == "going", Event.status == "scheduled", Event.starts_at >= start, Event.starts_at < end,
+        Signup.status == SignupStatus.GOING, Event.status == EventStatus.SCHEDULED, Event.starts_at >= start, Event.starts_at < end,
     ).distinct().scalar_subquery()
 
     def share(filter_=None, join=None):
@@ -226,7 +227,7 @@ def participation(session: Session, year: int, tz_name: str) -> dict[str, list[t
 
 def leader_associations(session: Session, resident: Resident) -> list[int]:
     return list(session.scalars(
-        select(Membership.association_id).where(Membership.resident_id == resident.id, Membership.role == "leader")
+        select(Membership.association_id).where(Membership.resident_id == resident.id, Membership.role == Role.LEADER)
         .order_by(Membership.association_id)
     ))
 
@@ -242,7 +243,7 @@ def organised_by(session: Session, resident: Resident, now: datetime) -> list[Ev
     if not ids:
         return []
     return list(session.scalars(
-        select(Event).where(Event.association_id.in_(ids), Event.status == "scheduled",
+        select(Event).where(Event.association_id.in_(ids), Event.status == EventStatus.SCHEDULED,
                             Event.starts_at > now).order_by(Event.starts_at)
     ))
 
@@ -277,7 +278,7 @@ def update_event(session: Session, event: Event, values: Mapping[str, Any], conf
            translations: Mapping[str, Mapping[str, str]] | None = None) -> Outcome:
     """Change `event` to `values` (any of FIELDS; others are ignored) and, for the languages in
     `translations`, its translations. Returns who is told and the audit entry."""
-    if event.status == "cancelled":
+    if event.status == EventStatus.CANCELLED:
         raise EventError(N_("This event has been cancelled and cannot be changed."))
     changed = sorted(k for k in FIELDS if k in values and values[k] != getattr(event, k))
     moved = any(k in changed for k in MOVED)
@@ -308,10 +309,10 @@ def update_event(session: Session, event: Event, values: Mapping[str, Any], conf
 
 def cancel_event(session: Session, event: Event, config: Config, now: datetime) -> Outcome:
     """Cancel `event`: everyone going and on the wait-list is told, once."""
-    out = Outcome(facts={"told": 0, "already": event.status == "cancelled"})
+    out = Outcome(facts={"told": 0, "already": event.status == EventStatus.CANCELLED})
     if out.facts["already"]:
         return out
-    event.status = "cancelled"
+    event.status = EventStatus.CANCELLED
     event.version += 1
     session.flush()
     for s in to_notify(session, event.id):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from bot.core.errors import UserError
 from bot.core.i18n import N_
 from bot.core.models import Area, Block, HelpOffer, HelpRequest, OutboxMessage, RelayMessage, Report, Resident
+from bot.core.vocab import OfferStatus, OutboxStatus, ReportTarget, RequestStatus
 
 # The configurable list: a city may switch categories off with HELP_CATEGORIES.
 CATEGORIES: dict[str, str] = {
@@ -31,7 +32,7 @@ DESCRIPTION_MAX = 200
 OFFER_MESSAGE_MAX = 100
 RELAY_MAX = 500
 HIDE_AFTER_REPORTS = 2
-ACTIVE = ("open", "matched")
+ACTIVE = (RequestStatus.OPEN, RequestStatus.MATCHED)
 
 
 class AidError(UserError):
@@ -62,7 +63,7 @@ def create_request(
         raise AidError(N_("That time has already passed. Please choose a time in the future."))
     req = HelpRequest(
         requester_id=resident.id, category=category, description=description, when_at=when_at,
-        area_id=resident.area_id, anonymous=anonymous, status="open", created_at=now,
+        area_id=resident.area_id, anonymous=anonymous, status=RequestStatus.OPEN, created_at=now,
         closes_at=when_at if when_at is not None else now + timedelta(days=OPEN_ENDED_DAYS),
     )
     session.add(req)
@@ -75,8 +76,8 @@ def cancel_pending_notices(session: Session, request_id: int) -> None:
     dropped once the request is no longer open."""
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.status == "pending", OutboxMessage.dedupe_key.like(f"aid:notice:{request_id}:%"))
-        .values(status="cancelled", payload=[], recipients=[], last_error="request no longer open")
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.dedupe_key.like(f"aid:notice:{request_id}:%"))
+        .values(status=OutboxStatus.CANCELLED, payload=[], recipients=[], last_error="request no longer open")
         .execution_options(synchronize_session=False)
     )
 
@@ -106,7 +107,7 @@ def can_see(session: Session, resident: Resident, req: HelpRequest) -> bool:
         return True
     if session.scalar(select(HelpOffer.id).where(HelpOffer.request_id == req.id, HelpOffer.helper_id == resident.id)):
         return True
-    return req.status == "open" and (req.area_id is None or req.area_id in nearby_area_ids(session, resident))
+    return req.status == RequestStatus.OPEN and (req.area_id is None or req.area_id in nearby_area_ids(session, resident))
 
 
 def nearby_open(
@@ -120,7 +121,7 @@ def nearby_open(
     stmt = (
         select(HelpRequest)
         .where(
-            HelpRequest.status == "open",
+            HelpRequest.status == RequestStatus.OPEN,
             HelpRequest.area_id.in_(area_ids),
             HelpRequest.requester_id != resident.id,
             ~_blocked_between(HelpRequest.requester_id, resident.id),
@@ -144,7 +145,7 @@ def get_request(session: Session, request_id: int, *, lock: bool = False) -> Hel
 
 def make_offer(session: Session, helper: Resident, request_id: int, message: str | None, now: datetime) -> HelpOffer:
     req = get_request(session, request_id)
-    if req is None or req.status not in ("open",):
+    if req is None or req.status not in (RequestStatus.OPEN,):
         raise AidError(N_("Sorry, this request is no longer open."))
     if req.requester_id == helper.id:
         raise AidError(N_("This is your own request."))
@@ -155,7 +156,7 @@ def make_offer(session: Session, helper: Resident, request_id: int, message: str
     )
     if already is not None:
         raise AidError(N_("You have already offered to help with this request. Thank you!"))
-    offer = HelpOffer(request_id=req.id, helper_id=helper.id, message=message, status="pending", created_at=now)
+    offer = HelpOffer(request_id=req.id, helper_id=helper.id, message=message, status=OfferStatus.PENDING, created_at=now)
     session.add(offer)
     session.flush()
     return offer
@@ -174,32 +175,32 @@ def accept_offer(session: Session, requester: Resident, offer_id: int, now: date
     _check_pending(offer)
     won = session.execute(
         update(HelpRequest)
-        .where(HelpRequest.id == offer.request_id, HelpRequest.status == "open")
-        .values(status="matched", matched_offer_id=offer.id)
+        .where(HelpRequest.id == offer.request_id, HelpRequest.status == RequestStatus.OPEN)
+        .values(status=RequestStatus.MATCHED, matched_offer_id=offer.id)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not won:
         raise AidError(N_("This request is already matched or closed."))
     session.refresh(offer.request)
     cancel_pending_notices(session, offer.request_id)
-    offer.status = "accepted"
+    offer.status = OfferStatus.ACCEPTED
     others = list(
         session.scalars(
             select(HelpOffer).where(
-                HelpOffer.request_id == offer.request_id, HelpOffer.id != offer.id, HelpOffer.status == "pending"
+                HelpOffer.request_id == offer.request_id, HelpOffer.id != offer.id, HelpOffer.status == OfferStatus.PENDING
             )
         ).unique()
     )
     for o in others:
-        o.status = "closed"
+        o.status = OfferStatus.CLOSED
     session.flush()
     return Match(offer.request, offer, others)
 
 
 def _check_pending(offer: HelpOffer) -> None:
-    if offer.status == "closed" or offer.request.status not in ("open",):
+    if offer.status == OfferStatus.CLOSED or offer.request.status not in (RequestStatus.OPEN,):
         raise AidError(N_("This request is already matched or closed."))
-    if offer.status != "pending":
+    if offer.status != OfferStatus.PENDING:
         raise AidError(N_("You have already answered this offer."))
 
 
@@ -209,8 +210,8 @@ def decline_offer(session: Session, requester: Resident, offer_id: int) -> HelpO
         raise AidError(N_("That button is from an earlier message and no longer works."))
     _check_pending(offer)
     done = session.execute(
-        update(HelpOffer).where(HelpOffer.id == offer.id, HelpOffer.status == "pending")
-        .values(status="declined").execution_options(synchronize_session=False)
+        update(HelpOffer).where(HelpOffer.id == offer.id, HelpOffer.status == OfferStatus.PENDING)
+        .values(status=OfferStatus.DECLINED).execution_options(synchronize_session=False)
     ).rowcount
     if not done:  # accepted or closed at the same moment
         raise AidError(N_("You have already answered this offer."))
@@ -230,7 +231,7 @@ def cancel_request(session: Session, resident: Resident, request_id: int, now: d
     req = own_request(session, resident, request_id)
     done = session.execute(
         update(HelpRequest).where(HelpRequest.id == req.id, HelpRequest.status.in_(ACTIVE))
-        .values(status="cancelled", closed_at=now).execution_options(synchronize_session=False)
+        .values(status=RequestStatus.CANCELLED, closed_at=now).execution_options(synchronize_session=False)
     ).rowcount
     if not done:
         raise AidError(N_("This request is already closed."))
@@ -238,11 +239,11 @@ def cancel_request(session: Session, resident: Resident, request_id: int, now: d
     cancel_pending_notices(session, req.id)
     offers = list(
         session.scalars(
-            select(HelpOffer).where(HelpOffer.request_id == req.id, HelpOffer.status.in_(["pending", "accepted"]))
+            select(HelpOffer).where(HelpOffer.request_id == req.id, HelpOffer.status.in_([OfferStatus.PENDING, OfferStatus.ACCEPTED]))
         ).unique()
     )
     for o in offers:
-        o.status = "closed"
+        o.status = OfferStatus.CLOSED
     session.flush()
     return offers
 
@@ -260,7 +261,7 @@ def my_requests(session: Session, resident: Resident, limit: int = 10) -> list[H
 
 def counterpart(session: Session, req: HelpRequest, resident: Resident) -> Resident | None:
     """The other side of a matched request, if `resident` is one side of it."""
-    if req.status != "matched" or req.matched_offer_id is None:
+    if req.status != RequestStatus.MATCHED or req.matched_offer_id is None:
         return None
     offer = get_offer(session, req.matched_offer_id)
     if offer is None:
@@ -288,11 +289,11 @@ def relay(session: Session, sender: Resident, request_id: int, text: str, now: d
 def report(session: Session, reporter: Resident, kind: str, target_id: int, now: datetime,
            threshold: int = HIDE_AFTER_REPORTS) -> bool:
     """Record a report (once per resident and item). Returns True when the item is now hidden."""
-    if kind == "request":
+    if kind == ReportTarget.REQUEST:
         target = get_request(session, target_id)
         if target is None or target.requester_id == reporter.id or not can_see(session, reporter, target):
             raise AidError(N_("That button is from an earlier message and no longer works."))
-    elif kind == "relay":
+    elif kind == ReportTarget.RELAY:
         target = session.get(RelayMessage, target_id)
         if target is None or target.recipient_id != reporter.id:
             raise AidError(N_("That button is from an earlier message and no longer works."))
@@ -305,14 +306,14 @@ def report(session: Session, reporter: Resident, kind: str, target_id: int, now:
     target.report_count += 1
     hidden = target.report_count >= threshold
     if hidden:
-        if kind == "request":
+        if kind == ReportTarget.REQUEST:
             # only an open request is hidden; a match made at the same moment stands
             session.execute(
-                update(HelpRequest).where(HelpRequest.id == target.id, HelpRequest.status == "open")
-                .values(status="hidden").execution_options(synchronize_session=False)
+                update(HelpRequest).where(HelpRequest.id == target.id, HelpRequest.status == RequestStatus.OPEN)
+                .values(status=RequestStatus.HIDDEN).execution_options(synchronize_session=False)
             )
             cancel_pending_notices(session, target.id)
-        elif kind == "relay":
+        elif kind == ReportTarget.RELAY:
             target.hidden = True
     session.flush()
     return hidden
@@ -330,12 +331,12 @@ def due_to_close(session: Session, now: datetime, limit: int = 500) -> list[Help
     """Open requests past their date (or 14 days old when open-ended): closed, to be told."""
     rows = list(
         session.scalars(
-            select(HelpRequest).where(HelpRequest.status == "open", HelpRequest.closes_at <= now)
+            select(HelpRequest).where(HelpRequest.status == RequestStatus.OPEN, HelpRequest.closes_at <= now)
             .order_by(HelpRequest.id).limit(limit).with_for_update(skip_locked=True, of=HelpRequest)
         ).unique()
     )
     for r in rows:
-        r.status = "closed"
+        r.status = RequestStatus.CLOSED
         r.closed_at = now
         cancel_pending_notices(session, r.id)
     session.flush()
@@ -345,9 +346,9 @@ def due_to_close(session: Session, now: datetime, limit: int = 500) -> list[Help
 def close_offers(session: Session, request_id: int) -> list[HelpOffer]:
     """Pending offers of a request that ended: closed, so their helpers can be told."""
     offers = list(session.scalars(
-        select(HelpOffer).where(HelpOffer.request_id == request_id, HelpOffer.status == "pending")).unique())
+        select(HelpOffer).where(HelpOffer.request_id == request_id, HelpOffer.status == OfferStatus.PENDING)).unique())
     for o in offers:
-        o.status = "closed"
+        o.status = OfferStatus.CLOSED
     session.flush()
     return offers
 
@@ -358,7 +359,7 @@ def due_for_followup(session: Session, now: datetime, after: timedelta, limit: i
     rows = list(
         session.scalars(
             select(HelpRequest).where(
-                HelpRequest.status == "matched",
+                HelpRequest.status == RequestStatus.MATCHED,
                 HelpRequest.followup_sent_at.is_(None),
                 HelpRequest.closes_at <= now - after,
             ).order_by(HelpRequest.id).limit(limit).with_for_update(skip_locked=True, of=HelpRequest)

@@ -17,6 +17,7 @@ from bot.core.models import (
     Resident,
     WebChatMessage,
 )
+from bot.core.vocab import OutboxStatus, Role
 
 NICKNAME_MAX = 20
 
@@ -50,8 +51,8 @@ def mark_unfollowed(session: Session, resident: Resident, now: datetime) -> None
     # Whatever was waiting for them will not be pushed.
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.resident_id == resident.id, OutboxMessage.status == "pending")
-        .values(status="cancelled", last_error="recipient unfollowed")
+        .where(OutboxMessage.resident_id == resident.id, OutboxMessage.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.CANCELLED, last_error="recipient unfollowed")
         .execution_options(synchronize_session=False)
     )
     session.execute(delete(ConversationState).where(ConversationState.resident_id == resident.id))
@@ -83,7 +84,7 @@ def join_association(session: Session, resident: Resident, association_id: int, 
     )
     if exists:
         return False
-    session.add(Membership(resident_id=resident.id, association_id=association_id, role="member", joined_at=now))
+    session.add(Membership(resident_id=resident.id, association_id=association_id, role=Role.MEMBER, joined_at=now))
     session.flush()
     return True
 
@@ -107,7 +108,7 @@ def delete_resident(session: Session, resident: Resident) -> None:
     _scrub_from_others(session, resident)
     session.execute(
         delete(OutboxMessage).where(
-            OutboxMessage.resident_id == rid, OutboxMessage.status.in_(["pending", "dead", "cancelled"])
+            OutboxMessage.resident_id == rid, OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.DEAD, OutboxStatus.CANCELLED])
         )
     )
     session.execute(
@@ -139,8 +140,8 @@ def _scrub_from_multicasts(session: Session, user_id: str) -> None:
         row.recipients = left
         if not left:
             row.payload = []  # a personal reminder to them alone carries their own words
-            if row.status in ("pending", "dead"):
-                row.status = "cancelled"
+            if row.status in (OutboxStatus.PENDING, OutboxStatus.DEAD):
+                row.status = OutboxStatus.CANCELLED
 
 
 # Texts shorter than this are not searched for in other residents' messages (a one-letter
@@ -170,8 +171,8 @@ def _scrub_from_others(session: Session, resident: Resident) -> None:
     rid = resident.id
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.subject_resident_id == rid, OutboxMessage.status.in_(["pending", "dead"]))
-        .values(status="cancelled")
+        .where(OutboxMessage.subject_resident_id == rid, OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.DEAD]))
+        .values(status=OutboxStatus.CANCELLED)
         .execution_options(synchronize_session=False)
     )
     session.execute(
@@ -190,12 +191,12 @@ def _scrub_from_others(session: Session, resident: Resident) -> None:
     needles = sorted(needles, key=len)[:_SCRUB_MAX_TEXTS]
     if needles:
         stored = cast(OutboxMessage.payload, Text)
-        quoting = (OutboxMessage.status.in_(["sent", "cancelled", "dead"]), OutboxMessage.source.is_(None),
+        quoting = (OutboxMessage.status.in_([OutboxStatus.SENT, OutboxStatus.CANCELLED, OutboxStatus.DEAD]), OutboxMessage.source.is_(None),
                    OutboxMessage.resident_id.is_distinct_from(rid),
                    or_(*(stored.contains(n, autoescape=True) for n in needles)))
         session.execute(
             update(OutboxMessage).where(*quoting).values(
-                payload=[], status=case((OutboxMessage.status == "dead", "cancelled"), else_=OutboxMessage.status))
+                payload=[], status=case((OutboxMessage.status == OutboxStatus.DEAD, OutboxStatus.CANCELLED.value), else_=OutboxMessage.status))
             .execution_options(synchronize_session=False)
         )
     if resident.nickname:

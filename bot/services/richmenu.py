@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.i18n import LANGUAGES, N_, babel_locale, t
 from bot.core.models import Resident, RichMenu
+from bot.core.vocab import Channel, OutboxKind
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ def deploy(session_factory, line, menus: list[Menu], now: datetime, default_loca
     for loc, rid in ids.items():
         with session_factory() as s:
             users = list(s.scalars(select(Resident.line_user_id).where(
-                Resident.locale == loc, Resident.following.is_(True), Resident.channel == "line")))
+                Resident.locale == loc, Resident.following.is_(True), Resident.channel == Channel.LINE)))
         for i in range(0, len(users), BULK_MAX):
             _with_retry(line, "POST", "/v2/bot/richmenu/bulk/link", {"richMenuId": rid, "userIds": users[i:i + BULK_MAX]})
             linked += len(users[i:i + BULK_MAX])
@@ -206,11 +207,11 @@ def _with_retry(line, method: str, path: str, body, attempts: int = 6):
 
 def link_later(session: Session, resident: Resident) -> None:
     """Link a resident to the menu of their (new) language: an outbox row, sent by the worker."""
-    if resident.channel != "line" or not resident.following:
+    if resident.channel != Channel.LINE or not resident.following:
         return
     rid = session.scalar(select(RichMenu.rich_menu_id).where(RichMenu.locale == resident.locale))
     if rid is None:
         return
     from bot.delivery import outbox
-    outbox.bulk(session, [{"channel": "line", "recipients": [resident.line_user_id], "payload": [{"richMenuId": rid}],
-                           "resident_id": resident.id, "kind": "richmenu", "source": "richmenu"}])
+    outbox.bulk(session, [{"channel": Channel.LINE, "recipients": [resident.line_user_id], "payload": [{"richMenuId": rid}],
+                           "resident_id": resident.id, "kind": OutboxKind.RICHMENU, "source": "richmenu"}])

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.i18n import Nn_, nt
 from bot.core.models import HelpRequest, LedgerAccount, LedgerEntry, LedgerTransfer, Resident
+from bot.core.vocab import LedgerKind, RequestStatus
 
 HOURS = Nn_("{hours} hour", "{hours} hours")
 
@@ -24,15 +25,15 @@ class LedgerError(ValueError):
 
 def account(session: Session, resident: Resident | None) -> LedgerAccount:
     if resident is None:
-        acct = session.scalar(select(LedgerAccount).where(LedgerAccount.kind == "community"))
+        acct = session.scalar(select(LedgerAccount).where(LedgerAccount.kind == LedgerKind.COMMUNITY))
         if acct is None:
-            acct = LedgerAccount(kind="community")
+            acct = LedgerAccount(kind=LedgerKind.COMMUNITY)
             session.add(acct)
             session.flush()
         return acct
     acct = session.scalar(select(LedgerAccount).where(LedgerAccount.resident_id == resident.id))
     if acct is None:
-        acct = LedgerAccount(kind="resident", resident_id=resident.id)
+        acct = LedgerAccount(kind=LedgerKind.RESIDENT, resident_id=resident.id)
         session.add(acct)
         session.flush()
     return acct
@@ -52,7 +53,7 @@ def record_hours(session: Session, request: HelpRequest, helper: Resident, minut
         LedgerEntry(transfer_id=transfer.id, account_id=account(session, None).id, minutes=-minutes),
         LedgerEntry(transfer_id=transfer.id, account_id=account(session, helper).id, minutes=minutes),
     ])
-    request.status = "done"
+    request.status = RequestStatus.DONE
     request.closed_at = now
     session.flush()
     return transfer

@@ -21,6 +21,7 @@ from bot.core.config import Config
 from bot.core.db import utcnow
 from bot.core.i18n import N_, t
 from bot.core.models import Circular, CircularRecipient, Resident
+from bot.core.vocab import CircularQuestion
 from bot.wiring import current_bot
 
 bp = Blueprint("circular_page", __name__, template_folder="../templates")  # bot/templates
@@ -78,7 +79,7 @@ def show(token: str):
             "read_button": t(locale, N_("I have read it")),
             "action": url_for("circular_page.mark", token=token),
             "answer": t(locale, N_("Your answer now: {answer}"), answer=row.answer) if row.answer else None,
-            "how": t(locale, N_("To answer, use the buttons in LINE.")) if circ.question != "none" else None,
+            "how": t(locale, N_("To answer, use the buttons in LINE.")) if circ.question != CircularQuestion.NONE else None,
         }
     return _no_store(current_app.make_response(render_template("circular.html", **page)))
 

@@ -18,6 +18,7 @@ from bot.core.i18n import LANGUAGES, N_, t
 from bot.delivery.inbound import WEB_USER_ID, Inbound
 from bot.core.models import Resident, WebChatMessage
 from bot.core.replies import parse_postback
+from bot.core.vocab import Channel, ChatDirection, InboundKind
 from bot.wiring import current_bot
 
 bp = Blueprint("webchat", __name__, template_folder="../templates", static_folder="../static",  # bot/templates, bot/static
@@ -57,7 +58,7 @@ def page():
 
 def _resident(s, user_id: str) -> Resident:
     r = s.scalar(select(Resident).where(Resident.line_user_id == user_id))
-    if r is None or r.channel != "web":
+    if r is None or r.channel != Channel.WEB:
         abort(404)
     return r
 
@@ -106,7 +107,7 @@ def send():
         resident_id = r.id
         shown = text if isinstance(text, str) else (str(pb.get("display") or "") if isinstance(pb, dict) else "")
         if shown:
-            s.add(WebChatMessage(resident_id=r.id, direction="in", payload={"kind": "in", "text": shown}))
+            s.add(WebChatMessage(resident_id=r.id, direction=ChatDirection.IN, payload={"kind": "in", "text": shown}))
     bot.handle_delivery([ev])
     after = body.get("after")
     with bot.db.session() as s:
@@ -117,16 +118,16 @@ def send():
 
 
 def _event(user_id: str, text, pb, follow: bool) -> Inbound | None:
-    base = dict(event_id="web-" + uuid.uuid4().hex, channel="web", user_id=user_id,
+    base = dict(event_id="web-" + uuid.uuid4().hex, channel=Channel.WEB, user_id=user_id,
                 timestamp_ms=int(utcnow().timestamp() * 1000))
     if follow:
-        return Inbound(kind="follow", **base)
+        return Inbound(kind=InboundKind.FOLLOW, **base)
     if isinstance(text, str):
-        return Inbound(kind="message", message_type="text", text=text.replace("\x00", ""), **base)
+        return Inbound(kind=InboundKind.MESSAGE, message_type="text", text=text.replace("\x00", ""), **base)
     if isinstance(pb, dict) and isinstance(pb.get("data"), str) and len(pb["data"]) <= 300:
         params = pb.get("params") if isinstance(pb.get("params"), dict) else {}
         params = {str(k): str(v).replace("\x00", "") for k, v in params.items() if k in ("date", "time", "datetime")}
         if not parse_postback(pb["data"]):
             return None
-        return Inbound(kind="postback", postback_data=pb["data"].replace("\x00", ""), postback_params=params, **base)
+        return Inbound(kind=InboundKind.POSTBACK, postback_data=pb["data"].replace("\x00", ""), postback_params=params, **base)
     return None

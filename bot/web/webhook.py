@@ -8,6 +8,7 @@ from flask import Blueprint, request
 
 from bot.core.db import utcnow
 from bot.delivery.inbound import BadSignature, Inbound, MalformedDelivery, parse_delivery, valid_ids
+from bot.core.vocab import InboundKind
 from bot.wiring import current_bot
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def _acceptable(bot, events: list[Inbound]) -> list[Inbound]:
 def _with_profile(bot, ev: Inbound) -> Inbound:
     """Follow events start onboarding, which pre-selects the language and suggests a name from
     the LINE profile. The lookup happens here, before any transaction."""
-    if ev.kind != "follow" or not ev.user_id or bot.line is None or ev.mode == "standby":
+    if ev.kind != InboundKind.FOLLOW or not ev.user_id or bot.line is None or ev.mode == "standby":
         return ev
     profile = bot.line.get_profile(ev.user_id)
     if profile is None:
@@ -69,7 +70,7 @@ def _with_photo(bot, ev: Inbound) -> Inbound:
     """A photo sent at a conversation step that takes one (a circular's photo) is fetched from
     LINE and stored here, before any transaction: the step then only links it. Other photos are
     not downloaded at all."""
-    if (ev.kind != "message" or ev.message_type != "image" or not ev.message_id or not ev.user_id
+    if (ev.kind != InboundKind.MESSAGE or ev.message_type != "image" or not ev.message_id or not ev.user_id
             or bot.line is None or ev.mode == "standby" or not _step_takes_photo(bot, ev.user_id)):
         return ev
     from bot.core import media
