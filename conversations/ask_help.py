@@ -3,8 +3,6 @@
 Where is always the resident's own area: never an address."""
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import datetime, timedelta
 
 from bot.services import aid_messages, aid_notify, mutual_aid
@@ -14,7 +12,7 @@ from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.replies import Reply, Text
 from conversations import common
-from conversations.engine import Answer, Flow, Invalid, Option, Step
+from conversations.engine import Flow, Option, Step
 from handlers.menu import main_menu
 
 ANY = "any"
@@ -29,31 +27,8 @@ def category_options(ctx: Ctx, data: dict) -> list[Option]:
 accept_description = common.free_text(mutual_aid.DESCRIPTION_MAX, N_("Please write a few words about what you need."))
 
 
-_TYPED = re.compile(r"^(?:(\d{4})[-/])?(\d{1,2})[-/](\d{1,2})(?:[ T]+(\d{1,2}):(\d{2}))?$")
-
-
-def accept_when(ctx: Ctx, data: dict, answer: Answer) -> str:
-    raw = answer.params.get("datetime") or answer.params.get("date")
-    try:
-        if raw:
-            when = timefmt.parse_local(raw if "T" in raw else raw + "T10:00", ctx.config.tz_name)
-        else:
-            m = _TYPED.match(unicodedata.normalize("NFKC", answer.text or "").strip())
-            if not m:
-                raise ValueError
-            local_now = ctx.now.astimezone(ctx.tz)
-            year = int(m[1]) if m[1] else local_now.year
-            naive = datetime(year, int(m[2]), int(m[3]), int(m[4] or 10), int(m[5] or 0))
-            when = timefmt.parse_local(naive.isoformat(), ctx.config.tz_name)
-            if not m[1] and when < ctx.now:  # "1/5" typed in December means next January
-                when = timefmt.parse_local(naive.replace(year=year + 1).isoformat(), ctx.config.tz_name)
-    except (ValueError, OverflowError):  # no such date, or a year the calendar cannot hold
-        raise Invalid(N_("Please choose a date and time with the button, or tap “Any time”.")) from None
-    if when <= ctx.now:
-        raise Invalid(N_("That time has already passed. Please choose a time in the future."))
-    if when > ctx.now + MAX_AHEAD:
-        raise Invalid(N_("Please choose a time within the next 90 days."))
-    return when.isoformat()
+accept_when = common.accept_future(N_("Please choose a date and time with the button, or tap “Any time”."),
+                                   MAX_AHEAD, N_("Please choose a time within the next 90 days."))
 
 
 def name_options(ctx: Ctx, data: dict) -> list[Option]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime, timedelta
 
-from bot.core import areas
+from bot.core import areas, timefmt
 
 from bot.services import residents
 from handlers.context import Ctx
@@ -112,3 +113,47 @@ def quiet_minutes(value: str) -> tuple[int | None, int | None]:
 
 def format_minutes(minutes: int) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+# -- a date and time, from the picker or typed -------------------------------------------------
+
+_TYPED_WHEN = re.compile(r"^(?:(\d{4})[-/])?(\d{1,2})[-/](\d{1,2})(?:[ T]+(\d{1,2}):(\d{2}))?$")
+
+
+def parse_when(ctx: Ctx, answer: Answer) -> datetime:
+    """The time a resident picked (the picker's params) or typed (「12/24 10:00」, 「2027/1/5」),
+    in the city's time zone. A date without a year that has passed this year is next year's.
+    Raises ValueError when it is not a date and time."""
+    raw = answer.params.get("datetime") or answer.params.get("date")
+    try:
+        if raw:
+            return timefmt.parse_local(raw if "T" in raw else raw + "T10:00", ctx.config.tz_name)
+        m = _TYPED_WHEN.match(unicodedata.normalize("NFKC", answer.text or "").strip())
+        if not m:
+            raise ValueError("not a date")
+        year = int(m[1]) if m[1] else ctx.now.astimezone(ctx.tz).year
+        naive = datetime(year, int(m[2]), int(m[3]), int(m[4] or 10), int(m[5] or 0))
+        when = timefmt.parse_local(naive.isoformat(), ctx.config.tz_name)
+        if not m[1] and when < ctx.now:  # "1/5" typed in December means next January
+            when = timefmt.parse_local(naive.replace(year=year + 1).isoformat(), ctx.config.tz_name)
+        return when
+    except OverflowError:  # a year the calendar cannot hold
+        raise ValueError("no such date") from None
+
+
+def accept_future(hint: str, max_ahead: timedelta, too_far: str):
+    """An `accept` for a step that asks for a time in the future, within `max_ahead`. Each step
+    says its own `hint` (which buttons it has) and `too_far` (its own limit)."""
+
+    def accept(ctx: Ctx, data: dict, answer: Answer) -> str:
+        try:
+            when = parse_when(ctx, answer)
+        except ValueError:
+            raise Invalid(hint) from None
+        if when <= ctx.now:
+            raise Invalid(N_("That time has already passed. Please choose a time in the future."))
+        if when > ctx.now + max_ahead:
+            raise Invalid(too_far)
+        return when.isoformat()
+
+    return accept

@@ -16,7 +16,6 @@ from bot.core.models import Association, Circular, Household, Media
 from bot.core.replies import Reply, Text
 from bot.core.vocab import CircularQuestion
 from conversations import common
-from conversations.ask_help import accept_when
 from conversations.engine import Answer, Flow, Invalid, Option, Step, branch
 
 NONE = "none"
@@ -102,6 +101,11 @@ def _photo_id(ctx: Ctx, token: str | None) -> int | None:
     return ctx.session.scalar(select(Media.id).where(Media.token == token))
 
 
+accept_deadline = common.accept_future(
+    N_("Please choose the deadline with the button, type it like “12/24 18:00”, or tap “No deadline”."),
+    circulars.DEADLINE_MAX, N_("Please choose a deadline within the next year."))
+
+
 FLOW = Flow(
     name="compose_circular",
     first="title",
@@ -119,7 +123,7 @@ FLOW = Flow(
                                       CircularQuestion.CHOICES: "choices"}, "question")),
         "choices": Step(ask=N_("Write the choices, separated by “、” (e.g. 「はい、いいえ」)."), accept=accept_choices, next="deadline"),
         "deadline": Step(ask=N_("Deadline for reading and answering?"), date_mode="datetime", date_label=N_("Choose date and time"),
-                         options=[Option(NONE, N_("No deadline"))], accept=accept_when, next="audience"),
+                         options=[Option(NONE, N_("No deadline"))], accept=accept_deadline, next="audience"),
         "audience": Step(ask=N_("Who gets it?"), options=audience_options, next="confirm"),
         "confirm": Step(ask=preview, options=[Option("send", N_("Send"))], next=None),
     },

@@ -13,7 +13,6 @@ from bot.core.models import Association, Event
 from bot.core.replies import Reply, Text
 from bot.core.vocab import Audience
 from conversations import common
-from conversations.ask_help import accept_when
 from conversations.engine import Answer, Flow, Invalid, Option, Step
 
 NO_LIMIT = "none"
@@ -52,6 +51,11 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     return [Text(ctx.t(N_("Created! Members can now find it with “Events”.")))]
 
 
+accept_start = common.accept_future(
+    N_("Please choose the date and time with the button, or type it like “12/24 10:00”."),
+    events.START_MAX, N_("Please choose a start within the next year."))
+
+
 FLOW = Flow(
     name="create_event",
     first="title",
@@ -59,7 +63,7 @@ FLOW = Flow(
     steps={
         "title": Step(ask=N_("What is the event called?"), accept=common.free_text(100, N_("Please write a title.")), next="when"),
         "when": Step(ask=N_("When does it start?"), date_mode="datetime", date_label=N_("Choose date and time"),
-                     accept=accept_when, next="place"),
+                     accept=accept_start, next="place"),
         "place": Step(ask=N_("Where is it?"), accept=common.free_text(200, N_("Please write the place.")), next="capacity"),
         "capacity": Step(ask=N_("How many people can come?"), options=capacity_options, accept=accept_capacity, next="confirm"),
         "confirm": Step(ask=preview, options=[Option("yes", N_("Create it"))], next=None),

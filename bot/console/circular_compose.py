@@ -95,7 +95,6 @@ def validate(s: Session, raw: dict) -> tuple[dict, dict[str, str]]:
     """The circular to send, from the form; the LINE flow's checks (title, text, choices,
     deadline) with its messages. Ids from the form are checked against what the person leads."""
     from conversations import common
-    from conversations.ask_help import MAX_AHEAD
     from conversations.compose_circular import accept_choices
     from conversations.engine import Answer, Invalid
     from bot.core.i18n import N_
@@ -150,8 +149,8 @@ def validate(s: Session, raw: dict) -> tuple[dict, dict[str, str]]:
             now = utcnow()
             if when <= now:
                 errors["deadline"] = t(loc, N_("That time has already passed. Please choose a time in the future."))
-            elif when > now + MAX_AHEAD:
-                errors["deadline"] = t(loc, N_("Please choose a time within the next 90 days."))
+            elif when > now + circulars.DEADLINE_MAX:
+                errors["deadline"] = t(loc, N_("Please choose a deadline within the next year."))
             clean["deadline"] = when
     try:
         clean["remind_days"] = int(raw["remind_days"] or "1")

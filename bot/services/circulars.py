@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from bot.core.replies import Card, Choice, postback
 from bot.core.vocab import CircularQuestion, ReadPer, Role
 
 BATCH = 500  # LINE's multicast limit
+DEADLINE_MAX = timedelta(days=366)  # a deadline is for this year's business, not later
 INSERT_CHUNK = 5000
 ATTENDANCE = (N_("Attending"), N_("Not attending"), N_("Not sure yet"))
 

@@ -4,7 +4,7 @@ Session and never commit; they raise `EventError(msgid)` with a reason a residen
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from bot.services import Audit, Outcome
 from bot.core.vocab import Audience, EventStatus, Role, SignupStatus
 
 MAX_PARTY = 10
+START_MAX = timedelta(days=366)  # an event can be announced up to a year ahead
 
 
 class EventError(UserError):
