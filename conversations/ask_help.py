@@ -58,7 +58,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         )
     except mutual_aid.AidError as exc:
         return [Text(exc.render(ctx.locale, ctx.config.tz_name)), main_menu(ctx)]
-    aid_notify.notify_helpers(ctx.session, ctx.config, req, ctx.now)
+    ctx.apply(aid_notify.notify_helpers(ctx.session, ctx.config, req, ctx.now))
     return [Text(ctx.t(N_("Posted! We will let you know as soon as a neighbour offers to help. You can see it any time with “My requests”.")))]
 
 

@@ -23,7 +23,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         )
     )
     assert ctx.resident is not None
-    leaving.leave_everything(ctx.session, ctx.config, ctx.resident, ctx.now)
+    ctx.apply(leaving.leave_everything(ctx.session, ctx.config, ctx.resident, ctx.now))
     residents.delete_resident(ctx.session, ctx.resident)
     ctx.resident = None
     ctx.erased = True

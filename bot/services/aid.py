@@ -6,14 +6,15 @@ their own language); the LINE handler or conversation step that called it hands 
 `bot.services.apply` in the event's transaction. Nothing here sends or commits."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from bot.core import quiet
 from bot.core.config import Config
 from bot.core.i18n import N_, t
 from bot.core.models import HelpOffer, RelayMessage, Resident
-from bot.core.replies import Text
+from bot.core.replies import Choice, Question, Text, postback
 from bot.core.vocab import RecordedBy
 from bot.services import Outcome, aid_messages, mutual_aid, timebank
 
@@ -100,3 +101,47 @@ def thanks(session: Session, requester: Resident, request_id: int, minutes: int,
           total=timebank.format_hours(total, helper.locale)) + said
     ), about=requester)
     return helper, minutes, out
+
+
+# -- the clock's steps ---------------------------------------------------------------------------
+
+FOLLOWUP_AFTER = timedelta(hours=2)
+
+
+def _held(resident: Resident, now: datetime, config: Config) -> datetime | None:
+    """These pushes are not urgent: held through the resident's quiet hours."""
+    at = quiet.next_allowed(resident, now, config.tz_name)
+    return at if at > now else None
+
+
+def close_due(session: Session, config: Config, now: datetime) -> Outcome:
+    """Requests whose time has passed close; their helpers and askers are told
+    (facts["closed"]: how many)."""
+    closed = mutual_aid.due_to_close(session, now)
+    out = Outcome(facts={"closed": len(closed)})
+    for req in closed:
+        for offered in mutual_aid.close_offers(session, req.id):
+            h = offered.helper
+            out.tell(h, Text(t(h.locale, N_(
+                "A request you offered to help with has closed without a match. Thank you all the same!"))),
+                not_before=_held(h, now, config))
+        r = req.requester
+        out.tell(r, Question(
+            t(r.locale, N_("Your request has closed without a helper this time: {description}\nWould you like to ask again?"),
+              description=req.description),
+            (Choice(t(r.locale, N_("Ask for help")), postback(a="aid", x="ask")),),
+        ), not_before=_held(r, now, config))
+    return out
+
+
+def follow_up(session: Session, config: Config, now: datetime) -> Outcome:
+    """Both sides of a match are asked whether the help happened (facts["asked"]: requests)."""
+    due = mutual_aid.due_for_followup(session, now, FOLLOWUP_AFTER)
+    out = Outcome(facts={"asked": len(due)})
+    for req in due:
+        helper = mutual_aid.counterpart(session, req, req.requester)
+        for reader in (req.requester, helper):
+            if reader is not None:
+                out.tell(reader, aid_messages.followup_card(req, reader, config), not_before=_held(reader, now, config),
+                         about=req.requester)
+    return out

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.services import aid_messages, mutual_aid
-from bot.delivery import outbox
+from bot.services import Outcome
 from bot.core import quiet
 from bot.core.config import Config
 from bot.core.models import Area, HelperNotice, HelperProfile, HelpRequest, Resident
@@ -37,15 +37,15 @@ def fits(profile: HelperProfile, helper: Resident, req: HelpRequest, req_area: A
     return True
 
 
-def notify_helpers(session: Session, config: Config, req: HelpRequest, now: datetime) -> int:
-    """Queue a notice for every registered helper the request fits. Returns how many."""
+def notify_helpers(session: Session, config: Config, req: HelpRequest, now: datetime) -> Outcome:
+    """A notice for every registered helper the request fits (facts["sent"]: how many)."""
     candidates = session.execute(
         select(HelperProfile, Resident)
         .join(Resident, Resident.id == HelperProfile.resident_id)
         .where(HelperProfile.notices.is_(True), Resident.following.is_(True), Resident.id != req.requester_id,
                Resident.consent_at.is_not(None))
     ).all()
-    sent = 0
+    out = Outcome(facts={"sent": 0})
     for profile, helper in candidates:
         if not fits(profile, helper, req, req.area, config.tz_name):
             continue
@@ -61,8 +61,8 @@ def notify_helpers(session: Session, config: Config, req: HelpRequest, now: date
             continue
         session.add(HelperNotice(helper_id=helper.id, request_id=req.id, local_day=day, created_at=now))
         card = aid_messages.helper_notice_card(req, helper.locale, config)
-        outbox.to_resident(session, helper, [card], not_before=at if at > now else None,
-                           dedupe_key=f"aid:notice:{req.id}:{helper.id}", about=req.requester)
-        sent += 1
+        out.tell(helper, card, not_before=at if at > now else None, dedupe_key=f"aid:notice:{req.id}:{helper.id}",
+                 about=req.requester)
+        out.facts["sent"] += 1
     session.flush()
-    return sent
+    return out

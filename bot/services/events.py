@@ -15,7 +15,7 @@ from bot.services import event_messages as em
 from bot.core.config import Config
 from bot.core.errors import UserError
 from bot.core.i18n import N_
-from bot.core.models import Area, Association, Event, Membership, Resident, Signup
+from bot.core.models import Area, Association, Event, Membership, OutboxMessage, Resident, Signup
 from bot.core.replies import Text
 from bot.services import Audit, Outcome
 from bot.core.vocab import Audience, EventStatus, Role, SignupStatus
@@ -320,4 +320,35 @@ def cancel_event(session: Session, event: Event, config: Config, now: datetime) 
         out.tell(s.resident, Text(em.cancelled(event, s.resident.locale, config)))
         out.facts["told"] += 1
     out.audit.append(Audit("cancel_event", f"event:{event.id}", {"title": event.title, "told": out.facts["told"]}))
+    return out
+
+
+# -- reminders (the clock) -----------------------------------------------------------------------
+
+def _reminders_of(session: Session, config: Config, event: Event, kind: str, out: Outcome) -> None:
+    # The start time is in the key: an event moved to another day is reminded again.
+    prefix = f"ev:{event.id}:{kind}:{event.starts_at:%Y%m%d%H%M}:"
+    done = set(session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.like(prefix + "%"))))
+    for s in attendees(session, event.id):
+        key = prefix + str(s.resident_id)
+        if s.status != SignupStatus.GOING or key in done:
+            continue
+        out.tell(s.resident, Text(em.reminder(event, s.resident.locale, config, soon=kind == "hour")), dedupe_key=key)
+
+
+def reminders_due(session: Session, config: Config, now: datetime) -> Outcome:
+    """The day before (from EVENT_REMINDER_HOUR) and, when the organizer asked, an hour before:
+    one reminder per attendee and event, whatever runs twice (the outbox's unique key)."""
+    tz = ZoneInfo(config.tz_name)
+    local = now.astimezone(tz)
+    out = Outcome()
+    if local.hour >= config.event_reminder_hour:
+        tomorrow = (local + timedelta(days=1)).date()
+        start = datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=tz)
+        for ev in session.scalars(select(Event).where(Event.status == EventStatus.SCHEDULED, Event.starts_at >= start,
+                                                      Event.starts_at < start + timedelta(days=1))):
+            _reminders_of(session, config, ev, "day", out)
+    for ev in session.scalars(select(Event).where(Event.status == EventStatus.SCHEDULED, Event.remind_hour_before.is_(True),
+                                                  Event.starts_at > now, Event.starts_at <= now + timedelta(hours=1))):
+        _reminders_of(session, config, ev, "hour", out)
     return out
