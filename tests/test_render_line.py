@@ -99,3 +99,16 @@ def test_dates_and_numbers_follow_each_locale_and_the_japanese_era_is_optional()
         assert timefmt.era_year(date(2019, 5, 1)) == "令和元年" and timefmt.era_year(date(2019, 4, 30)) == "平成31年"
     finally:
         timefmt.use_japanese_era(False)
+
+
+def test_every_channel_has_one_renderer_and_a_row_size():
+    """One place says how each channel's messages are kept (bot.delivery.renderers)."""
+    from bot.core.vocab import Channel
+    from bot.delivery import renderers
+
+    assert set(renderers.RENDERERS) == set(Channel) == set(renderers.RECIPIENTS_PER_ROW)
+    replies = [Text("こんにちは"), Question("Pick", (Choice("Yes", postback(a="y")),))]
+    assert renderers.render(Channel.WEB, replies) == [[{"text": "こんにちは", "kind": "text"},
+                                                       {"text": "Pick", "choices": ({"label": "Yes", "data": "a=y", "display": None},), "kind": "question"}]]
+    line = renderers.render(Channel.LINE, replies)
+    assert line[0][0] == {"type": "text", "text": "こんにちは"} and line[0][1]["quickReply"]["items"][0]["action"]["data"] == "a=y"

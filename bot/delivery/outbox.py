@@ -18,12 +18,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from bot.delivery import render_line
+from bot.delivery import renderers
 from bot.core.config import Config
 from bot.core.db import Database, checkpoint_after_commit, utcnow
 from bot.delivery.line_client import LineClient, SendResult
 from bot.core.models import OutboxMessage, Resident, WebChatMessage
-from bot.core.replies import Reply, to_dict
+from bot.core.replies import Reply
 from bot.core.vocab import Channel, ChatDirection, OutboxKind, OutboxStatus, SendMethod
 
 log = logging.getLogger(__name__)
@@ -58,10 +58,7 @@ def enqueue(
     if not replies or not recipients:
         return []
     now = utcnow()
-    if channel == Channel.WEB:
-        payloads: list[list[dict[str, Any]]] = [[to_dict(r) for r in replies]]
-    else:
-        payloads = render_line.render(replies)
+    payloads = renderers.render(channel, replies)
     rows = []
     for i, payload in enumerate(payloads):
         row = OutboxMessage(
@@ -108,7 +105,7 @@ def bulk(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     return len(rows)
 
 
-MULTICAST_MAX = 500  # LINE's limit of recipients per multicast
+MULTICAST_MAX = renderers.RECIPIENTS_PER_ROW[Channel.LINE]  # LINE's limit of recipients per multicast
 
 
 def fan_out(session: Session, groups: dict[tuple[str, str, Any], list[str]], reply_for, *, source: str,
@@ -120,8 +117,8 @@ def fan_out(session: Session, groups: dict[tuple[str, str, Any], list[str]], rep
     told = 0
     for (channel, locale, key), ids in groups.items():
         reply = reply_for(locale, key)
-        parts = [[to_dict(reply)]] if channel == Channel.WEB else render_line.render([reply])
-        step = 1 if channel == Channel.WEB else MULTICAST_MAX
+        parts = renderers.render(channel, [reply])
+        step = renderers.RECIPIENTS_PER_ROW[channel]
         for i in range(0, len(ids), step):
             for part in parts:
                 out.append({"channel": channel, "recipients": ids[i:i + step], "payload": part, "source": source,

@@ -28,7 +28,7 @@ from sqlalchemy import exists, func, insert, select
 from sqlalchemy import null as sa_null
 from sqlalchemy.orm import Session
 
-from bot.delivery import outbox, render_line
+from bot.delivery import outbox, renderers
 from bot.core.config import Config
 from bot.core.errors import UserError
 from bot.core.i18n import LANGUAGES, N_, t
@@ -353,12 +353,7 @@ class _Payloads:
         key = (channel, locale)
         if key not in self._made:
             replies = replies_for(self.session, self.ann, locale, self.config)
-            if channel == Channel.WEB:
-                from bot.core.replies import to_dict
-
-                self._made[key] = [[to_dict(r) for r in replies]]
-            else:
-                self._made[key] = render_line.render(replies)
+            self._made[key] = renderers.render(channel, replies)
         return self._made[key]
 
 
@@ -538,12 +533,7 @@ def send_digests(session: Session, config: Config, now: datetime, limit: int = 2
             continue
         head = t(locale, N_("Today's notices ({n}):"), n=len(items[rid]))
         msg = Text(head + "\n\n" + "\n\n―――\n\n".join(items[rid]))
-        if channel == Channel.WEB:
-            from bot.core.replies import to_dict
-
-            parts = [[to_dict(msg)]]
-        else:
-            parts = render_line.render([msg])
+        parts = renderers.render(channel, [msg])
         for part in parts:
             rows.append({"channel": channel, "recipients": [uid], "payload": part, "resident_id": rid,
                          "source": "digest", "next_attempt_at": now})
