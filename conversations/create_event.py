@@ -9,7 +9,7 @@ from bot.services import events
 from bot.core import timefmt
 from handlers.context import Ctx
 from bot.core.i18n import N_
-from bot.core.models import Association, Event
+from bot.core.models import Association
 from bot.core.replies import Reply, Text
 from bot.core.vocab import Audience
 from conversations import common
@@ -43,11 +43,11 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         return [Text(ctx.t(N_("Only association leaders can manage events here. The center's staff can help you.")))]
     assoc = ctx.session.get(Association, ids[0])
     starts = datetime.fromisoformat(data["when"])
-    ev = Event(title=data["title"], place=data["place"], starts_at=starts, ends_at=starts + timedelta(hours=2),
-               capacity=None if data["capacity"] == NO_LIMIT else int(data["capacity"]), audience=Audience.ASSOCIATION,
-               association_id=assoc.id, organizer=assoc.name, created_by_id=ctx.resident.id, created_at=ctx.now)
-    ctx.session.add(ev)
-    ctx.session.flush()
+    _, outcome = events.create_event(ctx.session, {
+        "title": data["title"], "place": data["place"], "starts_at": starts, "ends_at": starts + timedelta(hours=2),
+        "capacity": None if data["capacity"] == NO_LIMIT else int(data["capacity"]), "audience": Audience.ASSOCIATION,
+        "association_id": assoc.id, "organizer": assoc.name}, ctx.now, created_by_id=ctx.resident.id)
+    ctx.apply(outcome)
     return [Text(ctx.t(N_("Created! Members can now find it with “Events”.")))]
 
 

@@ -106,3 +106,20 @@ def test_cancelling_tells_everyone_once_from_the_console_and_the_cli(attendees, 
     assert cli_audit == console_audit == {"title": "防災訓練", "told": 2}
     out = runner.invoke(args=["events", "update", str(by_cli), "--place", "x"])
     assert out.exit_code != 0 and "cancelled" in out.output
+
+
+def test_an_event_created_from_line_the_console_or_the_cli_is_audited_the_same(attendees, db, runner):
+    """One service creates events: each front end leaves one create_event entry, by its actor."""
+    from tests.console_support import csrf, sign_in
+
+    out = runner.invoke(args=["events", "create", "--title", "CLIの会", "--place", "公民館", "--starts", "2026-12-20 10:00"])
+    assert out.exit_code == 0, out.output
+    c = attendees.test_client()
+    assert sign_in(c, "tanaka").status_code == 302
+    r = c.post("/console/events/new", data={"title": "窓口の会", "place": "公民館", "starts": "2026-12-21T10:00",
+                                             "audience": "all", "csrf_token": csrf(c, "/console/events/new")})
+    assert r.status_code == 302
+    with db.read() as s:
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "create_event").order_by(AuditEntry.id)).all()
+        titles = {e.detail["title"]: e.actor for e in entries}
+    assert titles["CLIの会"] == "cli" and titles["窓口の会"].startswith("staff:")

@@ -43,9 +43,10 @@ def _when(value: str | None, tz_name: str) -> datetime | None:
 def create(title, starts, ends, place, description, capacity, deadline, audience, organizer, party_size,
            note_question, remind_hour_before, translations):
     """Create an event."""
+    from bot import services
     from bot.core.areas import find_association_by_code
     from bot.core.db import utcnow
-    from bot.core.models import Event
+    from bot.services import events
 
     bot = current_bot()
     tz = bot.config.tz_name
@@ -57,24 +58,22 @@ def create(title, starts, ends, place, description, capacity, deadline, audience
     if not isinstance(tr, dict) or any(loc not in LANGUAGES or not isinstance(v, dict) or not v.get("title")
                                        for loc, v in tr.items()):
         raise click.BadParameter('--translations: {"<language>": {"title": …, "place": …, "description": …}}')
-    ev = Event(title=title, description=description, place=place, starts_at=_when(starts, tz), ends_at=_when(ends, tz),
-               translations=tr,
-               capacity=capacity, signup_deadline=_when(deadline, tz), organizer=organizer, ask_party_size=party_size,
-               note_question=note_question, remind_hour_before=remind_hour_before, created_at=utcnow())
+    values = dict(title=title, description=description, place=place, starts_at=_when(starts, tz), ends_at=_when(ends, tz),
+                  capacity=capacity, signup_deadline=_when(deadline, tz), organizer=organizer, ask_party_size=party_size,
+                  note_question=note_question, remind_hour_before=remind_hour_before)
     with bot.db.session() as s:
         kind, _, value = audience.partition(":")
         if kind == "area":
-            ev.audience, ev.audience_areas = Audience.AREAS, [c for c in value.split(",") if c]
+            values.update(audience=Audience.AREAS, audience_areas=[c for c in value.split(",") if c])
         elif kind == "association":
             assoc = find_association_by_code(s, value)
             if assoc is None:
                 raise click.BadParameter(f"no association with join code {value}")
-            ev.audience, ev.association_id = Audience.ASSOCIATION, assoc.id
-            ev.organizer = ev.organizer or assoc.name
+            values.update(audience=Audience.ASSOCIATION, association_id=assoc.id, organizer=organizer or assoc.name)
         elif kind != "all":
             raise click.BadParameter("--to takes all, area:CODE or association:JOIN-CODE")
-        s.add(ev)
-        s.flush()
+        ev, outcome = events.create_event(s, values, utcnow(), translations=tr)
+        services.apply(s, outcome, "cli")
         click.echo(f"event {ev.id} created")
 
 

@@ -11,7 +11,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from sqlalchemy import select
 
 from bot.core import csvout, timefmt
-from bot.console import audit, bot, bp, cN_, console_locale, ct, current, require
+from bot.console import bot, bp, cN_, console_locale, ct, current, require
 from bot.core.db import utcnow
 from bot.core.models import Area, Association, Event
 from bot.core.vocab import Audience, EventStatus, PrincipalKind, SignupStatus, StaffRole
@@ -244,19 +244,19 @@ def event_new():
 @bp.post("/events/new")
 @require(StaffRole.STAFF, StaffRole.LEADER)
 def event_create():
+    from bot import services
+    from bot.services import events as ev_domain
+
     with bot().db.session() as s:
         typed, values, errors = _read_form(s, creating=True)
         if errors:
             choices = _choices(s)
             return render_template("console/events_form.html", form=typed, errors=errors, event=None, **choices), 400
         en = values.pop("en")
-        ev = Event(**values, translations={"en": en} if en else {}, created_at=utcnow())
-        if current().kind == PrincipalKind.RESIDENT:
-            ev.created_by_id = current().id
-        s.add(ev)
-        s.flush()
+        by = current().id if current().kind == PrincipalKind.RESIDENT else None
+        ev, outcome = ev_domain.create_event(s, values, utcnow(), translations={"en": en or {}}, created_by_id=by)
+        services.apply(s, outcome, current().actor)
         event_id = ev.id
-        audit(s, "create_event", f"event:{ev.id}", title=ev.title, audience=ev.audience)
     flash(ct("The event has been created. Residents can find it with “Events” in LINE."), "ok")
     return redirect(url_for("console.event_edit", event_id=event_id))
 

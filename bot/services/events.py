@@ -249,6 +249,21 @@ def organised_by(session: Session, resident: Resident, now: datetime) -> list[Ev
     ))
 
 
+# -- creating, changing and cancelling an event -----------------------------------------------
+
+def create_event(session: Session, values: Mapping[str, Any], now: datetime, *,
+                 translations: Mapping[str, Mapping[str, str]] | None = None,
+                 created_by_id: int | None = None) -> tuple[Event, Outcome]:
+    """A new event from any front end (LINE's create_event flow, the console, the CLI): the same
+    columns, the same audit entry. `values`: Event columns (title, place, starts_at, …)."""
+    ev = Event(**dict(values), translations={loc: dict(tr) for loc, tr in (translations or {}).items() if tr},
+               created_by_id=created_by_id, created_at=now)
+    session.add(ev)
+    session.flush()
+    out = Outcome(audit=[Audit("create_event", f"event:{ev.id}", {"title": ev.title, "audience": ev.audience})])
+    return ev, out
+
+
 # -- changing and cancelling an event (the console and the CLI call these) -----------------------
 # The same rules whichever front end: only what differs is changed; a new time or place is told
 # to everyone going and on the wait-list, each in their language, and a translated place not
