@@ -12,7 +12,7 @@ from bot.services import circulars
 from bot.core import timefmt
 from handlers.context import Ctx
 from bot.core.i18n import N_
-from bot.core.models import Association, Circular, Household, Media
+from bot.core.models import Association, Household, Media
 from bot.core.replies import Reply, Text
 from bot.core.vocab import CircularQuestion
 from conversations import common
@@ -80,17 +80,14 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     assoc = led_association(ctx)
     if assoc is None:
         return [Text(ctx.t(N_("Only the association's leader can send circulars.")))]
-    circ = Circular(
+    _, sent, outcome = circulars.create_and_send(ctx.session, dict(
         association_id=assoc.id, han=None if data["audience"] == WHOLE else data["audience"], title=data["title"],
         body=data["body"], link_url=None if data.get("link") in (None, NONE) else data["link"],
         image_id=_photo_id(ctx, data.get("photo")),
         question=data["question"], choices=list(data.get("choices") or []),
         deadline=None if data["deadline"] == NONE else datetime.fromisoformat(data["deadline"]),
-        created_by_id=ctx.resident.id, created_at=ctx.now,
-    )
-    ctx.session.add(circ)
-    ctx.session.flush()
-    sent = circulars.send(ctx.session, circ, ctx.config, ctx.now)
+    ), ctx.config, ctx.now, created_by_id=ctx.resident.id)
+    ctx.apply(outcome)
     return [Text(ctx.t(N_("Sent to {members} members in LINE. Paper households: {paper} (print the sheet for them). See who has read it with “Circular status”."),
                        members=sent["members"], paper=sent["paper_households"]))]
 

@@ -492,3 +492,14 @@ def test_a_paper_mark_made_by_mistake_is_undone(bot, db, runner, assoc, clock):
         assert circulars.unmark_paper(s, circ, paper) is None  # nothing to undo
         with pytest.raises(circulars.CircularError):  # a household in LINE has no paper mark
             circulars.unmark_paper(s, circ, s.get(Household, assoc["h2"]))
+
+
+def test_a_circular_sent_from_the_cli_is_audited_like_one_from_the_console(runner, db, assoc, clock):
+    """One service creates and sends circulars (bot.services.circulars.create_and_send)."""
+    from bot.core.models import AuditEntry
+
+    cid = send(runner)
+    with db.read() as s:
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "send_circular", AuditEntry.target == f"circular:{cid}"))
+        assert entry is not None and entry.actor == "cli"
+        assert entry.detail["members"] == 4 and entry.detail["paper"] == 1 and entry.detail["photo"] is False

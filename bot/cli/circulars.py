@@ -131,10 +131,11 @@ def read_per(code, mode):
 def send(codes, all_associations, title, body, link, deadline, question, han, translations, public_answers,
          image, remind_days):
     """Send a circular now, to one, several or all associations."""
+    from bot import services
     from bot.services import circulars
     from bot.core import media, timefmt
     from bot.core.db import utcnow
-    from bot.core.models import Association, Circular
+    from bot.core.models import Association
 
     bot = current_bot()
     raw = image.read_bytes() if image else None
@@ -156,14 +157,11 @@ def send(codes, all_associations, title, body, link, deadline, question, han, tr
             raise click.UsageError("give --association CODE or --all-associations")
         photo_id = media.store(s, raw).id if raw is not None else None
         for assoc in targets:
-            circ = Circular(association_id=assoc.id, han=han, title=title, body=body, link_url=link, translations=tr,
-                            image_id=photo_id,
-                            question=kind, choices=[c.strip() for c in rest.split(",") if c.strip()],
-                            public_answers=public_answers, deadline=when, remind_days_before=remind_days,
-                            created_at=utcnow())
-            s.add(circ)
-            s.flush()
-            sent = circulars.send(s, circ, bot.config, utcnow())
+            circ, sent, outcome = circulars.create_and_send(s, dict(
+                association_id=assoc.id, han=han, title=title, body=body, link_url=link, translations=tr,
+                image_id=photo_id, question=kind, choices=[c.strip() for c in rest.split(",") if c.strip()],
+                public_answers=public_answers, deadline=when, remind_days_before=remind_days), bot.config, utcnow())
+            services.apply(s, outcome, "cli")
             click.echo(f"circular {circ.id} to {assoc.name}: {sent['members']} members in LINE, "
                        f"{sent['paper_households']} paper households, {sent['messages']} messages")
 

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from bot.services import circulars
 
 from bot.core import timefmt
-from bot.console import audit, bot, bp, cN_, console_locale, ct, current, photos, require
+from bot import services
+from bot.console import bot, bp, cN_, console_locale, ct, current, photos, require
 from bot.console.circulars import _when, led_associations
 from bot.core.db import utcnow
 from bot.core.i18n import LANGUAGES, t
@@ -188,11 +189,15 @@ def validate(s: Session, raw: dict) -> tuple[dict, dict[str, str]]:
     return clean, errors
 
 
+def _values(clean: dict, assoc_id: int) -> dict:
+    return dict(association_id=assoc_id, han=clean["han"], title=clean["title"], body=clean["body"],
+                link_url=clean["link"], translations=clean["translations"], image_id=clean["image_id"],
+                question=clean["question"], choices=clean["choices"], public_answers=clean["public_answers"],
+                deadline=clean["deadline"], remind_days_before=clean["remind_days"])
+
+
 def _draft(clean: dict, assoc_id: int) -> Circular:
-    return Circular(association_id=assoc_id, han=clean["han"], title=clean["title"], body=clean["body"],
-                    link_url=clean["link"], translations=clean["translations"], image_id=clean["image_id"],
-                    question=clean["question"], choices=clean["choices"], public_answers=clean["public_answers"],
-                    deadline=clean["deadline"], remind_days_before=clean["remind_days"])
+    return Circular(**_values(clean, assoc_id))
 
 
 def _form_page(s: Session, raw: dict, errors: dict[str, str], status: int = 200):
@@ -271,15 +276,9 @@ def circular_new():
     with bot().db.session() as s:
         now = utcnow()
         for aid in clean["targets"]:
-            circ = _draft(clean, aid)
-            circ.created_by_id = p.id if p.kind == PrincipalKind.RESIDENT else None
-            circ.created_at = now
-            s.add(circ)
-            s.flush()
-            result = circulars.send(s, circ, config, now)
-            audit(s, "send_circular", f"circular:{circ.id}", association=aid, han=clean["han"],
-                  members=result["members"], paper=result["paper_households"],
-                  photo=clean["image_id"] is not None, translations=sorted(clean["translations"]))
+            by = p.id if p.kind == PrincipalKind.RESIDENT else None
+            circ, result, outcome = circulars.create_and_send(s, _values(clean, aid), config, now, created_by_id=by)
+            services.apply(s, outcome, p.actor)
             sent_ids.append(circ.id)
             members += result["members"]
             paper += result["paper_households"]

@@ -21,6 +21,7 @@ from bot.core.db import bulk_insert
 from bot.core.errors import UserError
 from bot.core.i18n import N_, t
 from bot.core.refs import ref
+from bot.services import Audit, Outcome
 from bot.core.models import Association, Circular, CircularRecipient, Household, Membership, Resident
 from bot.core.replies import Card, Choice, postback
 from bot.core.vocab import CircularQuestion, ReadPer, Role
@@ -95,6 +96,21 @@ def audience(session: Session, circ: Circular) -> tuple[list[tuple[int, str, str
         stmt = stmt.where(Household.han == circ.han)
         paper = paper.where(Household.han == circ.han)
     return [tuple(r) for r in session.execute(stmt)], list(session.scalars(paper))
+
+
+def create_and_send(session: Session, values: dict, config: Config, now: datetime, *,
+                    created_by_id: int | None = None) -> tuple[Circular, dict[str, int], Outcome]:
+    """A new circular from any front end (LINE's compose flow, the console, the CLI), sent at
+    once: the same columns, the same audit entry. `values`: Circular columns."""
+    circ = Circular(**values, created_by_id=created_by_id, created_at=now)
+    session.add(circ)
+    session.flush()
+    sent = send(session, circ, config, now)
+    out = Outcome(audit=[Audit("send_circular", f"circular:{circ.id}", {
+        "association": circ.association_id, "han": circ.han, "members": sent["members"],
+        "paper": sent["paper_households"], "photo": circ.image_id is not None,
+        "translations": sorted(circ.translations or {})})])
+    return circ, sent, out
 
 
 def send(session: Session, circ: Circular, config: Config, now: datetime) -> dict[str, int]:
