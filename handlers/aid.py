@@ -17,7 +17,7 @@ from bot.core.replies import Carousel, Choice, Question, Reply, Text, postback
 from bot.core.vocab import ReportTarget, RequestStatus
 from conversations import engine
 from handlers import buttons
-from handlers.features import Feature, HelpLine, MenuItem, Word
+from handlers.features import Feature, HelpLine, MenuItem, RichTile, Word
 
 ASK = N_("ask for help|ask")
 OFFER = N_("offer help|i can help")
@@ -268,4 +268,6 @@ FEATURE = Feature(
           HelpLine(N_("“Thanks record”: the hours of help you have given"), 50),
           HelpLine(N_("“Helper registry”: tell us what you can help with"), 60)),
     flows=("ask_help", "offer", "relay", "thanks", "edit_request", "helper_registry"),
+    rich_menu=(RichTile("ask", N_("Ask for help"), ASK, "#0B6E4F", 10),
+               RichTile("offer", N_("Help a neighbour"), OFFER, "#1D4E89", 20)),
 )

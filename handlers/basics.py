@@ -10,7 +10,7 @@ from bot.core.replies import Reply, Text, parse_postback
 from bot.core.vocab import InboundKind
 from conversations import engine
 from handlers import buttons, features, menu
-from handlers.features import Feature, HelpLine, MenuItem, Word
+from handlers.features import Feature, HelpLine, MenuItem, RichTile, Word
 
 CANCEL = N_("cancel|stop|quit")
 MENU = N_("menu")
@@ -261,4 +261,5 @@ FEATURE = Feature(
           HelpLine(N_("“Cancel”: stop what you are doing, at any step"), 130),
           HelpLine(N_("“Delete my data”: remove everything about you"), 140)),
     flows=("onboarding", "settings", "delete_data"),
+    rich_menu=(RichTile("settings", N_("Settings"), SETTINGS, "#3D4451", 60),),
 )

@@ -17,7 +17,7 @@ from bot.core.replies import Card, Carousel, Choice, Image, Question, Reply, Tex
 from bot.core.vocab import CircularQuestion, InboundKind
 from conversations import engine
 from handlers import buttons
-from handlers.features import Feature, HelpLine, MenuItem, Word
+from handlers.features import Feature, HelpLine, MenuItem, RichTile, Word
 
 ARCHIVE = N_("circulars|circular")
 STATUS = N_("circular status")
@@ -229,4 +229,6 @@ FEATURE = Feature(
           HelpLine(N_("“Roster”: households, paper households and block leaders"), 30, leaders=True),
           HelpLine(N_("“Console”: a link to the web console (circulars, roster, events)"), 50, leaders=True)),
     flows=("compose_circular", "roster"),
+    rich_menu=(RichTile("circulars", N_("Circulars"), ARCHIVE, "#A23B2A", 40),),
+    own_words=(ARCHIVE,),  # route circular_archive: the word and what to search for
 )

@@ -15,7 +15,7 @@ from bot.core.replies import Card, Carousel, Choice, Question, Reply, Text, post
 from bot.core.vocab import EventStatus, SignupStatus
 from conversations import engine
 from handlers import buttons
-from handlers.features import Feature, HelpLine, MenuItem, Word
+from handlers.features import Feature, HelpLine, MenuItem, RichTile, Word
 
 EVENTS = N_("events")
 MINE = N_("my events")
@@ -152,4 +152,5 @@ FEATURE = Feature(
           HelpLine(N_("“My events”: the events you signed up for"), 80),
           HelpLine(N_("“Manage events”: create events and see who is coming"), 40, leaders=True)),
     flows=("event_signup", "create_event"),
+    rich_menu=(RichTile("events", N_("Events"), EVENTS, "#7A3E9D", 30),),
 )

@@ -42,6 +42,17 @@ class HelpLine:
 
 
 @dataclass(frozen=True)
+class RichTile:
+    """One of the rich menu's six big buttons: it sends the first of the word's words."""
+
+    key: str
+    label: str  # msgid
+    word: str  # the keyword msgid whose first word the button sends
+    colour: str
+    position: int
+
+
+@dataclass(frozen=True)
 class Feature:
     name: str
     postback: str | None = None  # the `a=` of its buttons
@@ -51,6 +62,9 @@ class Feature:
     menu: tuple[MenuItem, ...] = ()
     help: tuple[HelpLine, ...] = ()
     flows: tuple[str, ...] = ()  # the conversations it starts
+    rich_menu: tuple[RichTile, ...] = ()  # its big buttons in LINE's rich menu
+    # Words its own route reads because more may follow (「回覧板 清掃」, 「リマインダー 毎日 8:00 薬」).
+    own_words: tuple[str, ...] = ()
 
 
 def check(features: tuple[Feature, ...]) -> None:
@@ -77,6 +91,17 @@ def check(features: tuple[Feature, ...]) -> None:
                 raise RuntimeError(f"word {word.msgid!r} of {f.name} needs one of run or flow")
         for flow in f.flows:
             once("flow", flow, f.name)
+        for tile in f.rich_menu:
+            once("rich-menu tile", tile.key, f.name)
+            if not any(tile.word == w.msgid for g in features for w in g.words) and \
+                    not any(tile.word in g.own_words for g in features):
+                raise RuntimeError(f"rich-menu tile {tile.key!r} of {f.name} sends a word no feature answers")
+
+
+def rich_tiles(features: tuple[Feature, ...]) -> tuple[tuple[str, str, str, str], ...]:
+    """The rich menu's tiles, in order: (key, label msgid, keyword msgid, colour) each."""
+    tiles = sorted((tile for f in features for tile in f.rich_menu), key=lambda tile: tile.position)
+    return tuple((tile.key, tile.label, tile.word, tile.colour) for tile in tiles)
 
 
 def menu_items(features: tuple[Feature, ...]) -> tuple[MenuItem, ...]:

@@ -14,7 +14,7 @@ from bot.core.replies import Card, Carousel, Choice, Question, Reply, Text, post
 from bot.core.vocab import InboundKind
 from conversations import engine
 from handlers import buttons
-from handlers.features import Feature, HelpLine, MenuItem, Word
+from handlers.features import Feature, HelpLine, MenuItem, RichTile, Word
 
 REMINDERS = N_("reminders|reminder")
 GARBAGE = N_("garbage days|garbage")
@@ -124,6 +124,8 @@ FEATURE = Feature(
     menu=(MenuItem("reminders", N_("Reminders"), 90, run=show),),
     help=(HelpLine(N_("“Reminders”: your own reminders, e.g. “Reminders every Tuesday 7:00 burnable garbage”"), 100),),
     flows=("reminder_new",),
+    rich_menu=(RichTile("reminders", N_("Reminders"), REMINDERS, "#8A5A00", 50),),
+    own_words=(REMINDERS,),  # route reminder_word: the word and a reminder written in one go
 )
 GARBAGE_FEATURE = Feature(
     name="garbage", postback="gb", actions=GB_ACTIONS,

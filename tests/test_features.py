@@ -55,3 +55,11 @@ def test_a_menu_item_needs_one_thing_to_do():
     bad = features.Feature(name="bad", menu=(features.MenuItem("x", "X", 1),))
     with pytest.raises(RuntimeError, match="needs one of run or flow"):
         features.check((bad,))
+
+
+def test_the_rich_menu_is_built_from_the_features_tiles():
+    tiles = features.rich_tiles(handlers.FEATURES)
+    assert [key for key, *_ in tiles] == ["ask", "offer", "events", "circulars", "reminders", "settings"]
+    lonely = features.Feature(name="lonely", rich_menu=(features.RichTile("x", "X", "no such word", "#000000", 99),))
+    with pytest.raises(RuntimeError, match="sends a word no feature answers"):
+        features.check(handlers.FEATURES + (lonely,))

@@ -7,7 +7,8 @@ import itertools
 
 import pytest
 
-from bot.services import richmenu
+from handlers import FEATURES
+from handlers.features import rich_tiles
 from bot.core.i18n import LANGUAGES, keywords, normalize_locale, t
 from handlers import aid, basics, circulars, events, reminders
 
@@ -64,7 +65,7 @@ def test_a_resident_uses_the_bot_in_their_language(locale, line, fake_line):
     # the language's cancel word leaves whatever it started.
     sorry = t(locale, "Sorry, I did not understand that.")
     cancel = t(locale, "cancel|stop|quit").split("|")[0]
-    for _, _, keyword, _ in richmenu.BUTTONS:
+    for _, _, keyword, _ in rich_tiles(FEATURES):
         before = len(fake_line.messages_to(user))
         line.say(user, t(locale, keyword).split("|")[0])
         new = fake_line.messages_to(user)[before:]

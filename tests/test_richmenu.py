@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.services import richmenu
+from handlers import FEATURES
+from handlers.features import rich_tiles
 
 from bot.delivery import worker
 from bot.core.i18n import LANGUAGES, keywords, normalize_text
@@ -34,7 +36,7 @@ def test_each_language_gets_a_legible_menu_within_lines_rules(locale):
 
     from tests.fakeline import validate_rich_menu
 
-    menu = richmenu.build((locale,))[0]
+    menu = richmenu.build(rich_tiles(FEATURES), (locale,))[0]
     assert validate_rich_menu(menu.body) is None
     assert len(menu.image) <= 1024 * 1024
     with Image.open(io.BytesIO(menu.image)) as im:
@@ -46,7 +48,7 @@ def test_each_language_gets_a_legible_menu_within_lines_rules(locale):
             tile = rgb.crop((b["x"] + 100, b["y"] + 100, b["x"] + b["width"] - 100, b["y"] + b["height"] - 100))
             assert (255, 255, 255) in {c for _, c in tile.getcolors(1 << 20)}
     # Each button sends a word the dispatcher understands.
-    wanted = [kw for _, _, kw, _ in richmenu.BUTTONS]
+    wanted = [kw for _, _, kw, _ in rich_tiles(FEATURES)]
     for area, kw in zip(menu.body["areas"], wanted):
         assert normalize_text(area["action"]["text"]) in keywords(kw)
 

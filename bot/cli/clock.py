@@ -199,9 +199,12 @@ richmenu_cli = AppGroup("richmenu", help="The rich menu: six large buttons, one 
 def richmenu_images(out, locales):
     """Draw the menus' pictures into a folder, to look at before deploying."""
     from bot.services import richmenu
+    from handlers import FEATURES
+    from handlers.features import rich_tiles
+
     out.mkdir(parents=True, exist_ok=True)
     try:
-        menus = richmenu.build(tuple(locales) or None)
+        menus = richmenu.build(rich_tiles(FEATURES), tuple(locales) or None)
     except richmenu.RichMenuError as exc:
         raise click.ClickException(str(exc)) from None
     for menu in menus:
@@ -217,12 +220,14 @@ def richmenu_deploy(locales):
     menu of their language, and delete the previous ones."""
     from bot.services import richmenu
     from bot.core.db import utcnow
+    from handlers import FEATURES
+    from handlers.features import rich_tiles
 
     bot = current_bot()
     if bot.line is None:
         raise click.ClickException("no LINE channel configured (LINE_CHANNEL_ACCESS_TOKEN)")
     try:
-        menus = richmenu.build(tuple(locales) or None)
+        menus = richmenu.build(rich_tiles(FEATURES), tuple(locales) or None)
         ids = richmenu.deploy(bot.db.session, bot.line, menus, utcnow(), bot.config.default_locale, log_to=click.echo)
     except richmenu.RichMenuError as exc:
         raise click.ClickException(str(exc)) from None

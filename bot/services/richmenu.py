@@ -34,15 +34,9 @@ MAX_IMAGE_BYTES = 1024 * 1024
 CHAT_BAR_MAX = 14
 BULK_MAX = 500
 
-# (key, label msgid, the keyword msgid whose first word the button sends, tile colour)
-BUTTONS: tuple[tuple[str, str, str, str], ...] = (
-    ("ask", N_("Ask for help"), N_("ask for help|ask"), "#0B6E4F"),
-    ("offer", N_("Help a neighbour"), N_("offer help|i can help"), "#1D4E89"),
-    ("events", N_("Events"), N_("events"), "#7A3E9D"),
-    ("circulars", N_("Circulars"), N_("circulars|circular"), "#A23B2A"),
-    ("reminders", N_("Reminders"), N_("reminders|reminder"), "#8A5A00"),
-    ("settings", N_("Settings"), N_("settings"), "#3D4451"),
-)
+# A tile: (key, label msgid, the keyword msgid whose first word the button sends, colour). The
+# six come from the features' records (handlers.features.rich_tiles), given by the caller.
+Tile = tuple[str, str, str, str]
 CHAT_BAR = N_("Menu")
 
 # fontconfig's language tag for each catalog (for finding a font that has its letters)
@@ -69,10 +63,12 @@ def word(locale: str, keyword_msgid: str) -> str:
     return t(locale, keyword_msgid).split("|")[0].strip()
 
 
-def body(locale: str) -> dict:
+def body(locale: str, tiles: tuple[Tile, ...]) -> dict:
     w, h = WIDTH // COLS, HEIGHT // ROWS
     areas = []
-    for i, (key, label, keyword, _) in enumerate(BUTTONS):
+    if len(tiles) != COLS * ROWS:
+        raise RichMenuError(f"the rich menu needs {COLS * ROWS} tiles, not {len(tiles)}")
+    for i, (key, label, keyword, _) in enumerate(tiles):
         col, row = i % COLS, i // COLS
         areas.append({
             "bounds": {"x": col * w, "y": row * h, "width": WIDTH - col * w if col == COLS - 1 else w,
@@ -116,7 +112,7 @@ def _wrap(draw, text: str, font, max_width: int) -> list[str]:
     return lines
 
 
-def image(locale: str) -> bytes:
+def image(locale: str, tiles: tuple[Tile, ...]) -> bytes:
     """The menu's picture: six coloured tiles with large white words (PNG, well under 1 MB)."""
     from PIL import Image, ImageDraw, ImageFont
 
@@ -125,7 +121,7 @@ def image(locale: str) -> bytes:
     draw = ImageDraw.Draw(img)
     w, h = WIDTH // COLS, HEIGHT // ROWS
     pad = 18
-    for i, (_, label, _, colour) in enumerate(BUTTONS):
+    for i, (_, label, _, colour) in enumerate(tiles):
         col, row = i % COLS, i // COLS
         box = (col * w + pad, row * h + pad, (col + 1) * w - pad, (row + 1) * h - pad)
         draw.rounded_rectangle(box, radius=48, fill=colour)
@@ -150,8 +146,8 @@ def image(locale: str) -> bytes:
     return data
 
 
-def build(locales: tuple[str, ...] | None = None) -> list[Menu]:
-    return [Menu(loc, body(loc), image(loc)) for loc in (locales or tuple(LANGUAGES))]
+def build(tiles: tuple[Tile, ...], locales: tuple[str, ...] | None = None) -> list[Menu]:
+    return [Menu(loc, body(loc, tiles), image(loc, tiles)) for loc in (locales or tuple(LANGUAGES))]
 
 
 # -- LINE -------------------------------------------------------------------------------------
