@@ -889,6 +889,7 @@ class Ops:
                         return
                     self.errors.append(f"circular {n} (CLI) attempt {attempt}: exit {code}: {out[-300:]}")
                 else:
+                    from bot import services
                     from bot.services import circulars
                     from bot.core.db import utcnow
                     from bot.core.models import Circular
@@ -898,7 +899,7 @@ class Ops:
                                         question=question, choices=[], public_answers=False, created_at=utcnow())
                         s.add(circ)
                         s.flush()
-                        sent = circulars.send(s, circ, self.bot.config, utcnow())
+                        sent = services.apply(s, circulars.send(s, circ, self.bot.config, utcnow()), "bench").facts
                         cid = circ.id
                     c.cid, c.out = cid, str(sent)
                     return

@@ -50,7 +50,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     ctx.session.flush()
     from bot.services import richmenu
     if resident.locale != ctx.config.default_locale:
-        richmenu.link_later(ctx.session, resident)  # the default menu is the Japanese one
+        ctx.apply(richmenu.link_later(ctx.session, resident))  # the default menu is the Japanese one
     welcome = ctx.t(N_("Thank you, {name}! You are all set."), name=resident.nickname) + joined
     return [Text(welcome), main_menu(ctx)]
 

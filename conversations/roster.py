@@ -11,6 +11,7 @@ from bot.core.i18n import N_
 from bot.core.models import Association, Household, Membership, Resident
 from bot.core.replies import Reply, Text
 from bot.core.vocab import Role
+from bot.services import roster
 from conversations import common
 from conversations.engine import Answer, Flow, Invalid, Option, Step, branch
 
@@ -84,8 +85,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         return [Text(ctx.t(exc.msgid))]
     han = None if data.get("han") in (None, NO_HAN) else data["han"]
     if data["what"] == "paper":
-        ctx.session.add(Household(association_id=assoc_id, label=data["label"], han=han, paper=True))
-        ctx.session.flush()
+        ctx.apply(roster.add_household(ctx.session, assoc_id, data["label"], han, paper=True)[1])
         return [Text(ctx.t(N_("Added the paper household “{label}”. Print its circulars with the sheet and mark them here."),
                            label=data["label"]))]
     member = ctx.session.get(Membership, int(data["member"]))
@@ -93,23 +93,24 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         return [Text(ctx.t(N_("That member has left the association.")))]
     name = ctx.session.scalar(select(Resident.nickname).where(Resident.id == member.resident_id)) or "?"
     if data["what"] == "han_leader":
-        if member.role != Role.LEADER:
-            from bot.services import console_sessions as sessions
-
-            was, member.role = member.role, Role.HAN_LEADER if data["make"] == "yes" else Role.MEMBER
-            sessions.role_changed(ctx.session, member.resident_id, was, member.role)
+        try:
+            ctx.apply(roster.set_han_leader(ctx.session, member, data["make"] == "yes"))
+        except roster.RosterError as exc:
+            return [Text(exc.render(ctx.locale, ctx.config.tz_name))]
         if member.role == Role.HAN_LEADER and member.household_id is None:
             return [Text(ctx.t(N_("{name} is now a block leader. Put them in a household of their block too, so they see that block."), name=name))]
         return [Text(ctx.t(N_("{name} is now a block leader.") if member.role == Role.HAN_LEADER else N_("{name} is no longer a block leader."), name=name))]
     if data["household"] == NEW:
-        household = Household(association_id=assoc_id, label=data["label"], han=han)
-        ctx.session.add(household)
-        ctx.session.flush()
+        household, out = roster.add_household(ctx.session, assoc_id, data["label"], han, paper=False)
+        ctx.apply(out)
     else:
         household = ctx.session.get(Household, int(data["household"]))
         if household is None or household.association_id != assoc_id:
             return [Text(ctx.t(N_("That household is no longer in the roster.")))]
-    member.household_id = household.id
+    try:
+        ctx.apply(roster.assign_household(ctx.session, member, household))
+    except roster.RosterError as exc:
+        return [Text(exc.render(ctx.locale, ctx.config.tz_name))]
     return [Text(ctx.t(N_("{name} is now in the household “{label}”. One member reading a circular counts for the household."),
                        name=name, label=household.label))]
 

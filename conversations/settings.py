@@ -78,7 +78,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         from bot.services import richmenu
         r.locale = data["locale"]
         ctx.session.flush()
-        richmenu.link_later(ctx.session, r)  # the menu in the new language
+        ctx.apply(richmenu.link_later(ctx.session, r))  # the menu in the new language
     elif what == "area":
         area = ctx.session.scalar(select(Area).where(Area.code == data["area"]))
         if area is not None:

@@ -144,7 +144,7 @@ def do_remind(ctx: Ctx, data: dict) -> list[Reply]:
     circ = _circular(ctx, data)
     if circ.association_id not in {a for a, han in circulars.led_by(ctx.session, ctx.resident) if han is None}:
         raise circulars.CircularError(N_("Only the association's leader can send reminders."))
-    n = circulars.remind_unread(ctx.session, circ, ctx.config, ctx.now)
+    n = ctx.apply(circulars.remind_unread(ctx.session, circ, ctx.config, ctx.now)).facts["reminded"]
     return [Text(ctx.t(N_("Reminder sent to {n} members who have not read it."), n=n))]
 
 
@@ -182,7 +182,7 @@ def do_paper_mark(ctx: Ctx, data: dict) -> list[Reply]:
     hh = buttons.record(ctx, data, "h", Household)
     if hh.association_id != circ.association_id or (han and hh.han != han):
         raise circulars.CircularError(N_("That household is not on this circular's paper list."))
-    circulars.mark_paper(ctx.session, circ, hh, answer=None, now=ctx.now)
+    ctx.apply(circulars.mark_paper(ctx.session, circ, hh, answer=None, now=ctx.now))
     return [Text(ctx.t(N_("Marked “{household}” as read."), household=hh.label)), *do_paper(ctx, data)]
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.services import circulars
+from bot.services import apply, circulars
 from bot.core.config import Config
 from bot.core.models import Circular
 
@@ -26,5 +26,5 @@ def auto_remind(session: Session, config: Config, now: datetime) -> int:
         due = circ.deadline.astimezone(tz).date() - timedelta(days=circ.remind_days_before)
         # once from the due day on, unless someone already reminded since then
         if due <= today and (circ.last_reminded_on is None or circ.last_reminded_on < due.isoformat()):
-            n += circulars.remind_unread(session, circ, config, now)
+            n += apply(session, circulars.remind_unread(session, circ, config, now), "clock").facts["reminded"]
     return n

@@ -17,6 +17,9 @@ import os
 from bot.core.db import utcnow
 from bot.delivery.pipeline import Bot
 from bot.core.vocab import RunStatus
+from bot.services import apply
+
+CLOCK = "clock"  # the actor of what the clock's jobs change
 
 log = logging.getLogger(__name__)
 
@@ -72,18 +75,18 @@ def due_now(bot: Bot) -> dict[str, int]:
     while ann_due or rem_due or queueing:
         if ann_due:
             with bot.db.session() as s:
-                runs = announcements.fire_due(s, bot.config, now)
+                runs = apply(s, announcements.fire_due(s, bot.config, now), CLOCK).facts["runs"]
                 queueing = queueing or any(r.status == RunStatus.QUEUEING for r in runs)
             out["announcements"] += len(runs)
             ann_due = bool(runs)
         if rem_due:
             with bot.db.session() as s:
-                handled, n = reminders.fire_due(s, bot.config, now)
-            out["reminders"] += n
-            rem_due = handled > 0  # even when this batch sent nothing (its residents had left)
+                facts = apply(s, reminders.fire_due(s, bot.config, now), CLOCK).facts
+            out["reminders"] += facts["sent"]
+            rem_due = facts["handled"] > 0  # even when this batch sent nothing (its residents had left)
         if queueing:
             with bot.db.session() as s:
-                queueing = announcements.queue_next_chunk(s, bot.config, utcnow())
+                queueing = apply(s, announcements.queue_next_chunk(s, bot.config, utcnow()), CLOCK).facts["more"]
             # What falls due while a city-wide announcement is being queued (an urgent notice,
             # a minute's reminders) starts between its parts, not after them.
             now = utcnow()
@@ -102,13 +105,13 @@ def daily_notices(bot: Bot) -> dict[str, int]:
     out = {"garbage": 0, "digests": 0}
     while True:
         with bot.db.session() as s:
-            n = garbage.fire_due(s, bot.config, now)
+            n = apply(s, garbage.fire_due(s, bot.config, now), CLOCK).facts["sent"]
         out["garbage"] += n
         if not n:
             break
     while True:
         with bot.db.session() as s:
-            n = announcements.send_digests(s, bot.config, now)
+            n = apply(s, announcements.send_digests(s, bot.config, now), CLOCK).facts["residents"]
         out["digests"] += n
         if not n:
             break

@@ -258,6 +258,7 @@ def test_a_big_audience_is_queued_in_parts_with_full_multicasts(runner, bot, db,
 
 
 def test_the_worker_sends_the_first_parts_while_the_rest_is_queued(runner, bot, db, fake_line, clock):
+    from bot import services
     from bot.services import announcements
     _seed(db, 1500, "ja", "Ua")
     _seed(db, 1, "en", "Ub")  # two languages: multicasts, not a broadcast
@@ -265,7 +266,7 @@ def test_the_worker_sends_the_first_parts_while_the_rest_is_queued(runner, bot, 
     assert announce(runner, "--text", "お知らせ", "--translation", "en=Notice").exit_code == 0
     now = utcnow()
     with db.session() as s:  # the clock's first transaction: the run and its first part
-        assert len(announcements.fire_due(s, bot.config, now)) == 1
+        assert len(services.apply(s, announcements.fire_due(s, bot.config, now), "clock").facts["runs"]) == 1
     run = _run(db)
     assert run.status == "queueing" and run.recipients == 600 and run.calls == 1
     assert len(run.carry["groups"][0][3]) == 100  # 600 read: one multicast of 500, 100 carried
@@ -281,13 +282,14 @@ def test_the_worker_sends_the_first_parts_while_the_rest_is_queued(runner, bot, 
 def test_a_run_left_half_queued_beyond_the_grace_window_is_missed(runner, bot, db, fake_line, clock):
     from datetime import timedelta
 
+    from bot import services
     from bot.services import announcements
     _seed(db, 900, "ja", "Ua")
     _seed(db, 1, "en", "Ub")
     _chunked(bot, 500)
     assert announce(runner, "--text", "お知らせ", "--translation", "en=Notice").exit_code == 0
     with db.session() as s:
-        announcements.fire_due(s, bot.config, utcnow())
+        services.apply(s, announcements.fire_due(s, bot.config, utcnow()), "clock")
     clock.shift(timedelta(hours=2))  # the clock was stopped for two hours
     clock_mod.due_now(bot)
     run = _run(db)
@@ -301,6 +303,7 @@ def test_the_count_before_sending_matches_who_it_goes_to(db, clock):
     for every kind of audience."""
     from collections import Counter
 
+    from bot import services
     from bot.services import announcements
     _seed(db, 30, "ja", "Ua")
     _seed(db, 20, "en", "Ub")
@@ -324,6 +327,7 @@ def test_an_announcement_due_while_a_big_one_is_queued_starts_between_its_parts(
 
     from bot.core.models import OutboxMessage
 
+    from bot import services
     from bot.services import announcements
     _seed(db, 6000, "ja", "Ua")
     _seed(db, 1, "en", "Ub")

@@ -227,8 +227,9 @@ def console_world(tmp_path_factory):
         circ = Circular(association_id=asahi.id, title="t", body="b", created_at=now)
         s.add(circ)
         s.flush()
+        from bot import services
         from bot.services import circulars
-        circulars.send(s, circ, app.extensions["tsunagari"].config, now)
+        services.apply(s, circulars.send(s, circ, app.extensions["tsunagari"].config, now), "test")
         ev = Event(title="e", place="p", starts_at=now + timedelta(days=3), audience="association",
                    association_id=asahi.id, created_at=now)
         ann = Announcement(text="x", audience={"all": True}, status="scheduled", next_fire_at=now + timedelta(days=1))

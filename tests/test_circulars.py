@@ -6,6 +6,7 @@ import json
 import pytest
 from sqlalchemy import select
 
+from bot import services
 from bot.services import circulars
 from bot.core.db import utcnow
 from bot.core.models import Association, Circular, CircularRecipient, Household, Membership, OutboxMessage, Resident
@@ -127,7 +128,7 @@ def test_identical_notices_go_as_multicasts_of_500_per_language(bot, db, assoc, 
         circ = Circular(association_id=a.id, title="t", body="b", created_at=utcnow())
         s.add(circ)
         s.flush()
-        result = circulars.send(s, circ, bot.config, utcnow())
+        result = services.apply(s, circulars.send(s, circ, bot.config, utcnow()), "test").facts
     # 1,100 + 4 joined members: 553 read Japanese, 551 English -> 2 multicasts per language
     assert result["members"] == 1104 and result["messages"] == 4
     with db.session() as s:
@@ -482,14 +483,16 @@ def test_a_paper_mark_made_by_mistake_is_undone(bot, db, runner, assoc, clock):
         circ, paper = s.get(Circular, cid), s.get(Household, assoc["paper"])
         circulars.mark_paper(s, circ, paper, answer="出席", now=utcnow())
         assert circulars.tally(s, circ).answers == {"出席": 1}
-        undone = circulars.unmark_paper(s, circ, paper)
+        undone, out = circulars.unmark_paper(s, circ, paper)
         assert undone is not None and undone.answer == "出席" and undone.read_at is not None
+        [entry] = out.audit
+        assert (entry.action, entry.detail["answer"]) == ("unmark_paper", "出席")
         tl = circulars.tally(s, circ)
         assert (tl.read, tl.answers) == (0, {}) and "4番 鈴木（紙）" in tl.unread
         row = s.scalar(select(CircularRecipient).where(CircularRecipient.circular_id == cid,
                                                        CircularRecipient.household_id == assoc["paper"]))
         assert (row.read_at, row.answer, row.answered_at, row.marked_by_leader) == (None, None, None, False)
-        assert circulars.unmark_paper(s, circ, paper) is None  # nothing to undo
+        assert circulars.unmark_paper(s, circ, paper)[0] is None  # nothing to undo
         with pytest.raises(circulars.CircularError):  # a household in LINE has no paper mark
             circulars.unmark_paper(s, circ, s.get(Household, assoc["h2"]))
 

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import conversations
+from bot import services
 from bot.services import circulars, events, garbage, mutual_aid, reminders
 from bot import create_app
 from bot.core import garbage5374, refs
@@ -172,7 +173,7 @@ def build_world(bot) -> dict[str, int]:
                       created_by_id=third.id, created_at=now)
         s.add(c2)
         s.flush()
-        circulars.send(s, c2, cfg, now)
+        services.apply(s, circulars.send(s, c2, cfg, now), "test")
         garbage.store(s, garbage5374.load_dir(ROOT / "data" / "garbage" / "demo"), "demo", now)
         garbage.subscribe(s, other, "港町", [], now)
         s.flush()

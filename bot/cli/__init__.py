@@ -8,7 +8,9 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from bot.core.config import ROOT
-from bot.core.vocab import OutboxStatus, RecordedBy, RequestStatus, StaffRole
+from bot.core.vocab import OutboxStatus, StaffRole
+from bot import services
+from bot.services import aid
 from bot.wiring import current_bot
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
@@ -174,7 +176,7 @@ def aid_record_hours(request_id: int, hours: float) -> None:
         if helper is None:
             raise click.ClickException(f"request {request_id} is not matched with a helper")
         try:
-            timebank.record_hours(s, req, helper, round(hours * 60), recorded_by=RecordedBy.STAFF, now=utcnow())
+            services.apply(s, aid.record_hours_by_staff(s, req, round(hours * 60), utcnow()), "cli")
         except timebank.LedgerError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"recorded {timebank.format_minutes(round(hours * 60))} hours for request {request_id}")
@@ -191,7 +193,10 @@ def aid_close(request_id: int) -> None:
         req = mutual_aid.get_request(s, request_id)
         if req is None:
             raise click.ClickException(f"no request {request_id}")
-        req.status, req.closed_at = RequestStatus.CLOSED, utcnow()
+        try:
+            services.apply(s, aid.close_by_staff(s, req, utcnow()), "cli")
+        except mutual_aid.AidError:
+            raise click.ClickException(f"request {request_id} is already finished ({req.status})") from None
     click.echo(f"request {request_id} closed")
 
 

@@ -10,14 +10,18 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from bot.core.vocab import CircularQuestion, ReadPer, Role
 from bot.wiring import current_bot
+from bot import services
+from bot.core import media, timefmt
+from bot.core.areas import find_association_by_code
+from bot.core.db import utcnow
+from bot.core.models import Association, Circular, Household, Membership, Resident
+from bot.services import circulars, roster
+from bot.web import circular_page
 
 circulars_cli = AppGroup("circulars", help="Electronic circulars (回覧板).")
 
 
-
 def _association(s, code: str):
-    from bot.core.areas import find_association_by_code
-
     assoc = find_association_by_code(s, code)
     if assoc is None:
         raise click.BadParameter(f"no association with join code {code}")
@@ -31,12 +35,9 @@ def _association(s, code: str):
 @click.option("--paper", is_flag=True, help="no one in LINE: gets the paper circular")
 def household(code, label, han, paper):
     """Add a household to an association's roster."""
-    from bot.core.models import Household
-
     with current_bot().db.session() as s:
-        h = Household(association_id=_association(s, code).id, label=label, han=han, paper=paper)
-        s.add(h)
-        s.flush()
+        h, out = roster.add_household(s, _association(s, code).id, label, han, paper)
+        services.apply(s, out, "cli")
         click.echo(f"household {h.id} added")
 
 
@@ -44,8 +45,6 @@ def household(code, label, han, paper):
 @click.option("--association", "code", required=True, help="the association's join code")
 def members(code):
     """The roster: members (number, name, role, household) and paper households."""
-    from bot.core.models import Household, Membership, Resident
-
     with current_bot().db.session() as s:
         assoc = _association(s, code)
         rows = s.execute(
@@ -67,11 +66,8 @@ def members(code):
 def role(code, member_id, role):
     """Make a member the association's leader (会長), a 班長, or a plain member."""
     with current_bot().db.session() as s:
-        from bot.services import console_sessions as sessions
-
         m = _member(s, code, member_id)
-        was, m.role = m.role, role
-        sessions.role_changed(s, m.resident_id, was, role)  # a leader's console sessions end with the role
+        services.apply(s, roster.set_role(s, m, role), "cli")  # a leader's console sessions end with the role
     click.echo(f"member {member_id} is now {role}")
 
 
@@ -81,20 +77,19 @@ def role(code, member_id, role):
 @click.option("--household", "household_id", type=int, required=True)
 def assign(code, member_id, household_id):
     """Put a member in a household of the roster."""
-    from bot.core.models import Household
-
     with current_bot().db.session() as s:
         m = _member(s, code, member_id)
         h = s.get(Household, household_id)
         if h is None or h.association_id != m.association_id:
             raise click.BadParameter(f"no household {household_id} in this association")
-        m.household_id = h.id
+        try:
+            services.apply(s, roster.assign_household(s, m, h), "cli")
+        except roster.RosterError as exc:
+            raise click.ClickException(exc.render("en", current_bot().config.tz_name)) from None
     click.echo(f"member {member_id} is in household {household_id}")
 
 
 def _member(s, code: str, member_id: int):
-    from bot.core.models import Membership
-
     assoc = _association(s, code)
     m = s.get(Membership, member_id)
     if m is None or m.association_id != assoc.id:
@@ -131,11 +126,6 @@ def read_per(code, mode):
 def send(codes, all_associations, title, body, link, deadline, question, han, translations, public_answers,
          image, remind_days):
     """Send a circular now, to one, several or all associations."""
-    from bot import services
-    from bot.services import circulars
-    from bot.core import media, timefmt
-    from bot.core.db import utcnow
-    from bot.core.models import Association
 
     bot = current_bot()
     raw = image.read_bytes() if image else None
@@ -172,8 +162,6 @@ def send(codes, all_associations, title, body, link, deadline, question, han, tr
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="UTF-8 with BOM")
 def status(circular_id, han, csv_path):
     """Read and answers per household (LINE and paper in one tally)."""
-    from bot.services import circulars
-    from bot.core.models import Circular
 
     with current_bot().db.session() as s:
         circ = s.get(Circular, circular_id)
@@ -197,9 +185,6 @@ def status(circular_id, han, csv_path):
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def print_sheet(circular_id, out):
     """A print-ready sheet: the circular and a sign-off table for the paper households."""
-    from bot.services import circulars
-    from bot.web import circular_page
-    from bot.core.models import Circular
 
     bot = current_bot()
     with bot.db.session() as s:
@@ -216,9 +201,6 @@ def print_sheet(circular_id, out):
 @click.argument("circular_id", type=int)
 def remind(circular_id):
     """Remind the members whose household has not read it (once a day at most)."""
-    from bot.services import circulars
-    from bot.core.db import utcnow
-    from bot.core.models import Circular
 
     bot = current_bot()
     with bot.db.session() as s:
@@ -226,7 +208,7 @@ def remind(circular_id):
         if circ is None:
             raise click.ClickException(f"no circular {circular_id}")
         try:
-            n = circulars.remind_unread(s, circ, bot.config, utcnow())
+            n = services.apply(s, circulars.remind_unread(s, circ, bot.config, utcnow()), "cli").facts["reminded"]
         except circulars.CircularError as exc:
             raise click.ClickException(exc.render("en", bot.config.tz_name)) from None
     click.echo(f"reminder queued for {n} members")
@@ -238,16 +220,13 @@ def remind(circular_id):
 @click.option("--answer")
 def mark(circular_id, household_id, answer):
     """Mark a paper household as read (and its answer), from the signed sheet."""
-    from bot.services import circulars
-    from bot.core.db import utcnow
-    from bot.core.models import Circular, Household
 
     with current_bot().db.session() as s:
         circ, hh = s.get(Circular, circular_id), s.get(Household, household_id)
         if circ is None or hh is None:
             raise click.ClickException("no such circular or household")
         try:
-            circulars.mark_paper(s, circ, hh, answer=answer, now=utcnow())
+            services.apply(s, circulars.mark_paper(s, circ, hh, answer=answer, now=utcnow()), "cli")
         except circulars.CircularError as exc:
             raise click.ClickException(exc.render("en", "Asia/Tokyo")) from None
     click.echo(f"household {household_id} marked")

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import AppGroup, with_appcontext
 from bot.core.vocab import RuleKind
 from bot.wiring import current_bot
-
+from bot import services
+from bot.core import garbage5374, media, timefmt
+from bot.core.db import utcnow
+from bot.core.models import Announcement
+from bot.core.recurrence import parse, ParseError
+from bot.services import announcements, garbage, richmenu
+from bot.services.announcements import AnnouncementError
+from handlers import FEATURES
+from handlers.features import rich_tiles
 
 
 def _fail(exc) -> click.ClickException:
@@ -33,11 +42,6 @@ def _fail(exc) -> click.ClickException:
 @click.option("--yes", is_flag=True, help="confirm an urgent notice without asking")
 def announce_cmd(text, translation_opts, translations, link, image, at, every, to, urgent, preview, yes):
     """Send an announcement now, at a time, or repeatedly."""
-    from bot.services import announcements
-    from bot.core import media, timefmt
-    from bot.services.announcements import AnnouncementError
-    from bot.core.db import utcnow
-    from bot.core.recurrence import ParseError, parse
 
     bot = current_bot()
     tz = bot.config.tz_name
@@ -71,8 +75,6 @@ def announce_cmd(text, translation_opts, translations, link, image, at, every, t
     if missing:
         click.echo(f"no translation for: {', '.join(missing)} (they get the Japanese with a note)")
     if preview:
-        from bot.core.models import Announcement
-
         probe = Announcement(text=text, translations=tr, link_url=link, urgent=urgent)
         for loc in sorted(counts) or ["ja"]:
             click.echo(f"--- {loc} ---\n{announcements.text_for(probe, loc)}")
@@ -86,8 +88,10 @@ def announce_cmd(text, translation_opts, translations, link, image, at, every, t
         except media.NotAnImage:
             raise click.BadParameter("--image is not a JPEG/PNG photo of at most 10 MB") from None
         try:
-            ann = announcements.create(s, text=text, audience=audience, now=now, at=when, rule=rule, translations=tr,
-                                       link=link, image_id=image_id, urgent=urgent, created_by="cli", tz_name=tz)
+            ann, out = announcements.create(s, text=text, audience=audience, now=now, at=when, rule=rule,
+                                            translations=tr, link=link, image_id=image_id, urgent=urgent,
+                                            created_by="cli", tz_name=tz)
+            services.apply(s, out, "cli")
         except AnnouncementError as exc:
             raise _fail(exc) from None
         first = timefmt.show(ann.next_fire_at, "en", tz) if ann.next_fire_at else "-"
@@ -102,8 +106,6 @@ announcements_cli = AppGroup("announcements", help="The center's announcements: 
 @click.option("--limit", type=int, default=20, show_default=True)
 def list_cmd(limit):
     """Recent announcements with their runs and delivery status."""
-    from bot.services import announcements
-    from bot.core import timefmt
     bot = current_bot()
     tz = bot.config.tz_name
     with bot.db.read() as s:
@@ -123,16 +125,13 @@ def list_cmd(limit):
 @click.argument("announcement_id", type=int)
 def cancel_cmd(announcement_id):
     """Cancel an announcement before it goes out (or stop a repeating one)."""
-    from bot.services import announcements
-    from bot.services.announcements import AnnouncementError
-    from bot.core.models import Announcement
 
     with current_bot().db.session() as s:
         ann = s.get(Announcement, announcement_id)
         if ann is None:
             raise click.ClickException(f"no announcement {announcement_id}")
         try:
-            announcements.cancel(s, ann)
+            services.apply(s, announcements.cancel(s, ann), "cli")
         except AnnouncementError as exc:
             raise _fail(exc) from None
     click.echo(f"announcement {announcement_id} cancelled")
@@ -147,9 +146,6 @@ garbage_cli = AppGroup("garbage", help="The city's garbage collection calendar (
 @click.option("--url", help="the base URL the same files are published under")
 def import_cmd(folder, url):
     """Load (or replace) the calendar."""
-    from bot.services import garbage
-    from bot.core import garbage5374
-    from bot.core.db import utcnow
 
     if bool(folder) == bool(url):
         raise click.UsageError("give --dir or --url")
@@ -172,9 +168,6 @@ def import_cmd(folder, url):
 @click.option("--days", type=int, default=14, show_default=True)
 def days_cmd(area, days):
     """The next collection days of an area."""
-    from bot.services import garbage
-    from bot.core import timefmt
-    from bot.core.db import utcnow
 
     bot = current_bot()
     with bot.db.read() as s:
@@ -183,7 +176,6 @@ def days_cmd(area, days):
         raise click.ClickException("no calendar imported yet: flask --app bot garbage import …")
     if area not in cal.areas:
         raise click.ClickException(f"no area {area!r}")
-    from zoneinfo import ZoneInfo
 
     today = utcnow().astimezone(ZoneInfo(bot.config.tz_name)).date()
     for day, labels in cal.upcoming(area, today, days):
@@ -198,9 +190,6 @@ richmenu_cli = AppGroup("richmenu", help="The rich menu: six large buttons, one 
 @click.option("--locale", "locales", multiple=True, help="only these languages")
 def richmenu_images(out, locales):
     """Draw the menus' pictures into a folder, to look at before deploying."""
-    from bot.services import richmenu
-    from handlers import FEATURES
-    from handlers.features import rich_tiles
 
     out.mkdir(parents=True, exist_ok=True)
     try:
@@ -218,10 +207,6 @@ def richmenu_images(out, locales):
 def richmenu_deploy(locales):
     """Create the menus on LINE, make the Japanese one the default, link every resident to the
     menu of their language, and delete the previous ones."""
-    from bot.services import richmenu
-    from bot.core.db import utcnow
-    from handlers import FEATURES
-    from handlers.features import rich_tiles
 
     bot = current_bot()
     if bot.line is None:

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 
+from bot import services
 from bot.core.config import ROOT
 from bot.core.vocab import PrincipalKind, Role, StaffRole
 from bot.wiring import current_bot
@@ -191,6 +192,12 @@ def audit(s, action: str, target: str | None = None, **detail: Any) -> None:
 
     p = current()
     s.add(AuditEntry(actor=p.actor if p else "anonymous", action=action, target=target, detail=detail))
+
+
+def apply(s, outcome: services.Outcome) -> services.Outcome:
+    """Queue a service's notices and record its audit entries as the signed-in person."""
+    p = current()
+    return services.apply(s, outcome, p.actor if p else "anonymous")
 
 
 def nav() -> list[tuple[str, str]]:

@@ -9,16 +9,17 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from bot.console import audit, bot, bp, cN_, console_locale, ct, require
+from bot.console import apply, bot, bp, cN_, console_locale, ct, require
 from bot.console.events import show
 from bot.core.db import utcnow
 from bot.core.models import HelpOffer, HelpRequest, LedgerTransfer, RelayMessage, Resident
-from bot.core.vocab import RecordedBy, RequestStatus, StaffRole
+from bot.core.vocab import RequestStatus, StaffRole
+from bot.services import aid as aid_service
 
 STATUSES = {RequestStatus.OPEN: cN_("Open: looking for a helper"), RequestStatus.MATCHED: cN_("Matched with a helper"),
             RequestStatus.DONE: cN_("Done: helped"), RequestStatus.CLOSED: cN_("Closed"),
             RequestStatus.CANCELLED: cN_("Cancelled by the resident"), RequestStatus.HIDDEN: cN_("Hidden after reports")}
-CLOSABLE = (RequestStatus.OPEN, RequestStatus.MATCHED, RequestStatus.HIDDEN)
+CLOSABLE = aid_service.CLOSABLE
 
 
 def _category(code: str) -> str:
@@ -85,11 +86,7 @@ def aid_close(request_id: int):
         if req.status not in CLOSABLE:
             flash(ct("Request {id} is already finished.", id=request_id), "error")
             return redirect(url_for("console.aid"))
-        before = req.status
-        req.status, req.closed_at = RequestStatus.CLOSED, utcnow()
-        mutual_aid.cancel_pending_notices(s, req.id)  # helpers not yet told are not told
-        closed_offers = len(mutual_aid.close_offers(s, req.id))
-        audit(s, "close_request", f"request:{req.id}", was=before, offers_closed=closed_offers)
+        apply(s, aid_service.close_by_staff(s, req, utcnow()))  # helpers not yet told are not told
     flash(ct("Request {id} has been closed.", id=request_id), "ok")
     return redirect(url_for("console.aid"))
 
@@ -111,16 +108,14 @@ def aid_hours(request_id: int):
         if req is not None and s.scalar(select(LedgerTransfer.id).where(LedgerTransfer.request_id == req.id)):
             flash(ct("Hours were already recorded for request {id}.", id=request_id), "error")
             return redirect(url_for("console.aid"))
-        helper = mutual_aid.counterpart(s, req, req.requester) if req is not None else None
-        if helper is None:
+        if req is None or mutual_aid.counterpart(s, req, req.requester) is None:
             flash(ct("Request {id} is not matched with a helper.", id=request_id), "error")
             return redirect(url_for("console.aid"))
         try:
-            timebank.record_hours(s, req, helper, minutes, recorded_by=RecordedBy.STAFF, now=utcnow())
+            apply(s, aid_service.record_hours_by_staff(s, req, minutes, utcnow()))
         except timebank.LedgerError:
             flash(ct("Hours were already recorded for request {id}.", id=request_id), "error")
             return redirect(url_for("console.aid"))
-        audit(s, "record_hours", f"request:{req.id}", minutes=minutes)
     flash(ct("Recorded {hours} hours for request {id}. Thank you!", hours=timebank.format_minutes(minutes),
              id=request_id), "ok")
     return redirect(url_for("console.aid"))

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from bot.services import announcements as domain
 from bot.core import timefmt
-from bot.console import audit, bot, bp, cN_, console_locale, ct, current, photos, require
+from bot.console import apply, bot, bp, cN_, console_locale, ct, current, photos, require
 from bot.core.db import utcnow
 from bot.core.i18n import LANGUAGES, t
 from bot.core.models import Announcement, Area, Association, AuditEntry, Media, StaffAccount
@@ -368,12 +368,11 @@ def announcement_confirm():
                 created_by = f"staff:{username}" if username else p.actor
             done = _already_sent(s, p.actor, d.key, now)
             if done is None:
-                ann = domain.create(s, text=ok.text, audience=ok.audience, now=now, at=ok.at, rule=ok.rule,
-                                    translations=ok.translations, link=ok.link, image_id=ok.image_id,
-                                    urgent=d.urgent, created_by=created_by[:60], tz_name=tz)
-                audit(s, "create_announcement", f"announcement:{ann.id}", draft=d.key, urgent=d.urgent,
-                      audience=ok.audience, when=d.when, rule=ann.rule,
-                      first=ann.next_fire_at.isoformat() if ann.next_fire_at else None)
+                ann, out = domain.create(s, text=ok.text, audience=ok.audience, now=now, at=ok.at, rule=ok.rule,
+                                         translations=ok.translations, link=ok.link, image_id=ok.image_id,
+                                         urgent=d.urgent, created_by=created_by[:60], tz_name=tz)
+                out.audit[0].detail.update(draft=d.key, when=d.when)  # which draft, and the time as written
+                apply(s, out)
                 ann_id, first = ann.id, ann.next_fire_at
     except domain.AnnouncementError as exc:  # rolled back: nothing was created
         return compose_page(d, {"form": exc.render(console_locale(), tz)}, 422)
@@ -426,10 +425,9 @@ def announcement_cancel(announcement_id: int):
         if ann is None:
             abort(404)
         try:
-            domain.cancel(s, ann)
+            apply(s, domain.cancel(s, ann))
         except domain.AnnouncementError as exc:
             flash(exc.render(console_locale(), bot().config.tz_name), "error")
             return redirect(url_for("console.announcements"))
-        audit(s, "cancel_announcement", f"announcement:{announcement_id}")
     flash(ct("Announcement {id} was cancelled: it will not be sent.", id=announcement_id), "ok")
     return redirect(url_for("console.announcements"))

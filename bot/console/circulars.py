@@ -22,13 +22,13 @@ from sqlalchemy.orm import Session
 
 from bot.services import circulars
 from bot.core import timefmt
-from bot.console import audit, bot, bp, console_locale, ct, current, require
-from bot.services import console_sessions as sessions
+from bot.console import apply, audit, bot, bp, console_locale, ct, current, require
+from bot.services import roster
 from bot.web import circular_page
 from bot.core.db import utcnow
 from bot.core.i18n import LANGUAGES, t
 from bot.core.models import Association, Circular, Household, Membership, Resident
-from bot.core.vocab import Role, StaffRole
+from bot.core.vocab import StaffRole
 
 PER_PAGE = 30
 
@@ -165,12 +165,10 @@ def circular_remind(circular_id: int):
         if not _may_lead(circ.association_id):
             abort(403)  # as in LINE: only the 会長 (and staff) remind
         try:
-            n = circulars.remind_unread(s, circ, config, utcnow())
+            n = apply(s, circulars.remind_unread(s, circ, config, utcnow())).facts["reminded"]
         except circulars.CircularError as exc:
             flash(_error_text(exc), "error")
             n = None
-        else:
-            audit(s, "remind_circular", f"circular:{circ.id}", members=n)
     if n is not None:
         flash(ct("Reminder sent to {n} members who have not read it.", n=n))
     return redirect(url_for("console.circular", circular_id=circular_id), 303)
@@ -197,11 +195,10 @@ def circular_paper(circular_id: int, household_id: int):
         if answer is not None and answer not in circulars.answer_options(circ, "ja"):
             abort(400)
         try:
-            circulars.mark_paper(s, circ, hh, answer=answer, now=utcnow())
+            apply(s, circulars.mark_paper(s, circ, hh, answer=answer, now=utcnow()))
         except circulars.CircularError as exc:
             flash(_error_text(exc), "error")
         else:
-            audit(s, "mark_paper", f"circular:{circ.id}", household=hh.id, answer=answer)
             flash(ct("Marked “{household}” as read.", household=hh.label) if answer is None else
                   ct("Marked “{household}” as read with the answer “{answer}”.", household=hh.label, answer=answer))
     return redirect(url_for("console.circular", circular_id=circular_id) + f"#h{household_id}", 303)
@@ -214,15 +211,14 @@ def circular_paper_unmark(circular_id: int, household_id: int):
     with bot().db.session() as s:
         circ, hh = _markable(s, circular_id, household_id)
         try:
-            undone = circulars.unmark_paper(s, circ, hh)
+            undone, out = circulars.unmark_paper(s, circ, hh)
+            apply(s, out)
         except circulars.CircularError as exc:
             flash(_error_text(exc), "error")
         else:
             if undone is None:
                 flash(ct("“{household}” was not marked as read; nothing changed.", household=hh.label), "error")
             else:
-                audit(s, "unmark_paper", f"circular:{circ.id}", household=hh.id, answer=undone.answer,
-                      read_at=undone.read_at.isoformat() if undone.read_at else None)
                 flash(ct("The mark of “{household}” was undone: it counts as not read again.", household=hh.label))
     return redirect(url_for("console.circular", circular_id=circular_id) + f"#h{household_id}", 303)
 
@@ -352,10 +348,8 @@ def circular_roster_post():
             han = text("han", 30, N_("Please write the name of the block, e.g. 3班."), required=False)
             if label is not None and (han is not None or not request.form.get("han", "").strip()):
                 paper = request.form.get("paper") == "1"
-                hh = Household(association_id=assoc_id, label=label, han=han, paper=paper)
-                s.add(hh)
-                s.flush()
-                audit(s, "add_household", f"household:{hh.id}", association=assoc_id, han=han, paper=paper)
+                _, out = roster.add_household(s, assoc_id, label, han, paper)
+                apply(s, out)
                 flash(ct("Added the paper household “{label}”.", label=label) if paper else
                       ct("Added the household “{label}”.", label=label))
         elif action == "assign":
@@ -366,23 +360,22 @@ def circular_roster_post():
                 abort(400)
             if hh is None or hh.association_id != assoc_id:
                 abort(403)
-            if hh.paper:  # as in LINE: members go in households that get the circular in LINE
-                flash(ct("“{label}” is a paper household: members in LINE cannot be put in it.", label=hh.label), "error")
+            try:
+                apply(s, roster.assign_household(s, m, hh))
+            except roster.RosterError as exc:  # as in LINE: members go in households that get the circular in LINE
+                flash(_error_text(exc), "error")
             else:
-                m.household_id = hh.id
                 name = s.scalar(select(Resident.nickname).where(Resident.id == m.resident_id)) or "?"
-                audit(s, "assign_household", f"membership:{m.id}", household=hh.id)
                 flash(ct("{name} is now in the household “{label}”.", name=name, label=hh.label))
         elif action == "han_leader":
             m = member()
             name = s.scalar(select(Resident.nickname).where(Resident.id == m.resident_id)) or "?"
             make = request.form.get("make") == "yes"
-            if m.role == Role.LEADER:
-                flash(ct("{name} is the association's leader; their role stays.", name=name), "error")
+            try:
+                apply(s, roster.set_han_leader(s, m, make))
+            except roster.RosterError as exc:
+                flash(_error_text(exc), "error")
             else:
-                was, m.role = m.role, Role.HAN_LEADER if make else Role.MEMBER
-                sessions.role_changed(s, m.resident_id, was, m.role)
-                audit(s, "set_han_leader" if make else "unset_han_leader", f"membership:{m.id}")
                 if make and m.household_id is None:
                     flash(ct("{name} is now a block leader. Put them in a household of their block too, so they see that block.",
                              name=name))

@@ -9,8 +9,8 @@ import unicodedata
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from bot.console import ROLE_NAMES, audit, bot, bp, cN_, console_locale, ct, require
-from bot.services import console_sessions as sessions
+from bot.console import ROLE_NAMES, apply, bot, bp, cN_, console_locale, ct, require
+from bot.services import roster
 from bot.console.events import managed_associations, show
 from bot.core.i18n import LANGUAGES
 from bot.core.models import Area, Association, Household, Membership, Resident
@@ -107,11 +107,8 @@ def resident_role(membership_id: int):
         if m.role == role:
             flash(ct("Nothing was changed."), "ok")
             return redirect(url_for("console.resident", resident_id=resident_id))
-        was, m.role = m.role, role
-        sessions.role_changed(s, m.resident_id, was, role)  # a leader's role taken away ends their console sessions
+        apply(s, roster.set_role(s, m, role))  # a leader's role taken away ends their console sessions
         han = s.scalar(select(Household.han).where(Household.id == m.household_id)) if m.household_id else None
-        audit(s, "set_member_role", f"membership:{m.id}", resident=resident_id, association=m.association_id,
-              role=role, was=was)
     flash(ct("The role is now: {role}.", role=ct(MEMBER_ROLES[role])), "ok")
     if role == Role.HAN_LEADER and not han:
         flash(ct("A block leader sees only their own block: put them in a household of their block too "

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from bot.core import quiet
 from bot.core.config import Config
 from bot.core.i18n import N_, t
-from bot.core.models import HelpOffer, RelayMessage, Resident
+from bot.core.models import HelpOffer, HelpRequest, RelayMessage, Resident
 from bot.core.replies import Choice, Question, Text, postback
-from bot.core.vocab import RecordedBy
-from bot.services import Outcome, aid_messages, mutual_aid, timebank
+from bot.core.vocab import RecordedBy, RequestStatus
+from bot.services import Audit, Outcome, aid_messages, mutual_aid, timebank
 
 DID_NOT_HAPPEN = "did_not_happen"
 
@@ -106,6 +106,33 @@ def thanks(session: Session, requester: Resident, request_id: int, minutes: int,
 # -- the clock's steps ---------------------------------------------------------------------------
 
 FOLLOWUP_AFTER = timedelta(hours=2)
+
+
+CLOSABLE = (RequestStatus.OPEN, RequestStatus.MATCHED, RequestStatus.HIDDEN)
+
+
+def close_by_staff(session: Session, req: HelpRequest, now: datetime) -> Outcome:
+    """The center closes a request (one reported as inappropriate, say), from the console or the
+    CLI: helpers not yet told of it are not told, pending offers close. Raises AidError when it
+    is already finished."""
+    if req.status not in CLOSABLE:
+        raise mutual_aid.AidError(N_("This request is already closed."))
+    before = req.status
+    req.status, req.closed_at = RequestStatus.CLOSED, now
+    mutual_aid.cancel_pending_notices(session, req.id)
+    closed = len(mutual_aid.close_offers(session, req.id))
+    return Outcome(facts={"offers_closed": closed}, audit=[Audit(
+        "close_request", f"request:{req.id}", {"was": before, "offers_closed": closed})])
+
+
+def record_hours_by_staff(session: Session, req: HelpRequest, minutes: int, now: datetime) -> Outcome:
+    """The center records the hours of a matched request for a resident who cannot in LINE.
+    Raises AidError (no helper) or timebank.LedgerError (out of range, already recorded)."""
+    helper = mutual_aid.counterpart(session, req, req.requester)
+    if helper is None:
+        raise mutual_aid.AidError(N_("This request is already closed."))
+    timebank.record_hours(session, req, helper, minutes, recorded_by=RecordedBy.STAFF, now=now)
+    return Outcome(audit=[Audit("record_hours", f"request:{req.id}", {"minutes": minutes})])
 
 
 def _held(resident: Resident, now: datetime, config: Config) -> datetime | None:

@@ -28,7 +28,7 @@ from sqlalchemy import exists, func, insert, select
 from sqlalchemy import null as sa_null
 from sqlalchemy.orm import Session
 
-from bot.delivery import outbox, renderers
+from bot.delivery import renderers
 from bot.core.config import Config
 from bot.core.errors import UserError
 from bot.core.i18n import LANGUAGES, N_, t
@@ -39,12 +39,12 @@ from bot.core.quiet import next_allowed
 from bot.core.recurrence import Rule, next_after
 from bot.core.replies import Image, Reply, Text
 from bot.core.vocab import AnnouncementStatus, Channel, OutboxKind, RunStatus, SendMethod
+from bot.services import Audit, Bulk, Outcome
 
 log = logging.getLogger(__name__)
 
 BATCH = 500  # LINE's multicast limit
 READ_CHUNK = 5000
-INSERT_CHUNK = 200  # outbox rows of up to 500 recipients each
 MAX_MISSED_RECORDED = 50
 
 # Topics a resident can follow and an announcement can be aimed at.
@@ -205,7 +205,9 @@ def replies_for(session: Session, ann: Announcement, locale: str, config: Config
 def create(session: Session, *, text: str, audience: dict[str, Any], now: datetime, at: datetime | None = None,
            rule: Rule | None = None, translations: dict[str, str] | None = None, link: str | None = None,
            image_id: int | None = None, urgent: bool = False, created_by: str | None = None,
-           tz_name: str = "Asia/Tokyo") -> Announcement:
+           tz_name: str = "Asia/Tokyo") -> tuple[Announcement, Outcome]:
+    """A new announcement (from the console or the CLI), scheduled for `at` (default now), or by
+    `rule` when it repeats; the clock sends it."""
     text = (text or "").strip()
     if not text or len(text) > 4000:
         raise AnnouncementError(N_("The text must have 1 to 4,000 characters."))
@@ -226,14 +228,17 @@ def create(session: Session, *, text: str, audience: dict[str, Any], now: dateti
                        next_fire_at=first, created_by=created_by, created_at=now)
     session.add(ann)
     session.flush()
-    return ann
+    return ann, Outcome(audit=[Audit("create_announcement", f"announcement:{ann.id}", {
+        "urgent": urgent, "audience": audience, "rule": ann.rule,
+        "first": ann.next_fire_at.isoformat() if ann.next_fire_at else None})])
 
 
-def cancel(session: Session, ann: Announcement) -> None:
+def cancel(session: Session, ann: Announcement) -> Outcome:
     if ann.status != AnnouncementStatus.SCHEDULED:
         raise AnnouncementError(N_("Only an announcement that has not gone out yet can be cancelled."))
     ann.status = AnnouncementStatus.CANCELLED
     ann.next_fire_at = None
+    return Outcome(audit=[Audit("cancel_announcement", f"announcement:{ann.id}")])
 
 
 # -- firing -----------------------------------------------------------------------------------
@@ -243,13 +248,15 @@ def due(session: Session, now: datetime) -> bool:
                                                 Announcement.next_fire_at <= now))) or False
 
 
-def fire_due(session: Session, config: Config, now: datetime, limit: int = 5) -> list[AnnouncementRun]:
-    """Send what has fallen due (at most `limit` announcements per transaction)."""
+def fire_due(session: Session, config: Config, now: datetime, limit: int = 5) -> Outcome:
+    """What has fallen due (at most `limit` announcements per transaction); `facts["runs"]`: the
+    runs started or recorded as missed."""
     rows = list(session.scalars(
         select(Announcement)
         .where(Announcement.status == AnnouncementStatus.SCHEDULED, Announcement.next_fire_at <= now)
         .order_by(Announcement.next_fire_at).limit(limit).with_for_update(skip_locked=True)))
-    runs = []
+    runs: list[AnnouncementRun] = []
+    out = Outcome(facts={"runs": runs})
     grace = timedelta(seconds=config.misfire_grace_seconds)
     for ann in rows:
         fire = ann.next_fire_at
@@ -264,12 +271,12 @@ def fire_due(session: Session, config: Config, now: datetime, limit: int = 5) ->
         if missed:
             log.warning("announcement %s: %d run(s) missed beyond the grace window (clock not running?)", ann.id, missed)
         if fire is not None and fire <= now:
-            runs.append(deliver(session, ann, fire, config, now))
+            runs.append(deliver(session, ann, fire, config, now, out))
             fire = next_after(rule, fire, config.tz_name) if rule else None
         ann.next_fire_at = fire
         if fire is None:
             ann.status = AnnouncementStatus.DONE
-    return runs
+    return out
 
 
 def _record_missed(session: Session, ann: Announcement, fire: datetime, now: datetime) -> AnnouncementRun:
@@ -278,10 +285,11 @@ def _record_missed(session: Session, ann: Announcement, fire: datetime, now: dat
     return run
 
 
-def deliver(session: Session, ann: Announcement, fire: datetime, config: Config, now: datetime) -> AnnouncementRun:
-    """Start one run of `ann` and queue its first chunk of residents (all of them, for any
-    audience of up to `config.announcement_chunk`); `queue_next_chunk` queues the rest. A single broadcast,
-    when it fits, is queued here whole."""
+def deliver(session: Session, ann: Announcement, fire: datetime, config: Config, now: datetime,
+            out: Outcome) -> AnnouncementRun:
+    """Start one run of `ann` and add its first chunk of residents to `out` (all of them, for any
+    audience of up to `config.announcement_chunk`); `queue_next_chunk` does the rest. A single
+    broadcast, when it fits, is made here whole."""
     done = session.scalar(select(AnnouncementRun).where(AnnouncementRun.announcement_id == ann.id,
                                                         AnnouncementRun.fire_time == fire))
     if done is not None:  # this run was started before: nothing more (the unique key backs this)
@@ -294,39 +302,40 @@ def deliver(session: Session, ann: Announcement, fire: datetime, config: Config,
     if everyone is not None:
         # One message fits everyone, and every friend of the account gets it: one call.
         locale, when, people = everyone
-        parts = _Payloads(session, ann, config).get(Channel.LINE, locale)
+        replies = _Messages(session, ann, config).get(locale)
         source = _source(run)
-        outbox.bulk(session, [{"channel": Channel.LINE, "recipients": [], "payload": part, "next_attempt_at": when,
-                               "dedupe_key": f"{source}:b{i}", "source": source, "kind": OutboxKind.BROADCAST,
-                               "rank": 0 if ann.urgent else 1}
-                              for i, part in enumerate(parts)])
-        run.status, run.method, run.calls, run.recipients, run.cursor = RunStatus.QUEUED, SendMethod.BROADCAST, len(parts), people, None
+        out.bulks.append(Bulk(Channel.LINE, (), replies, source=source, at=when, dedupe_key=f"{source}:b",
+                              rank=0 if ann.urgent else 1, kind=OutboxKind.BROADCAST))
+        calls = len(renderers.render(Channel.LINE, replies))
+        run.status, run.method, run.calls, run.recipients, run.cursor = RunStatus.QUEUED, SendMethod.BROADCAST, calls, people, None
         _log_run(ann, run)
         return run
-    _queue_chunk(session, ann, run, config, now)
+    _queue_chunk(session, ann, run, config, now, out)
     return run
 
 
-def queue_next_chunk(session: Session, config: Config, now: datetime, chunk: int | None = None) -> bool:
-    """Queue the next chunk of the oldest run still being queued, in this transaction (with the
+def queue_next_chunk(session: Session, config: Config, now: datetime, chunk: int | None = None) -> Outcome:
+    """The next chunk of the oldest run still being queued, for this transaction (with the
     run's place, so a clock that dies in between goes on where the last commit left off).
-    Returns False when there was nothing to do."""
+    `facts["more"]` is False when there was nothing to do."""
+    out = Outcome(facts={"more": False})
     run = session.scalars(select(AnnouncementRun).where(AnnouncementRun.status == RunStatus.QUEUEING)
                           .order_by(AnnouncementRun.id).limit(1).with_for_update(skip_locked=True)).first()
     if run is None:
-        return False
+        return out
     ann = session.get(Announcement, run.announcement_id)
     if ann is None:  # pragma: no cover - the run goes with its announcement (ON DELETE CASCADE)
-        return False
+        return out
+    out.facts["more"] = True
     if now - run.fire_time > timedelta(seconds=config.misfire_grace_seconds):
         # The clock stopped in the middle for longer than the grace window: the rest is too late.
         run.status = RunStatus.MISSED
         run.carry = None
         log.warning("announcement %s: stopped after %d residents; the rest is beyond the grace window",
                     ann.id, run.recipients)
-        return True
-    _queue_chunk(session, ann, run, config, now, chunk)
-    return True
+        return out
+    _queue_chunk(session, ann, run, config, now, out, chunk)
+    return out
 
 
 def queueing(session: Session) -> bool:
@@ -342,30 +351,36 @@ def _log_run(ann: Announcement, run: AnnouncementRun) -> None:
              run.digested, run.calls, run.method)
 
 
-class _Payloads:
-    """The rendered message per (channel, language), made once."""
+class _Messages:
+    """The message per language, made once (and so rendered once per channel by `apply`)."""
 
     def __init__(self, session: Session, ann: Announcement, config: Config):
         self.session, self.ann, self.config = session, ann, config
-        self._made: dict[tuple[str, str], list[list[dict[str, Any]]]] = {}
+        self._made: dict[str, tuple[Reply, ...]] = {}
+        self._parts: dict[str, int] = {}
 
-    def get(self, channel: str, locale: str) -> list[list[dict[str, Any]]]:
-        key = (channel, locale)
-        if key not in self._made:
-            replies = replies_for(self.session, self.ann, locale, self.config)
-            self._made[key] = renderers.render(channel, replies)
-        return self._made[key]
+    def get(self, locale: str) -> tuple[Reply, ...]:
+        if locale not in self._made:
+            self._made[locale] = tuple(replies_for(self.session, self.ann, locale, self.config))
+        return self._made[locale]
+
+    def parts(self, channel: str, locale: str) -> int:
+        """How many rows (LINE calls) one group's message makes."""
+        key = f"{channel}:{locale}"
+        if key not in self._parts:
+            self._parts[key] = len(renderers.render(channel, self.get(locale)))
+        return self._parts[key]
 
 
 def _queue_chunk(session: Session, ann: Announcement, run: AnnouncementRun, config: Config, now: datetime,
-                 chunk: int | None = None) -> None:
+                 out: Outcome, chunk: int | None = None) -> None:
     """Queue the next `chunk` residents of the audience after `run.cursor` (residents in id
     order). Full groups of 500 (language, send time) go out as multicasts; what is left of each
     group is carried in the run to the next chunk, so a city costs exactly ⌈N/500⌉ calls per
     language and send time. The last chunk queues what is left."""
     chunk = max(1, chunk or config.announcement_chunk)
     source = _source(run)
-    payloads = _Payloads(session, ann, config)
+    messages = _Messages(session, ann, config)
     audience = ann.audience or {"all": True}
     topics = set(audience.get("topics") or [])
     rows = session.execute(_query(audience).where(Resident.id > (run.cursor or 0)).limit(chunk)).all()
@@ -388,22 +403,19 @@ def _queue_chunk(session: Session, ann: Announcement, run: AnnouncementRun, conf
         (ch, loc, datetime.fromisoformat(when)): list(ids)
         for ch, loc, when, ids in (run.carry or {}).get("groups", [])
     }
-    pending: list[dict[str, Any]] = []
     digest_rows: list[dict[str, Any]] = []
-    n = {"rows": 0, "calls": 0, "people": 0, "digest": 0, "multi": 0}
+    n = {"groups": 0, "rows": 0, "calls": 0, "people": 0, "digest": 0, "multi": 0}
     tag = f"{source}:{run.cursor or 0}"
 
     def flush_group(key: tuple[str, str, datetime], ids: list[str]) -> None:
         channel, locale, when = key
-        for part in payloads.get(channel, locale):
-            n["rows"] += 1
-            n["calls"] += channel == Channel.LINE
-            pending.append({"channel": channel, "recipients": list(ids), "payload": part, "next_attempt_at": when,
-                            "dedupe_key": f"{tag}:{n['rows']}", "source": source, "rank": 0 if ann.urgent else 1})
+        n["groups"] += 1
+        out.bulks.append(Bulk(channel, tuple(ids), messages.get(locale), source=source, at=when,
+                              dedupe_key=f"{tag}:{n['groups']}", rank=0 if ann.urgent else 1))
+        parts = messages.parts(channel, locale)
+        n["rows"] += parts
+        n["calls"] += parts if channel == Channel.LINE else 0
         n["multi"] += len(ids) > 1
-        if len(pending) >= INSERT_CHUNK:
-            outbox.bulk(session, pending)
-            pending.clear()
 
     for rid, uid, channel, locale, qs, qe, digest, interests in rows:
         if topics and not topics.intersection(interests or []):
@@ -434,7 +446,6 @@ def _queue_chunk(session: Session, ann: Announcement, run: AnnouncementRun, conf
     else:
         run.carry = {"groups": [[ch, loc, when.isoformat(), ids] for (ch, loc, when), ids in groups.items() if ids]}
         run.cursor = rows[-1][0]
-    outbox.bulk(session, pending)
     if digest_rows:
         session.execute(insert(DigestItem.__table__), digest_rows)
     run.recipients = (run.recipients or 0) + n["people"]
@@ -505,11 +516,12 @@ def digest_window(now: datetime, config: Config) -> bool:
     return local >= local.replace(hour=config.digest_hour, minute=0, second=0, microsecond=0)
 
 
-def send_digests(session: Session, config: Config, now: datetime, limit: int = 2000) -> int:
+def send_digests(session: Session, config: Config, now: datetime, limit: int = 2000) -> Outcome:
     """From the digest hour on, one message per resident with the notices gathered for them
-    (queued and deleted in one transaction: sent once). Returns how many residents."""
+    (queued and deleted in one transaction: sent once). `facts["residents"]`: how many."""
+    out = Outcome(facts={"residents": 0})
     if not digest_window(now, config):
-        return 0
+        return out
     from zoneinfo import ZoneInfo
 
     local = now.astimezone(ZoneInfo(config.tz_name))
@@ -520,12 +532,11 @@ def send_digests(session: Session, config: Config, now: datetime, limit: int = 2
         select(DigestItem.resident_id).where(DigestItem.created_at < cutoff).group_by(DigestItem.resident_id)
         .order_by(DigestItem.resident_id).limit(limit)))
     if not ids:
-        return 0
+        return out
     items: dict[int, list[str]] = {}
     for rid, text in session.execute(select(DigestItem.resident_id, DigestItem.text).where(
             DigestItem.resident_id.in_(ids), DigestItem.created_at < cutoff).order_by(DigestItem.id)):
         items.setdefault(rid, []).append(text)
-    rows = []
     for rid, uid, channel, locale, following in session.execute(
             select(Resident.id, Resident.line_user_id, Resident.channel, Resident.locale, Resident.following)
             .where(Resident.id.in_(ids))):
@@ -533,13 +544,10 @@ def send_digests(session: Session, config: Config, now: datetime, limit: int = 2
             continue
         head = t(locale, N_("Today's notices ({n}):"), n=len(items[rid]))
         msg = Text(head + "\n\n" + "\n\n―――\n\n".join(items[rid]))
-        parts = renderers.render(channel, [msg])
-        for part in parts:
-            rows.append({"channel": channel, "recipients": [uid], "payload": part, "resident_id": rid,
-                         "source": "digest", "next_attempt_at": now})
-    outbox.bulk(session, rows)
+        out.bulks.append(Bulk(channel, (uid,), (msg,), source="digest", at=now, rank=1, resident_id=rid))
     from sqlalchemy import delete
 
     session.execute(delete(DigestItem).where(DigestItem.resident_id.in_(ids), DigestItem.created_at < cutoff)
                     .execution_options(synchronize_session=False))
-    return len(ids)
+    out.facts["residents"] = len(ids)
+    return out

@@ -15,16 +15,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from bot.delivery import outbox
 from bot.core.config import Config
 from bot.core.db import bulk_insert
 from bot.core.errors import UserError
 from bot.core.i18n import N_, t
 from bot.core.refs import ref
-from bot.services import Audit, Outcome
+from bot.services import Audit, Bulk, Outcome
 from bot.core.models import Association, Circular, CircularRecipient, Household, Membership, Resident
 from bot.core.replies import Card, Choice, postback
-from bot.core.vocab import CircularQuestion, ReadPer, Role
+from bot.core.vocab import Channel, CircularQuestion, ReadPer, Role
 
 BATCH = 500  # LINE's multicast limit
 DEADLINE_MAX = timedelta(days=366)  # a deadline is for this year's business, not later
@@ -105,16 +104,18 @@ def create_and_send(session: Session, values: dict, config: Config, now: datetim
     circ = Circular(**values, created_by_id=created_by_id, created_at=now)
     session.add(circ)
     session.flush()
-    sent = send(session, circ, config, now)
-    out = Outcome(audit=[Audit("send_circular", f"circular:{circ.id}", {
+    out = send(session, circ, config, now)
+    sent = out.facts
+    out.audit.append(Audit("send_circular", f"circular:{circ.id}", {
         "association": circ.association_id, "han": circ.han, "members": sent["members"],
         "paper": sent["paper_households"], "photo": circ.image_id is not None,
-        "translations": sorted(circ.translations or {})})])
+        "translations": sorted(circ.translations or {})}))
     return circ, sent, out
 
 
-def send(session: Session, circ: Circular, config: Config, now: datetime) -> dict[str, int]:
-    """Record the recipients and queue the notices: one multicast per 500 members per language."""
+def send(session: Session, circ: Circular, config: Config, now: datetime) -> Outcome:
+    """Record the recipients; the notices go one multicast per 500 members per language.
+    Facts: members, paper_households, messages."""
     if circ.sent_at is not None:
         raise CircularError(N_("This circular has already been sent."))
     name = association_name(session, circ)
@@ -128,17 +129,20 @@ def send(session: Session, circ: Circular, config: Config, now: datetime) -> dic
     variants: dict[tuple[str, str], list[str]] = {}
     for _, user_id, channel, locale, _ in members:
         variants.setdefault((channel, locale), []).append(user_id)
+    out = Outcome()
     calls = 0
     pic = photo(session, circ, config)
     for (channel, locale), ids in sorted(variants.items()):
-        card = [notice(circ, locale, config, name, pic[0] if pic else None)]
-        for i in range(0, len(ids), BATCH):
-            outbox.enqueue(session, channel=channel, recipients=ids[i:i + BATCH], replies=card,
-                           dedupe_key=f"circ:{circ.id}:{channel}:{locale}:{i // BATCH}")
+        card = (notice(circ, locale, config, name, pic[0] if pic else None),)
+        step = BATCH if channel == Channel.LINE else 1
+        for i in range(0, len(ids), step):
+            out.bulks.append(Bulk(channel, tuple(ids[i:i + step]), card, source=f"circ:{circ.id}",
+                                  dedupe_key=f"circ:{circ.id}:{channel}:{locale}:{i // step}"))
             calls += 1
     circ.sent_at = now
     session.flush()
-    return {"members": len(members), "paper_households": len(paper), "messages": calls}
+    out.facts.update(members=len(members), paper_households=len(paper), messages=calls)
+    return out
 
 
 CSV_HEADER = ["世帯", "班", "表示名", "既読", "回答", "紙"]
@@ -271,8 +275,9 @@ def tally(session: Session, circ: Circular, han: str | None = None) -> Tally:
     return out
 
 
-def remind_unread(session: Session, circ: Circular, config: Config, now: datetime) -> int:
-    """A reminder to the members (in LINE) whose household has not read it; once a day at most."""
+def remind_unread(session: Session, circ: Circular, config: Config, now: datetime) -> Outcome:
+    """A reminder to the members (in LINE) whose household has not read it; once a day at most.
+    Facts: `reminded` (members)."""
     today = now.astimezone(ZoneInfo(config.tz_name)).date().isoformat()
     if circ.last_reminded_on == today:
         raise CircularError(N_("A reminder for this circular was already sent today."))
@@ -293,18 +298,22 @@ def remind_unread(session: Session, circ: Circular, config: Config, now: datetim
     variants: dict[tuple[str, str], list[str]] = {}
     for user_id, channel, locale in session.execute(stmt):
         variants.setdefault((channel, locale), []).append(user_id)
+    out = Outcome()
     n = 0
+    pic = photo(session, circ, config) if variants else None
     for (channel, locale), ids in variants.items():
-        pic = photo(session, circ, config)
         card = notice(circ, locale, config, assoc.name if assoc else "", pic[0] if pic else None)
         card = Card(title=t(locale, N_("Reminder: {title}"), title=card.title), body=card.body, buttons=card.buttons)
-        for i in range(0, len(ids), BATCH):
-            outbox.enqueue(session, channel=channel, recipients=ids[i:i + BATCH], replies=[card],
-                           dedupe_key=f"circ:{circ.id}:remind:{today}:{channel}:{locale}:{i // BATCH}")
+        step = BATCH if channel == Channel.LINE else 1
+        for i in range(0, len(ids), step):
+            out.bulks.append(Bulk(channel, tuple(ids[i:i + step]), (card,), source=f"circ:{circ.id}",
+                                  dedupe_key=f"circ:{circ.id}:remind:{today}:{channel}:{locale}:{i // step}"))
         n += len(ids)
     circ.last_reminded_on = today
     session.flush()
-    return n
+    out.facts["reminded"] = n
+    out.audit.append(Audit("remind_circular", f"circular:{circ.id}", {"members": n}))
+    return out
 
 
 def _paper_row(session: Session, circ: Circular, household: Household) -> CircularRecipient:
@@ -316,7 +325,8 @@ def _paper_row(session: Session, circ: Circular, household: Household) -> Circul
     return row
 
 
-def mark_paper(session: Session, circ: Circular, household: Household, *, answer: str | None, now: datetime) -> None:
+def mark_paper(session: Session, circ: Circular, household: Household, *, answer: str | None,
+               now: datetime) -> Outcome:
     """The leader marks a paper household's sign-off by hand."""
     row = _paper_row(session, circ, household)
     row.read_at = row.read_at or now
@@ -324,6 +334,7 @@ def mark_paper(session: Session, circ: Circular, household: Household, *, answer
     if answer:
         row.answer, row.answered_at = answer[:100], now
     session.flush()
+    return Outcome(audit=[Audit("mark_paper", f"circular:{circ.id}", {"household": household.id, "answer": answer})])
 
 
 @dataclass(frozen=True)
@@ -333,18 +344,20 @@ class PaperMark:
     answer: str | None
 
 
-def unmark_paper(session: Session, circ: Circular, household: Household) -> PaperMark | None:
+def unmark_paper(session: Session, circ: Circular, household: Household) -> tuple[PaperMark | None, Outcome]:
     """Undo a mark made by mistake: the paper household counts as not read, and without an
     answer, again (as before `mark_paper`). Returns the mark undone, or None when the household
     was not marked (nothing changes)."""
     row = _paper_row(session, circ, household)
     if row.read_at is None and not row.marked_by_leader and row.answer is None:
-        return None
+        return None, Outcome()
     undone = PaperMark(read_at=row.read_at, answer=row.answer)
     row.read_at = row.answer = row.answered_at = None
     row.marked_by_leader = False
     session.flush()
-    return undone
+    return undone, Outcome(audit=[Audit("unmark_paper", f"circular:{circ.id}", {
+        "household": household.id, "answer": undone.answer,
+        "read_at": undone.read_at.isoformat() if undone.read_at else None})])
 
 
 def latest_for(session: Session, resident: Resident, word: str | None = None, limit: int = 5) -> list[Circular]:

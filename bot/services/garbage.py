@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.delivery import outbox
+from bot.services import Outcome
 
 from bot.core import timefmt
 from bot.core.config import Config
@@ -105,13 +105,13 @@ def evening_window(now: datetime, config: Config) -> date | None:
     return None
 
 
-def fire_due(session: Session, config: Config, now: datetime, limit: int = 10000) -> int:
-    """Queue 「明日は…の日です」 for tomorrow's collections. Safe to run every minute: each
-    subscription is told once per collection day."""
+def fire_due(session: Session, config: Config, now: datetime, limit: int = 10000) -> Outcome:
+    """「明日は…の日です」 for tomorrow's collections (`facts["sent"]`: residents told). Safe to
+    run every minute: each subscription is told once per collection day."""
     day = evening_window(now, config)
     cal = current(session) if day is not None else None
     if day is None or cal is None:
-        return 0
+        return Outcome(facts={"sent": 0})
     rows = session.execute(
         select(GarbageSubscription.id, GarbageSubscription.area, GarbageSubscription.categories,
                Resident.line_user_id, Resident.channel, Resident.locale, Resident.following,
@@ -122,7 +122,7 @@ def fire_due(session: Session, config: Config, now: datetime, limit: int = 10000
         .with_for_update(skip_locked=True, of=GarbageSubscription)
     ).all()
     if not rows:
-        return 0
+        return Outcome(facts={"sent": 0})
     groups: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}
     gone: dict[tuple[str, str, str], list[str]] = {}
     gone_ids: list[int] = []
@@ -152,5 +152,8 @@ def fire_due(session: Session, config: Config, now: datetime, limit: int = 10000
     if gone_ids:
         session.execute(update(GarbageSubscription).where(GarbageSubscription.id.in_(gone_ids))
                         .values(gone_notified_at=now).execution_options(synchronize_session=False))
-    told = outbox.fan_out(session, gone, gone_for, source="garbage", now=now)
-    return told + outbox.fan_out(session, groups, reply_for, source="garbage", now=now)
+    out = Outcome()
+    told = out.tell_many(gone, lambda locale, area: [gone_for(locale, area)], source="garbage", at=now)
+    told += out.tell_many(groups, lambda locale, labels: [reply_for(locale, labels)], source="garbage", at=now)
+    out.facts["sent"] = told
+    return out

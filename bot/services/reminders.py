@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from bot.delivery import outbox
+from bot.services import Outcome
 from bot.core.config import Config
 from bot.core.errors import UserError
 from bot.core.i18n import N_, t
@@ -81,11 +81,10 @@ def message(locale: str, title: str) -> Question:
                     (Choice(t(locale, N_("My reminders")), postback(a="rem", x="list")),))
 
 
-def fire_due(session: Session, config: Config, now: datetime, limit: int = 1000) -> tuple[int, int]:
-    """Queue the reminders due by `now` (up to `limit` per transaction) and move each to its
-    next time. Returns (reminders handled, residents they were queued for): a reminder of a
-    resident who left, or later than the grace window (the clock was stopped), is moved on
-    without being sent."""
+def fire_due(session: Session, config: Config, now: datetime, limit: int = 1000) -> Outcome:
+    """The reminders due by `now` (up to `limit` per transaction), each moved to its next time.
+    Facts: `handled` (reminders) and `sent` (residents told): a reminder of a resident who left,
+    or later than the grace window (the clock was stopped), is moved on without being sent."""
     rows = session.execute(
         select(Reminder.id, Reminder.title, Reminder.rule, Reminder.next_fire_at, Resident.line_user_id,
                Resident.channel, Resident.locale, Resident.following)
@@ -95,7 +94,7 @@ def fire_due(session: Session, config: Config, now: datetime, limit: int = 1000)
         .with_for_update(skip_locked=True, of=Reminder)
     ).all()
     if not rows:
-        return 0, 0
+        return Outcome(facts={"handled": 0, "sent": 0})
     grace = timedelta(seconds=config.misfire_grace_seconds)
     groups: dict[tuple[str, str, str], list[str]] = {}
     moves = []
@@ -118,7 +117,8 @@ def fire_due(session: Session, config: Config, now: datetime, limit: int = 1000)
     done = [m["rid"] for m in moves if m["nxt"] is None]  # one-off reminders, now sent
     if done:
         session.execute(delete(Reminder).where(Reminder.id.in_(done)).execution_options(synchronize_session=False))
-    sent = outbox.fan_out(session, groups, message, source="rem", now=now)
+    out = Outcome(facts={"handled": len(rows)})
+    out.facts["sent"] = out.tell_many(groups, lambda locale, title: [message(locale, title)], source="rem", at=now)
     if late:
         log.warning("reminders: %d were later than the grace window and were not sent", late)
-    return len(rows), sent
+    return out

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from bot.core.i18n import LANGUAGES, N_, babel_locale, t
 from bot.core.models import Resident, RichMenu
 from bot.core.vocab import Channel, OutboxKind
+from bot.services import Bulk, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -201,13 +202,13 @@ def _with_retry(line, method: str, path: str, body, attempts: int = 6):
     raise RichMenuError(f"{path} kept failing: {res.status} {res.error}")
 
 
-def link_later(session: Session, resident: Resident) -> None:
+def link_later(session: Session, resident: Resident) -> Outcome:
     """Link a resident to the menu of their (new) language: an outbox row, sent by the worker."""
+    out = Outcome()
     if resident.channel != Channel.LINE or not resident.following:
-        return
+        return out
     rid = session.scalar(select(RichMenu.rich_menu_id).where(RichMenu.locale == resident.locale))
-    if rid is None:
-        return
-    from bot.delivery import outbox
-    outbox.bulk(session, [{"channel": Channel.LINE, "recipients": [resident.line_user_id], "payload": [{"richMenuId": rid}],
-                           "resident_id": resident.id, "kind": OutboxKind.RICHMENU, "source": "richmenu"}])
+    if rid is not None:
+        out.bulks.append(Bulk(Channel.LINE, (resident.line_user_id,), (), source="richmenu", rank=1,
+                              kind=OutboxKind.RICHMENU, resident_id=resident.id, payload=({"richMenuId": rid},)))
+    return out
