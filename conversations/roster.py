@@ -11,6 +11,7 @@ from bot.core.i18n import N_
 from bot.core.models import Association, Household, Membership, Resident
 from bot.core.replies import Reply, Text
 from bot.core.vocab import Role
+from bot.services import console_sessions as sessions
 from conversations import common
 from conversations.engine import Answer, Flow, Invalid, Option, Step, branch
 
@@ -94,8 +95,6 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     name = ctx.session.scalar(select(Resident.nickname).where(Resident.id == member.resident_id)) or "?"
     if data["what"] == "han_leader":
         if member.role != Role.LEADER:
-            from bot.services import console_sessions as sessions
-
             was, member.role = member.role, Role.HAN_LEADER if data["make"] == "yes" else Role.MEMBER
             sessions.role_changed(ctx.session, member.resident_id, was, member.role)
         if member.role == Role.HAN_LEADER and member.household_id is None:

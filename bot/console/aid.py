@@ -12,8 +12,12 @@ from sqlalchemy.orm import aliased
 from bot.console import audit, bot, bp, cN_, console_locale, ct, require
 from bot.console.events import show
 from bot.core.db import utcnow
+from bot.core.i18n import t
 from bot.core.models import HelpOffer, HelpRequest, LedgerTransfer, RelayMessage, Resident
 from bot.core.vocab import RecordedBy, RequestStatus, StaffRole
+from bot.services import mutual_aid, timebank
+from bot.services.mutual_aid import CATEGORIES
+from bot.services.timebank import format_minutes
 
 STATUSES = {RequestStatus.OPEN: cN_("Open: looking for a helper"), RequestStatus.MATCHED: cN_("Matched with a helper"),
             RequestStatus.DONE: cN_("Done: helped"), RequestStatus.CLOSED: cN_("Closed"),
@@ -22,9 +26,6 @@ CLOSABLE = (RequestStatus.OPEN, RequestStatus.MATCHED, RequestStatus.HIDDEN)
 
 
 def _category(code: str) -> str:
-    from bot.core.i18n import t
-    from bot.services.mutual_aid import CATEGORIES
-
     return t(console_locale(), CATEGORIES[code]) if code in CATEGORIES else code
 
 
@@ -36,8 +37,6 @@ def _requests(s, stmt) -> list[dict]:
         .outerjoin(helper, helper.id == HelpOffer.helper_id)
         .outerjoin(LedgerTransfer, LedgerTransfer.request_id == HelpRequest.id)
     ).unique()
-    from bot.services.timebank import format_minutes
-
     out = []
     for req, helper_name, minutes in rows:
         out.append({
@@ -76,7 +75,6 @@ def aid():
 @bp.post("/aid/requests/<int:request_id>/close")
 @require(StaffRole.STAFF)
 def aid_close(request_id: int):
-    from bot.services import mutual_aid
     with bot().db.session() as s:
         req = mutual_aid.get_request(s, request_id, lock=True)
         if req is None:
@@ -97,7 +95,6 @@ def aid_close(request_id: int):
 @bp.post("/aid/requests/<int:request_id>/hours")
 @require(StaffRole.STAFF)
 def aid_hours(request_id: int):
-    from bot.services import mutual_aid, timebank
     try:
         hours = float((request.form.get("hours") or "").replace(",", "."))
     except ValueError:
