@@ -3,15 +3,23 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
+import handlers
+from bot import cli, console, security
+from bot.core import timefmt
 from bot.core.config import Config
 from bot.core.db import Database
+from bot.core.i18n import html_lang
+from bot.delivery.line_client import LineClient
 from bot.delivery.pipeline import Bot
+from bot.web import accesslog, circular_page, health, media, webchat, webhook
 from bot.wiring import EXTENSION
+from handlers.dispatcher import dispatch
 
 
 def load_config(config: Any, instance_path: str) -> Config:
@@ -26,39 +34,25 @@ def load_config(config: Any, instance_path: str) -> Config:
 
 
 def make_bot(cfg: Config) -> Bot:
-    from bot.core import timefmt
-    from bot.delivery.line_client import LineClient
-
     timefmt.use_japanese_era(cfg.japanese_era)
     line = None
     if cfg.line_channel_access_token:
         line = LineClient(cfg.line_channel_access_token, cfg.line_api_base_url, cfg.line_timeout_seconds,
                           data_base_url=cfg.line_data_url)
-    from handlers.dispatcher import dispatch
-
     return Bot(cfg, Database(cfg.database_url or ""), line, dispatch)
 
 
 def build_app(config: Any = None) -> Flask:
-    import handlers
-    from bot.web import circular_page, health, webchat, webhook
-    from bot import cli
-    from bot.web import media
     app = Flask("bot", instance_relative_config=True)
     cfg = load_config(config, app.instance_path)
-    from bot import security
     # In production (LINE, or https) without a strong FLASK_SECRET_KEY this raises: the web, the
     # worker and the clock (all built here) refuse to start.
     app.config.update(SECRET_KEY=security.secret_key(cfg, app.instance_path), MAX_CONTENT_LENGTH=cfg.max_webhook_bytes,
                       JSON_AS_ASCII=False)
     app.json.ensure_ascii = False
-    from bot.core.i18n import html_lang
-
     app.jinja_env.globals["html_lang"] = html_lang
     # The console's session cookie: never readable by scripts, not sent on cross-site posts,
     # only over https when the bot is served over https.
-    from datetime import timedelta
-
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=(cfg.public_base_url or "").startswith("https://"),
                       PERMANENT_SESSION_LIFETIME=timedelta(hours=8), WTF_CSRF_TIME_LIMIT=None)
@@ -71,11 +65,9 @@ def build_app(config: Any = None) -> Flask:
     app.register_blueprint(media.bp)
     if cfg.webchat_on:
         app.register_blueprint(webchat.bp)
-    from bot import console
     console.init_app(app)
     security.init_app(app, cfg)  # ProxyFix (TRUSTED_PROXIES) and the security headers
     cli.init_app(app)
-    from bot.web import accesslog
     accesslog.install(app)  # no keys from addresses in the error log
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

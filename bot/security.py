@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot.core.config import Config
 
@@ -147,8 +148,6 @@ def _origin(url: str | None) -> str:
 
 def init_app(app: Flask, config: Config) -> None:
     if config.trusted_proxies > 0:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         n = config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     # Photos may be linked at PUBLIC_BASE_URL, which need not be the host a page was opened at.

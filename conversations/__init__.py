@@ -1,28 +1,27 @@
 """Conversations: one module per flow, registered here in one place."""
 from __future__ import annotations
 
+from conversations import (
+    ask_help,
+    compose_circular,
+    create_event,
+    delete_data,
+    edit_request,
+    event_signup,
+    garbage_setup,
+    helper_registry,
+    offer,
+    onboarding,
+    relay,
+    reminder_new,
+    roster,
+    settings,
+    thanks,
+)
 from conversations.engine import Flow
 
 
 def _build() -> dict[str, Flow]:
-    from conversations import (
-        ask_help,
-        compose_circular,
-        create_event,
-        delete_data,
-        event_signup,
-        edit_request,
-        helper_registry,
-        offer,
-        onboarding,
-        garbage_setup,
-        relay,
-        reminder_new,
-        roster,
-        settings,
-        thanks,
-    )
-
     registry: dict[str, Flow] = {}
     for module in (onboarding, settings, delete_data, ask_help, offer, relay, thanks, edit_request, helper_registry,
                    event_signup, create_event, compose_circular, roster, reminder_new, garbage_setup):
@@ -37,7 +36,7 @@ _REGISTRY: dict[str, Flow] | None = None
 
 
 def registry() -> dict[str, Flow]:
-    """All flows by name (built on first use, so importing this package does nothing)."""
+    """All flows by name (built on first use)."""
     global _REGISTRY
     if _REGISTRY is None:
         _REGISTRY = _build()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.core import areas
 
-from bot.services import residents
+from bot.services import residents, richmenu
 from handlers.context import Ctx
 from bot.core.i18n import N_, normalize_locale
 from bot.core.replies import Reply, Text
@@ -48,7 +48,6 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         residents.join_association(ctx.session, resident, data["association"], ctx.now)
         joined = "\n" + ctx.t(N_("You have joined your neighbourhood association."))
     ctx.session.flush()
-    from bot.services import richmenu
     if resident.locale != ctx.config.default_locale:
         ctx.apply(richmenu.link_later(ctx.session, resident))  # the default menu is the Japanese one
     welcome = ctx.t(N_("Thank you, {name}! You are all set."), name=resident.nickname) + joined

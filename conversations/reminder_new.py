@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.services import reminders
 from handlers.context import Ctx
 from bot.core.i18n import N_
-from bot.core.recurrence import Rule
+from bot.core.recurrence import Rule, describe
 from bot.core.replies import Reply, Text
 from conversations.engine import Answer, Flow, Invalid, Option, Step, branch
 
@@ -19,8 +19,6 @@ def accept_line(ctx: Ctx, data: dict, answer: Answer) -> dict:
 
 
 def confirm_text(ctx: Ctx, data: dict) -> str:
-    from bot.core.recurrence import describe
-
     r = data["what"]
     return ctx.t(N_("Remind you {when}: “{title}”?"), when=describe(Rule.from_json(r["rule"]), ctx.locale),
                  title=r["title"])

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.services import residents
+from bot.services import residents, richmenu
+from bot.services.announcements import TOPICS
 from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.models import Area
@@ -35,8 +36,6 @@ def what_options(ctx: Ctx, data: dict) -> list[Option]:
 
 
 def topic_options(ctx: Ctx, data: dict) -> list[Option]:
-    from bot.services.announcements import TOPICS
-
     return [Option(code, label) for code, label in TOPICS.items()]
 
 
@@ -60,8 +59,6 @@ def summary(ctx: Ctx) -> str:
         quiet = ctx.t(N_("none"))
     else:
         quiet = f"{common.format_minutes(r.quiet_start)}–{common.format_minutes(r.quiet_end)}"
-    from bot.services.announcements import TOPICS
-
     how = ctx.t(N_("once a day, in the morning")) if r.digest else ctx.t(N_("each as it comes"))
     topics = "、".join(ctx.t(TOPICS[c]) for c in (r.interests or []) if c in TOPICS) or ctx.t(N_("none"))
     return ctx.t(
@@ -75,7 +72,6 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     assert r is not None
     what = data.get("what")
     if what == "language":
-        from bot.services import richmenu
         r.locale = data["locale"]
         ctx.session.flush()
         ctx.apply(richmenu.link_later(ctx.session, r))  # the menu in the new language

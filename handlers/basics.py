@@ -156,7 +156,7 @@ def start_onboarding(ctx: Ctx) -> list[Reply]:
 # -- words, menu taps and buttons of the features (handlers.FEATURES) --------------------------
 
 def _features():
-    # Imported here: handlers/__init__.py imports this module to build its routes.
+    # late: handlers/__init__.py imports this module to build its routes, before FEATURES exists
     from handlers import FEATURES
 
     return FEATURES

@@ -7,6 +7,7 @@ from typing import Callable
 from sqlalchemy import select
 
 import conversations
+from bot.console.auth import make_link
 from bot.services import circulars
 from bot.core import media, refs, timefmt
 from handlers.context import Ctx
@@ -187,6 +188,7 @@ def do_paper_mark(ctx: Ctx, data: dict) -> list[Reply]:
 
 
 def roster(ctx: Ctx) -> list[Reply]:
+    # late: conversations.engine imports handlers (so this module); conversations.roster needs the engine done
     from conversations.roster import led_association
 
     if led_association(ctx) is None:
@@ -198,8 +200,6 @@ def console_link(ctx: Ctx) -> list[Reply]:
     """A one-time link to the web console, for leaders (会長, 班長)."""
     if ctx.resident is None or not circulars.led_by(ctx.session, ctx.resident):
         return [Text(ctx.t(N_("The console is for association leaders and the center's staff.")))]
-    from bot.console.auth import make_link
-
     url = make_link(ctx.session, ctx.resident, ctx.config.public_base_url)
     return [Text(ctx.t(N_("Open the console with this link (valid for 15 minutes, once; do not share it):\n{url}"), url=url))]
 

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 import conversations
@@ -17,7 +17,7 @@ from bot.core.config import Config
 from handlers.context import Ctx
 from bot.core.i18n import N_, SUPPORTED_LOCALES, normalize_locale
 from bot.delivery.inbound import Inbound
-from bot.core.models import ConversationState, OutboxMessage
+from bot.core.models import ConversationState, OutboxMessage, Resident
 from bot.core.replies import Text
 from bot.core.vocab import InboundKind
 
@@ -74,10 +74,6 @@ def dispatch(session: Session, config: Config, inbound: Inbound, now: datetime) 
 
 @cache
 def _count_stmt():
-    from sqlalchemy import bindparam, case, update
-
-    from bot.core.models import Resident
-
     w = bindparam("window")
     return (update(Resident).where(Resident.id == bindparam("rid"))
             .values(rate_count=case((Resident.rate_window == w, Resident.rate_count + 1), else_=1), rate_window=w)
@@ -86,8 +82,6 @@ def _count_stmt():
 
 @cache
 def _conversation_stmt():
-    from sqlalchemy import bindparam
-
     return select(ConversationState).where(ConversationState.resident_id == bindparam("rid"))
 
 

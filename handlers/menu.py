@@ -14,8 +14,7 @@ from bot.core.vocab import Role
 
 
 def _features():
-    # Imported here, not at the top: handlers/__init__.py imports every feature module, and
-    # those import this one (for the menu after a stale button).
+    # late: handlers/__init__.py imports every feature module (they import this one) before FEATURES exists
     from handlers import FEATURES
 
     return FEATURES

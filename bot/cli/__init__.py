@@ -1,17 +1,33 @@
 """Command-line interface: `flask --app bot <command>`. Thin wrappers over plain functions."""
 from __future__ import annotations
 
+import json
+import secrets
 import sys
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import select
 
+from bot.cli.circulars import circulars_cli
+from bot.cli.clock import announce_cmd, announcements_cli, garbage_cli, richmenu_cli
+from bot.cli.demo import seed
+from bot.cli.events import events_cli
+from bot.console.auth import hash_password
+from bot.console.cli import staff_cli
+from bot.core import garbage5374
+from bot.core.areas import CityFileError, load_city
 from bot.core.config import ROOT
+from bot.core.db import utcnow
+from bot.core.models import HelpRequest, RelayMessage, Resident, StaffAccount
 from bot.core.vocab import OutboxStatus, StaffRole
+from bot.delivery import worker
+from bot.delivery.outbox import dead_letters, requeue, status_counts
 from bot import services
-from bot.services import aid
+from bot.services import aid, garbage, mutual_aid, residents, timebank
 from bot.wiring import current_bot
+from scheduler.clock import AnotherClockRunning, run_clock
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 areas_cli = AppGroup("areas", help="The city's areas and associations.")
@@ -22,6 +38,7 @@ aid_cli = AppGroup("aid", help="Mutual aid, for the center's staff.")
 
 
 def alembic_config():
+    # late: alembic (with mako) adds ~50 ms and ~8 MB to every process; only the db commands use it
     from alembic.config import Config as AlembicConfig
 
     cfg = AlembicConfig()
@@ -34,6 +51,7 @@ def alembic_config():
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Bring the database to the current schema (or to REVISION)."""
+    # late: alembic is heavy and only the db commands need it (see alembic_config)
     from alembic import command
 
     command.upgrade(alembic_config(), revision)
@@ -44,6 +62,7 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Step the schema back to REVISION (e.g. -1, or base)."""
+    # late: alembic is heavy and only the db commands need it (see alembic_config)
     from alembic import command
 
     command.downgrade(alembic_config(), revision)
@@ -51,6 +70,7 @@ def db_downgrade(revision: str) -> None:
 
 @db_cli.command("current")
 def db_current() -> None:
+    # late: alembic is heavy and only the db commands need it (see alembic_config)
     from alembic import command
 
     command.current(alembic_config())
@@ -60,6 +80,7 @@ def db_current() -> None:
 @click.option("-m", "--message", required=True)
 def db_revision(message: str) -> None:
     """Write a new migration from the difference between the models and the database."""
+    # late: alembic is heavy and only the db commands need it (see alembic_config)
     from alembic import command
 
     command.revision(alembic_config(), message=message, autogenerate=True)
@@ -69,8 +90,6 @@ def db_revision(message: str) -> None:
 @click.argument("path", required=False)
 def areas_load(path: str | None) -> None:
     """Load (or reload) the city's areas and associations from a JSON file."""
-    from bot.core.areas import CityFileError, load_city
-
     bot = current_bot()
     path = path or bot.config.area_file
     try:
@@ -85,15 +104,6 @@ def areas_load(path: str | None) -> None:
 @demo_cli.command("seed")
 def demo_seed() -> None:
     """Load the demo city and the web chat's demo residents (safe to run again)."""
-    from bot.core.areas import load_city
-    from bot.cli.demo import seed
-
-    from bot.services import garbage
-
-    from bot.core import garbage5374
-    from bot.core.config import ROOT
-    from bot.core.db import utcnow
-
     bot = current_bot()
     with bot.db.session() as s:
         load_city(s, bot.config.area_file)
@@ -109,13 +119,6 @@ def demo_seed() -> None:
 
 def _demo_staff(s) -> str | None:
     """A console account to try the console with, made only when there is no account at all."""
-    import secrets
-
-    from sqlalchemy import select
-
-    from bot.console.auth import hash_password
-    from bot.core.models import StaffAccount
-
     if s.scalar(select(StaffAccount.id).limit(1)) is not None:
         return None
     password = secrets.token_urlsafe(9)
@@ -126,8 +129,6 @@ def _demo_staff(s) -> str | None:
 @outbox_cli.command("status")
 def outbox_status() -> None:
     """How many messages are pending, sending, sent, dead or cancelled."""
-    from bot.delivery.outbox import status_counts
-
     with current_bot().db.session() as s:
         counts = status_counts(s)
     for status in OutboxStatus:
@@ -138,8 +139,6 @@ def outbox_status() -> None:
 @click.option("--limit", default=50, show_default=True)
 def outbox_dead(limit: int) -> None:
     """Messages that could not be sent, newest first (ids and errors only, no content)."""
-    from bot.delivery.outbox import dead_letters
-
     with current_bot().db.session() as s:
         rows = dead_letters(s, limit)
         for r in rows:
@@ -153,8 +152,6 @@ def outbox_dead(limit: int) -> None:
 @click.option("--all", "all_", is_flag=True, help="Requeue every dead letter.")
 def outbox_requeue(ids: tuple[int, ...], all_: bool) -> None:
     """Send dead-lettered messages again (by id, or --all)."""
-    from bot.delivery.outbox import requeue
-
     if not ids and not all_:
         raise click.UsageError("give message ids, or --all")
     with current_bot().db.session() as s:
@@ -167,9 +164,6 @@ def outbox_requeue(ids: tuple[int, ...], all_: bool) -> None:
 @click.argument("hours", type=float)
 def aid_record_hours(request_id: int, hours: float) -> None:
     """Record HOURS of help for a matched request, for a resident who cannot do it in LINE."""
-    from bot.services import mutual_aid, timebank
-    from bot.core.db import utcnow
-
     with current_bot().db.session() as s:
         req = mutual_aid.get_request(s, request_id)
         helper = mutual_aid.counterpart(s, req, req.requester) if req is not None else None
@@ -186,9 +180,6 @@ def aid_record_hours(request_id: int, hours: float) -> None:
 @click.argument("request_id", type=int)
 def aid_close(request_id: int) -> None:
     """Close a request (for example one reported as inappropriate)."""
-    from bot.services import mutual_aid
-    from bot.core.db import utcnow
-
     with current_bot().db.session() as s:
         req = mutual_aid.get_request(s, request_id)
         if req is None:
@@ -203,10 +194,6 @@ def aid_close(request_id: int) -> None:
 @aid_cli.command("reported")
 def aid_reported() -> None:
     """Requests and relayed messages hidden after reports, for staff review (ids only)."""
-    from sqlalchemy import select
-
-    from bot.core.models import HelpRequest, RelayMessage
-
     with current_bot().db.session() as s:
         for r in s.scalars(select(HelpRequest).where(HelpRequest.report_count > 0)).unique():
             click.echo(f"request {r.id}: {r.report_count} reports, status {r.status}")
@@ -219,7 +206,6 @@ def aid_reported() -> None:
 @click.option("--once", is_flag=True, help="Make one pass and exit.")
 def worker_cmd(once: bool) -> None:
     """Send what is in the outbox (the Procfile's `worker`)."""
-    from bot.delivery import worker
     if once:
         click.echo(f"sent or attempted {worker.run_once(current_bot())} rows")
         return
@@ -230,8 +216,6 @@ def worker_cmd(once: bool) -> None:
 @with_appcontext
 def clock_cmd() -> None:
     """Run the one scheduler process (the Procfile's `clock`)."""
-    from scheduler.clock import AnotherClockRunning, run_clock
-
     try:
         run_clock(current_bot())
     except AnotherClockRunning as exc:
@@ -240,11 +224,6 @@ def clock_cmd() -> None:
 
 
 def init_app(app: Flask) -> None:
-    from bot.cli.clock import announce_cmd, announcements_cli, garbage_cli, richmenu_cli
-    from bot.console.cli import staff_cli
-    from bot.cli.circulars import circulars_cli
-    from bot.cli.events import events_cli
-
     for cmd in (db_cli, areas_cli, demo_cli, outbox_cli, aid_cli, events_cli, circulars_cli, worker_cmd, clock_cmd,
                 announce_cmd, announcements_cli, garbage_cli, richmenu_cli, staff_cli, residents_cli):
         app.cli.add_command(cmd)
@@ -259,13 +238,6 @@ residents_cli = AppGroup("residents", help="Residents' data: export on request."
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="a JSON file")
 def residents_export(nickname, resident_id, out):
     """Everything kept about one resident, when they ask to see it (APPI)."""
-    import json
-
-    from sqlalchemy import select
-
-    from bot.services import residents
-    from bot.core.models import Resident
-
     if bool(nickname) == bool(resident_id):
         raise click.UsageError("give --nickname or --id")
     bot = current_bot()

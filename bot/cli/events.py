@@ -1,13 +1,24 @@
 """`flask --app bot events …`: events for the center's staff (the console comes later)."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
+
+from bot import services
+from bot.core import csvout, timefmt
+from bot.core.areas import find_association_by_code
+from bot.core.db import utcnow
+from bot.core.errors import UserError
+from bot.core.i18n import LANGUAGES
+from bot.core.ics import event_ics
+from bot.core.models import Event
 from bot.core.vocab import Audience, SignupStatus
+from bot.services import events
 from bot.wiring import current_bot
 
 events_cli = AppGroup("events", help="Community events, for the center's staff.")
@@ -15,7 +26,6 @@ events_cli = AppGroup("events", help="Community events, for the center's staff."
 
 
 def _when(value: str | None, tz_name: str) -> datetime | None:
-    from bot.core import timefmt
     if not value:
         return None
     try:
@@ -43,17 +53,8 @@ def _when(value: str | None, tz_name: str) -> datetime | None:
 def create(title, starts, ends, place, description, capacity, deadline, audience, organizer, party_size,
            note_question, remind_hour_before, translations):
     """Create an event."""
-    from bot import services
-    from bot.core.areas import find_association_by_code
-    from bot.core.db import utcnow
-    from bot.services import events
-
     bot = current_bot()
     tz = bot.config.tz_name
-    import json
-
-    from bot.core.i18n import LANGUAGES
-
     tr = json.loads(translations.read_text(encoding="utf-8")) if translations else {}
     if not isinstance(tr, dict) or any(loc not in LANGUAGES or not isinstance(v, dict) or not v.get("title")
                                        for loc, v in tr.items()):
@@ -80,11 +81,6 @@ def create(title, starts, ends, place, description, capacity, deadline, audience
 @events_cli.command("list")
 def list_events():
     """Upcoming events with their numbers."""
-    from bot.services import events
-    from bot.core import timefmt
-    from bot.core.db import utcnow
-    from bot.core.models import Event
-
     bot = current_bot()
     with bot.db.session() as s:
         for ev in s.scalars(select(Event).where(Event.starts_at > utcnow()).order_by(Event.starts_at)):
@@ -99,7 +95,6 @@ def list_events():
               help="write a CSV file (UTF-8 with BOM, so Excel opens it)")
 def attendees(event_id, csv_path):
     """Who is coming (and waiting), with party sizes and answers."""
-    from bot.services import events
     with current_bot().db.session() as s:
         ev = events.get_event(s, event_id)
         if ev is None:
@@ -107,7 +102,6 @@ def attendees(event_id, csv_path):
         rows = [(a.resident.nickname or "-", a.party_size, "参加" if a.status == SignupStatus.GOING else "キャンセル待ち", a.note or "")
                 for a in events.attendees(s, event_id)]
     if csv_path:
-        from bot.core import csvout
         csv_path.write_bytes(csvout.to_bytes(["表示名", "人数", "状態", "回答"], rows))
         click.echo(f"wrote {len(rows)} rows to {csv_path}")
         return
@@ -121,9 +115,6 @@ def attendees(event_id, csv_path):
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
 def ics(event_id, out):
     """The event as an iCalendar (.ics) file."""
-    from bot.services import events
-    from bot.core.ics import event_ics
-
     with current_bot().db.session() as s:
         ev = events.get_event(s, event_id)
         if ev is None:
@@ -143,11 +134,6 @@ def ics(event_id, out):
 @click.option("--place")
 def update(event_id, starts, ends, place):
     """Change the time or place; attendees and the wait-list are told."""
-    from bot.services import events
-    from bot import services
-    from bot.core.db import utcnow
-    from bot.core.errors import UserError
-    from bot.services import events as event_service
     bot = current_bot()
     with bot.db.session() as s:
         ev = events.get_event(s, event_id, lock=True)
@@ -161,7 +147,7 @@ def update(event_id, starts, ends, place):
         if place:
             values["place"] = place
         try:
-            outcome = services.apply(s, event_service.update_event(s, ev, values, bot.config, utcnow()), "cli")
+            outcome = services.apply(s, events.update_event(s, ev, values, bot.config, utcnow()), "cli")
         except UserError as exc:
             raise click.ClickException(exc.render("en", bot.config.tz_name)) from None
     click.echo(f"event {event_id} updated; {outcome.facts['told']} people told")
@@ -171,16 +157,12 @@ def update(event_id, starts, ends, place):
 @click.argument("event_id", type=int)
 def cancel(event_id):
     """Cancel an event; attendees and the wait-list are told."""
-    from bot.services import events
-    from bot import services
-    from bot.core.db import utcnow
-    from bot.services import events as event_service
     bot = current_bot()
     with bot.db.session() as s:
         ev = events.get_event(s, event_id, lock=True)
         if ev is None:
             raise click.ClickException(f"no event {event_id}")
-        outcome = services.apply(s, event_service.cancel_event(s, ev, bot.config, utcnow()), "cli")
+        outcome = services.apply(s, events.cancel_event(s, ev, bot.config, utcnow()), "cli")
     if outcome.facts["already"]:
         click.echo(f"event {event_id} was already cancelled; nobody told again")
     else:
@@ -191,9 +173,6 @@ def cancel(event_id):
 @click.option("--year", type=int, default=None, help="default: this year")
 def figures(year):
     """The share of residents who took part in a local event this year, by area and association."""
-    from bot.services import events
-    from bot.core.db import utcnow
-
     bot = current_bot()
     year = year or utcnow().year
     with bot.db.session() as s:

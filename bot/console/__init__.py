@@ -23,11 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import select
 
 from bot import services
 from bot.core.config import ROOT
+from bot.core.i18n import translations_for
+from bot.core.media import MAX_UPLOAD_BYTES
+from bot.core.models import AuditEntry, Household, Membership, Resident, StaffAccount
 from bot.core.vocab import PrincipalKind, Role, StaffRole
+from bot.services import console_sessions as sessions
 from bot.wiring import current_bot
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -74,8 +80,6 @@ def bot():
 # -- who is signed in -------------------------------------------------------------------------
 
 def load_principal() -> Principal | None:
-    from bot.services import console_sessions as sessions
-
     who = session.get("console")
     if not who or not isinstance(who, dict):
         return None
@@ -96,10 +100,6 @@ def load_principal() -> Principal | None:
 
 
 def _principal(s, who: dict, record) -> Principal | None:
-    from sqlalchemy import select
-
-    from bot.core.models import Household, Membership, Resident, StaffAccount
-
     if who.get("kind") == PrincipalKind.STAFF:
         acct = s.get(StaffAccount, who.get("id"))
         if acct is None or record.staff_account_id != acct.id or not acct.active \
@@ -179,8 +179,6 @@ ROLE_NAMES = {StaffRole.STAFF: cN_("Center staff"), StaffRole.LEADER: cN_("Assoc
 
 
 def ct(msgid: str, /, **named: Any) -> str:
-    from bot.core.i18n import translations_for
-
     text = translations_for(console_locale(), "console").gettext(msgid)
     return text.format(**named) if named else text
 
@@ -188,8 +186,6 @@ def ct(msgid: str, /, **named: Any) -> str:
 # -- the audit log -----------------------------------------------------------------------------
 
 def audit(s, action: str, target: str | None = None, **detail: Any) -> None:
-    from bot.core.models import AuditEntry
-
     p = current()
     s.add(AuditEntry(actor=p.actor if p else "anonymous", action=action, target=target, detail=detail))
 
@@ -234,15 +230,11 @@ PHOTO_FORMS = {"console.announcement_preview", "console.circular_new"}
 
 
 def init_app(app) -> None:
-    from flask_wtf.csrf import CSRFProtect
-
+    # late: every page module imports bp, require, ct … from this package
     from bot.console import (  # noqa: F401  (each module adds its pages to the blueprint)
         accounts, aid, announcements, audit_pages, auth, circular_compose, circulars, dashboard, events,
-        outbox_pages, residents,
+        outbox_pages, photos, residents,
     )
-    from bot.console import photos
-    from bot.core.media import MAX_UPLOAD_BYTES
-
     @app.before_request
     def _console_gate():
         # Before anything reads a form (CSRF included): a change by someone not signed in is
@@ -263,8 +255,6 @@ def init_app(app) -> None:
         # A console form past that limit (a photo far too large) is not read at all: say why.
         if not request.path.startswith("/console/"):
             return exc
-        from flask import render_template
-
         return render_template("console/too_large.html", mb=photos.megabytes(MAX_UPLOAD_BYTES)), 413
 
     csrf = CSRFProtect()

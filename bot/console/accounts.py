@@ -11,7 +11,7 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from bot.console import CONSOLE_LOCALES, ROLES, audit, bot, bp, ct, current, passwords, require
-from bot.console.auth import end_sessions
+from bot.console.auth import end_sessions, hash_password
 from bot.console.events import form_int, show
 from bot.core.db import utcnow
 from bot.core.models import Association, StaffAccount
@@ -52,8 +52,6 @@ def _password_problem(password: str, username: str | None = None) -> str | None:
 @bp.post("/accounts")
 @require(StaffRole.STAFF)
 def account_create():
-    from bot.console.auth import hash_password
-
     f = request.form
     form = {"username": (f.get("username") or "").strip(), "name": (f.get("name") or "").strip(),
             "role": f.get("role") or "", "association_id": form_int("association_id"),
@@ -131,8 +129,6 @@ def account_active(account_id: int):
 def account_password(account_id: int):
     """A new password for an account: its sessions elsewhere end (someone who knew the old one
     is signed out); when it is the signed-in person's own account, this session stays."""
-    from bot.console.auth import hash_password
-
     password = request.form.get("password") or ""
     with bot().db.read() as s:
         username = s.scalar(select(StaffAccount.username).where(StaffAccount.id == account_id))

@@ -12,9 +12,13 @@ from sqlalchemy.orm import aliased
 from bot.console import apply, bot, bp, cN_, console_locale, ct, require
 from bot.console.events import show
 from bot.core.db import utcnow
+from bot.core.i18n import t
 from bot.core.models import HelpOffer, HelpRequest, LedgerTransfer, RelayMessage, Resident
 from bot.core.vocab import RequestStatus, StaffRole
 from bot.services import aid as aid_service
+from bot.services import mutual_aid, timebank
+from bot.services.mutual_aid import CATEGORIES
+from bot.services.timebank import format_minutes
 
 STATUSES = {RequestStatus.OPEN: cN_("Open: looking for a helper"), RequestStatus.MATCHED: cN_("Matched with a helper"),
             RequestStatus.DONE: cN_("Done: helped"), RequestStatus.CLOSED: cN_("Closed"),
@@ -23,9 +27,6 @@ CLOSABLE = aid_service.CLOSABLE
 
 
 def _category(code: str) -> str:
-    from bot.core.i18n import t
-    from bot.services.mutual_aid import CATEGORIES
-
     return t(console_locale(), CATEGORIES[code]) if code in CATEGORIES else code
 
 
@@ -37,8 +38,6 @@ def _requests(s, stmt) -> list[dict]:
         .outerjoin(helper, helper.id == HelpOffer.helper_id)
         .outerjoin(LedgerTransfer, LedgerTransfer.request_id == HelpRequest.id)
     ).unique()
-    from bot.services.timebank import format_minutes
-
     out = []
     for req, helper_name, minutes in rows:
         out.append({
@@ -77,7 +76,6 @@ def aid():
 @bp.post("/aid/requests/<int:request_id>/close")
 @require(StaffRole.STAFF)
 def aid_close(request_id: int):
-    from bot.services import mutual_aid
     with bot().db.session() as s:
         req = mutual_aid.get_request(s, request_id, lock=True)
         if req is None:
@@ -94,7 +92,6 @@ def aid_close(request_id: int):
 @bp.post("/aid/requests/<int:request_id>/hours")
 @require(StaffRole.STAFF)
 def aid_hours(request_id: int):
-    from bot.services import mutual_aid, timebank
     try:
         hours = float((request.form.get("hours") or "").replace(",", "."))
     except ValueError:

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from flask import abort, flash, has_request_context, redirect, render_template, request, session, url_for
+from flask import abort, flash, g, has_request_context, redirect, render_template, request, session, url_for
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import object_session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -135,8 +135,6 @@ def login_post():
     session.permanent = True
     session["console"] = who
     session["console_locale"] = locale
-    from flask import g
-
     g.pop("principal", None)
     with bot().db.session() as s:  # (the session's record is committed: the entry has its actor)
         audit(s, "sign_in", f"staff:{name}")
@@ -212,8 +210,6 @@ def link_post(token: str):
     session.clear()
     session.permanent = True
     session["console"] = {"kind": PrincipalKind.RESIDENT, "id": resident_id, "sid": sid}
-    from flask import g
-
     g.pop("principal", None)
     if current() is None:  # not (or no longer) a leader
         session.clear()

@@ -4,6 +4,11 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
+
+from bot.console import passwords
+from bot.console.auth import end_sessions, hash_password
+from bot.core.areas import find_association_by_code
+from bot.core.models import StaffAccount
 from bot.core.vocab import StaffRole
 from bot.wiring import current_bot
 
@@ -20,11 +25,6 @@ staff_cli = AppGroup("staff", help="Console accounts for center staff and associ
 @click.password_option(help="asked for if not given (at least 10 characters, not a common one)")
 def create(username, display_name, role, code, han, locale, password):
     """Create a console account."""
-    from bot.core.areas import find_association_by_code
-    from bot.console import passwords
-    from bot.console.auth import hash_password
-    from bot.core.models import StaffAccount
-
     if passwords.english(password, username):
         raise click.BadParameter(passwords.english(password, username), param_hint="--password")
     with current_bot().db.session() as s:
@@ -43,8 +43,6 @@ def create(username, display_name, role, code, han, locale, password):
 @staff_cli.command("list")
 def list_cmd():
     """The accounts (no passwords)."""
-    from bot.core.models import StaffAccount
-
     with current_bot().db.read() as s:
         for a in s.scalars(select(StaffAccount).order_by(StaffAccount.username)):
             state = "active" if a.active else "disabled"
@@ -56,10 +54,6 @@ def list_cmd():
 @click.password_option()
 def password_cmd(username, password):
     """Set a new password (and unlock the account); its console sessions end."""
-    from bot.console import passwords
-    from bot.console.auth import end_sessions, hash_password
-    from bot.core.models import StaffAccount
-
     if passwords.english(password, username):
         raise click.BadParameter(passwords.english(password, username), param_hint="--password")
     with current_bot().db.session() as s:
@@ -75,9 +69,6 @@ def password_cmd(username, password):
 @click.argument("username")
 def disable(username):
     """Stop an account from signing in (its sessions end at once)."""
-    from bot.console.auth import end_sessions
-    from bot.core.models import StaffAccount
-
     with current_bot().db.session() as s:
         acct = s.scalar(select(StaffAccount).where(StaffAccount.username == username))
         if acct is None:

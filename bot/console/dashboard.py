@@ -3,17 +3,19 @@ week, blocked, the share of residents taking part in events, messages sent this 
 the quota); a leader sees their association's."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from flask import render_template
-from sqlalchemy import func, select
+from flask import current_app, render_template
+from sqlalchemy import func, inspect, select, text
 
 from bot.console import bot, bp, current, require
+from bot.core import timefmt
 from bot.core.db import utcnow
 from bot.core.i18n import LANGUAGES
-from bot.core.models import Area, Association, Circular, Membership, OutboxMessage, Resident
+from bot.core.models import AnnouncementRun, Area, Association, Circular, Membership, OutboxMessage, Resident
 from bot.core.vocab import Channel, OutboxKind, OutboxStatus, RunStatus
+from bot.services import events
 
 
 def figures(s, config) -> dict:
@@ -40,7 +42,6 @@ def figures(s, config) -> dict:
     people = s.scalar(select(func.coalesce(func.sum(func.json_array_length(OutboxMessage.recipients)), 0)).where(
         *this_month, OutboxMessage.kind == OutboxKind.PUSH, OutboxMessage.reply_token.is_(None))) or 0
     sent = broadcasts * following + int(people)
-    from bot.services import events
     part = events.participation(s, local.year, config.tz_name)["all"]
     took, total = (part[0][1], part[0][2]) if part else (0, 0)
     return {
@@ -58,17 +59,11 @@ CLOCK_STALE = timedelta(minutes=3)  # the clock's minute job not run for this lo
 def attention(s, now) -> dict:
     """What staff must know at once: the clock not running (nothing scheduled goes out),
     announcement runs missed in the last week, messages that could not be sent."""
-    from sqlalchemy import inspect, text
-
-    from bot.core.models import AnnouncementRun
-
     clock_seen = None
     if inspect(s.connection()).has_table("apscheduler_jobs"):
         # The clock's every-minute job: its next run in the past means no clock is running.
         nxt = s.execute(text("SELECT next_run_time FROM apscheduler_jobs WHERE id = 'daily_notices'")).scalar()
         if nxt is not None:
-            from datetime import datetime, timezone
-
             clock_seen = datetime.fromtimestamp(float(nxt), timezone.utc)
     missed = s.scalar(select(func.count()).select_from(AnnouncementRun).where(
         AnnouncementRun.status == RunStatus.MISSED, AnnouncementRun.created_at > now - timedelta(days=7))) or 0
@@ -83,7 +78,6 @@ def dashboard():
     p = current()
     with bot().db.read() as s:
         if p.is_staff:
-            from bot.core import timefmt
             need = attention(s, utcnow())
             if need["clock_seen"] is not None:
                 need["clock_seen"] = timefmt.show(need["clock_seen"], p.locale, bot().config.tz_name)
@@ -98,7 +92,5 @@ def dashboard():
                                                          *([Circular.han.is_(None) | (Circular.han == han)] if han else []))
                 .order_by(Circular.sent_at.desc()).limit(5))]
             associations.append({"name": assoc.name if assoc else "?", "han": han, "members": members, "circulars": latest})
-    from flask import current_app
-
     return render_template("console/dashboard.html", f=None, associations=associations,
                            circular_page="console.circular" in current_app.view_functions)

@@ -10,11 +10,14 @@ from zoneinfo import ZoneInfo
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from bot import services
 from bot.core import csvout, timefmt
 from bot.console import bot, bp, cN_, console_locale, ct, current, require
 from bot.core.db import utcnow
+from bot.core.ics import event_ics as make_ics
 from bot.core.models import Area, Association, Event
 from bot.core.vocab import Audience, EventStatus, PrincipalKind, SignupStatus, StaffRole
+from bot.services import events as event_service
 
 EVERYONE = cN_("Everyone")
 AUDIENCES = {Audience.ALL: EVERYONE, Audience.AREAS: cN_("Residents of some areas"),
@@ -58,8 +61,7 @@ def may_manage(ev: Event) -> bool:
 
 
 def _event_or_403(s, event_id: int) -> Event:
-    from bot.services import events
-    ev = events.get_event(s, event_id)
+    ev = event_service.get_event(s, event_id)
     if ev is None:
         abort(404)
     if not may_manage(ev):
@@ -79,12 +81,11 @@ def _audience_text(s, ev: Event) -> str:
 
 
 def _row(s, ev: Event, detail: bool = False) -> dict:
-    from bot.services import events
     row = {"id": ev.id, "version": ev.version, "title": ev.title, "when": show(ev.starts_at), "place": ev.place, "capacity": ev.capacity,
-            "going": events.seats_taken(s, ev.id), "waiting": len(events.waitlist(s, ev.id)),
+            "going": event_service.seats_taken(s, ev.id), "waiting": len(event_service.waitlist(s, ev.id)),
             "audience": _audience_text(s, ev), "cancelled": ev.status == EventStatus.CANCELLED}
     if detail:
-        row["signups"] = len(events.to_notify(s, ev.id))
+        row["signups"] = len(event_service.to_notify(s, ev.id))
     return row
 
 
@@ -93,7 +94,6 @@ def _row(s, ev: Event, detail: bool = False) -> dict:
 @bp.get("/events")
 @require(StaffRole.STAFF, StaffRole.LEADER)
 def events():
-    from bot.services import events as ev_domain
     past = request.args.get("past") == "1"
     ids = managed_associations()
     now = utcnow()
@@ -107,7 +107,7 @@ def events():
             stmt = stmt.where(Event.starts_at > now).order_by(Event.starts_at, Event.id)
         rows = [_row(s, ev) for ev in s.scalars(stmt.limit(100))]
         year = now.astimezone(ZoneInfo(bot().config.tz_name)).year
-        figures = ev_domain.participation(s, year, bot().config.tz_name)
+        figures = event_service.participation(s, year, bot().config.tz_name)
         figures["area"] = [r for r in figures["area"] if r[2]]  # areas where someone lives
         if ids is not None:
             names = set(s.scalars(select(Association.name).where(Association.id.in_(ids))))
@@ -244,9 +244,6 @@ def event_new():
 @bp.post("/events/new")
 @require(StaffRole.STAFF, StaffRole.LEADER)
 def event_create():
-    from bot import services
-    from bot.services import events as ev_domain
-
     with bot().db.session() as s:
         typed, values, errors = _read_form(s, creating=True)
         if errors:
@@ -254,7 +251,7 @@ def event_create():
             return render_template("console/events_form.html", form=typed, errors=errors, event=None, **choices), 400
         en = values.pop("en")
         by = current().id if current().kind == PrincipalKind.RESIDENT else None
-        ev, outcome = ev_domain.create_event(s, values, utcnow(), translations={"en": en or {}}, created_by_id=by)
+        ev, outcome = event_service.create_event(s, values, utcnow(), translations={"en": en or {}}, created_by_id=by)
         services.apply(s, outcome, current().actor)
         event_id = ev.id
     flash(ct("The event has been created. Residents can find it with “Events” in LINE."), "ok")
@@ -274,8 +271,7 @@ def event_edit(event_id: int):
 
 def _managed_event(s, event_id: int):
     """The event, locked for a change, if the signed-in person manages it (else 404 / 403)."""
-    from bot.services import events as ev_domain
-    ev = ev_domain.get_event(s, event_id, lock=True)
+    ev = event_service.get_event(s, event_id, lock=True)
     if ev is None:
         abort(404)
     if not may_manage(ev):
@@ -286,8 +282,6 @@ def _managed_event(s, event_id: int):
 @bp.post("/events/<int:event_id>")
 @require(StaffRole.STAFF, StaffRole.LEADER)
 def event_update(event_id: int):
-    from bot import services
-    from bot.services import events as event_service
     with bot().db.session() as s:
         ev = _managed_event(s, event_id)
         if ev.status == EventStatus.CANCELLED:
@@ -324,8 +318,6 @@ def event_update(event_id: int):
 @bp.post("/events/<int:event_id>/cancel")
 @require(StaffRole.STAFF, StaffRole.LEADER)
 def event_cancel(event_id: int):
-    from bot import services
-    from bot.services import events as event_service
     with bot().db.session() as s:
         ev = _managed_event(s, event_id)
         if ev.status == EventStatus.CANCELLED:
@@ -345,10 +337,8 @@ def event_cancel(event_id: int):
 # -- attendees, CSV and .ics ------------------------------------------------------------------
 
 def _attendee_rows(s, event_id: int) -> list[dict]:
-    from bot.services import events as ev_domain
-
     return [{"name": a.resident.nickname or "-", "party": a.party_size, "going": a.status == SignupStatus.GOING,
-             "note": a.note or ""} for a in ev_domain.attendees(s, event_id)]
+             "note": a.note or ""} for a in event_service.attendees(s, event_id)]
 
 
 @bp.get("/events/<int:event_id>/attendees")
@@ -381,8 +371,6 @@ def event_attendees_csv(event_id: int):
 @bp.get("/events/<int:event_id>.ics")
 @require(StaffRole.STAFF, StaffRole.LEADER)
 def event_ics(event_id: int):
-    from bot.core.ics import event_ics as make_ics
-
     with bot().db.read() as s:
         ev = _event_or_403(s, event_id)
         text = make_ics(ev)

@@ -10,6 +10,7 @@ from flask import flash, redirect, render_template, url_for
 from bot.console import audit, bot, bp, cN_, ct, require
 from bot.console.events import show
 from bot.core.vocab import OutboxKind, OutboxStatus, StaffRole
+from bot.delivery.outbox import dead_letters as dead, requeue, status_counts
 
 LIMIT = 200
 # LINE user, group and room IDs an error text might quote: never shown in the console.
@@ -35,8 +36,6 @@ def _error(text: str | None) -> str:
 @bp.get("/dead-letters")
 @require(StaffRole.STAFF)
 def dead_letters():
-    from bot.delivery.outbox import dead_letters as dead, status_counts
-
     with bot().db.read() as s:
         counts = status_counts(s)
         rows = [{"id": r.id, "created": show(r.created_at), "attempts": r.attempts, "error": _error(r.last_error),
@@ -50,8 +49,6 @@ def dead_letters():
 @bp.post("/dead-letters/<int:row_id>/requeue")
 @require(StaffRole.STAFF)
 def dead_letter_requeue(row_id: int):
-    from bot.delivery.outbox import requeue
-
     with bot().db.session() as s:
         n = requeue(s, [row_id])
         if n:
@@ -66,8 +63,6 @@ def dead_letter_requeue(row_id: int):
 @bp.post("/dead-letters/requeue-all")
 @require(StaffRole.STAFF)
 def dead_letters_requeue_all():
-    from bot.delivery.outbox import requeue
-
     with bot().db.session() as s:
         n = requeue(s, None)
         if n:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from dotenv import load_dotenv
+
 ROOT = Path(__file__).resolve().parents[2]  # the repository: bot/core/config.py → ../../..
 
 
@@ -146,8 +148,4 @@ class Config:
 
 def _load_dotenv() -> None:
     """Let a `.env` file in the working directory supply variables not already set."""
-    try:
-        from dotenv import load_dotenv
-    except ImportError:  # pragma: no cover - python-dotenv is a pinned dependency
-        return
     load_dotenv(override=False)

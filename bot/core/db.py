@@ -6,6 +6,8 @@ commits: whoever opens `Database.session()` owns the transaction.
 """
 from __future__ import annotations
 
+import fcntl
+import logging
 import os
 import threading
 from contextlib import contextmanager, nullcontext
@@ -144,8 +146,6 @@ class WriterLock:
 
     @contextmanager
     def hold(self) -> Iterator[None]:
-        import fcntl
-
         with self._thread_lock:
             depth = getattr(self._local, "depth", 0)
             if depth == 0:
@@ -219,8 +219,6 @@ class Database:
         they were before a deletion are gone from the disk files too (with secure_delete, the
         database file keeps zeros where the data was). True when done; False when a reader kept
         it from finishing (the next checkpoint does it) or not SQLite."""
-        import logging
-
         if self.dialect != "sqlite":
             return False
         raw = self.engine.raw_connection()

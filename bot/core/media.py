@@ -10,6 +10,7 @@ import io
 import secrets
 from dataclasses import dataclass
 
+from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy.orm import Session
 
 from bot.core.config import Config
@@ -34,8 +35,6 @@ class Encoded:
 
 def encode(raw: bytes) -> Encoded:
     """A JPEG (≤ 1600 px, no metadata) and a preview (≤ 240 px) of `raw`, or NotAnImage."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     if not raw or len(raw) > MAX_UPLOAD_BYTES:
         raise NotAnImage("empty or too large")
     try:

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import re
 
+from flask import request
+from gunicorn.glogging import Logger
+
 TOKEN = "[token]"
 QUERY = "[redacted]"
 
@@ -36,13 +39,7 @@ def redact(uri: str | None) -> str:
     return path + ("?" + QUERY if sep_q else "")
 
 
-def _logger_base():
-    from gunicorn.glogging import Logger
-
-    return Logger
-
-
-class RedactingLogger(_logger_base()):  # type: ignore[misc]
+class RedactingLogger(Logger):
     """gunicorn's logger, with the access log's paths, queries and referrers redacted."""
 
     _URI_ATOMS = ("U", "f", "{referer}i", "{location}o", "{raw_uri}e", "{path_info}e", "{request_uri}e",
@@ -64,8 +61,6 @@ class RedactingLogger(_logger_base()):  # type: ignore[misc]
 
 def install(app) -> None:
     """Flask logs "Exception on <path> [GET]" for an unhandled error: log the redacted path."""
-    from flask import request
-
     def log_exception(exc_info) -> None:
         app.logger.error("Exception on %s [%s]", redact(request.path), request.method, exc_info=exc_info)
 

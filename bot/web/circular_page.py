@@ -10,6 +10,7 @@ forge it without knowing the token, and browsers that say where a request comes 
 (`Sec-Fetch-Site`) are only heard from this site itself."""
 from __future__ import annotations
 
+import base64
 import re
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
@@ -17,10 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.services import circulars
+from bot.core import timefmt
 from bot.core.config import Config
 from bot.core.db import utcnow
 from bot.core.i18n import N_, t
-from bot.core.models import Circular, CircularRecipient, Resident
+from bot.core.models import Circular, CircularRecipient, Media, Resident
 from bot.core.vocab import CircularQuestion
 from bot.wiring import current_bot
 
@@ -107,13 +109,6 @@ def print_sheet(session: Session, circ: Circular, config: Config, han: str | Non
     sign-off table for the paper households (of one 班 when `han` is given; `households` when
     already read). The photo is embedded, so the sheet prints the same anywhere. Needs an app
     context."""
-    import base64
-
-    from flask import render_template
-
-    from bot.core import timefmt
-    from bot.core.models import Media
-
     media = session.get(Media, circ.image_id) if circ.image_id else None
     return render_template(
         "circular_print.html", title=circ.title, paragraphs=circ.body.split("\n"), link=circ.link_url,

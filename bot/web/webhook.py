@@ -5,9 +5,13 @@ import logging
 from dataclasses import replace
 
 from flask import Blueprint, request
+from sqlalchemy import select
 
+import conversations
+from bot.core import media
 from bot.core.db import utcnow
 from bot.delivery.inbound import BadSignature, Inbound, MalformedDelivery, parse_delivery, valid_ids
+from bot.core.models import ConversationState, Resident
 from bot.core.vocab import InboundKind
 from bot.wiring import current_bot
 
@@ -73,7 +77,6 @@ def _with_photo(bot, ev: Inbound) -> Inbound:
     if (ev.kind != InboundKind.MESSAGE or ev.message_type != "image" or not ev.message_id or not ev.user_id
             or bot.line is None or ev.mode == "standby" or not _step_takes_photo(bot, ev.user_id)):
         return ev
-    from bot.core import media
     raw = bot.line.get_content(ev.message_id, media.MAX_UPLOAD_BYTES)
     token = ""
     if raw:
@@ -86,12 +89,6 @@ def _with_photo(bot, ev: Inbound) -> Inbound:
 
 
 def _step_takes_photo(bot, user_id: str) -> bool:
-    import conversations
-    from sqlalchemy import select
-
-    from bot.core.db import utcnow
-    from bot.core.models import ConversationState, Resident
-
     with bot.db.session() as s:  # photos are rare: a short transaction is fine
         row = s.execute(
             select(ConversationState.flow, ConversationState.step)
