@@ -11,7 +11,7 @@ from flask import Flask
 
 import handlers
 from bot import cli, console, security
-from bot.core import timefmt
+from bot.core import timefmt, understand
 from bot.core.config import Config
 from bot.core.db import Database
 from bot.core.i18n import html_lang
@@ -57,6 +57,9 @@ def build_app(config: Any = None) -> Flask:
                       SESSION_COOKIE_SECURE=(cfg.public_base_url or "").startswith("https://"),
                       PERMANENT_SESSION_LIFETIME=timedelta(hours=8), WTF_CSRF_TIME_LIMIT=None)
     handlers.check_routes()
+    # Every language's words and the Japanese dictionary, read now rather than on a resident's
+    # first message (a word list that does not load fails here, at start-up).
+    understand.warm()
     bot = make_bot(cfg)
     app.extensions[EXTENSION] = bot
     app.register_blueprint(webhook.bp)

@@ -16,12 +16,31 @@ from conversations.engine import Flow, Option, Step
 from handlers.menu import main_menu
 
 ANY = "any"
+GUESS = "_guess"  # the kind of help guessed from the resident's sentence
 MAX_AHEAD = timedelta(days=90)
 
 
 def category_options(ctx: Ctx, data: dict) -> list[Option]:
-    return [Option(code, mutual_aid.CATEGORIES[code]) for code in ctx.config.help_categories
-            if code in mutual_aid.CATEGORIES]
+    codes = [code for code in ctx.config.help_categories if code in mutual_aid.CATEGORIES]
+    guess = data.get(GUESS)
+    if guess in codes:  # what their sentence was about comes first
+        codes.remove(guess)
+        codes.insert(0, guess)
+    return [Option(code, mutual_aid.CATEGORIES[code]) for code in codes]
+
+
+def ask_category(ctx: Ctx, data: dict) -> str:
+    if data.get("description"):  # started from a sentence (handlers/understood.py): theirs, kept
+        return ctx.t(N_("You wrote: “{description}”\nWhat kind of help is it? (You can check everything before it is posted.)"),
+                     description=data["description"])
+    return ctx.t(N_("Asking is fine: neighbours are glad to help. What do you need a hand with?"))
+
+
+def after_category(data: dict) -> str:
+    return "when" if data.get("description") else "description"
+
+
+after_category.targets = ("description", "when")  # type: ignore[attr-defined]
 
 
 accept_description = common.free_text(mutual_aid.DESCRIPTION_MAX, N_("Please write a few words about what you need."))
@@ -67,8 +86,7 @@ FLOW = Flow(
     first="category",
     on_finish=finish,
     steps={
-        "category": Step(ask=N_("Asking is fine: neighbours are glad to help. What do you need a hand with?"),
-                         options=category_options, next="description"),
+        "category": Step(ask=ask_category, options=category_options, next=after_category),
         "description": Step(ask=N_("Tell us a little more in a few words (for example: “Rubbish to the collection point on Tuesday morning”). Please do not write your address."),
                             accept=accept_description, next="when"),
         "when": Step(ask=N_("When would you like the help?"), date_mode="datetime", date_label=N_("Choose date and time"),

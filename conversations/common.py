@@ -6,7 +6,7 @@ import re
 import unicodedata
 from datetime import datetime, timedelta
 
-from bot.core import areas, timefmt
+from bot.core import areas, timefmt, understand
 
 from bot.services import residents
 from handlers.context import Ctx
@@ -41,9 +41,15 @@ def language_options(ctx: Ctx, data: dict) -> list[Option]:
 
 
 def accept_language(ctx: Ctx, data: dict, answer: Answer) -> str:
-    loc = normalize_locale((answer.text or "").strip())
+    text = (answer.text or "").strip()
+    loc = normalize_locale(text) or understand.language_named(text)
     if loc:
         return loc
+    written = understand.language_of(text)
+    if written in LANGUAGES and "preferred_locale" in data:
+        # 「Xin chào」 at the language question: asked again in the language they wrote in,
+        # that language first (the other nine one tap away)
+        data["locale"] = data["preferred_locale"] = written
     raise Invalid(N_("Please choose a language from the buttons."))
 
 

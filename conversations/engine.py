@@ -304,3 +304,16 @@ def reask(ctx: Ctx, flow: Flow) -> Reply:
     state = ctx.conversation
     assert state is not None
     return render_step(ctx, flow, state.step, dict(state.data or {}))
+
+
+def takes_as_option(ctx: Ctx, flow: Flow, text: str) -> bool:
+    """Whether typed text picks one of the current step's buttons (then it is an answer, even
+    when it is also a word like 「キャンセル」 or 「イベント」)."""
+    state = ctx.conversation
+    if state is None or state.step not in flow.steps:
+        return False
+    typed = normalize_text(text)
+    for o in _options(ctx, flow.steps[state.step], dict(state.data or {})):
+        if typed in {normalize_text(o.text(loc)) for loc in SUPPORTED_LOCALES} | {normalize_text(a) for a in o.aliases}:
+            return True
+    return False

@@ -3,7 +3,7 @@
 Nothing is stored until the resident agrees to the privacy notice."""
 from __future__ import annotations
 
-from bot.core import areas
+from bot.core import areas, understand
 
 from bot.services import residents, richmenu
 from handlers.context import Ctx
@@ -17,7 +17,9 @@ AGREE, DISAGREE = "agree", "disagree"
 
 
 def initial(ctx: Ctx) -> dict:
-    preferred = normalize_locale(ctx.inbound.profile_language) or ctx.locale
+    # The LINE profile's language; else the language of the first message ("Xin chào")
+    written = understand.language_of(ctx.inbound.text) if ctx.inbound.text else None
+    preferred = normalize_locale(ctx.inbound.profile_language) or written or ctx.locale
     data: dict = {"preferred_locale": preferred, "locale": preferred}
     name = residents.clean_nickname(ctx.inbound.profile_name or "") if ctx.inbound.profile_name else None
     if name:

@@ -8,7 +8,7 @@ from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.replies import Reply, Text
 from conversations import common
-from conversations.engine import Flow, Step
+from conversations.engine import Flow, Option, Step
 
 
 accept_text = common.free_text(mutual_aid.RELAY_MAX, N_("Please write your message."))
@@ -26,12 +26,27 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     return [Text(ctx.t(N_("Sent to {name}."), name=other.nickname or "-"))]
 
 
+def after_text(data: dict) -> str | None:
+    """Written after tapping Reply: sent. Typed without it (started at "confirm" with `typed`),
+    or corrected there: asked first."""
+    return "confirm" if data.get(TYPED) else None
+
+
+after_text.targets = ("confirm", None)  # type: ignore[attr-defined]
+TYPED = "typed"  # started from text typed straight after their message (handlers/understood.py)
+
+
 FLOW = Flow(
     name="relay",
     first="text",
     on_finish=finish,
     steps={
         "text": Step(ask=N_("Write your message to {name}. The bot passes it on."),
-                     ask_named=lambda ctx, data: {"name": data.get("to_name", "-")}, accept=accept_text, next=None),
+                     ask_named=lambda ctx, data: {"name": data.get("to_name", "-")}, accept=accept_text,
+                     next=after_text),
+        # Typed straight after a message from them (handlers/understood.py): asked before it goes.
+        "confirm": Step(ask=N_("Send this to {name}?\n\n“{text}”"),
+                        ask_named=lambda ctx, data: {"name": data.get("to_name", "-"), "text": data.get("text", "")},
+                        options=[Option("send", N_("Send"))], next=None),
     },
 )

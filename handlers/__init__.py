@@ -13,6 +13,7 @@ from handlers import events as ev
 from handlers import basics as b
 from handlers import features
 from handlers import reminders as rem
+from handlers import understood
 from handlers.features import Feature
 
 # Every feature, once: its words, menu entries, help lines, buttons and flows (handlers.features).
@@ -42,9 +43,11 @@ ROUTES: tuple[Route, ...] = (
     Route("feature_word", b.is_feature_word, b.start_feature_word),
     Route("start_word", b.is_start_word, b.already_started),
     Route("menu_action", b.is_menu_action, b.menu_action),
+    Route("language_button", understood.is_language_button, understood.language_button),
     Route("stale_postback", b.is_stale_postback, b.stale_postback),
     Route("media", b.is_media, b.media),
-    Route("text", b.is_text, b.fallback),
+    # anything else typed: what they mean (bot.core.understand), else a helpful "not understood"
+    Route("text", b.is_text, understood.reply),
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import conversations
 from bot.services import residents
 from handlers.context import Ctx
+from bot.core import understand
 from bot.core.i18n import N_, keywords, normalize_text, t
 from bot.core.replies import Reply, Text, parse_postback
 from bot.core.vocab import InboundKind
@@ -135,7 +136,19 @@ def continue_conversation(ctx: Ctx) -> list[Reply]:
             return engine.handle(ctx, flow, engine.Answer(params=dict(ib.postback_params)))
         return engine.handle(ctx, flow, engine.Answer(value=data.get("o", "")))
     if ib.kind == InboundKind.MESSAGE and ib.message_type == "text":
-        return engine.handle(ctx, flow, engine.Answer(text=ib.text or ""))
+        text = ib.text or ""
+        if not engine.takes_as_option(ctx, flow, text):
+            # 「やめて」, "never mind": the whole message says stop, in any language
+            if understand.cancels(text, ctx.locale):
+                return cancel(ctx)
+            # A feature's word (「回覧板」, "my events") leaves the question and does what it says.
+            word = feature_word(ctx)
+            joining = state.flow == "onboarding" and not (ctx.resident and ctx.resident.onboarded)
+            if word is not None and not joining:
+                engine.end(ctx)
+                ctx.notes.append(Text(ctx.t(N_("(I left the question we were on; nothing from it was saved.)"))))
+                return _run_or_start(ctx, word.run, word.flow)
+        return engine.handle(ctx, flow, engine.Answer(text=text))
     if ib.kind == InboundKind.MESSAGE and ib.message_type == "image" and flow.steps[state.step].photo:
         return engine.handle(ctx, flow, engine.Answer(photo=ib.media_token or ""))
     if ib.kind == InboundKind.MESSAGE:
@@ -245,8 +258,6 @@ def is_text(ctx: Ctx) -> bool:
     return ctx.inbound.kind == InboundKind.MESSAGE
 
 
-def fallback(ctx: Ctx) -> list[Reply]:
-    return [Text(ctx.t(N_("Sorry, I did not understand that."))), menu.main_menu(ctx)]
 
 
 # What every resident has whatever the features: the menu and help, settings, leaving.

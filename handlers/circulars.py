@@ -9,7 +9,7 @@ from sqlalchemy import select
 import conversations
 from bot.console.auth import make_link
 from bot.services import circulars
-from bot.core import media, refs, timefmt
+from bot.core import media, refs, timefmt, understand
 from handlers.context import Ctx
 from bot.core.i18n import N_, keywords, normalize_text
 from bot.core.models import Circular, CircularRecipient, Household, Media
@@ -97,6 +97,8 @@ def archive(ctx: Ctx) -> list[Reply]:
         if text.startswith(kw):
             word = text[len(kw):].strip() or None
             break
+    if word and understand.only_words(word, "show"):  # 「回覧板見たい」: the list, not a search for 「見たい」
+        word = None
     found = circulars.latest_for(ctx.session, ctx.resident, word)
     if not found:
         msg = N_("No circular mentions “{word}”.") if word else N_("You have no circulars yet. When your association sends one, it arrives here.")

@@ -2,18 +2,20 @@
 delete; choose a collection area or stop."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import select
 
 import conversations
-from bot.services import garbage, reminders
 from bot.core import refs
-from handlers.context import Ctx
 from bot.core.i18n import N_, keywords, normalize_text
 from bot.core.models import GarbageSubscription, Reminder
 from bot.core.replies import Card, Carousel, Choice, Question, Reply, Text, postback
 from bot.core.vocab import InboundKind
+from bot.services import garbage, reminders
 from conversations import engine
 from handlers import buttons
+from handlers.context import Ctx
 from handlers.features import Feature, HelpLine, MenuItem, RichTile, Word
 
 REMINDERS = N_("reminders|reminder")
@@ -83,7 +85,9 @@ def reminder_word(ctx: Ctx) -> list[Reply]:
 
 # -- garbage days ----------------------------------------------------------------------------
 
-def garbage_start(ctx: Ctx) -> list[Reply]:
+def garbage_start(ctx: Ctx, kind: str | None = None) -> list[Reply]:
+    """The resident's next collection days (or the questions to choose their area). `kind`
+    ("oversized", "plastic", …, from what they typed): only that kind's days."""
     assert ctx.resident is not None
     cal = garbage.current(ctx.session)
     if cal is None:
@@ -95,12 +99,18 @@ def garbage_start(ctx: Ctx) -> list[Reply]:
         # the city re-imported its calendar without the area (or the kinds) they chose
         return [Text(ctx.t(N_("The city's garbage calendar has changed, and your collection area “{area}” (or the kinds you chose) is no longer in it. Please choose again."),
                            area=sub.area)), *engine.start(ctx, conversations.get("garbage"))]
-    from zoneinfo import ZoneInfo
 
     today = ctx.now.astimezone(ZoneInfo(ctx.config.tz_name)).date()
+    chosen, span = list(sub.categories or []), 8
+    if kind is not None and (labels := garbage.labels_of_kind(cal, kind)):
+        chosen, span = labels, 35
+        if not any(set(day) & set(labels) for _, day in cal.upcoming(sub.area, today, span)):
+            how = " ".join(cal.categories[x].description for x in labels if cal.categories[x].description)
+            return [Text(ctx.t(N_("“{kind}” is not collected on fixed days in your area."), kind="、".join(labels))
+                         + ("\n" + how if how else ""))]
     return [Question(
         ctx.t(N_("Your collection area: {area}\nNext collections:\n{days}"), area=sub.area,
-              days=garbage.upcoming_text(cal, sub.area, sub.categories, today, ctx.locale)),
+              days=garbage.upcoming_text(cal, sub.area, chosen, today, ctx.locale, days=span)),
         (Choice(ctx.t(N_("Change")), postback(a="gb", x="set")), Choice(ctx.t(N_("Stop reminders")), postback(a="gb", x="stop"))),
     )]
 

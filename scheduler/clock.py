@@ -11,13 +11,24 @@ minutes. A run missed during a restart is sent within the grace window (MISFIRE_
 default 1 hour); later ones are recorded as missed and logged for the staff."""
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 
-from bot.core.db import utcnow
-from bot.delivery.pipeline import Bot
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import create_engine, text
+
+from bot.core.db import _sqlite_file, utcnow
 from bot.core.vocab import RunStatus
-from bot.services import apply
+from bot.delivery.pipeline import Bot
+from bot.services import announcements, apply, garbage, reminders
+from scheduler import aid_jobs as jobs
+from scheduler import event_jobs
+from scheduler.circular_jobs import auto_remind
+from scheduler.housekeeping import tidy
 
 CLOCK = "clock"  # the actor of what the clock's jobs change
 
@@ -25,16 +36,12 @@ log = logging.getLogger(__name__)
 
 
 def housekeeping(bot: Bot) -> None:
-    from scheduler.housekeeping import tidy
-
     with bot.db.session() as s:
         counts = tidy(s, utcnow(), bot.config.unfollowed_retention_days, bot.config.webhook_max_event_age_seconds)
     log.info("housekeeping: %s", counts)
 
 
 def aid_jobs(bot: Bot) -> None:
-    from scheduler import aid_jobs as jobs
-
     with bot.db.session() as s:
         now = utcnow()
         closed = jobs.close_due(s, bot.config, now)
@@ -44,8 +51,6 @@ def aid_jobs(bot: Bot) -> None:
 
 
 def circular_reminders(bot: Bot) -> None:
-    from scheduler.circular_jobs import auto_remind
-
     with bot.db.session() as s:
         n = auto_remind(s, bot.config, utcnow())
     if n:
@@ -53,17 +58,14 @@ def circular_reminders(bot: Bot) -> None:
 
 
 def event_reminders(bot: Bot) -> None:
-    from scheduler.event_jobs import reminders
-
     with bot.db.session() as s:
-        n = reminders(s, bot.config, utcnow())
+        n = event_jobs.reminders(s, bot.config, utcnow())
     if n:
         log.info("events: %d reminders queued", n)
 
 
 def due_now(bot: Bot) -> dict[str, int]:
     """Announcements and reminders whose time has come: queued at once."""
-    from bot.services import announcements, reminders
     now = utcnow()
     with bot.db.read() as s:
         ann_due = announcements.due(s, now)
@@ -100,7 +102,6 @@ def due_now(bot: Bot) -> dict[str, int]:
 
 def daily_notices(bot: Bot) -> dict[str, int]:
     """The evening garbage-day reminders and the morning digests."""
-    from bot.services import announcements, garbage
     now = utcnow()
     out = {"garbage": 0, "digests": 0}
     while True:
@@ -127,16 +128,11 @@ def _jobstore_engine(bot: Bot):
     does not stall the clock's loop."""
     if bot.db.dialect != "sqlite":
         return bot.db.engine
-    from sqlalchemy import create_engine
 
     return create_engine(bot.db.url, connect_args={"timeout": 60, "check_same_thread": False})
 
 
 def build_scheduler(bot: Bot, blocking: bool = True):
-    from apscheduler.jobstores.memory import MemoryJobStore
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.schedulers.blocking import BlockingScheduler
 
     cls = BlockingScheduler if blocking else BackgroundScheduler
     sched = cls(
@@ -208,8 +204,6 @@ class ClockLock:
     def acquire(self) -> bool:
         db = self.bot.db
         if db.dialect == "postgresql":
-            from sqlalchemy import text
-
             self._conn = db.engine.connect()
             got = self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.KEY}).scalar()
             self._conn.commit()
@@ -217,9 +211,7 @@ class ClockLock:
                 self._conn.close()
                 self._conn = None
             return bool(got)
-        import fcntl
 
-        from bot.core.db import _sqlite_file
 
         path = (_sqlite_file(db.url) or os.path.join(os.getcwd(), "tsunagari-memory-db")) + ".clock.lock"
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -235,8 +227,6 @@ class ClockLock:
 
     def release(self) -> None:
         if self._conn is not None:
-            from sqlalchemy import text
-
             # The connection goes back to the pool, its session lives on: unlock explicitly
             # (a clock that dies loses its connection, and the lock with it).
             try:

@@ -287,7 +287,7 @@ def test_media_gets_a_polite_answer_and_keeps_state(line, fake_line, db, message
 
 @pytest.mark.parametrize(
     "text",
-    ["x" * 5000, "🙂" * 2500, "\x00\x07\u200b", "   ", "مرحبا", "こんにちは\n\n\n改行"],
+    ["x" * 5000, "🙂" * 2500, "\x00\x07\u200b", "   ", "مرحبا", "ふむふむ\n\n\n改行"],
     ids=["5000-chars", "emoji", "control", "blank", "arabic", "newlines"],
 )
 def test_odd_text_gets_an_answer_in_the_residents_language(line, fake_line, db, joined, text):

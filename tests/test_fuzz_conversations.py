@@ -207,7 +207,7 @@ def plans(i: dict[str, int], tz_name: str) -> dict[str, tuple[dict, list[list[tu
         "ask_help": ({}, [[("category", "garbage"), ("description", "Bins to the corner"), ("when", "any"),
                            ("shown_as", "name"), ("confirm", "post")]]),
         "offer": ({"request_id": i["r1"]}, [[("message", "none")]]),
-        "relay": ({"request_id": i["r2"], "to_name": "Oto"}, [[("text", "See you at ten")]]),
+        "relay": ({"request_id": i["r2"], "to_name": "Oto", "typed": True}, [[("text", "See you at ten"), ("confirm", "send")]]),
         "thanks": ({"request_id": i["r2"]}, [[("hours", "60"), ("note", "skip")]]),
         "edit_request": ({"request_id": i["r3"]}, [[("what", "description"), ("description", "Weeds, front only")],
                                                    [("what", "when"), ("when", "any")]]),

@@ -8,26 +8,9 @@ import io
 import tokenize
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "handlers", "conversations", "scheduler")
-
-# being reworked in issue 16; remove when done
-PENDING = {
-    "bot/cli/circulars.py",
-    "bot/cli/clock.py",
-    "bot/console/circular_compose.py",
-    "bot/console/circulars.py",
-    "bot/delivery/outbox.py",
-    "bot/services/announcements.py",
-    "bot/services/circulars.py",
-    "bot/services/residents.py",
-    "bot/services/richmenu.py",
-    "handlers/reminders.py",
-    "scheduler/clock.py",
-}
-
 
 def _modules() -> list[Path]:
     return sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
@@ -75,17 +58,9 @@ def _rel(path: Path) -> str:
 
 
 def test_imports_inside_functions_say_why():
-    found = [f"{_rel(p)}:{line}" for p in _modules() if _rel(p) not in PENDING for line in offenders(p)]
+    found = [f"{_rel(p)}:{line}" for p in _modules() for line in offenders(p)]
     assert not found, ("imports inside functions with no comment on the line above: move them to the top of the "
                        "module, or say why they must stay (`# late: …`):\n" + "\n".join(found))
-
-
-@pytest.mark.parametrize("rel", sorted(PENDING))
-def test_pending_files_still_have_uncommented_imports(rel):
-    """PENDING must not outlive the work: a file finished (or gone) comes off the list."""
-    path = ROOT / rel
-    assert path.exists(), f"{rel} is gone: take it off PENDING"
-    assert offenders(path), f"{rel} has no uncommented import inside a function left: take it off PENDING"
 
 
 def test_the_check_sees_an_uncommented_import(tmp_path):

@@ -380,6 +380,7 @@ ALLOWED = {
     "v=str(i)",  # an index into a circular's own fixed answer choices
     "p=str(page + 1)", "c=category or ''", "c=c",  # a page, and one of the bot's category codes
     "v=item.key",  # a menu key of the bot's
+    "v=previous_locale",  # one of the bot's ten language codes (checked when tapped)
 }
 
 

@@ -8,15 +8,16 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
-from bot.core.vocab import CircularQuestion, ReadPer, Role
-from bot.wiring import current_bot
+
 from bot import services
 from bot.core import media, timefmt
 from bot.core.areas import find_association_by_code
 from bot.core.db import utcnow
 from bot.core.models import Association, Circular, Household, Membership, Resident
+from bot.core.vocab import CircularQuestion, ReadPer, Role
 from bot.services import circulars, roster
 from bot.web import circular_page
+from bot.wiring import current_bot
 
 circulars_cli = AppGroup("circulars", help="Electronic circulars (回覧板).")
 

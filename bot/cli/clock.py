@@ -8,15 +8,16 @@ from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import AppGroup, with_appcontext
-from bot.core.vocab import RuleKind
-from bot.wiring import current_bot
+
 from bot import services
 from bot.core import garbage5374, media, timefmt
 from bot.core.db import utcnow
 from bot.core.models import Announcement
-from bot.core.recurrence import parse, ParseError
+from bot.core.recurrence import ParseError, parse
+from bot.core.vocab import RuleKind
 from bot.services import announcements, garbage, richmenu
 from bot.services.announcements import AnnouncementError
+from bot.wiring import current_bot
 from handlers import FEATURES
 from handlers.features import rich_tiles
 

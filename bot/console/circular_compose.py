@@ -21,16 +21,18 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.services import circulars
-
-from bot.core import timefmt
 from bot import services
 from bot.console import bot, bp, cN_, console_locale, ct, current, photos, require
 from bot.console.circulars import _when, led_associations
+from bot.core import timefmt
 from bot.core.db import utcnow
-from bot.core.i18n import LANGUAGES, t
+from bot.core.i18n import LANGUAGES, N_, t
 from bot.core.models import Association, Circular, Household, Media
 from bot.core.vocab import CircularQuestion, PrincipalKind, StaffRole
+from bot.services import circulars
+from conversations import common
+from conversations.compose_circular import accept_choices
+from conversations.engine import Answer, Invalid
 
 QUESTIONS = ((CircularQuestion.NONE, cN_("No question")),
              (CircularQuestion.ATTENDANCE, cN_("Attendance (attending / not attending / not sure)")),
@@ -95,10 +97,6 @@ def hidden_fields(raw: dict) -> list[tuple[str, str]]:
 def validate(s: Session, raw: dict) -> tuple[dict, dict[str, str]]:
     """The circular to send, from the form; the LINE flow's checks (title, text, choices,
     deadline) with its messages. Ids from the form are checked against what the person leads."""
-    from conversations import common
-    from conversations.compose_circular import accept_choices
-    from conversations.engine import Answer, Invalid
-    from bot.core.i18n import N_
 
     loc, tz = console_locale(), bot().config.tz_name
     errors: dict[str, str] = {}

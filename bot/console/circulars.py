@@ -16,19 +16,20 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import Session
 
-from bot.services import circulars
-from bot.core import timefmt
 from bot.console import apply, audit, bot, bp, console_locale, ct, current, require
-from bot.services import roster
-from bot.web import circular_page
+from bot.core import timefmt
 from bot.core.db import utcnow
-from bot.core.i18n import LANGUAGES, t
+from bot.core.i18n import LANGUAGES, N_, t
 from bot.core.models import Association, Circular, Household, Membership, Resident
 from bot.core.vocab import StaffRole
+from bot.services import circulars, roster
+from bot.web import circular_page
+from conversations import common
+from conversations.engine import Answer, Invalid
 
 PER_PAGE = 30
 
@@ -247,8 +248,6 @@ def circular_print(circular_id: int):
 
 
 def bot_response(data: bytes, mimetype: str, headers: dict):
-    from flask import make_response
-
     resp = make_response(data)
     resp.headers["Content-Type"] = mimetype
     resp.headers["Cache-Control"] = "no-store"
@@ -315,9 +314,6 @@ def circular_roster():
 @bp.post("/circulars/roster")
 @require(StaffRole.STAFF, StaffRole.LEADER)
 def circular_roster_post():
-    from conversations import common
-    from conversations.engine import Answer, Invalid
-    from bot.core.i18n import N_
 
     loc = console_locale()
     action = request.form.get("action", "")

@@ -7,24 +7,29 @@ LINE's 409 for a key already accepted counts as sent.
 """
 from __future__ import annotations
 
+import json
 import logging
 import random
-from functools import lru_cache
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Sequence
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from bot.delivery import renderers
 from bot.core.config import Config
 from bot.core.db import Database, checkpoint_after_commit, utcnow
-from bot.delivery.line_client import LineClient, SendResult
-from bot.core.models import OutboxMessage, Resident, WebChatMessage
+from bot.core.models import OutboxMessage, Resident, WebChatMessage, new_retry_key
 from bot.core.replies import Reply
 from bot.core.vocab import Channel, ChatDirection, OutboxKind, OutboxStatus, SendMethod
+from bot.delivery import renderers
+from bot.delivery.line_client import LineClient, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +92,6 @@ def bulk(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     announcements and reminders to thousands. Each dict has channel, recipients, payload,
     next_attempt_at, dedupe_key, source and optionally kind / resident_id / rank (default 1, a
     mass send; 0 goes first). Returns the count."""
-    from sqlalchemy import insert
-
-    from bot.core.models import new_retry_key
 
     if not rows:
         return 0
@@ -141,8 +143,6 @@ class Outcome:
 
 @lru_cache(maxsize=1)
 def _sent_stmt():
-    from sqlalchemy import bindparam
-
     t = OutboxMessage.__table__  # Core: run once per row with a list of parameters
     return (update(t).where(t.c.id == bindparam("row_id"), t.c.status == OutboxStatus.SENDING)
             .values(status=OutboxStatus.SENT, sent_at=bindparam("now"), accepted_request_id=bindparam("req"), last_error=None))
@@ -276,9 +276,6 @@ class Sender:
         message (replies take no retry key). Recording is idempotent (only rows still
         "sending" change). If the database stays away, the rows stay "sending" and the worker
         sends them later: a message may then come twice, but is never lost."""
-        import time
-
-        from sqlalchemy.exc import DBAPIError
 
         for attempt, delay in enumerate((*RECORD_RETRY_DELAYS, None)):
             try:
@@ -298,8 +295,6 @@ class Sender:
 
     def _executor(self):
         if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
             self._pool = ThreadPoolExecutor(self.config.worker_threads, thread_name_prefix="send")
         return self._pool
 
@@ -322,8 +317,6 @@ class RateLimits:
     once (`LINE_WORKER_PROCESSES`); a 429 that still comes is retried with back-off."""
 
     def __init__(self, config: Config):
-        import threading
-
         share = max(1, config.line_worker_processes)
         self._rates = {  # tokens per second, bucket size
             SendMethod.PUSH: (config.line_push_per_second / share, max(1.0, config.line_push_per_second / share / 10)),
@@ -335,8 +328,6 @@ class RateLimits:
 
     def take(self, endpoint: str, block: bool = True) -> float:
         """Take one token; wait for it (or, with block=False, return how long to wait, 0 if taken)."""
-        import time
-
         rate, burst = self._rates[endpoint]
         while True:
             with self._lock:
@@ -431,7 +422,6 @@ def _following(session: Session, user_ids: Sequence[str]) -> set[str]:
         return set()
     if session.get_bind().dialect.name == "postgresql":
         return set(session.scalars(_following_stmt("postgresql"), {"ids": list(user_ids)}))
-    import json
 
     return set(session.scalars(_following_stmt("sqlite"), {"ids": json.dumps(list(user_ids))}))
 
@@ -441,7 +431,6 @@ def _following_stmt(dialect: str):
     # Built once, the ids passed at execution: a statement carrying its ids as a value would be
     # compiled and cached anew for every claim, each copy holding thousands of ids.
     from sqlalchemy import String, any_, bindparam, func, literal_column
-    from sqlalchemy.dialects.postgresql import ARRAY
 
     if dialect == "postgresql":
         match = Resident.line_user_id == any_(bindparam("ids", type_=ARRAY(String)))
@@ -481,8 +470,6 @@ def recover_stale(session: Session, stale_seconds: int, now: datetime | None = N
 
 
 def status_counts(session: Session) -> dict[str, int]:
-    from sqlalchemy import func
-
     return dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
 
 
@@ -507,8 +494,6 @@ def requeue(session: Session, ids: Sequence[int] | None = None, now: datetime | 
     n = 0
     for row in session.scalars(stmt):
         if now - row.created_at > RETRY_KEY_MAX_AGE:
-            from bot.core.models import new_retry_key
-
             row.retry_key = new_retry_key()
             row.created_at = now
         row.status = OutboxStatus.PENDING

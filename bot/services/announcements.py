@@ -23,22 +23,34 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterator
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, insert, select
+from sqlalchemy import delete, exists, func, insert
 from sqlalchemy import null as sa_null
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.delivery import renderers
+from bot.core import media
+from bot.core.areas import normalize_code
 from bot.core.config import Config
 from bot.core.errors import UserError
 from bot.core.i18n import LANGUAGES, N_, t
 from bot.core.models import (
-    Announcement, AnnouncementRun, Area, Association, DigestItem, Media, Membership, Resident,
+    Announcement,
+    AnnouncementRun,
+    Area,
+    Association,
+    DigestItem,
+    Media,
+    Membership,
+    OutboxMessage,
+    Resident,
 )
 from bot.core.quiet import next_allowed
 from bot.core.recurrence import Rule, next_after
 from bot.core.replies import Image, Reply, Text
 from bot.core.vocab import AnnouncementStatus, Channel, OutboxKind, RunStatus, SendMethod
+from bot.delivery import renderers
 from bot.services import Audit, Bulk, Outcome
 
 log = logging.getLogger(__name__)
@@ -108,8 +120,6 @@ def _area_code(session: Session, value: str) -> str | None:
 
 def _association_code(session: Session, value: str) -> str | None:
     """An association by its join code or its name."""
-    from bot.core.areas import normalize_code
-
     code = session.scalar(select(Association.join_code).where(Association.join_code == normalize_code(value)))
     return code or session.scalar(select(Association.join_code).where(Association.name == value.strip()))
 
@@ -192,7 +202,6 @@ def text_for(ann: Announcement, locale: str) -> str:
 
 
 def replies_for(session: Session, ann: Announcement, locale: str, config: Config) -> list[Reply]:
-    from bot.core import media
     out: list[Reply] = [Text(text_for(ann, locale))]
     pic = media.urls(config, session.get(Media, ann.image_id)) if ann.image_id else None
     if pic:
@@ -494,8 +503,6 @@ def _broadcast_audience(session: Session, ann: Announcement, config: Config,
 
 def history(session: Session, limit: int = 20) -> list[tuple[Announcement, list[AnnouncementRun], dict[str, int]]]:
     """Recent announcements, their runs, and the delivery status of their LINE calls."""
-    from bot.core.models import OutboxMessage
-
     out = []
     for ann in session.scalars(select(Announcement).order_by(Announcement.id.desc()).limit(limit)):
         runs = list(session.scalars(select(AnnouncementRun).where(AnnouncementRun.announcement_id == ann.id)
@@ -510,8 +517,6 @@ def history(session: Session, limit: int = 20) -> list[tuple[Announcement, list[
 # -- the daily digest -------------------------------------------------------------------------
 
 def digest_window(now: datetime, config: Config) -> bool:
-    from zoneinfo import ZoneInfo
-
     local = now.astimezone(ZoneInfo(config.tz_name))
     return local >= local.replace(hour=config.digest_hour, minute=0, second=0, microsecond=0)
 
@@ -522,7 +527,6 @@ def send_digests(session: Session, config: Config, now: datetime, limit: int = 2
     out = Outcome(facts={"residents": 0})
     if not digest_window(now, config):
         return out
-    from zoneinfo import ZoneInfo
 
     local = now.astimezone(ZoneInfo(config.tz_name))
     today_start = local.replace(hour=config.digest_hour, minute=0, second=0, microsecond=0)
@@ -545,7 +549,6 @@ def send_digests(session: Session, config: Config, now: datetime, limit: int = 2
         head = t(locale, N_("Today's notices ({n}):"), n=len(items[rid]))
         msg = Text(head + "\n\n" + "\n\n―――\n\n".join(items[rid]))
         out.bulks.append(Bulk(channel, (uid,), (msg,), source="digest", at=now, rank=1, resident_id=rid))
-    from sqlalchemy import delete
 
     session.execute(delete(DigestItem).where(DigestItem.resident_id.in_(ids), DigestItem.created_at < cutoff)
                     .execution_options(synchronize_session=False))

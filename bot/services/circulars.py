@@ -15,15 +15,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from bot.core import csvout, media, timefmt
 from bot.core.config import Config
 from bot.core.db import bulk_insert
 from bot.core.errors import UserError
 from bot.core.i18n import N_, t
+from bot.core.models import Association, Circular, CircularRecipient, Household, Media, Membership, Resident
 from bot.core.refs import ref
-from bot.services import Audit, Bulk, Outcome
-from bot.core.models import Association, Circular, CircularRecipient, Household, Membership, Resident
 from bot.core.replies import Card, Choice, postback
 from bot.core.vocab import Channel, CircularQuestion, ReadPer, Role
+from bot.services import Audit, Bulk, Outcome
 
 BATCH = 500  # LINE's multicast limit
 DEADLINE_MAX = timedelta(days=366)  # a deadline is for this year's business, not later
@@ -53,15 +54,12 @@ def text_in(circ: Circular, locale: str) -> tuple[str, str, bool]:
 
 def photo(session: Session, circ: Circular, config: Config) -> tuple[str, str] | None:
     """(full, preview) URLs of the circular's photo, if it has one."""
-    from bot.core import media
-    from bot.core.models import Media
 
     return media.urls(config, session.get(Media, circ.image_id)) if circ.image_id else None
 
 
 def notice(circ: Circular, locale: str, config: Config, association: str, image: str | None = None) -> Card:
     """The short notice every member gets: identical for everyone reading that language."""
-    from bot.core import timefmt
     title, _, translated = text_in(circ, locale)
     lines = [t(locale, N_("Circular from {association}"), association=association)]
     if circ.deadline:
@@ -165,7 +163,6 @@ def status_rows(session: Session, circ: Circular, han: str | None = None) -> lis
 
 def status_csv(session: Session, circ: Circular, han: str | None = None) -> bytes:
     """The status CSV for the CLI and the console (bot.core.csvout: UTF-8 with BOM, no formulas)."""
-    from bot.core import csvout
     return csvout.to_bytes(CSV_HEADER, (
         [label or "", h or "", nick or "", "済" if read_at else "", answer or "", "紙" if paper else ""]
         for label, h, nick, read_at, answer, paper in status_rows(session, circ, han)))

@@ -11,12 +11,12 @@ import logging
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from rapidfuzz import fuzz
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.services import Outcome
-
-from bot.core import timefmt
+from bot.core import timefmt, understand
 from bot.core.config import Config
 from bot.core.errors import UserError
 from bot.core.garbage5374 import Calendar
@@ -91,6 +91,44 @@ def upcoming_text(cal: Calendar, area: str, categories: list[str], start: date, 
         if chosen:
             lines.append(f"{timefmt.show_day(day, locale)} {'、'.join(chosen)}")
     return "\n".join(lines) or t(locale, N_("No collection in the next days."))
+
+
+# -- what residents ask -----------------------------------------------------------------------
+
+def kind_of(cal: Calendar, item: str) -> list[tuple[str, str, str]]:
+    """「フライパン」 → [("フライパン", "燃やさないごみ", "")]: the city's items (target.csv) that
+    match what was typed, best first, as (item, category label, notice). Compared folded
+    (width, kana, case), by reading for Japanese, and with small typos forgiven."""
+    want = understand.fold(item).replace(" ", "")
+    if not want:
+        return []
+    said = understand.reading(want) if understand.is_japanese(want) else want
+    scored = []
+    for label, cat in cal.categories.items():
+        for name in cat.items:
+            have = understand.fold(name).replace(" ", "")
+            if not have:
+                continue
+            if have == want or (understand.is_japanese(have) and understand.reading(have) == said):
+                score = 100.0
+            elif len(want) >= 2 and (want in have or have in want):
+                score = 90.0 - abs(len(have) - len(want))
+            else:
+                score = fuzz.ratio(want, have)
+                if score < 85:
+                    continue
+            scored.append((score, name, label))
+    scored.sort(key=lambda x: (-x[0], len(x[1])))
+    return [(name, label, "") for _, name, label in scored]
+
+
+def labels_of_kind(cal: Calendar, kind: str) -> list[str]:
+    """The city's category labels for a kind of garbage ("burnable" → 「燃やすごみ」): the labels
+    that contain one of the Japanese words for it."""
+    words = understand.lexicon("ja").kinds.get(kind)
+    if words is None:
+        return []
+    return [label for label in cal.categories if words.find(understand.message(label))]
 
 
 # -- the clock --------------------------------------------------------------------------------

@@ -286,6 +286,30 @@ def relay(session: Session, sender: Resident, request_id: int, text: str, now: d
     return msg, other
 
 
+REPLY_WINDOW = timedelta(hours=24)
+
+
+def answering(session: Session, resident: Resident, now: datetime) -> tuple[HelpRequest, Resident] | None:
+    """The match whose other side wrote to `resident` last, within a day, when they have not
+    written back since: text they type now is most likely their answer (offered for relay)."""
+    last = session.scalar(
+        select(RelayMessage).where(RelayMessage.recipient_id == resident.id, RelayMessage.created_at >= now - REPLY_WINDOW,
+                                   RelayMessage.hidden.is_(False))
+        .order_by(RelayMessage.created_at.desc(), RelayMessage.id.desc()).limit(1))
+    if last is None:
+        return None
+    answered = session.scalar(select(RelayMessage.id).where(
+        RelayMessage.request_id == last.request_id, RelayMessage.sender_id == resident.id,
+        RelayMessage.id > last.id).limit(1))
+    if answered is not None:
+        return None
+    req = get_request(session, last.request_id)
+    other = counterpart(session, req, resident) if req is not None else None
+    if other is None or other.id != last.sender_id or is_blocked(session, resident.id, other.id):
+        return None
+    return req, other
+
+
 def report(session: Session, reporter: Resident, kind: str, target_id: int, now: datetime,
            threshold: int = HIDE_AFTER_REPORTS) -> bool:
     """Record a report (once per resident and item). Returns True when the item is now hidden."""

@@ -1,23 +1,35 @@
 """Residents: finding them, following/unfollowing, memberships, and deleting their data."""
 from __future__ import annotations
 
+import json
 import unicodedata
-from datetime import datetime
-
+from datetime import date, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import bindparam, case, delete, select, update
+from sqlalchemy import Text, bindparam, case, cast, delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.core.db import checkpoint_after_commit
 from bot.core.models import (
+    CircularRecipient,
     ConversationState,
+    DigestItem,
+    GarbageSubscription,
+    HelperProfile,
+    HelpOffer,
+    HelpRequest,
+    LedgerAccount,
+    LedgerEntry,
     Membership,
     OutboxMessage,
+    RelayMessage,
+    Reminder,
     Resident,
+    Signup,
     WebChatMessage,
 )
 from bot.core.vocab import OutboxStatus, Role
+from bot.services import console_sessions as sessions
 
 NICKNAME_MAX = 20
 
@@ -90,8 +102,6 @@ def join_association(session: Session, resident: Resident, association_id: int, 
 
 
 def leave_associations(session: Session, resident: Resident) -> None:
-    from bot.services import console_sessions as sessions
-
     session.execute(delete(Membership).where(Membership.resident_id == resident.id))
     sessions.end_for_resident(session, resident.id)  # a leader who leaves is signed out of the console
 
@@ -129,8 +139,6 @@ def delete_resident(session: Session, resident: Resident) -> None:
 def _scrub_from_multicasts(session: Session, user_id: str) -> None:
     """Take the resident's LINE user ID out of messages to many (multicasts): queued ones then
     go to the others only, sent ones keep no trace of them."""
-    from sqlalchemy import text
-
     if session.get_bind().dialect.name == "postgresql":
         has = text("CAST(outbox_message.recipients AS jsonb) ? :uid").bindparams(uid=user_id)
     else:
@@ -162,11 +170,7 @@ def _scrub_from_others(session: Session, resident: Resident) -> None:
     to be sent are changed only through the mark: a search could also hit an unrelated message
     that happens to contain the same word. Other residents' conversations addressed to them
     (writing a message to them) end."""
-    import json
 
-    from sqlalchemy import Text, cast, or_
-
-    from bot.core.models import HelpOffer, HelpRequest, RelayMessage
 
     rid = resident.id
     session.execute(
@@ -209,8 +213,6 @@ def _scrub_from_others(session: Session, resident: Resident) -> None:
 def expire_unfollowed(session: Session, now: datetime, days: int) -> int:
     """Delete the data of residents who unfollowed more than `days` ago (APPI: keep no longer
     than needed). Returns how many."""
-    from datetime import timedelta
-
     if days <= 0:
         return 0
     old = list(session.scalars(select(Resident).where(
@@ -223,11 +225,6 @@ def expire_unfollowed(session: Session, now: datetime, days: int) -> int:
 
 def export(session: Session, resident: Resident, tz_name: str) -> dict:
     """Everything the bot keeps about one resident, for a request to see their data (APPI)."""
-    from bot.core.models import (
-        CircularRecipient, DigestItem, GarbageSubscription, HelperProfile, HelpOffer, HelpRequest, LedgerAccount,
-        LedgerEntry, Reminder, Signup,
-    )
-
     def rows(model, *where):
         out = []
         for obj in session.scalars(select(model).where(*where)):
@@ -252,8 +249,6 @@ def export(session: Session, resident: Resident, tz_name: str) -> dict:
 
 
 def _plain(value):
-    from datetime import date
-
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, bytes):

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -115,8 +116,6 @@ def _wrap(draw, text: str, font, max_width: int) -> list[str]:
 
 def image(locale: str, tiles: tuple[Tile, ...]) -> bytes:
     """The menu's picture: six coloured tiles with large white words (PNG, well under 1 MB)."""
-    from PIL import Image, ImageDraw, ImageFont
-
     path, index = font_for(locale)
     img = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(img)

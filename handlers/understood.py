@@ -1,0 +1,177 @@
+"""Free text that is no keyword and no answer to a question: what the resident means
+(bot.core.understand), then the same thing a tap on the menu would do.
+
+Nothing that matters is done on a guess: asking for help starts the ask flow with their words
+kept and the kind of help guessed, for them to confirm; deleting data starts the flow that asks
+first; a change of language is made at once with one tap to undo it. When unsure, the two or
+three likeliest choices are offered instead of the whole menu."""
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import conversations
+from bot.core import understand
+from bot.core.i18n import LANGUAGES, N_
+from bot.core.replies import Choice, Question, Reply, Text, parse_postback, postback
+from bot.core.vocab import InboundKind
+from bot.services import garbage, mutual_aid, reminders
+from conversations import engine
+from handlers import aid, menu
+from handlers import reminders as rem
+from handlers.context import Ctx
+
+# What each intent does: the menu entry a tap would run.
+MENU_OF = {
+    "ask_help": "ask", "offer_help": "offer", "my_requests": "mine", "events": "events", "my_events": "my_events",
+    "circulars": "circulars", "reminder": "reminders", "garbage_day": "garbage", "garbage_item": "garbage",
+    "settings": "settings", "help": "help", "delete_data": "delete",
+}
+# The likeliest next steps after a greeting or thanks.
+NEXT_STEPS = ("ask", "offer", "garbage", "events")
+
+
+# What someone answering a neighbour's message may also be saying (then it is offered for relay).
+CHAT = (None, "greeting", "thanks", "ask_help", "offer_help")
+
+
+def reply(ctx: Ctx) -> list[Reply]:
+    text = ctx.inbound.text or ""
+    got = understand.understand(text, ctx.locale)
+    if got.intent in CHAT and ctx.resident is not None:
+        talking = mutual_aid.answering(ctx.session, ctx.resident, ctx.now)
+        if talking is not None and len(text) <= mutual_aid.RELAY_MAX and text.strip():
+            req, other = talking
+            return engine.start(ctx, conversations.get("relay"), step="confirm", data={
+                "request_id": req.id, "to_name": other.nickname or "-", "text": text.strip(), "typed": True})
+    if got.intent is None:
+        if got.choices:
+            return [_choices(ctx, N_("Did you mean one of these?"), [MENU_OF[i] for i in got.choices])]
+        return [Text(ctx.t(N_("Sorry, I did not understand that."))), menu.main_menu(ctx)]
+    do = ACTIONS.get(got.intent)
+    if do is not None:
+        return do(ctx, got, text)
+    return _run_menu(ctx, MENU_OF[got.intent])
+
+
+def _run_menu(ctx: Ctx, key: str) -> list[Reply]:
+    item = menu.item(key)
+    assert item is not None, key
+    if item.flow is not None:
+        return engine.start(ctx, conversations.get(item.flow))
+    return item.run(ctx)
+
+
+def _choices(ctx: Ctx, text: str, keys) -> Question:
+    items = [menu.item(k) for k in dict.fromkeys(keys)]
+    choices = [Choice(ctx.t(item.label), postback(a="menu", v=item.key)) for item in items if item is not None]
+    choices.append(Choice(ctx.t(N_("Menu")), postback(a="show_menu")))
+    return Question(ctx.t(text), tuple(choices))
+
+
+GREETINGS = {  # (with their name, without)
+    "morning": (N_("Good morning, {name}!"), N_("Good morning!")),
+    "day": (N_("Hello, {name}!"), N_("Hello!")),
+    "evening": (N_("Good evening, {name}!"), N_("Good evening!")),
+}
+
+
+def greeting(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]:
+    name = ctx.resident.nickname if ctx.resident is not None and ctx.resident.nickname else None
+    hour = ctx.now.astimezone(ZoneInfo(ctx.config.tz_name)).hour
+    named, plain = GREETINGS["morning" if 4 <= hour < 11 else "evening" if hour >= 18 or hour < 4 else "day"]
+    said = ctx.t(named, name=name) if name else ctx.t(plain)
+    return [_choices(ctx, said + " " + ctx.t(N_("What can I do for you today?")), NEXT_STEPS)]
+
+
+def thanks(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]:
+    return [_choices(ctx, N_("You're welcome! Anything else? Asking is never a bother."), NEXT_STEPS)]
+
+
+def cancel(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]:
+    return [Text(ctx.t(N_("There is nothing to cancel."))), menu.main_menu(ctx)]
+
+
+def show_menu(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]:
+    return [menu.main_menu(ctx)]
+
+
+def ask_help(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]:
+    """Their sentence becomes the request's words; the kind of help is guessed, and they
+    confirm it (and everything else) before anything is posted."""
+    started = aid.start_ask(ctx)
+    if ctx.conversation is None or ctx.conversation.flow != "ask_help":
+        return started  # no area yet, or too many open requests: said why
+    words = " ".join(text.split())
+    data = {"_guess": got.slots.get("category")}
+    if _worth_keeping(words):
+        data["description"] = words
+    return engine.start(ctx, conversations.get("ask_help"), data=data)
+
+
+def _worth_keeping(words: str) -> bool:
+    """A sentence that says what the help is (not just 「手伝って」 or "I need help")."""
+    return 0 < len(words) <= mutual_aid.DESCRIPTION_MAX and len(understand.fold(words).replace(" ", "")) >= 8
+
+
+def language(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]:
+    code = got.slots.get("language")
+    r = ctx.resident
+    if code not in LANGUAGES or r is None:
+        return engine.start(ctx, conversations.get("settings"), data={"what": "language"}, step="language")
+    if code == r.locale:
+        return [Text(ctx.t(N_("I am already speaking {language}."), language=LANGUAGES[code]))]
+    previous_locale = r.locale
+    ctx.locale_override = code
+    conversations.get("settings").on_finish(ctx, {"what": "language", "locale": code})
+    return [Question(ctx.t(N_("From now on I will speak {language}."), language=LANGUAGES[code]),
+                     (Choice(LANGUAGES[previous_locale], postback(a="lang", v=previous_locale)),
+                      Choice(ctx.t(N_("Menu")), postback(a="show_menu"))))]
+
+
+def is_language_button(ctx: Ctx) -> bool:
+    return ctx.inbound.kind == InboundKind.POSTBACK and parse_postback(ctx.inbound.postback_data).get("a") == "lang"
+
+
+def language_button(ctx: Ctx) -> list[Reply]:
+    """The one tap back to the language they had (or any language): the same as typing it."""
+    code = parse_postback(ctx.inbound.postback_data).get("v")
+    return language(ctx, understand.Understood("language", slots={"language": code}), "")
+
+
+def reminder(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]:
+    """「毎朝8時に薬のリマインドして」: read at once when it can be; else the questions."""
+    try:
+        rule, title = reminders.read(text, ctx.now, ctx.config.tz_name)
+    except reminders.ReminderError:
+        return engine.start(ctx, conversations.get("reminder_new"))
+    return engine.start(ctx, conversations.get("reminder_new"), data={"what": {"rule": rule.to_json(), "title": title}},
+                        step="confirm")
+
+
+def garbage_item(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]:
+    cal = garbage.current(ctx.session)
+    item = got.slots.get("item")
+    if cal is None:
+        return [Text(ctx.t(N_("The city's garbage calendar is not loaded yet. Please ask the center.")))]
+    if not item:
+        return [Text(ctx.t(N_("Which item? Write it like “frying pan: what garbage?”.")))]
+    found = garbage.kind_of(cal, item)
+    if not found:
+        return [_choices(ctx, ctx.t(N_("“{item}” is not in the city's list. Try another word for it (the list is in Japanese), or see your collection days."),
+                                    item=item), ("garbage",))]
+    lines = [ctx.t(N_("{item}: {kind}"), item=name, kind=label) + (f"\n  {notice}" if notice else "")
+             for name, label, notice in found[:5]]
+    return [_choices(ctx, "\n".join(lines), ("garbage",))]
+
+
+def garbage_day(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]:
+    kind = got.slots.get("kind")
+    if kind is None:
+        return rem.garbage_start(ctx)
+    return rem.garbage_start(ctx, kind=kind)
+
+
+ACTIONS = {
+    "greeting": greeting, "thanks": thanks, "cancel": cancel, "menu": show_menu, "ask_help": ask_help,
+    "language": language, "reminder": reminder, "garbage_item": garbage_item, "garbage_day": garbage_day,
+}
