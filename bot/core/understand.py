@@ -289,7 +289,7 @@ def _corrected(msg: _Message, vocabulary: frozenset[str]) -> _Message | None:
     out = []
     for w in msg.plain.split(" "):
         if len(w) >= MIN_TYPO_LEN and _LATIN.search(w) and w not in vocabulary:
-            hit = process.extractOne(w, vocabulary, scorer=OSA.distance, score_cutoff=1)
+            hit = process.extractOne(w, sorted(vocabulary), scorer=OSA.distance, score_cutoff=1)  # ties: always the same
             if hit is not None:
                 out.append(hit[0])
                 changed = True
