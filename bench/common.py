@@ -21,6 +21,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-channel-secret"
 
 
+def vm_rss_kib() -> int:
+    """This process's resident memory (Linux /proc), in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
 def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 

@@ -57,7 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402,F401
-    BenchDatabase, code_version, compile_catalogs, cpu_times, log, machine_note, run_cli, user_id,
+    BenchDatabase, code_version, compile_catalogs, cpu_times, log, machine_note, run_cli, user_id, vm_rss_kib,
 )
 
 TARGET_SECONDS = 5.0
@@ -128,13 +128,6 @@ def seed(db_url: str, members: int, langs: list[str], kind: str = "fanout",
 
 
 # -- the measured part (child process) -------------------------------------------------------
-
-
-def vm_rss_kib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def child(spec: dict) -> dict:

@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import vm_rss_kib  # noqa: E402
 from bot.core import understand  # noqa: E402
 from bot.core.i18n import LANGUAGES  # noqa: E402
 
@@ -58,13 +59,6 @@ class Score:
     @property
     def accuracy(self) -> float:
         return self.right / self.total if self.total else 0.0
-
-
-def vm_rss_kib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def load(lang: str) -> list[dict]:

@@ -16,7 +16,7 @@ from bot.core.replies import Choice, Question, Reply, Text, parse_postback, post
 from bot.core.vocab import InboundKind
 from bot.services import garbage, mutual_aid, reminders
 from conversations import engine
-from handlers import aid, menu
+from handlers import aid, basics, menu
 from handlers import reminders as rem
 from handlers.context import Ctx
 
@@ -45,7 +45,7 @@ def reply(ctx: Ctx) -> list[Reply]:
                 "request_id": req.id, "to_name": other.nickname or "-", "text": text.strip(), "typed": True})
     if got.intent is None:
         if got.choices:
-            return [_choices(ctx, N_("Did you mean one of these?"), [MENU_OF[i] for i in got.choices])]
+            return [_choices(ctx, ctx.t(N_("Did you mean one of these?")), [MENU_OF[i] for i in got.choices])]
         return [Text(ctx.t(N_("Sorry, I did not understand that."))), menu.main_menu(ctx)]
     do = ACTIONS.get(got.intent)
     if do is not None:
@@ -62,10 +62,11 @@ def _run_menu(ctx: Ctx, key: str) -> list[Reply]:
 
 
 def _choices(ctx: Ctx, text: str, keys) -> Question:
+    """`text` (already in the resident's language) with the menu entries `keys` as buttons."""
     items = [menu.item(k) for k in dict.fromkeys(keys)]
     choices = [Choice(ctx.t(item.label), postback(a="menu", v=item.key)) for item in items if item is not None]
     choices.append(Choice(ctx.t(N_("Menu")), postback(a="show_menu")))
-    return Question(ctx.t(text), tuple(choices))
+    return Question(text, tuple(choices))
 
 
 GREETINGS = {  # (with their name, without)
@@ -84,15 +85,7 @@ def greeting(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]:
 
 
 def thanks(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]:
-    return [_choices(ctx, N_("You're welcome! Anything else? Asking is never a bother."), NEXT_STEPS)]
-
-
-def cancel(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]:
-    return [Text(ctx.t(N_("There is nothing to cancel."))), menu.main_menu(ctx)]
-
-
-def show_menu(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]:
-    return [menu.main_menu(ctx)]
+    return [_choices(ctx, ctx.t(N_("You're welcome! Anything else? Asking is never a bother.")), NEXT_STEPS)]
 
 
 def ask_help(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]:
@@ -165,13 +158,12 @@ def garbage_item(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]
 
 
 def garbage_day(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]:
-    kind = got.slots.get("kind")
-    if kind is None:
-        return rem.garbage_start(ctx)
-    return rem.garbage_start(ctx, kind=kind)
+    return rem.garbage_start(ctx, kind=got.slots.get("kind"))
 
 
 ACTIONS = {
-    "greeting": greeting, "thanks": thanks, "cancel": cancel, "menu": show_menu, "ask_help": ask_help,
+    "greeting": greeting, "thanks": thanks, "ask_help": ask_help,
+    # the same as the words 「やめる」 and 「メニュー」 (nothing to cancel here: no question is open)
+    "cancel": lambda ctx, got, text: basics.cancel(ctx), "menu": lambda ctx, got, text: basics.show_menu(ctx),
     "language": language, "reminder": reminder, "garbage_item": garbage_item, "garbage_day": garbage_day,
 }

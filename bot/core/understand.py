@@ -194,7 +194,7 @@ class Lexicon:
     categories: dict[str, _Phrases]
     kinds: dict[str, _Phrases]
     languages: dict[str, _Phrases]
-    vocabulary: frozenset[str]  # single Latin words, for forgiving typos
+    vocabulary: tuple[str, ...]  # single Latin words, sorted (ties in typo matching go the same way every run)
 
 
 def _read(language: str) -> dict:
@@ -245,13 +245,13 @@ def lexicon(language: str) -> Lexicon:
         return out
 
     lex = Lexicon(language, intents, combos, groups("words"), groups("categories"), groups("garbage_kinds"),
-                  groups("languages"), frozenset())
+                  groups("languages"), ())
     for name, gs in combos.items():
         for g in gs:
             for w in g:
                 if w not in lex.words:
                     raise ValueError(f"{language}/{FILE}: intent {name} needs the word group {w!r}")
-    lex.vocabulary = frozenset(w for w in vocab if len(w) >= MIN_TYPO_LEN)
+    lex.vocabulary = tuple(sorted(w for w in vocab if len(w) >= MIN_TYPO_LEN))
     return lex
 
 
@@ -280,7 +280,7 @@ def is_japanese(text: str) -> bool:
     return bool(_JA_CHARS.search(text))
 
 
-def _corrected(msg: _Message, vocabulary: frozenset[str]) -> _Message | None:
+def _corrected(msg: _Message, vocabulary: tuple[str, ...]) -> _Message | None:
     """The message with each unknown Latin word of 5+ letters replaced by the lexicon's word one
     letter away, or None when nothing changed."""
     if not vocabulary:
@@ -289,7 +289,7 @@ def _corrected(msg: _Message, vocabulary: frozenset[str]) -> _Message | None:
     out = []
     for w in msg.plain.split(" "):
         if len(w) >= MIN_TYPO_LEN and _LATIN.search(w) and w not in vocabulary:
-            hit = process.extractOne(w, sorted(vocabulary), scorer=OSA.distance, score_cutoff=1)  # ties: always the same
+            hit = process.extractOne(w, vocabulary, scorer=OSA.distance, score_cutoff=1)
             if hit is not None:
                 out.append(hit[0])
                 changed = True
