@@ -12,7 +12,7 @@ from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.replies import Reply, Text
 from conversations import common
-from conversations.engine import Flow, Option, Step
+from conversations.engine import Flow, Option, Step, YES
 from handlers.menu import main_menu
 
 ANY = "any"
@@ -58,7 +58,7 @@ def name_options(ctx: Ctx, data: dict) -> list[Option]:
 
 def preview(ctx: Ctx, data: dict) -> str:
     when = ctx.t(N_("Any time")) if data["when"] == ANY else timefmt.show(datetime.fromisoformat(data["when"]), ctx.locale, ctx.config.tz_name)
-    area = ctx.resident.area.name(ctx.locale) if ctx.resident and ctx.resident.area else "-"
+    area = ctx.resident.area.name(ctx.locale, ctx.config.fallback_language) if ctx.resident and ctx.resident.area else "-"
     who = ctx.t(N_("Anonymous")) if data["shown_as"] == "anonymous" else (ctx.resident.nickname or "-")
     return ctx.t(
         N_("Please check your request:\n{category}\n{description}\nWhen: {when}\nWhere: {area}\nShown as: {who}\n\nPost it to your neighbours?"),
@@ -93,6 +93,6 @@ FLOW = Flow(
                      options=[Option(ANY, N_("Any time"))], accept=accept_when, next="shown_as"),
         "shown_as": Step(ask=N_("Show your name to neighbours, or ask anonymously? (Your name is shown only to the person you accept.)"),
                          options=name_options, next="confirm"),
-        "confirm": Step(ask=preview, options=[Option("post", N_("Post it"))], next=None),
+        "confirm": Step(ask=preview, options=[Option("post", N_("Post it"), says=YES)], next=None),
     },
 )

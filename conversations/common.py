@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
-from bot.core import areas, timefmt, understand
+from bot.core import answers, areas, timefmt, understand
 
 from bot.services import residents
 from handlers.context import Ctx
 from bot.core.i18n import LANGUAGES, N_, normalize_locale
+from conversations import engine
 from conversations.engine import Answer, Invalid, Option
 
-YES, NO, SKIP, LEAVE = "yes", "no", "skip", "leave"
+YES, NO = engine.YES, engine.NO
+SKIP, LEAVE = "skip", "leave"
 
 
 def free_text(max_len: int, empty_msgid: str, *, single_line: bool = False):
@@ -54,11 +56,11 @@ def accept_language(ctx: Ctx, data: dict, answer: Answer) -> str:
 
 
 def area_options(ctx: Ctx, data: dict) -> list[Option]:
-    locale = data.get("locale") or ctx.locale
+    locale, fallback = data.get("locale") or ctx.locale, ctx.config.fallback_language
     if "areas" not in ctx.cache:
         ctx.cache["areas"] = areas.active_areas(ctx.session)
     return [
-        Option(a.code, a.name(locale), literal=True, aliases=tuple(a.names.values()))
+        Option(a.code, a.name(locale, fallback), literal=True, aliases=tuple(a.names.values()) + (a.name("en"),))
         for a in ctx.cache["areas"]
     ]
 
@@ -127,13 +129,19 @@ _TYPED_WHEN = re.compile(r"^(?:(\d{4})[-/])?(\d{1,2})[-/](\d{1,2})(?:[ T]+(\d{1,
 
 
 def parse_when(ctx: Ctx, answer: Answer) -> datetime:
-    """The time a resident picked (the picker's params) or typed (「12/24 10:00」, 「2027/1/5」),
-    in the city's time zone. A date without a year that has passed this year is next year's.
+    """The time a resident picked (the picker's params) or typed in their words (「火曜の朝7時」,
+    "next Tuesday 7am", 「12/24 10:00」, 「2027/1/5」; bot.core.answers), in the city's time zone;
+    10:00 when only a day was given. A date without a year that has passed this year is next year's.
     Raises ValueError when it is not a date and time."""
     raw = answer.params.get("datetime") or answer.params.get("date")
     try:
         if raw:
             return timefmt.parse_local(raw if "T" in raw else raw + "T10:00", ctx.config.tz_name)
+        said = answers.when(answer.text or "", ctx.now.astimezone(ctx.tz), ctx.locale)
+        if said is not None:  # 「火曜の朝7時」, "next Tuesday 7am", "27/12 às 10h"
+            day, clock = said
+            naive = datetime.combine(day, clock or time(10, 0))
+            return timefmt.parse_local(naive.isoformat(), ctx.config.tz_name)
         m = _TYPED_WHEN.match(unicodedata.normalize("NFKC", answer.text or "").strip())
         if not m:
             raise ValueError("not a date")

@@ -16,7 +16,7 @@ from bot.core.models import Association, Household, Media
 from bot.core.replies import Reply, Text
 from bot.core.vocab import CircularQuestion
 from conversations import common
-from conversations.engine import Answer, Flow, Invalid, Option, Step, branch
+from conversations.engine import Answer, Flow, Invalid, Option, Step, YES, branch
 
 NONE = "none"
 WHOLE = "__all"
@@ -122,6 +122,6 @@ FLOW = Flow(
         "deadline": Step(ask=N_("Deadline for reading and answering?"), date_mode="datetime", date_label=N_("Choose date and time"),
                          options=[Option(NONE, N_("No deadline"))], accept=accept_deadline, next="audience"),
         "audience": Step(ask=N_("Who gets it?"), options=audience_options, next="confirm"),
-        "confirm": Step(ask=preview, options=[Option("send", N_("Send"))], next=None),
+        "confirm": Step(ask=preview, options=[Option("send", N_("Send"), says=YES)], next=None),
     },
 )

@@ -2,11 +2,10 @@
 It is open to the members of their association."""
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime, timedelta
 
 from bot.services import events
-from bot.core import timefmt
+from bot.core import answers, timefmt
 from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.models import Association
@@ -23,9 +22,9 @@ def capacity_options(ctx: Ctx, data: dict) -> list[Option]:
 
 
 def accept_capacity(ctx: Ctx, data: dict, answer: Answer) -> str:
-    text = unicodedata.normalize("NFKC", answer.text or "").strip().rstrip("人名")
-    if text.isascii() and text.isdigit() and len(text) <= 6 and 1 <= int(text) <= 10000:
-        return str(int(text))
+    n = answers.number(answer.text or "", ctx.locale)
+    if n is not None and 1 <= n <= 10000:
+        return str(n)
     raise Invalid(N_("Please choose from the buttons, or type a number of people."))
 
 

@@ -6,7 +6,7 @@ from bot.services import leaving, residents
 from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.replies import Reply, Text
-from conversations.engine import Flow, Option, Step
+from conversations.engine import Flow, NO, Option, Step, YES
 
 DELETE, KEEP = "delete", "keep"
 
@@ -40,7 +40,7 @@ FLOW = Flow(
                 "This deletes your name, area, language, association memberships and conversations with this bot. "
                 "It cannot be undone. Delete everything?"
             ),
-            options=[Option(DELETE, N_("Yes, delete")), Option(KEEP, N_("No, keep"))],
+            options=[Option(DELETE, N_("Yes, delete"), says=YES), Option(KEEP, N_("No, keep"), says=NO)],
             next=None,
         ),
     },

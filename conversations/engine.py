@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable, Mapping, Sequence, Union
 
+from bot.core import answers
 from handlers.context import Ctx
 from bot.core.i18n import N_, SUPPORTED_LOCALES, normalize_text, t
 from bot.core.models import ConversationState
 from bot.core.replies import Choice, DateQuestion, Question, Reply, Text, postback
 
+YES, NO = "yes", "no"  # the values of the options of a yes/no or a confirm question
 PAGE_SIZE = 11  # + "more" + "cancel" = 13, LINE's quick-reply limit
 MORE = "__more"
 DONE = "__done"
@@ -58,6 +60,7 @@ class Option:
     literal: bool = False
     named: Mapping[str, str] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()  # other words that pick it when typed
+    says: str | None = None  # YES or NO: typed yes/no in any language picks it (「はい」 at "Post it")
 
     def text(self, locale: str) -> str:
         return self.label if self.literal else t(locale, self.label, **self.named)
@@ -230,6 +233,9 @@ def _resolve(ctx: Ctx, flow: Flow, step_name: str, step: Step, data: dict, answe
             words.add(normalize_text(o.value))
             if typed and typed in words:
                 return o.value
+        said = _typed_yes_no(options, answer.text, ctx.locale)
+        if said is not None:
+            return said
     if step.accept is not None:
         return step.accept(ctx, data, answer)
     raise Invalid(N_("Please choose one of the buttons below."))
@@ -306,14 +312,36 @@ def reask(ctx: Ctx, flow: Flow) -> Reply:
     return render_step(ctx, flow, state.step, dict(state.data or {}))
 
 
+def _typed_yes_no(options: Sequence[Option], text: str | None, locale: str) -> str | None:
+    """The "yes" or "no" option that typed はい / "sure" / "không" / 「いらない」 picks, at a step
+    that has one (bot.core.answers reads the words of every language)."""
+    meaning = {(o.says or o.value): o.value for o in options if (o.says or o.value) in (YES, NO)}
+    if not meaning:
+        return None
+    said = answers.yes_no(text or "", locale)
+    return meaning.get(said) if said else None
+
+
 def takes_as_option(ctx: Ctx, flow: Flow, text: str) -> bool:
     """Whether typed text picks one of the current step's buttons (then it is an answer, even
-    when it is also a word like 「キャンセル」 or 「イベント」)."""
+    when it is also a word like 「キャンセル」 or 「イベント」, or a "no" like 「やめとく」 at a
+    question whose buttons are yes and no)."""
     state = ctx.conversation
     if state is None or state.step not in flow.steps:
         return False
     typed = normalize_text(text)
-    for o in _options(ctx, flow.steps[state.step], dict(state.data or {})):
+    options = _options(ctx, flow.steps[state.step], dict(state.data or {}))
+    for o in options:
         if typed in {normalize_text(o.text(loc)) for loc in SUPPORTED_LOCALES} | {normalize_text(a) for a in o.aliases}:
             return True
-    return False
+    return _typed_yes_no(options, text, ctx.locale) is not None
+
+
+def declines(ctx: Ctx, flow: Flow, text: str) -> bool:
+    """A typed "no" (いいえ, "nope", não) at a question that asks only to confirm (its one button
+    is yes): the resident does not want it, so the flow is left, as with 「やめる」."""
+    state = ctx.conversation
+    if state is None or state.step not in flow.steps:
+        return False
+    meanings = {o.says or o.value for o in _options(ctx, flow.steps[state.step], dict(state.data or {}))}
+    return YES in meanings and NO not in meanings and answers.yes_no(text, ctx.locale) == NO

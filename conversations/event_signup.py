@@ -2,11 +2,9 @@
 then confirm. When the event is full the confirmation offers the wait-list instead."""
 from __future__ import annotations
 
-import unicodedata
-
 from bot.services import event_messages as em
 from bot.services import events
-from bot.core import refs
+from bot.core import answers, refs
 from bot.core.models import Event
 from handlers.context import Ctx
 from bot.core.i18n import N_
@@ -23,9 +21,9 @@ def party_options(ctx: Ctx, data: dict) -> list[Option]:
 
 
 def accept_party(ctx: Ctx, data: dict, answer: Answer) -> str:
-    text = unicodedata.normalize("NFKC", answer.text or "").strip().rstrip("人名")
-    if text.isascii() and text.isdigit() and len(text) <= 6 and 1 <= int(text) <= events.MAX_PARTY:
-        return str(int(text))
+    n = answers.number(answer.text or "", ctx.locale)  # 3, 「三人」, "two of us", "dalawa"
+    if n is not None and 1 <= n <= events.MAX_PARTY:
+        return str(n)
     raise Invalid(N_("Please choose from 1 to {max} people."), max=events.MAX_PARTY)
 
 

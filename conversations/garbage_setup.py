@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from zoneinfo import ZoneInfo
 
+from bot.core import timefmt
 from bot.services import garbage
 from handlers.context import Ctx
 from bot.core.i18n import N_
@@ -22,26 +23,32 @@ def _cal(ctx: Ctx):
 
 def area_options(ctx: Ctx, data: dict) -> list[Option]:
     cal = _cal(ctx)
-    return [Option(name, name, literal=True) for name in (cal.areas if cal else {})]
+    fb = ctx.config.fallback_language
+    return [Option(name, garbage.show_area(name, ctx.locale, fb), literal=True, aliases=(name,))
+            for name in (cal.areas if cal else {})]
 
 
 def accept_area(ctx: Ctx, data: dict, answer: Answer) -> str:
     """A typed part of the name finds the area when only one matches."""
     cal = _cal(ctx)
     typed = unicodedata.normalize("NFKC", answer.text or "").strip()
-    found = [name for name in (cal.areas if cal else {}) if typed and typed in unicodedata.normalize("NFKC", name)]
+    fb, low = ctx.config.fallback_language, typed.casefold()
+    found = [name for name in (cal.areas if cal else {})
+             if typed and (typed in unicodedata.normalize("NFKC", name) or low in garbage.show_area(name, ctx.locale, fb).casefold())]
     if len(found) == 1:
         return found[0]
     if found:
         raise Invalid(N_("Several areas match “{typed}”: {names}. Please write more of the name."),
-                      typed=typed, names="、".join(found[:8]))
+                      typed=typed, names=timefmt.show_list([garbage.show_area(x, ctx.locale, fb) for x in found[:8]], ctx.locale))
     raise Invalid(N_("No collection area matches “{typed}”. Please choose from the buttons or write part of the name."),
                   typed=typed)
 
 
 def category_options(ctx: Ctx, data: dict) -> list[Option]:
     cal = _cal(ctx)
-    return [Option(ALL, N_("All kinds"))] + [Option(label, label, literal=True) for label in (cal.categories if cal else {})]
+    labels = list(cal.categories) if cal else []
+    shown = garbage.show_kinds(cal, labels, ctx.locale, ctx.config.fallback_language) if cal else []
+    return [Option(ALL, N_("All kinds"))] + [Option(label, name, literal=True, aliases=(label,)) for label, name in zip(labels, shown)]
 
 
 def finish(ctx: Ctx, data: dict) -> list[Reply]:
@@ -54,7 +61,8 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     today = ctx.now.astimezone(ZoneInfo(ctx.config.tz_name)).date()
     return [Text(ctx.t(N_("Done. The evening before a collection day, at {hour}:00, we will tell you. Next collections:\n{days}"),
                        hour=ctx.config.garbage_reminder_hour,
-                       days=garbage.upcoming_text(_cal(ctx), data["area"], chosen, today, ctx.locale)))]
+                       days=garbage.upcoming_text(_cal(ctx), data["area"], chosen, today, ctx.locale,
+                                                  fallback=ctx.config.fallback_language)))]
 
 
 FLOW = Flow(

@@ -10,7 +10,7 @@ from handlers.context import Ctx
 from bot.core.i18n import N_, normalize_locale
 from bot.core.replies import Reply, Text
 from conversations import common
-from conversations.engine import Flow, Option, Step
+from conversations.engine import Flow, NO, Option, Step, YES
 from handlers.menu import main_menu
 
 AGREE, DISAGREE = "agree", "disagree"
@@ -96,7 +96,7 @@ FLOW = Flow(
                 "You can delete everything at any time by sending “Delete my data”.\n"
                 "Do you agree?"
             ),
-            options=[Option(AGREE, N_("I agree")), Option(DISAGREE, N_("I do not agree"))],
+            options=[Option(AGREE, N_("I agree"), says=YES), Option(DISAGREE, N_("I do not agree"), says=NO)],
             next=None,
         ),
     },

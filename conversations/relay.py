@@ -8,7 +8,7 @@ from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.replies import Reply, Text
 from conversations import common
-from conversations.engine import Flow, Option, Step
+from conversations.engine import Flow, Option, Step, YES
 
 
 accept_text = common.free_text(mutual_aid.RELAY_MAX, N_("Please write your message."))
@@ -47,6 +47,6 @@ FLOW = Flow(
         # Typed straight after a message from them (handlers/understood.py): asked before it goes.
         "confirm": Step(ask=N_("Send this to {name}?\n\n“{text}”"),
                         ask_named=lambda ctx, data: {"name": data.get("to_name", "-"), "text": data.get("text", "")},
-                        options=[Option("send", N_("Send"))], next=None),
+                        options=[Option("send", N_("Send"), says=YES)], next=None),
     },
 )

@@ -7,12 +7,12 @@ from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.recurrence import Rule, describe
 from bot.core.replies import Reply, Text
-from conversations.engine import Answer, Flow, Invalid, Option, Step, branch
+from conversations.engine import Answer, Flow, Invalid, Option, Step, YES, branch
 
 
 def accept_line(ctx: Ctx, data: dict, answer: Answer) -> dict:
     try:
-        rule, title = reminders.read(answer.text or "", ctx.now, ctx.config.tz_name)
+        rule, title = reminders.read(answer.text or "", ctx.now, ctx.config.tz_name, ctx.locale)
     except reminders.ReminderError as exc:
         raise Invalid(exc.msgid, **exc.named) from None
     return {"rule": rule.to_json(), "title": title}
@@ -41,7 +41,7 @@ FLOW = Flow(
     steps={
         "what": Step(ask=N_("When, and what? Write it in one line, for example:\n“every Tuesday 7:00 burnable garbage”\n“12/24 10:00 street clean-up”\n“every month on the 1st 9:00 pass on the circular”"),
                      accept=accept_line, next="confirm"),
-        "confirm": Step(ask=confirm_text, options=[Option("save", N_("Save")), Option("redo", N_("Write it again"))],
+        "confirm": Step(ask=confirm_text, options=[Option("save", N_("Save"), says=YES), Option("redo", N_("Write it again"))],
                         next=branch({"save": None, "redo": "what"}, "confirm")),
     },
 )

@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from bot.services import residents, richmenu
 from bot.services.announcements import TOPICS
+from bot.core import timefmt
 from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.models import Area
@@ -53,8 +54,9 @@ def association_options(ctx: Ctx, data: dict) -> list[Option]:
 def summary(ctx: Ctx) -> str:
     r = ctx.resident
     assert r is not None
-    area = r.area.name(ctx.locale) if r.area else ctx.t(N_("not set"))
-    assoc = ", ".join(m.association.name for m in r.memberships) or ctx.t(N_("none"))
+    fb = ctx.config.fallback_language
+    area = r.area.name(ctx.locale, fb) if r.area else ctx.t(N_("not set"))
+    assoc = timefmt.show_list([m.association.shown(ctx.locale, fb) for m in r.memberships], ctx.locale) or ctx.t(N_("none"))
     if r.quiet_start is None or r.quiet_end is None:
         quiet = ctx.t(N_("none"))
     else:

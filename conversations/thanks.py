@@ -7,6 +7,7 @@ import unicodedata
 
 from bot.services import mutual_aid, timebank
 from bot.services import aid
+from bot.core import answers
 from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.replies import Reply, Text
@@ -24,10 +25,10 @@ def hours_options(ctx: Ctx, data: dict) -> list[Option]:
 def accept_hours(ctx: Ctx, data: dict, answer: Answer) -> str:
     text = unicodedata.normalize("NFKC", answer.text or "").strip().lower().replace(",", ".")  # 1,5 in pt/id/vi
     m = re.match(r"^(\d{1,4}(?:\.\d{1,3})?)\s*(h|hours?|時間)?$", text, re.ASCII)
-    if m:
-        minutes = round(float(m[1]) * 60)
-        if 0 < minutes <= timebank.MAX_MINUTES:
-            return str(minutes)
+    n = answers.number(answer.text or "", ctx.locale)  # 「二時間」, "two hours", "dalawa"
+    minutes = round(float(m[1]) * 60) if m else (n * 60 if n is not None else 0)
+    if 0 < minutes <= timebank.MAX_MINUTES:
+        return str(minutes)
     raise Invalid(N_("Please choose from the buttons, or type the hours as a number (for example 1.5)."))
 
 

@@ -139,7 +139,7 @@ def continue_conversation(ctx: Ctx) -> list[Reply]:
         text = ib.text or ""
         if not engine.takes_as_option(ctx, flow, text):
             # 「やめて」, "never mind": the whole message says stop, in any language
-            if understand.cancels(text, ctx.locale):
+            if understand.cancels(text, ctx.locale) or engine.declines(ctx, flow, text):
                 return cancel(ctx)
             # A feature's word (「回覧板」, "my events") leaves the question and does what it says.
             word = feature_word(ctx)

@@ -105,7 +105,7 @@ def archive(ctx: Ctx) -> list[Reply]:
         return [Text(ctx.t(msg, word=word or ""))]
     cards = []
     for circ in found:
-        c = circulars.notice(circ, ctx.locale, ctx.config, circulars.association_name(ctx.session, circ))
+        c = circulars.notice(circ, ctx.locale, ctx.config, circulars.association_name(ctx.session, circ, ctx.locale, ctx.config.fallback_language))
         sent = timefmt.show(circ.sent_at, ctx.locale, ctx.config.tz_name) if circ.sent_at else ""
         cards.append(Card(title=c.title, body=sent + "\n" + c.body, buttons=c.buttons))
     hint = ctx.t(N_("To find an older one, send “Circulars” and a word, e.g. “Circulars cleaning”."))

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 import conversations
-from bot.core import refs
+from bot.core import refs, timefmt
 from bot.core.i18n import N_, keywords, normalize_text
 from bot.core.models import GarbageSubscription, Reminder
 from bot.core.replies import Card, Carousel, Choice, Question, Reply, Text, postback
@@ -76,7 +76,7 @@ def reminder_word(ctx: Ctx) -> list[Reply]:
         return show(ctx)
     # Written in one go: straight to the check of how it was understood.
     try:
-        rule, title = reminders.read(rest, ctx.now, ctx.config.tz_name)
+        rule, title = reminders.read(rest, ctx.now, ctx.config.tz_name, ctx.locale)
     except reminders.ReminderError as exc:
         return [Text(exc.render(ctx.locale, ctx.config.tz_name)), *new(ctx)]
     return engine.start(ctx, conversations.get("reminder_new"), data={"what": {"rule": rule.to_json(), "title": title}},
@@ -95,10 +95,11 @@ def garbage_start(ctx: Ctx, kind: str | None = None) -> list[Reply]:
     sub = ctx.session.scalar(select(GarbageSubscription).where(GarbageSubscription.resident_id == ctx.resident.id))
     if sub is None:
         return engine.start(ctx, conversations.get("garbage"))
+    fb = ctx.config.fallback_language
     if garbage.needs_choice(cal, sub.area, sub.categories):
         # the city re-imported its calendar without the area (or the kinds) they chose
         return [Text(ctx.t(N_("The city's garbage calendar has changed, and your collection area “{area}” (or the kinds you chose) is no longer in it. Please choose again."),
-                           area=sub.area)), *engine.start(ctx, conversations.get("garbage"))]
+                           area=garbage.show_area(sub.area, ctx.locale, fb))), *engine.start(ctx, conversations.get("garbage"))]
 
     today = ctx.now.astimezone(ZoneInfo(ctx.config.tz_name)).date()
     chosen, span = list(sub.categories or []), 8
@@ -106,11 +107,12 @@ def garbage_start(ctx: Ctx, kind: str | None = None) -> list[Reply]:
         chosen, span = labels, 35
         if not any(set(day) & set(labels) for _, day in cal.upcoming(sub.area, today, span)):
             how = " ".join(cal.categories[x].description for x in labels if cal.categories[x].description)
-            return [Text(ctx.t(N_("“{kind}” is not collected on fixed days in your area."), kind="、".join(labels))
+            kinds = timefmt.show_list(garbage.show_kinds(cal, labels, ctx.locale, fb), ctx.locale)
+            return [Text(ctx.t(N_("“{kind}” is not collected on fixed days in your area."), kind=kinds)
                          + ("\n" + how if how else ""))]
     return [Question(
-        ctx.t(N_("Your collection area: {area}\nNext collections:\n{days}"), area=sub.area,
-              days=garbage.upcoming_text(cal, sub.area, chosen, today, ctx.locale, days=span)),
+        ctx.t(N_("Your collection area: {area}\nNext collections:\n{days}"), area=garbage.show_area(sub.area, ctx.locale, fb),
+              days=garbage.upcoming_text(cal, sub.area, chosen, today, ctx.locale, days=span, fallback=fb)),
         (Choice(ctx.t(N_("Change")), postback(a="gb", x="set")), Choice(ctx.t(N_("Stop reminders")), postback(a="gb", x="stop"))),
     )]
 

@@ -134,7 +134,7 @@ def language_button(ctx: Ctx) -> list[Reply]:
 def reminder(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]:
     """「毎朝8時に薬のリマインドして」: read at once when it can be; else the questions."""
     try:
-        rule, title = reminders.read(text, ctx.now, ctx.config.tz_name)
+        rule, title = reminders.read(text, ctx.now, ctx.config.tz_name, ctx.locale)
     except reminders.ReminderError:
         return engine.start(ctx, conversations.get("reminder_new"))
     return engine.start(ctx, conversations.get("reminder_new"), data={"what": {"rule": rule.to_json(), "title": title}},
@@ -152,8 +152,9 @@ def garbage_item(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]
     if not found:
         return [_choices(ctx, ctx.t(N_("“{item}” is not in the city's list. Try another word for it (the list is in Japanese), or see your collection days."),
                                     item=item), ("garbage",))]
-    lines = [ctx.t(N_("{item}: {kind}"), item=name, kind=label) + (f"\n  {notice}" if notice else "")
-             for name, label, notice in found[:5]]
+    fb = ctx.config.fallback_language
+    lines = [ctx.t(N_("{item}: {kind}"), item=name, kind=garbage.show_kinds(cal, [label], ctx.locale, fb)[0])
+             + (f"\n  {notice}" if notice else "") for name, label, notice in found[:5]]
     return [_choices(ctx, "\n".join(lines), ("garbage",))]
 
 

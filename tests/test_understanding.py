@@ -73,6 +73,25 @@ def test_not_taken_for_stop(text):
     assert not understand.cancels(text, "ja")
 
 
+@pytest.mark.parametrize("text,locale,slot,value", [
+    ("when is non-burnable garbage", "en", "kind", "nonburnable"),  # not "burnable", found inside it
+    ("燃えないごみはいつ", "ja", "kind", "nonburnable"),
+    ("switch to easy Japanese", "en", "language", "ja_easy"),  # not "Japanese"
+    ("やさしい日本語にして", "ja", "language", "ja_easy"),
+])
+def test_the_detail_named_most_fully_wins(text, locale, slot, value):
+    assert understand.understand(text, locale).slots[slot] == value
+
+
+@pytest.mark.parametrize("text,locale,not_intent", [
+    ("大会に参加したい", "ja", "delete_data"),  # たいかい, but not 退会
+    ("I don't need help", "en", "ask_help"),  # and no other language's "need help" takes it either
+    ("手伝いはいらないです", "ja", "ask_help"),
+])
+def test_what_says_it_is_not_meant_is_not_taken_for_it(text, locale, not_intent):
+    assert understand.understand(text, locale).intent != not_intent
+
+
 def test_a_topic_word_alone_offers_the_likeliest_choices():
     got = understand.understand("ごみ", "ja")
     assert got.intent is None and got.choices == ("garbage_day", "garbage_item", "ask_help")

@@ -35,7 +35,7 @@ STEPS = {  # step → (its accept, a word from its own hint, what it must not me
 
 
 @pytest.mark.parametrize("step", STEPS)
-@pytest.mark.parametrize("typed", ["あした", "来週の火曜", "13/45 25:99", "🙂", ""])
+@pytest.mark.parametrize("typed", ["そのうち", "午後", "13/45 25:99", "2月30日", "🙂", ""])
 def test_a_time_that_is_not_one_is_explained_with_the_steps_own_buttons(step, typed):
     accept, own, foreign, _ = STEPS[step]
     said = refused(accept, Answer(text=typed))
@@ -63,6 +63,21 @@ def test_each_step_keeps_its_own_limit(step):
 def test_typed_times_are_read_the_same_way_by_every_step(step, typed, expected):
     accept = STEPS[step][0]
     assert accept(ctx(), {}, Answer(text=typed)) == expected
+
+
+@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("typed,locale,expected", [
+    ("あした", "ja", "2026-12-02T01:00:00+00:00"),  # a day alone: 10:00
+    ("来週の火曜 14時", "ja", "2026-12-08T05:00:00+00:00"),
+    ("火曜の朝7時", "ja", "2026-12-07T22:00:00+00:00"),  # today is Tuesday: the next one
+    ("next Friday 7pm", "en", "2026-12-04T10:00:00+00:00"),
+    ("thứ Sáu 7 giờ tối", "vi", "2026-12-04T10:00:00+00:00"),
+    ("24/12 às 18h30", "pt_BR", "2026-12-24T09:30:00+00:00"),  # day first in Brazil
+    ("12/24 18:30", "pt_BR", "2026-12-24T09:30:00+00:00"),  # and read either way when only one fits
+    ("下周三下午两点", "zh_Hans", "2026-12-09T05:00:00+00:00"),
+])
+def test_dates_and_times_in_the_residents_own_words(step, typed, locale, expected):
+    assert STEPS[step][0](ctx(locale), {}, Answer(text=typed)) == expected
 
 
 @pytest.mark.parametrize("step", STEPS)

@@ -60,6 +60,10 @@ def read_city_file(path: str | Path) -> dict:
                 or not normalize_code(item["join_code"]):
             raise CityFileError(f"association #{i + 1} needs a 'name' (up to 100 characters) and a 'join_code' "
                                 f"(up to 32)")
+        names = item.get("names", {})
+        if not isinstance(names, dict) or not all(isinstance(k, str) and _text(v, 100) for k, v in names.items()):
+            raise CityFileError(f"association {item['name']}: 'names' must map language codes to names (up to 100 "
+                                f"characters)")
         if item.get("area") is not None and (not isinstance(item["area"], str) or item["area"] not in codes):
             raise CityFileError(f"association {item['name']} names an unknown area {item['area']!r}")
     return doc
@@ -96,6 +100,7 @@ def load_city(session: Session, path: str | Path) -> LoadReport:
             assoc = Association(join_code=code, name=item["name"])
             session.add(assoc)
         assoc.name = item["name"]
+        assoc.names = {k: v for k, v in item.get("names", {}).items() if k != "ja"}
         area = by_code.get(item.get("area") or "")
         assoc.area_id = area.id if area else None
         n_assoc += 1

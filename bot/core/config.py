@@ -65,6 +65,9 @@ class Config:
     digest_hour: int = 8  # the daily digest of announcements
     reminder_limit: int = 20  # personal reminders per resident
     japanese_era: bool = False  # show Japanese dates with the era year (令和8年…)
+    # The second language of names and content with no translation in the resident's own
+    # (bot.core.names): the chain is theirs → this → Latin letters → Japanese.
+    fallback_language: str = "en"
     resident_events_per_minute: int = 30  # more from one resident is answered once, then ignored
     unfollowed_retention_days: int = 180  # data of residents who unfollowed is deleted after this
     line_monthly_quota: int = 0  # messages a month the LINE plan includes (0: unlimited), for the dashboard
@@ -116,6 +119,8 @@ class Config:
             if env.get("WEBCHAT_ENABLED")
             else None,
         }
+        if env.get("FALLBACK_LANGUAGE"):
+            values["fallback_language"] = env["FALLBACK_LANGUAGE"]
         if env.get("JAPANESE_ERA"):
             values["japanese_era"] = _bool(env["JAPANESE_ERA"], False)
         if env.get("LINE_DATA_API_BASE_URL"):

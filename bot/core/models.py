@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from bot.core import names as name_chain
 from bot.core.db import Base, utcnow
 from bot.core.vocab import (
     AnnouncementStatus, Audience, Channel, CircularQuestion, EventStatus, HelperDays, HelperTimes, InboxStatus,
@@ -29,8 +30,10 @@ class Area(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
-    def name(self, locale: str) -> str:
-        return self.names.get(locale) or self.names.get("ja") or self.code
+    def name(self, locale: str, fallback: str = "en") -> str:
+        """In the resident's language, else the city's second language, else in Latin letters
+        (bot.core.names)."""
+        return name_chain.display(self.names, locale, fallback, self.code)
 
 
 class Association(Base):
@@ -38,12 +41,18 @@ class Association(Base):
 
     __tablename__ = "association"
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(100))  # as the association writes it (Japanese)
+    # Its name in other languages, where the city gave one: {"en": "Asahi Neighbourhood Association"}
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}", nullable=False)
     area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id", ondelete="SET NULL"))
     join_code: Mapped[str] = mapped_column(String(32), unique=True)
     # A circular counts as read per household (any member confirms) or per member.
     read_per: Mapped[str] = mapped_column(String(12), default=ReadPer.HOUSEHOLD, server_default="household")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def shown(self, locale: str, fallback: str = "en") -> str:
+        """Its name as a resident of `locale` reads it (bot.core.names)."""
+        return name_chain.display({**(self.names or {}), "ja": self.name}, locale, fallback, self.name)
 
 
 class Household(Base):

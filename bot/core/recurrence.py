@@ -407,7 +407,7 @@ def _monthly(m: re.Match) -> dict:
     return {"kind": RuleKind.MONTHLY, "day": day}
 
 
-def _calendar_date(year: int | None, month: int, day: int, today: date) -> date:
+def calendar_date(year: int | None, month: int, day: int, today: date) -> date:
     """The date meant; without a year, the next one that is not in the past."""
     if not (1 <= month <= 12 and 1 <= day <= _MAX_DAYS[month]):
         raise ParseError(_BAD_DATE)
@@ -433,7 +433,7 @@ def _once(s: str, pos: int, today: date) -> tuple[dict, bool, int] | None:
             named = m.groupdict()
             month = _MONTH_NAMES.index(named["mon"][:3].lower()) + 1 if "mon" in named else int(named["m"])
             year = int(named["y"]) if named["y"] else None
-            return {"kind": RuleKind.ONCE, "on": _calendar_date(year, month, int(m["d"]), today)}, False, m.end()
+            return {"kind": RuleKind.ONCE, "on": calendar_date(year, month, int(m["d"]), today)}, False, m.end()
     return None
 
 

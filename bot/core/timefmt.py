@@ -9,6 +9,7 @@ from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_skeleton, format_time
+from babel.lists import format_list
 from babel.numbers import format_decimal
 
 _BABEL = {"ja": "ja_JP", "ja_easy": "ja_JP", "en": "en_US", "zh_Hans": "zh_Hans_CN", "ko": "ko_KR", "vi": "vi_VN",
@@ -77,3 +78,13 @@ def show_day(day, locale: str) -> str:
     if locale in ("ja", "ja_easy"):
         return format_date(day, "M/d(E)", locale="ja_JP")
     return format_skeleton("MMMEd", day, locale=babel_locale(locale))
+
+
+def show_list(items: list[str], locale: str) -> str:
+    """A list as the language writes one (CLDR): 「燃やすごみ、びん」 / "Paper and Plastic" /
+    "Giấy và Nhựa"."""
+    if not items:
+        return ""
+    if locale in ("ja", "ja_easy"):
+        return "、".join(items)
+    return format_list(list(items), locale=babel_locale(locale))

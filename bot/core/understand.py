@@ -42,7 +42,7 @@ INTENTS = frozenset(PRIORITY)
 # Intents read from the whole message only (「やめて」 is cancel; "stop notifications" is not).
 WHOLE_ONLY = frozenset({"cancel", "menu"})
 CATEGORIES = ("garbage", "dog", "garden", "shopping", "phone", "tidying", "ride", "childwatch", "lending", "other")
-GARBAGE_KINDS = ("burnable", "nonburnable", "plastic", "cans_bottles", "paper", "oversized")
+GARBAGE_KINDS = ("burnable", "nonburnable", "plastic", "cans_bottles", "paper", "oversized", "recyclables", "hazardous")
 # A message of nothing but these means the intent in any language.
 EMOJI = {"👍": "thanks", "🙏": "thanks", "🙇": "thanks", "💐": "thanks", "👋": "greeting", "🙌": "thanks", "👌": "thanks"}
 MIN_TYPO_LEN = 5  # words this long may have one letter wrong
@@ -230,6 +230,8 @@ def lexicon(language: str) -> Lexicon:
         if name not in INTENTS:
             raise ValueError(f"{language}/{FILE}: unknown intent {name!r}")
         intents[name] = {k: _Phrases(spec.get(k, []), japanese) for k in ("contains", "whole") if spec.get(k)}
+        if spec.get("unless"):  # compared as written, never by reading: 「大会」 is not 「退会」
+            intents[name]["unless"] = _Phrases(spec["unless"], False)
         if spec.get("all"):
             combos[name] = [list(g) for g in spec["all"]]
         for k in ("contains", "whole"):
@@ -300,11 +302,24 @@ def _corrected(msg: _Message, vocabulary: tuple[str, ...]) -> _Message | None:
 
 # -- understanding ---------------------------------------------------------------------------
 
-def _match(lex: Lexicon, msg: _Message) -> list[str]:
+def _blocked(msg: _Message, order: list[str]) -> set[str]:
+    """Intents an `unless` phrase of any language rules out ("I don't need help", 「大会」), so
+    that another language's words do not find them instead."""
+    out = set()
+    for lang in order:
+        for name, spec in lexicon(lang).intents.items():
+            if "unless" in spec and spec["unless"].find(msg):
+                out.add(name)
+    return out
+
+
+def _match(lex: Lexicon, msg: _Message, blocked: set[str] = frozenset()) -> list[str]:
     """The intents this language's words find in the message, in priority order."""
     fillers = lex.words.get("fillers")
     found = []
     for name in PRIORITY:
+        if name in blocked:
+            continue
         spec = lex.intents.get(name, {})
         whole = spec.get("whole")
         contains = spec.get("contains")
@@ -317,14 +332,31 @@ def _match(lex: Lexicon, msg: _Message) -> list[str]:
     return found
 
 
+def _longest(groups: dict[str, _Phrases], keys, msg: _Message) -> str | None:
+    """The key whose phrase matches the most of the message ("non-burnable" over "burnable",
+    "easy Japanese" over "Japanese"); on a tie, the first in `keys`."""
+    best, size = None, 0
+    for key in keys:
+        m = groups[key].find(msg) if key in groups else None
+        if m is not None and len(m[0]) > size:
+            best, size = key, len(m[0])
+    return best
+
+
+def kind_named(text: str, language: str = "ja") -> str | None:
+    """The kind of garbage a name says (「燃やすごみ」 → "burnable", 「燃やさないごみ」 →
+    "nonburnable"), from the language's [garbage_kinds] words; None when it names none."""
+    return _longest(lexicon(language).kinds, GARBAGE_KINDS, _Message.of(text))
+
+
 def _slots(lex: Lexicon, intent: str, msg: _Message) -> dict:
     slots: dict = {}
     if intent == "ask_help":
         slots["category"] = next((c for c in CATEGORIES if c in lex.categories and lex.categories[c].find(msg)), None)
     elif intent == "garbage_day":
-        slots["kind"] = next((k for k in GARBAGE_KINDS if k in lex.kinds and lex.kinds[k].find(msg)), None)
+        slots["kind"] = _longest(lex.kinds, GARBAGE_KINDS, msg)
     elif intent == "language":
-        slots["language"] = next((code for code in LANGUAGES if code in lex.languages and lex.languages[code].find(msg)), None)
+        slots["language"] = _longest(lex.languages, LANGUAGES, msg)
     elif intent == "garbage_item":
         slots["item"] = _item(lex, msg)
     return slots
@@ -361,13 +393,14 @@ def understand(text: str, locale: str | None = None) -> Understood:
     order = [locale] if locale in LANGUAGES else []
     order += [lang for lang in LANGUAGES if lang not in order]
     best: tuple[int, str, str, _Message] | None = None
+    blocked = _blocked(msg, order)
     for attempt in ("exact", "typo"):
         for lang in order:
             lex = lexicon(lang)
             m = msg if attempt == "exact" else _corrected(msg, lex.vocabulary)
             if m is None:
                 continue
-            found = _match(lex, m)
+            found = _match(lex, m, blocked)
             if found:
                 rank = PRIORITY.index(found[0])
                 if best is None or rank < best[0]:

@@ -73,9 +73,10 @@ def notice(circ: Circular, locale: str, config: Config, association: str, image:
     return Card(title=title, body="\n".join(lines), buttons=tuple(buttons), image=image)
 
 
-def association_name(session: Session, circ: Circular) -> str:
+def association_name(session: Session, circ: Circular, locale: str = "ja", fallback: str = "en") -> str:
+    """The circular's association, as a resident of `locale` reads its name (bot.core.names)."""
     assoc = session.get(Association, circ.association_id)
-    return assoc.name if assoc else ""
+    return assoc.shown(locale, fallback) if assoc else ""
 
 
 def audience(session: Session, circ: Circular) -> tuple[list[tuple[int, str, str, str, int | None]], list[int]]:
@@ -116,7 +117,6 @@ def send(session: Session, circ: Circular, config: Config, now: datetime) -> Out
     Facts: members, paper_households, messages."""
     if circ.sent_at is not None:
         raise CircularError(N_("This circular has already been sent."))
-    name = association_name(session, circ)
     members, paper = audience(session, circ)
     # Recipients go in through Core (COPY on PostgreSQL): a city-wide circular stays small in
     # memory and quick.
@@ -131,6 +131,7 @@ def send(session: Session, circ: Circular, config: Config, now: datetime) -> Out
     calls = 0
     pic = photo(session, circ, config)
     for (channel, locale), ids in sorted(variants.items()):
+        name = association_name(session, circ, locale, config.fallback_language)
         card = (notice(circ, locale, config, name, pic[0] if pic else None),)
         step = BATCH if channel == Channel.LINE else 1
         for i in range(0, len(ids), step):
@@ -299,7 +300,8 @@ def remind_unread(session: Session, circ: Circular, config: Config, now: datetim
     n = 0
     pic = photo(session, circ, config) if variants else None
     for (channel, locale), ids in variants.items():
-        card = notice(circ, locale, config, assoc.name if assoc else "", pic[0] if pic else None)
+        card = notice(circ, locale, config, assoc.shown(locale, config.fallback_language) if assoc else "",
+                      pic[0] if pic else None)
         card = Card(title=t(locale, N_("Reminder: {title}"), title=card.title), body=card.body, buttons=card.buttons)
         step = BATCH if channel == Channel.LINE else 1
         for i in range(0, len(ids), step):

@@ -16,7 +16,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.services import Outcome
-from bot.core import timefmt, understand
+from bot.core import names, timefmt, understand
 from bot.core.config import Config
 from bot.core.errors import UserError
 from bot.core.garbage5374 import Calendar
@@ -26,7 +26,7 @@ from bot.core.replies import Choice, Question, Text, postback
 
 log = logging.getLogger(__name__)
 
-_CACHE: dict[tuple[int, str], Calendar] = {}
+_CACHE: dict[tuple[int, str, str], Calendar] = {}  # the stored calendar, parsed once per import
 
 
 class GarbageError(UserError):
@@ -45,10 +45,10 @@ def store(session: Session, cal: Calendar, source: str, now: datetime) -> tuple[
 
 
 def current(session: Session) -> Calendar | None:
-    row = session.execute(select(GarbageCalendar.id, GarbageCalendar.imported_at)).first()
+    row = session.execute(select(GarbageCalendar.id, GarbageCalendar.imported_at, GarbageCalendar.source)).first()
     if row is None:
         return None
-    key = (row.id, row.imported_at.isoformat())
+    key = (row.id, row.imported_at.isoformat(), row.source)
     cal = _CACHE.get(key)
     if cal is None:
         data = session.scalar(select(GarbageCalendar.data).where(GarbageCalendar.id == row.id))
@@ -84,12 +84,69 @@ def unsubscribe(session: Session, resident: Resident) -> bool:
     return bool(session.execute(delete(GarbageSubscription).where(GarbageSubscription.resident_id == resident.id)).rowcount)
 
 
-def upcoming_text(cal: Calendar, area: str, categories: list[str], start: date, locale: str, days: int = 8) -> str:
+# -- the city's names, in the resident's language ---------------------------------------------
+# A city's calendar names its kinds of garbage and its collection areas in Japanese only. A
+# kind is shown by the reviewed name of what it is (「燃やすごみ」 → "Burnable garbage", in all
+# ten languages); a kind the vocabulary does not know, and an area, go through the name chain
+# (bot.core.names: the city's own English sublabel, else Latin letters). Where two of a city's
+# kinds are the same kind (「びん」 and 「かん」), each also says its own name.
+
+KIND_NAMES = {
+    "burnable": N_("Burnable garbage"),
+    "nonburnable": N_("Non-burnable garbage"),
+    "plastic": N_("Plastic packaging"),
+    "cans_bottles": N_("Cans and bottles"),
+    "paper": N_("Paper and cardboard"),
+    "oversized": N_("Oversized garbage"),
+    "recyclables": N_("Recyclables"),
+    "hazardous": N_("Hazardous waste"),
+}
+
+
+def show_kinds(cal: Calendar, labels: list[str] | tuple[str, ...], locale: str, fallback: str = "en") -> list[str]:
+    """The city's kinds of garbage as a resident of `locale` reads them."""
+    if locale == "ja":
+        return list(labels)
+    if locale == "ja_easy":
+        return [names.with_reading(x) for x in labels]
+    kinds = {label: understand.kind_named(label) for label in cal.categories}
+    shared = {k for k in kinds.values() if k and list(kinds.values()).count(k) > 1}
+    out = []
+    for label in labels:
+        own = names.display(_category_names(cal, label), locale, fallback)
+        kind = kinds.get(label) or understand.kind_named(label)
+        if kind is None:
+            out.append(own)
+        elif kind in shared:
+            out.append(t(locale, N_("{kind} ({name})"), kind=t(locale, KIND_NAMES[kind]), name=own))
+        else:
+            out.append(t(locale, KIND_NAMES[kind]))
+    return out
+
+
+def _category_names(cal: Calendar, label: str) -> dict[str, str]:
+    """A kind's names: the Japanese label, and the city's sublabel when it is in Latin letters
+    (5374 data often gives an English one there)."""
+    found = {"ja": label}
+    cat = cal.categories.get(label)
+    sub = (cat.sublabel if cat else "").strip()
+    if sub and sub.isascii() and any(ch.isalpha() for ch in sub):
+        found["en"] = sub
+    return found
+
+
+def show_area(area: str, locale: str, fallback: str = "en") -> str:
+    """A collection area's name as a resident of `locale` reads it."""
+    return names.display({"ja": area}, locale, fallback)
+
+
+def upcoming_text(cal: Calendar, area: str, categories: list[str], start: date, locale: str, days: int = 8,
+                  fallback: str = "en") -> str:
     lines = []
     for day, labels in cal.upcoming(area, start, days):
         chosen = [x for x in labels if not categories or x in categories]
         if chosen:
-            lines.append(f"{timefmt.show_day(day, locale)} {'、'.join(chosen)}")
+            lines.append(f"{timefmt.show_day(day, locale)} {timefmt.show_list(show_kinds(cal, chosen, locale, fallback), locale)}")
     return "\n".join(lines) or t(locale, N_("No collection in the next days."))
 
 
@@ -179,12 +236,13 @@ def fire_due(session: Session, config: Config, now: datetime, limit: int = 10000
                     .values(last_day=day.isoformat()).execution_options(synchronize_session=False))
 
     def reply_for(locale: str, labels: tuple[str, ...]) -> Text:
+        shown = show_kinds(cal, labels, locale, config.fallback_language)
         return Text(t(locale, N_("Tomorrow, {day}, is collection day for: {what}."),
-                      day=timefmt.show_day(day, locale), what="、".join(labels)))
+                      day=timefmt.show_day(day, locale), what=timefmt.show_list(shown, locale)))
 
     def gone_for(locale: str, area: str) -> Question:
         return Question(t(locale, N_("The city's garbage calendar has changed, and your collection area “{area}” (or the kinds you chose) is no longer in it. Please choose again, so we can keep reminding you."),
-                          area=area),
+                          area=show_area(area, locale, config.fallback_language)),
                         (Choice(t(locale, N_("Choose again")), postback(a="gb", x="set")),))
 
     if gone_ids:

@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.services import Outcome
+from bot.core import answers
 from bot.core.config import Config
 from bot.core.errors import UserError
 from bot.core.i18n import N_, t
@@ -29,12 +30,21 @@ class ReminderError(UserError):
     pass
 
 
-def read(text: str, now: datetime, tz_name: str) -> tuple[Rule, str]:
-    """What the resident typed → (rule, title), or a ReminderError in their words."""
+def read(text: str, now: datetime, tz_name: str, locale: str | None = None) -> tuple[Rule, str]:
+    """What the resident typed → (rule, title), or a ReminderError in their words. Written in
+    Japanese or English, or in `locale`'s words ("mỗi thứ ba 7 giờ sáng đổ rác",
+    「每周二早上7点 扔垃圾」; bot.core.answers.schedule), the title kept as they wrote it."""
     try:
         rule, title = parse(text, now, tz_name)
     except ParseError as exc:
-        raise ReminderError(exc.reason) from None
+        rewritten = answers.schedule(text, locale)
+        if rewritten is None:
+            raise ReminderError(exc.reason) from None
+        try:
+            rule, title = parse(rewritten[0], now, tz_name)
+        except ParseError as again:  # its reason names what is missing from what was read
+            raise ReminderError(again.reason) from None
+        title = answers.original_span(title, rewritten[0], rewritten[1], text) or title
     if len(title) > TITLE_MAX:
         raise ReminderError(N_("Please keep it under {max} characters (it is {n} now)."), max=TITLE_MAX, n=len(title))
     return rule, title

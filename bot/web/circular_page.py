@@ -72,7 +72,7 @@ def show(token: str):
         title, body, translated = circulars.text_in(circ, locale)
         page = {
             "lang": locale, "title": title, "paragraphs": body.split("\n"), "link": circ.link_url,
-            "association": circulars.association_name(s, circ),
+            "association": circulars.association_name(s, circ, locale, bot.config.fallback_language),
             "image": circulars.photo(s, circ, bot.config.with_overrides(public_base_url=None)),
             "image_alt": t(locale, N_("Photo attached to the circular")),
             "note": None if translated else t(locale, N_("(Not translated into your language: shown in Japanese.)")),

@@ -1,0 +1,148 @@
+"""Names from the city's data in a form each resident reads (issue 18): the chain (their
+language → the city's second language → Latin letters → Japanese), readings for やさしい日本語,
+garbage kinds by a reviewed vocabulary, lists written the way each language writes them."""
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.core import names, timefmt
+from bot.core.areas import load_city
+from bot.core.config import Config
+from bot.core.garbage5374 import load_dir
+from bot.core.models import Area, Association
+from bot.services import garbage
+from scheduler import clock as clock_mod
+from tests.support import run_worker
+
+DATA = Path(__file__).parent / "data" / "5374"
+JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
+@pytest.mark.parametrize("japanese,latin", [
+    ("あさひ町", "Asahi-machi"), ("港町", "Minato-machi"), ("新宿区", "Shinjuku-ku"), ("東京", "Tokyo"),
+    ("大阪", "Osaka"), ("北海道札幌市", "Hokkaido Sapporo-shi"), ("本町三丁目自治会", "Hon-machi San-chome Jichikai"),
+    ("緑区", "Midori-ku"), ("びん・かん", "Bin/Kan"), ("Asahi", "Asahi"),
+])
+def test_a_japanese_name_in_latin_letters(japanese, latin):
+    assert names.romanize(japanese) == latin
+
+
+@pytest.mark.parametrize("kana,latin", [("とうきょう", "tokyo"), ("がっこう", "gakko"), ("まっちゃ", "matcha"),
+                                        ("しんばし", "shinbashi"), ("ジュース", "jusu")])
+def test_kana_in_hepburn(kana, latin):
+    assert names.kana_to_romaji(kana) == latin
+
+
+def test_easy_japanese_gives_the_reading_of_a_name_with_kanji():
+    assert names.with_reading("燃えるごみ") == "燃えるごみ（もえるごみ）"
+    assert names.with_reading("ひばりが丘") == "ひばりが丘（ひばりがおか）"
+    assert names.with_reading("みなと") == "みなと"  # nothing to read
+
+
+@pytest.mark.parametrize("given,locale,fallback,shown", [
+    ({"ja": "港町", "vi": "Phố Cảng"}, "vi", "en", "Phố Cảng"),  # their own language first
+    ({"ja": "港町", "en": "Minato"}, "vi", "en", "Minato"),  # then the city's second language
+    ({"ja": "港町", "pt_BR": "Bairro do Porto", "en": "Minato"}, "vi", "pt_BR", "Bairro do Porto"),
+    ({"ja": "港町"}, "vi", "en", "Minato-machi"),  # then Latin letters from the reading
+    ({"ja": "港町"}, "zh_Hans", "en", "港町"),  # Chinese readers read kanji
+    ({"ja": "みなと町"}, "zh_Hans", "en", "Minato-cho"),  # but not kana
+    ({"ja": "港町"}, "ko", "en", "Minato-machi"),
+    ({"ja": "港町"}, "ja_easy", "en", "港町（みなとまち）"),
+    ({"ja": "港町", "en": "Minato"}, "ja", "en", "港町"),
+])
+def test_the_chain(given, locale, fallback, shown):
+    assert names.display(given, locale, fallback) == shown
+
+
+def test_the_second_language_comes_from_the_environment():
+    assert Config.from_env({"FALLBACK_LANGUAGE": "pt_BR"}).fallback_language == "pt_BR"
+    assert Config.from_env({}).fallback_language == "en"
+
+
+def test_areas_and_associations_from_the_citys_file(db, app):
+    with db.session() as s:
+        area = s.scalar(select(Area).where(Area.code == "sakura"))
+        area.names = {"ja": "さくら台"}  # a city that wrote only Japanese
+        assert area.name("en") == "Sakuradai"
+        assert area.name("ja_easy") == "さくら台（さくらだい）"
+        asahi = s.scalar(select(Association).where(Association.join_code == "ASAHI-2026"))
+        minato = s.scalar(select(Association).where(Association.join_code == "MINATO-2026"))
+        assert asahi.shown("vi") == "Asahi Neighbourhood Association"  # the city's English
+        assert minato.shown("vi") == "Minato Jichikai"  # Latin letters from the reading
+        assert minato.shown("ja") == "みなと自治会"
+
+
+def test_a_city_file_with_a_broken_translation_is_refused(tmp_path, db, app):
+    bad = tmp_path / "city.json"
+    bad.write_text('{"areas": [{"code": "a", "names": {"ja": "あ"}}], "associations": '
+                   '[{"name": "会", "join_code": "X-1", "names": {"en": 5}}]}', encoding="utf-8")
+    with db.session() as s, pytest.raises(ValueError, match="names"):
+        load_city(s, bad)
+
+
+@pytest.mark.parametrize("locale,expected", [
+    ("en", ["Burnable garbage", "Non-burnable garbage", "Recyclables", "Oversized garbage"]),
+    ("vi", ["Rác cháy được", "Rác không cháy được", "Rác tái chế", "Rác cồng kềnh"]),
+    ("zh_Hans", ["可燃垃圾", "不可燃垃圾", "可回收物", "大件垃圾"]),
+    ("ja", ["燃やすごみ", "燃やさないごみ", "資源ごみ", "粗大ごみ"]),
+    ("ja_easy", ["燃やすごみ（もやすごみ）", "燃やさないごみ（もやさないごみ）", "資源ごみ（しげんごみ）", "粗大ごみ（そだいごみ）"]),
+])
+def test_a_citys_garbage_kinds_in_every_language(locale, expected):
+    cal = load_dir(DATA)
+    assert garbage.show_kinds(cal, list(cal.categories), locale) == expected
+
+
+def test_two_kinds_that_are_the_same_kind_each_say_their_own_name():
+    cal = load_dir(DATA)
+    cal.categories["びん"] = cal.categories.pop("資源ごみ")
+    cal.categories["かん"] = cal.categories["びん"]
+    shown = garbage.show_kinds(cal, ["びん", "かん"], "en")
+    assert shown == ["Cans and bottles (Bin)", "Cans and bottles (Kan)"]
+
+
+def test_a_kind_the_vocabulary_does_not_know_uses_the_citys_english_or_latin_letters():
+    cal = load_dir(DATA)
+    cat = cal.categories["粗大ごみ"]
+    cal.categories["剪定枝"] = type(cat)(label="剪定枝", sublabel="Pruned branches")
+    cal.categories["せんてい"] = type(cat)(label="せんてい")
+    assert garbage.show_kinds(cal, ["剪定枝", "せんてい"], "en") == ["Pruned branches", "Sentei"]
+
+
+@pytest.mark.parametrize("locale,shown", [("en", "A, B, and C"), ("vi", "A, B và C"), ("pt_BR", "A, B e C"),
+                                          ("ja", "A、B、C"), ("zh_Hans", "A、B和C")])
+def test_lists_are_written_the_way_the_language_writes_them(locale, shown):
+    assert timefmt.show_list(["A", "B", "C"], locale) == shown
+
+
+EN = "U" + "d1" * 16
+
+
+def test_an_english_residents_garbage_days_and_evening_reminder_have_no_japanese(line, joined, runner, bot, db,
+                                                                                  fake_line, time_machine):
+    time_machine.move_to("2026-12-01 10:00:00+09:00", tick=False)
+    joined(EN, name="Emma")
+    assert runner.invoke(args=["garbage", "import", "--dir", str(DATA)]).exit_code == 0
+    line.say(EN, "garbage days")
+    assert "Midori-cho" in fake_line.quick_labels(EN)
+    line.tap(EN, "Midori-cho")
+    assert "Burnable garbage" in fake_line.quick_labels(EN)
+    line.tap(EN, "Burnable garbage")
+    line.tap(EN, "Done")
+    done = line.last_text(EN)
+    assert "Burnable garbage" in done and not JAPANESE.search(done), done
+    line.say(EN, "garbage days")
+    shown = line.last_text(EN)
+    assert "Midori-cho" in shown and not JAPANESE.search(shown), shown
+    with db.session() as s:
+        cal = garbage.current(s)
+    day = next(d for d in (date(2026, 12, 2) + timedelta(n) for n in range(14)) if "燃やすごみ" in cal.collections_on("緑町", d))
+    time_machine.move_to(f"{(day - timedelta(days=1)).isoformat()} 19:00:30+09:00", tick=False)
+    assert clock_mod.daily_notices(bot)["garbage"] == 1
+    run_worker(bot)
+    told = fake_line.texts_to(EN)[-1]
+    assert "Burnable garbage" in told and not JAPANESE.search(told), told
