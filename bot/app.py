@@ -11,7 +11,7 @@ from flask import Flask
 
 import handlers
 from bot import cli, console, security
-from bot.core import timefmt, understand
+from bot.core import names, timefmt, understand
 from bot.core.config import Config
 from bot.core.db import Database
 from bot.core.i18n import html_lang
@@ -35,6 +35,7 @@ def load_config(config: Any, instance_path: str) -> Config:
 
 def make_bot(cfg: Config) -> Bot:
     timefmt.use_japanese_era(cfg.japanese_era)
+    names.use_fallback(cfg.fallback_language)
     line = None
     if cfg.line_channel_access_token:
         line = LineClient(cfg.line_channel_access_token, cfg.line_api_base_url, cfg.line_timeout_seconds,

@@ -49,7 +49,7 @@ def do_answer(ctx: Ctx, data: dict) -> list[Reply]:
     if not options:
         return [Text(ctx.t(N_("This circular has no question to answer.")))]
     current = ctx.t(N_("Your answer now: {answer}"), answer=row.answer) + "\n" if row.answer else ""
-    title, _, _ = circulars.text_in(circ, ctx.locale)
+    title, _, _ = circulars.for_reader(circ, ctx.locale, ctx.config.fallback_language)
     choices = tuple(Choice(o, postback(a="circ", x="av", c=refs.ref(circ), v=str(i))) for i, o in enumerate(options[:12]))
     return [Question(current + ctx.t(N_("“{title}”: please choose your answer."), title=title), choices)]
 
@@ -72,10 +72,12 @@ def do_answer_value(ctx: Ctx, data: dict) -> list[Reply]:
 
 def do_full(ctx: Ctx, data: dict) -> list[Reply]:
     circ, row = _circ(ctx, data)
-    title, body, translated = circulars.text_in(circ, ctx.locale)
+    title, body, note = circulars.for_reader(circ, ctx.locale, ctx.config.fallback_language)
     text = f"【{title}】\n\n{body}"
     if circ.link_url:
         text += "\n\n" + circ.link_url
+    if note:
+        text += "\n\n" + note
     parts: list[Reply] = [Text(p) for p in split_text(text, 4800)][:2]
     photo = media.urls(ctx.config, ctx.session.get(Media, circ.image_id)) if circ.image_id else None
     if photo:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.core import names, timefmt
+from bot.core.i18n import t
 from bot.core.areas import load_city
 from bot.core.config import Config
 from bot.core.garbage5374 import load_dir
@@ -146,3 +147,32 @@ def test_an_english_residents_garbage_days_and_evening_reminder_have_no_japanese
     run_worker(bot)
     told = fake_line.texts_to(EN)[-1]
     assert "Burnable garbage" in told and not JAPANESE.search(told), told
+
+
+# -- content written by people ----------------------------------------------------------------
+
+def test_a_circular_without_the_readers_language_comes_in_the_second_language_and_says_so():
+    from bot.core.models import Circular
+    from bot.services import circulars
+
+    circ = Circular(title="清掃のお知らせ", body="日曜9時に集合", translations={"en": {"title": "Clean-up", "body": "Sunday 9:00"}})
+    assert circulars.for_reader(circ, "vi", "en") == (
+        "Clean-up", "Sunday 9:00", "(Chưa được dịch sang ngôn ngữ của bạn: hiển thị bằng English.)")
+    assert circulars.for_reader(circ, "en", "en")[2] is None
+    title, _, note = circulars.for_reader(circ, "ko", "ja")  # a city whose second language is Japanese
+    assert (title, note) == ("清掃のお知らせ", t("ko", "(Not translated into your language: shown in Japanese.)"))
+
+
+def test_an_announcement_and_an_event_follow_the_same_chain():
+    from bot.core.models import Announcement, Event
+    from bot.services import announcements, event_messages
+
+    ann = Announcement(text="断水のお知らせ", translations={"en": "Water outage"}, urgent=False)
+    shown = announcements.text_for(ann, "tl")
+    assert "Water outage" in shown and "English" in shown and "断水" not in shown
+    assert "断水のお知らせ" in announcements.text_for(Announcement(text="断水のお知らせ", translations={}, urgent=False), "tl")
+    ev = Event(title="夏祭り", place="公民館", translations={"en": {"title": "Summer festival", "place": "Community hall"}})
+    assert event_messages.text_in(ev, "id", "title") == "Summer festival"
+    assert event_messages.text_in(ev, "id", "place") == "Community hall"
+    assert event_messages.text_in(ev, "ja", "title") == "夏祭り"
+    assert event_messages.shown_in(ev, "id") == "en"

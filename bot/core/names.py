@@ -19,6 +19,7 @@ from functools import lru_cache
 from sudachipy import tokenizer as sudachi
 
 from bot.core import understand
+from bot.core.i18n import LANGUAGES, N_, t
 
 _KANJI = re.compile(r"[\u3400-\u9fff\uf900-\ufaff々〆ヶ]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
@@ -142,3 +143,40 @@ def display(names: dict[str, str] | None, locale: str, fallback: str = "en", def
 
 def is_japanese(text: str) -> bool:
     return bool(_JAPANESE.search(text))
+
+
+# -- content: circulars, announcements, events ------------------------------------------------
+# Content written by people (a circular, an event) is translated by them, or not: a reader gets
+# their language, else the city's second language, else the Japanese original, and is told
+# when it is not in their language.
+
+_settings = {"fallback": "en"}
+
+
+def use_fallback(language: str) -> None:
+    """Set once at start-up from the configuration (`FALLBACK_LANGUAGE`)."""
+    _settings["fallback"] = language
+
+
+def fallback_language() -> str:
+    return _settings["fallback"]
+
+
+def version_for(available, locale: str, fallback: str | None = None) -> str:
+    """Which language's version of a text a resident of `locale` reads, among the `available`
+    translations (the Japanese original always is): theirs, the second language, else "ja"."""
+    fb = fallback or _settings["fallback"]
+    if locale == "ja" or locale in available:
+        return locale
+    if fb in available and fb != "ja":
+        return fb
+    return "ja"
+
+
+def not_in_your_language(locale: str, shown_in: str) -> str | None:
+    """The line that tells a reader the text is not in their language (None when it is)."""
+    if shown_in == locale:
+        return None
+    if shown_in == "ja":
+        return t(locale, N_("(Not translated into your language: shown in Japanese.)"))
+    return t(locale, N_("(Not translated into your language: shown in {language}.)"), language=LANGUAGES[shown_in])

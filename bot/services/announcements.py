@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core import media
+from bot.core import names as name_chain
 from bot.core.areas import normalize_code
 from bot.core.config import Config
 from bot.core.errors import UserError
@@ -189,13 +190,15 @@ def count(session: Session, audience: dict[str, Any]) -> dict[str, int]:
 # -- the message ------------------------------------------------------------------------------
 
 def text_for(ann: Announcement, locale: str) -> str:
-    body = ann.text if locale == "ja" else (ann.translations or {}).get(locale)
+    have = {loc for loc, text in (ann.translations or {}).items() if text}
+    shown = name_chain.version_for(have, locale)
+    note = name_chain.not_in_your_language(locale, shown)
     lines = []
     if ann.urgent:
         lines.append(t(locale, URGENT_MARK))
-    lines.append(body or ann.text)
-    if not body:
-        lines.append(t(locale, N_("(Not translated into your language: shown in Japanese.)")))
+    lines.append(ann.text if shown == "ja" else ann.translations[shown])
+    if note:
+        lines.append(note)
     if ann.link_url:
         lines.append(ann.link_url)
     return "\n".join(lines)

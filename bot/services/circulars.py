@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from bot.core import names as name_chain
 from bot.core import csvout, media, timefmt
 from bot.core.config import Config
 from bot.core.db import bulk_insert
@@ -52,6 +53,15 @@ def text_in(circ: Circular, locale: str) -> tuple[str, str, bool]:
     return circ.title, circ.body, False
 
 
+def for_reader(circ: Circular, locale: str, fallback: str | None = None) -> tuple[str, str, str | None]:
+    """(title, body, note) as a resident of `locale` reads it: their language, else the city's
+    second language, else the Japanese; `note` says when it is not in their language."""
+    have = {loc for loc, tr in (circ.translations or {}).items() if tr and tr.get("title") and tr.get("body")}
+    shown = name_chain.version_for(have, locale, fallback)
+    title, body = (circ.title, circ.body) if shown == "ja" else (circ.translations[shown]["title"], circ.translations[shown]["body"])
+    return title, body, name_chain.not_in_your_language(locale, shown)
+
+
 def photo(session: Session, circ: Circular, config: Config) -> tuple[str, str] | None:
     """(full, preview) URLs of the circular's photo, if it has one."""
 
@@ -60,12 +70,12 @@ def photo(session: Session, circ: Circular, config: Config) -> tuple[str, str] |
 
 def notice(circ: Circular, locale: str, config: Config, association: str, image: str | None = None) -> Card:
     """The short notice every member gets: identical for everyone reading that language."""
-    title, _, translated = text_in(circ, locale)
+    title, _, note = for_reader(circ, locale, config.fallback_language)
     lines = [t(locale, N_("Circular from {association}"), association=association)]
     if circ.deadline:
         lines.append(t(locale, N_("Please read by {date}"), date=timefmt.show(circ.deadline, locale, config.tz_name)))
-    if not translated:
-        lines.append(t(locale, N_("(Not translated into your language: shown in Japanese.)")))
+    if note:
+        lines.append(note)
     buttons = [Choice(t(locale, N_("I have read it")), postback(a="circ", x="read", c=ref(circ)))]
     if circ.question != CircularQuestion.NONE:
         buttons.append(Choice(t(locale, N_("Answer")), postback(a="circ", x="ans", c=ref(circ))))

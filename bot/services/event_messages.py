@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from bot.core import timefmt
+from bot.core import names as name_chain
 from bot.core.config import Config
 from bot.core.refs import ref
 from bot.core.i18n import N_, Nn_, nt, t
@@ -39,14 +40,18 @@ def places(left: int | None, waiting: int, locale: str) -> str:
     return t(locale, N_("Full ({n} waiting)"), n=waiting)
 
 
+def shown_in(event: Event, locale: str) -> str:
+    """The language a resident of `locale` reads the event in: theirs, else the city's second
+    language, else the organiser's Japanese (a translation counts when it has a title)."""
+    have = {loc for loc, tr in (event.translations or {}).items() if tr and tr.get("title")}
+    return name_chain.version_for(have, locale)
+
+
 def text_in(event: Event, locale: str, field: str) -> str:
     """The organiser's translation of title / place / description, or the original (Japanese)."""
-    tr = (event.translations or {}).get(locale) or {}
+    shown = shown_in(event, locale)
+    tr = (event.translations or {}).get(shown) or {} if shown != "ja" else {}
     return tr.get(field) or getattr(event, field) or ""
-
-
-def translated(event: Event, locale: str) -> bool:
-    return locale == "ja" or bool(((event.translations or {}).get(locale) or {}).get("title"))
 
 
 def event_card(event: Event, locale: str, config: Config, left: int | None, waiting: int, *, detail: bool = False) -> Card:
@@ -55,8 +60,9 @@ def event_card(event: Event, locale: str, config: Config, left: int | None, wait
         t(locale, N_("Where: {place}"), place=text_in(event, locale, "place")),
         places(left, waiting, locale),
     ]
-    if not translated(event, locale):
-        lines.append(t(locale, N_("(Not translated into your language: shown in Japanese.)")))
+    note = name_chain.not_in_your_language(locale, shown_in(event, locale))
+    if note:
+        lines.append(note)
     if detail:
         if event.description:
             lines.insert(0, text_in(event, locale, "description") + "\n")

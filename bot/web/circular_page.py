@@ -69,13 +69,13 @@ def show(token: str):
         circ = s.get(Circular, row.circular_id)
         resident = s.get(Resident, row.resident_id)
         locale = resident.locale if resident else bot.config.default_locale
-        title, body, translated = circulars.text_in(circ, locale)
+        title, body, note = circulars.for_reader(circ, locale, bot.config.fallback_language)
         page = {
             "lang": locale, "title": title, "paragraphs": body.split("\n"), "link": circ.link_url,
             "association": circulars.association_name(s, circ, locale, bot.config.fallback_language),
             "image": circulars.photo(s, circ, bot.config.with_overrides(public_base_url=None)),
             "image_alt": t(locale, N_("Photo attached to the circular")),
-            "note": None if translated else t(locale, N_("(Not translated into your language: shown in Japanese.)")),
+            "note": note,
             "is_read": row.read_at is not None,
             "read": t(locale, N_("Thank you. We have noted that you read it.")),
             "read_button": t(locale, N_("I have read it")),
