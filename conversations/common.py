@@ -119,9 +119,6 @@ def quiet_minutes(value: str) -> tuple[int | None, int | None]:
     return int(start), int(end)
 
 
-def format_minutes(minutes: int) -> str:
-    return f"{minutes // 60}:{minutes % 60:02d}"
-
 
 # -- a date and time, from the picker or typed -------------------------------------------------
 

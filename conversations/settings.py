@@ -1,6 +1,8 @@
 """Settings: change language, area, association, nickname or quiet hours."""
 from __future__ import annotations
 
+from datetime import time
+
 from sqlalchemy import select
 
 from bot.services import residents, richmenu
@@ -60,7 +62,7 @@ def summary(ctx: Ctx) -> str:
     if r.quiet_start is None or r.quiet_end is None:
         quiet = ctx.t(N_("none"))
     else:
-        quiet = f"{common.format_minutes(r.quiet_start)}–{common.format_minutes(r.quiet_end)}"
+        quiet = "–".join(timefmt.show_clock(time(m // 60, m % 60), ctx.locale) for m in (r.quiet_start, r.quiet_end))
     how = ctx.t(N_("once a day, in the morning")) if r.digest else ctx.t(N_("each as it comes"))
     topics = "、".join(ctx.t(TOPICS[c]) for c in (r.interests or []) if c in TOPICS) or ctx.t(N_("none"))
     return ctx.t(

@@ -230,13 +230,13 @@ def test_a_repeating_announcement_is_parsed_described_and_sent_on_its_day(accoun
     r = compose(c, text="資源回収の日です。", when="repeat", repeat="毎週火曜 7:00", everyone=None, lang="ja")
     html = r.get_data(as_text=True)
     assert r.status_code == 200, html
-    assert "Every Tue at 7:00 (first: Tue, Dec 8, 2026, 7:00 AM)" in html
+    assert "Every Tue at 7:00 AM (first: Tue, Dec 8, 2026, 7:00 AM)" in html
     assert '<dd data-testid="total">1</dd>' in html and "Recipients: 1" in html
     assert confirm(c, html).status_code == 302
     [(_, status, _, _, rule, _)] = announcements_in(people)
     assert status == "scheduled" and '"kind":"weekly"' in rule
     history = c.get(HISTORY).get_data(as_text=True)
-    assert "Every Tue at 7:00" in history and "<dt>Languages</dt><dd>日本語</dd>" in history
+    assert "Every Tue at 7:00 AM" in history and "<dt>Languages</dt><dd>日本語</dd>" in history
     assert "Tue, Dec 8, 2026, 7:00 AM" in history and "Not sent yet." in history
     clock.move_to("2026-12-08 08:00:00+09:00", tick=False)  # after the quiet hours end
     assert clock_mod.due_now(people)["announcements"] == 1

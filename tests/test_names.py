@@ -4,7 +4,7 @@ garbage kinds by a reviewed vocabulary, lists written the way each language writ
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -176,3 +176,24 @@ def test_an_announcement_and_an_event_follow_the_same_chain():
     assert event_messages.text_in(ev, "id", "place") == "Community hall"
     assert event_messages.text_in(ev, "ja", "title") == "夏祭り"
     assert event_messages.shown_in(ev, "id") == "en"
+
+
+# -- one style per language (CLDR) ------------------------------------------------------------
+
+@pytest.mark.parametrize("locale,shown", [("en", "Every day at 7:30 PM"), ("ja", "毎日 19:30"),
+                                          ("pt_BR", "Todos os dias, às 19:30")])
+def test_a_reminder_shows_its_time_as_events_do(locale, shown):
+    from datetime import time
+
+    from bot.core.recurrence import Rule, describe
+
+    assert describe(Rule(kind="daily", at=time(19, 30)), locale) == shown
+    event_time = timefmt.show_time(datetime(2026, 12, 1, 10, 30, tzinfo=timezone.utc), locale, "Asia/Tokyo")
+    assert event_time in shown  # the same clock an event at 19:30 shows
+
+
+@pytest.mark.parametrize("locale,shown", [("en", "1.5 hours"), ("pt_BR", "1,5"), ("id", "1,5"), ("ja", "1.5")])
+def test_hours_of_help_are_written_with_the_languages_decimal_mark(locale, shown):
+    from bot.services.timebank import format_hours
+
+    assert shown in format_hours(90, locale)

@@ -314,15 +314,15 @@ def test_json_round_trip_property(rule):
 # --- describe ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("rule, english", [
-    (weekly(1, 4, h=7), "Every Tue, Fri at 7:00"),
-    (weekly(0, h=6, m=5), "Every Mon at 6:05"),
-    (monthly(-1, 9), "Monthly on the last day at 9:00"),
-    (monthly(15, 9), "Monthly on day 15 at 9:00"),
-    (nth(2, 1, 10), "Monthly on the 2nd Tuesday at 10:00"),
-    (nth(-1, 4, 10), "Monthly on the last Friday at 10:00"),
-    (once(date(2026, 12, 24), 10), "Dec 24, 2026 at 10:00"),
-    (daily(8), "Every day at 8:00"),
-    (daily(23, 30), "Every day at 23:30"),
+    (weekly(1, 4, h=7), "Every Tue, Fri at 7:00 AM"),
+    (weekly(0, h=6, m=5), "Every Mon at 6:05 AM"),
+    (monthly(-1, 9), "Monthly on the last day at 9:00 AM"),
+    (monthly(15, 9), "Monthly on day 15 at 9:00 AM"),
+    (nth(2, 1, 10), "Monthly on the 2nd Tuesday at 10:00 AM"),
+    (nth(-1, 4, 10), "Monthly on the last Friday at 10:00 AM"),
+    (once(date(2026, 12, 24), 10), "Dec 24, 2026 at 10:00 AM"),
+    (daily(8), "Every day at 8:00 AM"),
+    (daily(23, 30), "Every day at 11:30 PM"),
 ])
 def test_describe(rule, english):
     assert describe(rule, "en") == english

@@ -46,7 +46,7 @@ def test_a_weekly_reminder_is_made_in_a_conversation_and_comes_every_week(line, 
     line.say(JA, "リマインダー")
     carousel = fake_line.messages_to(JA)[-1]
     assert carousel["type"] == "flex" and "燃えるごみ" in str(carousel)
-    # Next Tuesday 7:00 (quiet hours end at 8:00, but the resident chose 7:00: it comes then).
+    # Next Tuesday 7:00 (quiet hours end at 8:00 AM, but the resident chose 7:00: it comes then).
     clock.move_to("2026-12-08 07:00:00+09:00", tick=False)
     assert clock_mod.due_now(bot)["reminders"] == 1
     assert clock_mod.due_now(bot)["reminders"] == 0  # the job running twice sends once
@@ -60,7 +60,7 @@ def test_a_weekly_reminder_is_made_in_a_conversation_and_comes_every_week(line, 
 
 def test_one_line_one_off_reminder_is_sent_then_gone(line, bot, db, fake_line, people, clock):
     line.say(EN, "reminders 12/24 10:00 street clean-up")
-    assert "Dec 24, 2026 at 10:00" in line.last_text(EN)
+    assert "Dec 24, 2026 at 10:00 AM" in line.last_text(EN)
     line.tap(EN, "Save")
     clock.move_to("2026-12-24 10:00:00+09:00", tick=False)
     clock_mod.due_now(bot)

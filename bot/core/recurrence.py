@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from bot.core import timefmt
 from bot.core.i18n import N_, t
 from bot.core.vocab import RuleKind
 
@@ -212,20 +213,10 @@ _WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("F
              N_("Sunday"))
 _ORDINALS = (N_("1st"), N_("2nd"), N_("3rd"), N_("4th"), N_("5th"))
 # A whole date per month, so each language orders day, month and year its own way.
-_DATES = (
-    N_("Jan {day}, {year}"), N_("Feb {day}, {year}"), N_("Mar {day}, {year}"), N_("Apr {day}, {year}"),
-    N_("May {day}, {year}"), N_("Jun {day}, {year}"), N_("Jul {day}, {year}"), N_("Aug {day}, {year}"),
-    N_("Sep {day}, {year}"), N_("Oct {day}, {year}"), N_("Nov {day}, {year}"), N_("Dec {day}, {year}"),
-)
-
-
-def _clock(at: time) -> str:
-    return f"{at.hour}:{at.minute:02d}"
-
-
 def describe(rule: Rule, locale: str) -> str:
-    """The rule in words, e.g. "Every Tue, Fri at 7:00" / "毎週 火・金 7:00"."""
-    clock = _clock(rule.at)
+    """The rule in words, e.g. "Every Tue, Fri at 7:00 AM" / "毎週 火・金 7:00"; times and dates as
+    bot.core.timefmt shows them everywhere else."""
+    clock = timefmt.show_clock(rule.at, locale)
     if rule.kind == RuleKind.DAILY:
         return t(locale, N_("Every day at {time}"), time=clock)
     if rule.kind == RuleKind.WEEKLY:
@@ -244,9 +235,7 @@ def describe(rule: Rule, locale: str) -> str:
             return t(locale, N_("Monthly on the last {weekday} at {time}"), weekday=weekday, time=clock)
         return t(locale, N_("Monthly on the {ordinal} {weekday} at {time}"),
                  ordinal=t(locale, _ORDINALS[rule.nth - 1]), weekday=weekday, time=clock)
-    on = rule.on
-    shown = t(locale, _DATES[on.month - 1], day=on.day, year=on.year)
-    return t(locale, N_("{date} at {time}"), date=shown, time=clock)
+    return t(locale, N_("{date} at {time}"), date=timefmt.show_date(rule.on, locale), time=clock)
 
 
 # --- parsing what a resident types -------------------------------------------------------------

@@ -5,7 +5,7 @@ Japanese may show the era year (令和8年12月24日(木) 10:00) when the city w
 (`JAPANESE_ERA=1`)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_skeleton, format_time
@@ -52,12 +52,25 @@ def number(n: float, locale: str) -> str:
 
 
 def show_time(dt: datetime, locale: str, tz_name: str) -> str:
-    local = dt.astimezone(ZoneInfo(tz_name))
+    return show_clock(dt.astimezone(ZoneInfo(tz_name)).time(), locale)
+
+
+def show_clock(at: time, locale: str) -> str:
+    """A wall-clock time, the same way everywhere the resident sees one: 7:00 / 7:00 AM / 07:00."""
     if locale in ("ja", "ja_easy"):
-        return format_time(local, "H:mm", locale="ja_JP")
+        return format_time(at, "H:mm", locale="ja_JP")
     if locale == "en":
-        return format_time(local, "h:mm a", locale="en_US")
-    return format_time(local, "short", locale=babel_locale(locale))
+        return format_time(at, "h:mm a", locale="en_US")
+    return format_time(at, "short", locale=babel_locale(locale))
+
+
+def show_date(day: date, locale: str) -> str:
+    """A date with its year, no weekday: 2026/12/24 / Dec 24, 2026 / 24 thg 12, 2026."""
+    if locale in ("ja", "ja_easy"):
+        if locale == "ja" and _settings["japanese_era"]:
+            return era_year(day) + format_date(day, "M月d日", locale="ja_JP")
+        return format_date(day, "y/M/d", locale="ja_JP")
+    return format_skeleton("yMMMd", day, locale=babel_locale(locale))
 
 
 def same_day(a: datetime, b: datetime, tz_name: str) -> bool:

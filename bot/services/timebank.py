@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.core import timefmt
 from bot.core.i18n import Nn_, nt
 from bot.core.models import HelpRequest, LedgerAccount, LedgerEntry, LedgerTransfer, Resident
 from bot.core.vocab import LedgerKind, RequestStatus
@@ -88,9 +89,11 @@ def ledger_total(session: Session) -> int:
 
 
 def format_hours(minutes: int, locale: str) -> str:
-    """"1 hour", "1.5 hours", "2 hours"; 「1.5時間」."""
-    value = format_minutes(minutes)
-    return nt(locale, HOURS, 1 if value == "1" else 2, hours=value)
+    """"1 hour", "1.5 hours", "2 hours"; 「1.5時間」; "1,5 horas" (the number as the language
+    writes it, CLDR)."""
+    hours = abs(minutes) / 60
+    shown = timefmt.number(round(hours, 1) if hours % 1 else int(hours), locale)
+    return nt(locale, HOURS, 1 if abs(minutes) == 60 else 2, hours=shown)
 
 
 def format_minutes(minutes: int) -> str:
