@@ -7,6 +7,7 @@ whole suite runs there, in a database of its own, and an unreachable server fail
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -71,20 +72,47 @@ def pg_database():
     support.drop_pg_database(admin, url)
 
 
-@pytest.fixture
-def db_url(pg_database, tmp_path):
-    if pg_database:
-        engine = sa.create_engine(pg_database)
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        with engine.begin() as c:
-            c.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        engine.dispose()
-        return pg_database
-    url = f"sqlite:///{tmp_path / 'bot.core.db'}"
-    engine = sa.create_engine(url)
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """The schema, built once per session; each test gets a copy of the file."""
+    path = tmp_path_factory.mktemp("schema") / "template.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
     Base.metadata.create_all(engine)
     engine.dispose()
-    return url
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_engine(pg_database):
+    if not pg_database:
+        yield None
+        return
+    engine = sa.create_engine(pg_database, pool_size=1)
+    yield engine
+    engine.dispose()
+
+
+def _pg_empty(engine) -> None:
+    """Every table empty and every id sequence back at 1, truncating only the tables a test
+    wrote to (one query finds them)."""
+    tables = [t.name for t in Base.metadata.sorted_tables]
+    probe = " UNION ALL ".join(f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM \"{name}\")" for name in tables)
+    with engine.begin() as c:
+        used = [row[0] for row in c.execute(sa.text(probe))]
+        if used:
+            c.execute(sa.text("TRUNCATE " + ", ".join(f'"{name}"' for name in used) + " RESTART IDENTITY CASCADE"))
+        c.execute(sa.text("SELECT setval(c.oid, 1, false) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                          "WHERE c.relkind = 'S' AND n.nspname = current_schema()"))
+
+
+@pytest.fixture
+def db_url(pg_database, pg_engine, sqlite_template, tmp_path):
+    if pg_database:
+        _pg_empty(pg_engine)
+        return pg_database
+    path = tmp_path / "bot.core.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
@@ -159,9 +187,27 @@ def line(client, fake_line):
     return support.Line(client, fake_line)
 
 
+LOCALE_OF_LABEL = {"English": "en", "日本語": "ja", "やさしい日本語": "ja_easy", "Tiếng Việt": "vi", "简体中文": "zh_Hans",
+                   "한국어": "ko", "Tagalog": "tl", "Português": "pt_BR", "नेपाली": "ne", "Bahasa Indonesia": "id"}
+
+
 @pytest.fixture
-def joined(line, fake_line):
-    """Make a resident who has finished onboarding (English, Minato, no association)."""
+def joined(db, fake_line):
+    """Make a resident who has finished onboarding (Minato, no association; English unless a
+    language's label is given), without the webhooks: `support.add_resident`."""
+
+    def make(user: str = "U" + "a" * 32, name: str = "Taro", locale_label: str = "English"):
+        fake_line.profiles[user] = {"displayName": name, "language": "en"}
+        support.add_resident(db, user, name=name, locale=LOCALE_OF_LABEL[locale_label])
+        return user
+
+    return make
+
+
+@pytest.fixture
+def joined_http(line, fake_line):
+    """Make a resident who has finished onboarding through the real webhooks (follow, language,
+    area, skip the association, name, consent): for tests of what onboarding itself does."""
 
     def make(user: str = "U" + "a" * 32, name: str = "Taro", locale_label: str = "English"):
         fake_line.profiles[user] = {"displayName": name, "language": "en"}
@@ -186,17 +232,28 @@ def console_app(app_factory):
     return app
 
 
-@pytest.fixture
-def accounts(console_app):
-    """Console accounts: staff "tanaka" and the leader of ASAHI-2026 "asahi" (password
-    tests.console_support.PASSWORD)."""
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """tests.console_support.PASSWORD hashed once (scrypt takes a tenth of a second a time)."""
+    from bot.console.auth import hash_password
     from tests.console_support import PASSWORD
 
-    runner = console_app.test_cli_runner()
-    for args in (["staff", "create", "tanaka", "--role", "staff", "--password", PASSWORD],
-                 ["staff", "create", "asahi", "--role", "leader", "--association", "ASAHI-2026", "--password", PASSWORD]):
-        result = runner.invoke(args=args)
-        assert result.exit_code == 0, result.output
+    return hash_password(PASSWORD)
+
+
+@pytest.fixture
+def accounts(console_app, password_hash):
+    """Console accounts: staff "tanaka" and the leader of ASAHI-2026 "asahi" (password
+    tests.console_support.PASSWORD), the rows `flask --app bot staff create` writes (that
+    command has its own tests), with the password hashed once per session."""
+    from bot.core.models import Association, StaffAccount
+
+    with console_app.extensions["tsunagari"].db.session() as s:
+        asahi = s.scalar(sa.select(Association.id).where(Association.join_code == "ASAHI-2026"))
+        s.add_all([StaffAccount(username="tanaka", display_name="tanaka", password_hash=password_hash, role="staff",
+                                locale="ja"),
+                   StaffAccount(username="asahi", display_name="asahi", password_hash=password_hash, role="leader",
+                                association_id=asahi, locale="ja")])
     return console_app
 
 

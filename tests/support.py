@@ -175,3 +175,28 @@ def ref_of(db, model, ident: int) -> str:
     from bot.core import refs
     with db.session() as s:
         return refs.ref(s.get(model, ident))
+
+
+def add_resident(db, user: str, name: str = "Taro", locale: str = "en", area: str | None = "minato",
+                 association: str | None = None) -> None:
+    """A resident who has joined, as the onboarding flow leaves them (locale, area, nickname,
+    consent, the association, the rich menu of their language queued), written through the
+    same services without the five webhooks. Tests of onboarding itself use `joined_http`."""
+    from bot import services
+    from bot.core.db import utcnow
+    from bot.core.models import Area, Association
+    from bot.services import residents, richmenu
+
+    now = utcnow()
+    with db.session() as s:
+        r = residents.get_or_create(s, user, "line", now, locale)
+        r.locale = locale
+        r.area_id = s.scalar(sa.select(Area.id).where(Area.code == area)) if area else None
+        r.nickname = name
+        r.consent_at = now
+        if association:
+            assoc = s.scalar(sa.select(Association).where(Association.join_code == association))
+            residents.join_association(s, r, assoc.id, now)
+        s.flush()
+        if locale != "ja":
+            services.apply(s, richmenu.link_later(s, r), "test")

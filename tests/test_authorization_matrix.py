@@ -244,14 +244,23 @@ def console_world(tmp_path_factory):
     return app, ids
 
 
+_SIGNED_IN: dict = {}
+
+
 def _client(app, role):
+    """A client signed out, or signed in as `role`: one sign-in per role and app (each costs a
+    scrypt check), kept for the module's tests, which change nothing."""
     from tests.console_support import sign_in
 
-    c = app.test_client()
-    if role is not None:
+    if role is None:
+        return app.test_client()
+    key = (id(app), role)
+    if key not in _SIGNED_IN:
+        c = app.test_client()
         user = {STAFF: "staff1", LEADER_: "asahi", HAN: "han2", OTHER: "minato"}[role]
         assert sign_in(c, user).status_code == 302
-    return c
+        _SIGNED_IN[key] = c
+    return _SIGNED_IN[key]
 
 
 def _url(app, endpoint, ids):
