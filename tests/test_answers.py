@@ -24,9 +24,10 @@ ASKED = datetime(2026, 12, 4, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))  # Friday
 NOW = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)  # Tuesday 10:00 in Tokyo
 
 # The set the word lists were written with in view must stay read in full; the held-out set
-# (written by someone who had not read them) has its own floor. Raise, never lower.
+# (written by someone who had not read them: 88.7% on its first run, see bench/RESULTS.md) has
+# its own floor. Raise, never lower.
 SET_FLOOR = 1.0
-HELD_OUT_FLOOR = 0.85
+HELD_OUT_FLOOR = 0.95
 
 
 def test_the_answer_set_covers_every_language_and_kind():
@@ -39,6 +40,12 @@ def test_the_answer_set_covers_every_language_and_kind():
 def test_every_answer_of_the_set_is_read_right():
     _, overall = evaluate_all("answers")
     assert overall.accuracy >= SET_FLOOR, "\n".join(overall.misses)
+
+
+def test_answers_the_word_lists_were_not_written_from_are_read_above_the_floor():
+    per, overall = evaluate_all("answers_heldout")
+    assert overall.total >= 100
+    assert overall.accuracy >= HELD_OUT_FLOOR, "\n".join(overall.misses)
 
 
 @pytest.mark.parametrize("text,locale", [

@@ -142,7 +142,7 @@ def test_onboarding_then_settings_in_the_browser(page, app):
     expect(summary).to_have_count(1)
     expect(summary).to_contain_text("Name: Ken")
     expect(summary).to_contain_text("Area: Minamimachi")
-    expect(summary).to_contain_text("Association: あさひ町内会")
+    expect(summary).to_contain_text("Association: Asahi Neighbourhood Association")  # the city gave its English name
     expect(summary).to_contain_text("What would you like to change?")
     expect(chat.choices()).to_have_text(["Language", "Area", "Association", "Name", "Quiet hours", "How notices come", "Topics", "Cancel"])
 

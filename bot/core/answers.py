@@ -8,7 +8,9 @@ language-neutral tokens. This module reads the tokens and the digits around them
     "next week's"   nextweek           months          jan … dec
     part of day     am pm noon         markers         H (hour, 時/点/시/giờ/bajे),
     "at" before an hour   at                           M (month, 月/월), D (day, 日/号/일),
-    half an hour before   halfto (setengah 8 = 7:30)   half (半/반/rưỡi/e meia), min (分)
+    half an hour before   halfto (setengah 8 = 7:30)   half (半/반/rưỡi/e meia), min (分),
+    half past, before     halfpast (साढे ८ = 8:30)     Dp (a day's number follows: "dia 18",
+                                                       "ngày 21", "tgl 19"; "18th" is 18 D)
 
 Examples: 「火曜の朝7時」 → tue am 7 H; "ngày mai 3 giờ chiều" → +1 3 H pm; "27/12 às 10h" →
 27/12 at 10 H. What the tokens mean is fixed here; which words make them is data.
@@ -29,7 +31,7 @@ from bot.core.understand import strip_accents
 FILE = "answers.toml"
 TOKENS = ("+0", "+1", "+2", "mon", "tue", "wed", "thu", "fri", "sat", "sun", "nextweek",
           "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-          "am", "pm", "noon", "at", "H", "M", "D", "half", "halfto", "min", "-")
+          "am", "pm", "noon", "at", "H", "M", "D", "Dp", "half", "halfto", "halfpast", "min", "-")
 _WEEKDAYS = TOKENS[3:10]
 _MONTHS = TOKENS[11:23]
 _KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5,
@@ -152,7 +154,8 @@ def yes_no(text: str, locale: str | None = None) -> str | None:
     for i, lang in enumerate(_languages(locale)):
         w = words(lang)
         s = fold(text, w.latin)
-        said = {v for v, p in (("yes", w.yes), ("no", w.no)) if _whole(p, s, w.fillers)}
+        forms = (s,) if w.latin else (s, s.replace(" ", ""))  # 「はい おねがい します」
+        said = {v for v, p in (("yes", w.yes), ("no", w.no)) if any(_whole(p, f, w.fillers) for f in forms)}
         if i == 0 and len(said) == 1:
             return said.pop()
         found |= said
@@ -268,6 +271,16 @@ def _read_when(toks: list[str], day_first: bool) -> _When | None:
             if (after(i) or "").isdigit() and 1 <= int(sig[i]) <= 24:
                 i = set_hour(int(sig[i]) - 1, i + 1)
                 w.minute = 30
+        elif tok == "halfpast":  # "साढे ८": half past eight
+            i += 1
+            if (after(i) or "").isdigit():
+                i = set_hour(int(sig[i]), i + 1)
+                w.minute = 30
+        elif tok == "Dp":  # "dia 18", "ngày 21": the day of the month
+            i += 1
+            if (after(i) or "").isdigit() and w.day is None:
+                w.day = int(sig[i])
+                i += 1
         elif tok == "at":
             i += 1
             if not (after(i) or "").isdigit():
