@@ -132,11 +132,18 @@ def language_button(ctx: Ctx) -> list[Reply]:
 
 
 def reminder(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]:
-    """「毎朝8時に薬のリマインドして」: read at once when it can be; else the questions."""
-    try:
-        rule, title = reminders.read(text, ctx.now, ctx.config.tz_name, ctx.locale)
-    except reminders.ReminderError:
+    """「毎朝8時に薬のリマインドして」, "nhắc tôi mỗi thứ ba 7 giờ sáng đổ rác": read at once when
+    it can be (as written, else without the words that asked for a reminder); else the questions."""
+    read = None
+    for candidate in (text, understand.without_intent_words(text, got.language or ctx.locale, "reminder")):
+        try:
+            read = reminders.read(candidate, ctx.now, ctx.config.tz_name, ctx.locale)
+            break
+        except reminders.ReminderError:
+            continue
+    if read is None:
         return engine.start(ctx, conversations.get("reminder_new"))
+    rule, title = read
     return engine.start(ctx, conversations.get("reminder_new"), data={"what": {"rule": rule.to_json(), "title": title}},
                         step="confirm")
 

@@ -204,3 +204,24 @@ def test_a_typed_no_at_a_confirmation_leaves_and_saves_nothing(line, joined, db,
     assert "やめました" in fake_line.texts_to(JA)[-2] or "やめました" in line.last_text(JA)
     with db.session() as s:
         assert s.scalars(select(Reminder)).first() is None
+
+
+def test_a_reminder_asked_for_in_a_sentence_is_read_without_the_asking_words(line, joined, fake_line, clock):
+    joined(VI, name="Lan", locale_label="Tiếng Việt")
+    line.say(VI, "nhắc tôi mỗi thứ ba 7 giờ sáng đổ rác")
+    asked = line.last_text(VI)
+    assert "“đổ rác”" in asked and "T3" in asked  # straight to "Remind you …?", the title as written
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_the_examples_the_reminder_question_gives_are_read_in_that_language(locale):
+    import re
+
+    from bot.core.i18n import t
+
+    asked = t(locale, "When, and what? Write it in one line, for example:\n“every Tuesday 7:00 burnable garbage”\n"
+                      "“12/24 10:00 street clean-up”\n“every month on the 1st 9:00 pass on the circular”")
+    examples = re.findall(r"“([^”]+)”|「([^」]+)」", asked)
+    assert len(examples) == 3, asked
+    for example in (a or b for a, b in examples):
+        reminders.read(example, NOW, "Asia/Tokyo", locale)  # raises ReminderError if not understood

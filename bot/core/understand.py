@@ -442,6 +442,18 @@ def cancels(text: str, locale: str | None = None) -> bool:
     return False
 
 
+def without_intent_words(text: str, language: str, intent: str) -> str:
+    """The message (folded) with the words that said its intent taken out: "nhắc tôi mỗi thứ
+    ba 7 giờ sáng đổ rác" → "mỗi thứ ba 7 giờ sáng đổ rác", for reading what is left."""
+    phrases = lexicon(language).intents.get(intent, {}).get("contains")
+    left = _Message.of(text or "").text
+    if phrases is not None:
+        for pat in (phrases.latin, phrases.other):
+            if pat is not None:
+                left = pat.sub(" ", left)
+    return _SPACES.sub(" ", left).strip()
+
+
 def only_words(text: str, group: str) -> bool:
     """Whether the text is nothing but words of a [words] group, in any language: the 「見たい」
     of 「回覧板見たい」 ("show"), so it is not taken as a search word."""
