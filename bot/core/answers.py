@@ -18,13 +18,12 @@ Examples: 「火曜の朝7時」 → tue am 7 H; "ngày mai 3 giờ chiều" →
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
 
-from bot.core.i18n import LOCALES_DIR, SUPPORTED_LOCALES
+from bot.core.i18n import SUPPORTED_LOCALES, read_words
 from bot.core.recurrence import calendar_date
 from bot.core.understand import strip_accents
 
@@ -93,22 +92,7 @@ class Words:
 
 
 def _read(language: str) -> dict:
-    path = LOCALES_DIR / language / FILE
-    if not path.exists():
-        return {}
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    base = data.pop("extends", None)
-    if base:  # ja_easy extends ja
-        merged = _read(base)
-        for key, value in data.items():
-            if isinstance(value, list):
-                merged[key] = list(merged.get(key, [])) + value
-            elif isinstance(value, dict):
-                merged[key] = {**merged.get(key, {}), **value}
-            else:
-                merged[key] = value
-        return merged
-    return data
+    return read_words(language, FILE)
 
 
 @cache
@@ -499,11 +483,8 @@ def schedule(text: str, locale: str | None) -> tuple[str, list[tuple[int, int, i
         elif value in ("@day", "@month", "@hour"):
             value = {"@day": "日", "@month": "月", "@hour": "時"}[value] if number_before else word
         start = len("".join(out))
-        if value != word and not value.startswith((" ", "・")) and not re.match(r"[\d/:]", value) \
-                and value not in ("日", "月", "時") and start and not out[-1].endswith(" "):
-            value = " " + value
-        if value != word and value not in ("日", "月", "時", "・") and not value.endswith(" "):
-            value = value + " "
+        if value != word:  # recurrence reads its words with spaces around them (「12 月 24 日」, "7 時")
+            value = f" {value.strip()} "
         out.append(value)
         pieces.append((start, start + len(value), s, e))
         pos = e

@@ -6,6 +6,7 @@ Catalogs live in `locales/<locale>/LC_MESSAGES/messages.po`; the setup command c
 """
 from __future__ import annotations
 
+import tomllib
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -130,3 +131,29 @@ def normalize_text(text: str) -> str:
 def reset_cache() -> None:
     _translations.cache_clear()
     keywords.cache_clear()
+
+
+# -- the words residents use, per language (understanding.toml, answers.toml) ---------------
+
+def read_words(language: str, filename: str) -> dict:
+    """`locales/<language>/<filename>` (TOML); {} when the language has none. A file that says
+    `extends = "ja"` (やさしい日本語) adds its lists to that language's and overrides the rest."""
+    path = LOCALES_DIR / language / filename
+    if not path.exists():
+        return {}
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    base = data.pop("extends", None)
+    return _merge(read_words(base, filename), data) if base else data
+
+
+def _merge(base: dict, more: dict) -> dict:
+    out = dict(base)
+    for key, value in more.items():
+        old = out.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            out[key] = _merge(old, value)
+        elif isinstance(value, list) and isinstance(old, list):
+            out[key] = old + value
+        else:
+            out[key] = value
+    return out

@@ -17,7 +17,6 @@ for help. Nothing here acts: the caller decides, and confirms what matters (hand
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -27,10 +26,8 @@ from sudachipy import dictionary
 from sudachipy import tokenizer as sudachi
 from rapidfuzz.distance import OSA  # one letter wrong, missing or extra, or two swapped
 
-from bot.core.config import ROOT
-from bot.core.i18n import LANGUAGES
+from bot.core.i18n import LANGUAGES, read_words
 
-LOCALES_DIR = ROOT / "locales"
 FILE = "understanding.toml"
 
 # First match wins: what a resident most likely means when a message has several cues.
@@ -198,25 +195,7 @@ class Lexicon:
 
 
 def _read(language: str) -> dict:
-    path = LOCALES_DIR / language / FILE
-    if not path.exists():
-        return {}
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    base = data.get("extends")
-    if base:  # e.g. ja_easy extends ja: its lists are added to ja's
-        merged = _read(base)
-        for section, values in data.items():
-            if isinstance(values, dict):
-                for key, value in values.items():
-                    target = merged.setdefault(section, {})
-                    if isinstance(value, dict):
-                        for k, v in value.items():
-                            target.setdefault(key, {}).setdefault(k, [])
-                            target[key][k] = list(target[key][k]) + list(v)
-                    else:
-                        target[key] = list(target.get(key, [])) + list(value)
-        return merged
-    return data
+    return read_words(language, FILE)
 
 
 @cache
