@@ -29,7 +29,8 @@ def accept_party(ctx: Ctx, data: dict, answer: Answer) -> str:
 
 def ask_note(ctx: Ctx, data: dict) -> str:
     ev = events.get_event(ctx.session, int(data["event_id"]))
-    return (ev.note_question if ev and ev.note_question else ctx.t(N_("Anything the organizer should know?")))
+    return (em.question_for(ev, ctx.locale) if ev and ev.note_question
+            else ctx.t(N_("Anything the organizer should know?")))
 
 
 def ask_confirm(ctx: Ctx, data: dict) -> str:

@@ -45,10 +45,11 @@ def do_read(ctx: Ctx, data: dict) -> list[Reply]:
 
 def do_answer(ctx: Ctx, data: dict) -> list[Reply]:
     circ, row = _circ(ctx, data)
-    options = circulars.answer_options(circ, ctx.locale)
+    options = circulars.answer_options(circ, ctx.locale, ctx.config.fallback_language)
     if not options:
         return [Text(ctx.t(N_("This circular has no question to answer.")))]
-    current = ctx.t(N_("Your answer now: {answer}"), answer=row.answer) + "\n" if row.answer else ""
+    current = ctx.t(N_("Your answer now: {answer}"), answer=circulars.answer_shown(
+        circ, row.answer, ctx.locale, ctx.config.fallback_language)) + "\n" if row.answer else ""
     title, _, _ = circulars.for_reader(circ, ctx.locale, ctx.config.fallback_language)
     choices = tuple(Choice(o, postback(a="circ", x="av", c=refs.ref(circ), v=str(i))) for i, o in enumerate(options[:12]))
     return [Question(current + ctx.t(N_("“{title}”: please choose your answer."), title=title), choices)]
@@ -62,11 +63,14 @@ def do_answer_value(ctx: Ctx, data: dict) -> list[Reply]:
     except (ValueError, IndexError):
         raise circulars.CircularError(N_("That button is from an earlier message and no longer works.")) from None
     circulars.set_answer(ctx.session, circ, row, value, ctx.now)
-    shown = circulars.answer_options(circ, ctx.locale)[int(data["v"])]
+    shown = circulars.answer_options(circ, ctx.locale, ctx.config.fallback_language)[int(data["v"])]
     replies: list[Reply] = [Text(ctx.t(N_("Thank you. Your answer “{answer}” is recorded. You can change it until the deadline."), answer=shown))]
     if circ.public_answers:  # only when the leader chose to share the answers
         counts = circulars.tally(ctx.session, circ).answers
-        replies.append(Text(ctx.t(N_("Answers so far: {counts}"), counts="、".join(f"{k} {v}" for k, v in sorted(counts.items())))))
+        shown_counts = ((circulars.answer_shown(circ, k, ctx.locale, ctx.config.fallback_language), v)
+                        for k, v in sorted(counts.items()))
+        replies.append(Text(ctx.t(N_("Answers so far: {counts}"), counts=timefmt.show_list(
+            [f"{k} {v}" for k, v in shown_counts], ctx.locale))))
     return replies
 
 

@@ -83,7 +83,7 @@ def test_send_read_answer_and_tally_per_household_with_paper(line, fake_line, bo
     line.tap(MEMBER_EN, "Attending")
     assert "“Attending” is recorded" in line.last_text(MEMBER_EN)
     press(line, MEMBER_EN, buttons(en)["Answer"])
-    assert "Your answer now: 出席" in line.last_text(MEMBER_EN)
+    assert "Your answer now: Attending" in line.last_text(MEMBER_EN)  # kept as 出席, shown in English
     line.tap(MEMBER_EN, "Not attending")
     # the paper household signs the sheet; the leader marks it
     assert runner.invoke(args=["circulars", "mark", str(cid), "--household", str(assoc["paper"]), "--answer", "出席"]).exit_code == 0
@@ -267,7 +267,7 @@ def test_paper_households_are_marked_in_line_and_answers_shared_only_when_public
     assert "見つかりません" in line.last_text(OUTSIDER) or "not found" in line.last_text(OUTSIDER)
     press(line, MEMBER_EN, buttons(card(fake_line, MEMBER_EN))["Answer"])
     line.tap(MEMBER_EN, "Attending")
-    assert line.last_text(MEMBER_EN) == "Answers so far: 出席 1"
+    assert line.last_text(MEMBER_EN) == "Answers so far: Attending 1"  # the tally is kept in Japanese
 
 
 def test_read_per_member_when_the_association_wants_it(line, fake_line, bot, db, runner, assoc, clock):

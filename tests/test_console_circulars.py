@@ -714,3 +714,47 @@ def test_the_photo_limit_shown_is_the_one_the_server_applies(env):
         page = html(c.get(path))
         assert "A JPEG or PNG picture, up to 10 MB." in page, path
         assert re.search(rf'(var limit = |"photo_limit": ){media.MAX_UPLOAD_BYTES}\b', page), path
+
+
+def test_own_choices_are_translated_per_language_and_answers_kept_in_japanese(env, fake_line):
+    """A leader translates the circular and its own choices into English: Emma answers with
+    English buttons, the answer is kept as the Japanese choice (the tally counts one answer),
+    and what she is told back is English. A translation with the wrong number of choices is
+    refused with everything typed kept; a language with no choices translated is named."""
+    from tests import support
+
+    c = signed(env, "asahi")
+    own = {"question": "choices", "choices": "参加、不参加、未定"}
+    tr = {"tr_en_title": "Park clean-up", "tr_en_body": "We clean the park on Sunday.",
+          "tr_vi_title": "Dọn công viên", "tr_vi_body": "Chủ nhật dọn công viên."}
+    bad = preview(c, **own, **tr, tr_en_choices="Yes, No")
+    page = html(bad)
+    assert bad.status_code == 400
+    assert "English: please translate each of the 3 choices, in the same order." in htmllib.unescape(page)
+    assert 'value="Yes, No"' in page and 'value="Park clean-up"' in page  # nothing typed is lost
+    good = preview(c, **own, **tr, tr_en_choices="Going, Not going, Not sure")
+    page = htmllib.unescape(html(good))
+    assert good.status_code == 200
+    assert 'data-testid="choices-missing"' in page and "Tiếng Việt" in page.split('data-testid="choices-missing"')[1][:200]
+    cid = compose(c, **own, **tr, tr_en_choices="Going, Not going, Not sure")
+    with env["db"].read() as s:
+        circ = s.get(Circular, cid)
+        assert circ.choices == ["参加", "不参加", "未定"]
+        assert circ.translations["en"]["choices"] == ["Going", "Not going", "Not sure"]
+        assert "choices" not in circ.translations["vi"]
+    run_worker(env["bot"])
+    ln = support.Line(env["app"].test_client(), fake_line)
+    press(ln, MEMBER_EN, buttons(card(fake_line, MEMBER_EN))["Answer"])
+    assert fake_line.quick_labels(MEMBER_EN) == ["Going", "Not going", "Not sure"]
+    ln.tap(MEMBER_EN, "Not going")
+    assert "“Not going” is recorded" in ln.last_text(MEMBER_EN)
+    with env["db"].read() as s:
+        kept = s.scalar(select(CircularRecipient.answer).where(
+            CircularRecipient.circular_id == cid, CircularRecipient.answer.is_not(None)))
+        assert kept == "不参加"
+        assert circulars.tally(s, s.get(Circular, cid)).answers == {"不参加": 1}
+    press(ln, MEMBER_EN, buttons(card(fake_line, MEMBER_EN))["Answer"])
+    assert ln.last_text(MEMBER_EN).startswith("Your answer now: Not going")
+    # 花子 reads Japanese: the Japanese choices
+    press(ln, MEMBER_JA, buttons(card(fake_line, MEMBER_JA))["回答する"])
+    assert fake_line.quick_labels(MEMBER_JA) == ["参加", "不参加", "未定"]

@@ -225,7 +225,7 @@ def test_staff_create_edit_and_cancel_an_event_and_attendees_are_told(world, fak
     starts = utcnow() + timedelta(days=10)
     form = {"title": "防災訓練", "starts": local(starts), "ends": local(starts + timedelta(hours=2)), "place": "港町小学校",
             "description": "避難の練習をします", "capacity": "1", "deadline": local(starts - timedelta(days=1)),
-            "audience": "all", "en_title": "Disaster drill", "en_place": "Minato school"}
+            "audience": "all", "tr_en_title": "Disaster drill", "tr_en_place": "Minato school"}
     bad = post(c, "/console/events/new", {**form, "starts": local(utcnow() - timedelta(days=1))}, "/console/events/new")
     assert bad.status_code == 400 and "The start must be in the future." in text(bad)
     r = post(c, "/console/events/new", form, "/console/events/new")
@@ -256,7 +256,7 @@ def test_staff_create_edit_and_cancel_an_event_and_attendees_are_told(world, fak
     sent = len(fake_line.deliveries)
     with world.db.read() as s:
         saved = s.get(Event, event_id)
-        same = {**form, "place": saved.place, "en_place": ""}
+        same = {**form, "place": saved.place, "tr_en_place": ""}
     post(c, edit_page, same, edit_page)
     run_worker(world.bot)
     assert len(fake_line.deliveries) == sent
@@ -581,3 +581,54 @@ def test_an_event_form_opened_before_someone_else_saved_saves_nothing(world):
     r = second.post(edit, data={"csrf_token": stale["csrf_token"], **form, "place": "Elsewhere"})
     with world.db.read() as s:
         assert s.get(Event, world.ids.ev_all).place == "Minato hall"
+
+
+def test_an_event_is_translated_into_any_language_and_the_form_names_the_missing_ones(world, joined, fake_line):
+    """The event form takes a translation per language (title, place, description, the
+    question to attendees) and says which languages have none. A Vietnamese resident reads the
+    Vietnamese; an English one, with no English translation, gets the Japanese with a note and
+    the question said to be in Japanese. A translation without a title is refused, and what was
+    typed is kept."""
+    from tests import support
+
+    vi_user = "U" + "d4" * 16
+    joined(vi_user, name="Lan", locale_label="Tiếng Việt")
+    c = login(world.app, "tanaka")
+    page = text(c.get("/console/events/new"))
+    for loc in ("en", "vi", "ne", "zh_Hans", "ja_easy"):
+        assert f'name="tr_{loc}_title"' in page and f'name="tr_{loc}_note_question"' in page
+    assert 'name="tr_ja_title"' not in page
+    starts = utcnow() + timedelta(days=10)
+    form = {"title": "もちつき大会", "starts": local(starts), "place": "港町公民館", "audience": "all",
+            "note_question": "アレルギーはありますか？",
+            "tr_vi_title": "Hội giã bánh mochi", "tr_vi_place": "Nhà văn hóa Minato",
+            "tr_vi_note_question": "Bạn có bị dị ứng không?"}
+    bad = post(c, "/console/events/new", {**form, "tr_ko_place": "미나토 공민관"}, "/console/events/new")
+    assert bad.status_code == 400
+    assert "한국어: please give the title too" in text(bad) and 'value="미나토 공민관"' in text(bad)
+    assert 'value="Hội giã bánh mochi"' in text(bad)
+    r = post(c, "/console/events/new", form, "/console/events/new")
+    assert r.status_code == 302
+    edit = text(c.get(r.location))
+    missing = edit.split('id="tr-missing">')[1].split("</p>")[0]
+    assert "English" in missing and "Tiếng Việt" not in missing
+    with world.db.read() as s:
+        ev = s.scalar(select(Event).where(Event.title == "もちつき大会"))
+        assert ev.translations == {"vi": {"title": "Hội giã bánh mochi", "place": "Nhà văn hóa Minato",
+                                          "note_question": "Bạn có bị dị ứng không?"}}
+    line = support.Line(world.app.test_client(), fake_line)
+    for user in (vi_user, AKI):
+        line.say(user, "sự kiện" if user == vi_user else "events")
+        bubble = [m for m in fake_line.messages_to(user) if m["type"] == "flex"][-1]
+        shown = str(bubble)
+        if user == vi_user:
+            assert "Hội giã bánh mochi" in shown and "Nhà văn hóa Minato" in shown and "もちつき" not in shown
+        else:
+            assert "もちつき大会" in shown  # no English: the Japanese, with a note
+        contents = bubble["contents"]
+        bubbles = contents["contents"] if contents.get("type") == "carousel" else [contents]
+        ours = next(b for b in bubbles if "もちつき大会" in str(b) or "Hội giã bánh mochi" in str(b))
+        data = {b["action"]["label"]: b["action"]["data"] for b in ours["footer"]["contents"]}
+        line.post([line.postback_event(user, data["Đăng ký" if user == vi_user else "Sign up"])])
+    assert line.last_text(vi_user) == "Bạn có bị dị ứng không?"
+    assert line.last_text(AKI) == "The organiser asks (in Japanese): アレルギーはありますか？"

@@ -47,8 +47,8 @@ def _by_console(app, event_id: int, place: str | None = None, cancel: bool = Fal
     hidden = dict(re.findall(r'name="(csrf_token|version)" value="([^"]*)"', html))
     if cancel:
         return c.post(f"{page}/cancel", data={**hidden, "confirm": "yes"})
-    form = dict(re.findall(r'<input id="(title|starts|ends|place|en_title|en_place)" name="[^"]+"[^>]*value="([^"]*)"', html))
-    form.update(place=place, en_place="Community hall", audience="all", csrf_token=csrf(c, page))
+    form = dict(re.findall(r'<input id="(title|starts|ends|place|tr_en_title|tr_en_place)" name="[^"]+"[^>]*value="([^"]*)"', html))
+    form.update(place=place, tr_en_place="Community hall", audience="all", csrf_token=csrf(c, page))
     return c.post(page, data={**hidden, **form})
 
 

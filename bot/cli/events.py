@@ -18,7 +18,7 @@ from bot.core.i18n import LANGUAGES
 from bot.core.ics import event_ics
 from bot.core.models import Event
 from bot.core.vocab import Audience, SignupStatus
-from bot.services import events
+from bot.services import event_messages, events
 from bot.wiring import current_bot
 
 events_cli = AppGroup("events", help="Community events, for the center's staff.")
@@ -49,7 +49,7 @@ def _when(value: str | None, tz_name: str) -> datetime | None:
 @click.option("--note-question", help="a question for each attendee, e.g. about allergies")
 @click.option("--remind-hour-before", is_flag=True)
 @click.option("--translations", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help='JSON: {"en": {"title": "…", "place": "…", "description": "…"}, …}')
+              help='JSON: {"en": {"title": "…", "place": "…", "description": "…", "note_question": "…"}, "vi": …}')
 def create(title, starts, ends, place, description, capacity, deadline, audience, organizer, party_size,
            note_question, remind_hour_before, translations):
     """Create an event."""
@@ -76,6 +76,9 @@ def create(title, starts, ends, place, description, capacity, deadline, audience
         ev, outcome = events.create_event(s, values, utcnow(), translations=tr)
         services.apply(s, outcome, "cli")
         click.echo(f"event {ev.id} created")
+        missing = event_messages.missing_languages(ev)
+        if missing:
+            click.echo("no translation yet for: " + ", ".join(missing) + " (they see the Japanese with a note)")
 
 
 @events_cli.command("list")

@@ -67,8 +67,9 @@ def _raw_form() -> dict:
 
     translations = {}
     for loc in OTHER_LANGUAGES:
-        tr = {"title": text(f"tr_{loc}_title", TITLE_MAX), "body": text(f"tr_{loc}_body", BODY_MAX)}
-        if tr["title"].strip() or tr["body"].strip():
+        tr = {"title": text(f"tr_{loc}_title", TITLE_MAX), "body": text(f"tr_{loc}_body", BODY_MAX),
+              "choices": text(f"tr_{loc}_choices", 200)}
+        if tr["title"].strip() or tr["body"].strip() or tr["choices"].strip():
             translations[loc] = tr
     return {
         "title": f.get("title", ""), "body": f.get("body", ""), "link": f.get("link", "").strip(),
@@ -90,7 +91,7 @@ def hidden_fields(raw: dict) -> list[tuple[str, str]]:
     if raw["public_answers"]:
         out.append(("public_answers", "1"))
     for loc, tr in raw["translations"].items():
-        out += [(f"tr_{loc}_title", tr["title"]), (f"tr_{loc}_body", tr["body"])]
+        out += [(f"tr_{loc}_title", tr["title"]), (f"tr_{loc}_body", tr["body"]), (f"tr_{loc}_choices", tr.get("choices", ""))]
     return out
 
 
@@ -129,6 +130,17 @@ def validate(s: Session, raw: dict) -> tuple[dict, dict[str, str]]:
         body = check(f"tr_{lang}_body", body_ok, tr["body"], name)
         if title is not None and body is not None:
             clean["translations"][lang] = {"title": title, "body": body}
+            if raw["question"] == CircularQuestion.CHOICES and tr.get("choices", "").strip():
+                translated = check(f"tr_{lang}_choices", accept_choices, tr["choices"], name) or []
+                try:
+                    ja = accept_choices(None, {}, Answer(text=raw["choices"]))
+                except Invalid:
+                    ja = []  # the Japanese choices' own error is shown
+                if translated and ja and len(translated) != len(ja):
+                    errors[f"tr_{lang}_choices"] = ct(
+                        "{language}: please translate each of the {n} choices, in the same order.", language=name, n=len(ja))
+                elif translated:
+                    clean["translations"][lang]["choices"] = translated
     clean["image_id"] = None
     if raw["photo_token"]:
         clean["image_id"] = s.scalar(select(Media.id).where(Media.token == raw["photo_token"]))
@@ -232,12 +244,14 @@ def _preview_page(s: Session, raw: dict, clean: dict):
                            "translated": translated and lang in clean["translations"], "title": title, "body": body,
                            "card": circulars.notice(first, lang, config, assoc_name, pic[0] if pic else None)})
     missing = [o["name"] for o in others if not o["translated"] and o["count"]]
+    choices_missing = [LANGUAGES[loc] for loc in circulars.missing_choice_translations(first)]
     token = secrets.token_urlsafe(16)
     session[_COMPOSE_KEY] = (session.get(_COMPOSE_KEY) or [])[-4:] + [token]
     return render_template("console/circulars_preview.html", raw=raw, clean=clean, targets=targets, card=card,
                            options=circulars.answer_options(first, "ja"), deadline=_when(clean["deadline"]),
                            token=token, question_label=dict(QUESTIONS)[clean["question"]], photo=pic,
                            ja_count=by_language.get("ja", 0), others=others, missing=missing,
+                           choices_missing=choices_missing,
                            hidden=hidden_fields(raw), languages=LANGUAGES,
                            joiner="、" if console_locale() == "ja" else ", ")
 

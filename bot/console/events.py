@@ -14,6 +14,7 @@ from bot import services
 from bot.core import csvout, timefmt
 from bot.console import bot, bp, cN_, console_locale, ct, current, require
 from bot.core.db import utcnow
+from bot.core.i18n import LANGUAGES
 from bot.core.ics import event_ics as make_ics
 from bot.core.models import Area, Association, Event
 from bot.core.vocab import Audience, EventStatus, PrincipalKind, SignupStatus, StaffRole
@@ -23,6 +24,12 @@ EVERYONE = cN_("Everyone")
 AUDIENCES = {Audience.ALL: EVERYONE, Audience.AREAS: cN_("Residents of some areas"),
              Audience.ASSOCIATION: cN_("Members of an association")}
 TITLE_MAX, PLACE_MAX, DESCRIPTION_MAX, ORGANIZER_MAX, QUESTION_MAX = 100, 200, 1000, 100, 100
+OTHER_LANGUAGES = [loc for loc in LANGUAGES if loc != "ja"]
+# What an organiser may translate, and its limit (the Japanese field's).
+TR_FIELDS = (("title", TITLE_MAX), ("place", PLACE_MAX), ("description", DESCRIPTION_MAX),
+             ("note_question", QUESTION_MAX))
+TR_LABELS = {"title": cN_("Title"), "place": cN_("Place"), "description": cN_("Description"),
+             "note_question": cN_("Question for each attendee")}
 CAPACITY_MAX = 10000
 
 
@@ -131,26 +138,40 @@ def _blank() -> dict:
     return {"title": "", "starts": "", "ends": "", "place": "", "description": "", "capacity": "", "deadline": "",
             "organizer": "", "note_question": "", "ask_party_size": False, "remind_hour_before": False,
             "audience": Audience.ALL if current().is_staff else Audience.ASSOCIATION, "areas": [], "association_id": None,
-            "en_title": "", "en_place": "", "en_description": ""}
+            "translations": {}}
 
 
 def _from_event(ev: Event) -> dict:
-    en = (ev.translations or {}).get("en") or {}
     return {"title": ev.title, "starts": local_input(ev.starts_at), "ends": local_input(ev.ends_at), "place": ev.place,
             "description": ev.description or "", "capacity": "" if ev.capacity is None else str(ev.capacity),
             "deadline": local_input(ev.signup_deadline), "organizer": ev.organizer or "",
             "note_question": ev.note_question or "", "ask_party_size": ev.ask_party_size,
             "remind_hour_before": ev.remind_hour_before, "audience": ev.audience, "areas": list(ev.audience_areas or []),
-            "association_id": ev.association_id, "en_title": en.get("title", ""), "en_place": en.get("place", ""),
-            "en_description": en.get("description", "")}
+            "association_id": ev.association_id,
+            "translations": {loc: dict(tr) for loc, tr in (ev.translations or {}).items() if tr}}
+
+
+def _form_page(form: dict, errors: list[str], event: dict | None, **choices):
+    return render_template("console/events_form.html", form=form, errors=errors, event=event,
+                           languages=LANGUAGES, other_languages=OTHER_LANGUAGES, tr_fields=TR_FIELDS,
+                           missing=missing_translations(form), **choices)
+
+
+def missing_translations(form: dict) -> list[str]:
+    """The languages (their own names) the event has no translated title in yet."""
+    return [LANGUAGES[loc] for loc in OTHER_LANGUAGES if not (form["translations"].get(loc) or {}).get("title")]
 
 
 def _read_form(s, creating: bool) -> tuple[dict, dict, list[str]]:
     """The form as typed (to show again) and as values for the event, and the problems found."""
     f = request.form
     typed = {k: (f.get(k) or "").strip() for k in ("title", "starts", "ends", "place", "description", "capacity",
-                                                   "deadline", "organizer", "note_question", "en_title", "en_place",
-                                                   "en_description")}
+                                                   "deadline", "organizer", "note_question")}
+    typed["translations"] = {}
+    for loc in OTHER_LANGUAGES:
+        tr = {key: (f.get(f"tr_{loc}_{key}") or "").strip() for key, _ in TR_FIELDS}
+        if any(tr.values()):
+            typed["translations"][loc] = tr
     typed.update(ask_party_size=f.get("ask_party_size") == "1", remind_hour_before=f.get("remind_hour_before") == "1",
                  audience=f.get("audience") or Audience.ALL, areas=f.getlist("areas"), association_id=form_int("association_id"))
     errors: list[str] = []
@@ -173,12 +194,18 @@ def _read_form(s, creating: bool) -> tuple[dict, dict, list[str]]:
             errors.append(ct("{field}: at most {n} characters.", field=label, n=limit))
     for key, label, limit in (("description", ct("Description"), DESCRIPTION_MAX),
                               ("organizer", ct("Organiser"), ORGANIZER_MAX),
-                              ("note_question", ct("Question for each attendee"), QUESTION_MAX),
-                              ("en_title", ct("Title in English"), TITLE_MAX),
-                              ("en_place", ct("Place in English"), PLACE_MAX),
-                              ("en_description", ct("Description in English"), DESCRIPTION_MAX)):
+                              ("note_question", ct("Question for each attendee"), QUESTION_MAX)):
         if len(typed[key]) > limit:
             errors.append(ct("{field}: at most {n} characters.", field=label, n=limit))
+    for loc, tr in typed["translations"].items():
+        for key, limit in TR_FIELDS:
+            if len(tr[key]) > limit:
+                errors.append(ct("{language}: {problem}", language=LANGUAGES[loc], problem=ct(
+                    "{field}: at most {n} characters.", field=ct(TR_LABELS[key]), n=limit)))
+        if not tr["title"]:
+            errors.append(ct("{language}: please give the title too (or leave this language empty).", language=LANGUAGES[loc]))
+        if tr["note_question"] and not typed["note_question"]:
+            errors.append(ct("{language}: a translated question needs the question in Japanese too.", language=LANGUAGES[loc]))
     starts = when("starts", ct("Starts"))
     if starts is None and not typed["starts"]:
         errors.append(ct("{field}: please fill this in.", field=ct("Starts")))
@@ -200,13 +227,13 @@ def _read_form(s, creating: bool) -> tuple[dict, dict, list[str]]:
             capacity = 0
         if not 1 <= capacity <= CAPACITY_MAX:
             errors.append(ct("Capacity: a number from 1 to {n}, or empty for no limit.", n=CAPACITY_MAX))
-    if (typed["en_place"] or typed["en_description"]) and not typed["en_title"]:
-        errors.append(ct("Please give the English title too (or leave all English fields empty)."))
     values.update(title=typed["title"], place=typed["place"], description=typed["description"], starts_at=starts,
                   ends_at=ends, signup_deadline=deadline, capacity=capacity, organizer=typed["organizer"],
                   note_question=typed["note_question"] or None, ask_party_size=typed["ask_party_size"],
                   remind_hour_before=typed["remind_hour_before"],
-                  en={k: typed["en_" + k] for k in ("title", "place", "description") if typed["en_" + k]})
+                  # every language: an empty one removes its translation (bot.services.events)
+                  translations={loc: {k: v for k, v in (typed["translations"].get(loc) or {}).items() if v}
+                                for loc in OTHER_LANGUAGES})
     if creating:
         ids = managed_associations()
         audience = typed["audience"] if ids is None else Audience.ASSOCIATION
@@ -238,7 +265,7 @@ def event_new():
     form = _blank()
     if len(choices["associations"]) == 1:
         form["association_id"] = choices["associations"][0][0]
-    return render_template("console/events_form.html", form=form, errors=[], event=None, **choices)
+    return _form_page(form=form, errors=[], event=None, **choices)
 
 
 @bp.post("/events/new")
@@ -248,10 +275,10 @@ def event_create():
         typed, values, errors = _read_form(s, creating=True)
         if errors:
             choices = _choices(s)
-            return render_template("console/events_form.html", form=typed, errors=errors, event=None, **choices), 400
-        en = values.pop("en")
+            return _form_page(form=typed, errors=errors, event=None, **choices), 400
+        translations = values.pop("translations")
         by = current().id if current().kind == PrincipalKind.RESIDENT else None
-        ev, outcome = event_service.create_event(s, values, utcnow(), translations={"en": en or {}}, created_by_id=by)
+        ev, outcome = event_service.create_event(s, values, utcnow(), translations=translations, created_by_id=by)
         services.apply(s, outcome, current().actor)
         event_id = ev.id
     flash(ct("The event has been created. Residents can find it with “Events” in LINE."), "ok")
@@ -266,7 +293,7 @@ def event_edit(event_id: int):
         row = _row(s, ev, detail=True)
         form = _from_event(ev)
         choices = _choices(s)
-    return render_template("console/events_form.html", form=form, errors=[], event=row, **choices)
+    return _form_page(form=form, errors=[], event=row, **choices)
 
 
 def _managed_event(s, event_id: int):
@@ -296,12 +323,13 @@ def event_update(event_id: int):
             row = _row(s, ev, detail=True)
             choices = _choices(s)
             typed.update(audience=ev.audience, areas=list(ev.audience_areas or []), association_id=ev.association_id)
-            return render_template("console/events_form.html", form=typed, errors=errors, event=row, **choices), 400
+            return _form_page(form=typed, errors=errors, event=row, **choices), 400
         for key, field in (("starts", "starts_at"), ("ends", "ends_at"), ("deadline", "signup_deadline")):
             if typed[key] and typed[key] == local_input(getattr(ev, field)):
                 values[field] = getattr(ev, field)  # unchanged to the minute: keep the stored time
-        # The English translation is on the form (empty: none); the service keeps the others.
-        outcome = event_service.update_event(s, ev, values, bot().config, utcnow(), translations={"en": values["en"] or {}})
+        # Every language is on the form (empty: none).
+        translations = values.pop("translations")
+        outcome = event_service.update_event(s, ev, values, bot().config, utcnow(), translations=translations)
         services.apply(s, outcome, current().actor)
     facts = outcome.facts
     if not facts["changed"]:

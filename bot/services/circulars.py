@@ -37,12 +37,36 @@ class CircularError(UserError):
     pass
 
 
-def answer_options(circ: Circular, locale: str) -> list[str]:
+def answer_options(circ: Circular, locale: str, fallback: str | None = None) -> list[str]:
+    """The answer choices as a reader of `locale` sees them, in the order they are kept (a
+    button names its choice by position; the answer is stored in the sender's Japanese). Own
+    choices are shown in the language the circular is shown in, when the sender translated them."""
     if circ.question == CircularQuestion.ATTENDANCE:
         return [t(locale, a) for a in ATTENDANCE]
     if circ.question == CircularQuestion.CHOICES:
-        return list(circ.choices or [])
+        original = list(circ.choices or [])
+        if locale == "ja":
+            return original
+        tr = (circ.translations or {}).get(_shown(circ, locale, fallback)) or {}
+        translated = tr.get("choices") or []
+        return list(translated) if len(translated) == len(original) else original
     return []
+
+
+def answer_shown(circ: Circular, stored: str, locale: str, fallback: str | None = None) -> str:
+    """A kept answer (the sender's Japanese) as a reader of `locale` sees it."""
+    original = answer_options(circ, "ja")
+    if stored in original:
+        return answer_options(circ, locale, fallback)[original.index(stored)]
+    return stored
+
+
+def missing_choice_translations(circ: Circular) -> list[str]:
+    """Languages the circular is translated into whose own answer choices are not."""
+    if circ.question != CircularQuestion.CHOICES:
+        return []
+    n = len(circ.choices or [])
+    return sorted(loc for loc, tr in (circ.translations or {}).items() if len(tr.get("choices") or []) != n)
 
 
 def text_in(circ: Circular, locale: str) -> tuple[str, str, bool]:
@@ -53,11 +77,15 @@ def text_in(circ: Circular, locale: str) -> tuple[str, str, bool]:
     return circ.title, circ.body, False
 
 
+def _shown(circ: Circular, locale: str, fallback: str | None = None) -> str:
+    have = {loc for loc, tr in (circ.translations or {}).items() if tr and tr.get("title") and tr.get("body")}
+    return name_chain.version_for(have, locale, fallback)
+
+
 def for_reader(circ: Circular, locale: str, fallback: str | None = None) -> tuple[str, str, str | None]:
     """(title, body, note) as a resident of `locale` reads it: their language, else the city's
     second language, else the Japanese; `note` says when it is not in their language."""
-    have = {loc for loc, tr in (circ.translations or {}).items() if tr and tr.get("title") and tr.get("body")}
-    shown = name_chain.version_for(have, locale, fallback)
+    shown = _shown(circ, locale, fallback)
     title, body = (circ.title, circ.body) if shown == "ja" else (circ.translations[shown]["title"], circ.translations[shown]["body"])
     return title, body, name_chain.not_in_your_language(locale, shown)
 

@@ -5,7 +5,7 @@ from bot.core import timefmt
 from bot.core import names as name_chain
 from bot.core.config import Config
 from bot.core.refs import ref
-from bot.core.i18n import N_, Nn_, nt, t
+from bot.core.i18n import LANGUAGES, N_, Nn_, nt, t
 from bot.core.models import Event, Signup
 from bot.core.replies import Card, Choice, postback
 from bot.core.vocab import SignupStatus
@@ -52,6 +52,26 @@ def text_in(event: Event, locale: str, field: str) -> str:
     shown = shown_in(event, locale)
     tr = (event.translations or {}).get(shown) or {} if shown != "ja" else {}
     return tr.get(field) or getattr(event, field) or ""
+
+
+def question_for(event: Event, locale: str) -> str | None:
+    """The organiser's question to each attendee as a resident of `locale` reads it: the
+    translation of the language the event is shown in, else the Japanese, said to be so."""
+    if not event.note_question:
+        return None
+    shown = shown_in(event, locale)
+    tr = (event.translations or {}).get(shown) or {} if shown != "ja" else {}
+    if tr.get("note_question"):
+        return tr["note_question"]
+    if locale in ("ja", "ja_easy") or not name_chain.is_japanese(event.note_question):
+        return event.note_question
+    return t(locale, N_("The organiser asks (in Japanese): {question}"), question=event.note_question)
+
+
+def missing_languages(event: Event) -> list[str]:
+    """The resident languages the event has no translated title in (Japanese aside)."""
+    have = {loc for loc, tr in (event.translations or {}).items() if tr and tr.get("title")}
+    return [loc for loc in LANGUAGES if loc != "ja" and loc not in have]
 
 
 def event_card(event: Event, locale: str, config: Config, left: int | None, waiting: int, *, detail: bool = False) -> Card:

@@ -80,7 +80,8 @@ def show(token: str):
             "read": t(locale, N_("Thank you. We have noted that you read it.")),
             "read_button": t(locale, N_("I have read it")),
             "action": url_for("circular_page.mark", token=token),
-            "answer": t(locale, N_("Your answer now: {answer}"), answer=row.answer) if row.answer else None,
+            "answer": t(locale, N_("Your answer now: {answer}"), answer=circulars.answer_shown(
+                circ, row.answer, locale, bot.config.fallback_language)) if row.answer else None,
             "how": t(locale, N_("To answer, use the buttons in LINE.")) if circ.question != CircularQuestion.NONE else None,
         }
     return _no_store(current_app.make_response(render_template("circular.html", **page)))
