@@ -67,7 +67,7 @@ def serve(app, name: str):
     with app.extensions["tsunagari"].db.session() as s:
         seed(s)
     srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, name=name, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{srv.server_port}"

@@ -529,7 +529,7 @@ def two_hosts():
     other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Other, directory=str(data)))
     city = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Redirect, directory=str(data)))
     for server in (other, city):
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield city, other, seen
     for server in (other, city):
         server.shutdown()
