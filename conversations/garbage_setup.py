@@ -21,11 +21,32 @@ def _cal(ctx: Ctx):
     return ctx.cache["garbage_cal"]
 
 
+def _suggested(ctx: Ctx) -> list[str]:
+    cal = _cal(ctx)
+    if cal is None or ctx.resident is None:
+        return []
+    return garbage.suggested_areas(cal, ctx.resident.area, ctx.config.garbage_area_map)
+
+
+def ask_area(ctx: Ctx, data: dict) -> str:
+    """The question, with the likely area named when the resident's own area points to it."""
+    question = ctx.t(N_("Which collection area do you live in? (as on the city's garbage calendar)"))
+    likely = _suggested(ctx)
+    if likely and ctx.resident is not None and ctx.resident.area is not None:
+        fb = ctx.config.fallback_language
+        question += "\n" + ctx.t(N_("You live in {area}, so it is probably {choices} (the first buttons)."),
+                                  area=ctx.resident.area.name(ctx.locale, fb),
+                                  choices=timefmt.show_list([garbage.show_area(x, ctx.locale, fb) for x in likely[:3]], ctx.locale))
+    return question
+
+
 def area_options(ctx: Ctx, data: dict) -> list[Option]:
+    """The collection areas, the likely ones first (one tap for most residents)."""
     cal = _cal(ctx)
     fb = ctx.config.fallback_language
-    return [Option(name, garbage.show_area(name, ctx.locale, fb), literal=True, aliases=(name,))
-            for name in (cal.areas if cal else {})]
+    likely = _suggested(ctx)
+    names = likely + [name for name in (cal.areas if cal else {}) if name not in likely]
+    return [Option(name, garbage.show_area(name, ctx.locale, fb), literal=True, aliases=(name,)) for name in names]
 
 
 def accept_area(ctx: Ctx, data: dict, answer: Answer) -> str:
@@ -70,8 +91,7 @@ FLOW = Flow(
     first="area",
     on_finish=finish,
     steps={
-        "area": Step(ask=N_("Which collection area do you live in? (as on the city's garbage calendar)"),
-                     options=area_options, accept=accept_area, next="kinds"),
+        "area": Step(ask=ask_area, options=area_options, accept=accept_area, next="kinds"),
         "kinds": Step(ask=N_("Which kinds of garbage should we remind you of? Tap to choose, then “Done”."),
                       options=category_options, collect=True, next=None),
     },

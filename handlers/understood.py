@@ -10,7 +10,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import conversations
-from bot.core import understand
+from bot.core import timefmt, understand
 from bot.core.i18n import LANGUAGES, N_
 from bot.core.replies import Choice, Question, Reply, Text, parse_postback, postback
 from bot.core.vocab import InboundKind
@@ -160,8 +160,17 @@ def garbage_item(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]
         return [_choices(ctx, ctx.t(N_("“{item}” is not in the city's list. Try another word for it (the list is in Japanese), or see your collection days."),
                                     item=item), ("garbage",))]
     fb = ctx.config.fallback_language
-    lines = [ctx.t(N_("{item}: {kind}"), item=name, kind=garbage.show_kinds(cal, [label], ctx.locale, fb)[0])
-             + (f"\n  {notice}" if notice else "") for name, label, notice in found[:5]]
+    area = garbage.area_of(ctx.session, ctx.resident)
+    today = ctx.now.astimezone(ZoneInfo(ctx.config.tz_name)).date()
+    lines = []
+    for name, label, notice in found[:5]:
+        line = ctx.t(N_("{item}: {kind}"), item=name, kind=garbage.show_kinds(cal, [label], ctx.locale, fb)[0])
+        day = garbage.next_collection(cal, area, label, today) if area else None
+        if day is not None:
+            line += "\n  " + ctx.t(N_("Next collection in your area: {day}"), day=timefmt.show_day(day, ctx.locale))
+        lines.append(line + (f"\n  {notice}" if notice else ""))
+    if area is None:
+        lines.append(ctx.t(N_("Choose your collection area with “Garbage days” to see the next collection day.")))
     return [_choices(ctx, "\n".join(lines), ("garbage",))]
 
 

@@ -62,6 +62,9 @@ class Config:
     misfire_grace_seconds: int = 3600  # a run missed by a restart is still sent this late
     announcement_chunk: int = 10000  # residents an announcement queues per transaction
     garbage_reminder_hour: int = 19  # "tomorrow is burnable garbage day", the evening before
+    # A CSV `area,garbage_area` mapping the city's areas to the garbage calendar's collection
+    # areas, for the suggestion when a resident chooses theirs (bot.services.garbage.suggested_areas).
+    garbage_area_map: str | None = None
     digest_hour: int = 8  # the daily digest of announcements
     reminder_limit: int = 20  # personal reminders per resident
     japanese_era: bool = False  # show Japanese dates with the era year (令和8年…)
@@ -127,6 +130,8 @@ class Config:
             values["line_data_api_base_url"] = env["LINE_DATA_API_BASE_URL"]
         if env.get("AREA_FILE"):
             values["area_file"] = env["AREA_FILE"]
+        if env.get("GARBAGE_AREA_MAP"):
+            values["garbage_area_map"] = env["GARBAGE_AREA_MAP"]
         if env.get("PUBLIC_BASE_URL"):
             values["public_base_url"] = env["PUBLIC_BASE_URL"]
         for key, name in (("EVENT_REMINDER_HOUR", "event_reminder_hour"), ("GARBAGE_REMINDER_HOUR", "garbage_reminder_hour"),

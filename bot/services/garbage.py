@@ -7,8 +7,10 @@ day it was told about, updated in the same transaction that queues the messages.
 with the same area, categories and language get the same words, so they go as multicasts."""
 from __future__ import annotations
 
+import csv
 import logging
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz
@@ -21,7 +23,7 @@ from bot.core.config import Config
 from bot.core.errors import UserError
 from bot.core.garbage5374 import Calendar
 from bot.core.i18n import N_, t
-from bot.core.models import GarbageCalendar, GarbageSubscription, Resident
+from bot.core.models import Area, GarbageCalendar, GarbageSubscription, Resident
 from bot.core.replies import Choice, Question, Text, postback
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,57 @@ def needs_choice(cal: Calendar, area: str, categories: list[str]) -> bool:
     if area not in cal.areas:
         return True
     return bool(categories) and not any(c in cal.categories for c in categories)
+
+
+# -- which collection area is the resident's --------------------------------------------------
+
+_MAPS: dict[tuple[str, float], dict[str, list[str]]] = {}
+
+
+def area_map(path: str | None) -> dict[str, list[str]]:
+    """A city's mapping of its areas to the calendar's collection areas (GARBAGE_AREA_MAP): a CSV
+    with the header `area,garbage_area`, `area` being an area's code or its Japanese name, one
+    row per pair (an area split between several collection areas has several rows). Read again
+    when the file changes."""
+    if not path:
+        return {}
+    try:
+        key = (path, Path(path).stat().st_mtime)
+    except OSError:
+        log.warning("GARBAGE_AREA_MAP %s cannot be read", path)
+        return {}
+    if key not in _MAPS:
+        out: dict[str, list[str]] = {}
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            for row in csv.DictReader(f):
+                area, garbage_area = (row.get("area") or "").strip(), (row.get("garbage_area") or "").strip()
+                if area and garbage_area:
+                    out.setdefault(area, []).append(garbage_area)
+        _MAPS.clear()
+        _MAPS[key] = out
+    return _MAPS[key]
+
+
+def suggested_areas(cal: Calendar, area: Area | None, map_path: str | None = None) -> list[str]:
+    """The calendar's collection areas that are likely those of a resident who joined with
+    `area`: the city's mapping when it names the area, else the same name (compared folded and
+    by reading: さくら台 = サクラ台), else the collection areas that contain the area's name
+    (本町 → 本町一丁目, 本町二丁目) or are contained in it."""
+    if area is None:
+        return []
+    mapping = area_map(map_path)
+    mapped = mapping.get(area.code) or mapping.get((area.names or {}).get("ja", ""))
+    if mapped:
+        return [a for a in mapped if a in cal.areas]
+    ja = understand.fold((area.names or {}).get("ja", "")).replace(" ", "")
+    if not ja:
+        return []
+    said = understand.reading(ja)
+    folded = {name: understand.fold(name).replace(" ", "") for name in cal.areas}
+    same = [name for name, f in folded.items() if f == ja or understand.reading(f) == said]
+    if same:
+        return same
+    return [name for name, f in folded.items() if len(ja) >= 2 and (ja in f or (len(f) >= 2 and f in ja))]
 
 
 def subscribe(session: Session, resident: Resident, area: str, categories: list[str], now: datetime) -> GarbageSubscription:
@@ -177,6 +230,23 @@ def kind_of(cal: Calendar, item: str) -> list[tuple[str, str, str]]:
             scored.append((score, name, label))
     scored.sort(key=lambda x: (-x[0], len(x[1])))
     return [(name, label, "") for _, name, label in scored]
+
+
+def area_of(session: Session, resident: Resident | None) -> str | None:
+    """The collection area the resident chose (None: none, or one the calendar no longer has)."""
+    if resident is None:
+        return None
+    area = session.scalar(select(GarbageSubscription.area).where(GarbageSubscription.resident_id == resident.id))
+    cal = current(session)
+    return area if cal is not None and area in cal.areas else None
+
+
+def next_collection(cal: Calendar, area: str, label: str, start: date, days: int = 62) -> date | None:
+    """The first day from `start` on which `label` is collected in `area` (within `days`)."""
+    for day, labels in cal.upcoming(area, start, days):
+        if label in labels:
+            return day
+    return None
 
 
 def labels_of_kind(cal: Calendar, kind: str) -> list[str]:
