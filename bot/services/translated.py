@@ -31,6 +31,7 @@ AS_WRITTEN = N_("As written:")
 
 # The kinds of record an "Original" button names (`k=`), and the one word for each.
 REQUEST, OFFER, RELAY, ANNOUNCEMENT, EVENT, CIRCULAR = "req", "offer", "relay", "ann", "ev", "circ"
+KINDS = (REQUEST, OFFER, RELAY, ANNOUNCEMENT, EVENT, CIRCULAR)
 
 
 @dataclass(frozen=True)
@@ -84,4 +85,5 @@ def with_note(locale: str, shown: Shown) -> str:
 def original_choice(locale: str, kind: str, record) -> Choice:
     """The button that shows the original of `record` (a help request, an offer, a relayed
     message, an announcement, an event, a circular)."""
+    assert kind in KINDS, kind  # a fixed word of the bot's, never data
     return Choice(t(locale, ORIGINAL), postback(a="mt", x="orig", k=kind, i=ref(record)))
