@@ -4,6 +4,7 @@ residents read through the real webhook path: marked, with the original one tap 
 sent anywhere when the city has not turned it on."""
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 
@@ -15,7 +16,7 @@ from bot.core import translate
 from bot.core.areas import load_city
 from bot.core.config import Config
 from bot.core.db import utcnow
-from bot.core.models import HelpRequest, MachineTranslation, Resident
+from bot.core.models import Association, HelpRequest, MachineTranslation, Membership, Resident
 from bot.services import aid_messages
 from scheduler import clock as clock_mod
 from tests.conftest import ROOT, make_config
@@ -310,3 +311,40 @@ def test_housekeeping_forgets_old_translations(app, bot, db, fake_deepl, clock):
     with db.session() as s:
         assert translate.expire(s, utcnow() + timedelta(days=translate.CACHE_DAYS - 1)) == 0
         assert translate.expire(s, utcnow() + timedelta(days=translate.CACHE_DAYS + 1)) == 1
+
+
+def test_an_event_without_an_english_version_is_machine_translated(runner, line, bot, fake_line, fake_deepl, joined, clock):
+    en = joined("U" + "e9" * 16, name="Emma")
+    result = runner.invoke(args=["events", "create", "--title", "餅つき大会", "--place", "公民館", "--starts", "2026-12-20 10:00"])
+    assert result.exit_code == 0, result.output
+    line.say(en, "events")
+    bubble = bubbles(last_flex(fake_line, en))[0]
+    assert "[EN-US] 餅つき大会" in bubble_text(bubble) and "Where: [EN-US] 公民館" in bubble_text(bubble)
+    assert "(Machine translation." in bubble_text(bubble)
+    assert fake_deepl.requests[-1].body == {"text": ["餅つき大会", "公民館"], "target_lang": "EN-US", "source_lang": "JA"}
+    press(line, en, card_buttons(last_flex(fake_line, en))["Original"])
+    assert "餅つき大会" in line.last_text(en) and "[EN-US]" not in line.last_text(en)
+
+
+def test_a_circular_without_an_english_version_is_machine_translated_for_its_members_only(
+        runner, line, bot, db, fake_line, fake_deepl, joined, clock):
+    member = joined("U" + "e6" * 16, name="Emma")
+    outsider = joined("U" + "e5" * 16, name="Olly")
+    with db.session() as s:
+        assoc = s.scalar(select(Association).where(Association.join_code == "ASAHI-2026"))
+        me = s.scalar(select(Resident).where(Resident.line_user_id == member))
+        s.add(Membership(resident_id=me.id, association_id=assoc.id, role="member"))
+    result = runner.invoke(args=["circulars", "send", "--association", "ASAHI-2026", "--title", "清掃のお知らせ",
+                                 "--body", "公園を清掃します。"])
+    assert result.exit_code == 0, result.output
+    run_worker(bot)
+    notice = last_flex(fake_line, member)
+    assert "[EN-US] 清掃のお知らせ" in json.dumps(notice, ensure_ascii=False)
+    assert "(Machine translation." in bubble_text(bubbles(notice)[0])
+    data = card_buttons(notice)["Original"]
+    press(line, member, card_buttons(notice)["Read it all"])
+    assert any("[EN-US] 公園を清掃します。" in x for x in fake_line.texts_to(member))
+    press(line, member, data)
+    assert "公園を清掃します。" in line.last_text(member) and "[EN-US]" not in line.last_text(member)
+    press(line, outsider, data)  # not theirs: not shown
+    assert not any("公園を清掃します。" in x for x in fake_line.texts_to(outsider))
