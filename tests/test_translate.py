@@ -348,3 +348,19 @@ def test_a_circular_without_an_english_version_is_machine_translated_for_its_mem
     assert "公園を清掃します。" in line.last_text(member) and "[EN-US]" not in line.last_text(member)
     press(line, outsider, data)  # not theirs: not shown
     assert not any("公園を清掃します。" in x for x in fake_line.texts_to(outsider))
+
+
+def test_leaving_forgets_the_translations_of_ones_own_words(line, fake_line, bot, db, fake_deepl, neighbours):
+    ask_in_japanese(line, fake_line)
+    line.say(HELPER, "offer help")
+    press(line, HELPER, card_buttons(last_flex(fake_line, HELPER))["I can help"])
+    line.say(HELPER, "I can come at 9")
+    run_worker(bot)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(MachineTranslation)) == 2  # the request, the offer's message
+    line.say(HELPER, "delete my data")
+    line.tap(HELPER, "Yes, delete")
+    with db.session() as s:
+        assert s.scalar(select(Resident).where(Resident.line_user_id == HELPER)) is None
+        left = list(s.scalars(select(MachineTranslation.text)))
+    assert left == [f"[EN-US] {SECRET_WORDS}"]  # the asker's words stay (hers, and still open)
