@@ -364,3 +364,19 @@ def test_leaving_forgets_the_translations_of_ones_own_words(line, fake_line, bot
         assert s.scalar(select(Resident).where(Resident.line_user_id == HELPER)) is None
         left = list(s.scalars(select(MachineTranslation.text)))
     assert left == [f"[EN-US] {SECRET_WORDS}"]  # the asker's words stay (hers, and still open)
+
+
+@pytest.mark.parametrize("mt, says", [("deepl", True), ("google", True), ("", False)], indirect=["mt"])
+def test_the_privacy_notice_names_the_provider_only_when_it_is_on(line, fake_line, mt, says, clock):
+    user = "U" + "d8" * 16
+    fake_line.profiles[user] = {"displayName": "Dana", "language": "en"}
+    line.follow(user)
+    line.tap(user, "English")
+    line.say(user, "Minato-machi")
+    line.tap(user, "Skip")
+    line.say(user, "Dana")
+    notice = line.last_text(user)
+    assert notice.startswith("Last step: privacy.") and notice.endswith("Do you agree?")
+    name = {"deepl": "DeepL", "google": "Google Cloud Translation"}.get(mt, "DeepL")
+    assert (f"sent to {name} to be machine translated" in notice) is says
+    assert "machine translat" not in notice.lower() or says

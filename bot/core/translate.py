@@ -41,6 +41,7 @@ from bot.core.models import MachineTranslation
 log = logging.getLogger(__name__)
 
 PROVIDERS = ("deepl", "google")
+PROVIDER_NAMES = {"deepl": "DeepL", "google": "Google Cloud Translation"}  # as the privacy notice names them
 CACHE_DAYS = 30
 TIMEOUT_SECONDS = 5.0
 MAX_TEXTS = 50  # per request (DeepL takes 50 texts, Google 128 segments)

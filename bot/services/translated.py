@@ -28,6 +28,8 @@ MARK = N_("(Machine translation. Tap “Original” to see the text as written.)
 NOT_TRANSLATED = N_("(Not translated into your language: shown as written.)")
 ORIGINAL = N_("Original")
 AS_WRITTEN = N_("As written:")
+PRIVACY = N_("When a text has no translation in your language, it is sent to {provider} to be machine translated: "
+             "what residents write (requests for help, offers, messages) and notices from the city or your association.")
 
 # The kinds of record an "Original" button names (`k=`), and the one word for each.
 REQUEST, OFFER, RELAY, ANNOUNCEMENT, EVENT, CIRCULAR = "req", "offer", "relay", "ann", "ev", "circ"
@@ -87,3 +89,11 @@ def original_choice(locale: str, kind: str, record) -> Choice:
     message, an announcement, an event, a circular)."""
     assert kind in KINDS, kind  # a fixed word of the bot's, never data
     return Choice(t(locale, ORIGINAL), postback(a="mt", x="orig", k=kind, i=ref(record)))
+
+
+def privacy_note(config: Config, locale: str) -> str | None:
+    """The privacy notice's sentence about machine translation (None: off, nothing is sent)."""
+    client = translate.from_config(config)
+    if client is None:
+        return None
+    return t(locale, PRIVACY, provider=translate.PROVIDER_NAMES[client.name])
