@@ -244,8 +244,9 @@ def test_the_helpers_message_reaches_the_japanese_asker_translated(line, fake_li
     run_worker(bot)
     offer = last_flex(fake_line, ASKER)
     assert "[JA] I can come at 9" in bubble_text(bubbles(offer)[0])
-    press(line, ASKER, card_buttons(offer)["原文"] if "原文" in card_buttons(offer) else card_buttons(offer)["Original"])
-    assert "I can come at 9" in line.last_text(ASKER) and "[JA]" not in line.last_text(ASKER)
+    assert "（機械翻訳です。「原文」を押すと、書かれたままの文が見られます。）" in bubble_text(bubbles(offer)[0])
+    press(line, ASKER, card_buttons(offer)["原文"])
+    assert line.last_text(ASKER) == "原文：\nI can come at 9"
 
 
 def test_an_original_button_of_someone_elses_text_shows_nothing(line, fake_line, bot, db, fake_deepl, neighbours, joined):
