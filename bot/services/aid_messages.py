@@ -174,5 +174,6 @@ def followup_card(req: HelpRequest, reader: Resident, config: Config) -> Card:
         buttons=(
             Choice(t(locale, yes), postback(a="aid", x="happened", r=ref(req), v="yes")),
             Choice(t(locale, N_("It did not happen")), postback(a="aid", x="happened", r=ref(req), v="no")),
+            *_original(req, locale, config),
         ),
     )
