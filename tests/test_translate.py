@@ -247,6 +247,27 @@ def test_the_helpers_message_reaches_the_japanese_asker_translated(line, fake_li
     assert "（機械翻訳です。「原文」を押すと、書かれたままの文が見られます。）" in bubble_text(bubbles(offer)[0])
     press(line, ASKER, card_buttons(offer)["原文"])
     assert line.last_text(ASKER) == "原文：\nI can come at 9"
+    # matched: what the helper writes through the bot reaches her translated too
+    press(line, ASKER, card_buttons(offer)["お願いする"])
+    run_worker(bot)
+    press(line, HELPER, card_buttons(last_flex(fake_line, HELPER))["Message Asako"])
+    line.say(HELPER, "See you at the corner")
+    run_worker(bot)
+    relayed = last_flex(fake_line, ASKER)
+    assert "[JA] See you at the corner" in bubble_text(bubbles(relayed)[0])
+    press(line, ASKER, card_buttons(relayed)["原文"])
+    assert line.last_text(ASKER) == "原文：\nSee you at the corner"
+
+
+def test_a_carousel_of_requests_asks_the_provider_once(line, fake_line, bot, db, fake_deepl, neighbours):
+    ask_in_japanese(line, fake_line, "犬の散歩をお願いします")
+    ask_in_japanese(line, fake_line, "買い物を手伝ってください")
+    fake_deepl.reset()
+    line.say(HELPER, "offer help")
+    assert len(fake_deepl.requests) == 1
+    assert sorted(fake_deepl.texts) == sorted(["犬の散歩をお願いします", "買い物を手伝ってください"])
+    texts = [bubble_text(b) for b in bubbles(last_flex(fake_line, HELPER))]
+    assert any("[EN-US] 犬の散歩をお願いします" in x for x in texts) and any("[EN-US] 買い物を手伝ってください" in x for x in texts)
 
 
 def test_an_original_button_of_someone_elses_text_shows_nothing(line, fake_line, bot, db, fake_deepl, neighbours, joined):

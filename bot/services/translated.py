@@ -57,6 +57,14 @@ def residents_words(session: Session, config: Config, texts: list[str], writer: 
     return [Shown(g, machine=True) if g.strip() != x.strip() else Shown(x) for g, x in zip(got, texts)]
 
 
+def prefetch(session: Session, config: Config, writings: list[tuple[str, str | None]], reader: str) -> None:
+    """Ask the provider once for many residents' texts ((text, writer's locale) pairs) a reader is
+    about to see (a carousel of requests): the cards then find them in the cache."""
+    texts = [x for x, writer in writings if x and not same_language(writer, reader)]
+    if texts and translate.on(config):
+        translate.translated(session, config, list(dict.fromkeys(texts)), translate.base_language(reader) or reader, None)
+
+
 def resident_text(session: Session, config: Config, text: str, writer: str | None, reader: str) -> Shown:
     return residents_words(session, config, [text], writer, reader)[0]
 
