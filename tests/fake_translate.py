@@ -149,5 +149,6 @@ class FakeTranslator:
         unknown = set(body) - {"q", "target", "source", "format"}
         if unknown:
             return 400, {"error": {"code": 400, "message": f"unexpected {sorted(unknown)}"}}
-        return 200, {"data": {"translations": [{"translatedText": f"[{target}] {t}", "detectedSourceLanguage": source or "ja"}
-                                               for t in body["q"]]}}
+        # detectedSourceLanguage only when the request named no source, as Google answers
+        found = {} if source else {"detectedSourceLanguage": "ja"}
+        return 200, {"data": {"translations": [{"translatedText": f"[{target}] {t}", **found} for t in body["q"]]}}

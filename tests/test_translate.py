@@ -298,6 +298,7 @@ def test_an_announcement_with_no_english_version_is_machine_translated(runner, l
     en = joined("U" + "e7" * 16, name="Emma")
     en2 = joined("U" + "e8" * 16, name="Liam")
     ja = joined("U" + "a8" * 16, name="花子", locale_label="日本語")
+    easy = joined("U" + "a9" * 16, name="ゆき", locale_label="やさしい日本語")
     result = runner.invoke(args=["announce", "--text", "年末年始のごみ収集のお知らせです。"])
     assert result.exit_code == 0, result.output
     assert clock_mod.due_now(bot)["announcements"] == 1
@@ -308,6 +309,8 @@ def test_an_announcement_with_no_english_version_is_machine_translated(runner, l
         assert "(Machine translation." in msg["text"]
         assert "Original" in [i["action"]["label"] for i in msg["quickReply"]["items"]]
     assert fake_line.texts_to(ja)[-1] == "年末年始のごみ収集のお知らせです。"
+    # やさしい日本語 is never machine translated: the Japanese, as before
+    assert "年末年始のごみ収集のお知らせです。" in fake_line.texts_to(easy)[-1] and "[" not in fake_line.texts_to(easy)[-1]
     assert fake_google.texts == ["年末年始のごみ収集のお知らせです。"]  # once, for both English readers
     line.tap(en, "Original")
     assert line.last_text(en).endswith("年末年始のごみ収集のお知らせです。")
