@@ -11,7 +11,7 @@ from flask import Flask
 
 import handlers
 from bot import cli, console, security
-from bot.core import names, timefmt, understand
+from bot.core import names, timefmt, translate, understand
 from bot.core.config import Config
 from bot.core.db import Database
 from bot.core.i18n import html_lang
@@ -57,6 +57,9 @@ def build_app(config: Any = None) -> Flask:
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=(cfg.public_base_url or "").startswith("https://"),
                       PERMANENT_SESSION_LIFETIME=timedelta(hours=8), WTF_CSRF_TIME_LIMIT=None)
+    # A machine-translation provider named without a key, or one the bot does not know: refused
+    # here, so the web, the worker and the clock do not start half-configured.
+    translate.check(cfg)
     handlers.check_routes()
     # Every language's words and the Japanese dictionary, read now rather than on a resident's
     # first message (a word list that does not load fails here, at start-up).

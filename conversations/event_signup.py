@@ -39,8 +39,8 @@ def ask_confirm(ctx: Ctx, data: dict) -> str:
         return ctx.t(N_("That event was not found."))
     party = int(data.get("party", "1"))
     left = events.seats_left(ctx.session, ev)
-    head = ctx.t(N_("“{title}”\n{when}\n{place}"), title=em.text_in(ev, ctx.locale, "title"),
-                 when=em.when(ev, ctx.locale, ctx.config), place=em.text_in(ev, ctx.locale, "place"))
+    head = ctx.t(N_("“{title}”\n{when}\n{place}"), title=em.text_in(ev, ctx.locale, "title", ctx.config),
+                 when=em.when(ev, ctx.locale, ctx.config), place=em.text_in(ev, ctx.locale, "place", ctx.config))
     if left is not None and left < party:
         n = len(events.waitlist(ctx.session, ev.id)) + 1
         return head + "\n\n" + ctx.t(N_("This event is full. Join the wait-list? You would be number {n}, and we will tell you at once if a place opens up."), n=n)

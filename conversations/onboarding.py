@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from bot.core import areas, understand
 
-from bot.services import residents, richmenu
+from bot.services import residents, richmenu, translated
 from handlers.context import Ctx
-from bot.core.i18n import N_, normalize_locale
+from bot.core.i18n import N_, normalize_locale, t
 from bot.core.replies import Reply, Text
 from conversations import common
 from conversations.engine import Flow, NO, Option, Step, YES
@@ -25,6 +25,27 @@ def initial(ctx: Ctx) -> dict:
     if name:
         data["display_name"] = name
     return data
+
+
+CONSENT = N_(
+    "Last step: privacy.\n"
+    "We keep your name for neighbours, your language and your area, and what you send to this bot, "
+    "only to run this service for the city. We never show your LINE account to other residents. "
+    "You can delete everything at any time by sending “Delete my data”.\n"
+    "Do you agree?"
+)
+
+
+def consent_text(ctx: Ctx, data: dict) -> str:
+    """The privacy notice; when the city turned machine translation on, it says what goes to the
+    provider (before the question on its last line)."""
+    locale = data.get("locale") or ctx.locale
+    text = t(locale, CONSENT)
+    extra = translated.privacy_note(ctx.config, locale)
+    if not extra:
+        return text
+    body, _, question = text.rpartition("\n")
+    return f"{body}\n{extra}\n{question}" if body else f"{text}\n{extra}"
 
 
 def nickname_options(ctx: Ctx, data: dict) -> list[Option]:
@@ -89,13 +110,7 @@ FLOW = Flow(
             next="consent",
         ),
         "consent": Step(
-            ask=N_(
-                "Last step: privacy.\n"
-                "We keep your name for neighbours, your language and your area, and what you send to this bot, "
-                "only to run this service for the city. We never show your LINE account to other residents. "
-                "You can delete everything at any time by sending “Delete my data”.\n"
-                "Do you agree?"
-            ),
+            ask=consent_text,
             options=[Option(AGREE, N_("I agree"), says=YES), Option(DISAGREE, N_("I do not agree"), says=NO)],
             next=None,
         ),

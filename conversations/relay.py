@@ -17,7 +17,7 @@ accept_text = common.free_text(mutual_aid.RELAY_MAX, N_("Please write your messa
 def finish(ctx: Ctx, data: dict) -> list[Reply]:
     assert ctx.resident is not None
     try:
-        msg, other, outcome = aid.relay(ctx.session, ctx.resident, int(data["request_id"]), data["text"], ctx.now)
+        msg, other, outcome = aid.relay(ctx.session, ctx.resident, int(data["request_id"]), data["text"], ctx.now, ctx.config)
     except mutual_aid.AidError as exc:
         return [Text(exc.render(ctx.locale, ctx.config.tz_name))]
     if msg is None:

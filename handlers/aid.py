@@ -7,7 +7,7 @@ from typing import Callable
 from sqlalchemy import select
 
 import conversations
-from bot.services import aid_messages, mutual_aid, timebank
+from bot.services import aid_messages, mutual_aid, timebank, translated
 from bot.services import aid
 from bot.core import refs, timefmt
 from handlers.context import Ctx
@@ -50,6 +50,8 @@ def browse(ctx: Ctx, category: str | None = None, page: int = 0) -> list[Reply]:
     offered = set(ctx.session.scalars(
         select(HelpOffer.request_id).where(HelpOffer.helper_id == ctx.resident.id, HelpOffer.request_id.in_([r.id for r in reqs]))
     ))
+    # one request to the translation provider for the whole carousel, when machine translation is on
+    translated.prefetch(ctx.session, ctx.config, [(r.description, r.requester.locale) for r in reqs], ctx.locale)
     cards = tuple(aid_messages.request_card(r, ctx.locale, ctx.config, can_offer=r.id not in offered) for r in reqs)
     choices = [filter_choice]
     if more:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 import conversations
 from bot.console.auth import make_link
-from bot.services import circulars
+from bot.services import circulars, translated
 from bot.core import media, refs, timefmt, understand
 from handlers.context import Ctx
 from bot.core.i18n import N_, keywords, normalize_text
@@ -50,7 +50,7 @@ def do_answer(ctx: Ctx, data: dict) -> list[Reply]:
         return [Text(ctx.t(N_("This circular has no question to answer.")))]
     current = ctx.t(N_("Your answer now: {answer}"), answer=circulars.answer_shown(
         circ, row.answer, ctx.locale, ctx.config.fallback_language)) + "\n" if row.answer else ""
-    title, _, _ = circulars.for_reader(circ, ctx.locale, ctx.config.fallback_language)
+    title, _, _ = circulars.for_reader(circ, ctx.locale, ctx.config.fallback_language, ctx.session, ctx.config)
     choices = tuple(Choice(o, postback(a="circ", x="av", c=refs.ref(circ), v=str(i))) for i, o in enumerate(options[:12]))
     return [Question(current + ctx.t(N_("“{title}”: please choose your answer."), title=title), choices)]
 
@@ -76,7 +76,7 @@ def do_answer_value(ctx: Ctx, data: dict) -> list[Reply]:
 
 def do_full(ctx: Ctx, data: dict) -> list[Reply]:
     circ, row = _circ(ctx, data)
-    title, body, note = circulars.for_reader(circ, ctx.locale, ctx.config.fallback_language)
+    title, body, note = circulars.for_reader(circ, ctx.locale, ctx.config.fallback_language, ctx.session, ctx.config)
     text = f"【{title}】\n\n{body}"
     if circ.link_url:
         text += "\n\n" + circ.link_url
@@ -92,6 +92,8 @@ def do_full(ctx: Ctx, data: dict) -> list[Reply]:
     buttons = [Choice(ctx.t(N_("I have read it")), postback(a="circ", x="read", c=refs.ref(circ)))]
     if circ.question != CircularQuestion.NONE:
         buttons.append(Choice(ctx.t(N_("Answer")), postback(a="circ", x="ans", c=refs.ref(circ))))
+    if circulars.machine_text(circ, ctx.locale, ctx.session, ctx.config):
+        buttons.append(translated.original_choice(ctx.locale, translated.CIRCULAR, circ))
     return parts[:4] + [Question(ctx.t(N_("Done reading?")), tuple(buttons))]
 
 
@@ -111,7 +113,8 @@ def archive(ctx: Ctx) -> list[Reply]:
         return [Text(ctx.t(msg, word=word or ""))]
     cards = []
     for circ in found:
-        c = circulars.notice(circ, ctx.locale, ctx.config, circulars.association_name(ctx.session, circ, ctx.locale, ctx.config.fallback_language))
+        c = circulars.notice(circ, ctx.locale, ctx.config, circulars.association_name(ctx.session, circ, ctx.locale, ctx.config.fallback_language),
+                             session=ctx.session)
         sent = timefmt.show(circ.sent_at, ctx.locale, ctx.config.tz_name) if circ.sent_at else ""
         cards.append(Card(title=c.title, body=sent + "\n" + c.body, buttons=c.buttons))
     hint = ctx.t(N_("To find an older one, send “Circulars” and a word, e.g. “Circulars cleaning”."))

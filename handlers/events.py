@@ -106,7 +106,7 @@ def do_cancel(ctx: Ctx, data: dict) -> list[Reply]:
     if signup.resident_id != ctx.resident.id or signup.status == SignupStatus.CANCELLED:
         raise events.EventError(N_("That sign-up is no longer active."))
     if data.get("sure") != "1":
-        return [Question(ctx.t(N_("Cancel your place at “{title}”?"), title=em.text_in(signup.event, ctx.locale, "title")), (
+        return [Question(ctx.t(N_("Cancel your place at “{title}”?"), title=em.text_in(signup.event, ctx.locale, "title", ctx.config)), (
             Choice(ctx.t(N_("Yes, cancel it")), postback(a="ev", x="cancel", s=refs.ref(signup), sure="1")),
             Choice(ctx.t(N_("No, keep it")), postback(a="ev", x="mine")),
         ))]

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from bot.core import translate
 from bot.core.models import Announcement, Circular, ConversationState, InboundEvent, Media, OutboxMessage
 from bot.core.vocab import InboxStatus, OutboxStatus
 
@@ -43,6 +44,8 @@ def tidy(session: Session, now: datetime, retention_days: int = 180, max_event_a
                             ~Media.id.in_(select(Circular.image_id).where(Circular.image_id.is_not(None))),
                             ~Media.id.in_(select(Announcement.image_id).where(Announcement.image_id.is_not(None))))
     ).rowcount or 0
+    # Machine translations are kept for a while only (bot.core.translate.CACHE_DAYS).
+    counts["translations"] = translate.expire(session, now)
     # Residents who unfollowed long ago: their data goes (UNFOLLOWED_RETENTION_DAYS).
     from bot.services.residents import expire_unfollowed
 

@@ -49,7 +49,7 @@ def test_housekeeping_forgets_old_events_and_message_text(bot, db, time_machine)
         ])
     with db.session() as s:
         counts = tidy(s, utcnow())
-    assert counts == {"inbox": 1, "conversations": 1, "outbox": 1, "photos": 0, "unfollowed": 0}
+    assert counts == {"inbox": 1, "conversations": 1, "outbox": 1, "photos": 0, "translations": 0, "unfollowed": 0}
     with db.session() as s:
         assert sorted(s.scalars(select(InboundEvent.webhook_event_id))) == ["new", "stuck"]
         payloads = sorted(map(str, s.scalars(select(OutboxMessage.payload))))

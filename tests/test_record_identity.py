@@ -381,6 +381,7 @@ ALLOWED = {
     "p=str(page + 1)", "c=category or ''", "c=c",  # a page, and one of the bot's category codes
     "v=item.key",  # a menu key of the bot's
     "v=previous_locale",  # one of the bot's ten language codes (checked when tapped)
+    "k=kind",  # one of bot.services.translated.KINDS, the kinds of record an "Original" button names
 }
 
 

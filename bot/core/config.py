@@ -79,6 +79,12 @@ class Config:
     trusted_proxies: int = 0
     # Webhook events older than this are refused (a replayed capture); LINE redelivers sooner.
     webhook_max_event_age_seconds: int = 3600
+    # Machine translation (bot.core.translate): off unless a provider is named. "deepl" or
+    # "google"; the key from the environment; the base URL defaults to the provider's own.
+    mt_provider: str = ""
+    mt_api_key: str | None = None
+    mt_api_base_url: str | None = None
+    mt_timeout_seconds: float = 5.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -144,6 +150,12 @@ class Config:
                           ("WEBHOOK_MAX_EVENT_AGE_SECONDS", "webhook_max_event_age_seconds")):
             if env.get(key, "").isdigit():
                 values[name] = int(env[key])
+        if env.get("MT_PROVIDER"):
+            values["mt_provider"] = env["MT_PROVIDER"].strip().lower()
+        if env.get("MT_API_KEY"):
+            values["mt_api_key"] = env["MT_API_KEY"].strip()
+        if env.get("MT_API_BASE_URL"):
+            values["mt_api_base_url"] = env["MT_API_BASE_URL"].strip()
         if env.get("TRUSTED_PROXIES", "").strip().isdigit():
             values["trusted_proxies"] = int(env["TRUSTED_PROXIES"].strip())
         if env.get("HELP_CATEGORIES"):

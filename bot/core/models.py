@@ -618,6 +618,20 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class MachineTranslation(Base):
+    """A machine translation kept so that the same text is sent to the provider once per
+    language (bot.core.translate). Keyed by a digest of (provider, languages, text); the source
+    text itself is not kept, only its digest (`source_hash`), by which leaving deletes the rows
+    of a resident's own words. Housekeeping deletes rows after bot.core.translate.CACHE_DAYS."""
+
+    __tablename__ = "mt_cache"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    source_hash: Mapped[str] = mapped_column(String(64), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 # Ids are never reused: a button, a link, a token, an outbox row, a CSV or the console that
 # names an id must never reach a newer record made after a delete. PostgreSQL's sequences never
 # go back; SQLite reuses the highest rowid unless the table is AUTOINCREMENT. Every table here

@@ -69,7 +69,7 @@ def cancel(session: Session, requester: Resident, request_id: int, now: datetime
 
 
 def relay(session: Session, sender: Resident, request_id: int, text: str,
-          now: datetime) -> tuple[RelayMessage | None, Resident, Outcome]:
+          now: datetime, config: Config | None = None) -> tuple[RelayMessage | None, Resident, Outcome]:
     """A message to the other side of a match, passed on as a card. The message is None (and
     not kept) when they cannot receive it now. Raises AidError when the match has ended."""
     msg, other = mutual_aid.relay(session, sender, request_id, text, now)
@@ -79,7 +79,7 @@ def relay(session: Session, sender: Resident, request_id: int, text: str,
         session.flush()
         return None, other, out
     req = mutual_aid.get_request(session, msg.request_id)
-    out.tell(other, aid_messages.relay_card(req, msg, sender, msg.text, other.locale), about=sender)
+    out.tell(other, aid_messages.relay_card(req, msg, sender, msg.text, other.locale, config), about=sender)
     return msg, other, out
 
 

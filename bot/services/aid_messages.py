@@ -3,11 +3,14 @@ language. Nobody's LINE user ID or real name appears: only nicknames, and "a nei
 anonymous request until it is matched."""
 from __future__ import annotations
 
+from sqlalchemy.orm import object_session
+
 from bot.core import timefmt
 from bot.core.refs import ref
 from bot.core.config import Config
 from bot.core.i18n import N_, t
 from bot.core.models import HelpOffer, HelpRequest, RelayMessage, Resident
+from bot.services import translated
 from bot.services.mutual_aid import CATEGORIES
 from bot.core.replies import Card, Choice, postback
 from bot.core.vocab import RequestStatus
@@ -29,12 +32,29 @@ def requester_name(req: HelpRequest, locale: str, *, reveal: bool = False) -> st
     return req.requester.nickname or t(locale, N_("A neighbour"))
 
 
+def description(req: HelpRequest, locale: str, config: Config) -> translated.Shown:
+    """The request's words as a reader of `locale` reads them: as written, or machine translated
+    from the asker's language when the city turned that on (bot.services.translated)."""
+    session = object_session(req)
+    if session is None or req.requester_id is None:
+        return translated.Shown(req.description)
+    return translated.resident_text(session, config, req.description, req.requester.locale, locale)
+
+
 def request_body(req: HelpRequest, locale: str, config: Config) -> str:
     area = req.area.name(locale) if req.area else "-"
     return t(
         locale, N_("{description}\nWhen: {when}\nWhere: {area}"),
-        description=req.description, when=when_text(req, locale, config), area=area,
+        description=translated.with_note(locale, description(req, locale, config)),
+        when=when_text(req, locale, config), area=area,
     )
+
+
+def _original(req: HelpRequest, locale: str, config: Config) -> tuple[Choice, ...]:
+    """The "Original" button, when the reader gets the request's words machine translated."""
+    if description(req, locale, config).machine:
+        return (translated.original_choice(locale, translated.REQUEST, req),)
+    return ()
 
 
 def request_card(req: HelpRequest, locale: str, config: Config, *, can_offer: bool = True) -> Card:
@@ -44,6 +64,7 @@ def request_card(req: HelpRequest, locale: str, config: Config, *, can_offer: bo
     if can_offer:
         buttons.append(Choice(t(locale, N_("I can help")), postback(a="aid", x="offer", r=ref(req))))
     buttons.append(Choice(t(locale, N_("Report")), postback(a="aid", x="report", k="request", i=ref(req))))
+    buttons += _original(req, locale, config)
     return Card(title=title, body=request_body(req, locale, config), buttons=tuple(buttons))
 
 
@@ -70,8 +91,14 @@ def offer_card(offer: HelpOffer, locale: str, config: Config) -> Card:
     req = offer.request
     body = t(locale, N_("{name} offers to help with your request:\n{description}"),
              name=offer.helper.nickname or "-", description=req.description)
+    original: tuple[Choice, ...] = ()
     if offer.message:
-        body += "\n\n" + t(locale, N_("Their message: {message}"), message=offer.message)
+        session = object_session(offer)
+        said = translated.resident_text(session, config, offer.message, offer.helper.locale, locale) if session \
+            else translated.Shown(offer.message)
+        body += "\n\n" + t(locale, N_("Their message: {message}"), message=translated.with_note(locale, said))
+        if said.machine:
+            original = (translated.original_choice(locale, translated.OFFER, offer),)
     return Card(
         title=t(locale, N_("A neighbour can help!")),
         body=body,
@@ -79,6 +106,7 @@ def offer_card(offer: HelpOffer, locale: str, config: Config) -> Card:
             Choice(t(locale, N_("Yes, please")), postback(a="aid", x="accept", o=ref(offer))),
             Choice(t(locale, N_("Not this time")), postback(a="aid", x="decline", o=ref(offer))),
             Choice(t(locale, N_("Block this person")), postback(a="aid", x="block", o=ref(offer))),
+            *original,
         ),
     )
 
@@ -94,19 +122,26 @@ def match_card(req: HelpRequest, reader: Resident, other: Resident, config: Conf
     return Card(
         title=t(locale, N_("Matched: {category}"), category=category_label(locale, req.category)),
         body=body,
-        buttons=(Choice(t(locale, N_("Message {name}"), name=other.nickname or "-"), postback(a="aid", x="msg", r=ref(req))),),
+        buttons=(Choice(t(locale, N_("Message {name}"), name=other.nickname or "-"), postback(a="aid", x="msg", r=ref(req))),
+                 *_original(req, locale, config)),
     )
 
 
-def relay_card(req: HelpRequest, msg: RelayMessage, sender: Resident, text: str, locale: str) -> Card:
-    """A forwarded message, as plain text (links are not turned into buttons)."""
+def relay_card(req: HelpRequest, msg: RelayMessage, sender: Resident, text: str, locale: str,
+               config: Config | None = None) -> Card:
+    """A forwarded message, as plain text (links are not turned into buttons); machine
+    translated from the sender's language when the city turned that on."""
+    session = object_session(msg)
+    said = translated.resident_text(session, config, text, sender.locale, locale) if session and config \
+        else translated.Shown(text)
     return Card(
         title=t(locale, N_("Message from {name}"), name=sender.nickname or "-"),
-        body=text,
+        body=translated.with_note(locale, said),
         buttons=(
             Choice(t(locale, N_("Reply")), postback(a="aid", x="msg", r=ref(req))),
             Choice(t(locale, N_("Report")), postback(a="aid", x="report", k="relay", i=ref(msg))),
             Choice(t(locale, N_("Block this person")), postback(a="aid", x="block", m=ref(msg))),
+            *((translated.original_choice(locale, translated.RELAY, msg),) if said.machine else ()),
         ),
     )
 
@@ -119,6 +154,7 @@ def helper_notice_card(req: HelpRequest, locale: str, config: Config) -> Card:
         buttons=(
             Choice(t(locale, N_("I can help")), postback(a="aid", x="offer", r=ref(req))),
             Choice(t(locale, N_("Stop these notices")), postback(a="aid", x="stop")),
+            *_original(req, locale, config),
         ),
     )
 
@@ -138,5 +174,6 @@ def followup_card(req: HelpRequest, reader: Resident, config: Config) -> Card:
         buttons=(
             Choice(t(locale, yes), postback(a="aid", x="happened", r=ref(req), v="yes")),
             Choice(t(locale, N_("It did not happen")), postback(a="aid", x="happened", r=ref(req), v="no")),
+            *_original(req, locale, config),
         ),
     )

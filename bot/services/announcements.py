@@ -49,10 +49,10 @@ from bot.core.models import (
 )
 from bot.core.quiet import next_allowed
 from bot.core.recurrence import Rule, next_after
-from bot.core.replies import Image, Reply, Text
+from bot.core.replies import Image, Question, Reply, Text
 from bot.core.vocab import AnnouncementStatus, Channel, OutboxKind, RunStatus, SendMethod
 from bot.delivery import renderers
-from bot.services import Audit, Bulk, Outcome
+from bot.services import Audit, Bulk, Outcome, translated
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +163,16 @@ def _query(audience: dict[str, Any]):
     return stmt
 
 
+def reaches(session: Session, ann: Announcement, resident: Resident) -> bool:
+    """Whether `resident` is in the announcement's audience now (a button under it is theirs)."""
+    audience = ann.audience or {}
+    row = session.execute(_query(audience).where(Resident.id == resident.id)).first()
+    if row is None:
+        return False
+    topics = set(audience.get("topics") or [])
+    return not topics or bool(topics.intersection(row.interests or []))
+
+
 def members(session: Session, audience: dict[str, Any]) -> Iterator[Member]:
     """The residents an announcement goes to, read in chunks."""
     topics = set(audience.get("topics") or [])
@@ -189,14 +199,26 @@ def count(session: Session, audience: dict[str, Any]) -> dict[str, int]:
 
 # -- the message ------------------------------------------------------------------------------
 
-def text_for(ann: Announcement, locale: str) -> str:
+def machine_text(session: Session | None, config: Config | None, ann: Announcement, locale: str) -> str | None:
+    """The announcement machine translated into `locale`, when it has no human translation in
+    it and the city turned machine translation on (bot.services.translated); else None."""
+    if (ann.translations or {}).get(locale):
+        return None
+    got = translated.content(session, config, [ann.text], locale)
+    return got[0] if got else None
+
+
+def text_for(ann: Announcement, locale: str, session: Session | None = None, config: Config | None = None) -> str:
+    """What a resident of `locale` reads: their language, else (given a session and the config,
+    with machine translation on) the machine's, else the second language, else the Japanese."""
     have = {loc for loc, text in (ann.translations or {}).items() if text}
+    machine = machine_text(session, config, ann, locale)
     shown = name_chain.version_for(have, locale)
-    note = name_chain.not_in_your_language(locale, shown)
+    note = t(locale, translated.MARK) if machine else name_chain.not_in_your_language(locale, shown)
     lines = []
     if ann.urgent:
         lines.append(t(locale, URGENT_MARK))
-    lines.append(ann.text if shown == "ja" else ann.translations[shown])
+    lines.append(machine if machine else ann.text if shown == "ja" else ann.translations[shown])
     if note:
         lines.append(note)
     if ann.link_url:
@@ -205,7 +227,10 @@ def text_for(ann: Announcement, locale: str) -> str:
 
 
 def replies_for(session: Session, ann: Announcement, locale: str, config: Config) -> list[Reply]:
-    out: list[Reply] = [Text(text_for(ann, locale))]
+    text = text_for(ann, locale, session, config)
+    machine = machine_text(session, config, ann, locale) is not None  # cached by text_for: no second call
+    out: list[Reply] = [Question(text, (translated.original_choice(locale, translated.ANNOUNCEMENT, ann),))
+                        if machine else Text(text)]
     pic = media.urls(config, session.get(Media, ann.image_id)) if ann.image_id else None
     if pic:
         out.append(Image(*pic))

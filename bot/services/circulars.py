@@ -25,7 +25,7 @@ from bot.core.models import Association, Circular, CircularRecipient, Household,
 from bot.core.refs import ref
 from bot.core.replies import Card, Choice, postback
 from bot.core.vocab import Channel, CircularQuestion, ReadPer, Role
-from bot.services import Audit, Bulk, Outcome
+from bot.services import Audit, Bulk, Outcome, translated
 
 BATCH = 500  # LINE's multicast limit
 DEADLINE_MAX = timedelta(days=366)  # a deadline is for this year's business, not later
@@ -82,9 +82,24 @@ def _shown(circ: Circular, locale: str, fallback: str | None = None) -> str:
     return name_chain.version_for(have, locale, fallback)
 
 
-def for_reader(circ: Circular, locale: str, fallback: str | None = None) -> tuple[str, str, str | None]:
-    """(title, body, note) as a resident of `locale` reads it: their language, else the city's
-    second language, else the Japanese; `note` says when it is not in their language."""
+def machine_text(circ: Circular, locale: str, session: Session | None, config: Config | None) -> tuple[str, str] | None:
+    """(title, body) machine translated into `locale`, when the circular has no translation in it
+    and the city turned machine translation on (bot.services.translated); else None."""
+    tr = (circ.translations or {}).get(locale)
+    if tr and tr.get("title") and tr.get("body"):
+        return None
+    got = translated.content(session, config, [circ.title, circ.body], locale)
+    return (got[0], got[1]) if got else None
+
+
+def for_reader(circ: Circular, locale: str, fallback: str | None = None, session: Session | None = None,
+               config: Config | None = None) -> tuple[str, str, str | None]:
+    """(title, body, note) as a resident of `locale` reads it: their language, else (given a
+    session and the config, with machine translation on) the machine's, else the city's second
+    language, else the Japanese; `note` says when it is not in their language."""
+    machine = machine_text(circ, locale, session, config)
+    if machine:
+        return machine[0], machine[1], t(locale, translated.MARK)
     shown = _shown(circ, locale, fallback)
     title, body = (circ.title, circ.body) if shown == "ja" else (circ.translations[shown]["title"], circ.translations[shown]["body"])
     return title, body, name_chain.not_in_your_language(locale, shown)
@@ -96,9 +111,11 @@ def photo(session: Session, circ: Circular, config: Config) -> tuple[str, str] |
     return media.urls(config, session.get(Media, circ.image_id)) if circ.image_id else None
 
 
-def notice(circ: Circular, locale: str, config: Config, association: str, image: str | None = None) -> Card:
-    """The short notice every member gets: identical for everyone reading that language."""
-    title, _, note = for_reader(circ, locale, config.fallback_language)
+def notice(circ: Circular, locale: str, config: Config, association: str, image: str | None = None,
+           session: Session | None = None) -> Card:
+    """The short notice every member gets: identical for everyone reading that language (machine
+    translated only when given the session, and machine translation is on)."""
+    title, _, note = for_reader(circ, locale, config.fallback_language, session, config)
     lines = [t(locale, N_("Circular from {association}"), association=association)]
     if circ.deadline:
         lines.append(t(locale, N_("Please read by {date}"), date=timefmt.show(circ.deadline, locale, config.tz_name)))
@@ -108,6 +125,8 @@ def notice(circ: Circular, locale: str, config: Config, association: str, image:
     if circ.question != CircularQuestion.NONE:
         buttons.append(Choice(t(locale, N_("Answer")), postback(a="circ", x="ans", c=ref(circ))))
     buttons.append(Choice(t(locale, N_("Read it all")), postback(a="circ", x="full", c=ref(circ))))
+    if machine_text(circ, locale, session, config):
+        buttons.append(translated.original_choice(locale, translated.CIRCULAR, circ))
     return Card(title=title, body="\n".join(lines), buttons=tuple(buttons), image=image)
 
 
@@ -170,7 +189,7 @@ def send(session: Session, circ: Circular, config: Config, now: datetime) -> Out
     pic = photo(session, circ, config)
     for (channel, locale), ids in sorted(variants.items()):
         name = association_name(session, circ, locale, config.fallback_language)
-        card = (notice(circ, locale, config, name, pic[0] if pic else None),)
+        card = (notice(circ, locale, config, name, pic[0] if pic else None, session),)
         step = BATCH if channel == Channel.LINE else 1
         for i in range(0, len(ids), step):
             out.bulks.append(Bulk(channel, tuple(ids[i:i + step]), card, source=f"circ:{circ.id}",
@@ -339,7 +358,7 @@ def remind_unread(session: Session, circ: Circular, config: Config, now: datetim
     pic = photo(session, circ, config) if variants else None
     for (channel, locale), ids in variants.items():
         card = notice(circ, locale, config, assoc.shown(locale, config.fallback_language) if assoc else "",
-                      pic[0] if pic else None)
+                      pic[0] if pic else None, session)
         card = Card(title=t(locale, N_("Reminder: {title}"), title=card.title), body=card.body, buttons=card.buttons)
         step = BATCH if channel == Channel.LINE else 1
         for i in range(0, len(ids), step):

@@ -9,6 +9,7 @@ from functools import cache
 from sqlalchemy import Text, bindparam, case, cast, delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from bot.core import translate
 from bot.core.db import checkpoint_after_commit
 from bot.core.models import (
     CircularRecipient,
@@ -115,6 +116,12 @@ def delete_resident(session: Session, resident: Resident) -> None:
     deleted bytes are overwritten (secure_delete) and the WAL is emptied after commit.
     """
     rid = resident.id
+    # Machine translations of their own words (requests, offers' messages, relayed messages).
+    translate.forget(session, [
+        *session.scalars(select(HelpRequest.description).where(HelpRequest.requester_id == rid)),
+        *session.scalars(select(HelpOffer.message).where(HelpOffer.helper_id == rid)),
+        *session.scalars(select(RelayMessage.text).where(RelayMessage.sender_id == rid)),
+    ])
     _scrub_from_others(session, resident)
     session.execute(
         delete(OutboxMessage).where(
