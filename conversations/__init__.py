@@ -15,6 +15,7 @@ from conversations import (
     relay,
     reminder_new,
     roster,
+    safety_help,
     settings,
     thanks,
 )
@@ -24,7 +25,7 @@ from conversations.engine import Flow
 def _build() -> dict[str, Flow]:
     registry: dict[str, Flow] = {}
     for module in (onboarding, settings, delete_data, ask_help, offer, relay, thanks, edit_request, helper_registry,
-                   event_signup, create_event, compose_circular, roster, reminder_new, garbage_setup):
+                   event_signup, create_event, compose_circular, roster, reminder_new, garbage_setup, safety_help):
         flow = module.FLOW
         if flow.name in registry:
             raise RuntimeError(f"two flows are named {flow.name!r}")

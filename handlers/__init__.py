@@ -13,12 +13,13 @@ from handlers import events as ev
 from handlers import basics as b
 from handlers import features
 from handlers import reminders as rem
+from handlers import safety
 from handlers import translation
 from handlers import understood
 from handlers.features import Feature
 
 # Every feature, once: its words, menu entries, help lines, buttons and flows (handlers.features).
-FEATURES: tuple[Feature, ...] = (aid.FEATURE, ev.FEATURE, circ.FEATURE, rem.FEATURE, rem.GARBAGE_FEATURE,
+FEATURES: tuple[Feature, ...] = (aid.FEATURE, ev.FEATURE, circ.FEATURE, safety.FEATURE, rem.FEATURE, rem.GARBAGE_FEATURE,
                                   translation.FEATURE, b.FEATURE)
 
 

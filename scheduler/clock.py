@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 from bot.core.db import _sqlite_file, utcnow
 from bot.core.vocab import RunStatus
 from bot.delivery.pipeline import Bot
-from bot.services import announcements, apply, garbage, reminders
+from bot.services import announcements, apply, garbage, reminders, safety
 from scheduler import aid_jobs as jobs
 from scheduler import event_jobs
 from scheduler.circular_jobs import auto_remind
@@ -121,6 +121,19 @@ def daily_notices(bot: Bot) -> dict[str, int]:
     return out
 
 
+def safety_reasks(bot: Bot) -> int:
+    """Residents a running safety check asks once more (its `reask_minutes` after the start)."""
+    now = utcnow()
+    with bot.db.read() as s:
+        if not safety.reask_pending(s, now):
+            return 0
+    with bot.db.session() as s:
+        facts = apply(s, safety.reask_due(s, now), CLOCK).facts
+    n = sum(facts.values())
+    log.info("safety checks asked again: %s residents", n)
+    return n
+
+
 def _jobstore_engine(bot: Bot):
     """The job store's connection to the bot's database. On SQLite it gets an engine of its
     own with SQLite's ordinary (deferred) transactions: the scheduler's frequent reads then do
@@ -147,6 +160,7 @@ def build_scheduler(bot: Bot, blocking: bool = True):
     sched.add_job("scheduler.clock:due_job", "cron", second="*", id="due", jobstore="memory",
                   replace_existing=True, misfire_grace_time=30)
     sched.add_job("scheduler.clock:daily_job", "interval", minutes=1, id="daily_notices", replace_existing=True)
+    sched.add_job("scheduler.clock:safety_job", "interval", minutes=1, id="safety_reasks", replace_existing=True)
     # Jobs are looked up by reference ("module:function") so the job store can reload them.
     sched.add_job(
         "scheduler.clock:housekeeping_job", "interval", minutes=10, id="housekeeping", replace_existing=True
@@ -173,6 +187,11 @@ def due_job() -> None:
 def daily_job() -> None:
     assert _BOT is not None
     daily_notices(_BOT)
+
+
+def safety_job() -> None:
+    assert _BOT is not None
+    safety_reasks(_BOT)
 
 
 def circular_job() -> None:

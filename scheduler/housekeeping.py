@@ -7,7 +7,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.core import translate
-from bot.core.models import Announcement, Circular, ConversationState, InboundEvent, Media, OutboxMessage
+from bot.core.models import (Announcement, Circular, ConversationState, InboundEvent, Media, OutboxMessage, SafetyAnswer,
+                             SafetyCheck)
 from bot.core.vocab import InboxStatus, OutboxStatus
 
 INBOX_KEEP = timedelta(days=7)  # longer than LINE redelivers an event
@@ -15,6 +16,7 @@ INBOX_KEEP = timedelta(days=7)  # longer than LINE redelivers an event
 # while an event can still be accepted, its inbox row must be there to make it a no-op.
 INBOX_MARGIN = timedelta(days=1)
 SENT_KEEP = timedelta(days=30)
+SAFETY_NOTE_KEEP = timedelta(days=30)
 PHOTO_UNUSED_KEEP = timedelta(days=1)  # a photo sent during a conversation that was left
 
 
@@ -43,6 +45,13 @@ def tidy(session: Session, now: datetime, retention_days: int = 180, max_event_a
         delete(Media).where(Media.created_at < now - PHOTO_UNUSED_KEEP,
                             ~Media.id.in_(select(Circular.image_id).where(Circular.image_id.is_not(None))),
                             ~Media.id.in_(select(Announcement.image_id).where(Announcement.image_id.is_not(None))))
+    ).rowcount or 0
+    # What residents wrote in a safety check ("I cannot walk") is for the emergency: kept
+    # SAFETY_NOTE_KEEP after the check ended, then only the answers stay (for the figures).
+    counts["safety_notes"] = session.execute(
+        update(SafetyAnswer).where(SafetyAnswer.note.is_not(None), SafetyAnswer.check_id.in_(
+            select(SafetyCheck.id).where(SafetyCheck.ended_at < now - SAFETY_NOTE_KEEP)))
+        .values(note=None).execution_options(synchronize_session=False)
     ).rowcount or 0
     # Machine translations are kept for a while only (bot.core.translate.CACHE_DAYS).
     counts["translations"] = translate.expire(session, now)

@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import conversations
 from bot import services
-from bot.services import circulars, events, garbage, mutual_aid, reminders
+from bot.services import circulars, events, garbage, mutual_aid, reminders, safety
 from bot import create_app
 from bot.core import garbage5374, refs
 from bot.delivery import render_line
@@ -176,7 +176,9 @@ def build_world(bot) -> dict[str, int]:
         services.apply(s, circulars.send(s, c2, cfg, now), "test")
         garbage.store(s, garbage5374.load_dir(ROOT / "data" / "garbage" / "demo"), "demo", now)
         garbage.subscribe(s, other, "港町", [], now)
+        check, _ = safety.start(s, {"all": True}, now)
         s.flush()
+        ids.update(safety_check=check.id)
         ids.update(me=me.id, other=other.id, third=third.id, newbie=newbie.id, far=far.id, asahi=asahi.id, minato=minato.id,
                    h1=h1.id, h2=h2.id, h3=h3.id, paper=paper.id, m_me=m_me.id, m_other=m_other.id,
                    m_third=m_third.id, r1=r1.id, r2=r2.id, r3=r3.id, r4=r4.id, r5=r5.id, r6=r6.id, o2=o2.id, o4=o4.id,
@@ -224,6 +226,7 @@ def plans(i: dict[str, int], tz_name: str) -> dict[str, tuple[dict, list[list[tu
                         [("what", "han_leader"), ("member", str(i["m_other"])), ("make", "yes")]]),
         "reminder_new": ({}, [[("what", {"rule": rule.to_json(), "title": title}), ("confirm", "save")]]),
         "garbage": ({}, [[("area", "港町"), ("kinds", ["燃やすごみ"])]]),
+        "safety_help": ({"check_id": i["safety_check"]}, [[("note", "歩けません。家にいます")]]),
     }
 
 

@@ -382,6 +382,7 @@ ALLOWED = {
     "v=item.key",  # a menu key of the bot's
     "v=previous_locale",  # one of the bot's ten language codes (checked when tapped)
     "k=kind",  # one of bot.services.translated.KINDS, the kinds of record an "Original" button names
+    "v=s.value",  # one of the three SafetyStatus answers to a safety check (checked when tapped)
 }
 
 

@@ -20,6 +20,7 @@ SCANNED = ("bot", "handlers", "conversations", "scheduler")
 COLUMNS = {
     vocab.Channel: [models.Resident.channel, models.OutboxMessage.channel],
     vocab.Role: [models.Membership.role],
+    vocab.SafetyStatus: [models.SafetyAnswer.status],
     vocab.ReadPer: [models.Association.read_per],
     vocab.InboundKind: [models.InboundEvent.event_type],
     vocab.InboxStatus: [models.InboundEvent.status],

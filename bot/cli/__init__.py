@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot.cli.circulars import circulars_cli
 from bot.cli.clock import announce_cmd, announcements_cli, garbage_cli, richmenu_cli
+from bot.cli.safety import safety_cli
 from bot.cli.demo import seed
 from bot.cli.events import events_cli
 from bot.console.auth import hash_password
@@ -225,7 +226,7 @@ def clock_cmd() -> None:
 
 def init_app(app: Flask) -> None:
     for cmd in (db_cli, areas_cli, demo_cli, outbox_cli, aid_cli, events_cli, circulars_cli, worker_cmd, clock_cmd,
-                announce_cmd, announcements_cli, garbage_cli, richmenu_cli, staff_cli, residents_cli):
+                announce_cmd, announcements_cli, garbage_cli, richmenu_cli, staff_cli, residents_cli, safety_cli):
         app.cli.add_command(cmd)
 
 

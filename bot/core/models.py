@@ -632,9 +632,45 @@ class MachineTranslation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class SafetyCheck(Base):
+    """A safety check (安否確認): every resident in scope asked 「無事ですか」 at once, through quiet
+    hours. A drill (訓練) runs the same way, marked, its answers kept apart (bot.services.safety)."""
+
+    __tablename__ = "safety_check"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"all": true} | {"areas": [...]} | {"association": id}
+    drill: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(String(200))  # the center's line, e.g. 「震度5弱の地震がありました」
+    started_by: Mapped[str] = mapped_column(String(64))
+    reask_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reasked_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+
+
+class SafetyAnswer(Base):
+    """One resident asked by a check (or a paper household marked by a leader): the answer, or
+    None while they have not answered."""
+
+    __tablename__ = "safety_answer"
+    __table_args__ = (UniqueConstraint("check_id", "resident_id"), Index("ix_safety_answer_check_status", "check_id", "status"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    check_id: Mapped[int] = mapped_column(ForeignKey("safety_check.id", ondelete="CASCADE"))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"))
+    association_id: Mapped[int | None] = mapped_column(ForeignKey("association.id", ondelete="SET NULL"))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id", ondelete="SET NULL"))
+    status: Mapped[str | None] = mapped_column(String(12))  # SafetyStatus
+    note: Mapped[str | None] = mapped_column(String(200))  # what they need, in their words
+    household_too: Mapped[bool] = mapped_column(Boolean, default=False)  # the answer covers the household
+    marked_by: Mapped[str | None] = mapped_column(String(64))  # a leader who marked it (phone, visit)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column()
+
+
 # Ids are never reused: a button, a link, a token, an outbox row, a CSV or the console that
 # names an id must never reach a newer record made after a delete. PostgreSQL's sequences never
 # go back; SQLite reuses the highest rowid unless the table is AUTOINCREMENT. Every table here
 # is (tests/test_record_identity.py checks the models and a migrated database).
 for _table in Base.metadata.tables.values():
     _table.dialect_kwargs["sqlite_autoincrement"] = True
+

@@ -209,6 +209,15 @@ class CircularQuestion(StrEnum):
 
 
 @unique
+class SafetyStatus(StrEnum):
+    """A resident's answer to a safety check (安否確認); no row answer yet: None."""
+
+    SAFE = "safe"
+    HELP = "help"
+    EVACUATED = "evacuated"
+
+
+@unique
 class AnnouncementStatus(StrEnum):
     """Whether an announcement will still fire (Announcement.status)."""
 

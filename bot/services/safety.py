@@ -1,0 +1,289 @@
+"""Safety checks (安否確認): ask every resident in scope at once whether they are safe, turn
+「助けが必要」 into a message to their leaders at once, and show who has not answered.
+
+* `start` records one row per resident asked (and per paper household of the associations in
+  scope, which leaders mark by phone or visit) and queues the question as multicasts of 500 per
+  language, urgent: through quiet hours, before anything else in the outbox. A drill (訓練) is
+  the same check, marked as a drill in every message, its answers kept with it.
+* `answer` records a resident's answer (changeable while the check runs); 「助けが必要」 tells
+  the resident's 会長 and 班長 in LINE at once, with the household and the note, never a LINE
+  account.
+* `households` is the leaders' list: per household safe / needs help / evacuated / no answer,
+  the households that need help first, then those that have not answered.
+* `reask_due` (the clock) asks the unanswered once more after the check's `reask_minutes`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot.core.config import Config
+from bot.core.db import bulk_insert
+from bot.core.errors import UserError
+from bot.core.i18n import N_, t
+from bot.core.models import Area, Household, Membership, Resident, SafetyAnswer, SafetyCheck
+from bot.core.refs import ref
+from bot.core.replies import Choice, Question, Text, postback
+from bot.core.vocab import Channel, Role, SafetyStatus
+from bot.services import Audit, Bulk, Outcome
+
+BATCH = 500  # LINE's multicast limit
+NOTE_MAX = 200
+STATUS_WORDS = {
+    SafetyStatus.SAFE: N_("I am safe"),
+    SafetyStatus.HELP: N_("I need help"),
+    SafetyStatus.EVACUATED: N_("I have evacuated"),
+}
+STATUS_NAMES = {
+    SafetyStatus.SAFE: N_("Safe"),
+    SafetyStatus.HELP: N_("Needs help"),
+    SafetyStatus.EVACUATED: N_("Evacuated"),
+    None: N_("No answer yet"),
+}
+
+
+class SafetyError(UserError):
+    pass
+
+
+def _scope_filter(stmt, scope: dict):
+    if scope.get("areas"):
+        stmt = stmt.join(Area, Area.id == Resident.area_id).where(Area.code.in_(scope["areas"]))
+    elif scope.get("association"):
+        stmt = stmt.join(Membership, Membership.resident_id == Resident.id).where(
+            Membership.association_id == scope["association"])
+    return stmt
+
+
+def audience(session: Session, scope: dict) -> list[tuple[int, str, str, str]]:
+    """The residents a check in `scope` asks: (id, LINE user id, channel, locale)."""
+    stmt = select(Resident.id, Resident.line_user_id, Resident.channel, Resident.locale).where(
+        Resident.following.is_(True), Resident.consent_at.is_not(None))
+    return [tuple(r) for r in session.execute(_scope_filter(stmt, scope).order_by(Resident.id))]
+
+
+def active(session: Session) -> list[SafetyCheck]:
+    return list(session.scalars(select(SafetyCheck).where(SafetyCheck.ended_at.is_(None)).order_by(SafetyCheck.id)))
+
+
+def question(check: SafetyCheck, locale: str) -> Question:
+    """The question every resident gets, with the three answers as buttons naming the check."""
+    lines = []
+    if check.drill:
+        lines.append(t(locale, N_("[DRILL] This is a safety-check drill.")))
+    lines.append(t(locale, N_("Safety check: are you safe? Please tap one answer.")))
+    if check.note:
+        lines.append(check.note)
+    lines.append(t(locale, N_("You can also type “safe”, “need help” or “evacuated”.")))
+    choices = tuple(Choice(t(locale, STATUS_WORDS[s]), postback(a="sf", x="a", k=ref(check), v=s.value))
+                    for s in SafetyStatus)
+    return Question("\n".join(lines), choices)
+
+
+def start(session: Session, scope: dict, now: datetime, *, drill: bool = False, note: str | None = None,
+          started_by: str = "cli", reask_minutes: int = 30) -> tuple[SafetyCheck, Outcome]:
+    """Start a check: one row per resident asked and per paper household in scope; the question
+    queued urgently. Facts: residents, paper_households, messages."""
+    if not (scope.get("all") or scope.get("areas") or scope.get("association")):
+        raise SafetyError(N_("Choose who is asked: everyone, areas or an association."))
+    check = SafetyCheck(scope=scope, drill=drill, note=(note or "").strip()[:NOTE_MAX] or None, started_by=started_by,
+                        reask_minutes=reask_minutes, created_at=now)
+    session.add(check)
+    session.flush()
+    members = audience(session, scope)
+    # A resident's household and association (their first membership, or the one in scope).
+    memberships = select(Membership.resident_id, Membership.association_id, Membership.household_id)
+    if scope.get("association"):
+        memberships = memberships.where(Membership.association_id == scope["association"])
+    homes: dict[int, tuple[int, int | None]] = {}
+    for rid, aid, hid in session.execute(memberships.order_by(Membership.id.desc())):
+        homes[rid] = (aid, hid)
+    paper_stmt = select(Household.id, Household.association_id).where(Household.paper.is_(True))
+    if scope.get("association"):
+        paper_stmt = paper_stmt.where(Household.association_id == scope["association"])
+    elif scope.get("areas"):
+        paper_stmt = paper_stmt.where(False)  # paper households have no area of their own: their association's check
+    paper = list(session.execute(paper_stmt))
+    rows = [(check.id, rid, *homes.get(rid, (None, None)), False, now) for rid, _, _, _ in members]
+    rows += [(check.id, None, aid, hid, False, now) for hid, aid in paper]
+    bulk_insert(session, SafetyAnswer.__table__,
+                ("check_id", "resident_id", "association_id", "household_id", "household_too", "created_at"), rows)
+    out = Outcome()
+    out.facts.update(residents=len(members), paper_households=len(paper), messages=_ask(out, check, members, "ask"))
+    out.audit.append(Audit("start_safety_check", f"safety_check:{check.id}",
+                           {"scope": scope, "drill": drill, "residents": len(members), "paper": len(paper)}))
+    return check, out
+
+
+def _ask(out: Outcome, check: SafetyCheck, members, tag: str) -> int:
+    by_language: dict[tuple[str, str], list[str]] = {}
+    for _, user_id, channel, locale in members:
+        by_language.setdefault((channel, locale), []).append(user_id)
+    calls = 0
+    for (channel, locale), ids in sorted(by_language.items()):
+        step = BATCH if channel == Channel.LINE else 1
+        replies = (question(check, locale),)
+        for i in range(0, len(ids), step):
+            out.bulks.append(Bulk(channel, tuple(ids[i:i + step]), replies, source=f"safety:{check.id}", rank=0,
+                                  dedupe_key=f"safety:{check.id}:{tag}:{channel}:{locale}:{i // step}"))
+            calls += 1
+    return calls
+
+
+def row_of(session: Session, check: SafetyCheck, resident: Resident) -> SafetyAnswer:
+    row = session.scalar(select(SafetyAnswer).where(SafetyAnswer.check_id == check.id,
+                                                    SafetyAnswer.resident_id == resident.id))
+    if row is None:
+        raise SafetyError(N_("You were not asked in this safety check."))
+    return row
+
+
+def answer(session: Session, check: SafetyCheck, resident: Resident, status: SafetyStatus, now: datetime, *,
+           note: str | None = None, household_too: bool = False) -> Outcome:
+    """Record the resident's answer; 「助けが必要」 tells their leaders at once. Facts: status,
+    leaders_told."""
+    if check.ended_at is not None:
+        raise SafetyError(N_("This safety check has ended. If you need help now, call 119 (fire and ambulance) or 110 (police)."))
+    row = row_of(session, check, resident)
+    first_help = status == SafetyStatus.HELP and (row.status != SafetyStatus.HELP or (note and note != row.note))
+    row.status, row.answered_at, row.household_too = status.value, now, household_too or row.household_too
+    if note is not None:
+        row.note = note.strip()[:NOTE_MAX] or None
+    out = Outcome()
+    told = 0
+    if first_help:
+        for leader in leaders_of(session, row):
+            out.tell(leader, Text(_help_message(session, check, row, resident, leader.locale)), about=resident)
+            told += 1
+    out.facts.update(status=status.value, leaders_told=told)
+    return out
+
+
+def leaders_of(session: Session, row: SafetyAnswer) -> list[Resident]:
+    """The 会長 of the resident's association and the 班長 of their 班, in LINE."""
+    if row.association_id is None:
+        return []
+    han = session.scalar(select(Household.han).where(Household.id == row.household_id)) if row.household_id else None
+    stmt = (select(Resident).join(Membership, Membership.resident_id == Resident.id)
+            .outerjoin(Household, Household.id == Membership.household_id)
+            .where(Membership.association_id == row.association_id, Resident.following.is_(True),
+                   Resident.id != row.resident_id))
+    found = []
+    for resident, role, their_han in session.execute(stmt.add_columns(Membership.role, Household.han)).all():
+        if role == Role.LEADER or (role == Role.HAN_LEADER and han is not None and their_han == han):
+            found.append(resident)
+    return found
+
+
+def _help_message(session: Session, check: SafetyCheck, row: SafetyAnswer, resident: Resident, locale: str) -> str:
+    home = session.scalar(select(Household.label).where(Household.id == row.household_id)) if row.household_id else None
+    lines = []
+    if check.drill:
+        lines.append(t(locale, N_("[DRILL] This is a safety-check drill.")))
+    lines.append(t(locale, N_("Safety check: {name} needs help."), name=resident.nickname or "-"))
+    if home:
+        lines.append(t(locale, N_("Household: {household}"), household=home))
+    if row.note:
+        lines.append(t(locale, N_("They wrote: {note}"), note=row.note))
+    lines.append(t(locale, N_("Type “Safety status” for the list of your households.")))
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class HouseholdStatus:
+    household: str
+    han: str | None
+    paper: bool
+    status: str | None  # the most urgent answer of its people: help, then no answer, evacuated, safe
+    names: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+_URGENCY = {SafetyStatus.HELP: 0, None: 1, SafetyStatus.EVACUATED: 2, SafetyStatus.SAFE: 3}
+
+
+def households(session: Session, check: SafetyCheck, association_id: int, han: str | None = None) -> list[HouseholdStatus]:
+    """The leaders' list: one line per household of the association (paper households too), the
+    most urgent first. A resident who answered for the household covers those who did not."""
+    stmt = (select(Household.id, Household.label, Household.han, Household.paper, SafetyAnswer.status,
+                   SafetyAnswer.household_too, SafetyAnswer.note, Resident.nickname)
+            .select_from(SafetyAnswer)
+            .join(Household, Household.id == SafetyAnswer.household_id)
+            .outerjoin(Resident, Resident.id == SafetyAnswer.resident_id)
+            .where(SafetyAnswer.check_id == check.id, Household.association_id == association_id))
+    if han:
+        stmt = stmt.where(Household.han == han)
+    grouped: dict[int, dict] = {}
+    for hid, label, h, paper, status, too, note, nick in session.execute(stmt):
+        g = grouped.setdefault(hid, {"label": label, "han": h, "paper": paper, "rows": [], "notes": [], "names": []})
+        g["rows"].append((SafetyStatus(status) if status else None, too))
+        if note:
+            g["notes"].append(note)
+        if nick:
+            g["names"].append(nick)
+    out = []
+    for g in grouped.values():
+        answers = g["rows"]
+        covering = [s for s, too in answers if too and s is not None]
+        statuses = [s if s is not None or not covering else min(covering, key=_URGENCY.get) for s, _ in answers]
+        worst = min(statuses, key=lambda s: _URGENCY[s])
+        out.append(HouseholdStatus(g["label"], g["han"], g["paper"], worst.value if worst else None,
+                                   tuple(g["names"]), tuple(g["notes"])))
+    return sorted(out, key=lambda x: (_URGENCY[SafetyStatus(x.status) if x.status else None], x.han or "", x.household))
+
+
+def tally(session: Session, check: SafetyCheck) -> dict[str, int]:
+    """Residents (and paper households) by answer: {"safe": n, "help": n, "evacuated": n, "none": n}."""
+    counts = dict(session.execute(select(SafetyAnswer.status, func.count()).where(
+        SafetyAnswer.check_id == check.id).group_by(SafetyAnswer.status)).all())
+    return {"safe": counts.get("safe", 0), "help": counts.get("help", 0), "evacuated": counts.get("evacuated", 0),
+            "none": counts.get(None, 0)}
+
+
+def mark_household(session: Session, check: SafetyCheck, household: Household, status: SafetyStatus, now: datetime,
+                   by: str) -> int:
+    """A leader marks a household (paper, or reached by phone or a visit): every unanswered row
+    of it takes the status. Returns the rows marked."""
+    result = session.execute(update(SafetyAnswer).where(
+        SafetyAnswer.check_id == check.id, SafetyAnswer.household_id == household.id, SafetyAnswer.status.is_(None)
+    ).values(status=status.value, answered_at=now, marked_by=by[:64], household_too=True))
+    return result.rowcount or 0
+
+
+def _reask_ready(check: SafetyCheck, now: datetime) -> bool:
+    return check.reasked_at is None and check.reask_minutes > 0 and \
+        now >= check.created_at + timedelta(minutes=check.reask_minutes)
+
+
+def reask_pending(session: Session, now: datetime) -> bool:
+    return any(_reask_ready(c, now) for c in active(session))
+
+
+def reask_due(session: Session, now: datetime) -> Outcome:
+    """Ask once more those who have not answered, `reask_minutes` after a check started."""
+    out = Outcome()
+    for check in active(session):
+        if not _reask_ready(check, now):
+            continue
+        stmt = (select(Resident.id, Resident.line_user_id, Resident.channel, Resident.locale)
+                .join(SafetyAnswer, SafetyAnswer.resident_id == Resident.id)
+                .where(SafetyAnswer.check_id == check.id, SafetyAnswer.status.is_(None), Resident.following.is_(True)))
+        members = [tuple(r) for r in session.execute(stmt)]
+        check.reasked_at = now
+        n = _ask(out, check, members, "reask")
+        out.facts[check.id] = len(members)
+        out.audit.append(Audit("reask_safety_check", f"safety_check:{check.id}", {"residents": len(members), "messages": n}))
+    return out
+
+
+def end(session: Session, check: SafetyCheck, now: datetime, by: str) -> Outcome:
+    if check.ended_at is not None:
+        raise SafetyError(N_("This safety check has ended. If you need help now, call 119 (fire and ambulance) or 110 (police)."))
+    check.ended_at = now
+    out = Outcome()
+    out.facts.update(tally(session, check))
+    out.audit.append(Audit("end_safety_check", f"safety_check:{check.id}", dict(out.facts)))
+    return out

@@ -1,0 +1,120 @@
+"""Safety checks in LINE (安否確認): the resident's one-tap (or typed) answer, a note with
+「助けが必要」, "this answer covers my household", and the leaders' list of households
+(「安否状況」). The rules are in `bot.services.safety`."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+import conversations
+from bot.core import refs
+from bot.core.i18n import N_
+from bot.core.models import Household, SafetyAnswer, SafetyCheck
+from bot.core.replies import Choice, Question, Reply, Text, postback
+from bot.core.vocab import SafetyStatus
+from bot.services import circulars
+from bot.services import safety
+from conversations import engine
+from handlers import buttons
+from handlers.context import Ctx
+from handlers.features import Feature, HelpLine, Word
+
+SAFE_WORDS = N_("safe|i am safe|i'm safe")
+HELP_WORDS = N_("need help|i need help|help me")
+EVACUATED_WORDS = N_("evacuated|i have evacuated|i evacuated")
+STATUS_WORDS = N_("safety status")
+
+
+def _open_check(ctx: Ctx) -> tuple[SafetyCheck, SafetyAnswer] | None:
+    """The latest running check that asked this resident, with their row."""
+    assert ctx.resident is not None
+    row = ctx.session.execute(
+        select(SafetyCheck, SafetyAnswer).join(SafetyAnswer, SafetyAnswer.check_id == SafetyCheck.id)
+        .where(SafetyAnswer.resident_id == ctx.resident.id, SafetyCheck.ended_at.is_(None))
+        .order_by(SafetyCheck.id.desc()).limit(1)).first()
+    return (row[0], row[1]) if row else None
+
+
+def _record(ctx: Ctx, check: SafetyCheck, status: SafetyStatus) -> list[Reply]:
+    assert ctx.resident is not None
+    ctx.apply(safety.answer(ctx.session, check, ctx.resident, status, ctx.now))
+    if status == SafetyStatus.HELP:
+        return engine.start(ctx, conversations.get("safety_help"), {"check_id": check.id})
+    row = safety.row_of(ctx.session, check, ctx.resident)
+    said = ctx.t(N_("Thank you. We have noted: {status}. You can change your answer until the check ends."),
+                 status=ctx.t(safety.STATUS_NAMES[status]))
+    if row.household_id is None or row.household_too:
+        return [Text(said)]
+    return [Question(said + "\n" + ctx.t(N_("Does this answer cover everyone in your household?")),
+                     (Choice(ctx.t(N_("My household too")), postback(a="sf", x="hh", r=refs.ref(row))),))]
+
+
+def do_answer(ctx: Ctx, data: dict) -> list[Reply]:
+    check = buttons.record(ctx, data, "k", SafetyCheck)
+    try:
+        status = SafetyStatus(data.get("v", ""))
+    except ValueError:
+        raise safety.SafetyError(buttons.STALE) from None
+    return _record(ctx, check, status)
+
+
+def do_household(ctx: Ctx, data: dict) -> list[Reply]:
+    row = buttons.record(ctx, data, "r", SafetyAnswer)
+    assert ctx.resident is not None
+    if row.resident_id != ctx.resident.id:
+        raise safety.SafetyError(buttons.STALE)
+    row.household_too = True
+    return [Text(ctx.t(N_("Noted for your whole household. Thank you.")))]
+
+
+def typed(status: SafetyStatus):
+    def run(ctx: Ctx) -> list[Reply]:
+        found = _open_check(ctx)
+        if found is None:
+            return [Text(ctx.t(N_("No safety check is running now. If you need help now, call 119 (fire and ambulance) or 110 (police).")))]
+        return _record(ctx, found[0], status)
+    return run
+
+
+def status(ctx: Ctx) -> list[Reply]:
+    """「安否状況」: for a leader, the households of their association (or 班), the most urgent first."""
+    assert ctx.resident is not None
+    scopes = circulars.led_by(ctx.session, ctx.resident)
+    if not scopes:
+        return [Text(ctx.t(N_("Only association leaders and block leaders can see the safety status.")))]
+    checks = safety.active(ctx.session)
+    if not checks:
+        return [Text(ctx.t(N_("No safety check is running now.")))]
+    check = checks[-1]
+    out: list[Reply] = []
+    for assoc_id, han in scopes:
+        homes = safety.households(ctx.session, check, assoc_id, han)
+        counts = {key: sum(1 for h in homes if h.status == key) for key in ("help", None, "evacuated", "safe")}
+        lines = [ctx.t(N_("[DRILL] This is a safety-check drill.")) if check.drill else "",
+                 ctx.t(N_("Households: {help} need help, {none} no answer, {evacuated} evacuated, {safe} safe."),
+                       help=counts["help"], none=counts[None], evacuated=counts["evacuated"], safe=counts["safe"])]
+        for h in homes[:25]:
+            if h.status == SafetyStatus.SAFE:
+                continue
+            name = ctx.t(safety.STATUS_NAMES[SafetyStatus(h.status) if h.status else None])
+            line = f"・{h.household}{'（' + h.han + '）' if h.han and not han else ''}: {name}"
+            if h.notes:
+                line += " — " + " / ".join(h.notes)
+            lines.append(line)
+        out.append(Text("\n".join(x for x in lines if x)))
+    return out
+
+
+def changed(ctx: Ctx, record: object) -> list[Reply]:
+    return [Text(ctx.t(buttons.STALE))]
+
+
+ACTIONS = {"a": do_answer, "hh": do_household}
+
+FEATURE = Feature(
+    name="safety", postback="sf", actions=ACTIONS, changed=changed,
+    words=(Word(SAFE_WORDS, run=typed(SafetyStatus.SAFE)), Word(HELP_WORDS, run=typed(SafetyStatus.HELP)),
+           Word(EVACUATED_WORDS, run=typed(SafetyStatus.EVACUATED)), Word(STATUS_WORDS, run=status)),
+    help=(HelpLine(N_("“Safety status”: during a safety check, who is safe, who needs help, who has not answered"), 60,
+                   leaders=True),),
+    flows=("safety_help",),
+)
