@@ -172,6 +172,12 @@ CONSOLE_MATRIX: dict[str, tuple[str, set[str]]] = {
     "console.residents": ("GET", {STAFF, LEADER_, OTHER}),
     "console.resident": ("GET", {STAFF, LEADER_}),  # a member of あさひ
     "console.resident_role": ("POST", {STAFF, LEADER_}),
+    "console.safety_checks": ("GET", {STAFF, LEADER_, HAN, OTHER}),  # each sees the checks that asked theirs
+    "console.safety_new": ("POST", {STAFF}),
+    "console.safety_check": ("GET", {STAFF, LEADER_, HAN}),  # a check of あさひ's members
+    "console.safety_csv": ("GET", {STAFF, LEADER_, HAN}),
+    "console.safety_mark": ("POST", {STAFF, LEADER_, HAN}),  # the paper household is in 2班
+    "console.safety_end": ("POST", {STAFF}),
 }
 PUBLIC = {"console.login", "console.login_post", "console.link", "console.link_post", "console.logout", "console.language"}
 
@@ -238,7 +244,10 @@ def console_world(tmp_path_factory):
         dead = OutboxMessage(channel="line", recipients=[], payload=[], status="dead")
         s.add_all([ev, ann, req, dead])
         s.flush()
-        ids = {"circular_id": circ.id, "household_id": hh.id, "event_id": ev.id, "announcement_id": ann.id,
+        from bot.services import safety
+        check, outcome = safety.start(s, {"association": asahi.id}, now)
+        services.apply(s, outcome, "test")
+        ids = {"check_id": check.id, "circular_id": circ.id, "household_id": hh.id, "event_id": ev.id, "announcement_id": ann.id,
                "request_id": req.id, "row_id": dead.id, "resident_id": r.id, "membership_id": m.id,
                "account_id": s.scalar(select(StaffAccount.id).where(StaffAccount.username == "spare"))}
     return app, ids

@@ -192,3 +192,41 @@ def test_a_leader_writes_a_circular_with_a_photo_and_a_translation(console_page,
     expect(page.locator(".flash").first).to_contain_text("未読に戻りました")
     expect(page.locator("tr", has_text="4番 鈴木（紙）")).not_to_contain_text("✔")
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_staff_start_a_safety_check_and_follow_it(console_page, accounts, fake_line):
+    """The safety check in a real browser: the form, the confirmation with the count (the box
+    must be ticked), the check's page with everyone still to answer, then the end."""
+    from playwright.sync_api import expect
+
+    page = console_page
+    bot = accounts.extensions["tsunagari"]
+    sign_in(page, "tanaka")
+    page.click("nav >> text=安否確認")
+    expect(page.locator("h1")).to_have_text("安否確認")
+    page.check("#to-all")
+    page.fill("#note", "震度5弱の地震がありました")
+    page.check("#drill")
+    page.click("main form button.primary")
+    expect(page.locator("[data-testid=count]")).to_contain_text("2人")
+    page.click("main button.danger")  # the box is not ticked: the browser refuses to send
+    expect(page.locator("[data-testid=count]")).to_be_visible()
+    page.check("#confirm")
+    page.click("main button.danger")
+    expect(page.locator("h1")).to_contain_text("訓練")
+    expect(page.locator("[data-testid=tally]")).to_contain_text("未回答 2")
+    screenshot(page, "console-safety-check.png")
+    while worker.run_once(bot):
+        pass
+    import json as _json
+
+    from bot.core.models import WebChatMessage
+
+    with bot.db.read() as s:  # the demo residents are in the web chat
+        said = [_json.dumps(p, ensure_ascii=False) for p in s.scalars(select(WebChatMessage.payload).where(
+            WebChatMessage.direction == "out"))]
+    asked = [x for x in said if "震度5弱" in x]
+    assert len(asked) == 2 and any("【訓練】" in x for x in asked) and any("[DRILL]" in x for x in asked), said[-3:]
+    page.click("text=安否確認を終了する")
+    expect(page.locator("h1")).to_contain_text("終了")
+    assert not page.errors, page.errors

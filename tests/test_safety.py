@@ -205,3 +205,54 @@ def test_what_someone_wrote_is_kept_30_days_after_the_check_and_exported_on_requ
     with db.read() as s:
         row = s.scalar(select(SafetyAnswer).where(SafetyAnswer.status == "help"))
         assert row.note is None and row.status == "help"  # the answer stays for the figures
+
+
+def test_staff_start_a_check_in_the_console_after_seeing_how_many_are_asked(accounts, runner, bot, db, fake_line, line, town):
+    """The console: a confirmation with the count, the check's page with the tally by area and
+    the households (needing help first), a leader marking the paper household after a call,
+    the CSV, the end; another association's leader sees nothing of it."""
+    import re
+
+    from tests.console_support import csrf, sign_in
+
+    staff = accounts.test_client()
+    assert sign_in(staff, "tanaka").status_code == 302
+    staff.post("/console/language", data={"locale": "en", "csrf_token": csrf(staff, "/console/safety"), "back": "/console/"})
+    with db.read() as s:
+        asahi = s.scalar(select(Association.id).where(Association.join_code == "ASAHI-2026"))
+    form = {"to": "association", "association": str(asahi), "note": "震度5弱", "reask_minutes": "30"}
+    confirm = staff.post("/console/safety/new", data={**form, "csrf_token": csrf(staff, "/console/safety")})
+    page = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and "4 residents will be asked now" in page
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(SafetyCheck)) == 0  # not yet
+    started = staff.post("/console/safety/new", data={**form, "confirm": "yes", "csrf_token": csrf(staff, "/console/safety")})
+    assert started.status_code == 302
+    check_id = int(started.location.rsplit("/", 1)[1])
+    run_worker(bot)
+    assert "震度5弱" in fake_line.texts_to(EMMA)[-1]
+    line.tap(EMMA, "I need help")
+    line.say(EMMA, "I cannot walk")
+    line.say(HANAKO, "無事")
+    page = staff.get(f"/console/safety/{check_id}").get_data(as_text=True)
+    tally = re.sub(r"<[^>]+>", "", page.split('data-testid="tally">')[1].split("</p>")[0])
+    assert "Needs help 1" in tally and "No answer yet 3" in tally and "Safe 1" in tally, tally
+    rows = re.findall(r'<tr class="st-(\w+)">\s*<th scope="row">([^<]+)', page)
+    assert rows[0] == ("help", "2番 Smith") and ("none", "4番 鈴木（紙） (paper)") in rows, rows
+    assert "I cannot walk" in page and 'http-equiv="refresh"' in page
+    # the 会長 marks the paper household after a phone call
+    leader = accounts.test_client()
+    assert sign_in(leader, "asahi").status_code == 302
+    with db.read() as s:
+        paper = s.scalar(select(Household.id).where(Household.paper.is_(True)))
+    marked = leader.post(f"/console/safety/{check_id}/households/{paper}",
+                         data={"status": "safe", "csrf_token": csrf(leader, f"/console/safety/{check_id}")})
+    assert marked.status_code == 302
+    csv_text = staff.get(f"/console/safety/{check_id}.csv").get_data().decode("utf-8-sig")
+    assert "あさひ町内会,2班,4番 鈴木（紙）,紙,無事," in csv_text, csv_text  # marked by the 会長
+    assert "あさひ町内会,2班,2番 Smith,,助けが必要,I cannot walk" in csv_text
+    ended = staff.post(f"/console/safety/{check_id}/end", data={"csrf_token": csrf(staff, f"/console/safety/{check_id}")})
+    assert ended.status_code == 302
+    assert "refresh" not in staff.get(f"/console/safety/{check_id}").get_data(as_text=True)
+    with db.read() as s:
+        assert s.get(SafetyCheck, check_id).ended_at is not None
