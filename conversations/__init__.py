@@ -17,6 +17,7 @@ from conversations import (
     roster,
     safety_help,
     settings,
+    support_register,
     thanks,
 )
 from conversations.engine import Flow
@@ -25,7 +26,8 @@ from conversations.engine import Flow
 def _build() -> dict[str, Flow]:
     registry: dict[str, Flow] = {}
     for module in (onboarding, settings, delete_data, ask_help, offer, relay, thanks, edit_request, helper_registry,
-                   event_signup, create_event, compose_circular, roster, reminder_new, garbage_setup, safety_help):
+                   event_signup, create_event, compose_circular, roster, reminder_new, garbage_setup, safety_help,
+                   support_register):
         flow = module.FLOW
         if flow.name in registry:
             raise RuntimeError(f"two flows are named {flow.name!r}")

@@ -8,9 +8,9 @@ from sqlalchemy import select
 import conversations
 from bot.core import refs
 from bot.core.i18n import N_
-from bot.core.models import Household, SafetyAnswer, SafetyCheck
+from bot.core.models import SafetyAnswer, SafetyCheck, SupportNeed
 from bot.core.replies import Choice, Question, Reply, Text, postback
-from bot.core.vocab import SafetyStatus
+from bot.core.vocab import SafetyStatus, SupportKind
 from bot.services import circulars
 from bot.services import safety
 from conversations import engine
@@ -22,6 +22,7 @@ SAFE_WORDS = N_("safe|i am safe|i'm safe")
 HELP_WORDS = N_("need help|i need help|help me")
 EVACUATED_WORDS = N_("evacuated|i have evacuated|i evacuated")
 STATUS_WORDS = N_("safety status")
+SUPPORT_WORDS = N_("support register")
 
 
 def _open_check(ctx: Ctx) -> tuple[SafetyCheck, SafetyAnswer] | None:
@@ -97,6 +98,8 @@ def status(ctx: Ctx) -> list[Reply]:
                 continue
             name = ctx.t(safety.STATUS_NAMES[SafetyStatus(h.status) if h.status else None])
             line = f"・{h.household}{'（' + h.han + '）' if h.han and not han else ''}: {name}"
+            if h.registered:
+                line += " ★" + "・".join(ctx.t(safety.SUPPORT_LABELS[SupportKind(k)]) for k in h.support)
             if h.notes:
                 line += " — " + " / ".join(h.notes)
             lines.append(line)
@@ -104,17 +107,52 @@ def status(ctx: Ctx) -> list[Reply]:
     return out
 
 
+def support(ctx: Ctx) -> list[Reply]:
+    """「要支援登録」: register, or see, change or remove the registration."""
+    assert ctx.resident is not None
+    row = ctx.session.scalar(select(SupportNeed).where(SupportNeed.resident_id == ctx.resident.id))
+    if row is None:
+        return engine.start(ctx, conversations.get("support_register"))
+    kinds = [ctx.t(safety.SUPPORT_LABELS[SupportKind(k)]) for k in row.needs or [] if k in SupportKind.__members__.values()]
+    lines = [ctx.t(N_("You are registered as someone to check on first in a disaster.")),
+             ", ".join(kinds) if kinds else "", row.note or "",
+             ctx.t(N_("Seen by: your leaders and the center")) if row.leaders_may_see else ctx.t(N_("Seen by: the center only"))]
+    return [Question("\n".join(x for x in lines if x), (
+        Choice(ctx.t(N_("Change")), postback(a="sf", x="chg", n=refs.ref(row))),
+        Choice(ctx.t(N_("Remove")), postback(a="sf", x="rm", n=refs.ref(row)))))]
+
+
+def _own_support(ctx: Ctx, data: dict) -> SupportNeed:
+    row = buttons.record(ctx, data, "n", SupportNeed)
+    assert ctx.resident is not None
+    if row.resident_id != ctx.resident.id:
+        raise safety.SafetyError(buttons.STALE)
+    return row
+
+
+def do_support_change(ctx: Ctx, data: dict) -> list[Reply]:
+    _own_support(ctx, data)
+    return engine.start(ctx, conversations.get("support_register"))
+
+
+def do_support_remove(ctx: Ctx, data: dict) -> list[Reply]:
+    ctx.session.delete(_own_support(ctx, data))
+    return [Text(ctx.t(N_("Removed. Nothing about your needs is kept any more.")))]
+
+
 def changed(ctx: Ctx, record: object) -> list[Reply]:
     return [Text(ctx.t(buttons.STALE))]
 
 
-ACTIONS = {"a": do_answer, "hh": do_household}
+ACTIONS = {"a": do_answer, "hh": do_household, "chg": do_support_change, "rm": do_support_remove}
 
 FEATURE = Feature(
     name="safety", postback="sf", actions=ACTIONS, changed=changed,
     words=(Word(SAFE_WORDS, run=typed(SafetyStatus.SAFE)), Word(HELP_WORDS, run=typed(SafetyStatus.HELP)),
-           Word(EVACUATED_WORDS, run=typed(SafetyStatus.EVACUATED)), Word(STATUS_WORDS, run=status)),
-    help=(HelpLine(N_("“Safety status”: during a safety check, who is safe, who needs help, who has not answered"), 60,
-                   leaders=True),),
-    flows=("safety_help",),
+           Word(EVACUATED_WORDS, run=typed(SafetyStatus.EVACUATED)), Word(STATUS_WORDS, run=status),
+           Word(SUPPORT_WORDS, run=support)),
+    help=(HelpLine(N_("“Support register”: if you may need help in a disaster, be checked on first"), 75),
+          HelpLine(N_("“Safety status”: during a safety check, who is safe, who needs help, who has not answered"), 60,
+                   leaders=True)),
+    flows=("safety_help", "support_register"),
 )

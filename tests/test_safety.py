@@ -250,9 +250,64 @@ def test_staff_start_a_check_in_the_console_after_seeing_how_many_are_asked(acco
     assert marked.status_code == 302
     csv_text = staff.get(f"/console/safety/{check_id}.csv").get_data().decode("utf-8-sig")
     assert "あさひ町内会,2班,4番 鈴木（紙）,紙,無事," in csv_text, csv_text  # marked by the 会長
-    assert "あさひ町内会,2班,2番 Smith,,助けが必要,I cannot walk" in csv_text
+    assert "あさひ町内会,2班,2番 Smith,,助けが必要,,I cannot walk" in csv_text
     ended = staff.post(f"/console/safety/{check_id}/end", data={"csrf_token": csrf(staff, f"/console/safety/{check_id}")})
     assert ended.status_code == 302
     assert "refresh" not in staff.get(f"/console/safety/{check_id}").get_data(as_text=True)
     with db.read() as s:
         assert s.get(SafetyCheck, check_id).ended_at is not None
+
+
+def test_the_support_register_with_consent_and_who_may_see_it_comes_first(runner, bot, db, fake_line, line, town, tmp_path):
+    """Emma registers (lives alone, hard to walk; her leaders may see it), 花子 too but for the
+    center only. In a check Emma's household comes first among those with no answer, marked
+    for her leaders; 花子's registration is not shown to leaders at all; 「助けが必要」 tells the
+    leaders what Emma registered. Removing it leaves nothing."""
+    from bot.core.models import SupportNeed
+
+    line.say(EMMA, "support register")
+    assert "checked on first" in line.last_text(EMMA)
+    line.tap(EMMA, "I live alone")
+    line.tap(EMMA, "Hard to walk far")
+    line.tap(EMMA, "Done")
+    line.say(EMMA, "I use a wheelchair")
+    line.tap(EMMA, "Leaders and center")
+    assert "delete it when you ask" in line.last_text(EMMA)
+    line.tap(EMMA, "Yes, register")
+    assert line.last_text(EMMA).startswith("Registered.")
+    line.say(HANAKO, "要支援登録")
+    line.tap(HANAKO, "一人暮らし")
+    line.tap(HANAKO, "完了")
+    line.tap(HANAKO, "スキップ")
+    line.tap(HANAKO, "センターだけ")
+    line.tap(HANAKO, "はい、登録します")
+    with db.read() as s:
+        rows = {r.resident_id: (sorted(r.needs), r.note, r.leaders_may_see) for r in s.scalars(select(SupportNeed))}
+    assert sorted(rows.values()) == [(["alone"], None, False), (["alone", "mobility"], "I use a wheelchair", True)]
+    start(runner)
+    run_worker(bot)
+    line.say(KAICHO, "安否状況")
+    order = [x for x in line.last_text(KAICHO).splitlines() if x.startswith("・")]
+    assert order[0].startswith("・2番 Smith") and "★" in order[0] and "一人暮らし" in order[0], order
+    assert not any("★" in x for x in order if "田中" in x)  # 花子 let only the center see it
+    line.tap(EMMA, "I need help")
+    run_worker(bot)
+    told = fake_line.texts_to(KAICHO)[-1]
+    assert "I use a wheelchair" in told and "一人暮らし" in told, told
+    with db.read() as s:
+        check = s.scalar(select(SafetyCheck))
+        asahi = s.scalar(select(Association.id).where(Association.join_code == "ASAHI-2026"))
+        staff_view = {h.household: h for h in safety.households(s, check, asahi, staff=True)}
+    assert staff_view["1番 田中"].registered and staff_view["1番 田中"].support == ("alone",)  # the center sees hers
+    # she can see and remove it
+    line.say(EMMA, "support register")
+    assert "I use a wheelchair" in line.last_text(EMMA) and "your leaders and the center" in line.last_text(EMMA)
+    line.tap(EMMA, "Remove")
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(SupportNeed)) == 1
+    out = runner.invoke(args=["residents", "export", "--nickname", "花子", "--out", str(tmp_path / "h.json")])
+    assert out.exit_code == 0 and '"support_register"' in (tmp_path / "h.json").read_text(encoding="utf-8")
+    line.say(HANAKO, "データ削除")
+    line.tap(HANAKO, "はい、削除する")
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(SupportNeed)) == 0

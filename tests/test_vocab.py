@@ -44,7 +44,7 @@ COLUMNS = {
     vocab.StaffRole: [models.StaffAccount.role],
 }
 # Vocabularies with no column of their own: inside a JSON text, or only in memory.
-NOT_IN_A_COLUMN = {vocab.RuleKind, vocab.PrincipalKind}
+NOT_IN_A_COLUMN = {vocab.RuleKind, vocab.PrincipalKind, vocab.SupportKind}  # SupportKind: in SupportNeed.needs (JSON)
 
 # Attributes (and columns) that hold a vocabulary: never compared with a bare string.
 ATTRIBUTES = {"status", "role", "kind", "channel", "question", "audience",

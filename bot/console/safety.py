@@ -11,11 +11,12 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from bot.console import apply, audit, bot, bp, cN_, ct, current, require
+from bot.console import apply, audit, bot, bp, cN_, console_locale, ct, current, require
 from bot.core import csvout, timefmt
 from bot.core.db import utcnow
 from bot.core.models import Area, Association, Household, Resident, SafetyAnswer, SafetyCheck
-from bot.core.vocab import SafetyStatus, StaffRole
+from bot.core.i18n import t
+from bot.core.vocab import SafetyStatus, StaffRole, SupportKind
 from bot.services import safety
 
 STATUS_LABELS = {"help": cN_("Needs help"), "none": cN_("No answer yet"), "evacuated": cN_("Evacuated"), "safe": cN_("Safe")}
@@ -135,11 +136,18 @@ def _households(s, check: SafetyCheck, seen: list[int] | None) -> list[dict]:
     out = []
     for aid in sorted(assoc_ids, key=lambda a: names.get(a, "")):
         han = current().han_for(aid) if not current().is_staff else None
-        homes = safety.households(s, check, aid, han)
+        homes = safety.households(s, check, aid, han, staff=current().is_staff)
         ids = dict(s.execute(select(Household.label, Household.id).where(Household.association_id == aid)).all())
         out.append({"id": aid, "name": names.get(aid, "?"), "han": han,
                     "homes": [{"h": h, "id": ids.get(h.household)} for h in homes]})
     return out
+
+
+def _support_text(kinds) -> str:
+    """The support register's needs in the console's words (the residents' catalog, in Japanese
+    for a Japanese console, else English)."""
+    lang = "ja" if console_locale() == "ja" else "en"
+    return "・".join(t(lang, safety.SUPPORT_LABELS[SupportKind(k)]) for k in kinds) or ct("Registered")
 
 
 @bp.get("/safety/<int:check_id>")
@@ -154,6 +162,7 @@ def safety_check(check_id: int):
                 "areas": _by_area(s, check) if seen is None else [],
                 "associations": _households(s, check, seen)}
     return render_template("console/safety_check.html", check=page, labels=STATUS_LABELS, reload=RELOAD_SECONDS,
+                           support_text=_support_text,
                            statuses=[(st.value, safety.STATUS_NAMES[st]) for st in SafetyStatus])
 
 
@@ -209,7 +218,8 @@ def safety_csv(check_id: int):
                 h = item["h"]
                 rows.append((assoc["name"], h.han or "", h.household, "紙" if h.paper else "",
                              {"help": "助けが必要", "evacuated": "避難", "safe": "無事"}.get(h.status or "", "未回答"),
-                             " / ".join(h.notes)))
-    body = csvout.to_bytes(["町内会", "班", "世帯", "紙", "状況", "メモ"], rows)
+                             "・".join(t("ja", safety.SUPPORT_LABELS[SupportKind(k)]) for k in h.support) or
+                             ("要支援" if h.registered else ""), " / ".join(h.notes)))
+    body = csvout.to_bytes(["町内会", "班", "世帯", "紙", "状況", "要支援", "メモ"], rows)
     return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="safety-{check_id}.csv"'})

@@ -667,6 +667,20 @@ class SafetyAnswer(Base):
     answered_at: Mapped[datetime | None] = mapped_column()
 
 
+class SupportNeed(Base):
+    """A resident who may need help in a disaster (避難行動要支援者), registered by themselves with
+    their consent: what applies, a note, and who may see it. Listed first in a safety check."""
+
+    __tablename__ = "support_need"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), unique=True)
+    needs: Mapped[list[str]] = mapped_column(JSON, default=list)  # SupportKind values
+    note: Mapped[str | None] = mapped_column(String(200))
+    leaders_may_see: Mapped[bool] = mapped_column(Boolean, default=True)  # False: the center's staff only
+    consent_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # Ids are never reused: a button, a link, a token, an outbox row, a CSV or the console that
 # names an id must never reach a newer record made after a delete. PostgreSQL's sequences never
 # go back; SQLite reuses the highest rowid unless the table is AUTOINCREMENT. Every table here

@@ -218,6 +218,17 @@ class SafetyStatus(StrEnum):
 
 
 @unique
+class SupportKind(StrEnum):
+    """What a resident who may need help in a disaster registered (SupportNeed.needs)."""
+
+    ALONE = "alone"  # lives alone
+    MOBILITY = "mobility"  # cannot walk far or use stairs
+    MEDICAL = "medical"  # needs medical equipment or daily medicine
+    HEARING = "hearing"  # cannot hear announcements (sirens, loudspeakers)
+    LANGUAGE = "language"  # needs information in another language
+
+
+@unique
 class AnnouncementStatus(StrEnum):
     """Whether an announcement will still fire (Announcement.status)."""
 

@@ -27,7 +27,7 @@ from bot.core.models import (
     Reminder,
     Resident,
     Signup,
-    WebChatMessage, SafetyAnswer)
+    WebChatMessage, SafetyAnswer, SupportNeed)
 from bot.core.vocab import OutboxStatus, Role
 from bot.services import console_sessions as sessions
 
@@ -247,7 +247,8 @@ def export(session: Session, resident: Resident, tz_name: str) -> dict:
             "reminders": rows(Reminder, Reminder.resident_id == resident.id),
             "garbage_days": rows(GarbageSubscription, GarbageSubscription.resident_id == resident.id),
             "digest_waiting": rows(DigestItem, DigestItem.resident_id == resident.id),
-            "safety_answers": rows(SafetyAnswer, SafetyAnswer.resident_id == resident.id)}
+            "safety_answers": rows(SafetyAnswer, SafetyAnswer.resident_id == resident.id),
+            "support_register": rows(SupportNeed, SupportNeed.resident_id == resident.id)}
     account = session.scalar(select(LedgerAccount.id).where(LedgerAccount.resident_id == resident.id))
     data["thanks_hours"] = rows(LedgerEntry, LedgerEntry.account_id == account) if account else []
     for item in data["circulars_read"]:

@@ -24,10 +24,10 @@ from bot.core.config import Config
 from bot.core.db import bulk_insert
 from bot.core.errors import UserError
 from bot.core.i18n import N_, t
-from bot.core.models import Area, Household, Membership, Resident, SafetyAnswer, SafetyCheck
+from bot.core.models import Area, Household, Membership, Resident, SafetyAnswer, SafetyCheck, SupportNeed
 from bot.core.refs import ref
 from bot.core.replies import Choice, Question, Text, postback
-from bot.core.vocab import Channel, Role, SafetyStatus
+from bot.core.vocab import Channel, Role, SafetyStatus, SupportKind
 from bot.services import Audit, Bulk, Outcome
 
 BATCH = 500  # LINE's multicast limit
@@ -36,6 +36,13 @@ STATUS_WORDS = {
     SafetyStatus.SAFE: N_("I am safe"),
     SafetyStatus.HELP: N_("I need help"),
     SafetyStatus.EVACUATED: N_("I have evacuated"),
+}
+SUPPORT_LABELS = {
+    SupportKind.ALONE: N_("I live alone"),
+    SupportKind.MOBILITY: N_("Hard to walk far"),
+    SupportKind.MEDICAL: N_("Medical needs"),
+    SupportKind.HEARING: N_("Hard of hearing"),
+    SupportKind.LANGUAGE: N_("Need my language"),
 }
 STATUS_NAMES = {
     SafetyStatus.SAFE: N_("Safe"),
@@ -188,6 +195,10 @@ def _help_message(session: Session, check: SafetyCheck, row: SafetyAnswer, resid
         lines.append(t(locale, N_("Household: {household}"), household=home))
     if row.note:
         lines.append(t(locale, N_("They wrote: {note}"), note=row.note))
+    need = session.scalar(select(SupportNeed).where(SupportNeed.resident_id == resident.id))
+    if need is not None and need.leaders_may_see:
+        said = [t(locale, SUPPORT_LABELS[SupportKind(k)]) for k in need.needs or [] if k in SupportKind.__members__.values()]
+        lines.append(t(locale, N_("Registered as needing help: {needs}"), needs=", ".join(said + ([need.note] if need.note else []))))
     lines.append(t(locale, N_("Type “Safety status” for the list of your households.")))
     return "\n".join(lines)
 
@@ -200,30 +211,41 @@ class HouseholdStatus:
     status: str | None  # the most urgent answer of its people: help, then no answer, evacuated, safe
     names: tuple[str, ...]
     notes: tuple[str, ...]
+    support: tuple[str, ...] = ()  # SupportKind values of its people registered as needing help
+    registered: bool = False  # someone in it is registered as needing help (and let the reader know)
 
 
 _URGENCY = {SafetyStatus.HELP: 0, None: 1, SafetyStatus.EVACUATED: 2, SafetyStatus.SAFE: 3}
 
 
-def households(session: Session, check: SafetyCheck, association_id: int, han: str | None = None) -> list[HouseholdStatus]:
+def households(session: Session, check: SafetyCheck, association_id: int, han: str | None = None, *,
+               staff: bool = False) -> list[HouseholdStatus]:
     """The leaders' list: one line per household of the association (paper households too), the
-    most urgent first. A resident who answered for the household covers those who did not."""
+    most urgent first, and within each, those with someone registered as needing help (the
+    support register; its details only where the resident let leaders see them, or for the
+    center's `staff`). A resident who answered for the household covers those who did not."""
     stmt = (select(Household.id, Household.label, Household.han, Household.paper, SafetyAnswer.status,
-                   SafetyAnswer.household_too, SafetyAnswer.note, Resident.nickname)
+                   SafetyAnswer.household_too, SafetyAnswer.note, Resident.nickname, SupportNeed.needs,
+                   SupportNeed.leaders_may_see)
             .select_from(SafetyAnswer)
             .join(Household, Household.id == SafetyAnswer.household_id)
             .outerjoin(Resident, Resident.id == SafetyAnswer.resident_id)
+            .outerjoin(SupportNeed, SupportNeed.resident_id == SafetyAnswer.resident_id)
             .where(SafetyAnswer.check_id == check.id, Household.association_id == association_id))
     if han:
         stmt = stmt.where(Household.han == han)
     grouped: dict[int, dict] = {}
-    for hid, label, h, paper, status, too, note, nick in session.execute(stmt):
-        g = grouped.setdefault(hid, {"label": label, "han": h, "paper": paper, "rows": [], "notes": [], "names": []})
+    for hid, label, h, paper, status, too, note, nick, needs, shared in session.execute(stmt):
+        g = grouped.setdefault(hid, {"label": label, "han": h, "paper": paper, "rows": [], "notes": [], "names": [],
+                                     "support": [], "registered": False})
         g["rows"].append((SafetyStatus(status) if status else None, too))
         if note:
             g["notes"].append(note)
         if nick:
             g["names"].append(nick)
+        if needs is not None and (staff or shared):  # registered, and the reader may know it
+            g["registered"] = True
+            g["support"] += [k for k in needs or [] if k not in g["support"]]
     out = []
     for g in grouped.values():
         answers = g["rows"]
@@ -231,8 +253,9 @@ def households(session: Session, check: SafetyCheck, association_id: int, han: s
         statuses = [s if s is not None or not covering else min(covering, key=_URGENCY.get) for s, _ in answers]
         worst = min(statuses, key=lambda s: _URGENCY[s])
         out.append(HouseholdStatus(g["label"], g["han"], g["paper"], worst.value if worst else None,
-                                   tuple(g["names"]), tuple(g["notes"])))
-    return sorted(out, key=lambda x: (_URGENCY[SafetyStatus(x.status) if x.status else None], x.han or "", x.household))
+                                   tuple(g["names"]), tuple(g["notes"]), tuple(g["support"]), g["registered"]))
+    return sorted(out, key=lambda x: (_URGENCY[SafetyStatus(x.status) if x.status else None], not x.registered,
+                                      x.han or "", x.household))
 
 
 def tally(session: Session, check: SafetyCheck) -> dict[str, int]:
