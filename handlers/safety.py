@@ -14,6 +14,7 @@ from bot.core.vocab import SafetyStatus, SupportKind
 from bot.services import circulars
 from bot.services import safety
 from conversations import engine
+from conversations.roster import led_association
 from handlers import buttons
 from handlers.context import Ctx
 from handlers.features import Feature, HelpLine, Word
@@ -23,6 +24,7 @@ HELP_WORDS = N_("need help|i need help|help me")
 EVACUATED_WORDS = N_("evacuated|i have evacuated|i evacuated")
 STATUS_WORDS = N_("safety status")
 SUPPORT_WORDS = N_("support register")
+START_WORDS = N_("start safety check")
 
 
 def _open_check(ctx: Ctx) -> tuple[SafetyCheck, SafetyAnswer] | None:
@@ -140,6 +142,13 @@ def do_support_remove(ctx: Ctx, data: dict) -> list[Reply]:
     return [Text(ctx.t(N_("Removed. Nothing about your needs is kept any more.")))]
 
 
+def start_check(ctx: Ctx) -> list[Reply]:
+    """「安否確認を始める」: for an association's leader (会長) only."""
+    if led_association(ctx) is None:
+        return [Text(ctx.t(N_("Only an association's leader can start a safety check in LINE (the center can start one for everyone).")))]
+    return engine.start(ctx, conversations.get("safety_start"))
+
+
 def changed(ctx: Ctx, record: object) -> list[Reply]:
     return [Text(ctx.t(buttons.STALE))]
 
@@ -150,9 +159,10 @@ FEATURE = Feature(
     name="safety", postback="sf", actions=ACTIONS, changed=changed,
     words=(Word(SAFE_WORDS, run=typed(SafetyStatus.SAFE)), Word(HELP_WORDS, run=typed(SafetyStatus.HELP)),
            Word(EVACUATED_WORDS, run=typed(SafetyStatus.EVACUATED)), Word(STATUS_WORDS, run=status),
-           Word(SUPPORT_WORDS, run=support)),
+           Word(SUPPORT_WORDS, run=support), Word(START_WORDS, run=start_check)),
     help=(HelpLine(N_("“Support register”: if you may need help in a disaster, be checked on first"), 75),
           HelpLine(N_("“Safety status”: during a safety check, who is safe, who needs help, who has not answered"), 60,
-                   leaders=True)),
-    flows=("safety_help", "support_register"),
+                   leaders=True),
+          HelpLine(N_("“Start safety check”: ask your members whether they are safe (or a drill)"), 55, leaders=True)),
+    flows=("safety_help", "support_register", "safety_start"),
 )

@@ -105,7 +105,32 @@ def act_remind_unread(line, db, w, user):
         return reminded and (s.scalar(select(func.count()).select_from(OutboxMessage)) or 0) > before
 
 
+def act_start_safety_check(line, db, w, user):
+    line.say(user, "安否確認を始める")
+    return _flow(db, user) == "safety_start"
+
+
+def act_safety_status(line, db, w, user):
+    from bot.core.models import SafetyCheck
+    from bot.services import safety
+
+    with db.session() as s:
+        if s.scalar(select(func.count()).select_from(SafetyCheck)) == 0:
+            asahi = s.scalar(select(Association.id).where(Association.join_code == "ASAHI-2026"))
+            safety.start(s, {"association": asahi}, safety_now())
+    line.say(user, "安否状況")
+    return line.last_text(user).startswith("世帯：")
+
+
+def safety_now():
+    from bot.core.db import utcnow
+
+    return utcnow()
+
+
 LINE_MATRIX = {
+    "start_safety_check": (act_start_safety_check, {"leader"}),
+    "safety_status": (act_safety_status, {"leader", "han_leader"}),
     "write_circular": (act_write_circular, {"leader"}),
     "roster": (act_roster, {"leader"}),
     "circular_status": (act_circular_status, {"leader", "han_leader"}),

@@ -227,6 +227,7 @@ def plans(i: dict[str, int], tz_name: str) -> dict[str, tuple[dict, list[list[tu
         "reminder_new": ({}, [[("what", {"rule": rule.to_json(), "title": title}), ("confirm", "save")]]),
         "garbage": ({}, [[("area", "港町"), ("kinds", ["燃やすごみ"])]]),
         "safety_help": ({"check_id": i["safety_check"]}, [[("note", "歩けません。家にいます")]]),
+        "safety_start": ({}, [[("kind", "drill"), ("confirm", "go")]]),
         "support_register": ({}, [[("needs", ["alone"]), ("note", "車いすを使っています"), ("who", "leaders"),
                                    ("consent", "agree")]]),
     }

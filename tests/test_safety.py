@@ -311,3 +311,20 @@ def test_the_support_register_with_consent_and_who_may_see_it_comes_first(runner
     line.tap(HANAKO, "はい、削除する")
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(SupportNeed)) == 0
+
+
+def test_a_leader_starts_a_drill_for_her_association_in_line(bot, db, fake_line, line, town):
+    line.say(HANAKO, "安否確認を始める")  # a member: no
+    assert "会長だけ" in line.last_text(HANAKO)
+    line.say(KAICHO, "安否確認を始める")
+    line.tap(KAICHO, "訓練")
+    assert "会員4人全員" in line.last_text(KAICHO) and "お休み時間" in line.last_text(KAICHO)
+    line.tap(KAICHO, "はい、今すぐ")
+    assert "4人の会員" in line.last_text(KAICHO)
+    run_worker(bot)
+    assert fake_line.texts_to(EMMA)[-1].startswith("[DRILL]")
+    assert fake_line.texts_to(OUTSIDER) == []  # another association
+    with db.read() as s:
+        check = s.scalar(select(SafetyCheck))
+        assert check.drill and check.scope == {"association": s.scalar(
+            select(Association.id).where(Association.join_code == "ASAHI-2026"))} and check.started_by.startswith("leader:")
