@@ -142,6 +142,13 @@ def do_support_remove(ctx: Ctx, data: dict) -> list[Reply]:
     return [Text(ctx.t(N_("Removed. Nothing about your needs is kept any more.")))]
 
 
+def do_going(ctx: Ctx, data: dict) -> list[Reply]:
+    """「向かいます」 from a registered helper nearby."""
+    row = buttons.record(ctx, data, "r", SafetyAnswer)
+    assert ctx.resident is not None
+    return [Text(ctx.apply(safety.respond(ctx.session, row, ctx.resident, ctx.now)).facts["reply"])]
+
+
 def start_check(ctx: Ctx) -> list[Reply]:
     """「安否確認を始める」: for an association's leader (会長) only."""
     if led_association(ctx) is None:
@@ -153,7 +160,7 @@ def changed(ctx: Ctx, record: object) -> list[Reply]:
     return [Text(ctx.t(buttons.STALE))]
 
 
-ACTIONS = {"a": do_answer, "hh": do_household, "chg": do_support_change, "rm": do_support_remove}
+ACTIONS = {"a": do_answer, "hh": do_household, "chg": do_support_change, "rm": do_support_remove, "go": do_going}
 
 FEATURE = Feature(
     name="safety", postback="sf", actions=ACTIONS, changed=changed,

@@ -328,3 +328,39 @@ def test_a_leader_starts_a_drill_for_her_association_in_line(bot, db, fake_line,
         check = s.scalar(select(SafetyCheck))
         assert check.drill and check.scope == {"association": s.scalar(
             select(Association.id).where(Association.join_code == "ASAHI-2026"))} and check.started_by.startswith("leader:")
+
+
+def test_helpers_nearby_are_asked_and_the_first_who_goes_is_matched(bot, db, fake_line, line, runner, town):
+    """「助けが必要」 also asks the registered helpers of the mutual-aid registry in the area (and
+    the neighbouring areas, for those who help nearby); the first to tap 「向かいます」 is told
+    whom to go to, the resident and the leaders that someone is coming; a second is thanked."""
+    from bot.core.models import HelperProfile
+    from tests.support import add_resident
+
+    near, next_door, far = "U" + "e1" * 16, "U" + "e2" * 16, "U" + "e3" * 16
+    add_resident(db, near, name="Ken", locale="en", area="minato")
+    add_resident(db, next_door, name="次郎", locale="ja", area="kawabe")  # a neighbouring area of 港町
+    add_resident(db, far, name="遠藤", locale="ja", area="honcho")
+    with db.session() as s:
+        for user in (near, next_door, far):
+            rid = s.scalar(select(Resident.id).where(Resident.line_user_id == user))
+            s.add(HelperProfile(resident_id=rid, categories=["other"], nearby=True))
+    start(runner)
+    run_worker(bot)
+    line.tap(EMMA, "I need help")
+    line.say(EMMA, "I fell and cannot get up")
+    run_worker(bot)
+    assert fake_line.quick_labels(near) == ["I am going"] and "needs help" in fake_line.texts_to(near)[-1]
+    assert fake_line.quick_labels(next_door) == ["向かいます"]
+    assert fake_line.texts_to(far) == []
+    line.tap(next_door, "向かいます")
+    told = line.last_text(next_door)
+    assert "Emma" in told and "2番 Smith" in told and EMMA not in told
+    run_worker(bot)
+    assert "次郎" in fake_line.texts_to(EMMA)[-1] and "on the way" in fake_line.texts_to(EMMA)[-1]
+    assert "次郎" in fake_line.texts_to(KAICHO)[-1] and "Emma" in fake_line.texts_to(KAICHO)[-1]
+    line.tap(near, "I am going")
+    assert "another neighbour is already on the way" in line.last_text(near)
+    with db.read() as s:
+        row = s.scalar(select(SafetyAnswer).where(SafetyAnswer.status == "help"))
+        assert row.responder_id == s.scalar(select(Resident.id).where(Resident.line_user_id == next_door))

@@ -663,6 +663,8 @@ class SafetyAnswer(Base):
     note: Mapped[str | None] = mapped_column(String(200))  # what they need, in their words
     household_too: Mapped[bool] = mapped_column(Boolean, default=False)  # the answer covers the household
     marked_by: Mapped[str | None] = mapped_column(String(64))  # a leader who marked it (phone, visit)
+    # The registered helper who said 「向かいます」 to a 「助けが必要」 (the first one).
+    responder_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column()
 

@@ -24,7 +24,8 @@ from bot.core.config import Config
 from bot.core.db import bulk_insert
 from bot.core.errors import UserError
 from bot.core.i18n import N_, t
-from bot.core.models import Area, Household, Membership, Resident, SafetyAnswer, SafetyCheck, SupportNeed
+from bot.core.models import (Area, HelperProfile, Household, Membership, Resident, SafetyAnswer, SafetyCheck,
+                             SupportNeed)
 from bot.core.refs import ref
 from bot.core.replies import Choice, Question, Text, postback
 from bot.core.vocab import Channel, Role, SafetyStatus, SupportKind
@@ -161,11 +162,83 @@ def answer(session: Session, check: SafetyCheck, resident: Resident, status: Saf
         row.note = note.strip()[:NOTE_MAX] or None
     out = Outcome()
     told = 0
+    helpers = 0
     if first_help:
-        for leader in leaders_of(session, row):
+        leaders = leaders_of(session, row)
+        for leader in leaders:
             out.tell(leader, Text(_help_message(session, check, row, resident, leader.locale)), about=resident)
             told += 1
-    out.facts.update(status=status.value, leaders_told=told)
+        if row.responder_id is None:
+            skip = {r.id for r in leaders}
+            for helper in helpers_near(session, resident)[:HELPERS_ASKED]:
+                if helper.id in skip:
+                    continue
+                out.tell(helper, Question(_helper_message(session, check, row, resident, helper.locale), (
+                    Choice(t(helper.locale, N_("I am going")), postback(a="sf", x="go", r=ref(row))),)), about=resident)
+                helpers += 1
+    out.facts.update(status=status.value, leaders_told=told, helpers_asked=helpers)
+    return out
+
+
+HELPERS_ASKED = 10  # registered helpers nearby asked to go to someone who needs help
+
+
+def helpers_near(session: Session, resident: Resident) -> list[Resident]:
+    """Registered helpers (the mutual-aid registry, notices on) in the resident's area, and in
+    the neighbouring areas for those who help nearby; those of the same area first."""
+    if resident.area_id is None:
+        return []
+    area = session.get(Area, resident.area_id)
+    neighbour_ids = list(session.scalars(select(Area.id).where(Area.code.in_(area.neighbours or [])))) if area else []
+    stmt = (select(Resident, HelperProfile.nearby).join(HelperProfile, HelperProfile.resident_id == Resident.id)
+            .where(HelperProfile.notices.is_(True), Resident.following.is_(True), Resident.id != resident.id,
+                   Resident.area_id.in_([resident.area_id, *neighbour_ids])))
+    found = [(r.area_id != resident.area_id, r.id, r) for r, nearby in session.execute(stmt)
+             if r.area_id == resident.area_id or nearby]
+    return [r for _, _, r in sorted(found, key=lambda x: (x[0], x[1]))]
+
+
+def _helper_message(session: Session, check: SafetyCheck, row: SafetyAnswer, resident: Resident, locale: str) -> str:
+    area = session.get(Area, resident.area_id) if resident.area_id else None
+    lines = [t(locale, N_("[DRILL] This is a safety-check drill."))] if check.drill else []
+    lines.append(t(locale, N_("Safety check: a neighbour in {area} needs help. Can you go? The first to tap is asked to go; "
+                              "the others are told."), area=area.name(locale) if area else "-"))
+    if row.note:
+        lines.append(t(locale, N_("They wrote: {note}"), note=row.note))
+    return "\n".join(lines)
+
+
+def respond(session: Session, row: SafetyAnswer, helper: Resident, now: datetime) -> Outcome:
+    """A helper taps 「向かいます」: the first is matched (told who and where, and the resident and
+    their leaders are told someone is coming); a later one is thanked. Facts: matched, and
+    `reply`, what the helper is answered (in their language)."""
+    check = session.get(SafetyCheck, row.check_id)
+    out = Outcome()
+    if check is None or check.ended_at is not None or row.status != SafetyStatus.HELP:
+        raise SafetyError(N_("Thank you — this person no longer needs help from the safety check."))
+    if row.responder_id is not None:
+        out.facts["matched"] = row.responder_id == helper.id
+        out.facts["reply"] = t(helper.locale, N_("You said you are going. Thank you.") if out.facts["matched"] else
+                               N_("Thank you — another neighbour is already on the way."))
+        return out
+    row.responder_id = helper.id
+    resident = session.get(Resident, row.resident_id) if row.resident_id else None
+    home = session.scalar(select(Household.label).where(Household.id == row.household_id)) if row.household_id else None
+    lines = [t(helper.locale, N_("Thank you. Please go to {name}."), name=resident.nickname if resident else "-")]
+    if home:
+        lines.append(t(helper.locale, N_("Household: {household}"), household=home))
+    if row.note:
+        lines.append(t(helper.locale, N_("They wrote: {note}"), note=row.note))
+    lines.append(t(helper.locale, N_("Their association's leaders know; call 119 if it is an emergency.")))
+    out.facts["reply"] = "\n".join(lines)
+    if resident is not None:
+        out.tell(resident, Text(t(resident.locale, N_("A neighbour, {name}, is on the way to you."),
+                                  name=helper.nickname or "-")), about=helper)
+        for leader in leaders_of(session, row):
+            out.tell(leader, Text(t(leader.locale, N_("Safety check: {helper} is on the way to {name}."),
+                                    helper=helper.nickname or "-", name=resident.nickname or "-")), about=resident)
+    out.facts["matched"] = True
+    out.audit.append(Audit("safety_helper_going", f"safety_answer:{row.id}", {"check": row.check_id}))
     return out
 
 
