@@ -39,9 +39,12 @@ def _open_check(ctx: Ctx) -> tuple[SafetyCheck, SafetyAnswer] | None:
 
 def _record(ctx: Ctx, check: SafetyCheck, status: SafetyStatus) -> list[Reply]:
     assert ctx.resident is not None
-    ctx.apply(safety.answer(ctx.session, check, ctx.resident, status, ctx.now))
+    facts = ctx.apply(safety.answer(ctx.session, check, ctx.resident, status, ctx.now)).facts
     if status == SafetyStatus.HELP:
-        return engine.start(ctx, conversations.get("safety_help"), {"check_id": check.id})
+        row = safety.row_of(ctx.session, check, ctx.resident)
+        leaders = len(safety.leaders_of(ctx.session, row))
+        return engine.start(ctx, conversations.get("safety_help"), {"check_id": check.id, "leaders": leaders,
+                                                                    "helpers": facts.get("helpers_asked", 0)})
     row = safety.row_of(ctx.session, check, ctx.resident)
     said = ctx.t(N_("Thank you. We have noted: {status}. You can change your answer until the check ends."),
                  status=ctx.t(safety.STATUS_NAMES[status]))

@@ -364,3 +364,18 @@ def test_helpers_nearby_are_asked_and_the_first_who_goes_is_matched(bot, db, fak
     with db.read() as s:
         row = s.scalar(select(SafetyAnswer).where(SafetyAnswer.status == "help"))
         assert row.responder_id == s.scalar(select(Resident.id).where(Resident.line_user_id == next_door))
+
+
+def test_someone_in_no_association_is_told_truthfully_who_knows(runner, bot, db, fake_line, line, joined, town):
+    alone = "U" + "f9" * 16
+    joined(alone, name="Sam")  # in the bot, in no association
+    out = runner.invoke(args=["safety", "start", "--to", "all", "--yes", "--note", "震度5弱の地震がありました"])
+    assert out.exit_code == 0, out.output
+    run_worker(bot)
+    asked = fake_line.texts_to(alone)[-1]
+    assert "From the center (in Japanese): 震度5弱の地震がありました" in asked
+    assert "震度5弱の地震がありました" in fake_line.texts_to(HANAKO)[-1] and "From the center" not in fake_line.texts_to(HANAKO)[-1]
+    line.tap(alone, "I need help")
+    assert line.last_text(alone).startswith("The center can see that you need help")
+    line.tap(alone, "Skip")
+    assert "leaders have been told" not in line.last_text(alone) and "119" in line.last_text(alone)

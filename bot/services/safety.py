@@ -24,6 +24,7 @@ from bot.core.config import Config
 from bot.core.db import bulk_insert
 from bot.core.errors import UserError
 from bot.core.i18n import N_, t
+from bot.core.names import is_japanese
 from bot.core.models import (Area, HelperProfile, Household, Membership, Resident, SafetyAnswer, SafetyCheck,
                              SupportNeed)
 from bot.core.refs import ref
@@ -84,7 +85,8 @@ def question(check: SafetyCheck, locale: str) -> Question:
         lines.append(t(locale, N_("[DRILL] This is a safety-check drill.")))
     lines.append(t(locale, N_("Safety check: are you safe? Please tap one answer.")))
     if check.note:
-        lines.append(check.note)
+        lines.append(check.note if locale in ("ja", "ja_easy") or not is_japanese(check.note)
+                     else t(locale, N_("From the center (in Japanese): {note}"), note=check.note))
     lines.append(t(locale, N_("You can also type “safe”, “need help” or “evacuated”.")))
     choices = tuple(Choice(t(locale, STATUS_WORDS[s]), postback(a="sf", x="a", k=ref(check), v=s.value))
                     for s in SafetyStatus)
