@@ -201,6 +201,7 @@ CONSOLE_MATRIX: dict[str, tuple[str, set[str]]] = {
     "console.safety_new": ("POST", {STAFF}),
     "console.safety_check": ("GET", {STAFF, LEADER_, HAN}),  # a check of あさひ's members
     "console.safety_csv": ("GET", {STAFF, LEADER_, HAN}),
+    "console.safety_visits": ("GET", {STAFF, LEADER_, HAN}),
     "console.safety_mark": ("POST", {STAFF, LEADER_, HAN}),  # the paper household is in 2班
     "console.safety_end": ("POST", {STAFF}),
 }

@@ -251,6 +251,9 @@ def test_staff_start_a_check_in_the_console_after_seeing_how_many_are_asked(acco
     csv_text = staff.get(f"/console/safety/{check_id}.csv").get_data().decode("utf-8-sig")
     assert "あさひ町内会,2班,4番 鈴木（紙）,紙,無事," in csv_text, csv_text  # marked by the 会長
     assert "あさひ町内会,2班,2番 Smith,,助けが必要,,I cannot walk" in csv_text
+    visits = leader.get(f"/console/safety/{check_id}/visits").get_data(as_text=True)
+    listed = re.findall(r"<td>([^<]*?)(?:（紙）)?</td>\s*<td>(助けが必要|未回答|避難)</td>", visits)
+    assert listed == [("2番 Smith", "助けが必要"), ("3番 佐藤", "未回答")], listed  # 田中 safe, the paper one marked
     ended = staff.post(f"/console/safety/{check_id}/end", data={"csrf_token": csrf(staff, f"/console/safety/{check_id}")})
     assert ended.status_code == 302
     assert "refresh" not in staff.get(f"/console/safety/{check_id}").get_data(as_text=True)

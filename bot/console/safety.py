@@ -207,6 +207,23 @@ def safety_end(check_id: int):
     return redirect(url_for("console.safety_check", check_id=check_id))
 
 
+@bp.get("/safety/<int:check_id>/visits")
+@require(StaffRole.STAFF, StaffRole.LEADER, StaffRole.HAN_LEADER)
+def safety_visits(check_id: int):
+    """The households to visit, printable: needing help, then registered as needing support,
+    then no answer (paper households included); safe and evacuated ones left out."""
+    with bot().db.read() as s:
+        check = _check_or_403(s, check_id)
+        associations = _households(s, check, _associations_seen(check))
+        for a in associations:
+            a["homes"] = [item["h"] for item in a["homes"] if item["h"].status in (None, SafetyStatus.HELP.value)]
+        printed = timefmt.show(utcnow(), "ja", bot().config.tz_name)
+        drill = check.drill
+    return render_template("safety_visits.html", check_id=check_id, drill=drill, associations=associations,
+                           printed=printed, support=lambda kinds: "・".join(
+                               t("ja", safety.SUPPORT_LABELS[SupportKind(k)]) for k in kinds))
+
+
 @bp.get("/safety/<int:check_id>.csv")
 @require(StaffRole.STAFF, StaffRole.LEADER, StaffRole.HAN_LEADER)
 def safety_csv(check_id: int):
