@@ -252,7 +252,7 @@ def leaders_of(session: Session, row: SafetyAnswer) -> list[Resident]:
     stmt = (select(Resident).join(Membership, Membership.resident_id == Resident.id)
             .outerjoin(Household, Household.id == Membership.household_id)
             .where(Membership.association_id == row.association_id, Resident.following.is_(True),
-                   Resident.id != row.resident_id))
+                   Membership.role.in_((Role.LEADER, Role.HAN_LEADER)), Resident.id != row.resident_id))
     found = []
     for resident, role, their_han in session.execute(stmt.add_columns(Membership.role, Household.han)).all():
         if role == Role.LEADER or (role == Role.HAN_LEADER and han is not None and their_han == han):
