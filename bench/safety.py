@@ -106,9 +106,14 @@ BOT_ENV = ("LINE_", "DATABASE_", "FLASK_", "WEBCHAT")
 QUESTION = "Safety check: are you safe? Please tap one answer."  # the msgid every resident's question carries
 
 
+HELP_EVERY = 20  # --help-every: 1 answer in this many is 「助けが必要」 (0: none)
+
+
 def status_of(k: int) -> str:
-    """The k-th answer's button: 1 in 20 help, 2 in 20 evacuated, the rest safe."""
-    return "help" if k % 20 == 0 else "evacuated" if k % 20 in (1, 2) else "safe"
+    """The k-th answer's button: 1 in HELP_EVERY help, 2 in 20 evacuated, the rest safe."""
+    if HELP_EVERY and k % HELP_EVERY == 0:
+        return "help"
+    return "evacuated" if k % 20 in (1, 2) else "safe"
 
 
 def bot_env(db_url: str, line_url: str) -> dict[str, str]:
@@ -295,7 +300,7 @@ def drive_answers(port: int, fake: FakeLine, jobs: list[tuple[int, str, str]], t
     """jobs: (k, user, data); answer k is due at start + k/rate; thread k % threads sends it. Its
     latency counts from when it was due (or from when it was sent, if that is earlier)."""
     per = [[j for j in jobs if j[0] % threads == i] for i in range(threads)]
-    lat: list[list[tuple[int, float]]] = [[] for _ in range(threads)]
+    lat: list[list[tuple[int, float, float]]] = [[] for _ in range(threads)]
     done: list[list[float]] = [[] for _ in range(threads)]
     errors: list[str] = []
     late = [0] * threads
@@ -326,7 +331,7 @@ def drive_answers(port: int, fake: FakeLine, jobs: list[tuple[int, str, str]], t
                     errors.append(f"{type(exc).__name__}: {exc}")
                 continue
             t1 = time.perf_counter()
-            lat[i].append((k, t1 - (min(due, t0) if due is not None else t0)))
+            lat[i].append((k, t1 - (min(due, t0) if due is not None else t0), t1 - t0))
             done[i].append(t1)
             if status != 200:
                 with lock:
@@ -564,15 +569,21 @@ class Bench:
         cpu0 = self.web.cpu_seconds()
         wcpu0 = self.worker.cpu()
         load0 = os.getloadavg()
+        machine0 = cpu_times()
+        own0 = os.times()
         log(f"(b) {n:,} answers at {rate:.1f}/s over {args.concurrency} clients")
         run = drive_answers(self.web.port, self.fake, jobs, args.concurrency, rate,
                             time.monotonic() + args.answer_seconds + args.time_limit)
         web_cpu = self.web.cpu_seconds() - cpu0
         worker_cpu = self.worker.cpu() - wcpu0
+        own1 = os.times()
+        own_cpu = (own1.user - own0.user) + (own1.system - own0.system)
+        machine_b = machine_note(machine0, cpu_times())
         self.wait_outbox_quiet()
-        lat = [x for _, x in run["latencies"]]
+        lat = [x for _, x, _ in run["latencies"]]
+        service = [x for _, _, x in run["latencies"]]
         by_status = collections.defaultdict(list)
-        for k, x in run["latencies"]:
+        for k, _, x in run["latencies"]:
             by_status[status_of(k)].append(x)
         p50, p99, worst = pct(lat, 50), pct(lat, 99), max(lat) if lat else float("nan")
         self.check(not run["errors"], f"(b) HTTP errors: {len(run['errors'])}" + (f", e.g. {run['errors'][0]}" if run["errors"] else ""))
@@ -595,13 +606,15 @@ class Bench:
         self.say("b", f"{n:,} answers ({', '.join(f'{s} {len(v):,}' for s, v in sorted(by_status.items()))}) in "
                       f"{run['seconds']:.2f} s ({n / run['seconds'] if run['seconds'] else 0:.1f}/s; paced at {rate:.1f}/s, "
                       f"{args.concurrency} clients, {run['late']} sent > 10 ms late); latency from due: p50 "
-                      f"{p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {worst * 1000:.1f} ms")
+                      f"{p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {worst * 1000:.1f} ms; per request (from its send): "
+                      f"p50 {pct(service, 50) * 1000:.1f} ms, p99 {pct(service, 99) * 1000:.1f} ms")
         for st, xs in sorted(by_status.items()):
-            self.say("b", f"  {st}: p50 {pct(xs, 50) * 1000:.1f} ms, p99 {pct(xs, 99) * 1000:.1f} ms, "
+            self.say("b", f"  {st}, per request: p50 {pct(xs, 50) * 1000:.1f} ms, p99 {pct(xs, 99) * 1000:.1f} ms, "
                           f"max {max(xs) * 1000:.1f} ms")
         self.say("b", f"web workers' CPU {web_cpu:.1f} s ({web_cpu / max(n, 1) * 1000:.1f} ms per answer), the worker's "
                       f"{worker_cpu:.1f} s (it sent {len(pushes):,} pushes for {helps} 「助けが必要」: leaders and helpers); "
-                      f"load average (1 min) {load0[0]:.2f} → {os.getloadavg()[0]:.2f}")
+                      f"this process (clients, fake LINE) {own_cpu:.1f} s; load average (1 min) {load0[0]:.2f} → "
+                      f"{os.getloadavg()[0]:.2f}; {machine_b}")
         within = run["seconds"] <= args.answer_seconds + 1.0 and right == len(self.answered)
         self.target(f"(b) {n:,} answers recorded within {args.answer_seconds:.0f} s (+1 s)", within,
                     f"{run['seconds']:.2f} s")
@@ -742,23 +755,32 @@ class Bench:
 
         app = self.in_process_app()
         client = app.test_client()
-        users = [uid(rid - 1) for rid in range(2, 2 + 200)]
-        prof = cProfile.Profile()
-        prof.enable()
-        for u in users:
-            body, headers = postback_delivery(self.fake, u, self.buttons["evacuated"])
-            client.post("/callback", data=body, headers=headers)
-        prof.disable()
-        self.print_profile("(b) 200 answers through Flask's test client", prof)
+        # members who answered "safe" in (b): 200 change to evacuated, 20 to 「助けが必要」
+        safe = [u for u, st in self.answered.items() if st == "safe" and 1 <= (index_of(u) or 0) <= self.seed["members"]]
+        for label, users, v in (("evacuated", safe[-220:-20], "evacuated"), ("help", safe[-20:], "help")):
+            prof = cProfile.Profile()
+            t0 = time.perf_counter()
+            prof.enable()
+            for u in users:
+                body, headers = postback_delivery(self.fake, u, self.buttons[v])
+                client.post("/callback", data=body, headers=headers)
+            prof.disable()
+            secs = time.perf_counter() - t0
+            self.print_profile(f"(b) {len(users)} members' 「{label}」 answers through Flask's test client in this "
+                               f"process, one after another ({secs / max(1, len(users)) * 1000:.1f} ms each under "
+                               "cProfile)", prof)
+            for u in users:
+                self.answered[u] = v
 
     def print_profile(self, title: str, prof) -> None:
         import io
         import pstats
 
-        buf = io.StringIO()
-        pstats.Stats(prof, stream=buf).strip_dirs().sort_stats("cumulative").print_stats(25)
-        self.lines["profile"].append(f"--- {title}, by cumulative time ---")
-        self.lines["profile"] += buf.getvalue().splitlines()[6:]
+        for key, n in (("cumulative", 30), ("tottime", 12)):
+            buf = io.StringIO()
+            pstats.Stats(prof, stream=buf).strip_dirs().sort_stats(key).print_stats(n)
+            self.lines["profile"].append(f"--- {title}, by {key} ---")
+            self.lines["profile"] += [x for x in buf.getvalue().splitlines()[6:] if x.strip()]
 
 
 def report(args, b: Bench, wall0: float, machine0, load0) -> int:
@@ -810,6 +832,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="spread the answers over this long (default 60; 0: as fast as answered)")
     ap.add_argument("--concurrency", type=int, default=8, help="webhook clients (default 8)")
     ap.add_argument("--warmup", type=int, default=100, help="answers before the measured ones, not measured (default 100)")
+    ap.add_argument("--help-every", type=int, default=20,
+                    help="1 answer in this many is 「助けが必要」 (default 20; 0: none, to see the others apart)")
     ap.add_argument("--households", type=int, default=2_000, help="households of the association (default 2000)")
     ap.add_argument("--page-samples", type=int, default=10, help="timed console pages and households() calls (default 10)")
     ap.add_argument("--help-samples", type=int, default=10, help="「助けが必要」 samples for (d) (default 10)")
@@ -821,6 +845,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true", help="profile the parts that miss their target")
     ap.add_argument("--require-target", action="store_true", help="exit 2 when a target is not met")
     args = ap.parse_args(argv)
+    global HELP_EVERY
+    HELP_EVERY = args.help_every
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     compile_catalogs()
