@@ -656,8 +656,10 @@ class Bench:
         finally:
             db.dispose()
         self.check(len(homes) == self.args.households, f"(c) safety.households(): {len(homes)} households")
-        urgent = [h.status for h in homes[:3]]
-        self.check(not homes or homes[0].status == "help", f"(c) needing help first: {urgent}")
+        order = {"help": 0, None: 1, "evacuated": 2, "safe": 3}
+        ranks = [order[h.status] for h in homes]
+        self.check(ranks == sorted(ranks), f"(c) the most urgent first (needs help, no answer, evacuated, safe): "
+                                           f"{collections.Counter(h.status or 'none' for h in homes)}")
         worst = max(warm) if warm else float("nan")
         self.f["c"] = {"page": worst, "households": max(times) if times else float("nan")}
         self.say("c", f"GET {path} as the 会長 ({size / 1024:.0f} KiB of HTML): first request per web worker "
