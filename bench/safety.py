@@ -36,7 +36,8 @@ Targets (issue 20):
     at `--answers` per `--answer-seconds` (60) over `--concurrency` (8) clients, through the
     gunicorn `web` process, the worker running: all answered within the minute (+1 s), and p99 ≤
     100 ms per webhook (latency counted from when the answer was due, so a server falling behind
-    shows); checked: every answer recorded with its status, one reply each.
+    shows); checked: every answer recorded with its status, one reply each. Also shown: (d) under
+    this load, from posting each member's 「助けが必要」 to the push to the 会長 naming them.
 (c) The leaders' status of the association (`--households` households): `GET
     /console/safety/<id>` for a signed-in 会長 (a console account made with `flask --app bot staff
     create … --role leader --association BENCH-SAFETY`) renders in ≤ 1 s (the slowest of the warm
@@ -303,6 +304,7 @@ def drive_answers(port: int, fake: FakeLine, jobs: list[tuple[int, str, str]], t
     lat: list[list[tuple[int, float, float]]] = [[] for _ in range(threads)]
     done: list[list[float]] = [[] for _ in range(threads)]
     errors: list[str] = []
+    sent: dict[int, float] = {}  # k -> wall time the webhook was posted
     late = [0] * threads
     lock = threading.Lock()
     barrier = threading.Barrier(threads + 1)
@@ -323,6 +325,7 @@ def drive_answers(port: int, fake: FakeLine, jobs: list[tuple[int, str, str]], t
                 elif wait < -0.010:
                     late[i] += 1
             body, headers = postback_delivery(fake, user, data)
+            sent[k] = time.time()
             t0 = time.perf_counter()
             try:
                 status, payload = post(port, body, headers)
@@ -346,7 +349,7 @@ def drive_answers(port: int, fake: FakeLine, jobs: list[tuple[int, str, str]], t
         w.join(max(0.0, deadline - time.monotonic()) + 5)
     seconds = max((x for part in done for x in part), default=start[0]) - start[0]
     return {"latencies": sorted((x for part in lat for x in part), key=lambda x: x[0]), "errors": errors,
-            "late": sum(late), "seconds": seconds}
+            "late": sum(late), "seconds": seconds, "sent": sent}
 
 
 # -- the console ---------------------------------------------------------------------------------
@@ -601,6 +604,17 @@ class Bench:
         one_reply = sum(1 for u in mine if replies.get(u) == 1)
         self.check(one_reply == len(mine), f"(b) one reply per answer: {one_reply:,}/{len(mine):,}")
         pushes = [g for g in got if g[1] == "push"]
+        # 「助けが必要」 under this load: from posting a member's answer to the push to the 会長 naming them
+        told_at: dict[int, float] = {}
+        for ts, _, to, messages in pushes:
+            if uid(0) in to:
+                for m in re.finditer(r"住民(\d+)", text_of(messages)):
+                    told_at.setdefault(int(m.group(1)), ts)
+        under_load = []
+        for k, user, _ in jobs:
+            rid = index_of(user) + 1
+            if status_of(k) == "help" and 2 <= rid <= self.seed["members"] + 1 and k in run["sent"]:
+                under_load.append(told_at.get(rid, float("inf")) - run["sent"][k])
         helps = sum(1 for k, _, _ in jobs if status_of(k) == "help")
         self.f["b"] = {"p50": p50, "p99": p99, "max": worst, "seconds": run["seconds"], "late": run["late"]}
         self.say("b", f"{n:,} answers ({', '.join(f'{s} {len(v):,}' for s, v in sorted(by_status.items()))}) in "
@@ -615,6 +629,13 @@ class Bench:
                       f"{worker_cpu:.1f} s (it sent {len(pushes):,} pushes for {helps} 「助けが必要」: leaders and helpers); "
                       f"this process (clients, fake LINE) {own_cpu:.1f} s; load average (1 min) {load0[0]:.2f} → "
                       f"{os.getloadavg()[0]:.2f}; {machine_b}")
+        if under_load:
+            told = [x for x in under_load if x != float("inf")]
+            self.check(len(told) == len(under_load), f"(b) the 会長 told of each member's 「助けが必要」: "
+                                                     f"{len(told)}/{len(under_load)}")
+            self.f["b"]["help_under_load"] = max(under_load)
+            self.say("b", f"(d) under this load: {len(under_load)} members' 「助けが必要」, post → push to the 会長: "
+                          f"p50 {pct(under_load, 50):.2f} s, p99 {pct(under_load, 99):.2f} s, max {max(under_load):.2f} s")
         within = run["seconds"] <= args.answer_seconds + 1.0 and right == len(self.answered)
         self.target(f"(b) {n:,} answers recorded within {args.answer_seconds:.0f} s (+1 s)", within,
                     f"{run['seconds']:.2f} s")
