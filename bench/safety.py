@@ -62,7 +62,6 @@ import math
 import os
 import re
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -72,7 +71,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
