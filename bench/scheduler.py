@@ -128,7 +128,7 @@ def title_of(i: int) -> str:
 
 
 def bot_env(db_url: str, line_url: str) -> dict[str, str]:
-    names = set(re.findall(r'"([A-Z][A-Z0-9_]{2,})"', (ROOT / "bot" / "config.py").read_text()))
+    names = set(re.findall(r'"([A-Z][A-Z0-9_]{2,})"', (ROOT / "bot" / "core" / "config.py").read_text()))
     env = {k: v for k, v in os.environ.items() if not k.startswith(BOT_ENV) and k not in names}
     env.update(DATABASE_URL=db_url, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
                LINE_API_BASE_URL=line_url, PYTHONUNBUFFERED="1",
