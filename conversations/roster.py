@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from handlers.context import Ctx
 from bot.core.i18n import N_
-from bot.core.models import Association, Household, Membership, Resident
+from bot.core.models import Association, Household, Membership, Resident, shown_label
 from bot.core.replies import Reply, Text
 from bot.core.vocab import Role
 from bot.services import roster
@@ -40,14 +40,15 @@ def member_options(ctx: Ctx, data: dict) -> list[Option]:
     if assoc is None:
         return []
     rows = ctx.session.execute(
-        select(Membership.id, Resident.nickname, Household.label)
+        select(Membership.id, Resident.nickname, Household.label, Household.names)
         .join(Resident, Resident.id == Membership.resident_id)
         .outerjoin(Household, Household.id == Membership.household_id)
         .where(Membership.association_id == assoc.id, Resident.consent_at.is_not(None))
         .order_by(Household.label.is_not(None), Resident.nickname)  # members without a household first
     )
-    return [Option(str(mid), f"{name or '?'}（{label}）" if label else (name or "?"), literal=True)
-            for mid, name, label in rows]
+    fb = ctx.config.fallback_language
+    return [Option(str(mid), f"{name or '?'}（{shown_label(label, names, ctx.locale, fb)}）" if label else (name or "?"),
+                   literal=True) for mid, name, label, names in rows]
 
 
 def household_options(ctx: Ctx, data: dict) -> list[Option]:
@@ -56,10 +57,13 @@ def household_options(ctx: Ctx, data: dict) -> list[Option]:
         return []
     opts = [Option(NEW, N_("New household"))]
     rows = ctx.session.execute(
-        select(Household.id, Household.label, Household.han)
+        select(Household.id, Household.label, Household.names, Household.han)
         .where(Household.association_id == assoc.id, Household.paper.is_(False))
         .order_by(Household.han, Household.label))
-    opts += [Option(str(hid), f"{label}（{han}）" if han else label, literal=True) for hid, label, han in rows]
+    fb = ctx.config.fallback_language
+    for hid, label, names, han in rows:
+        shown = shown_label(label, names, ctx.locale, fb)
+        opts.append(Option(str(hid), f"{shown}（{han}）" if han else shown, literal=True, aliases=(label,)))
     return opts
 
 
@@ -112,7 +116,7 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     except roster.RosterError as exc:
         return [Text(exc.render(ctx.locale, ctx.config.tz_name))]
     return [Text(ctx.t(N_("{name} is now in the household “{label}”. One member reading a circular counts for the household."),
-                       name=name, label=household.label))]
+                       name=name, label=household.shown(ctx.locale, ctx.config.fallback_language)))]
 
 
 def _after_household(data: dict) -> str | None:

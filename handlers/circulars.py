@@ -139,7 +139,7 @@ def status(ctx: Ctx) -> list[Reply]:
 
 
 def status_card(ctx: Ctx, circ: Circular, han: str | None) -> Card:
-    tl = circulars.tally(ctx.session, circ, han)
+    tl = circulars.tally(ctx.session, circ, han, ctx.locale, ctx.config.fallback_language)
     lines = [ctx.t(N_("Read: {read} of {total}"), read=tl.read, total=tl.households)]
     for answer, n in sorted(tl.answers.items()):
         lines.append(f"・{answer}: {n}")
@@ -186,7 +186,8 @@ def do_paper(ctx: Ctx, data: dict) -> list[Reply]:
     if not rows:
         return [Text(ctx.t(N_("Every paper household has been marked.")))]
     return [Question(ctx.t(N_("Which paper household has signed the sheet?")), tuple(
-        Choice(hh.label, postback(a="circ", x="pmark", c=refs.ref(circ), h=refs.ref(hh))) for hh in rows))]
+        Choice(hh.shown(ctx.locale, ctx.config.fallback_language), postback(a="circ", x="pmark", c=refs.ref(circ), h=refs.ref(hh)))
+        for hh in rows))]
 
 
 def do_paper_mark(ctx: Ctx, data: dict) -> list[Reply]:
@@ -195,7 +196,8 @@ def do_paper_mark(ctx: Ctx, data: dict) -> list[Reply]:
     if hh.association_id != circ.association_id or (han and hh.han != han):
         raise circulars.CircularError(N_("That household is not on this circular's paper list."))
     ctx.apply(circulars.mark_paper(ctx.session, circ, hh, answer=None, now=ctx.now))
-    return [Text(ctx.t(N_("Marked “{household}” as read."), household=hh.label)), *do_paper(ctx, data)]
+    return [Text(ctx.t(N_("Marked “{household}” as read."), household=hh.shown(ctx.locale, ctx.config.fallback_language))),
+            *do_paper(ctx, data)]
 
 
 def roster(ctx: Ctx) -> list[Reply]:

@@ -102,7 +102,7 @@ def status(ctx: Ctx) -> list[Reply]:
             if h.status == SafetyStatus.SAFE:
                 continue
             name = ctx.t(safety.STATUS_NAMES[SafetyStatus(h.status) if h.status else None])
-            line = f"・{h.household}{'（' + h.han + '）' if h.han and not han else ''}: {name}"
+            line = f"・{h.shown(ctx.locale, ctx.config.fallback_language)}{'（' + h.han + '）' if h.han and not han else ''}: {name}"
             if h.registered:
                 line += " ★" + "・".join(ctx.t(safety.SUPPORT_LABELS[SupportKind(k)]) for k in h.support)
             if h.notes:

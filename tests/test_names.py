@@ -197,3 +197,49 @@ def test_hours_of_help_are_written_with_the_languages_decimal_mark(locale, shown
     from bot.services.timebank import format_hours
 
     assert shown in format_hours(90, locale)
+
+
+def test_household_labels_for_a_reader_of_another_language():
+    """Leaders number households 「4番 鈴木（紙）」: a reader of another language gets the
+    English a leader wrote, else the label in Latin letters, readable."""
+    from bot.core.models import shown_label
+
+    assert names.romanize("4番 鈴木（紙）") == "No. 4 Suzuki (Kami)"
+    assert names.romanize("1番 田中") == "No. 1 Tanaka"  # not 「一番」 (ichiban)
+    assert shown_label("1番 田中", {}, "en") == "No. 1 Tanaka"
+    assert shown_label("1番 田中", {"en": "No. 1 Tanaka family"}, "vi") == "No. 1 Tanaka family"  # the second language
+    assert shown_label("1番 田中", {"en": "No. 1 Tanaka family"}, "ja") == "1番 田中"
+    assert shown_label("2番 Smith", {}, "en") == "No. 2 Smith"
+
+
+def test_english_household_names_from_the_console_reach_an_english_leader(accounts, joined, db, clock):
+    """The roster page takes the household's name in English; the circular's read status for a
+    leader who reads English names the unread households that way (or in Latin letters)."""
+    from sqlalchemy import select
+
+    from bot import services
+    from bot.core.db import utcnow
+    from bot.core.models import Association, Circular, Household
+    from bot.services import circulars
+    from tests.console_support import csrf, sign_in
+
+    c = accounts.test_client()
+    assert sign_in(c, "asahi").status_code == 302
+    with db.read() as s:
+        asahi = s.scalar(select(Association.id).where(Association.join_code == "ASAHI-2026"))
+    page = c.get("/console/circulars/roster").get_data(as_text=True)
+    assert 'name="label_en"' in page
+    for label, english in (("6番 山田（紙）", "No. 6 Yamada (paper)"), ("7番 森（紙）", "")):
+        r = c.post("/console/circulars/roster", data={"csrf_token": csrf(c, "/console/circulars/roster"), "association": asahi,
+                                                      "action": "add_household", "label": label, "label_en": english,
+                                                      "paper": "1"})
+        assert r.status_code in (302, 303), r.status_code
+    with db.session() as s:
+        assert {h.label: h.names for h in s.scalars(select(Household))} == {"6番 山田（紙）": {"en": "No. 6 Yamada (paper)"},
+                                                                           "7番 森（紙）": {}}
+        circ = Circular(association_id=asahi, title="t", body="b", created_at=utcnow())
+        s.add(circ)
+        s.flush()
+        services.apply(s, circulars.send(s, circ, accounts.extensions["tsunagari"].config, utcnow()), "test")
+        assert sorted(circulars.tally(s, circ, locale="en").unread) == ["No. 6 Yamada (paper)", "No. 7 Mori (Kami)"]
+        assert sorted(circulars.tally(s, circ).unread) == ["6番 山田（紙）", "7番 森（紙）"]  # the console's and CLI's Japanese

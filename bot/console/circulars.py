@@ -344,7 +344,8 @@ def circular_roster_post():
             han = text("han", 30, N_("Please write the name of the block, e.g. 3班."), required=False)
             if label is not None and (han is not None or not request.form.get("han", "").strip()):
                 paper = request.form.get("paper") == "1"
-                _, out = roster.add_household(s, assoc_id, label, han, paper)
+                english = " ".join((request.form.get("label_en") or "").split())[:60]
+                _, out = roster.add_household(s, assoc_id, label, han, paper, {"en": english})
                 apply(s, out)
                 flash(ct("Added the paper household “{label}”.", label=label) if paper else
                       ct("Added the household “{label}”.", label=label))

@@ -55,6 +55,11 @@ class Association(Base):
         return name_chain.display({**(self.names or {}), "ja": self.name}, locale, fallback, self.name)
 
 
+def shown_label(label: str, names: dict[str, str] | None, locale: str, fallback: str = "en") -> str:
+    """A household's label as a reader of `locale` reads it (bot.core.names' chain)."""
+    return name_chain.display({**(names or {}), "ja": label}, locale, fallback, label)
+
+
 class Household(Base):
     """A household of an association, optionally in a 班 (block). Paper households have no one
     in LINE: the leader marks their sign-off by hand, so both count in one tally."""
@@ -65,7 +70,13 @@ class Household(Base):
     label: Mapped[str] = mapped_column(String(60))
     han: Mapped[str | None] = mapped_column(String(30))
     paper: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The label in other languages ({"en": "No. 4 Suzuki (paper)"}); without one a reader of
+    # another language gets it in Latin letters (bot.core.names).
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}", nullable=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def shown(self, locale: str, fallback: str = "en") -> str:
+        return shown_label(self.label, self.names, locale, fallback)
 
 
 class Resident(Base):

@@ -81,6 +81,11 @@ def romanize(japanese: str) -> str:
     "Asahi-machi Ni-chome Chonaikai"-like. Text that is not Japanese is kept as it is."""
     if not _JAPANESE.search(japanese):
         return japanese
+    numbered = _NUMBERED.match(japanese)
+    if numbered:  # 「4番 鈴木」, a household as leaders number them → "No. 4 Suzuki"
+        rest = numbered.group(2).strip()
+        return f"No. {numbered.group(1)}" + (f" {romanize(rest)}" if rest else "")
+    japanese = japanese.replace("（", " (").replace("）", ") ")
     words: list[str] = []
     for m in understand._tokenizer().tokenize(japanese, sudachi.Tokenizer.SplitMode.A):
         surface = m.surface()
@@ -111,7 +116,11 @@ def romanize(japanese: str) -> str:
             words[-1] += roman.capitalize()
         else:
             words.append(roman.capitalize())
-    return " ".join(words)
+    return _PAREN_SPACES.sub(lambda m: "(" if m.group(0).startswith("(") else ")", " ".join(words)).strip()
+
+
+_NUMBERED = re.compile(r"^\s*(\d+)\s*番\s*(.*)$")
+_PAREN_SPACES = re.compile(r"\(\s+|\s+\)")
 
 
 @lru_cache(maxsize=4096)

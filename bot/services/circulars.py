@@ -21,7 +21,7 @@ from bot.core.config import Config
 from bot.core.db import bulk_insert
 from bot.core.errors import UserError
 from bot.core.i18n import N_, t
-from bot.core.models import Association, Circular, CircularRecipient, Household, Media, Membership, Resident
+from bot.core.models import Association, Circular, CircularRecipient, Household, Media, Membership, Resident, shown_label
 from bot.core.refs import ref
 from bot.core.replies import Card, Choice, postback
 from bot.core.vocab import Channel, CircularQuestion, ReadPer, Role
@@ -290,7 +290,7 @@ def household_status(session: Session, circ: Circular, han: str | None = None) -
     stmt = (
         select(CircularRecipient.id, CircularRecipient.household_id, CircularRecipient.resident_id,
                CircularRecipient.read_at, CircularRecipient.answer, CircularRecipient.answered_at,
-               CircularRecipient.marked_by_leader, Household.label, Household.han, Resident.nickname)
+               CircularRecipient.marked_by_leader, Household.label, Household.han, Resident.nickname, Household.names)
         .outerjoin(Household, Household.id == CircularRecipient.household_id)
         .outerjoin(Resident, Resident.id == CircularRecipient.resident_id)
         .where(CircularRecipient.circular_id == circ.id)
@@ -298,9 +298,10 @@ def household_status(session: Session, circ: Circular, han: str | None = None) -
     if han:
         stmt = stmt.where(Household.han == han)
     groups: dict[object, dict] = {}
-    for rid, hh, resident_id, read_at, answer, answered_at, marked, label, h, nickname in session.execute(stmt):
+    for rid, hh, resident_id, read_at, answer, answered_at, marked, label, h, nickname, names in session.execute(stmt):
         key = ("m", rid) if per_member or hh is None else ("h", hh)
         g = groups.setdefault(key, {"label": (nickname if per_member else label) or nickname or label or "-",
+                                    "names": None if per_member or hh is None else (names or {}),
                                     "han": h, "household_id": hh, "paper": False, "members": [],
                                     "read_at": None, "answer": None, "answered_at": None, "marked": False})
         if resident_id is None:
@@ -315,16 +316,18 @@ def household_status(session: Session, circ: Circular, han: str | None = None) -
     return sorted(groups.values(), key=lambda g: (g["han"] or "\uffff", g["label"]))
 
 
-def tally(session: Session, circ: Circular, han: str | None = None) -> Tally:
+def tally(session: Session, circ: Circular, han: str | None = None, locale: str = "ja", fallback: str = "en") -> Tally:
     """Read and answers per household (or per member, as the association counts): LINE and
-    paper households in one tally. `han` narrows it to one 班 (a 班長's view)."""
+    paper households in one tally. `han` narrows it to one 班 (a 班長's view); the unread are
+    named as a reader of `locale` reads the households' labels."""
     groups = household_status(session, circ, han)
     out = Tally(households=len(groups))
     for g in groups:
         if g["read_at"] is not None:
             out.read += 1
         else:
-            out.unread.append(g["label"])
+            # a household's label in the reader's language; a member's nickname as they chose it
+            out.unread.append(g["label"] if g["names"] is None else shown_label(g["label"], g["names"], locale, fallback))
         if g["answer"]:
             out.answers[g["answer"]] = out.answers.get(g["answer"], 0) + 1
     return out

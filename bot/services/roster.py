@@ -19,9 +19,11 @@ class RosterError(UserError):
 
 
 def add_household(session: Session, association_id: int, label: str, han: str | None,
-                  paper: bool) -> tuple[Household, Outcome]:
-    """A new household; `paper`: it gets circulars on paper (its sign-offs are marked by hand)."""
-    hh = Household(association_id=association_id, label=label, han=han, paper=paper)
+                  paper: bool, names: dict[str, str] | None = None) -> tuple[Household, Outcome]:
+    """A new household; `paper`: it gets circulars on paper (its sign-offs are marked by hand);
+    `names`: its label in other languages ({"en": "No. 5 Yamamoto"}), for leaders who read them."""
+    hh = Household(association_id=association_id, label=label, han=han, paper=paper,
+                   names={k: v for k, v in (names or {}).items() if v})
     session.add(hh)
     session.flush()
     return hh, Outcome(audit=[Audit("add_household", f"household:{hh.id}",

@@ -26,7 +26,7 @@ from bot.core.errors import UserError
 from bot.core.i18n import N_, t
 from bot.core.names import is_japanese
 from bot.core.models import (Area, HelperProfile, Household, Membership, Resident, SafetyAnswer, SafetyCheck,
-                             SupportNeed)
+                             SupportNeed, shown_label)
 from bot.core.refs import ref
 from bot.core.replies import Choice, Question, Text, postback
 from bot.core.vocab import Channel, Role, SafetyStatus, SupportKind
@@ -225,7 +225,8 @@ def respond(session: Session, row: SafetyAnswer, helper: Resident, now: datetime
         return out
     row.responder_id = helper.id
     resident = session.get(Resident, row.resident_id) if row.resident_id else None
-    home = session.scalar(select(Household.label).where(Household.id == row.household_id)) if row.household_id else None
+    household = session.get(Household, row.household_id) if row.household_id else None
+    home = household.shown(helper.locale) if household else None
     lines = [t(helper.locale, N_("Thank you. Please go to {name}."), name=resident.nickname if resident else "-")]
     if home:
         lines.append(t(helper.locale, N_("Household: {household}"), household=home))
@@ -261,7 +262,8 @@ def leaders_of(session: Session, row: SafetyAnswer) -> list[Resident]:
 
 
 def _help_message(session: Session, check: SafetyCheck, row: SafetyAnswer, resident: Resident, locale: str) -> str:
-    home = session.scalar(select(Household.label).where(Household.id == row.household_id)) if row.household_id else None
+    household = session.get(Household, row.household_id) if row.household_id else None
+    home = household.shown(locale) if household else None
     lines = []
     if check.drill:
         lines.append(t(locale, N_("[DRILL] This is a safety-check drill.")))
@@ -286,8 +288,12 @@ class HouseholdStatus:
     status: str | None  # the most urgent answer of its people: help, then no answer, evacuated, safe
     names: tuple[str, ...]
     notes: tuple[str, ...]
+    label_names: tuple[tuple[str, str], ...] = ()  # the label in other languages (Household.names)
     support: tuple[str, ...] = ()  # SupportKind values of its people registered as needing help
     registered: bool = False  # someone in it is registered as needing help (and let the reader know)
+
+    def shown(self, locale: str, fallback: str = "en") -> str:
+        return shown_label(self.household, dict(self.label_names), locale, fallback)
 
 
 _URGENCY = {SafetyStatus.HELP: 0, None: 1, SafetyStatus.EVACUATED: 2, SafetyStatus.SAFE: 3}
@@ -299,7 +305,7 @@ def households(session: Session, check: SafetyCheck, association_id: int, han: s
     most urgent first, and within each, those with someone registered as needing help (the
     support register; its details only where the resident let leaders see them, or for the
     center's `staff`). A resident who answered for the household covers those who did not."""
-    stmt = (select(Household.id, Household.label, Household.han, Household.paper, SafetyAnswer.status,
+    stmt = (select(Household.id, Household.label, Household.names, Household.han, Household.paper, SafetyAnswer.status,
                    SafetyAnswer.household_too, SafetyAnswer.note, Resident.nickname, SupportNeed.needs,
                    SupportNeed.leaders_may_see)
             .select_from(SafetyAnswer)
@@ -310,9 +316,9 @@ def households(session: Session, check: SafetyCheck, association_id: int, han: s
     if han:
         stmt = stmt.where(Household.han == han)
     grouped: dict[int, dict] = {}
-    for hid, label, h, paper, status, too, note, nick, needs, shared in session.execute(stmt):
+    for hid, label, label_names, h, paper, status, too, note, nick, needs, shared in session.execute(stmt):
         g = grouped.setdefault(hid, {"label": label, "han": h, "paper": paper, "rows": [], "notes": [], "names": [],
-                                     "support": [], "registered": False})
+                                     "support": [], "registered": False, "label_names": label_names or {}})
         g["rows"].append((SafetyStatus(status) if status else None, too))
         if note:
             g["notes"].append(note)
@@ -328,7 +334,8 @@ def households(session: Session, check: SafetyCheck, association_id: int, han: s
         statuses = [s if s is not None or not covering else min(covering, key=_URGENCY.get) for s, _ in answers]
         worst = min(statuses, key=lambda s: _URGENCY[s])
         out.append(HouseholdStatus(g["label"], g["han"], g["paper"], worst.value if worst else None,
-                                   tuple(g["names"]), tuple(g["notes"]), tuple(g["support"]), g["registered"]))
+                                   tuple(g["names"]), tuple(g["notes"]), tuple(sorted(g["label_names"].items())),
+                                   tuple(g["support"]), g["registered"]))
     return sorted(out, key=lambda x: (_URGENCY[SafetyStatus(x.status) if x.status else None], not x.registered,
                                       x.han or "", x.household))
 
