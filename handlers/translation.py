@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Callable
 
 from bot.core.models import Announcement, Circular, Event, HelpOffer, HelpRequest, RelayMessage
-from bot.core.replies import Reply, Text
+from bot.core.i18n import N_
+from bot.core.replies import Reply, Text, parse_postback
 from bot.services import announcements, circulars, mutual_aid, translated
 from handlers import buttons
 from handlers.context import Ctx
-from handlers.features import Feature
+from handlers.features import Feature, Word
 
 
 def _as_written(ctx: Ctx, *texts: str) -> list[Reply]:
@@ -71,6 +72,20 @@ def do_original(ctx: Ctx, data: dict) -> list[Reply]:
     return show(ctx, data)
 
 
+ORIGINAL_WORDS = N_("original|as written")
+
+
+def typed_original(ctx: Ctx) -> list[Reply]:
+    """「原文」 typed: the original of the latest machine translation the resident was sent, as
+    its button would show it (the same checks)."""
+    assert ctx.resident is not None
+    data = translated.last_original(ctx.session, ctx.resident, ctx.now)
+    if data is None:
+        return [Text(ctx.t(N_("There is no recent machine translation to show the original of.")))]
+    return do_original(ctx, parse_postback(data))
+
+
 ACTIONS: dict[str, Callable[[Ctx, dict], list[Reply]]] = {"orig": do_original}
 
-FEATURE = Feature(name="translation", postback="mt", actions=ACTIONS)
+FEATURE = Feature(name="translation", postback="mt", actions=ACTIONS,
+                  words=(Word(ORIGINAL_WORDS, run=typed_original),))

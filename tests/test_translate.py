@@ -314,6 +314,12 @@ def test_an_announcement_with_no_english_version_is_machine_translated(runner, l
     assert fake_google.texts == ["年末年始のごみ収集のお知らせです。"]  # once, for both English readers
     line.tap(en, "Original")
     assert line.last_text(en).endswith("年末年始のごみ収集のお知らせです。")
+    # typed instead of tapped, by the other English reader (the announcement went to both in one multicast)
+    line.say(en2, "original")
+    assert line.last_text(en2).endswith("年末年始のごみ収集のお知らせです。")
+    # nothing translated was sent to 花子: nothing to show
+    line.say(ja, "原文")
+    assert "翻訳" in line.last_text(ja) and "年末年始" not in line.last_text(ja)
 
 
 @pytest.mark.parametrize("mt", ["deepl"], indirect=True)

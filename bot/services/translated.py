@@ -14,13 +14,18 @@ nothing, so what residents read is exactly as before.
 """
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from bot.core import translate
 from bot.core.config import Config
 from bot.core.i18n import N_, t
+from bot.core.models import OutboxMessage, Resident
 from bot.core.refs import ref
 from bot.core.replies import Choice, postback
 
@@ -105,3 +110,25 @@ def privacy_note(config: Config, locale: str) -> str | None:
     if client is None:
         return None
     return t(locale, PRIVACY, provider=translate.PROVIDER_NAMES[client.name])
+
+
+_ORIGINAL_DATA = re.compile(r"a=mt&x=orig&k=[a-z]+&i=[0-9]+\.[A-Za-z0-9_-]+")
+RECENT_DAYS = 7  # how far back 「原文」 typed looks for the last machine translation shown
+RECENT_ROWS = 200
+
+
+def last_original(session: Session, resident: Resident, now: datetime) -> str | None:
+    """The "Original" button (its postback data) of the latest machine translation sent to the
+    resident in the last week, for 「原文」 / "original" typed instead of tapped. Read from the
+    outbox's rendered messages, multicasts included; nothing new is stored."""
+    stmt = (select(OutboxMessage.recipients, OutboxMessage.payload)
+            .where(OutboxMessage.created_at >= now - timedelta(days=RECENT_DAYS),
+                   OutboxMessage.channel == resident.channel,
+                   cast(OutboxMessage.payload, String).like("%x=orig%"))
+            .order_by(OutboxMessage.id.desc()).limit(RECENT_ROWS))
+    for recipients, payload in session.execute(stmt):
+        if resident.line_user_id in (recipients or []):
+            found = _ORIGINAL_DATA.findall(json.dumps(payload))
+            if found:
+                return found[-1]
+    return None
