@@ -63,7 +63,6 @@ import os
 import re
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -81,13 +80,13 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402
     BenchDatabase, Server, code_version, compile_catalogs, cpu_times, log, machine_note, pct, sign,
 )
-from bench.scheduler import BotProcess, index_of, log_problems, seed_residents, uid  # noqa: E402
+from bench.scheduler import (  # noqa: E402
+    BOT_ENV, TOKEN, ArrivalFake, BotProcess, bot_env, flask, index_of, log_problems, seed_residents, uid,
+)
 from tests.fakeline import FakeLine  # noqa: E402
 
 TZ = "Asia/Tokyo"  # the bot's default tz_name (TZ_NAME is not passed)
 BATCH = 500
-SECRET = "bench-channel-secret"
-TOKEN = "bench-access-token"
 JOIN_CODE = "BENCH-SAFETY"
 LEADER_USER = "kaicho"
 LEADER_PASSWORD = "bench-" + secrets.token_urlsafe(12)
@@ -100,9 +99,6 @@ TARGET_ASK_S = 30.0
 TARGET_P99_MS = 100.0
 TARGET_PAGE_S = 1.0
 TARGET_HELP_S = 5.0
-SEND_PATHS = {"/v2/bot/message/push": "push", "/v2/bot/message/multicast": "multicast",
-              "/v2/bot/message/broadcast": "broadcast", "/v2/bot/message/reply": "reply"}
-BOT_ENV = ("LINE_", "DATABASE_", "FLASK_", "WEBCHAT")
 QUESTION = "Safety check: are you safe? Please tap one answer."  # the msgid every resident's question carries
 
 
@@ -116,44 +112,10 @@ def status_of(k: int) -> str:
     return "evacuated" if k % 20 in (1, 2) else "safe"
 
 
-def bot_env(db_url: str, line_url: str) -> dict[str, str]:
-    names = set(re.findall(r'"([A-Z][A-Z0-9_]{2,})"', (ROOT / "bot" / "core" / "config.py").read_text()))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(BOT_ENV) and k not in names}
-    env.update(DATABASE_URL=db_url, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
-               LINE_API_BASE_URL=line_url, PYTHONUNBUFFERED="1", FLASK_SECRET_KEY=secrets.token_urlsafe(48))
-    return env
-
-
-def flask(args: list[str], env: dict[str, str], timeout: float = 600, prefix: list[str] | None = None
-          ) -> tuple[float, str]:
-    t = time.perf_counter()
-    res = subprocess.run([*(prefix or [sys.executable]), "-m", "flask", "--app", "bot", *args], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=timeout)
-    if res.returncode != 0:
-        raise RuntimeError(f"flask {' '.join(args)} failed:\n{res.stdout}\n{res.stderr}")
-    return time.perf_counter() - t, res.stdout
-
-
 # -- the fake LINE API -------------------------------------------------------------------------
 
-class SafetyFake(FakeLine):
-    """Keeps (arrival time, kind, recipients, messages) of every accepted send, in order."""
-
-    def __post_init__(self):
-        super().__post_init__()
-        self.got: list[tuple[float, str, list[str], list[dict]]] = []
-        self.arrived = threading.Condition(self.lock)
-
-    def handle(self, method, path, headers, body, *rest, **kw):
-        out = super().handle(method, path, headers, body, *rest, **kw)
-        if out[0] == 200 and path in SEND_PATHS:
-            now = time.time()
-            with self.lock:
-                for d in self.deliveries:
-                    self.got.append((now, d.kind, d.to, d.messages))
-                self.deliveries.clear()
-                self.arrived.notify_all()
-        return out
+class SafetyFake(ArrivalFake):
+    """bench.scheduler's fake (every accepted send with its arrival time), read by position."""
 
     def mark(self) -> int:
         with self.lock:
@@ -163,7 +125,7 @@ class SafetyFake(FakeLine):
         with self.lock:
             return list(self.got[start:])
 
-    def recipients(self, start: int, kind: str) -> int:
+    def recipients_since(self, start: int, kind: str) -> int:
         with self.lock:
             return sum(len(g[2]) for g in self.got[start:] if g[1] == kind)
 
@@ -472,7 +434,7 @@ class Bench:
         if not self.check(self.check_id is not None, "the CLI started a check"):
             return
         end = time.time() + self.args.time_limit
-        while self.fake.recipients(mark, "multicast") < n and time.time() < end and self.worker.alive():
+        while self.fake.recipients_since(mark, "multicast") < n and time.time() < end and self.worker.alive():
             time.sleep(0.05)
         self.wait_outbox_quiet()
         got = self.fake.since(mark)

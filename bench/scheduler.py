@@ -76,6 +76,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -85,6 +86,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import BenchDatabase, code_version, compile_catalogs, cpu_times, log, machine_note, pct  # noqa: E402,E501
+from tests.fakeline import FakeLine  # noqa: E402
 
 TZ = "Asia/Tokyo"  # the bot's default tz_name (TZ_NAME is not passed)
 BATCH = 500  # LINE's multicast limit
@@ -136,9 +138,10 @@ def bot_env(db_url: str, line_url: str) -> dict[str, str]:
     return env
 
 
-def flask(args: list[str], env: dict[str, str], timeout: float = 600) -> tuple[float, str]:
+def flask(args: list[str], env: dict[str, str], timeout: float = 600, prefix: list[str] | None = None
+          ) -> tuple[float, str]:
     t = time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "flask", "--app", "bot", *args], cwd=ROOT, env=env,
+    res = subprocess.run([*(prefix or [sys.executable]), "-m", "flask", "--app", "bot", *args], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=timeout)
     if res.returncode != 0:
         raise RuntimeError(f"flask {' '.join(args)} failed:\n{res.stdout}\n{res.stderr}")
@@ -157,36 +160,38 @@ def effective_locale(loc: str) -> str:
 
 # -- the fake LINE API -------------------------------------------------------------------------
 
+class ArrivalFake(FakeLine):
+    """Keeps (arrival time, kind, recipients, messages) of every accepted send; nothing else.
+    `arrived` is notified at each one (bench/safety.py waits on it)."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.got: list[tuple[float, str, list[str], list[dict]]] = []
+        self.arrived = threading.Condition(self.lock)
+
+    def handle(self, method, path, headers, body, *rest, **kw):
+        out = super().handle(method, path, headers, body, *rest, **kw)
+        if out[0] == 200 and path in SEND_PATHS:
+            now = time.time()
+            with self.lock:
+                for d in self.deliveries:
+                    self.got.append((now, d.kind, d.to, d.messages))
+                self.deliveries.clear()
+                self.arrived.notify_all()
+        return out
+
+    def take(self) -> list[tuple[float, str, list[str], list[dict]]]:
+        with self.lock:
+            out, self.got = self.got, []
+            self.accepted_keys.clear()
+        return out
+
+    def recipients(self) -> int:
+        with self.lock:
+            return sum(len(to) for _, _, to, _ in self.got)
+
+
 def make_fake():
-    from tests.fakeline import FakeLine
-
-    class ArrivalFake(FakeLine):
-        """Keeps (arrival time, kind, recipients, messages) of every accepted send; nothing else."""
-
-        def __post_init__(self):
-            super().__post_init__()
-            self.got: list[tuple[float, str, list[str], list[dict]]] = []
-
-        def handle(self, method, path, headers, body, *rest, **kw):
-            out = super().handle(method, path, headers, body, *rest, **kw)
-            if out[0] == 200 and path in SEND_PATHS:
-                now = time.time()
-                with self.lock:
-                    for d in self.deliveries:
-                        self.got.append((now, d.kind, d.to, d.messages))
-                    self.deliveries.clear()
-            return out
-
-        def take(self) -> list[tuple[float, str, list[str], list[dict]]]:
-            with self.lock:
-                out, self.got = self.got, []
-                self.accepted_keys.clear()
-            return out
-
-        def recipients(self) -> int:
-            with self.lock:
-                return sum(len(to) for _, _, to, _ in self.got)
-
     return ArrivalFake(token=TOKEN, record_calls=False).start()
 
 

@@ -11,7 +11,7 @@ from flask import Flask
 
 import handlers
 from bot import cli, console, security
-from bot.core import names, timefmt, translate, understand
+from bot.core import names, timefmt, translate
 from bot.core.config import Config
 from bot.core.db import Database
 from bot.core.i18n import html_lang
@@ -61,9 +61,6 @@ def build_app(config: Any = None) -> Flask:
     # here, so the web, the worker and the clock do not start half-configured.
     translate.check(cfg)
     handlers.check_routes()
-    # Every language's words and the Japanese dictionary, read now rather than on a resident's
-    # first message (a word list that does not load fails here, at start-up).
-    understand.warm()
     bot = make_bot(cfg)
     app.extensions[EXTENSION] = bot
     app.register_blueprint(webhook.bp)
