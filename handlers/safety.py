@@ -41,11 +41,9 @@ def _record(ctx: Ctx, check: SafetyCheck, status: SafetyStatus) -> list[Reply]:
     assert ctx.resident is not None
     facts = ctx.apply(safety.answer(ctx.session, check, ctx.resident, status, ctx.now)).facts
     if status == SafetyStatus.HELP:
-        row = safety.row_of(ctx.session, check, ctx.resident)
-        leaders = len(safety.leaders_of(ctx.session, row))
-        return engine.start(ctx, conversations.get("safety_help"), {"check_id": check.id, "leaders": leaders,
-                                                                    "helpers": facts.get("helpers_asked", 0)})
-    row = safety.row_of(ctx.session, check, ctx.resident)
+        return engine.start(ctx, conversations.get("safety_help"), {"check_id": check.id, "leaders": facts["leaders"],
+                                                                    "helpers": facts["helpers_asked"]})
+    row = facts["answer"]
     said = ctx.t(N_("Thank you. We have noted: {status}. You can change your answer until the check ends."),
                  status=ctx.t(safety.STATUS_NAMES[status]))
     if row.household_id is None or row.household_too:

@@ -153,7 +153,8 @@ def _from_event(ev: Event) -> dict:
 
 def _form_page(form: dict, errors: list[str], event: dict | None, **choices):
     return render_template("console/events_form.html", form=form, errors=errors, event=event,
-                           languages=LANGUAGES, other_languages=OTHER_LANGUAGES, tr_fields=TR_FIELDS,
+                           languages=LANGUAGES, other_languages=OTHER_LANGUAGES,
+                           tr_fields=[(key, limit, ct(TR_LABELS[key])) for key, limit in TR_FIELDS],
                            missing=missing_translations(form), **choices)
 
 

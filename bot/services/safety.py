@@ -154,7 +154,8 @@ def row_of(session: Session, check: SafetyCheck, resident: Resident) -> SafetyAn
 def answer(session: Session, check: SafetyCheck, resident: Resident, status: SafetyStatus, now: datetime, *,
            note: str | None = None, household_too: bool = False) -> Outcome:
     """Record the resident's answer; 「助けが必要」 tells their leaders at once. Facts: status,
-    leaders_told."""
+    `answer` (the row), `leaders` (the resident's leaders in LINE, for 「助けが必要」), leaders_told,
+    helpers_asked."""
     if check.ended_at is not None:
         raise SafetyError(N_("This safety check has ended. If you need help now, call 119 (fire and ambulance) or 110 (police)."))
     row = row_of(session, check, resident)
@@ -165,8 +166,8 @@ def answer(session: Session, check: SafetyCheck, resident: Resident, status: Saf
     out = Outcome()
     told = 0
     helpers = 0
+    leaders = leaders_of(session, row) if status == SafetyStatus.HELP else []
     if first_help:
-        leaders = leaders_of(session, row)
         for leader in leaders:
             out.tell(leader, Text(_help_message(session, check, row, resident, leader.locale)), about=resident)
             told += 1
@@ -178,7 +179,7 @@ def answer(session: Session, check: SafetyCheck, resident: Resident, status: Saf
                 out.tell(helper, Question(_helper_message(session, check, row, resident, helper.locale), (
                     Choice(t(helper.locale, N_("I am going")), postback(a="sf", x="go", r=ref(row))),)), about=resident)
                 helpers += 1
-    out.facts.update(status=status.value, leaders_told=told, helpers_asked=helpers)
+    out.facts.update(status=status.value, answer=row, leaders=len(leaders), leaders_told=told, helpers_asked=helpers)
     return out
 
 
