@@ -67,7 +67,7 @@ def accept_area(ctx: Ctx, data: dict, answer: Answer) -> str:
 
 def category_options(ctx: Ctx, data: dict) -> list[Option]:
     cal = _cal(ctx)
-    labels = list(cal.categories) if cal else []
+    labels = cal.columns if cal else []  # the kinds with collection days
     shown = garbage.show_kinds(cal, labels, ctx.locale, ctx.config.fallback_language) if cal else []
     return [Option(ALL, N_("All kinds"))] + [Option(label, name, literal=True, aliases=(label,)) for label, name in zip(labels, shown)]
 

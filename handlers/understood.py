@@ -14,7 +14,7 @@ from bot.core import timefmt, understand
 from bot.core.i18n import LANGUAGES, N_
 from bot.core.replies import Choice, Question, Reply, Text, parse_postback, postback
 from bot.core.vocab import InboundKind
-from bot.services import garbage, mutual_aid, reminders
+from bot.services import garbage, mutual_aid, reminders, translated
 from conversations import engine
 from handlers import aid, basics, menu
 from handlers import reminders as rem
@@ -168,10 +168,22 @@ def garbage_item(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]
         day = garbage.next_collection(cal, area, label, today) if area else None
         if day is not None:
             line += "\n  " + ctx.t(N_("Next collection in your area: {day}"), day=timefmt.show_day(day, ctx.locale))
-        lines.append(line + (f"\n  {notice}" if notice else ""))
+        lines.append(line + (f"\n  {_notice(ctx, notice)}" if notice else ""))
     if area is None:
         lines.append(ctx.t(N_("Choose your collection area with “Garbage days” to see the next collection day.")))
     return [_choices(ctx, "\n".join(lines), ("garbage",))]
+
+
+def _notice(ctx: Ctx, notice: str) -> str:
+    """The city's note on an item (target.csv, in Japanese) in the resident's language: as
+    written for Japanese readers, else machine translated when that is on, else said to be in
+    Japanese."""
+    if ctx.locale in ("ja", "ja_easy"):
+        return ctx.t(N_("Note: {note}"), note=notice)
+    got = translated.content(ctx.session, ctx.config, [notice], ctx.locale)
+    if got and got[0].strip() and got[0].strip() != notice.strip():
+        return ctx.t(N_("Note (machine translation): {note}"), note=got[0])
+    return ctx.t(N_("Note (in Japanese): {note}"), note=notice)
 
 
 def garbage_day(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]:

@@ -508,8 +508,11 @@ def test_a_garbage_area_removed_by_a_reimport_is_asked_again_and_told_once(line,
     for f in src.iterdir():
         lines = f.read_text(encoding="utf-8-sig").splitlines()
         (new / f.name).write_text("\n".join(x for x in lines if not x.startswith("緑町")) + "\n", encoding="utf-8")
-    out = runner.invoke(args=["garbage", "import", "--dir", str(new)])
-    assert out.exit_code == 0 and "緑町" in out.output
+    out = runner.invoke(args=["garbage", "import", "--dir", str(new)], input="n\n")  # what changes, then asked
+    assert out.exit_code == 1 and "removed (1): 緑町" in out.output and "1 residents chose areas" in out.output
+    assert "nothing imported" in out.output
+    out = runner.invoke(args=["garbage", "import", "--dir", str(new)], input="y\n")
+    assert out.exit_code == 0 and "areas residents chose that the new calendar does not have: 緑町" in out.output
     # the evening job tells them once, with a button to choose again
     clock.move_to("2026-12-01 19:00:30+09:00", tick=False)
     clock_mod.daily_notices(bot)

@@ -11,7 +11,8 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from bot.cli.circulars import circulars_cli
-from bot.cli.clock import announce_cmd, announcements_cli, garbage_cli, richmenu_cli
+from bot.cli.clock import announce_cmd, announcements_cli, richmenu_cli
+from bot.cli.garbage import garbage_cli
 from bot.cli.safety import safety_cli
 from bot.cli.demo import seed
 from bot.cli.events import events_cli

@@ -1,21 +1,20 @@
-"""`flask --app bot announce …`, `announcements …` and `garbage …`: the center's announcements
-and the city's garbage calendar, for staff and scripts (the console comes later)."""
+"""`flask --app bot announce …`, `announcements …` and `richmenu …`: the center's announcements
+and the rich menus, for staff and scripts."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import AppGroup, with_appcontext
 
 from bot import services
-from bot.core import garbage5374, media, timefmt
+from bot.core import media, timefmt
 from bot.core.db import utcnow
 from bot.core.models import Announcement
 from bot.core.recurrence import ParseError, parse
 from bot.core.vocab import RuleKind
-from bot.services import announcements, garbage, richmenu
+from bot.services import announcements, richmenu
 from bot.services.announcements import AnnouncementError
 from bot.wiring import current_bot
 from handlers import FEATURES
@@ -136,51 +135,6 @@ def cancel_cmd(announcement_id):
         except AnnouncementError as exc:
             raise _fail(exc) from None
     click.echo(f"announcement {announcement_id} cancelled")
-
-
-garbage_cli = AppGroup("garbage", help="The city's garbage collection calendar (5374.jp open-data format).")
-
-
-@garbage_cli.command("import")
-@click.option("--dir", "folder", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="a folder with area_days.csv, target.csv, description.csv, center.csv")
-@click.option("--url", help="the base URL the same files are published under")
-def import_cmd(folder, url):
-    """Load (or replace) the calendar."""
-
-    if bool(folder) == bool(url):
-        raise click.UsageError("give --dir or --url")
-    try:
-        cal = garbage5374.load_dir(folder) if folder else garbage5374.load_url(url)
-    except garbage5374.CalendarError as exc:
-        raise click.ClickException(str(exc)) from None
-    with current_bot().db.session() as s:
-        _, gone = garbage.store(s, cal, str(folder or url), utcnow())
-    click.echo(f"garbage calendar: {len(cal.areas)} areas, {len(cal.categories)} categories, "
-               f"{sum(len(v) for v in cal.closures.values())} closures")
-    for w in cal.warnings[:20]:
-        click.echo(f"warning: {w}")
-    if gone:
-        click.echo("areas residents chose that the new calendar does not have: " + ", ".join(gone))
-
-
-@garbage_cli.command("days")
-@click.argument("area")
-@click.option("--days", type=int, default=14, show_default=True)
-def days_cmd(area, days):
-    """The next collection days of an area."""
-
-    bot = current_bot()
-    with bot.db.read() as s:
-        cal = garbage.current(s)
-    if cal is None:
-        raise click.ClickException("no calendar imported yet: flask --app bot garbage import …")
-    if area not in cal.areas:
-        raise click.ClickException(f"no area {area!r}")
-
-    today = utcnow().astimezone(ZoneInfo(bot.config.tz_name)).date()
-    for day, labels in cal.upcoming(area, today, days):
-        click.echo(f"{timefmt.show_day(day, 'ja')} {'、'.join(labels)}")
 
 
 richmenu_cli = AppGroup("richmenu", help="The rich menu: six large buttons, one menu per language.")

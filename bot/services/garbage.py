@@ -14,7 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.services import Outcome
@@ -35,15 +35,29 @@ class GarbageError(UserError):
     pass
 
 
-def store(session: Session, cal: Calendar, source: str, now: datetime) -> tuple[GarbageCalendar, list[str]]:
-    """Replace the city's calendar. Returns the stored row and the subscribed areas that the new
-    calendar no longer has (those residents are asked to choose again)."""
+def store(session: Session, cal: Calendar, source: str, now: datetime,
+          renamed: dict[str, str] | None = None) -> tuple[GarbageCalendar, list[str], int]:
+    """Replace the city's calendar. `renamed` (old area name → new, from garbage5374.compare):
+    those residents' subscriptions follow the new name. Returns the stored row, the subscribed
+    areas that the new calendar no longer has (those residents are asked to choose again at the
+    next evening reminder, see `fire_due`) and how many subscriptions were moved."""
     session.execute(delete(GarbageCalendar))
     row = GarbageCalendar(source=source[:500], data=cal.to_json(), imported_at=now)
     session.add(row)
+    moved = 0
+    for old, new in (renamed or {}).items():
+        if new in cal.areas and old not in cal.areas:
+            moved += session.execute(update(GarbageSubscription).where(GarbageSubscription.area == old)
+                                     .values(area=new).execution_options(synchronize_session=False)).rowcount or 0
     session.flush()
     gone = sorted(set(session.scalars(select(GarbageSubscription.area))) - set(cal.areas))
-    return row, gone
+    return row, gone, moved
+
+
+def subscribers_by_area(session: Session) -> dict[str, int]:
+    """How many residents chose each collection area."""
+    rows = session.execute(select(GarbageSubscription.area, func.count()).group_by(GarbageSubscription.area))
+    return {area: n for area, n in rows}
 
 
 def current(session: Session) -> Calendar | None:
@@ -65,7 +79,7 @@ def needs_choice(cal: Calendar, area: str, categories: list[str]) -> bool:
     every kind of garbage it chose (after a re-import). The resident is asked to choose again."""
     if area not in cal.areas:
         return True
-    return bool(categories) and not any(c in cal.categories for c in categories)
+    return bool(categories) and not any(c in cal.columns for c in categories)
 
 
 # -- which collection area is the resident's --------------------------------------------------
@@ -215,7 +229,7 @@ def kind_of(cal: Calendar, item: str) -> list[tuple[str, str, str]]:
     said = understand.reading(want) if understand.is_japanese(want) else want
     scored = []
     for label, cat in cal.categories.items():
-        for name in cat.items:
+        for index, name in enumerate(cat.items):
             have = understand.fold(name).replace(" ", "")
             if not have:
                 continue
@@ -227,9 +241,9 @@ def kind_of(cal: Calendar, item: str) -> list[tuple[str, str, str]]:
                 score = fuzz.ratio(want, have)
                 if score < 85:
                     continue
-            scored.append((score, name, label))
+            scored.append((score, name, label, cat.notice(index)))
     scored.sort(key=lambda x: (-x[0], len(x[1])))
-    return [(name, label, "") for _, name, label in scored]
+    return [(name, label, notice) for _, name, label, notice in scored]
 
 
 def area_of(session: Session, resident: Resident | None) -> str | None:
@@ -255,7 +269,7 @@ def labels_of_kind(cal: Calendar, kind: str) -> list[str]:
     words = understand.lexicon("ja").kinds.get(kind)
     if words is None:
         return []
-    return [label for label in cal.categories if words.find(understand.message(label))]
+    return [label for label in cal.columns if words.find(understand.message(label))]
 
 
 # -- the clock --------------------------------------------------------------------------------
