@@ -155,7 +155,7 @@ def garbage_item(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]
         return [Text(ctx.t(N_("The city's garbage calendar is not loaded yet. Please ask the center.")))]
     if not item:
         return [Text(ctx.t(N_("Which item? Write it like “frying pan: what garbage?”.")))]
-    found = garbage.kind_of(cal, item)
+    found = garbage.kind_of(cal, item, ctx.locale)
     if not found:
         return [_choices(ctx, ctx.t(N_("“{item}” is not in the city's list. Try another word for it (the list is in Japanese), or see your collection days."),
                                     item=item), ("garbage",))]
@@ -163,8 +163,9 @@ def garbage_item(ctx: Ctx, got: understand.Understood, text: str) -> list[Reply]
     area = garbage.area_of(ctx.session, ctx.resident)
     today = ctx.now.astimezone(ZoneInfo(ctx.config.tz_name)).date()
     lines = []
-    for name, label, notice in found[:5]:
-        line = ctx.t(N_("{item}: {kind}"), item=name, kind=garbage.show_kinds(cal, [label], ctx.locale, fb)[0])
+    for name, label, notice, asked in found[:5]:
+        shown = ctx.t(N_("{item} ({word})"), item=name, word=asked) if asked else name  # フライパン (frying pan)
+        line = ctx.t(N_("{item}: {kind}"), item=shown, kind=garbage.show_kinds(cal, [label], ctx.locale, fb)[0])
         day = garbage.next_collection(cal, area, label, today) if area else None
         if day is not None:
             line += "\n  " + ctx.t(N_("Next collection in your area: {day}"), day=timefmt.show_day(day, ctx.locale))

@@ -327,3 +327,33 @@ def test_item_questions_on_a_real_list_give_the_citys_note(line, fake_line, runn
     line.say(EN, "スプレー缶は何ごみ？")  # copied from a Japanese leaflet
     text = line.last_text(EN)
     assert "Note (in Japanese): 使い切って火気のない屋外で穴をあける" in text  # machine translation is off
+
+
+@pytest.mark.parametrize("locale_label, said, expected", [
+    ("English", "how do I throw away a frying pan?", "フライパン(金属) (frying pan): Non-burnable garbage"),
+    ("English", "what kind of garbage is a spray can", "スプレー缶(スプレー) (spray): Recyclables"),
+    ("English", "how to dispose of old batteries", "乾電池(水銀) (batteries): Recyclables"),
+    ("Tiếng Việt", "chảo vứt thế nào", "フライパン(金属) (chảo)"),
+    ("简体中文", "平底锅是什么垃圾", "フライパン(金属)（平底锅）"),
+])
+def test_items_typed_in_another_language_are_found_in_the_japanese_list(line, fake_line, runner, joined, clock,
+                                                                          locale_label, said, expected):
+    assert runner.invoke(args=["garbage", "import", "--dir", str(CITIES / "kanazawa")]).exit_code == 0
+    joined(EN, name="Emma", locale_label=locale_label)
+    line.say(EN, said)
+    assert expected in line.last_text(EN)
+
+
+def test_every_language_has_words_for_the_same_items():
+    import tomllib
+
+    from bot.core.i18n import LANGUAGES
+    from bot.services.garbage import ITEM_WORDS
+
+    items = tomllib.loads(ITEM_WORDS.read_text(encoding="utf-8"))["item"]
+    assert len(items) >= 40
+    for entry in items:
+        assert entry["ja"], entry
+        for locale in LANGUAGES:
+            if locale not in ("ja", "ja_easy"):
+                assert entry.get(locale), (entry["ja"], locale)  # no language left to guess

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import logging
+import tomllib
 from datetime import date, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.services import Outcome
 from bot.core import names, timefmt, understand
-from bot.core.config import Config
+from bot.core.config import ROOT, Config
 from bot.core.errors import UserError
 from bot.core.garbage5374 import Calendar
 from bot.core.i18n import N_, t
@@ -219,10 +221,68 @@ def upcoming_text(cal: Calendar, area: str, categories: list[str], start: date, 
 
 # -- what residents ask -----------------------------------------------------------------------
 
-def kind_of(cal: Calendar, item: str) -> list[tuple[str, str, str]]:
-    """「フライパン」 → [("フライパン", "燃やさないごみ", "")]: the city's items (target.csv) that
-    match what was typed, best first, as (item, category label, notice). Compared folded
-    (width, kana, case), by reading for Japanese, and with small typos forgiven."""
+ITEM_WORDS = ROOT / "locales" / "garbage_items.toml"
+
+
+@cache
+def _item_words(locale: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(a word residents of `locale` type, folded; the Japanese words to search the city's list
+    with), longest words first: locales/garbage_items.toml."""
+    with ITEM_WORDS.open("rb") as f:
+        data = tomllib.load(f)
+    out = []
+    for entry in data.get("item", []):
+        for word in entry.get(locale, []):
+            out.append((understand.fold(word), tuple(entry["ja"])))
+    return tuple(sorted(out, key=lambda x: -len(x[0])))
+
+
+def item_words(typed: str, locale: str) -> list[tuple[str, tuple[str, ...]]]:
+    """What a resident typed in their language as the Japanese words of the city's list
+    ("old frying pan" → [("frying pan", ("フライパン",))]): the words of locales/garbage_items.toml
+    found whole in it (or it in them), else one letter or so off; best first."""
+    want = understand.fold(typed)
+    if not want:
+        return []
+    padded = f" {want} "
+    hits: list[tuple[float, str, tuple[str, ...]]] = []
+    for word, japanese in _item_words(locale):
+        spaced = " " in word or word.isascii()
+        if word == want:
+            score = 100.0
+        elif spaced and f" {word} " in padded or not spaced and word in want:
+            score = 90.0 + len(word) / 100
+        elif len(want) >= 5 and fuzz.ratio(word, want) >= 85:
+            score = fuzz.ratio(word, want) - 10
+        else:
+            continue
+        if not any(j == japanese for _, _, j in hits):
+            hits.append((score, word, japanese))
+    hits.sort(key=lambda x: -x[0])
+    return [(word, japanese) for _, word, japanese in hits]
+
+
+def kind_of(cal: Calendar, item: str, locale: str = "ja") -> list[tuple[str, str, str, str]]:
+    """「フライパン」 → [("フライパン", "燃やさないごみ", "", "")]: the city's items (target.csv) that
+    match what was typed, best first, as (item, category label, notice, the resident's word that
+    found it). Compared folded (width, kana, case), by reading for Japanese, and with small typos
+    forgiven. In another language its words for common items (`item_words`) are searched too:
+    "frying pan", 「平底锅」 and "chảo" find 「フライパン」 (the word: "frying pan", …)."""
+    found = [(name, label, notice, "") for name, label, notice in _kind_of(cal, item)]
+    if locale in ("ja", "ja_easy"):
+        return found
+    exact = [x for x in found if understand.fold(x[0]) == understand.fold(item)]  # typed as the list writes it
+    out, seen = list(exact), {(x[0], x[1]) for x in exact}
+    for word, japanese in item_words(item, locale):
+        for search in japanese:
+            for name, label, notice in _kind_of(cal, search):
+                if (name, label) not in seen:
+                    out.append((name, label, notice, word))
+                    seen.add((name, label))
+    return out + [x for x in found if (x[0], x[1]) not in seen]
+
+
+def _kind_of(cal: Calendar, item: str) -> list[tuple[str, str, str]]:
     want = understand.fold(item).replace(" ", "")
     if not want:
         return []
