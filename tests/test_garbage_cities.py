@@ -357,3 +357,21 @@ def test_every_language_has_words_for_the_same_items():
         for locale in LANGUAGES:
             if locale not in ("ja", "ja_easy"):
                 assert entry.get(locale), (entry["ja"], locale)  # no language left to guess
+
+
+def test_the_dashboard_says_when_the_calendar_runs_out_or_lacks_the_year_end(accounts, time_machine, tmp_path):
+    from tests.console_support import sign_in
+
+    time_machine.move_to("2026-11-20 10:00:00+09:00", tick=False)
+    folder = write_city(tmp_path / "city", ["町A,東部,月,火", "町B,東部,20261124 20261201,20261125"])
+    (folder / "center.csv").write_text("名称,休止開始日,休止終了日\n東部,2025/12/29,2026/01/03\n", encoding="utf-8")
+    assert accounts.test_cli_runner().invoke(args=["garbage", "import", "--dir", str(folder)]).exit_code == 0
+    c = accounts.test_client()
+    sign_in(c, "tanaka")
+    page = c.get("/console/").get_data(as_text=True)
+    assert 'data-testid="garbage-silent"' not in page  # 町B still has its 24 November and 1 December
+    assert 'data-testid="garbage-year-end"' in page and "2026 年の年末年始の休止期間がありません" in page
+    time_machine.move_to("2026-12-02 10:00:00+09:00", tick=False)  # 町B's dates are over
+    sign_in(c, "tanaka")  # (the console's session ended meanwhile)
+    page = c.get("/console/").get_data(as_text=True)
+    assert 'data-testid="garbage-silent"' in page and "ごみ収集地区 2 のうち 1 地区" in page

@@ -15,7 +15,7 @@ from bot.core.db import utcnow
 from bot.core.i18n import LANGUAGES
 from bot.core.models import AnnouncementRun, Area, Association, Circular, Membership, OutboxMessage, Resident
 from bot.core.vocab import Channel, OutboxKind, OutboxStatus, RunStatus
-from bot.services import events
+from bot.services import events, garbage
 
 
 def figures(s, config) -> dict:
@@ -58,7 +58,8 @@ CLOCK_STALE = timedelta(minutes=3)  # the clock's minute job not run for this lo
 
 def attention(s, now) -> dict:
     """What staff must know at once: the clock not running (nothing scheduled goes out),
-    announcement runs missed in the last week, messages that could not be sent."""
+    announcement runs missed in the last week, messages that could not be sent, a garbage
+    calendar that has run out for some areas or lacks this year's year-end closures."""
     clock_seen = None
     if inspect(s.connection()).has_table("apscheduler_jobs"):
         # The clock's every-minute job: its next run in the past means no clock is running.
@@ -68,8 +69,9 @@ def attention(s, now) -> dict:
     missed = s.scalar(select(func.count()).select_from(AnnouncementRun).where(
         AnnouncementRun.status == RunStatus.MISSED, AnnouncementRun.created_at > now - timedelta(days=7))) or 0
     failed = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.DEAD)) or 0
+    today = now.astimezone(ZoneInfo(bot().config.tz_name)).date()
     return {"clock_down": clock_seen is not None and now - clock_seen > CLOCK_STALE, "clock_seen": clock_seen,
-            "missed": missed, "failed": failed}
+            "missed": missed, "failed": failed, "garbage": garbage.attention(s, today)}
 
 
 @bp.get("/")

@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.services import Outcome
-from bot.core import names, timefmt, understand
+from bot.core import garbage5374, names, timefmt, understand
 from bot.core.config import ROOT, Config
 from bot.core.errors import UserError
 from bot.core.garbage5374 import Calendar
@@ -74,6 +74,32 @@ def current(session: Session) -> Calendar | None:
         _CACHE.clear()
         _CACHE[key] = cal
     return cal
+
+
+_ATTENTION: dict[tuple[int, date], dict] = {}
+
+
+def attention(session: Session, today: date) -> dict | None:
+    """What staff must hear about the calendar in use (None: no calendar): collection areas with
+    no collection in the next 30 days (their residents hear nothing: a calendar of dates that
+    ran out), and, from November, no year-end closure for this year when the city gives
+    closures at all. Worked out once a day per import."""
+    row = session.execute(select(GarbageCalendar.id)).first()
+    cal = current(session)
+    if row is None or cal is None:
+        return None
+    key = (row.id, today)
+    if key not in _ATTENTION:
+        summary = garbage5374.summarize(cal, today)
+        years = summary.closures_by_year
+        _ATTENTION.clear()
+        _ATTENTION[key] = {
+            "silent": summary.areas - summary.areas_collecting_soon, "areas": summary.areas,
+            "last_date": summary.last_date if not summary.open_ended else None,
+            "no_year_end": bool(years) and today.month >= 11 and today.year not in years,
+            "year": today.year,
+        }
+    return _ATTENTION[key]
 
 
 def needs_choice(cal: Calendar, area: str, categories: list[str]) -> bool:
