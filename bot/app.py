@@ -14,6 +14,7 @@ from bot import cli, console, security
 from bot.core import names, timefmt, translate
 from bot.core.config import Config
 from bot.core.db import Database
+from bot.core import i18n
 from bot.core.i18n import html_lang
 from bot.delivery.line_client import LineClient
 from bot.delivery.pipeline import Bot
@@ -43,6 +44,24 @@ def make_bot(cfg: Config) -> Bot:
     return Bot(cfg, Database(cfg.database_url or ""), line, dispatch)
 
 
+def ensure_catalogs() -> None:
+    """The compiled catalogs (.mo) the bot answers with: compiled here when missing or older
+    than their .po (a deployment that skipped `scripts/setup`'s step would otherwise answer every
+    resident in English and look healthy); when they cannot be written, the web, the worker and
+    the clock refuse to start."""
+    problems = i18n.catalog_problems()
+    if not problems:
+        return
+    try:
+        done = i18n.compile_catalogs()
+    except OSError as exc:
+        raise RuntimeError(f"message catalogs not compiled ({'; '.join(problems[:3])}"
+                           f"{'; …' if len(problems) > 3 else ''}) and they cannot be compiled here ({exc}): "
+                           "run `python scripts/i18n.py compile` when building the release") from None
+    logging.getLogger(__name__).warning("compiled %d message catalogs at start (%s); scripts/setup compiles them",
+                                        len(done), ", ".join(done[:4]) + (", …" if len(done) > 4 else ""))
+
+
 def build_app(config: Any = None) -> Flask:
     app = Flask("bot", instance_relative_config=True)
     cfg = load_config(config, app.instance_path)
@@ -60,6 +79,7 @@ def build_app(config: Any = None) -> Flask:
     # A machine-translation provider named without a key, or one the bot does not know: refused
     # here, so the web, the worker and the clock do not start half-configured.
     translate.check(cfg)
+    ensure_catalogs()
     handlers.check_routes()
     bot = make_bot(cfg)
     app.extensions[EXTENSION] = bot

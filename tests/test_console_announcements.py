@@ -160,7 +160,7 @@ def test_staff_compose_preview_then_send_reaches_each_language(accounts, people,
     assert (status, urgent, created_by, rule) == ("scheduled", False, "staff:tanaka", None)
     with bot.db.read() as s:
         assert s.scalar(select(AuditEntry.target).where(AuditEntry.action == "create_announcement")) == f"announcement:{ann_id}"
-    assert f"Announcement {ann_id} is being sent now." in c.get(HISTORY).get_data(as_text=True)
+    assert f"Announcement {ann_id} is being sent now; residents in their quiet hours" in c.get(HISTORY).get_data(as_text=True)
 
     assert clock_mod.due_now(bot)["announcements"] == 1
     run_worker(bot)
@@ -173,7 +173,9 @@ def test_staff_compose_preview_then_send_reaches_each_language(accounts, people,
     history = c.get(HISTORY).get_data(as_text=True)
     assert "Done" in history and "Everyone" in history and "Sent out" in history
     assert "Multicast" in history and re.search(r"<td>3</td><td>0</td>\s*<td>2</td>", history)  # 3 reached, 2 calls
-    assert "Sent 2" in history and "Failed 0" in history
+    assert "Delivered to LINE 2" in history and "Failed 0" in history
+    assert f"Announcement {ann_id} — <span lang=\"ja\">年末年始のごみ収集のお知らせです。</span>" in history  # its first line
+    assert 'data-testid="held"' not in history and 'data-testid="not-all-delivered"' not in history
     assert "Cancel announcement" not in history  # only scheduled ones can be cancelled
     # Sending the same preview again (a second click) creates nothing more.
     again = confirm(c, html)
@@ -434,3 +436,39 @@ def test_the_live_count_follows_the_checkboxes_in_a_browser(app, page, server):
     expect(page.locator(".flash")).to_contain_text("is being sent now")
     # Only the count asked while nothing was chosen was refused (400, with the message shown).
     assert page.problems == [f"400 GET {server}/console/announcements/count?translated=en"]  # type: ignore[attr-defined]
+
+
+def test_a_notice_sent_in_quiet_hours_says_who_is_still_waiting_not_done(accounts, people, fake_line, clock):
+    """At 22:00 an ordinary notice is queued for 8:00 (residents' quiet hours): the list must not
+    say 「完了」 as if everyone had it."""
+    bot = people
+    clock.move_to("2026-12-01 22:00:00+09:00", tick=False)
+    c = staff(accounts)
+    html = compose(c, text="明日の朝、断水します。").get_data(as_text=True)
+    assert confirm(c, html).status_code == 302
+    assert clock_mod.due_now(bot)["announcements"] == 1
+    run_worker(bot)
+    assert not any("明日の朝、断水します。" in x for user in (EN1, EN2, JA1) for x in texts(fake_line, user))
+    history = c.get(HISTORY).get_data(as_text=True)
+    assert 'data-testid="not-all-delivered"' in history and "Not everyone has it yet" in history
+    assert ">Done<" not in history
+    assert 'data-testid="held">3 residents get it when their quiet hours end (by Wed, Dec 2, 2026, 8:00 AM).' in history
+    assert "Waiting to be sent 2" in history and "Residents addressed" in history
+    clock.move_to("2026-12-02 08:00:30+09:00", tick=False)
+    run_worker(bot)
+    assert all(any("明日の朝、断水します。" in x for x in texts(fake_line, user)) for user in (EN1, EN2, JA1))
+    history = staff(accounts).get(HISTORY).get_data(as_text=True)  # (signed in again: the night was long)
+    assert 'data-testid="held"' not in history and ">Done<" in history
+
+
+def test_the_audit_log_speaks_in_words(accounts, people, clock):
+    c = staff(accounts)
+    html = compose(c, text="お知らせ").get_data(as_text=True)
+    confirm(c, html)
+    page = c.get("/console/audit").get_data(as_text=True)
+    assert "Created an announcement" in page and "Signed in" in page
+    assert "Audience: Everyone" in page and "Urgent: no" in page
+    assert "create_announcement" not in page.replace('value="create_announcement"', "").replace(
+        'title="create_announcement"', "")  # the code only as the filter's value and a tooltip
+    assert "rule=" not in page and "null" not in page and '{"all": true}' not in page
+    assert re.search(r"<td>Announcement \d+</td>", page)

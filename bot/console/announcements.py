@@ -40,8 +40,9 @@ STATUS_NAMES = {AnnouncementStatus.SCHEDULED: cN_("Scheduled"), AnnouncementStat
 RUN_NAMES = {RunStatus.QUEUEING: cN_("Being sent (queued in parts)"), RunStatus.QUEUED: cN_("Sent out"),
              RunStatus.MISSED: cN_("Missed (the clock was not running)")}
 METHOD_NAMES = {SendMethod.BROADCAST: cN_("Broadcast"), SendMethod.MULTICAST: cN_("Multicast"), SendMethod.PUSH: cN_("One by one")}
-DELIVERY_NAMES = ((OutboxStatus.SENT, cN_("Sent")), (OutboxStatus.PENDING, cN_("Waiting")), (OutboxStatus.DEAD, cN_("Failed")),
-                  (OutboxStatus.CANCELLED, cN_("Cancelled")))
+# LINE calls of an announcement by state (not "Sent", which names a date elsewhere in the console)
+DELIVERY_NAMES = ((OutboxStatus.SENT, cN_("Delivered to LINE")), (OutboxStatus.PENDING, cN_("Waiting to be sent")),
+                  (OutboxStatus.DEAD, cN_("Failed")), (OutboxStatus.CANCELLED, cN_("Cancelled")))
 KIND_NAMES = {"areas": cN_("Areas"), "associations": cN_("Associations"), "languages": cN_("Languages"),
               "topics": cN_("Topics")}
 
@@ -296,7 +297,9 @@ def announcements():
     items = []
     with bot().db.read() as s:
         names = names_for(s)
-        for ann, runs, status in domain.history(s, HISTORY_LIMIT):
+        history = domain.history(s, HISTORY_LIMIT)
+        held = domain.held(s, [ann.id for ann, _, _ in history], utcnow())
+        for ann, runs, status in history:
             rule = None
             if ann.rule:
                 try:
@@ -307,6 +310,7 @@ def announcements():
             delivery[OutboxStatus.PENDING] = delivery.get(OutboxStatus.PENDING, 0) + delivery.pop(OutboxStatus.SENDING, 0)
             items.append({
                 "id": ann.id, "text": ann.text, "status": ann.status, "urgent": ann.urgent,
+                "title": next((line.strip() for line in ann.text.splitlines() if line.strip()), "")[:40],
                 "next": timefmt.show(ann.next_fire_at, loc, tz) if ann.next_fire_at else None,
                 "rule": rule, "audience": audience_words(ann.audience or {}, names),
                 "translated": [LANGUAGES.get(x, x) for x in sorted(ann.translations or {})],
@@ -317,6 +321,9 @@ def announcements():
                           "digested": r.digested, "calls": r.calls, "method": r.method} for r in runs],
                 "delivery": [(label, delivery.get(key, 0)) for key, label in DELIVERY_NAMES
                              if key != OutboxStatus.CANCELLED or delivery.get(key)],
+                "held": ({"residents": held[ann.id].residents, "until": timefmt.show(held[ann.id].until, loc, tz)}
+                         if ann.id in held else None),
+                "waiting": delivery.get(OutboxStatus.PENDING, 0),
             })
     return render_template("console/announcements.html", items=items, status_names=STATUS_NAMES,
                            run_names=RUN_NAMES, method_names=METHOD_NAMES)
@@ -381,7 +388,9 @@ def announcement_confirm():
               "error")
         return redirect(url_for("console.announcements"))
     if d.when == "now":
-        flash(ct("Announcement {id} is being sent now.", id=ann_id), "ok")
+        flash(ct("Announcement {id} is being sent now.", id=ann_id) if d.urgent else
+              ct("Announcement {id} is being sent now; residents in their quiet hours get it when those end "
+                 "(the list shows how many are waiting).", id=ann_id), "ok")
     else:
         flash(ct("Announcement {id} is scheduled for {time}.", id=ann_id,
                  time=timefmt.show(first, console_locale(), tz)), "ok")

@@ -81,12 +81,66 @@ def translations_for(locale: str, domain: str) -> NullTranslations:
     return _translations(locale, str(LOCALES_DIR), domain)
 
 
-def missing_compiled_catalogs(locales_dir: Path = LOCALES_DIR) -> list[str]:
-    return [
-        loc
-        for loc in SUPPORTED_LOCALES
-        if not (locales_dir / loc / "LC_MESSAGES" / "messages.mo").exists()
-    ]
+CONSOLE_LOCALES = ("ja", "en")  # the console's domain is in Japanese and English only
+
+
+def _catalogs(locales_dir: Path) -> list[tuple[str, str, Path]]:
+    """(locale, domain, the .po file) of every catalog the bot reads."""
+    out = []
+    for loc in SUPPORTED_LOCALES:
+        for domain in ("messages", "console") if loc in CONSOLE_LOCALES else ("messages",):
+            po = locales_dir / loc / "LC_MESSAGES" / f"{domain}.po"
+            if po.exists():
+                out.append((loc, domain, po))
+    return out
+
+
+def catalog_problems(locales_dir: Path | None = None) -> list[str]:
+    """The compiled catalogs (.mo) that are missing or older than their .po: without them the
+    bot would answer in English (msgids) while looking healthy."""
+    out = []
+    for loc, domain, po in _catalogs(locales_dir or LOCALES_DIR):
+        mo = po.with_suffix(".mo")
+        if not mo.exists():
+            out.append(f"{loc}/{domain}.mo is missing")
+        elif mo.stat().st_mtime < po.stat().st_mtime:
+            out.append(f"{loc}/{domain}.mo is older than its .po")
+    return out
+
+
+def missing_compiled_catalogs(locales_dir: Path | None = None) -> list[str]:
+    return sorted({p.split("/")[0] for p in catalog_problems(locales_dir)})
+
+
+def compile_catalogs(locales_dir: Path | None = None) -> list[str]:
+    """Compile the catalogs that `catalog_problems` names (each written to a temporary file and
+    moved into place, so processes starting together never read half a file). Returns what was
+    compiled; OSError when the folder cannot be written (the caller refuses to start)."""
+    import os
+    import tempfile
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    done = []
+    for loc, domain, po in _catalogs(locales_dir or LOCALES_DIR):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as fh:
+            catalog = read_po(fh, locale=babel_locale(loc), domain=domain)
+        fd, tmp = tempfile.mkstemp(dir=po.parent, prefix=f".{domain}.", suffix=".mo")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                write_mo(out, catalog)
+            os.replace(tmp, mo)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        done.append(f"{loc}/{domain}")
+    if done:
+        reset_cache()
+    return done
 
 
 def t(locale: str | None, msgid: str, /, **named: object) -> str:

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, exists, func, insert
+from sqlalchemy import delete, exists, func, insert, or_
 from sqlalchemy import null as sa_null
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -50,7 +50,7 @@ from bot.core.models import (
 from bot.core.quiet import next_allowed
 from bot.core.recurrence import Rule, next_after
 from bot.core.replies import Image, Question, Reply, Text
-from bot.core.vocab import AnnouncementStatus, Channel, OutboxKind, RunStatus, SendMethod
+from bot.core.vocab import AnnouncementStatus, Channel, OutboxKind, OutboxStatus, RunStatus, SendMethod
 from bot.delivery import renderers
 from bot.services import Audit, Bulk, Outcome, translated
 
@@ -539,6 +539,33 @@ def history(session: Session, limit: int = 20) -> list[tuple[Announcement, list[
             select(OutboxMessage.status, func.count()).where(OutboxMessage.source.like(f"ann:{ann.id}:%"))
             .group_by(OutboxMessage.status)).all())
         out.append((ann, runs, status))
+    return out
+
+
+@dataclass(frozen=True)
+class Held:
+    """An announcement's messages waiting for residents' quiet hours to end."""
+
+    residents: int  # residents not reached yet because of their quiet hours
+    until: datetime  # the last of those quiet hours' ends: by then everyone has it
+
+
+def held(session: Session, announcement_ids: list[int], now: datetime) -> dict[int, Held]:
+    """Per announcement, the messages queued but held back to a later time (quiet hours): staff
+    must not read "done" as "delivered"."""
+    if not announcement_ids:
+        return {}
+    out: dict[int, Held] = {}
+    rows = session.execute(
+        select(OutboxMessage.source, OutboxMessage.next_attempt_at, func.json_array_length(OutboxMessage.recipients))
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at > now,
+               or_(*[OutboxMessage.source.like(f"ann:{i}:%") for i in announcement_ids])))
+    for source, at, n in rows:
+        ann_id = int(source.split(":")[1])
+        at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+        old = out.get(ann_id)
+        out[ann_id] = Held(residents=(old.residents if old else 0) + int(n or 0),
+                           until=max(old.until, at) if old else at)
     return out
 
 

@@ -1,9 +1,11 @@
-"""`GET /healthz`: 200 when the app and its database are usable, 503 when not."""
+"""`GET /healthz`: 200 when the app, its database and its compiled message catalogs are usable,
+503 when not (catalogs missing or older than their .po: residents would be answered in English)."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 from sqlalchemy import select
 
+from bot.core.i18n import catalog_problems
 from bot.core.models import InboundEvent
 from bot.wiring import current_bot
 
@@ -18,4 +20,7 @@ def healthz():
             conn.execute(select(InboundEvent.id).limit(1))  # the schema is there, not only the server
     except Exception:
         return jsonify(status="unavailable", database="unreachable"), 503
-    return jsonify(status="ok", database="ok"), 200
+    stale = catalog_problems()
+    if stale:
+        return jsonify(status="unavailable", database="ok", catalogs=f"{len(stale)} not compiled or stale"), 503
+    return jsonify(status="ok", database="ok", catalogs="ok"), 200
