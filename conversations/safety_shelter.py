@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.core.i18n import N_, normalize_text
-from bot.core.models import SafetyAnswer, SafetyCheck, Shelter
-from bot.core.replies import Reply
+from bot.core.models import SafetyCheck, Shelter
+from bot.core.replies import Reply, Text
 from bot.core.vocab import SafetyStatus
 from bot.services import safety, shelters
 from conversations import common
@@ -67,20 +67,21 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     assert ctx.resident is not None
     check = ctx.session.get(SafetyCheck, int(data["check_id"]))
     choice = str(data.get("shelter") or SKIP)
-    if check is None:
-        return []
-    row = ctx.session.scalar(select(SafetyAnswer).where(SafetyAnswer.check_id == check.id,
-                                                        SafetyAnswer.resident_id == ctx.resident.id))
-    if row is None:
-        raise safety.SafetyError(N_("You were not asked in this safety check."))
-    if choice == SKIP:
-        return safety.noted(row, ctx.locale, ctx.t(N_("All right. Your answer “evacuated” is noted.")))
-    if choice == OTHER:
-        place = data.get("place")
-        row = safety.evacuated_to(ctx.session, check, ctx.resident, None, place=None if place in (None, SKIP) else place)
-        return safety.noted(row, ctx.locale, ctx.t(N_("Thank you. Your answer “evacuated” is noted.")))
-    shelter = ctx.session.get(Shelter, int(choice))
-    row = safety.evacuated_to(ctx.session, check, ctx.resident, shelter)
+    try:
+        if check is None:
+            raise safety.SafetyError(N_("You were not asked in this safety check."))
+        row = safety.row_of(ctx.session, check, ctx.resident)
+        if choice == SKIP:
+            return safety.noted(row, ctx.locale, ctx.t(N_("All right. Your answer “evacuated” is noted.")))
+        if choice == OTHER:
+            place = data.get("place")
+            row = safety.evacuated_to(ctx.session, check, ctx.resident, None,
+                                      place=None if place in (None, SKIP) else place)
+            return safety.noted(row, ctx.locale, ctx.t(N_("Thank you. Your answer “evacuated” is noted.")))
+        shelter = ctx.session.get(Shelter, int(choice))
+        row = safety.evacuated_to(ctx.session, check, ctx.resident, shelter)
+    except safety.SafetyError as exc:  # the check ended, or the answer changed, meanwhile
+        return [Text(exc.render(ctx.locale, ctx.config.tz_name))]
     name = shelter.shown(ctx.locale, ctx.config.fallback_language) if shelter else "-"
     return safety.noted(row, ctx.locale, ctx.t(N_("Thank you. Noted: you are at {shelter}."), shelter=name))
 
