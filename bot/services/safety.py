@@ -11,6 +11,8 @@
 * `households` is the leaders' list: per household safe / needs help / evacuated / no answer,
   the households that need help first, then those that have not answered.
 * `reask_due` (the clock) asks the unanswered once more after the check's `reask_minutes`.
+* 「避難しています」 asks which shelter (`conversations/safety_shelter.py`): `evacuated_to` records it on
+  the answer, `by_shelter` counts who is where for the leaders, the console and its CSV.
 """
 from __future__ import annotations
 
