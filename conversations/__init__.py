@@ -16,6 +16,7 @@ from conversations import (
     reminder_new,
     roster,
     safety_help,
+    safety_shelter,
     safety_start,
     settings,
     support_register,
@@ -28,7 +29,7 @@ def _build() -> dict[str, Flow]:
     registry: dict[str, Flow] = {}
     for module in (onboarding, settings, delete_data, ask_help, offer, relay, thanks, edit_request, helper_registry,
                    event_signup, create_event, compose_circular, roster, reminder_new, garbage_setup, safety_help,
-                   safety_start, support_register):
+                   safety_start, support_register, safety_shelter):
         flow = module.FLOW
         if flow.name in registry:
             raise RuntimeError(f"two flows are named {flow.name!r}")

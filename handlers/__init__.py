@@ -14,12 +14,13 @@ from handlers import basics as b
 from handlers import features
 from handlers import reminders as rem
 from handlers import safety
+from handlers import shelters
 from handlers import translation
 from handlers import understood
 from handlers.features import Feature
 
 # Every feature, once: its words, menu entries, help lines, buttons and flows (handlers.features).
-FEATURES: tuple[Feature, ...] = (aid.FEATURE, ev.FEATURE, circ.FEATURE, safety.FEATURE, rem.FEATURE, rem.GARBAGE_FEATURE,
+FEATURES: tuple[Feature, ...] = (aid.FEATURE, ev.FEATURE, circ.FEATURE, safety.FEATURE, shelters.FEATURE, rem.FEATURE, rem.GARBAGE_FEATURE,
                                   translation.FEATURE, b.FEATURE)
 
 
@@ -48,6 +49,7 @@ ROUTES: tuple[Route, ...] = (
     Route("menu_action", b.is_menu_action, b.menu_action),
     Route("language_button", understood.is_language_button, understood.language_button),
     Route("stale_postback", b.is_stale_postback, b.stale_postback),
+    Route("location", shelters.is_location, shelters.near_location),  # a place sent: the shelters nearest it
     Route("media", b.is_media, b.media),
     # anything else typed: what they mean (bot.core.understand), else a helpful "not understood"
     Route("text", b.is_text, understood.reply),

@@ -6,14 +6,14 @@ from __future__ import annotations
 from sqlalchemy import select
 
 import conversations
-from bot.core import refs
+from bot.core import refs, timefmt
 from bot.core.i18n import N_
 from bot.core.models import SafetyAnswer, SafetyCheck, SupportNeed
 from bot.core.replies import Choice, Question, Reply, Text, postback
 from bot.core.vocab import SafetyStatus, SupportKind
 from bot.services import circulars
 from bot.services import safety
-from conversations import engine
+from conversations import engine, safety_shelter
 from conversations.roster import led_association
 from handlers import buttons
 from handlers.context import Ctx
@@ -25,6 +25,7 @@ EVACUATED_WORDS = N_("evacuated|i have evacuated|i evacuated")
 STATUS_WORDS = N_("safety status")
 SUPPORT_WORDS = N_("support register")
 START_WORDS = N_("start safety check")
+NOT_SAID = N_("not said")  # evacuated, the shelter not said
 
 
 def _open_check(ctx: Ctx) -> tuple[SafetyCheck, SafetyAnswer] | None:
@@ -43,13 +44,11 @@ def _record(ctx: Ctx, check: SafetyCheck, status: SafetyStatus) -> list[Reply]:
     if status == SafetyStatus.HELP:
         return engine.start(ctx, conversations.get("safety_help"), {"check_id": check.id, "leaders": facts["leaders"],
                                                                     "helpers": facts["helpers_asked"]})
-    row = facts["answer"]
-    said = ctx.t(N_("Thank you. We have noted: {status}. You can change your answer until the check ends."),
-                 status=ctx.t(safety.STATUS_NAMES[status]))
-    if row.household_id is None or row.household_too:
-        return [Text(said)]
-    return [Question(said + "\n" + ctx.t(N_("Does this answer cover everyone in your household?")),
-                     (Choice(ctx.t(N_("My household too")), postback(a="sf", x="hh", r=refs.ref(row))),))]
+    if status == SafetyStatus.EVACUATED:
+        data = safety_shelter.initial_data(ctx, check)
+        if data is not None:  # which shelter: the open ones nearest them
+            return engine.start(ctx, conversations.get("safety_shelter"), data)
+    return safety.noted(facts["answer"], ctx.locale)
 
 
 def do_answer(ctx: Ctx, data: dict) -> list[Reply]:
@@ -96,10 +95,17 @@ def status(ctx: Ctx) -> list[Reply]:
         lines = [ctx.t(N_("[DRILL] This is a safety-check drill.")) if check.drill else "",
                  ctx.t(N_("Households: {help} need help, {none} no answer, {evacuated} evacuated, {safe} safe."),
                        help=counts["help"], none=counts[None], evacuated=counts["evacuated"], safe=counts["safe"])]
+        evacuated = safety.by_shelter(ctx.session, check, assoc_id, han)
+        shown = {s.id: s.shown(ctx.locale, ctx.config.fallback_language) for s, _ in evacuated if s is not None}
+        if shown:
+            lines.append(ctx.t(N_("Evacuated, by shelter: {shelters}"), shelters=timefmt.show_list(
+                [f"{shown[s.id] if s else ctx.t(NOT_SAID)} {n}" for s, n in evacuated], ctx.locale)))
         for h in homes[:25]:
             if h.status == SafetyStatus.SAFE:
                 continue
             name = ctx.t(safety.STATUS_NAMES[SafetyStatus(h.status) if h.status else None])
+            if h.shelters:
+                name += " → " + "・".join(shown.get(i, "-") for i in h.shelters)
             line = f"・{h.shown(ctx.locale, ctx.config.fallback_language)}{'（' + h.han + '）' if h.han and not han else ''}: {name}"
             if h.registered:
                 line += " ★" + "・".join(ctx.t(safety.SUPPORT_LABELS[SupportKind(k)]) for k in h.support)
@@ -172,5 +178,5 @@ FEATURE = Feature(
           HelpLine(N_("“Safety status”: during a safety check, who is safe, who needs help, who has not answered"), 60,
                    leaders=True),
           HelpLine(N_("“Start safety check”: ask your members whether they are safe (or a drill)"), 55, leaders=True)),
-    flows=("safety_help", "support_register", "safety_start"),
+    flows=("safety_help", "support_register", "safety_start", "safety_shelter"),
 )

@@ -122,6 +122,12 @@ def act_safety_status(line, db, w, user):
     return line.last_text(user).startswith("世帯：")
 
 
+def act_shelters(line, db, w, user):
+    line.say(user, "避難所")
+    line.say(user, "shelters")
+    return "119" in line.last_text(user)  # "no shelter is open now … call 119" (none is open in this world)
+
+
 def safety_now():
     from bot.core.db import utcnow
 
@@ -131,6 +137,7 @@ def safety_now():
 LINE_MATRIX = {
     "start_safety_check": (act_start_safety_check, {"leader"}),
     "safety_status": (act_safety_status, {"leader", "han_leader"}),
+    "shelters": (act_shelters, {"member", "other_association", "han_leader", "leader"}),
     "write_circular": (act_write_circular, {"leader"}),
     "roster": (act_roster, {"leader"}),
     "circular_status": (act_circular_status, {"leader", "han_leader"}),
@@ -204,6 +211,8 @@ CONSOLE_MATRIX: dict[str, tuple[str, set[str]]] = {
     "console.safety_visits": ("GET", {STAFF, LEADER_, HAN}),
     "console.safety_mark": ("POST", {STAFF, LEADER_, HAN}),  # the paper household is in 2班
     "console.safety_end": ("POST", {STAFF}),
+    "console.shelters_page": ("GET", {STAFF}),
+    "console.shelter_set": ("POST", {STAFF}),
 }
 PUBLIC = {"console.login", "console.login_post", "console.link", "console.link_post", "console.logout", "console.language"}
 
@@ -273,7 +282,12 @@ def console_world(tmp_path_factory):
         from bot.services import safety
         check, outcome = safety.start(s, {"association": asahi.id}, now)
         services.apply(s, outcome, "test")
-        ids = {"check_id": check.id, "circular_id": circ.id, "household_id": hh.id, "event_id": ev.id, "announcement_id": ann.id,
+        from bot.core.models import Shelter
+        shelter = Shelter(common_id="E0000000000001", name="避難所", address="", hazards=0, names={}, is_open=False,
+                          created_at=now)
+        s.add(shelter)
+        s.flush()
+        ids = {"shelter_id": shelter.id, "check_id": check.id, "circular_id": circ.id, "household_id": hh.id, "event_id": ev.id, "announcement_id": ann.id,
                "request_id": req.id, "row_id": dead.id, "resident_id": r.id, "membership_id": m.id,
                "account_id": s.scalar(select(StaffAccount.id).where(StaffAccount.username == "spare"))}
     return app, ids

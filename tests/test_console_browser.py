@@ -230,3 +230,38 @@ def test_staff_start_a_safety_check_and_follow_it(console_page, accounts, fake_l
     page.click("text=安否確認を終了する")
     expect(page.locator("h1")).to_contain_text("終了")
     assert not page.errors, page.errors
+
+
+def test_staff_open_a_shelter_and_residents_are_shown_it(console_page, accounts):
+    """Center staff import the city's shelters, search the list, open one; the web chat's
+    resident who types 「避難所」 is shown it, with a map link."""
+    from playwright.sync_api import expect
+
+    from bot.core.config import ROOT
+    from bot.core.models import AuditEntry, WebChatMessage
+
+    page = console_page
+    bot = accounts.extensions["tsunagari"]
+    runner = accounts.test_cli_runner()
+    assert runner.invoke(args=["shelters", "import", str(ROOT / "data" / "shelters" / "demo.csv")]).exit_code == 0
+    sign_in(page, "tanaka")
+    page.click("nav >> text=避難所")
+    expect(page.get_by_test_id("counts")).to_contain_text("5か所中 0か所")
+    page.fill("#q", "さくら台")
+    page.click("form.search button[type=submit]")
+    row = page.locator("tr", has_text="さくら台公園")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    row.get_by_role("button", name="開設").click()
+    expect(page.locator(".flash").first).to_contain_text("「さくら台公園」を開設にしました")
+    expect(page.locator("tr.is-open")).to_have_count(1)
+    expect(page.get_by_test_id("counts")).to_contain_text("5か所中 1か所")
+    screenshot(page, "console-shelters.png")
+    with bot.db.read() as s:
+        assert s.scalar(select(AuditEntry.action).where(AuditEntry.action == "open_shelter")) == "open_shelter"
+    chat = page.request.post(
+        page.url.split("/console")[0] + "/chat/api/send", data={"resident": "web-demo-hanako", "text": "避難所"})
+    assert chat.ok
+    with bot.db.read() as s:
+        said = [m.payload.get("text", "") for m in s.scalars(select(WebChatMessage))]
+    assert any("さくら台公園" in x and "google.com/maps" in x for x in said), said
+    assert page.errors == []  # type: ignore[attr-defined]

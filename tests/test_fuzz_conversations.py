@@ -53,6 +53,7 @@ from bot.core.models import (
     Membership,
     OutboxMessage,
     Resident,
+    Shelter,
 )
 from conversations import engine
 from handlers import aid as aid_handlers
@@ -179,6 +180,11 @@ def build_world(bot) -> dict[str, int]:
         check, _ = safety.start(s, {"all": True}, now)
         s.flush()
         ids.update(safety_check=check.id)
+        shelter = Shelter(common_id="E9990100001201", name="あさひ小学校", address="", hazards=1, lat=35.69, lon=139.75,
+                          names={}, is_open=True, opened_at=now, created_at=now)
+        s.add(shelter)
+        s.flush()
+        ids.update(shelter=shelter.id)
         ids.update(me=me.id, other=other.id, third=third.id, newbie=newbie.id, far=far.id, asahi=asahi.id, minato=minato.id,
                    h1=h1.id, h2=h2.id, h3=h3.id, paper=paper.id, m_me=m_me.id, m_other=m_other.id,
                    m_third=m_third.id, r1=r1.id, r2=r2.id, r3=r3.id, r4=r4.id, r5=r5.id, r6=r6.id, o2=o2.id, o4=o4.id,
@@ -228,6 +234,8 @@ def plans(i: dict[str, int], tz_name: str) -> dict[str, tuple[dict, list[list[tu
         "garbage": ({}, [[("area", "港町"), ("kinds", ["燃やすごみ"])]]),
         "safety_help": ({"check_id": i["safety_check"]}, [[("note", "歩けません。家にいます")]]),
         "safety_start": ({}, [[("kind", "drill"), ("confirm", "go")]]),
+        "safety_shelter": ({"check_id": i["safety_check"], "shelters": [i["shelter"]], "origin": "area"},
+                           [[("shelter", "other"), ("place", "親戚の家")], [("shelter", str(i["shelter"]))]]),
         "support_register": ({}, [[("needs", ["alone"]), ("note", "車いすを使っています"), ("who", "leaders"),
                                    ("consent", "agree")]]),
     }

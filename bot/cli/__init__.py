@@ -14,15 +14,16 @@ from bot.cli.circulars import circulars_cli
 from bot.cli.clock import announce_cmd, announcements_cli, richmenu_cli
 from bot.cli.garbage import garbage_cli
 from bot.cli.safety import safety_cli
+from bot.cli.shelters import shelters_cli
 from bot.cli.demo import seed
 from bot.cli.events import events_cli
 from bot.console.auth import hash_password
 from bot.console.cli import staff_cli
 from bot.core import garbage5374
-from bot.core.areas import CityFileError, load_city
+from bot.core.areas import CityFileError, load_city, valid_place
 from bot.core.config import ROOT
 from bot.core.db import utcnow
-from bot.core.models import HelpRequest, RelayMessage, Resident, StaffAccount
+from bot.core.models import Area, HelpRequest, RelayMessage, Resident, StaffAccount
 from bot.core.vocab import OutboxStatus, StaffRole
 from bot.delivery import worker
 from bot.delivery.outbox import dead_letters, requeue, status_counts
@@ -101,6 +102,23 @@ def areas_load(path: str | None) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     click.echo(f"loaded {report.areas} areas and {report.associations} associations from {path}")
+
+
+@areas_cli.command("locate")
+@click.argument("code")
+@click.argument("lat", type=float)
+@click.argument("lon", type=float)
+def areas_locate(code: str, lat: float, lon: float) -> None:
+    """Say where an area is (its centre, degrees WGS84): residents of it get the open shelters
+    nearest it first. The city file's "lat" and "lon" do the same at `areas load`."""
+    if not valid_place(lat, lon):
+        raise click.BadParameter("latitude -90..90 and longitude -180..180")
+    with current_bot().db.session() as s:
+        area = s.scalar(select(Area).where(Area.code == code))
+        if area is None:
+            raise click.ClickException(f"no area with code {code}")
+        area.lat, area.lon = lat, lon
+    click.echo(f"area {code} is at {lat}, {lon}")
 
 
 @demo_cli.command("seed")
@@ -227,7 +245,8 @@ def clock_cmd() -> None:
 
 def init_app(app: Flask) -> None:
     for cmd in (db_cli, areas_cli, demo_cli, outbox_cli, aid_cli, events_cli, circulars_cli, worker_cmd, clock_cmd,
-                announce_cmd, announcements_cli, garbage_cli, richmenu_cli, staff_cli, residents_cli, safety_cli):
+                announce_cmd, announcements_cli, garbage_cli, richmenu_cli, staff_cli, residents_cli, safety_cli,
+                shelters_cli):
         app.cli.add_command(cmd)
 
 

@@ -73,6 +73,9 @@ def status(check_id, code):
         click.echo(f"check {check.id}{' (drill)' if check.drill else ''}{' ended' if check.ended_at else ''}: "
                    f"safe {tally['safe']}, needs help {tally['help']}, evacuated {tally['evacuated']}, "
                    f"no answer {tally['none']}")
+        evacuated = safety.by_shelter(s, check)
+        if evacuated:
+            click.echo("evacuated, by shelter: " + ", ".join(f"{x.name if x else '(not said)'} {n}" for x, n in evacuated))
         if code:
             assoc = find_association_by_code(s, code)
             if assoc is None:

@@ -211,6 +211,7 @@ def nav() -> list[tuple[str, str]]:
 # (endpoint, label msgid, roles) in the menu; pages register themselves below
 NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("console.safety_checks", cN_("Safety checks"), ROLES),
+    ("console.shelters_page", cN_("Shelters"), (StaffRole.STAFF,)),
     ("console.announcements", cN_("Announcements"), (StaffRole.STAFF,)),
     ("console.circulars", cN_("Circulars"), ROLES),
     ("console.circular_roster", cN_("Households and block leaders"), (StaffRole.STAFF, StaffRole.LEADER)),
@@ -234,7 +235,7 @@ def init_app(app) -> None:
     # late: every page module imports bp, require, ct … from this package
     from bot.console import (  # noqa: F401  (each module adds its pages to the blueprint)
         accounts, aid, announcements, audit_pages, auth, circular_compose, circulars, dashboard, events,
-        outbox_pages, photos, residents, safety,
+        outbox_pages, photos, residents, safety, shelters,
     )
     @app.before_request
     def _console_gate():

@@ -161,8 +161,11 @@ def safety_check(check_id: int):
                 "tally": safety.tally(s, check) if seen is None else None,
                 "areas": _by_area(s, check) if seen is None else [],
                 "associations": _households(s, check, seen)}
+        evacuated = safety.by_shelter(s, check)
+        page["shelters"] = [(x.name if x else None, n) for x, n in evacuated] if seen is None else []
+        shelter_names = {x.id: x.name for x, _ in evacuated if x is not None}
     return render_template("console/safety_check.html", check=page, labels=STATUS_LABELS, reload=RELOAD_SECONDS,
-                           support_text=_support_text,
+                           support_text=_support_text, shelter_names=shelter_names,
                            statuses=[(st.value, safety.STATUS_NAMES[st]) for st in SafetyStatus])
 
 
@@ -230,13 +233,15 @@ def safety_csv(check_id: int):
     with bot().db.read() as s:
         check = _check_or_403(s, check_id)
         rows = []
+        names = {x.id: x.name for x, _ in safety.by_shelter(s, check) if x is not None}
         for assoc in _households(s, check, _associations_seen(check)):
             for item in assoc["homes"]:
                 h = item["h"]
                 rows.append((assoc["name"], h.han or "", h.household, "紙" if h.paper else "",
                              {"help": "助けが必要", "evacuated": "避難", "safe": "無事"}.get(h.status or "", "未回答"),
                              "・".join(t("ja", safety.SUPPORT_LABELS[SupportKind(k)]) for k in h.support) or
-                             ("要支援" if h.registered else ""), " / ".join(h.notes)))
-    body = csvout.to_bytes(["町内会", "班", "世帯", "紙", "状況", "要支援", "メモ"], rows)
+                             ("要支援" if h.registered else ""), " / ".join(h.notes),
+                             "・".join(names.get(i, "") for i in h.shelters)))
+    body = csvout.to_bytes(["町内会", "班", "世帯", "紙", "状況", "要支援", "メモ", "避難先"], rows)
     return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="safety-{check_id}.csv"'})

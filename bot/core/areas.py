@@ -44,6 +44,8 @@ def read_city_file(path: str | Path) -> dict:
             raise CityFileError(f"area {a['code']} needs names (text of 1 to 60 characters) with at least 'ja'")
         if a["code"] in codes:
             raise CityFileError(f"area code {a['code']} appears twice")
+        if ("lat" in a or "lon" in a) and not valid_place(a.get("lat"), a.get("lon")):
+            raise CityFileError(f"area {a['code']}: 'lat' and 'lon' must be numbers (degrees, WGS84), given together")
         codes.add(a["code"])
     for a in areas:
         neighbours = a.get("neighbours", [])
@@ -69,6 +71,12 @@ def read_city_file(path: str | Path) -> dict:
     return doc
 
 
+def valid_place(lat, lon) -> bool:
+    """Degrees of latitude and longitude (numbers, not booleans, within range)."""
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lat, lon)) \
+        and -90 <= lat <= 90 and -180 <= lon <= 180
+
+
 def _text(value, max_len: int) -> bool:
     return isinstance(value, str) and 0 < len(value.strip()) and len(value) <= max_len and "\x00" not in value
 
@@ -87,6 +95,8 @@ def load_city(session: Session, path: str | Path) -> LoadReport:
         area.neighbours = list(item.get("neighbours", []))
         area.position = pos
         area.active = True
+        if "lat" in item:  # else kept as it is (`flask --app bot areas locate`)
+            area.lat, area.lon = float(item["lat"]), float(item["lon"])
         seen.add(area.code)
     for code, area in by_code.items():
         if code not in seen:

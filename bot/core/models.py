@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.core import names as name_chain
@@ -29,6 +29,10 @@ class Area(Base):
     neighbours: Mapped[list[str]] = mapped_column(JSON, default=list)
     position: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Where the area is (its centre, WGS84), when the city gave it: the open shelters nearest it
+    # come first (bot.services.shelters).
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
 
     def name(self, locale: str, fallback: str = "en") -> str:
         """In the resident's language, else the city's second language, else in Latin letters
@@ -676,8 +680,37 @@ class SafetyAnswer(Base):
     marked_by: Mapped[str | None] = mapped_column(String(64))  # a leader who marked it (phone, visit)
     # The registered helper who said 「向かいます」 to a 「助けが必要」 (the first one).
     responder_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"))
+    # 「避難しています」: the shelter they said they are at (None: not said, or not listed).
+    shelter_id: Mapped[int | None] = mapped_column(ForeignKey("shelter.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column()
+
+
+class Shelter(Base):
+    """A designated emergency evacuation site (指定緊急避難場所), imported from the national open
+    data of the Geospatial Information Authority (bot.services.shelters); staff mark which are
+    open. Re-importing updates a site by its common id (共通ID) and keeps whether it is open."""
+
+    __tablename__ = "shelter"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    common_id: Mapped[str] = mapped_column(String(40), unique=True)  # 共通ID, e.g. E1310100002201
+    name: Mapped[str] = mapped_column(String(200))  # 施設・場所名, in Japanese
+    address: Mapped[str] = mapped_column(String(200), default="")
+    # The hazards it is designated for: a bit per bot.services.shelters.HAZARDS (the CSV's order).
+    hazards: Mapped[int] = mapped_column(Integer, default=0)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    # Its name in other languages ({"en": "Bancho Elementary School"}); without one a reader of
+    # another language gets it in Latin letters (bot.core.names).
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}", nullable=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)  # its place in the city's list
+    is_open: Mapped[bool] = mapped_column(Boolean, default=False)
+    opened_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def shown(self, locale: str, fallback: str = "en") -> str:
+        return name_chain.display({**(self.names or {}), "ja": self.name}, locale, fallback, self.name)
 
 
 class SupportNeed(Base):

@@ -17,6 +17,7 @@ from linebot.v3.webhooks import (
     Event,
     FollowEvent,
     JoinEvent,
+    LocationMessageContent,
     LeaveEvent,
     MemberJoinedEvent,
     MemberLeftEvent,
@@ -71,6 +72,8 @@ class Inbound:
     # asked for one: the token of the stored Media, or "" when it could not be used.
     media_token: str | None = None
     text: str | None = None
+    latitude: float | None = None  # a location message: the place the resident sent
+    longitude: float | None = None
     postback_data: str | None = None
     postback_params: dict[str, str] = field(default_factory=dict)
     unblocked: bool = False
@@ -166,6 +169,10 @@ def _convert(ev: Event) -> Inbound:
         fields["message_type"] = str(getattr(msg, "type", None) or "unknown")
         if isinstance(msg, TextMessageContent):
             fields["text"] = (msg.text or "").replace("\x00", "")  # no database keeps NUL
+        elif isinstance(msg, LocationMessageContent):
+            lat, lon = _float_or_none(msg.latitude), _float_or_none(msg.longitude)
+            if lat is not None and lon is not None and -90 <= lat <= 90 and -180 <= lon <= 180:
+                fields["latitude"], fields["longitude"] = lat, lon
         elif fields["message_type"] == "image":
             provider = getattr(getattr(msg, "content_provider", None), "type", "line")
             if provider == "line":  # photos from LINE's own servers only
@@ -177,6 +184,14 @@ def _convert(ev: Event) -> Inbound:
     elif isinstance(ev, FollowEvent):
         fields["unblocked"] = bool(getattr(ev.follow, "is_unblocked", False))
     return Inbound(**fields)
+
+
+def _float_or_none(value: Any) -> float | None:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if x == x and abs(x) != float("inf") else None
 
 
 def _str_or_none(value: Any) -> str | None:

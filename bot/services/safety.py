@@ -11,6 +11,8 @@
 * `households` is the leaders' list: per household safe / needs help / evacuated / no answer,
   the households that need help first, then those that have not answered.
 * `reask_due` (the clock) asks the unanswered once more after the check's `reask_minutes`.
+* 「避難しています」 asks which shelter (`conversations/safety_shelter.py`): `evacuated_to` records it on
+  the answer, `by_shelter` counts who is where for the leaders, the console and its CSV.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from bot.core.errors import UserError
 from bot.core.i18n import N_, t
 from bot.core.names import is_japanese
 from bot.core.models import (Area, HelperProfile, Household, Membership, Resident, SafetyAnswer, SafetyCheck,
-                             SupportNeed, shown_label)
+                             Shelter, SupportNeed, shown_label)
 from bot.core.refs import ref
 from bot.core.replies import Choice, Question, Text, postback
 from bot.core.vocab import Channel, Role, SafetyStatus, SupportKind
@@ -78,8 +80,9 @@ def active(session: Session) -> list[SafetyCheck]:
     return list(session.scalars(select(SafetyCheck).where(SafetyCheck.ended_at.is_(None)).order_by(SafetyCheck.id)))
 
 
-def question(check: SafetyCheck, locale: str) -> Question:
-    """The question every resident gets, with the three answers as buttons naming the check."""
+def question(check: SafetyCheck, locale: str, *, shelters_open: bool = False) -> Question:
+    """The question every resident gets, with the three answers as buttons naming the check
+    (and, when a shelter is open, a button for the open shelters nearest them)."""
     lines = []
     if check.drill:
         lines.append(t(locale, N_("[DRILL] This is a safety-check drill.")))
@@ -90,6 +93,8 @@ def question(check: SafetyCheck, locale: str) -> Question:
     lines.append(t(locale, N_("You can also type “safe”, “need help” or “evacuated”.")))
     choices = tuple(Choice(t(locale, STATUS_WORDS[s]), postback(a="sf", x="a", k=ref(check), v=s.value))
                     for s in SafetyStatus)
+    if shelters_open:
+        choices += (Choice(t(locale, N_("Open shelters")), postback(a="sh", x="list")),)
     return Question("\n".join(lines), choices)
 
 
@@ -122,20 +127,25 @@ def start(session: Session, scope: dict, now: datetime, *, drill: bool = False, 
     bulk_insert(session, SafetyAnswer.__table__,
                 ("check_id", "resident_id", "association_id", "household_id", "household_too", "created_at"), rows)
     out = Outcome()
-    out.facts.update(residents=len(members), paper_households=len(paper), messages=_ask(out, check, members, "ask"))
+    out.facts.update(residents=len(members), paper_households=len(paper),
+                     messages=_ask(out, check, members, "ask", _shelters_open(session)))
     out.audit.append(Audit("start_safety_check", f"safety_check:{check.id}",
                            {"scope": scope, "drill": drill, "residents": len(members), "paper": len(paper)}))
     return check, out
 
 
-def _ask(out: Outcome, check: SafetyCheck, members, tag: str) -> int:
+def _shelters_open(session: Session) -> bool:
+    return session.scalar(select(Shelter.id).where(Shelter.is_open.is_(True)).limit(1)) is not None
+
+
+def _ask(out: Outcome, check: SafetyCheck, members, tag: str, shelters_open: bool = False) -> int:
     by_language: dict[tuple[str, str], list[str]] = {}
     for _, user_id, channel, locale in members:
         by_language.setdefault((channel, locale), []).append(user_id)
     calls = 0
     for (channel, locale), ids in sorted(by_language.items()):
         step = BATCH if channel == Channel.LINE else 1
-        replies = (question(check, locale),)
+        replies = (question(check, locale, shelters_open=shelters_open),)
         for i in range(0, len(ids), step):
             out.bulks.append(Bulk(channel, tuple(ids[i:i + step]), replies, source=f"safety:{check.id}", rank=0,
                                   dedupe_key=f"safety:{check.id}:{tag}:{channel}:{locale}:{i // step}"))
@@ -161,6 +171,8 @@ def answer(session: Session, check: SafetyCheck, resident: Resident, status: Saf
     row = row_of(session, check, resident)
     first_help = status == SafetyStatus.HELP and (row.status != SafetyStatus.HELP or (note and note != row.note))
     row.status, row.answered_at, row.household_too = status.value, now, household_too or row.household_too
+    if status != SafetyStatus.EVACUATED:
+        row.shelter_id = None  # the shelter goes with 「避難しています」 only
     if note is not None:
         row.note = note.strip()[:NOTE_MAX] or None
     out = Outcome()
@@ -184,6 +196,48 @@ def answer(session: Session, check: SafetyCheck, resident: Resident, status: Saf
 
 
 HELPERS_ASKED = 10  # registered helpers nearby asked to go to someone who needs help
+
+
+def noted(row: SafetyAnswer, locale: str, said: str | None = None) -> list:
+    """What a resident reads after their answer: thanks, what was noted, and (when they live
+    in a household of an association and did not say so yet) a button to cover the household."""
+    said = said or t(locale, N_("Thank you. We have noted: {status}. You can change your answer until the check ends."),
+                     status=t(locale, STATUS_NAMES[SafetyStatus(row.status)]))
+    if row.household_id is None or row.household_too:
+        return [Text(said)]
+    return [Question(said + "\n" + t(locale, N_("Does this answer cover everyone in your household?")),
+                     (Choice(t(locale, N_("My household too")), postback(a="sf", x="hh", r=ref(row))),))]
+
+
+def evacuated_to(session: Session, check: SafetyCheck, resident: Resident, shelter: Shelter | None, *,
+                 place: str | None = None) -> SafetyAnswer:
+    """After 「避難しています」: the shelter the resident is at (or, not listed, the place in their
+    words, kept as the answer's note). Returns the row."""
+    if check.ended_at is not None:
+        raise SafetyError(N_("This safety check has ended. If you need help now, call 119 (fire and ambulance) or 110 (police)."))
+    row = row_of(session, check, resident)
+    if row.status != SafetyStatus.EVACUATED:
+        raise SafetyError(N_("Your answer is no longer “evacuated”, so no shelter was noted."))
+    row.shelter_id = shelter.id if shelter is not None else None
+    if place is not None:
+        row.note = place.strip()[:NOTE_MAX] or None
+    return row
+
+
+def by_shelter(session: Session, check: SafetyCheck, association_id: int | None = None,
+               han: str | None = None) -> list[tuple[Shelter | None, int]]:
+    """Residents who evacuated, by the shelter they said (None: not said or not listed), the
+    fullest first; of one association (and 班) when given."""
+    stmt = (select(SafetyAnswer.shelter_id, func.count()).select_from(SafetyAnswer)
+            .where(SafetyAnswer.check_id == check.id, SafetyAnswer.status == SafetyStatus.EVACUATED.value))
+    if association_id is not None:
+        stmt = stmt.where(SafetyAnswer.association_id == association_id)
+    if han:
+        stmt = stmt.join(Household, Household.id == SafetyAnswer.household_id).where(Household.han == han)
+    counts = list(session.execute(stmt.group_by(SafetyAnswer.shelter_id)))
+    found = {s.id: s for s in session.scalars(select(Shelter).where(Shelter.id.in_([i for i, _ in counts if i])))}
+    rows = [(found.get(i) if i else None, n) for i, n in counts]
+    return sorted(rows, key=lambda x: (x[0] is None, -x[1], x[0].position if x[0] else 0))
 
 
 def helpers_near(session: Session, resident: Resident) -> list[Resident]:
@@ -292,6 +346,7 @@ class HouseholdStatus:
     label_names: tuple[tuple[str, str], ...] = ()  # the label in other languages (Household.names)
     support: tuple[str, ...] = ()  # SupportKind values of its people registered as needing help
     registered: bool = False  # someone in it is registered as needing help (and let the reader know)
+    shelters: tuple[int, ...] = ()  # the shelters its people said they evacuated to (Shelter ids)
 
     def shown(self, locale: str, fallback: str = "en") -> str:
         return shown_label(self.household, dict(self.label_names), locale, fallback)
@@ -308,7 +363,7 @@ def households(session: Session, check: SafetyCheck, association_id: int, han: s
     center's `staff`). A resident who answered for the household covers those who did not."""
     stmt = (select(Household.id, Household.label, Household.names, Household.han, Household.paper, SafetyAnswer.status,
                    SafetyAnswer.household_too, SafetyAnswer.note, Resident.nickname, SupportNeed.needs,
-                   SupportNeed.leaders_may_see)
+                   SupportNeed.leaders_may_see, SafetyAnswer.shelter_id)
             .select_from(SafetyAnswer)
             .join(Household, Household.id == SafetyAnswer.household_id)
             .outerjoin(Resident, Resident.id == SafetyAnswer.resident_id)
@@ -317,9 +372,12 @@ def households(session: Session, check: SafetyCheck, association_id: int, han: s
     if han:
         stmt = stmt.where(Household.han == han)
     grouped: dict[int, dict] = {}
-    for hid, label, label_names, h, paper, status, too, note, nick, needs, shared in session.execute(stmt):
+    for hid, label, label_names, h, paper, status, too, note, nick, needs, shared, shelter in session.execute(stmt):
         g = grouped.setdefault(hid, {"label": label, "han": h, "paper": paper, "rows": [], "notes": [], "names": [],
-                                     "support": [], "registered": False, "label_names": label_names or {}})
+                                     "support": [], "registered": False, "label_names": label_names or {},
+                                     "shelters": []})
+        if shelter and status == SafetyStatus.EVACUATED.value and shelter not in g["shelters"]:
+            g["shelters"].append(shelter)
         g["rows"].append((SafetyStatus(status) if status else None, too))
         if note:
             g["notes"].append(note)
@@ -336,7 +394,7 @@ def households(session: Session, check: SafetyCheck, association_id: int, han: s
         worst = min(statuses, key=lambda s: _URGENCY[s])
         out.append(HouseholdStatus(g["label"], g["han"], g["paper"], worst.value if worst else None,
                                    tuple(g["names"]), tuple(g["notes"]), tuple(sorted(g["label_names"].items())),
-                                   tuple(g["support"]), g["registered"]))
+                                   tuple(g["support"]), g["registered"], tuple(g["shelters"])))
     return sorted(out, key=lambda x: (_URGENCY[SafetyStatus(x.status) if x.status else None], not x.registered,
                                       x.han or "", x.household))
 
@@ -379,7 +437,7 @@ def reask_due(session: Session, now: datetime) -> Outcome:
                 .where(SafetyAnswer.check_id == check.id, SafetyAnswer.status.is_(None), Resident.following.is_(True)))
         members = [tuple(r) for r in session.execute(stmt)]
         check.reasked_at = now
-        n = _ask(out, check, members, "reask")
+        n = _ask(out, check, members, "reask", _shelters_open(session))
         out.facts[check.id] = len(members)
         out.audit.append(Audit("reask_safety_check", f"safety_check:{check.id}", {"residents": len(members), "messages": n}))
     return out
