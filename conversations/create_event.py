@@ -2,7 +2,7 @@
 It is open to the members of their association."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.services import events
 from bot.core import answers, timefmt
@@ -43,11 +43,11 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
     assoc = ctx.session.get(Association, ids[0])
     starts = datetime.fromisoformat(data["when"])
     _, outcome = events.create_event(ctx.session, {
-        "title": data["title"], "place": data["place"], "starts_at": starts, "ends_at": starts + timedelta(hours=2),
+        "title": data["title"], "place": data["place"], "starts_at": starts, "ends_at": None,  # no end invented
         "capacity": None if data["capacity"] == NO_LIMIT else int(data["capacity"]), "audience": Audience.ASSOCIATION,
-        "association_id": assoc.id, "organizer": assoc.name}, ctx.now, created_by_id=ctx.resident.id)
+        "association_id": assoc.id, "organizer": assoc.name}, ctx.now, created_by_id=ctx.resident.id, config=ctx.config)
     ctx.apply(outcome)
-    return [Text(ctx.t(N_("Created! Members can now find it with “Events”.")))]
+    return [Text(ctx.t(N_("Created! Members can now find it with “Events”; those who follow events are told of it.")))]
 
 
 accept_start = common.accept_future(

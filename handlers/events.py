@@ -32,7 +32,10 @@ def browse(ctx: Ctx) -> list[Reply]:
     engine.end(ctx)
     upcoming = events.upcoming_for(ctx.session, ctx.resident, ctx.now)
     if not upcoming:
-        return [Text(ctx.t(N_("There are no upcoming events for you right now. We will tell you when there are.")))]
+        if "events" in (ctx.resident.interests or []):
+            return [Text(ctx.t(N_("There are no upcoming events for you right now. We will tell you when there are.")))]
+        return [Question(ctx.t(N_("There are no upcoming events for you right now. To hear of new ones, follow “Events & culture” in Settings, under topics.")),
+                         (Choice(ctx.t(N_("Settings")), postback(a="menu", v="settings")),))]
     return [Carousel(alt=ctx.t(N_("Upcoming events")), cards=tuple(card(ctx, ev) for ev in upcoming))]
 
 

@@ -3,6 +3,7 @@ the CLI both call: the same change tells the same people the same words and leav
 audit entry, whichever front end made it (issue 16's event bug)."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -11,8 +12,9 @@ from sqlalchemy import select
 
 from bot.services import events as ev_domain
 from bot.core.db import utcnow
-from bot.core.models import AuditEntry, Event, Resident
+from bot.core.models import Announcement, AuditEntry, Event, Resident
 from tests.console_support import csrf, sign_in
+from scheduler import clock as clock_mod
 from tests.support import run_worker
 
 EN = "U" + "e1" * 16
@@ -123,3 +125,34 @@ def test_an_event_created_from_line_the_console_or_the_cli_is_audited_the_same(a
         entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "create_event").order_by(AuditEntry.id)).all()
         titles = {e.detail["title"]: e.actor for e in entries}
     assert titles["CLIの会"] == "cli" and titles["窓口の会"].startswith("staff:")
+
+
+def test_a_new_event_is_told_to_residents_who_follow_events_and_may_join(attendees, db, bot, fake_line, runner, clock,
+                                                                         tmp_path):
+    """「新しいイベントがあればお知らせします」 is kept: residents who follow 「イベント・文化」 hear of a
+    new event they may join (in their language, as a center announcement: quiet hours kept);
+    the others are told how to follow."""
+    with db.session() as s:
+        s.scalar(select(Resident).where(Resident.line_user_id == EN)).interests = ["events"]
+    tr = tmp_path / "tr.json"
+    tr.write_text(json.dumps({"en": {"title": "Mochi party", "place": "Community hall"}}), encoding="utf-8")
+    before_en, before_ja = len(fake_line.texts_to(EN)), len(fake_line.texts_to(JA))
+    out = runner.invoke(args=["events", "create", "--title", "もちつき大会", "--starts", "2026-12-20T10:00",
+                              "--place", "公民館", "--to", "all", "--translations", str(tr)])
+    assert out.exit_code == 0, out.output
+    clock_mod.due_now(bot)
+    run_worker(bot)
+    told = _told(fake_line, EN, before_en)
+    assert told == ["New event: Mochi party\nSun, Dec 20, 2026, 10:00 AM, Community hall\nSend “events” to see it and sign up."]
+    assert _told(fake_line, JA, before_ja) == []  # 花子 does not follow events
+    with db.read() as s:
+        assert s.scalar(select(Announcement.created_by)).startswith("event:")  # listed in the console
+
+
+def test_no_events_tells_how_to_hear_of_new_ones(attendees, line, fake_line, db):
+    line.say(JA, "イベント")
+    assert "「設定」の話題で「イベント・文化」を選んでください" in line.last_text(JA)
+    with db.session() as s:
+        s.scalar(select(Resident).where(Resident.line_user_id == EN)).interests = ["events"]
+    line.say(EN, "events")
+    assert line.last_text(EN) == "There are no upcoming events for you right now. We will tell you when there are."

@@ -73,7 +73,7 @@ def create(title, starts, ends, place, description, capacity, deadline, audience
             values.update(audience=Audience.ASSOCIATION, association_id=assoc.id, organizer=organizer or assoc.name)
         elif kind != "all":
             raise click.BadParameter("--to takes all, area:CODE or association:JOIN-CODE")
-        ev, outcome = events.create_event(s, values, utcnow(), translations=tr)
+        ev, outcome = events.create_event(s, values, utcnow(), translations=tr, config=current_bot().config)
         services.apply(s, outcome, "cli")
         click.echo(f"event {ev.id} created")
         missing = event_messages.missing_languages(ev)

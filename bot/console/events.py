@@ -279,7 +279,8 @@ def event_create():
             return _form_page(form=typed, errors=errors, event=None, **choices), 400
         translations = values.pop("translations")
         by = current().id if current().kind == PrincipalKind.RESIDENT else None
-        ev, outcome = event_service.create_event(s, values, utcnow(), translations=translations, created_by_id=by)
+        ev, outcome = event_service.create_event(s, values, utcnow(), translations=translations, created_by_id=by,
+                                                 config=bot().config)
         services.apply(s, outcome, current().actor)
         event_id = ev.id
     flash(ct("The event has been created. Residents can find it with “Events” in LINE."), "ok")

@@ -6,11 +6,15 @@ Catalogs live in `locales/<locale>/LC_MESSAGES/messages.po`; the setup command c
 """
 from __future__ import annotations
 
+import os
+import tempfile
 import tomllib
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 from bot.core.config import ROOT
@@ -116,12 +120,6 @@ def compile_catalogs(locales_dir: Path | None = None) -> list[str]:
     """Compile the catalogs that `catalog_problems` names (each written to a temporary file and
     moved into place, so processes starting together never read half a file). Returns what was
     compiled; OSError when the folder cannot be written (the caller refuses to start)."""
-    import os
-    import tempfile
-
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
     done = []
     for loc, domain, po in _catalogs(locales_dir or LOCALES_DIR):
         mo = po.with_suffix(".mo")

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from bot.services import event_messages as em
 from bot.core.config import Config
 from bot.core.errors import UserError
-from bot.core.i18n import N_
+from bot.core.i18n import LANGUAGES, N_, t
 from bot.core.models import Area, Association, Event, Membership, OutboxMessage, Resident, Signup
 from bot.core.replies import Text
-from bot.services import Audit, Outcome
+from bot.services import Audit, Outcome, announcements
 from bot.core.vocab import Audience, EventStatus, Role, SignupStatus
 
 MAX_PARTY = 10
@@ -253,15 +253,44 @@ def organised_by(session: Session, resident: Resident, now: datetime) -> list[Ev
 
 def create_event(session: Session, values: Mapping[str, Any], now: datetime, *,
                  translations: Mapping[str, Mapping[str, str]] | None = None,
-                 created_by_id: int | None = None) -> tuple[Event, Outcome]:
+                 created_by_id: int | None = None, config: Config | None = None) -> tuple[Event, Outcome]:
     """A new event from any front end (LINE's create_event flow, the console, the CLI): the same
-    columns, the same audit entry. `values`: Event columns (title, place, starts_at, …)."""
+    columns, the same audit entry. `values`: Event columns (title, place, starts_at, …). With
+    `config`, the residents who follow 「イベント・文化」 and may join are told of it
+    (`announce_new`)."""
     ev = Event(**dict(values), translations={loc: dict(tr) for loc, tr in (translations or {}).items() if tr},
                created_by_id=created_by_id, created_at=now)
     session.add(ev)
     session.flush()
     out = Outcome(audit=[Audit("create_event", f"event:{ev.id}", {"title": ev.title, "audience": ev.audience})])
+    if config is not None:
+        announce_new(session, ev, config, now)
     return ev, out
+
+
+NEW_EVENT = N_("New event: {title}\n{when}, {place}\nSend “{word}” to see it and sign up.")
+EVENTS_WORD = "events"  # the keyword msgid of handlers/events.py (its first word in each language)
+
+
+def announce_new(session: Session, event: Event, config: Config, now: datetime) -> int:
+    """Tell the residents who follow events (the topic 「イベント・文化」) and may join it that a
+    new event is open, in their language, as an announcement from the center: the clock sends it
+    with everything announcements keep (quiet hours, digests, LINE's limits), and it is listed in
+    the console. Returns the announcement's id."""
+    audience: dict[str, Any] = {"topics": ["events"]}
+    if event.audience == Audience.AREAS:
+        audience["areas"] = list(event.audience_areas or [])
+    elif event.audience == Audience.ASSOCIATION:
+        assoc = session.get(Association, event.association_id)
+        audience["associations"] = [assoc.join_code] if assoc is not None else []
+
+    def text(loc: str) -> str:
+        return t(loc, NEW_EVENT, title=em.text_in(event, loc, "title"), when=em.when(event, loc, config),
+                 place=em.text_in(event, loc, "place"), word=t(loc, EVENTS_WORD).split("|")[0])
+
+    ann, _ = announcements.create(session, text=text("ja"), translations={loc: text(loc) for loc in LANGUAGES if loc != "ja"},
+                                  audience=audience, now=now, created_by=f"event:{event.id}", tz_name=config.tz_name)
+    return ann.id
 
 
 # -- changing and cancelling an event (the console and the CLI call these) -----------------------
