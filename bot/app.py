@@ -11,7 +11,7 @@ from flask import Flask
 
 import handlers
 from bot import cli, console, security
-from bot.core import names, timefmt, translate
+from bot.core import jma, names, timefmt, translate
 from bot.core.config import Config
 from bot.core.db import Database
 from bot.core.i18n import html_lang
@@ -60,6 +60,7 @@ def build_app(config: Any = None) -> Flask:
     # A machine-translation provider named without a key, or one the bot does not know: refused
     # here, so the web, the worker and the clock do not start half-configured.
     translate.check(cfg)
+    jma.check(cfg)
     handlers.check_routes()
     bot = make_bot(cfg)
     app.extensions[EXTENSION] = bot

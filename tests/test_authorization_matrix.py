@@ -204,6 +204,8 @@ CONSOLE_MATRIX: dict[str, tuple[str, set[str]]] = {
     "console.safety_visits": ("GET", {STAFF, LEADER_, HAN}),
     "console.safety_mark": ("POST", {STAFF, LEADER_, HAN}),  # the paper household is in 2班
     "console.safety_end": ("POST", {STAFF}),
+    "console.safety_prepared_start": ("POST", {STAFF}),  # a check prepared from the JMA's feeds
+    "console.safety_prepared_dismiss": ("POST", {STAFF}),
 }
 PUBLIC = {"console.login", "console.login_post", "console.link", "console.link_post", "console.logout", "console.language"}
 
@@ -273,7 +275,12 @@ def console_world(tmp_path_factory):
         from bot.services import safety
         check, outcome = safety.start(s, {"association": asahi.id}, now)
         services.apply(s, outcome, "test")
-        ids = {"check_id": check.id, "circular_id": circ.id, "household_id": hh.id, "event_id": ev.id, "announcement_id": ann.id,
+        from bot.core.models import PreparedCheck
+        prepared = PreparedCheck(event_key="eq:test", event={"kind": "quake", "max_int": "5-", "places": ["x"]},
+                                 scope={"all": True}, created_at=now)
+        s.add(prepared)
+        s.flush()
+        ids = {"check_id": check.id, "prepared_id": prepared.id, "circular_id": circ.id, "household_id": hh.id, "event_id": ev.id, "announcement_id": ann.id,
                "request_id": req.id, "row_id": dead.id, "resident_id": r.id, "membership_id": m.id,
                "account_id": s.scalar(select(StaffAccount.id).where(StaffAccount.username == "spare"))}
     return app, ids
