@@ -18,6 +18,7 @@ import requests
 from defusedxml import ElementTree
 
 from bot.core.i18n import N_, t
+from bot.core.vocab import JmaReportKind
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 JMX = "{http://xml.kishou.go.jp/jmaxml1/}"
@@ -137,7 +138,7 @@ def wanted(entry: Entry) -> bool:
 class Report:
     """What a document says for the city's area codes."""
 
-    kind: str  # "quake" | "warning" | "other"
+    kind: str  # JmaReportKind
     event_id: str | None = None
     report_time: str | None = None
     max_int: str | None = None  # the strongest intensity in the city's areas
@@ -153,12 +154,12 @@ def read(body: bytes, area_codes: set[str]) -> Report:
     status = (root.findtext(f"{JMX}Control/{JMX}Status") or "").strip()
     head = root.find(f"{IB}Head")
     info_type = (head.findtext(f"{IB}InfoType") if head is not None else "") or ""
-    rep = Report("other", live=status == "通常" and info_type.strip() != "取消")
+    rep = Report(JmaReportKind.OTHER, live=status == "通常" and info_type.strip() != "取消")
     if head is not None:
         rep.event_id = (head.findtext(f"{IB}EventID") or "").strip() or None
         rep.report_time = (head.findtext(f"{IB}ReportDateTime") or "").strip() or None
     if title in QUAKE_TITLES:
-        rep.kind = "quake"
+        rep.kind = JmaReportKind.QUAKE
         rep.epicenter = (root.findtext(f"{SEIS}Body/{SEIS}Earthquake/{SEIS}Hypocenter/{SEIS}Area/{SEIS}Name") or
                          "").strip() or None
         strongest = None
@@ -176,7 +177,7 @@ def read(body: bytes, area_codes: set[str]) -> Report:
                             strongest = value
         rep.max_int = strongest
     elif title in WARNING_TITLES:
-        rep.kind = "warning"
+        rep.kind = JmaReportKind.WARNING
         for warning in root.iterfind(f"{METE}Body/{METE}Warning"):
             for item in warning.iterfind(f"{METE}Item"):
                 areas = list(item.iterfind(f"{METE}Area")) + list(item.iterfind(f"{METE}Areas/{METE}Area"))
@@ -200,7 +201,7 @@ def read(body: bytes, area_codes: set[str]) -> Report:
 def describe(event: dict, locale: str) -> str:
     """What happened, in the resident's language (places as the JMA names them)."""
     places = "、".join(event.get("places") or []) or "-"
-    if event.get("kind") == "quake":
+    if event.get("kind") == JmaReportKind.QUAKE:
         value = event.get("max_int") or "-"
         shown = t(locale, INTENSITY_WORDS[value]) if value in INTENSITY_WORDS else value
         return t(locale, N_("Earthquake: seismic intensity {intensity} was observed in {places} "

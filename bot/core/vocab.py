@@ -102,6 +102,15 @@ class MenuState(StrEnum):
 
 
 @unique
+class JmaReportKind(StrEnum):
+    """What a JMA document reports (bot.core.jma.Report.kind, and the "kind" of a check's event JSON)."""
+
+    QUAKE = "quake"
+    WARNING = "warning"
+    OTHER = "other"
+
+
+@unique
 class SendMethod(StrEnum):
     """How LINE was asked to deliver (AnnouncementRun.method, the sender's rate limits)."""
 

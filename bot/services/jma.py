@@ -19,6 +19,7 @@ from bot.core.config import Config
 from bot.core.errors import UserError
 from bot.core.i18n import N_
 from bot.core.models import JmaEntry, JmaFeed, PreparedCheck, SafetyCheck
+from bot.core.vocab import JmaReportKind
 from bot.services import Audit, Outcome, safety
 
 WARNING_MEMORY = timedelta(days=2)  # a continuing 特別警報 is not prepared again within this
@@ -62,13 +63,13 @@ def _event_of(session: Session, report: jma.Report, config: Config, now: datetim
     """The event a report is about, if it calls for a check and none was prepared for it."""
     if not report.live:
         return None
-    if report.kind == "quake":
+    if report.kind == JmaReportKind.QUAKE:
         threshold = jma.intensity(config.jma_min_intensity) or "5-"
         if not (report.event_id and jma.at_least(report.max_int, threshold)):
             return None
-        return f"eq:{report.event_id}", {"kind": "quake", "max_int": report.max_int, "places": report.places,
+        return f"eq:{report.event_id}", {"kind": JmaReportKind.QUAKE.value, "max_int": report.max_int, "places": report.places,
                                          "epicenter": report.epicenter, "event_id": report.event_id}
-    if report.kind == "warning" and config.jma_special_warnings and report.warnings:
+    if report.kind == JmaReportKind.WARNING and config.jma_special_warnings and report.warnings:
         recent = session.scalars(select(PreparedCheck.event).where(
             PreparedCheck.event_key.like("warn:%"), PreparedCheck.created_at >= now - WARNING_MEMORY))
         known = {code for ev in recent for code in ev.get("warnings") or []}
@@ -76,7 +77,7 @@ def _event_of(session: Session, report: jma.Report, config: Config, now: datetim
         if not new:
             return None
         return f"warn:{'+'.join(new)}:{report.report_time or now.isoformat()}", {
-            "kind": "warning", "warnings": new, "places": report.places}
+            "kind": JmaReportKind.WARNING.value, "warnings": new, "places": report.places}
     return None
 
 
