@@ -11,10 +11,9 @@ from flask import Flask
 
 import handlers
 from bot import cli, console, security
-from bot.core import names, timefmt, translate
+from bot.core import i18n, jma, names, timefmt, translate
 from bot.core.config import Config
 from bot.core.db import Database
-from bot.core import i18n
 from bot.core.i18n import html_lang
 from bot.delivery.line_client import LineClient
 from bot.delivery.pipeline import Bot
@@ -80,6 +79,7 @@ def build_app(config: Any = None) -> Flask:
     # here, so the web, the worker and the clock do not start half-configured.
     translate.check(cfg)
     ensure_catalogs()
+    jma.check(cfg)
     handlers.check_routes()
     bot = make_bot(cfg)
     app.extensions[EXTENSION] = bot

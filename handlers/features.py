@@ -43,7 +43,8 @@ class HelpLine:
 
 @dataclass(frozen=True)
 class RichTile:
-    """One of the rich menu's six big buttons: it sends the first of the word's words."""
+    """One of the rich menu's six big buttons (disaster mode's four): it sends the first of
+    the word's words."""
 
     key: str
     label: str  # msgid
@@ -63,6 +64,7 @@ class Feature:
     help: tuple[HelpLine, ...] = ()
     flows: tuple[str, ...] = ()  # the conversations it starts
     rich_menu: tuple[RichTile, ...] = ()  # its big buttons in LINE's rich menu
+    disaster_menu: tuple[RichTile, ...] = ()  # its big buttons in disaster mode's menu (four in all)
     # Words its own route reads because more may follow (「回覧板 清掃」, 「リマインダー 毎日 8:00 薬」).
     own_words: tuple[str, ...] = ()
 
@@ -101,6 +103,12 @@ def check(features: tuple[Feature, ...]) -> None:
 def rich_tiles(features: tuple[Feature, ...]) -> tuple[tuple[str, str, str, str], ...]:
     """The rich menu's tiles, in order: (key, label msgid, keyword msgid, colour) each."""
     tiles = sorted((tile for f in features for tile in f.rich_menu), key=lambda tile: tile.position)
+    return tuple((tile.key, tile.label, tile.word, tile.colour) for tile in tiles)
+
+
+def disaster_tiles(features: tuple[Feature, ...]) -> tuple[tuple[str, str, str, str], ...]:
+    """Disaster mode's tiles (bot.services.disaster_menu), in order, as `rich_tiles`."""
+    tiles = sorted((tile for f in features for tile in f.disaster_menu), key=lambda tile: tile.position)
     return tuple((tile.key, tile.label, tile.word, tile.colour) for tile in tiles)
 
 

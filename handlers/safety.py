@@ -17,7 +17,8 @@ from conversations import engine, safety_shelter
 from conversations.roster import led_association
 from handlers import buttons
 from handlers.context import Ctx
-from handlers.features import Feature, HelpLine, Word
+from handlers.features import Feature, HelpLine, RichTile, Word
+from handlers.shelters import SHELTER_WORDS
 
 SAFE_WORDS = N_("safe|i am safe|i'm safe")
 HELP_WORDS = N_("need help|i need help|help me")
@@ -26,6 +27,11 @@ STATUS_WORDS = N_("safety status")
 SUPPORT_WORDS = N_("support register")
 START_WORDS = N_("start safety check")
 NOT_SAID = N_("not said")  # evacuated, the shelter not said
+# Disaster mode's buttons (bot.services.disaster_menu) send these words.
+ANSWER_WORDS = N_("answer safety check")
+EMERGENCY_WORDS = N_("emergency information|emergency info")
+CONTACT_WORDS = N_("contact the center|contact center")
+# The shelters' button sends the shelters feature's word (「避難所」 / "shelters"): SHELTER_WORDS.
 
 
 def _open_check(ctx: Ctx) -> tuple[SafetyCheck, SafetyAnswer] | None:
@@ -76,6 +82,23 @@ def typed(status: SafetyStatus):
             return [Text(ctx.t(N_("No safety check is running now. If you need help now, call 119 (fire and ambulance) or 110 (police).")))]
         return _record(ctx, found[0], status)
     return run
+
+
+def answer_again(ctx: Ctx) -> list[Reply]:
+    """「安否を答える」 (disaster mode's first button): the running check's question again."""
+    found = _open_check(ctx)
+    if found is None:
+        return [Text(ctx.t(N_("No safety check is running now. If you need help now, call 119 (fire and ambulance) or 110 (police).")))]
+    return [safety.question(found[0], ctx.locale)]
+
+
+def emergency(ctx: Ctx) -> list[Reply]:
+    assert ctx.resident is not None
+    return [Text(safety.emergency_info(ctx.session, ctx.resident, ctx.config, ctx.now))]
+
+
+def contact(ctx: Ctx) -> list[Reply]:
+    return [Text(safety.contact(ctx.config, ctx.locale))]
 
 
 def status(ctx: Ctx) -> list[Reply]:
@@ -173,10 +196,15 @@ FEATURE = Feature(
     name="safety", postback="sf", actions=ACTIONS, changed=changed,
     words=(Word(SAFE_WORDS, run=typed(SafetyStatus.SAFE)), Word(HELP_WORDS, run=typed(SafetyStatus.HELP)),
            Word(EVACUATED_WORDS, run=typed(SafetyStatus.EVACUATED)), Word(STATUS_WORDS, run=status),
-           Word(SUPPORT_WORDS, run=support), Word(START_WORDS, run=start_check)),
+           Word(SUPPORT_WORDS, run=support), Word(START_WORDS, run=start_check), Word(ANSWER_WORDS, run=answer_again),
+           Word(EMERGENCY_WORDS, run=emergency), Word(CONTACT_WORDS, run=contact)),
     help=(HelpLine(N_("“Support register”: if you may need help in a disaster, be checked on first"), 75),
           HelpLine(N_("“Safety status”: during a safety check, who is safe, who needs help, who has not answered"), 60,
                    leaders=True),
           HelpLine(N_("“Start safety check”: ask your members whether they are safe (or a drill)"), 55, leaders=True)),
     flows=("safety_help", "support_register", "safety_start", "safety_shelter"),
+    disaster_menu=(RichTile("answer", N_("Answer the safety check"), ANSWER_WORDS, "#B3261E", 10),
+                   RichTile("shelters", N_("Shelters"), SHELTER_WORDS, "#0B6E4F", 20),
+                   RichTile("emergency", N_("Emergency information"), EMERGENCY_WORDS, "#8A5A00", 30),
+                   RichTile("contact", N_("Contact"), CONTACT_WORDS, "#1D4E89", 40)),
 )

@@ -24,9 +24,9 @@ from sqlalchemy import create_engine, text
 from bot.core.db import _sqlite_file, utcnow
 from bot.core.vocab import RunStatus
 from bot.delivery.pipeline import Bot
-from bot.services import announcements, apply, garbage, reminders, safety
+from bot.services import announcements, apply, disaster_menu, garbage, reminders, safety
 from scheduler import aid_jobs as jobs
-from scheduler import event_jobs
+from scheduler import event_jobs, jma_jobs
 from scheduler.circular_jobs import auto_remind
 from scheduler.housekeeping import tidy
 
@@ -134,6 +134,31 @@ def safety_reasks(bot: Bot) -> int:
     return n
 
 
+def disaster_menus(bot: Bot) -> dict[int, str]:
+    """Disaster mode's rich menus: each running or ended check's switch one step on
+    (bot.services.disaster_menu). A read first: nothing to do, no write."""
+    with bot.db.read() as s:
+        if not disaster_menu.pending(s):
+            return {}
+    with bot.db.session() as s:
+        states = apply(s, disaster_menu.advance(s, utcnow()), CLOCK).facts["states"]
+    if states:
+        log.info("disaster menus: %s", states)
+    return states
+
+
+def jma_feeds(bot: Bot) -> dict[str, int]:
+    """The JMA's feeds (scheduler/jma_jobs.py); never raises, so the clock goes on."""
+    try:
+        counts = jma_jobs.poll(bot)
+    except Exception:
+        log.exception("JMA feeds: unexpected error; trying again next minute")
+        return {"errors": 1}
+    if counts.get("read") or counts.get("errors"):
+        log.info("JMA feeds: %s", counts)
+    return counts
+
+
 def _jobstore_engine(bot: Bot):
     """The job store's connection to the bot's database. On SQLite it gets an engine of its
     own with SQLite's ordinary (deferred) transactions: the scheduler's frequent reads then do
@@ -161,6 +186,8 @@ def build_scheduler(bot: Bot, blocking: bool = True):
                   replace_existing=True, misfire_grace_time=30)
     sched.add_job("scheduler.clock:daily_job", "interval", minutes=1, id="daily_notices", replace_existing=True)
     sched.add_job("scheduler.clock:safety_job", "interval", minutes=1, id="safety_reasks", replace_existing=True)
+    sched.add_job("scheduler.clock:menus_job", "interval", seconds=20, id="disaster_menus", replace_existing=True)
+    sched.add_job("scheduler.clock:jma_job", "interval", minutes=1, id="jma_feeds", replace_existing=True)
     # Jobs are looked up by reference ("module:function") so the job store can reload them.
     sched.add_job(
         "scheduler.clock:housekeeping_job", "interval", minutes=10, id="housekeeping", replace_existing=True
@@ -192,6 +219,16 @@ def daily_job() -> None:
 def safety_job() -> None:
     assert _BOT is not None
     safety_reasks(_BOT)
+
+
+def menus_job() -> None:
+    assert _BOT is not None
+    disaster_menus(_BOT)
+
+
+def jma_job() -> None:
+    assert _BOT is not None
+    jma_feeds(_BOT)
 
 
 def circular_job() -> None:

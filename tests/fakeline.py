@@ -264,7 +264,7 @@ class FakeLine:
 def _rich_menu_route(fake: "FakeLine", method: str, path: str, headers: dict, body: Any, raw: bytes):
     """Rich menus as LINE checks them: size 2500×1686 or ×843 (or 1200/800 wide), 1–20 areas
     inside the image, action labels ≤ 20, chatBarText ≤ 14; the image a PNG or JPEG of the
-    menu's size, ≤ 1 MB, uploaded once; bulk links of 1–500 users."""
+    menu's size, ≤ 1 MB, uploaded once; bulk links and unlinks of 1–500 users."""
     parts = path.strip("/").split("/")
     if method == "POST" and path == "/v2/bot/richmenu":
         problem = validate_rich_menu(body)
@@ -316,6 +316,14 @@ def _rich_menu_route(fake: "FakeLine", method: str, path: str, headers: dict, bo
         with fake.lock:
             for uid in users:
                 fake.user_rich_menu[uid] = rid
+        return 202, {}, {}
+    if method == "POST" and path == "/v2/bot/richmenu/bulk/unlink":
+        users = (body or {}).get("userIds") or []
+        if not 1 <= len(users) <= 500:
+            return 400, {}, {"message": "invalid bulk unlink"}
+        with fake.lock:
+            for uid in users:
+                fake.user_rich_menu.pop(uid, None)
         return 202, {}, {}
     if method == "DELETE" and len(parts) == 4:
         rid = parts[3]

@@ -213,6 +213,8 @@ CONSOLE_MATRIX: dict[str, tuple[str, set[str]]] = {
     "console.safety_end": ("POST", {STAFF}),
     "console.shelters_page": ("GET", {STAFF}),
     "console.shelter_set": ("POST", {STAFF}),
+    "console.safety_prepared_start": ("POST", {STAFF}),  # a check prepared from the JMA's feeds
+    "console.safety_prepared_dismiss": ("POST", {STAFF}),
 }
 PUBLIC = {"console.login", "console.login_post", "console.link", "console.link_post", "console.logout", "console.language"}
 
@@ -282,12 +284,14 @@ def console_world(tmp_path_factory):
         from bot.services import safety
         check, outcome = safety.start(s, {"association": asahi.id}, now)
         services.apply(s, outcome, "test")
-        from bot.core.models import Shelter
+        from bot.core.models import PreparedCheck, Shelter
         shelter = Shelter(common_id="E0000000000001", name="避難所", address="", hazards=0, names={}, is_open=False,
                           created_at=now)
-        s.add(shelter)
+        prepared = PreparedCheck(event_key="eq:test", event={"kind": "quake", "max_int": "5-", "places": ["x"]},
+                                 scope={"all": True}, created_at=now)
+        s.add_all([shelter, prepared])
         s.flush()
-        ids = {"shelter_id": shelter.id, "check_id": check.id, "circular_id": circ.id, "household_id": hh.id, "event_id": ev.id, "announcement_id": ann.id,
+        ids = {"shelter_id": shelter.id, "check_id": check.id, "prepared_id": prepared.id, "circular_id": circ.id, "household_id": hh.id, "event_id": ev.id, "announcement_id": ann.id,
                "request_id": req.id, "row_id": dead.id, "resident_id": r.id, "membership_id": m.id,
                "account_id": s.scalar(select(StaffAccount.id).where(StaffAccount.username == "spare"))}
     return app, ids

@@ -21,14 +21,15 @@ def test_scheduler_keeps_its_jobs_in_the_bots_database(bot):
         again = clock.build_scheduler(bot, blocking=False)
         again.start(paused=True)
         assert sorted(j.id for j in again.get_jobs()) == [
-            "circular_reminders", "daily_notices", "due", "event_reminders", "housekeeping", "mutual_aid", "safety_reasks"]
+            "circular_reminders", "daily_notices", "disaster_menus", "due", "event_reminders", "housekeeping", "jma_feeds",
+            "mutual_aid", "safety_reasks"]
         assert again.get_job("due").next_run_time is not None
         again.shutdown(wait=False)
     finally:
         sched.shutdown(wait=False)
     with bot.db.engine.connect() as c:
         # the once-a-second look for due work stays in memory; the rest are in the database
-        assert c.exec_driver_sql("SELECT count(*) FROM apscheduler_jobs").scalar() == 6
+        assert c.exec_driver_sql("SELECT count(*) FROM apscheduler_jobs").scalar() == 8
 
 
 def test_housekeeping_forgets_old_events_and_message_text(bot, db, time_machine):

@@ -59,16 +59,17 @@ def test_deploy_sets_the_japanese_default_links_everyone_and_replaces_old_menus(
     joined(en, name="Emma")
     first = runner.invoke(args=["richmenu", "deploy"])
     assert first.exit_code == 0, first.output
-    assert len(fake_line.rich_menus) == len(LANGUAGES) and len(fake_line.rich_menu_images) == len(LANGUAGES)
+    # everyday, disaster mode's and a drill's, per language
+    assert len(fake_line.rich_menus) == 3 * len(LANGUAGES) and len(fake_line.rich_menu_images) == 3 * len(LANGUAGES)
     with db.session() as s:
-        ids = {r.locale: r.rich_menu_id for r in s.scalars(select(RichMenu))}
+        ids = {r.locale: r.rich_menu_id for r in s.scalars(select(RichMenu).where(RichMenu.kind == "normal"))}
     assert fake_line.default_rich_menu == ids["ja"]
     assert fake_line.user_rich_menu[en] == ids["en"] and fake_line.user_rich_menu[ja] == ids["ja"]
     second = runner.invoke(args=["richmenu", "deploy"])  # a redeploy replaces, leaves no old menus behind
     assert second.exit_code == 0, second.output
-    assert len(fake_line.rich_menus) == len(LANGUAGES)
+    assert len(fake_line.rich_menus) == 3 * len(LANGUAGES)
     with db.session() as s:
-        new_en = s.scalar(select(RichMenu.rich_menu_id).where(RichMenu.locale == "en"))
+        new_en = s.scalar(select(RichMenu.rich_menu_id).where(RichMenu.kind == "normal", RichMenu.locale == "en"))
     assert new_en != ids["en"] and fake_line.user_rich_menu[en] == new_en
 
 
@@ -82,7 +83,7 @@ def test_changing_language_links_the_menu_of_the_new_language(line, runner, bot,
     while worker.run_once(bot):
         pass
     with db.session() as s:
-        ja_menu = s.scalar(select(RichMenu.rich_menu_id).where(RichMenu.locale == "ja"))
+        ja_menu = s.scalar(select(RichMenu.rich_menu_id).where(RichMenu.kind == "normal", RichMenu.locale == "ja"))
     assert fake_line.user_rich_menu[user] == ja_menu
 
 

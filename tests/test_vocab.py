@@ -42,9 +42,12 @@ COLUMNS = {
     vocab.AnnouncementStatus: [models.Announcement.status],
     vocab.RunStatus: [models.AnnouncementRun.status],
     vocab.StaffRole: [models.StaffAccount.role],
+    vocab.MenuKind: [models.RichMenu.kind],
+    vocab.MenuState: [models.SafetyCheck.menu_state],
 }
 # Vocabularies with no column of their own: inside a JSON text, or only in memory.
-NOT_IN_A_COLUMN = {vocab.RuleKind, vocab.PrincipalKind, vocab.SupportKind}  # SupportKind: in SupportNeed.needs (JSON)
+NOT_IN_A_COLUMN = {vocab.RuleKind, vocab.PrincipalKind, vocab.SupportKind,  # SupportKind: in SupportNeed.needs (JSON)
+                   vocab.JmaReportKind}  # in SafetyCheck.event / PreparedCheck.event (JSON)
 
 # Attributes (and columns) that hold a vocabulary: never compared with a bare string.
 ATTRIBUTES = {"status", "role", "kind", "channel", "question", "audience",

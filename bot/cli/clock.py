@@ -13,12 +13,12 @@ from bot.core import media, timefmt
 from bot.core.db import utcnow
 from bot.core.models import Announcement
 from bot.core.recurrence import ParseError, parse
-from bot.core.vocab import RuleKind
+from bot.core.vocab import MenuKind, RuleKind
 from bot.services import announcements, richmenu
 from bot.services.announcements import AnnouncementError
 from bot.wiring import current_bot
 from handlers import FEATURES
-from handlers.features import rich_tiles
+from handlers.features import disaster_tiles, rich_tiles
 
 
 def _fail(exc) -> click.ClickException:
@@ -137,7 +137,7 @@ def cancel_cmd(announcement_id):
     click.echo(f"announcement {announcement_id} cancelled")
 
 
-richmenu_cli = AppGroup("richmenu", help="The rich menu: six large buttons, one menu per language.")
+richmenu_cli = AppGroup("richmenu", help="The rich menu: six large buttons, one menu per language (and disaster mode's).")
 
 
 @richmenu_cli.command("images")
@@ -148,11 +148,14 @@ def richmenu_images(out, locales):
 
     out.mkdir(parents=True, exist_ok=True)
     try:
-        menus = richmenu.build(rich_tiles(FEATURES), tuple(locales) or None)
+        menus = richmenu.build(rich_tiles(FEATURES), tuple(locales) or None, disaster_tiles(FEATURES))
     except richmenu.RichMenuError as exc:
         raise click.ClickException(str(exc)) from None
     for menu in menus:
-        path = out / f"richmenu-{menu.locale}.png"
+        if menu.kind == MenuKind.DRILL:
+            continue  # the disaster menu's picture
+        path = out / (f"richmenu-{menu.locale}.png" if menu.kind == MenuKind.NORMAL else
+                      f"richmenu-{menu.kind}-{menu.locale}.png")
         path.write_bytes(menu.image)
         click.echo(f"{path} ({len(menu.image) // 1024} KB): " + " / ".join(a["action"]["label"] for a in menu.body["areas"]))
 
@@ -160,15 +163,16 @@ def richmenu_images(out, locales):
 @richmenu_cli.command("deploy")
 @click.option("--locale", "locales", multiple=True, help="only these languages (default: all the bot speaks)")
 def richmenu_deploy(locales):
-    """Create the menus on LINE, make the Japanese one the default, link every resident to the
-    menu of their language, and delete the previous ones."""
+    """Create the menus on LINE (the everyday ones, disaster mode's and a drill's), make the
+    Japanese one the default, link every resident to the menu of their language (disaster
+    mode's while a safety check asks them), and delete the previous ones."""
 
     bot = current_bot()
     if bot.line is None:
         raise click.ClickException("no LINE channel configured (LINE_CHANNEL_ACCESS_TOKEN)")
     try:
-        menus = richmenu.build(rich_tiles(FEATURES), tuple(locales) or None)
+        menus = richmenu.build(rich_tiles(FEATURES), tuple(locales) or None, disaster_tiles(FEATURES))
         ids = richmenu.deploy(bot.db.session, bot.line, menus, utcnow(), bot.config.default_locale, log_to=click.echo)
     except richmenu.RichMenuError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"deployed {len(ids)} rich menus")
+    click.echo(f"deployed {len(ids)} rich menus ({len({loc for _, loc in ids})} languages; everyday, disaster and drill)")

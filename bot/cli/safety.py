@@ -6,11 +6,13 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from bot import services
+from bot.core import jma as jma_words
+from bot.core import timefmt
 from bot.core.areas import find_association_by_code
 from bot.core.db import utcnow
 from bot.core.errors import UserError
-from bot.core.models import Area, SafetyCheck
-from bot.services import safety
+from bot.core.models import Area, PreparedCheck, SafetyCheck
+from bot.services import jma, safety
 from bot.wiring import current_bot
 
 safety_cli = AppGroup("safety", help="Safety checks (安否確認): ask residents whether they are safe.")
@@ -100,3 +102,55 @@ def end(check_id):
             raise click.ClickException(f"safety check {check_id} has already ended") from None
         services.apply(s, outcome, "cli")
     click.echo(f"safety check {check_id} ended: " + ", ".join(f"{k} {v}" for k, v in outcome.facts.items()))
+
+
+@safety_cli.command("list")
+def list_cmd():
+    """Running checks, and the checks prepared from the JMA's feeds waiting for a tap."""
+    bot = current_bot()
+    tz = bot.config.tz_name
+    with bot.db.read() as s:
+        for check in safety.active(s):
+            t = safety.tally(s, check)
+            click.echo(f"running: check {check.id}{' (drill)' if check.drill else ''} since "
+                       f"{timefmt.show(check.created_at, 'en', tz)}, menus {check.menu_state or '-'}: "
+                       f"safe {t['safe']}, needs help {t['help']}, evacuated {t['evacuated']}, no answer {t['none']}")
+        for p in jma.open_prepared(s):
+            click.echo(f"prepared: {p.id} at {timefmt.show(p.created_at, 'en', tz)}: "
+                       f"{jma_words.describe(p.event, 'en')} — start with: flask --app bot safety start-prepared {p.id}")
+
+
+def _prepared(s, prepared_id: int) -> PreparedCheck:
+    p = s.get(PreparedCheck, prepared_id)
+    if p is None:
+        raise click.ClickException(f"no prepared check {prepared_id}")
+    return p
+
+
+@safety_cli.command("start-prepared")
+@click.argument("prepared_id", type=int)
+def start_prepared(prepared_id):
+    """Start a check prepared from the JMA's feeds: everyone is asked now."""
+    bot = current_bot()
+    with bot.db.session() as s:
+        try:
+            check, outcome = jma.start(s, _prepared(s, prepared_id), bot.config, utcnow(), "cli")
+        except UserError as exc:
+            raise click.ClickException(exc.render("en", bot.config.tz_name)) from None
+        services.apply(s, outcome, "cli")
+        check_id = check.id
+    click.echo(f"safety check {check_id} started: {outcome.facts['residents']} residents asked "
+               f"({outcome.facts['messages']} messages)")
+
+
+@safety_cli.command("dismiss")
+@click.argument("prepared_id", type=int)
+def dismiss(prepared_id):
+    """Set a prepared check aside without asking anyone."""
+    bot = current_bot()
+    with bot.db.session() as s:
+        try:
+            services.apply(s, jma.dismiss(s, _prepared(s, prepared_id), utcnow(), "cli"), "cli")
+        except UserError as exc:
+            raise click.ClickException(exc.render("en", bot.config.tz_name)) from None
+    click.echo(f"prepared check {prepared_id} dismissed")

@@ -12,12 +12,13 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from sqlalchemy import func, select
 
 from bot.console import apply, audit, bot, bp, cN_, console_locale, ct, current, require
-from bot.core import csvout, timefmt
+from bot.core import csvout, jma as jma_words, timefmt
 from bot.core.db import utcnow
-from bot.core.models import Area, Association, Household, Resident, SafetyAnswer, SafetyCheck
+from bot.core.errors import UserError
+from bot.core.models import Area, Association, Household, PreparedCheck, Resident, SafetyAnswer, SafetyCheck
 from bot.core.i18n import t
 from bot.core.vocab import SafetyStatus, StaffRole, SupportKind
-from bot.services import safety
+from bot.services import jma, safety
 
 STATUS_LABELS = {"help": cN_("Needs help"), "none": cN_("No answer yet"), "evacuated": cN_("Evacuated"), "safe": cN_("Safe")}
 RELOAD_SECONDS = 30  # a running check's page refreshes itself
@@ -85,7 +86,48 @@ def safety_checks():
                          "running": check.ended_at is None, "tally": safety.tally(s, check)})
         areas = [(a.code, a.name("ja")) for a in s.scalars(select(Area).where(Area.active.is_(True)).order_by(Area.position))]
         associations = list(s.execute(select(Association.id, Association.name).order_by(Association.name)))
-    return render_template("console/safety.html", rows=rows, areas=areas, associations=associations, form={})
+        lang = "ja" if console_locale() == "ja" else "en"
+        prepared = [{"id": p.id, "text": jma_words.describe(p.event, lang),
+                     "at": timefmt.show(p.created_at, "ja", bot().config.tz_name)}
+                    for p in jma.open_prepared(s)] if current().is_staff else []
+    return render_template("console/safety.html", rows=rows, areas=areas, associations=associations, form={},
+                           prepared=prepared)
+
+
+def _prepared_or_404(s, prepared_id: int) -> PreparedCheck:
+    p = s.get(PreparedCheck, prepared_id)
+    if p is None:
+        abort(404)
+    return p
+
+
+@bp.post("/safety/prepared/<int:prepared_id>/start")
+@require(StaffRole.STAFF)
+def safety_prepared_start(prepared_id: int):
+    """One tap: the check the clock prepared from the JMA's report starts now."""
+    with bot().db.session() as s:
+        try:
+            check, outcome = jma.start(s, _prepared_or_404(s, prepared_id), bot().config, utcnow(), current().actor)
+        except UserError:
+            flash(ct("This prepared check was already started or dismissed."), "error")
+            return redirect(url_for("console.safety_checks"))
+        apply(s, outcome)
+        check_id = check.id
+    flash(ct("The safety check has started: {n} residents are being asked now.", n=outcome.facts["residents"]), "ok")
+    return redirect(url_for("console.safety_check", check_id=check_id))
+
+
+@bp.post("/safety/prepared/<int:prepared_id>/dismiss")
+@require(StaffRole.STAFF)
+def safety_prepared_dismiss(prepared_id: int):
+    with bot().db.session() as s:
+        try:
+            apply(s, jma.dismiss(s, _prepared_or_404(s, prepared_id), utcnow(), current().actor))
+        except UserError:
+            flash(ct("This prepared check was already started or dismissed."), "error")
+            return redirect(url_for("console.safety_checks"))
+    flash(ct("Dismissed: nobody was asked."), "ok")
+    return redirect(url_for("console.safety_checks"))
 
 
 @bp.post("/safety/new")

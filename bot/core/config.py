@@ -85,6 +85,16 @@ class Config:
     mt_api_key: str | None = None
     mt_api_base_url: str | None = None
     mt_timeout_seconds: float = 5.0
+    # Disaster mode's "Contact" button: the center's phone number (none: a sentence saying 119/110).
+    center_phone: str | None = None
+    # The JMA's feeds (bot.services.jma): off unless the city's area codes are given (地震情報／細分区域
+    # and 市町村等 codes for earthquakes, 市町村等 codes for warnings).
+    jma_feed_base_url: str = "https://www.data.jma.go.jp/developer/xml/feed/"
+    jma_area_codes: tuple[str, ...] = ()
+    jma_min_intensity: str = "5-"  # 5弱
+    jma_special_warnings: bool = False  # act on 特別警報 too
+    jma_auto_start: bool = False  # start the prepared check at once (else staff start it with one tap)
+    jma_timeout_seconds: float = 10.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -158,6 +168,18 @@ class Config:
             values["mt_api_base_url"] = env["MT_API_BASE_URL"].strip()
         if env.get("TRUSTED_PROXIES", "").strip().isdigit():
             values["trusted_proxies"] = int(env["TRUSTED_PROXIES"].strip())
+        if env.get("CENTER_PHONE", "").strip():
+            values["center_phone"] = env["CENTER_PHONE"].strip()
+        if env.get("JMA_FEED_BASE_URL", "").strip():
+            values["jma_feed_base_url"] = env["JMA_FEED_BASE_URL"].strip()
+        if env.get("JMA_AREA_CODES"):
+            values["jma_area_codes"] = tuple(c.strip() for c in env["JMA_AREA_CODES"].split(",") if c.strip())
+        if env.get("JMA_MIN_INTENSITY", "").strip():
+            values["jma_min_intensity"] = env["JMA_MIN_INTENSITY"].strip()
+        if env.get("JMA_SPECIAL_WARNINGS"):
+            values["jma_special_warnings"] = _bool(env["JMA_SPECIAL_WARNINGS"], False)
+        if env.get("JMA_AUTO_START"):
+            values["jma_auto_start"] = _bool(env["JMA_AUTO_START"], False)
         if env.get("HELP_CATEGORIES"):
             values["help_categories"] = tuple(c.strip() for c in env["HELP_CATEGORIES"].split(",") if c.strip())
         values.update(overrides)

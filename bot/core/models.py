@@ -555,6 +555,8 @@ class RichMenu(Base):
     """The rich menu deployed on LINE for each language (`flask --app bot richmenu deploy`)."""
 
     __tablename__ = "rich_menu"
+    # "normal"; "disaster" (while a safety check runs); "drill" (the same, marked as a drill)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True, default="normal")
     locale: Mapped[str] = mapped_column(String(16), primary_key=True)
     rich_menu_id: Mapped[str] = mapped_column(String(64))
     deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -661,6 +663,12 @@ class SafetyCheck(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     reasked_at: Mapped[datetime | None] = mapped_column()
     ended_at: Mapped[datetime | None] = mapped_column()
+    # The residents' rich menu (disaster mode, bot.services.disaster_menu): None (not switched),
+    # "switching" → "switched" while it runs, "restoring" → "restored" after it ended.
+    menu_state: Mapped[str | None] = mapped_column(String(16))
+    # What happened, when the check came from the JMA's feeds ({"kind": "quake", "max_int": "5-",
+    # "places": [...]}): shown to each resident in their language (bot.services.jma.describe).
+    event: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class SafetyAnswer(Base):
@@ -725,6 +733,42 @@ class SupportNeed(Base):
     leaders_may_see: Mapped[bool] = mapped_column(Boolean, default=True)  # False: the center's staff only
     consent_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PreparedCheck(Base):
+    """A safety check prepared by the clock from the JMA's feeds (bot.services.jma): staff
+    start it with one tap (or it starts by itself when JMA_AUTO_START=1). One per event."""
+
+    __tablename__ = "prepared_check"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(160), unique=True)  # "eq:<EventID>", "warn:<code>:<area>:<time>"
+    event: Mapped[dict[str, Any]] = mapped_column(JSON)
+    scope: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    check_id: Mapped[int | None] = mapped_column(ForeignKey("safety_check.id", ondelete="SET NULL"))
+    dismissed_at: Mapped[datetime | None] = mapped_column()
+    dismissed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class JmaFeed(Base):
+    """What the clock last got from one of the JMA's Atom feeds (conditional GET)."""
+
+    __tablename__ = "jma_feed"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(300), unique=True)
+    etag: Mapped[str | None] = mapped_column(String(200))
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+    checked_at: Mapped[datetime | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(String(200))
+
+
+class JmaEntry(Base):
+    """A feed entry already read (its Atom id), so each is fetched once; forgotten after 14 days."""
+
+    __tablename__ = "jma_entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(300), unique=True)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 # Ids are never reused: a button, a link, a token, an outbox row, a CSV or the console that

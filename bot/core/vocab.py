@@ -83,6 +83,34 @@ class OutboxKind(StrEnum):
 
 
 @unique
+class MenuKind(StrEnum):
+    """Which rich menu (RichMenu.kind): the everyday one, or disaster mode's (a drill's is marked)."""
+
+    NORMAL = "normal"
+    DISASTER = "disaster"
+    DRILL = "drill"
+
+
+@unique
+class MenuState(StrEnum):
+    """Where a safety check's switch of the residents' rich menu is (SafetyCheck.menu_state)."""
+
+    SWITCHING = "switching"  # the links to the disaster menus are queued
+    SWITCHED = "switched"  # all sent (or given up)
+    RESTORING = "restoring"  # the check ended: the links back are queued
+    RESTORED = "restored"
+
+
+@unique
+class JmaReportKind(StrEnum):
+    """What a JMA document reports (bot.core.jma.Report.kind, and the "kind" of a check's event JSON)."""
+
+    QUAKE = "quake"
+    WARNING = "warning"
+    OTHER = "other"
+
+
+@unique
 class SendMethod(StrEnum):
     """How LINE was asked to deliver (AnnouncementRun.method, the sender's rate limits)."""
 

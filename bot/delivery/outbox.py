@@ -169,9 +169,17 @@ class Sender:
             return Outcome(row.id, SendResult("sent"), transcript=list(row.payload))
         if self.line is None:
             return Outcome(row.id, SendResult("failed", error="LINE channel not configured"))
-        if row.kind == OutboxKind.RICHMENU:  # link a resident to the menu of their language
-            rid = (row.payload or [{}])[0].get("richMenuId", "")
-            res = self.line.call("POST", f"/v2/bot/user/{row.recipients[0]}/richmenu/{rid}", None)
+        if row.kind == OutboxKind.RICHMENU:  # link residents to a menu (their language's, disaster mode's)
+            body = (row.payload or [{}])[0]
+            rid = body.get("richMenuId", "")
+            if body.get("bulk"):  # up to 500 at once (disaster mode and back)
+                users = list(row.recipients)
+                if not users:
+                    return Outcome(row.id, SendResult("sent"))
+                res = (self.line.call("POST", "/v2/bot/richmenu/bulk/unlink", {"userIds": users}) if not rid else
+                       self.line.call("POST", "/v2/bot/richmenu/bulk/link", {"richMenuId": rid, "userIds": users}))
+            else:
+                res = self.line.call("POST", f"/v2/bot/user/{row.recipients[0]}/richmenu/{rid}", None)
             if res.ok:
                 return Outcome(row.id, SendResult("sent", status=res.status))
             retry = res.status in (None, 429) or (res.status or 0) >= 500

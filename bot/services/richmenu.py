@@ -1,6 +1,8 @@
 """The rich menu: six large buttons under the chat, one menu per language, drawn from the
 catalogs. Each button sends the word the dispatcher understands in that language, so a tap
-and a typed word do the same.
+and a typed word do the same. Beside them, disaster mode's menus (four buttons: answer the
+safety check, shelters, emergency information, contact; `bot.services.disaster_menu` switches
+residents to them while a safety check runs) and a drill's (the same, its chat bar marked).
 
 `flask --app bot richmenu deploy` renders the images (Pillow, system fonts found through
 fontconfig: Noto CJK for Japanese, Chinese and Korean, a Devanagari font for Nepali), creates
@@ -25,13 +27,14 @@ from sqlalchemy.orm import Session
 
 from bot.core.i18n import LANGUAGES, N_, babel_locale, t
 from bot.core.models import Resident, RichMenu
-from bot.core.vocab import Channel, OutboxKind
-from bot.services import Bulk, Outcome
+from bot.core.vocab import Channel, MenuKind, OutboxKind
+from bot.services import Bulk, Outcome, disaster_menu
 
 log = logging.getLogger(__name__)
 
 WIDTH, HEIGHT = 2500, 1686  # LINE's large rich menu
-COLS, ROWS = 3, 2
+COLS, ROWS = 3, 2  # six tiles; four (disaster mode) are 2 × 2
+GRIDS = {6: (3, 2), 4: (2, 2)}
 MAX_IMAGE_BYTES = 1024 * 1024
 CHAT_BAR_MAX = 14
 BULK_MAX = 500
@@ -40,6 +43,7 @@ BULK_MAX = 500
 # six come from the features' records (handlers.features.rich_tiles), given by the caller.
 Tile = tuple[str, str, str, str]
 CHAT_BAR = N_("Menu")
+CHAT_BARS = {MenuKind.NORMAL: CHAT_BAR, MenuKind.DISASTER: N_("Disaster menu"), MenuKind.DRILL: N_("Drill menu")}
 
 # fontconfig's language tag for each catalog (for finding a font that has its letters)
 FONT_LANG = {"ja": "ja", "ja_easy": "ja", "en": "en", "zh_Hans": "zh-cn", "ko": "ko", "vi": "vi", "tl": "tl",
@@ -55,6 +59,7 @@ class Menu:
     locale: str
     body: dict
     image: bytes
+    kind: str = MenuKind.NORMAL
 
     @property
     def sha(self) -> str:
@@ -65,20 +70,26 @@ def word(locale: str, keyword_msgid: str) -> str:
     return t(locale, keyword_msgid).split("|")[0].strip()
 
 
-def body(locale: str, tiles: tuple[Tile, ...]) -> dict:
-    w, h = WIDTH // COLS, HEIGHT // ROWS
+def grid(tiles: tuple[Tile, ...]) -> tuple[int, int]:
+    if len(tiles) not in GRIDS:
+        raise RichMenuError(f"a rich menu has {' or '.join(map(str, GRIDS))} tiles, not {len(tiles)}")
+    return GRIDS[len(tiles)]
+
+
+def body(locale: str, tiles: tuple[Tile, ...], kind: str = MenuKind.NORMAL) -> dict:
+    cols, rows = grid(tiles)
+    w, h = WIDTH // cols, HEIGHT // rows
     areas = []
-    if len(tiles) != COLS * ROWS:
-        raise RichMenuError(f"the rich menu needs {COLS * ROWS} tiles, not {len(tiles)}")
     for i, (key, label, keyword, _) in enumerate(tiles):
-        col, row = i % COLS, i // COLS
+        col, row = i % cols, i // cols
         areas.append({
-            "bounds": {"x": col * w, "y": row * h, "width": WIDTH - col * w if col == COLS - 1 else w,
-                       "height": HEIGHT - row * h if row == ROWS - 1 else h},
+            "bounds": {"x": col * w, "y": row * h, "width": WIDTH - col * w if col == cols - 1 else w,
+                       "height": HEIGHT - row * h if row == rows - 1 else h},
             "action": {"type": "message", "label": t(locale, label)[:20], "text": word(locale, keyword)},
         })
-    return {"size": {"width": WIDTH, "height": HEIGHT}, "selected": True, "name": f"tsunagari-{locale}",
-            "chatBarText": t(locale, CHAT_BAR)[:CHAT_BAR_MAX], "areas": areas}
+    name = f"tsunagari-{locale}" if kind == MenuKind.NORMAL else f"tsunagari-{kind}-{locale}"
+    return {"size": {"width": WIDTH, "height": HEIGHT}, "selected": True, "name": name,
+            "chatBarText": t(locale, CHAT_BARS[kind])[:CHAT_BAR_MAX], "areas": areas}
 
 
 # -- drawing ----------------------------------------------------------------------------------
@@ -115,14 +126,16 @@ def _wrap(draw, text: str, font, max_width: int) -> list[str]:
 
 
 def image(locale: str, tiles: tuple[Tile, ...]) -> bytes:
-    """The menu's picture: six coloured tiles with large white words (PNG, well under 1 MB)."""
+    """The menu's picture: six (or four) coloured tiles with large white words (PNG, well
+    under 1 MB)."""
     path, index = font_for(locale)
     img = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(img)
-    w, h = WIDTH // COLS, HEIGHT // ROWS
+    cols, rows = grid(tiles)
+    w, h = WIDTH // cols, HEIGHT // rows
     pad = 18
     for i, (_, label, _, colour) in enumerate(tiles):
-        col, row = i % COLS, i // COLS
+        col, row = i % cols, i // cols
         box = (col * w + pad, row * h + pad, (col + 1) * w - pad, (row + 1) * h - pad)
         draw.rounded_rectangle(box, radius=48, fill=colour)
         text = t(locale, label)
@@ -146,8 +159,17 @@ def image(locale: str, tiles: tuple[Tile, ...]) -> bytes:
     return data
 
 
-def build(tiles: tuple[Tile, ...], locales: tuple[str, ...] | None = None) -> list[Menu]:
-    return [Menu(loc, body(loc, tiles), image(loc, tiles)) for loc in (locales or tuple(LANGUAGES))]
+def build(tiles: tuple[Tile, ...], locales: tuple[str, ...] | None = None,
+          disaster: tuple[Tile, ...] = ()) -> list[Menu]:
+    """The menus of each language; with `disaster` tiles, disaster mode's and a drill's too
+    (one picture for both: only the chat bar differs)."""
+    out = []
+    for loc in locales or tuple(LANGUAGES):
+        out.append(Menu(loc, body(loc, tiles), image(loc, tiles)))
+        if disaster:
+            picture = image(loc, disaster)
+            out += [Menu(loc, body(loc, disaster, kind), picture, kind) for kind in (MenuKind.DISASTER, MenuKind.DRILL)]
+    return out
 
 
 # -- LINE -------------------------------------------------------------------------------------
@@ -155,8 +177,9 @@ def build(tiles: tuple[Tile, ...], locales: tuple[str, ...] | None = None) -> li
 def deploy(session_factory, line, menus: list[Menu], now: datetime, default_locale: str = "ja",
            log_to=print) -> dict[str, str]:
     """Create and upload the menus, set the default, link residents, delete the old menus.
-    Returns {locale: richMenuId}. `session_factory()` gives a transaction (Database.session)."""
-    ids: dict[str, str] = {}
+    Returns {(kind, locale): richMenuId}. `session_factory()` gives a transaction
+    (Database.session). Residents in disaster mode now are linked to its new menus."""
+    ids: dict[tuple[str, str], str] = {}
     for menu in menus:
         res = line.call("POST", "/v2/bot/richmenu", menu.body)
         if not res.ok or not (res.data or {}).get("richMenuId"):
@@ -165,27 +188,31 @@ def deploy(session_factory, line, menus: list[Menu], now: datetime, default_loca
         up = line.call("POST", f"/v2/bot/richmenu/{rid}/content", menu.image, data_host=True, content_type="image/png")
         if not up.ok:
             raise RichMenuError(f"uploading the {menu.locale} image failed: {up.status} {up.error}")
-        ids[menu.locale] = rid
-        log_to(f"{menu.locale}: menu {rid} ({len(menu.image) // 1024} KB)")
-    if default_locale in ids:
-        res = line.call("POST", f"/v2/bot/user/all/richmenu/{ids[default_locale]}", None)
+        ids[(menu.kind, menu.locale)] = rid
+        log_to(f"{menu.locale}{'' if menu.kind == MenuKind.NORMAL else ' ' + menu.kind}: menu {rid} "
+               f"({len(menu.image) // 1024} KB)")
+    default = ids.get((MenuKind.NORMAL, default_locale))
+    if default:
+        res = line.call("POST", f"/v2/bot/user/all/richmenu/{default}", None)
         if not res.ok:
             raise RichMenuError(f"setting the default menu failed: {res.status} {res.error}")
     with session_factory() as s:
-        old = {row.locale: row.rich_menu_id for row in s.scalars(select(RichMenu))}
-        s.execute(delete(RichMenu))
-        s.add_all(RichMenu(locale=loc, rich_menu_id=rid, deployed_at=now) for loc, rid in ids.items())
+        old = {(row.kind, row.locale): row.rich_menu_id for row in s.scalars(select(RichMenu))}
+        s.execute(delete(RichMenu).where(RichMenu.kind.in_({kind for kind, _ in ids})))
+        s.add_all(RichMenu(kind=kind, locale=loc, rich_menu_id=rid, deployed_at=now) for (kind, loc), rid in ids.items())
+        live = disaster_menu.live_kinds(s)
     linked = 0
-    for loc, rid in ids.items():
+    for (kind, loc), rid in ids.items():
         with session_factory() as s:
-            users = list(s.scalars(select(Resident.line_user_id).where(
-                Resident.locale == loc, Resident.following.is_(True), Resident.channel == Channel.LINE)))
+            rows = s.execute(select(Resident.id, Resident.line_user_id).where(
+                Resident.locale == loc, Resident.following.is_(True), Resident.channel == Channel.LINE)).all()
+        users = [u for r, u in rows if live.get(r, MenuKind.NORMAL) == kind]
         for i in range(0, len(users), BULK_MAX):
             _with_retry(line, "POST", "/v2/bot/richmenu/bulk/link", {"richMenuId": rid, "userIds": users[i:i + BULK_MAX]})
             linked += len(users[i:i + BULK_MAX])
     log_to(f"linked {linked} residents to the menu of their language")
-    for loc, rid in old.items():
-        if rid not in ids.values():
+    for key, rid in old.items():
+        if rid not in ids.values() and key[0] in {kind for kind, _ in ids}:
             line.call("DELETE", f"/v2/bot/richmenu/{rid}", None)
     return ids
 
@@ -206,7 +233,8 @@ def link_later(session: Session, resident: Resident) -> Outcome:
     out = Outcome()
     if resident.channel != Channel.LINE or not resident.following:
         return out
-    rid = session.scalar(select(RichMenu.rich_menu_id).where(RichMenu.locale == resident.locale))
+    kind = disaster_menu.live_kinds(session).get(resident.id, MenuKind.NORMAL)  # disaster mode stays
+    rid = session.scalar(select(RichMenu.rich_menu_id).where(RichMenu.kind == kind, RichMenu.locale == resident.locale))
     if rid is not None:
         out.bulks.append(Bulk(Channel.LINE, (resident.line_user_id,), (), source="richmenu", rank=1,
                               kind=OutboxKind.RICHMENU, resident_id=resident.id, payload=({"richMenuId": rid},)))

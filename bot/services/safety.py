@@ -13,6 +13,9 @@
 * `reask_due` (the clock) asks the unanswered once more after the check's `reask_minutes`.
 * 「避難しています」 asks which shelter (`conversations/safety_shelter.py`): `evacuated_to` records it on
   the answer, `by_shelter` counts who is where for the leaders, the console and its CSV.
+* Disaster mode: `start` switches the rich menu of everyone asked to disaster mode's (a drill's
+  to the drill's), `end` switches it back (`bot.services.disaster_menu`); `emergency_info` and
+  `contact` are two of its buttons' answers.
 """
 from __future__ import annotations
 
@@ -22,17 +25,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot.core import jma
 from bot.core.config import Config
 from bot.core.db import bulk_insert
 from bot.core.errors import UserError
 from bot.core.i18n import N_, t
 from bot.core.names import is_japanese
-from bot.core.models import (Area, HelperProfile, Household, Membership, Resident, SafetyAnswer, SafetyCheck,
-                             Shelter, SupportNeed, shown_label)
+from bot.core.models import (Announcement, Area, HelperProfile, Household, Membership, Resident, SafetyAnswer,
+                             SafetyCheck, Shelter, SupportNeed, shown_label)
 from bot.core.refs import ref
 from bot.core.replies import Choice, Question, Text, postback
-from bot.core.vocab import Channel, Role, SafetyStatus, SupportKind
-from bot.services import Audit, Bulk, Outcome
+from bot.core.vocab import AnnouncementStatus, Channel, Role, SafetyStatus, SupportKind
+from bot.services import Audit, Bulk, Outcome, announcements, disaster_menu
 
 BATCH = 500  # LINE's multicast limit
 NOTE_MAX = 200
@@ -87,6 +91,8 @@ def question(check: SafetyCheck, locale: str, *, shelters_open: bool = False) ->
     if check.drill:
         lines.append(t(locale, N_("[DRILL] This is a safety-check drill.")))
     lines.append(t(locale, N_("Safety check: are you safe? Please tap one answer.")))
+    if check.event:
+        lines.append(jma.describe(check.event, locale))
     if check.note:
         lines.append(check.note if locale in ("ja", "ja_easy") or not is_japanese(check.note)
                      else t(locale, N_("From the center (in Japanese): {note}"), note=check.note))
@@ -99,13 +105,15 @@ def question(check: SafetyCheck, locale: str, *, shelters_open: bool = False) ->
 
 
 def start(session: Session, scope: dict, now: datetime, *, drill: bool = False, note: str | None = None,
-          started_by: str = "cli", reask_minutes: int = 30) -> tuple[SafetyCheck, Outcome]:
+          started_by: str = "cli", reask_minutes: int = 30, event: dict | None = None,
+          default_locale: str = "ja") -> tuple[SafetyCheck, Outcome]:
     """Start a check: one row per resident asked and per paper household in scope; the question
-    queued urgently. Facts: residents, paper_households, messages."""
+    queued urgently; their rich menu switched to disaster mode's. `event`: what the JMA reported
+    (a check prepared from its feeds). Facts: residents, paper_households, messages, menu_calls."""
     if not (scope.get("all") or scope.get("areas") or scope.get("association")):
         raise SafetyError(N_("Choose who is asked: everyone, areas or an association."))
     check = SafetyCheck(scope=scope, drill=drill, note=(note or "").strip()[:NOTE_MAX] or None, started_by=started_by,
-                        reask_minutes=reask_minutes, created_at=now)
+                        reask_minutes=reask_minutes, created_at=now, event=event)
     session.add(check)
     session.flush()
     members = audience(session, scope)
@@ -131,7 +139,9 @@ def start(session: Session, scope: dict, now: datetime, *, drill: bool = False, 
                      messages=_ask(out, check, members, "ask", _shelters_open(session)))
     out.audit.append(Audit("start_safety_check", f"safety_check:{check.id}",
                            {"scope": scope, "drill": drill, "residents": len(members), "paper": len(paper)}))
-    return check, out
+    menus = disaster_menu.switch(session, check, members, default_locale)
+    out.facts["menu_calls"] = menus.facts["menu_calls"]
+    return check, out.merge(menus)
 
 
 def _shelters_open(session: Session) -> bool:
@@ -450,4 +460,49 @@ def end(session: Session, check: SafetyCheck, now: datetime, by: str) -> Outcome
     out = Outcome()
     out.facts.update(tally(session, check))
     out.audit.append(Audit("end_safety_check", f"safety_check:{check.id}", dict(out.facts)))
-    return out
+    return out.merge(disaster_menu.on_end(session, check))
+
+
+# -- disaster mode's buttons ------------------------------------------------------------------
+
+EMERGENCY_HOURS = 24  # an urgent announcement is "emergency information" this long
+
+
+def emergency_info(session: Session, resident: Resident, config: Config, now: datetime) -> str:
+    """「緊急情報」: what the running check said (the JMA's report, the center's line) and the
+    latest urgent announcement of the last day, in the resident's language."""
+    locale = resident.locale
+    lines: list[str] = []
+    checks = active(session)
+    if checks:
+        check = checks[-1]
+        if check.drill:
+            lines.append(t(locale, N_("[DRILL] This is a safety-check drill.")))
+        lines.append(t(locale, N_("A safety check is running. Please answer it if you have not yet.")))
+        if check.event:
+            lines.append(jma.describe(check.event, locale))
+        if check.note:
+            lines.append(check.note if locale in ("ja", "ja_easy") or not is_japanese(check.note)
+                         else t(locale, N_("From the center (in Japanese): {note}"), note=check.note))
+    ann = session.scalar(select(Announcement).where(
+        Announcement.urgent.is_(True), Announcement.status != AnnouncementStatus.CANCELLED,
+        Announcement.created_at >= now - timedelta(hours=EMERGENCY_HOURS), Announcement.created_at <= now)
+        .order_by(Announcement.created_at.desc()).limit(1))
+    if ann is not None:
+        lines.append(t(locale, N_("The center's latest urgent notice:")))
+        lines.append(announcements.text_for(ann, locale, session, config))
+    if not lines:
+        lines.append(t(locale, N_("There is no emergency information from the center now.")))
+    lines.append(t(locale, N_("If you need help now, call 119 (fire and ambulance) or 110 (police).")))
+    return "\n".join(lines)
+
+
+def contact(config: Config, locale: str) -> str:
+    """「連絡先」: the center's phone number, and the emergency numbers."""
+    lines = []
+    if config.center_phone:
+        lines.append(t(locale, N_("The center's phone number: {phone}"), phone=config.center_phone))
+    else:
+        lines.append(t(locale, N_("To reach the center, ask your association's leader.")))
+    lines.append(t(locale, N_("If you need help now, call 119 (fire and ambulance) or 110 (police).")))
+    return "\n".join(lines)
