@@ -13,7 +13,7 @@ from bot.core import timefmt
 from handlers.context import Ctx
 from bot.core.i18n import N_
 from bot.core.models import Association, Household, Media
-from bot.core.replies import Reply, Text
+from bot.core.replies import Choice, Question, Reply, Text, postback
 from bot.core.vocab import CircularQuestion
 from conversations import common
 from conversations.engine import Answer, Flow, Invalid, Option, Step, YES, branch
@@ -88,8 +88,11 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
         deadline=None if data["deadline"] == NONE else datetime.fromisoformat(data["deadline"]),
     ), ctx.config, ctx.now, created_by_id=ctx.resident.id)
     ctx.apply(outcome)
-    return [Text(ctx.t(N_("Sent to {members} members in LINE. Paper households: {paper} (print the sheet for them). See who has read it with “Circular status”."),
-                       members=sent["members"], paper=sent["paper_households"]))]
+    said = (ctx.t(N_("Sent to {members} members in LINE. Paper households: {paper} (print the sheet for them). See who has read it with “Circular status”."),
+                  members=sent["members"], paper=sent["paper_households"]) if sent["paper_households"] else
+            ctx.t(N_("Sent to {members} members in LINE; no household gets it on paper. See who has read it with “Circular status”."),
+                  members=sent["members"]))
+    return [Question(said, (Choice(ctx.t(N_("Read status")), postback(a="circ", x="status")),))]  # the next step
 
 
 def _photo_id(ctx: Ctx, token: str | None) -> int | None:

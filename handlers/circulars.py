@@ -141,14 +141,17 @@ def status(ctx: Ctx) -> list[Reply]:
 def status_card(ctx: Ctx, circ: Circular, han: str | None) -> Card:
     tl = circulars.tally(ctx.session, circ, han, ctx.locale, ctx.config.fallback_language)
     lines = [ctx.t(N_("Read: {read} of {total}"), read=tl.read, total=tl.households)]
-    for answer, n in sorted(tl.answers.items()):
-        lines.append(f"・{answer}: {n}")
+    fb = ctx.config.fallback_language
+    for answer, n in sorted(tl.answers.items()):  # who answered what, as the unread are named
+        who = tl.answered.get(answer, [])
+        names = timefmt.show_list(who[:8], ctx.locale) + ("…" if len(who) > 8 else "")
+        lines.append(f"・{circulars.answer_shown(circ, answer, ctx.locale, fb)}: {n}" + (f" ({names})" if names else ""))
     if tl.unread:
         lines.append(ctx.t(N_("Not yet read: {names}"), names="、".join(tl.unread[:15]) + ("…" if len(tl.unread) > 15 else "")))
     buttons: tuple[Choice, ...] = ()
     if tl.unread:
         buttons = (Choice(ctx.t(N_("Remind the unread")), postback(a="circ", x="remind", c=refs.ref(circ))),
-                   Choice(ctx.t(N_("Mark paper homes")), postback(a="circ", x="paper", c=refs.ref(circ))))
+                   Choice(ctx.t(N_("Record paper reads")), postback(a="circ", x="paper", c=refs.ref(circ))))
     return Card(title=circ.title + (f"（{han}）" if han else ""), body="\n".join(lines), buttons=buttons)
 
 
@@ -219,7 +222,7 @@ def console_link(ctx: Ctx) -> list[Reply]:
 
 ACTIONS: dict[str, Callable[[Ctx, dict], list[Reply]]] = {
     "read": do_read, "ans": do_answer, "av": do_answer_value, "full": do_full, "remind": do_remind,
-    "paper": do_paper, "pmark": do_paper_mark,
+    "paper": do_paper, "pmark": do_paper_mark, "status": lambda ctx, data: status(ctx),
 }
 
 

@@ -23,8 +23,11 @@ MANAGE = N_("manage events")
 
 
 def card(ctx: Ctx, event, detail: bool = False):
-    return em.event_card(event, ctx.locale, ctx.config, events.seats_left(ctx.session, event),
-                         len(events.waitlist(ctx.session, event.id)), detail=detail)
+    mine = events.existing(ctx.session, event.id, ctx.resident) if ctx.resident is not None else None
+    waiting = [w.id for w in events.waitlist(ctx.session, event.id)]
+    position = waiting.index(mine.id) + 1 if mine is not None and mine.id in waiting else 0
+    return em.event_card(event, ctx.locale, ctx.config, events.seats_left(ctx.session, event), len(waiting),
+                         detail=detail, mine=mine, position=position)
 
 
 def browse(ctx: Ctx) -> list[Reply]:

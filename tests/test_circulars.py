@@ -257,7 +257,7 @@ def test_paper_households_are_marked_in_line_and_answers_shared_only_when_public
     cid = send(runner, "--question", "attendance", "--public-answers")
     run_worker(bot)
     line.say(HAN_LEADER, "回覧板の状況")
-    press(line, HAN_LEADER, buttons(card(fake_line, HAN_LEADER))["紙の世帯に印"])
+    press(line, HAN_LEADER, buttons(card(fake_line, HAN_LEADER))["紙の世帯の既読を記録"])
     assert fake_line.quick_labels(HAN_LEADER)[0] == "4番 鈴木（紙）"
     line.tap(HAN_LEADER, "4番 鈴木（紙）")
     assert "「4番 鈴木（紙）」を既読にしました" in fake_line.texts_to(HAN_LEADER)[-2]
@@ -506,3 +506,34 @@ def test_a_circular_sent_from_the_cli_is_audited_like_one_from_the_console(runne
         entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "send_circular", AuditEntry.target == f"circular:{cid}"))
         assert entry is not None and entry.actor == "cli"
         assert entry.detail["members"] == 4 and entry.detail["paper"] == 1 and entry.detail["photo"] is False
+
+
+def test_the_leader_has_read_her_own_circular_and_sees_who_answered_what(line, fake_line, bot, db, assoc, clock,
+                                                                          runner, tmp_path):
+    line.say(LEADER, "回覧板を作る")
+    line.say(LEADER, "清掃のお知らせ")
+    line.say(LEADER, "日曜に清掃をします。")
+    line.tap(LEADER, "リンクなし")
+    line.tap(LEADER, "写真なし")
+    line.tap(LEADER, "選択肢を作る")
+    line.say(LEADER, "参加、不参加")
+    line.tap(LEADER, "期限なし")
+    line.tap(LEADER, "1班")  # 班 1 has no paper household
+    line.tap(LEADER, "送信")
+    said = line.last_text(LEADER)
+    assert "紙で回す世帯はありません" in said and "紙で回す世帯：0" not in said
+    assert fake_line.quick_labels(LEADER) == ["回覧板の状況"]  # a next step, not a dead end
+    run_worker(bot)
+    press(line, MEMBER_JA, buttons(card(fake_line, MEMBER_JA))["回答する"])
+    line.tap(MEMBER_JA, "参加")
+    with db.session() as s:
+        cid = s.scalar(select(Circular.id).where(Circular.title == "清掃のお知らせ"))
+    press(line, LEADER, "a=circ&x=status")  # the button under 「送りました」
+    body = json.dumps(card(fake_line, LEADER), ensure_ascii=False)
+    assert "既読：1 / 1" in body  # the leader's household: she wrote it, she has read it
+    assert "・参加: 1 (1番 田中)" in body and "未読：" not in body
+    out = tmp_path / "sheet.html"
+    assert runner.invoke(args=["circulars", "print", str(cid), "--out", str(out)]).exit_code == 0
+    html = out.read_text(encoding="utf-8")
+    assert "発行日：" in html and "回覧期限：なし" in html
+    assert html.count('class="blank"') == 10 and "紙で回す世帯は名簿に登録されていません" in html

@@ -15,7 +15,7 @@ from bot.core.db import utcnow
 from bot.core.models import Announcement, AuditEntry, Event, Resident
 from tests.console_support import csrf, sign_in
 from scheduler import clock as clock_mod
-from tests.support import run_worker
+from tests.support import card, run_worker
 
 EN = "U" + "e1" * 16
 JA = "U" + "a2" * 16
@@ -156,3 +156,11 @@ def test_no_events_tells_how_to_hear_of_new_ones(attendees, line, fake_line, db)
         s.scalar(select(Resident).where(Resident.line_user_id == EN)).interests = ["events"]
     line.say(EN, "events")
     assert line.last_text(EN) == "There are no upcoming events for you right now. We will tell you when there are."
+
+
+def test_the_event_list_shows_a_resident_their_own_signup_not_sign_up_again(attendees, line, fake_line, db):
+    _event(db, "もちつき大会")  # Emma and 花子 are going
+    line.say(EN, "events")
+    body = json.dumps(card(fake_line, EN), ensure_ascii=False)
+    assert "✅ You are going (1 person)" in body
+    assert '"label": "My events"' in body and "Join the wait-list" not in body and '"label": "Sign up"' not in body

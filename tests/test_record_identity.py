@@ -546,7 +546,7 @@ def test_stale_circular_and_household_buttons_act_on_no_newer_record(line, fake_
     run_worker(bot)
     old_read = footer(card(fake_line, MEMBER_JA))["読みました"]
     line.say(LEADER, "回覧板の状況")
-    press(line, LEADER, footer(card(fake_line, LEADER))["紙の世帯に印"])
+    press(line, LEADER, footer(card(fake_line, LEADER))["紙の世帯の既読を記録"])
     old_paper = {i["action"]["label"]: i["action"]["data"] for i in fake_line.last_message_to(LEADER)["quickReply"]["items"]}
     with db.session() as s:
         s.delete(s.get(Household, assoc["paper"]))

@@ -295,7 +295,8 @@ def circular_new():
             members += result["members"]
             paper += result["paper_households"]
     flash(ct("Sent to {members} members in LINE. Paper households: {paper} (print the sheet for them).",
-             members=members, paper=paper))
+             members=members, paper=paper) if paper else
+          ct("Sent to {members} members in LINE; no household gets it on paper.", members=members))
     if len(sent_ids) == 1:
         return redirect(url_for("console.circular", circular_id=sent_ids[0]), 303)
     return redirect(url_for("console.circulars"), 303)

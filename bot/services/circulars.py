@@ -181,6 +181,10 @@ def send(session: Session, circ: Circular, config: Config, now: datetime) -> Out
     bulk_insert(session, CircularRecipient.__table__,
                 ("circular_id", "resident_id", "household_id", "token", "marked_by_leader"),
                 ((circ.id, rid, hh, secrets.token_urlsafe(24), False) for rid, hh in everyone), chunk=INSERT_CHUNK)
+    if circ.created_by_id is not None:  # the leader who wrote it has read it (and so has her household)
+        session.execute(update(CircularRecipient).where(CircularRecipient.circular_id == circ.id,
+                                                        CircularRecipient.resident_id == circ.created_by_id)
+                        .values(read_at=now).execution_options(synchronize_session=False))
     variants: dict[tuple[str, str], list[str]] = {}
     for _, user_id, channel, locale, _ in members:
         variants.setdefault((channel, locale), []).append(user_id)
@@ -279,6 +283,7 @@ class Tally:
     read: int = 0
     answers: dict[str, int] = field(default_factory=dict)
     unread: list[str] = field(default_factory=list)  # household labels (or member names) not yet read
+    answered: dict[str, list[str]] = field(default_factory=dict)  # answer -> who gave it (labels, as unread)
 
 
 def household_status(session: Session, circ: Circular, han: str | None = None) -> list[dict]:
@@ -323,13 +328,15 @@ def tally(session: Session, circ: Circular, han: str | None = None, locale: str 
     groups = household_status(session, circ, han)
     out = Tally(households=len(groups))
     for g in groups:
+        # a household's label in the reader's language; a member's nickname as they chose it
+        shown = g["label"] if g["names"] is None else shown_label(g["label"], g["names"], locale, fallback)
         if g["read_at"] is not None:
             out.read += 1
         else:
-            # a household's label in the reader's language; a member's nickname as they chose it
-            out.unread.append(g["label"] if g["names"] is None else shown_label(g["label"], g["names"], locale, fallback))
+            out.unread.append(shown)
         if g["answer"]:
             out.answers[g["answer"]] = out.answers.get(g["answer"], 0) + 1
+            out.answered.setdefault(g["answer"], []).append(shown)
     return out
 
 

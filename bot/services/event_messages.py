@@ -94,12 +94,19 @@ def missing_languages(event: Event) -> list[str]:
     return [loc for loc in LANGUAGES if loc != "ja" and loc not in have]
 
 
-def event_card(event: Event, locale: str, config: Config, left: int | None, waiting: int, *, detail: bool = False) -> Card:
+def event_card(event: Event, locale: str, config: Config, left: int | None, waiting: int, *, detail: bool = False,
+               mine: Signup | None = None, position: int = 0) -> Card:
+    """An event as a card; `mine`: the reader's own sign-up (going or waiting), which replaces
+    "Sign up" / "Join the wait-list" with where they stand and their sign-up's button."""
     lines = [
         t(locale, N_("When: {when}"), when=when(event, locale, config)),
         t(locale, N_("Where: {place}"), place=text_in(event, locale, "place", config)),
         places(left, waiting, locale),
     ]
+    if mine is not None and mine.status == SignupStatus.GOING:
+        lines.insert(0, "✅ " + t(locale, N_("You are going ({people})"), people=people(mine.party_size, locale)))
+    elif mine is not None and mine.status == SignupStatus.WAITLIST:
+        lines.insert(0, "⏳ " + t(locale, N_("On the wait-list: number {n}"), n=position))
     by_machine = machine(event, locale, config) is not None
     note = t(locale, translated.MARK) if by_machine else name_chain.not_in_your_language(locale, shown_in(event, locale))
     if note:
@@ -113,7 +120,10 @@ def event_card(event: Event, locale: str, config: Config, left: int | None, wait
             lines.append(t(locale, N_("Sign up by {date}"), date=timefmt.show(event.signup_deadline, locale, config.tz_name)))
     buttons = [] if detail else [Choice(t(locale, N_("Details")), postback(a="ev", x="detail", e=ref(event)))]
     full = left is not None and left <= 0
-    buttons.insert(0, Choice(t(locale, N_("Join the wait-list") if full else N_("Sign up")), postback(a="ev", x="join", e=ref(event))))
+    if mine is not None and mine.status in (SignupStatus.GOING, SignupStatus.WAITLIST):
+        buttons.insert(0, Choice(t(locale, N_("My events")), postback(a="ev", x="mine")))
+    else:
+        buttons.insert(0, Choice(t(locale, N_("Join the wait-list") if full else N_("Sign up")), postback(a="ev", x="join", e=ref(event))))
     if by_machine:
         buttons.append(translated.original_choice(locale, translated.EVENT, event))
     return Card(title=text_in(event, locale, "title", config), body="\n".join(lines), buttons=tuple(buttons))

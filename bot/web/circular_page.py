@@ -115,6 +115,7 @@ def print_sheet(session: Session, circ: Circular, config: Config, han: str | Non
         "circular_print.html", title=circ.title, paragraphs=circ.body.split("\n"), link=circ.link_url,
         association=circulars.association_name(session, circ),
         deadline=timefmt.show(circ.deadline, "ja", config.tz_name) if circ.deadline else None,
+        sent=timefmt.show(circ.sent_at, "ja", config.tz_name) if circ.sent_at else None,
         options=circulars.answer_options(circ, "ja"),
         households=households if households is not None else circulars.paper_households(session, circ, han),
         image="data:image/jpeg;base64," + base64.b64encode(media.data).decode("ascii") if media else None,
