@@ -15,6 +15,7 @@ from conversations import common
 from conversations.engine import Answer, Flow, Invalid, Option, Step
 
 SKIP = "skip"
+DONE, NOT_YET = "done", "not_yet"
 
 
 def hours_options(ctx: Ctx, data: dict) -> list[Option]:
@@ -35,8 +36,14 @@ def accept_hours(ctx: Ctx, data: dict, answer: Answer) -> str:
 accept_note = common.free_text(200, N_("Please write up to 200 characters, or tap “Skip”."), single_line=True)
 
 
+def early_named(ctx: Ctx, data: dict) -> dict:
+    return {"when": data.get("when", "")}
+
+
 def finish(ctx: Ctx, data: dict) -> list[Reply]:
     assert ctx.resident is not None
+    if data.get("early") == NOT_YET:  # thanks before the help took place: nothing recorded
+        return [Text(ctx.t(N_("All right, nothing is recorded. After the help, tap “Done: say thanks” on your request.")))]
     note = None if data.get("note") in (None, SKIP) else data["note"]
     try:
         helper, minutes, outcome = aid.thanks(ctx.session, ctx.resident, int(data["request_id"]), int(data["hours"]),
@@ -52,9 +59,12 @@ def finish(ctx: Ctx, data: dict) -> list[Reply]:
 
 FLOW = Flow(
     name="thanks",
-    first="hours",
+    first="early",  # handlers.aid starts at "hours" unless the help was planned for later than now
     on_finish=finish,
     steps={
+        "early": Step(ask=N_("The help was planned for {when}, which has not come yet. Has it already taken place?"),
+                      ask_named=early_named, options=[Option(DONE, N_("Yes, it took place")), Option(NOT_YET, N_("Not yet"))],
+                      next={DONE: "hours", NOT_YET: None}),
         "hours": Step(ask=N_("About how long did the help take?"), options=hours_options, accept=accept_hours, next="note"),
         "note": Step(ask=N_("Would you like to add a word of thanks? It will be passed on."),
                      options=[Option(SKIP, N_("Skip"))], accept=accept_note, next=None),

@@ -2,6 +2,7 @@
 the buttons on its cards (offer, accept, decline, message, report, block, cancel, thanks)."""
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Callable
 
 from sqlalchemy import select
@@ -187,11 +188,21 @@ def do_edit(ctx: Ctx, data: dict) -> list[Reply]:
     return engine.start(ctx, conversations.get("edit_request"), {"request_id": req.id})
 
 
+def start_thanks(ctx: Ctx, req) -> list[Reply]:
+    """The thanks flow; first a question when the help was planned for later than now (hours are
+    not recorded for help that has not happened without the requester saying it has)."""
+    when = req.when_at if req.when_at is None or req.when_at.tzinfo else req.when_at.replace(tzinfo=timezone.utc)
+    if when is not None and when > ctx.now:
+        return engine.start(ctx, conversations.get("thanks"),
+                            {"request_id": req.id, "when": timefmt.show(when, ctx.locale, ctx.config.tz_name)}, step="early")
+    return engine.start(ctx, conversations.get("thanks"), {"request_id": req.id}, step="hours")
+
+
 def do_done(ctx: Ctx, data: dict) -> list[Reply]:
     req = _own(ctx, data)
     if req.status != RequestStatus.MATCHED:
         raise mutual_aid.AidError(N_("This request is already closed."))
-    return engine.start(ctx, conversations.get("thanks"), {"request_id": req.id})
+    return start_thanks(ctx, req)
 
 
 def do_happened(ctx: Ctx, data: dict) -> list[Reply]:
@@ -201,7 +212,7 @@ def do_happened(ctx: Ctx, data: dict) -> list[Reply]:
     requester = req.requester_id == ctx.resident.id
     if data.get("v") == "yes":
         if requester:
-            return engine.start(ctx, conversations.get("thanks"), {"request_id": req.id})
+            return start_thanks(ctx, req)
         return [Text(ctx.t(N_("Thank you for helping! The person you helped will record the hours.")))]
     if requester:
         ctx.apply(aid.cancel(ctx.session, ctx.resident, req.id, ctx.now, why=aid.DID_NOT_HAPPEN))

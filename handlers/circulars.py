@@ -216,6 +216,8 @@ def console_link(ctx: Ctx) -> list[Reply]:
     """A one-time link to the web console, for leaders (会長, 班長)."""
     if ctx.resident is None or not circulars.led_by(ctx.session, ctx.resident):
         return [Text(ctx.t(N_("The console is for association leaders and the center's staff.")))]
+    if not ctx.config.public_base_url:  # a link LINE cannot open (a bare /console/link/…) helps nobody
+        return [Text(ctx.t(N_("The console's web address is not set up yet, so no link can be made here. Please ask the center's staff to set PUBLIC_BASE_URL.")))]
     url = make_link(ctx.session, ctx.resident, ctx.config.public_base_url)
     return [Text(ctx.t(N_("Open the console with this link (valid for 15 minutes, once; do not share it):\n{url}"), url=url))]
 

@@ -31,7 +31,9 @@ USER_OF = {"member": MEMBER_JA, "other_association": OUTSIDER, "han_leader": HAN
 
 @pytest.fixture
 def world(line, fake_line, bot, db, runner, assoc, clock):
-    """あさひ (with a circular to the whole association), OUTSIDER in みなと, NEWCOMER not joined."""
+    """あさひ (with a circular to the whole association), OUTSIDER in みなと, NEWCOMER not joined;
+    the bot has a public address (for the leaders' console links)."""
+    bot.config = bot.config.with_overrides(public_base_url="https://tsunagari.example.jp")
     with db.session() as s:
         minato = s.scalar(select(Association).where(Association.join_code == "MINATO-2026"))
         rid = s.scalar(select(Resident.id).where(Resident.line_user_id == OUTSIDER))

@@ -259,3 +259,15 @@ def test_messages_this_month_count_recipients_not_replies(accounts, time_machine
         sent(["U" + "3" * 32] * 2, when=now - timedelta(days=20))  # last month
     with bot.db.read() as s:
         assert figures(s, bot.config)["sent_month"] == 3 + 1 + 4
+
+
+def test_without_a_public_address_the_console_link_says_so_instead_of_a_dead_link(app, line, joined, db):
+    leader = "U" + "d3" * 16
+    joined(leader, name="会長", locale_label="日本語")
+    with db.session() as s:
+        a = s.scalar(select(Association).where(Association.join_code == "ASAHI-2026"))
+        rid = s.scalar(select(Resident.id).where(Resident.line_user_id == leader))
+        s.add(Membership(resident_id=rid, association_id=a.id, role="leader"))
+    line.say(leader, "管理画面")
+    said = line.last_text(leader)
+    assert "/console/link/" not in said and "PUBLIC_BASE_URL" in said

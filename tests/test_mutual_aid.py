@@ -473,3 +473,27 @@ def test_followups_wait_for_the_morning(line, fake_line, bot, db, people, time_m
     time_machine.move_to("2026-12-02 08:00:00+09:00", tick=False)
     run_worker(bot)
     assert "How did it go?" in json_dump(fake_line.messages_to(ASKER)[-1])
+
+
+def test_thanks_before_the_planned_day_ask_first_and_record_nothing_when_not_yet(line, fake_line, bot, db, people, clock):
+    ask(line, fake_line, when="2026-12-03T09:30")  # today is 1 December
+    line.say(HELPER, "offer help")
+    press(line, HELPER, card_buttons(last_flex(fake_line, HELPER))["I can help"])
+    line.tap(HELPER, "Send, no message")
+    run_worker(bot)
+    press(line, ASKER, card_buttons(last_flex(fake_line, ASKER))["Yes, please"])
+    line.say(ASKER, "my requests")
+    mine = last_flex(fake_line, ASKER)
+    press(line, ASKER, card_buttons(mine)["Done: say thanks"])  # two days early
+    assert "planned for Thu, Dec 3, 2026, 9:30 AM, which has not come yet" in line.last_text(ASKER)
+    assert fake_line.quick_labels(ASKER)[:2] == ["Yes, it took place", "Not yet"]
+    line.tap(ASKER, "Not yet")
+    assert line.last_text(ASKER).startswith("All right, nothing is recorded.")
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(LedgerEntry)) == 0
+        assert s.scalar(select(HelpRequest.status)) == "matched"
+    press(line, ASKER, card_buttons(mine)["Done: say thanks"])  # it did happen early, after all
+    line.tap(ASKER, "Yes, it took place")
+    line.tap(ASKER, "1 hour")
+    line.tap(ASKER, "Skip")
+    assert "recorded 1 hour for Hiro" in line.last_text(ASKER)
