@@ -287,9 +287,17 @@ def handle(ctx: Ctx, flow: Flow, answer: Answer) -> list[Reply]:
             data.pop(internal, None)
         if flow.locale_key and data.get(flow.locale_key) in SUPPORTED_LOCALES:
             ctx.locale_override = data[flow.locale_key]
-        return flow.on_finish(ctx, data)
+        return with_next_step(ctx, flow.on_finish(ctx, data))
     _save(ctx, state, nxt, data)
     return [render_step(ctx, flow, nxt, data)]
+
+
+def with_next_step(ctx: Ctx, replies: list[Reply]) -> list[Reply]:
+    """A flow never ends on a bare sentence: a last plain text gets the menu as its button, so
+    the resident always has somewhere to go (a flow's own buttons stay as they are)."""
+    if replies and isinstance(replies[-1], Text):
+        replies = [*replies[:-1], Question(replies[-1].text, (Choice(ctx.t(N_("Menu")), postback(a="show_menu")),))]
+    return replies
 
 
 def _save(ctx: Ctx, state: ConversationState, step_name: str, data: dict) -> None:

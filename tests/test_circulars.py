@@ -537,3 +537,20 @@ def test_the_leader_has_read_her_own_circular_and_sees_who_answered_what(line, f
     html = out.read_text(encoding="utf-8")
     assert "発行日：" in html and "回覧期限：なし" in html
     assert html.count('class="blank"') == 10 and "紙で回す世帯は名簿に登録されていません" in html
+
+
+def test_the_notice_carries_the_text_and_a_long_one_is_opened_before_it_can_be_marked_read(line, fake_line, bot, runner,
+                                                                                             assoc, clock):
+    send(runner)  # a short circular: its whole text in the notice, and 「読みました」 under it
+    run_worker(bot)
+    short = card(fake_line, MEMBER_JA)
+    assert "12月7日(日)9時から公園を清掃します。" in text_of(short) and "読みました" in buttons(short)
+    long_body = "防災訓練のお知らせです。" * 40
+    out = runner.invoke(args=["circulars", "send", "--association", "ASAHI-2026", "--title", "防災訓練", "--body", long_body])
+    assert out.exit_code == 0, out.output
+    run_worker(bot)
+    notice = card(fake_line, MEMBER_JA)
+    assert "防災訓練のお知らせです。" in text_of(notice) and "…" in text_of(notice)
+    assert list(buttons(notice))[0] == "全文を読む" and "読みました" not in buttons(notice)
+    press(line, MEMBER_JA, buttons(notice)["全文を読む"])
+    assert "読みました" in fake_line.quick_labels(MEMBER_JA)  # after the whole text

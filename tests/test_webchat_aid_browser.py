@@ -253,6 +253,9 @@ def test_ask_offer_accept_message_and_thanks_between_two_residents(page, app):
     done = mine.get_by_test_id("card").filter(has_text=SHOPPING)
     expect(done.locator("h2")).to_have_text("買い物 — Alexさんとつながりました")
     chat.press(done, "終わった・お礼をする")
+    # the shopping was planned for later than now: asked first whether it took place
+    expect(chat.bot_said("手伝ってもらう予定は " + timefmt.show(when_local, "ja", tz))).to_have_count(1)
+    chat.tap("はい、終わりました")
     expect(chat.bot_said("お手伝いにかかった時間はどのくらいでしたか？")).to_have_count(1)
     chat.tap("1時間")
     expect(chat.bot_said("お礼のひとことを添えますか？")).to_have_count(1)

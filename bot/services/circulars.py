@@ -111,20 +111,26 @@ def photo(session: Session, circ: Circular, config: Config) -> tuple[str, str] |
     return media.urls(config, session.get(Media, circ.image_id)) if circ.image_id else None
 
 
+NOTICE_TEXT = 300  # characters of a circular shown in its notice; a longer one is opened to read it all
+
+
 def notice(circ: Circular, locale: str, config: Config, association: str, image: str | None = None,
            session: Session | None = None) -> Card:
     """The short notice every member gets: identical for everyone reading that language (machine
     translated only when given the session, and machine translation is on)."""
-    title, _, note = for_reader(circ, locale, config.fallback_language, session, config)
+    title, body, note = for_reader(circ, locale, config.fallback_language, session, config)
     lines = [t(locale, N_("Circular from {association}"), association=association)]
     if circ.deadline:
         lines.append(t(locale, N_("Please read by {date}"), date=timefmt.show(circ.deadline, locale, config.tz_name)))
+    whole = len(body) <= NOTICE_TEXT
+    lines.append("\n" + (body if whole else body[:NOTICE_TEXT - 20].rstrip() + "…"))  # the text itself, not only its title
     if note:
         lines.append(note)
-    buttons = [Choice(t(locale, N_("I have read it")), postback(a="circ", x="read", c=ref(circ)))]
+    # 「読みました」 only under the whole text: a long one is read with 「全文を読む」 first.
+    buttons = [Choice(t(locale, N_("I have read it")), postback(a="circ", x="read", c=ref(circ)))] if whole else []
     if circ.question != CircularQuestion.NONE:
         buttons.append(Choice(t(locale, N_("Answer")), postback(a="circ", x="ans", c=ref(circ))))
-    buttons.append(Choice(t(locale, N_("Read it all")), postback(a="circ", x="full", c=ref(circ))))
+    buttons.insert(0 if not whole else len(buttons), Choice(t(locale, N_("Read it all")), postback(a="circ", x="full", c=ref(circ))))
     if machine_text(circ, locale, session, config):
         buttons.append(translated.original_choice(locale, translated.CIRCULAR, circ))
     return Card(title=title, body="\n".join(lines), buttons=tuple(buttons), image=image)
