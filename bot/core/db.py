@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, ContextManager, Iterable, Iterator, Sequence
 
 from sqlalchemy import DateTime, MetaData, Table, create_engine, event, insert, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -201,6 +201,15 @@ class Database:
                 yield s
             if s.info.pop(_CHECKPOINT, False) and not (self._writer and self._writer.nested):
                 self.checkpoint()  # (inside another transaction of this thread it could not finish)
+
+    @contextmanager
+    def core(self) -> Iterator[Connection]:
+        """One transaction on a bare connection (no ORM session): for the hot path's single
+        statements (recording a delivery's events, a send's outcome). Committed when the block
+        ends, rolled back if it raises; the same write lock as `session`."""
+        with self._write_lock():
+            with self.engine.begin() as conn:
+                yield conn
 
     @contextmanager
     def read(self) -> Iterator[Session]:

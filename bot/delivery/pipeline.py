@@ -76,9 +76,9 @@ class Bot:
             for ev in unique.values()
         ]
         new_ids: set[str] = set()
-        with self.db.session() as s:
+        with self.db.core() as conn:  # a bare connection: no ORM session on the hot path
             for row in rows:  # one cached statement, run per event
-                new_ids.update(s.scalars(self._insert_event, row))
+                new_ids.update(conn.execute(self._insert_event, row).scalars())
         return [ev for ev in unique.values() if ev.event_id in new_ids]
 
     # -- handling ------------------------------------------------------------------------------

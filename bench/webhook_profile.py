@@ -1,0 +1,115 @@
+"""Where one webhook event's time goes: the same onboarding cycle as `bench/webhook.py`, in one
+process (no gunicorn, no client threads), under cProfile, against the fake LINE API.
+
+    .venv/bin/python bench/webhook_profile.py [--events 2000] [--residents 200] [--top 25]
+                                              [--database-url postgresql+psycopg://…/DB]
+
+Prints the wall time per event, then the time per event by part of the path (inclusive time of
+the functions that make up each part), then the functions with the most time of their own.
+The parts:
+
+- parse: the signature check and the SDK's parsing (`bot.delivery.inbound`);
+- record: the events written to the inbox and committed (`Bot.record`);
+- handle: the claim, the resident and their conversation loaded, the step, the reply queued in
+  the outbox and committed (`Bot.process`), of which `dispatch` is the bot's own work;
+- send: the reply sent through the SDK and recorded (`Sender.deliver` and what it calls).
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fakeline import FakeLine  # noqa: E402
+
+from bench.common import SECRET, BenchDatabase, log, run_cli, user_id  # noqa: E402
+from bench.webhook import CYCLE, FIRST_STEP, follow_delivery, text_delivery  # noqa: E402
+
+PARTS = {  # part -> (file suffix, function name) whose inclusive time is the part's
+    "parse": ("bot/delivery/inbound.py", "parse_delivery"),
+    "record": ("bot/delivery/pipeline.py", "record"),
+    "handle": ("bot/delivery/pipeline.py", "process"),
+    "dispatch (in handle)": ("handlers/dispatcher.py", "dispatch"),
+    "send": ("bot/delivery/outbox.py", "deliver"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, default=2000)
+    ap.add_argument("--residents", type=int, default=200)
+    ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--database-url")
+    args = ap.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="tsunagari-profile-"))
+    db = BenchDatabase(args.database_url, workdir)
+    fake = FakeLine(token="bench-access-token", record_calls=False).start()
+    try:
+        db.create()
+        env = {"DATABASE_URL": db.url, "PYTHONUNBUFFERED": "1"}
+        base_env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "DATABASE_URL", "FLASK_"))}
+        run_cli(["db", "upgrade"], {**base_env, **env})
+        run_cli(["areas", "load"], {**base_env, **env})
+        os.environ.update(env, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=fake.token,
+                          LINE_API_BASE_URL=fake.url, FLASK_SECRET_KEY=secrets.token_urlsafe(48))
+        from bot import create_app
+
+        app = create_app()
+        client = app.test_client()
+        users = [user_id("profile", i) for i in range(args.residents)]
+        for u in users:
+            fake.profiles[u] = {"displayName": "Bench", "language": "en"}
+            body, headers = follow_delivery(fake, u)
+            assert client.post("/callback", data=body, headers=headers).status_code == 200
+        pos = {u: FIRST_STEP for u in users}
+
+        def one(i: int) -> None:
+            u = users[i % len(users)]
+            text = CYCLE[pos[u]][0]
+            pos[u] = (pos[u] + 1) % len(CYCLE)
+            body, headers = text_delivery(fake, u, text)
+            r = client.post("/callback", data=body, headers=headers)
+            assert r.status_code == 200, r.status_code
+
+        for i in range(min(300, args.events)):  # warm-up, not profiled
+            one(i)
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        for i in range(args.events):
+            one(i)
+        prof.disable()
+        wall = time.perf_counter() - t0
+        n = args.events
+        print(f"\n{n} events in {wall:.2f} s: {wall / n * 1000:.2f} ms per event "
+              f"({'PostgreSQL' if args.database_url else 'SQLite'}, one process, profiled: cProfile adds to every call)\n")
+        stats = pstats.Stats(prof)
+        raw = stats.stats  # type: ignore[attr-defined]
+        total = sum(tt for (_, _, _), (_, _, tt, _, _) in raw.items())
+        print(f"{'part':<22} {'ms/event':>9} {'share':>6}")
+        for part, (suffix, name) in PARTS.items():
+            ct = sum(v[3] for (file, _, func), v in raw.items() if file.endswith(suffix) and func == name)
+            print(f"{part:<22} {ct / n * 1000:>9.3f} {ct / total:>6.0%}")
+        print(f"{'(all, profiled)':<22} {total / n * 1000:>9.3f}")
+        print()
+        stats.sort_stats("tottime").print_stats(args.top)
+        return 0
+    finally:
+        fake.stop()
+        db.drop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
