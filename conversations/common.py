@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 
-from bot.core import answers, areas, timefmt, understand
+from bot.core import answers, areas, names as name_chain, timefmt, understand
 
 from bot.services import residents
 from handlers.context import Ctx
@@ -58,11 +59,20 @@ def accept_language(ctx: Ctx, data: dict, answer: Answer) -> str:
 def area_options(ctx: Ctx, data: dict) -> list[Option]:
     locale, fallback = data.get("locale") or ctx.locale, ctx.config.fallback_language
     if "areas" not in ctx.cache:
-        ctx.cache["areas"] = areas.active_areas(ctx.session)
-    return [
-        Option(a.code, a.name(locale, fallback), literal=True, aliases=tuple(a.names.values()) + (a.name("en"),))
-        for a in ctx.cache["areas"]
-    ]
+        ctx.cache["areas"] = tuple((a.code, tuple(sorted(a.names.items()))) for a in areas.active_areas(ctx.session))
+    return list(_area_options(ctx.cache["areas"], locale, fallback))
+
+
+@lru_cache(maxsize=64)
+def _area_options(rows: tuple[tuple[str, tuple[tuple[str, str], ...]], ...], locale: str, fallback: str) -> tuple[Option, ...]:
+    """The area step's options, worked out once per set of areas (the city's file) and language:
+    every event at that step needs them (names in Latin letters are not free)."""
+    out = []
+    for code, pairs in rows:
+        names = dict(pairs)
+        out.append(Option(code, name_chain.display(names, locale, fallback, code), literal=True,
+                          aliases=tuple(names.values()) + (name_chain.display(names, "en", "en", code),)))
+    return tuple(out)
 
 
 def accept_area(ctx: Ctx, data: dict, answer: Answer) -> str:

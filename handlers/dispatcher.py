@@ -89,7 +89,7 @@ def _over_limit(session: Session, config: Config, resident_id: int, now: datetim
     """Count this event in the resident's current minute, atomically (one UPDATE, so processes
     and hosts share the count). Returns 0 within the limit, else how far over it (1 = the first)."""
     window = int(now.timestamp() // 60)
-    count = session.execute(_count_stmt(), {"rid": resident_id, "window": window}).scalar()
+    count = session.connection().execute(_count_stmt(), {"rid": resident_id, "window": window}).scalar()
     limit = config.resident_events_per_minute
     return 0 if not limit or count is None or count <= limit else count - limit
 

@@ -88,7 +88,8 @@ class Bot:
             try:
                 with self.db.session() as s:
                     now = utcnow()
-                    claimed = s.execute(self._claim_event, {"eid": ev.event_id, "now": now}).rowcount
+                    # on the session's connection: a Core statement needs none of the ORM's work
+                    claimed = s.connection().execute(self._claim_event, {"eid": ev.event_id, "now": now}).rowcount
                     if not claimed:
                         return []  # another request or worker handled it
                     return self.dispatch(s, self.config, ev, now)
