@@ -191,13 +191,18 @@ def circular_reads(session: Session, start: datetime, end: datetime,
     return sorted(out, key=lambda r: r["name"])
 
 
-def aid(session: Session, m: Months) -> list[tuple[str, int, int, float]]:
+def aid(session: Session, m: Months) -> list[tuple[str, int, int, float | int]]:
     """(YYYY-MM, requests made, offers accepted, hours recorded) for each month."""
     requests = count_per_month(session, m, HelpRequest.created_at)
     matches = count_per_month(session, m, HelpOffer.created_at, HelpOffer.status == OfferStatus.ACCEPTED)
     minutes = sum_per_month(session, m, LedgerTransfer.created_at, LedgerTransfer.minutes)
-    return [(key, requests.get(month, 0), matches.get(month, 0), round(minutes.get(month, 0) / 60, 1))
+    return [(key, requests.get(month, 0), matches.get(month, 0), _hours(minutes.get(month, 0)))
             for month, key in zip(m.numbers, m.keys)]
+
+
+def _hours(minutes: int) -> float | int:
+    h = round(minutes / 60, 1)
+    return int(h) if float(h).is_integer() else h
 
 
 def messages(session: Session, m: Months) -> list[tuple[str, int]]:
