@@ -107,3 +107,10 @@ def test_the_axis_ends_at_a_round_number_above_the_largest_value(top, expected):
 
 def test_numbers_read_naturally():
     assert number(12.0) == "12" and number(12.25) == "12.2" and number(1234) == "1,234" and number(None) == "-"
+
+
+def test_counts_have_whole_number_ticks():
+    root = parse(bar_chart("Joined", ["Jan", "Feb"], [Series("n", [1, 0])]))
+    ticks = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("text-anchor") == "end"]
+    assert ticks == ["0", "1"]
+    assert nice_max(1, whole=True) == (1, 1) and nice_max(6, whole=True) == (6, 2)

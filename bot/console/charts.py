@@ -40,14 +40,23 @@ def number(v: float | int | None) -> str:
     return f"{v:,.1f}"
 
 
-def nice_max(top: float, ticks: int = 4) -> tuple[float, float]:
-    """(axis maximum, tick step) for values up to `top`: steps of 1, 2, 2.5 or 5 × 10ⁿ."""
+def nice_max(top: float, ticks: int = 4, whole: bool = False) -> tuple[float, float]:
+    """(axis maximum, tick step) for values up to `top`: steps of 1, 2, 2.5 or 5 × 10ⁿ (whole
+    numbers only for counts, `whole=True`)."""
     if top <= 0:
-        return 1.0, 0.25
+        return (1.0, 1.0) if whole else (1.0, 0.25)
     raw = top / ticks
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    if whole:
+        step = max(1.0, step if float(step).is_integer() else math.ceil(step))
     return step * math.ceil(top / step - 1e-9), step
+
+
+def whole_numbers(series: Sequence[Series], target: float | None = None) -> bool:
+    """Whether every value (and the target) is a whole number: a count."""
+    values = [v for s in series for v in s.values if v is not None] + ([target] if target is not None else [])
+    return all(float(v).is_integer() for v in values)
 
 
 def _describe(labels: Sequence[str], series: Sequence[Series], unit: str, target: float | None,
@@ -77,7 +86,7 @@ class _Canvas:
         self.width, self.height = width, height
         self.plot_w = width - LEFT - RIGHT
         self.plot_h = height - TOP - BOTTOM
-        self.ymax, self.step = nice_max(max(top, target or 0))
+        self.ymax, self.step = nice_max(max(top, target or 0), whole=whole_numbers(series, target))
         self.key = "".join(c if c.isalnum() or c in "-_" else "-" for c in key) or "chart"
         self.empty = not self.labels or not self.series or all(value_at(s, i) == 0 for s in self.series
                                                                   for i in range(len(self.labels)))

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from bot.console.charts import PALETTE, TARGET_COLOUR, nice_max, number, value_at
+from bot.console.charts import PALETTE, TARGET_COLOUR, nice_max, number, value_at, whole_numbers
 
 CHART_W, CHART_H = 170.0, 55.0  # mm, the plot area
 LEFT = 25.0
@@ -50,6 +50,7 @@ def render(data: dict, font: tuple[str, int], *, generated: datetime, tz_name: s
     pdf.cell(0, 6, f"{labels['generated']} {made}", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     _heading(pdf, labels["this_month"])
+    pdf.set_fill_color(255)
     with pdf.table(col_widths=(90, 90), first_row_as_headings=False, line_height=6) as table:
         for name, value in data["summary"]:
             row = table.row()
@@ -81,8 +82,9 @@ def _heading(pdf: FPDF, text: str, size: int = 13) -> None:
 
 def _table(pdf: FPDF, header: list[str], rows: list[list]) -> None:
     pdf.set_font(size=8)
-    with pdf.table(line_height=5, text_align="LEFT", headings_style=FontFace(fill_color=(235, 235, 235)),
-                   repeat_headings=1) as table:
+    pdf.set_fill_color(255)
+    with pdf.table(line_height=5, text_align="LEFT", headings_style=FontFace(fill_color=(225, 225, 225)),
+                   cell_fill_color=(246, 246, 246), cell_fill_mode="ROWS", repeat_headings=1) as table:
         head = table.row()
         for h in header:
             head.cell(str(h))
@@ -103,7 +105,7 @@ def draw_chart(pdf: FPDF, chart) -> None:
         top = max((sum(value_at(s, i) for s in chart.series) for i in range(n)), default=0.0)
     else:
         top = max((value_at(s, i) for s in chart.series for i in range(n)), default=0.0)
-    ymax, step = nice_max(max(top, chart.target or 0))
+    ymax, step = nice_max(max(top, chart.target or 0), whole=whole_numbers(chart.series, chart.target))
     x0, y0 = LEFT, pdf.get_y() + 2
     bottom = y0 + CHART_H
     pdf.set_font(size=7)
@@ -174,5 +176,6 @@ def draw_chart(pdf: FPDF, chart) -> None:
         if x > x0 + CHART_W - 20:
             x, y = x0, y + 5
     pdf.set_draw_color(0)
+    pdf.set_fill_color(255)
     pdf.set_font(size=10)
     pdf.set_xy(pdf.l_margin, y + 7)
