@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -209,7 +210,9 @@ def test_the_monthly_report_as_a_pdf(year):
     try:
         pictures.font_for("ja", bold=False)
     except RichMenuError:
-        pytest.skip("no Japanese font installed")
+        if os.environ.get("TSUNAGARI_REQUIRE_FONTS"):  # CI installs them
+            raise
+        pytest.skip("no Japanese font installed (Debian: fonts-noto-cjk)")
     r = staff(year).get("/console/report/2026-11.pdf")
     assert r.status_code == 200 and r.mimetype == "application/pdf"
     assert r.data.startswith(b"%PDF") and len(r.data) > 10_000

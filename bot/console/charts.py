@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Sequence
 
 from markupsafe import Markup, escape
@@ -23,6 +24,11 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 TARGET_COLOUR = "#C0392B"
 WIDTH, HEIGHT = 640, 300
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 36, 64  # margins: y labels, -, title, x labels + legend
+
+
+class ChartKind(StrEnum):
+    BAR = "bar"
+    LINE = "line"
 
 
 @dataclass

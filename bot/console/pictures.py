@@ -16,7 +16,7 @@ from babel.dates import format_date
 from flask import abort, render_template
 
 from bot.console import audit, bot, bp, console_locale, ct, current, require
-from bot.console.charts import Series, bar_chart, line_chart
+from bot.console.charts import ChartKind, Series, bar_chart, line_chart
 from bot.console.circulars import bot_response
 from bot.core import csvout
 from bot.core.db import utcnow
@@ -32,7 +32,7 @@ TOP_AREAS = 10
 class Chart:
     """What a chart shows, drawn as SVG for the pages and with fpdf2 for the PDF."""
 
-    kind: str  # bar | line
+    kind: ChartKind
     title: str
     labels: list[str]
     series: list[Series]
@@ -45,7 +45,7 @@ class Chart:
     def svg(self):
         common = dict(target=self.target, target_label=self.target_label, unit=self.unit, key=self.key,
                       empty_text=ct("No data yet"))
-        if self.kind == "line":
+        if self.kind == ChartKind.LINE:
             return line_chart(self.title, self.labels, self.series, **common)
         return bar_chart(self.title, self.labels, self.series, stacked=self.stacked, **common)
 
@@ -75,16 +75,16 @@ def participation(s, m, config) -> Figure:
     rows = [[key, took, total, round(100 * took / total, 1) if total else 0.0]
             for key, took, total in statistics.participation(s, m)]
     target = float(config.participation_target)
-    chart = Chart("bar", ct("Residents taking part in local activity (%)"), [month_label(r[0]) for r in rows],
+    chart = Chart(ChartKind.BAR, ct("Residents taking part in local activity (%)"), [month_label(r[0]) for r in rows],
                   [Series(ct("Took part"), [r[3] for r in rows])], key="participation", target=target,
                   target_label=ct("Target"), unit="%")
     return Figure("participation", chart.title, [ct("Month"), ct("Took part"), ct("Residents"), ct("Share (%)")], rows,
                   [chart], note=ct("Taking part: signed up to an event held that month, or gave or received help "
                                    "(an offer accepted that month). Share of the residents registered by the end of "
-                                   "the month. Target: {target}%.", target=statistics_number(target)))
+                                   "the month. Target: {target}%.", target=_plain(target)))
 
 
-def statistics_number(v: float) -> str:
+def _plain(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:.1f}"
 
 
@@ -99,7 +99,7 @@ def joined(s, m) -> tuple[Figure, Figure]:
         counts = [data["by_lang"].get((month, loc), 0) for loc in langs]
         rows.append([key, *counts, sum(counts)])
     names = [LANGUAGES.get(loc, loc) for loc in langs]
-    chart = Chart("bar", ct("Residents joining, by language"), [month_label(k) for k in m.keys],
+    chart = Chart(ChartKind.BAR, ct("Residents joining, by language"), [month_label(k) for k in m.keys],
                   [Series(name, [r[1 + i] for r in rows]) for i, name in enumerate(names)], key="joined", stacked=True)
     by_lang = Figure("joined", chart.title, [ct("Month"), *names, ct("Total")], rows, [chart])
     per_area: dict[str | None, list[int]] = {}
@@ -118,7 +118,7 @@ def joined(s, m) -> tuple[Figure, Figure]:
 def circulars(s, m, association_ids: list[int] | None) -> Figure:
     data = statistics.circular_reads(s, m.start, m.end, association_ids)
     rows = [[r["name"], r["circulars"], r["recipients"], r["read"], r["share"], r["median_hours"]] for r in data]
-    chart = Chart("bar", ct("Circulars read (%), by association"), [r["name"] for r in data],
+    chart = Chart(ChartKind.BAR, ct("Circulars read (%), by association"), [r["name"] for r in data],
                   [Series(ct("Read"), [r["share"] for r in data])], key="circulars", unit="%")
     return Figure("circulars", chart.title, [ct("Association"), ct("Circulars"), ct("Recipients"), ct("Read"),
                                              ct("Read (%)"), ct("Median hours to read")], rows, [chart],
@@ -129,9 +129,9 @@ def circulars(s, m, association_ids: list[int] | None) -> Figure:
 def aid(s, m) -> Figure:
     rows = [list(r) for r in statistics.aid(s, m)]
     labels = [month_label(r[0]) for r in rows]
-    bars = Chart("bar", ct("Mutual aid: requests and matches"), labels,
+    bars = Chart(ChartKind.BAR, ct("Mutual aid: requests and matches"), labels,
                  [Series(ct("Requests"), [r[1] for r in rows]), Series(ct("Matches"), [r[2] for r in rows])], key="aid")
-    hours = Chart("line", ct("Mutual aid: hours of help recorded"), labels, [Series(ct("Hours"), [r[3] for r in rows])],
+    hours = Chart(ChartKind.LINE, ct("Mutual aid: hours of help recorded"), labels, [Series(ct("Hours"), [r[3] for r in rows])],
                   key="aid-hours")
     return Figure("aid", ct("Mutual aid"), [ct("Month"), ct("Requests"), ct("Matches"), ct("Hours")], rows,
                   [bars, hours], note=ct("A match is a neighbour's offer the requester accepted (counted in the month "
@@ -141,7 +141,7 @@ def aid(s, m) -> Figure:
 def messages(s, m, config) -> Figure:
     quota = config.line_monthly_quota or None
     rows = [[key, n, quota or ""] for key, n in statistics.messages(s, m)]
-    chart = Chart("bar", ct("LINE messages sent against the monthly quota"), [month_label(r[0]) for r in rows],
+    chart = Chart(ChartKind.BAR, ct("LINE messages sent against the monthly quota"), [month_label(r[0]) for r in rows],
                   [Series(ct("Messages"), [r[1] for r in rows])], key="messages", target=quota,
                   target_label=ct("Quota"))
     return Figure("messages", chart.title, [ct("Month"), ct("Messages"), ct("Quota")], rows, [chart],
@@ -226,7 +226,7 @@ def report_data(s, config, m) -> dict:
     part, joined_row, aid_row, msg_row = (by[n].rows[-1] for n in ("participation", "joined", "aid", "messages"))
     summary = [
         (ct("Residents taking part"), f"{part[3]}% ({part[1]}/{part[2]})"),
-        (ct("Target"), f"{statistics_number(config.participation_target)}%"),
+        (ct("Target"), f"{_plain(config.participation_target)}%"),
         (ct("Residents joining"), str(joined_row[-1])),
         (ct("Circulars read"), f"{round(100 * read / recipients, 1) if recipients else 0}% ({read}/{recipients})"),
         (ct("Mutual aid: requests, matches, hours"), f"{aid_row[1]} / {aid_row[2]} / {aid_row[3]}"),

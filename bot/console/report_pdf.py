@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from bot.console.charts import PALETTE, TARGET_COLOUR, nice_max, number, value_at, whole_numbers
+from bot.console.charts import PALETTE, ChartKind, TARGET_COLOUR, nice_max, number, value_at, whole_numbers
 
 CHART_W, CHART_H = 170.0, 55.0  # mm, the plot area
 LEFT = 25.0
@@ -101,7 +101,7 @@ def draw_chart(pdf: FPDF, chart) -> None:
     if pdf.get_y() + CHART_H + 25 > pdf.h - 16:
         pdf.add_page()
     n = len(chart.labels)
-    if chart.kind == "bar" and chart.stacked:
+    if chart.kind == ChartKind.BAR and chart.stacked:
         top = max((sum(value_at(s, i) for s in chart.series) for i in range(n)), default=0.0)
     else:
         top = max((value_at(s, i) for s in chart.series for i in range(n)), default=0.0)
@@ -124,7 +124,7 @@ def draw_chart(pdf: FPDF, chart) -> None:
     for i, label in enumerate(chart.labels):
         pdf.set_xy(x0 + i * slot, bottom + 1)
         pdf.cell(slot, 4, label[:14], align="C")
-    if chart.kind == "line":
+    if chart.kind == ChartKind.LINE:
         for k, s in enumerate(chart.series):
             pdf.set_draw_color(*_rgb(PALETTE[k % len(PALETTE)]))
             pdf.set_fill_color(*_rgb(PALETTE[k % len(PALETTE)]))
