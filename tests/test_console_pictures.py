@@ -246,3 +246,14 @@ def test_statistics_months_follow_the_city_clock():
     assert statistics.months_of(2026, 12, "Asia/Tokyo", m.now).start_of(13) == at("2027-01-01T00:00+09:00")
     with pytest.raises(ValueError):
         statistics.months_of(2026, 13, "Asia/Tokyo", m.now)
+
+
+def test_the_participation_target_is_a_percentage_from_the_environment():
+    from bot.core.config import Config
+
+    assert Config.from_env({}).participation_target == 65
+    assert Config.from_env({"PARTICIPATION_TARGET": "70.5"}).participation_target == 70.5
+    assert Config.from_env({"PARTICIPATION_TARGET": "60%"}).participation_target == 60
+    for bad in ("abc", "120", "-1"):
+        with pytest.raises(ValueError, match="PARTICIPATION_TARGET"):
+            Config.from_env({"PARTICIPATION_TARGET": bad})
