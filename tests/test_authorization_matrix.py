@@ -195,6 +195,9 @@ CONSOLE_MATRIX: dict[str, tuple[str, set[str]]] = {
     "console.dead_letter_requeue": ("POST", {STAFF}),
     "console.dead_letters_requeue_all": ("POST", {STAFF}),
     "console.events": ("GET", {STAFF, LEADER_, OTHER}),
+    "console.figure_csv": ("GET", {STAFF, LEADER_, OTHER}),  # the circulars figure: a leader gets their own
+    "console.report": ("GET", {STAFF}),
+    "console.report_pdf": ("GET", {STAFF}),
     "console.event_edit": ("GET", {STAFF, LEADER_}),
     "console.event_update": ("POST", {STAFF, LEADER_}),
     "console.event_ics": ("GET", {STAFF, LEADER_}),
@@ -295,7 +298,8 @@ def console_world(tmp_path_factory):
         s.flush()
         ids = {"shelter_id": shelter.id, "check_id": check.id, "prepared_id": prepared.id, "circular_id": circ.id, "household_id": hh.id, "event_id": ev.id, "announcement_id": ann.id,
                "request_id": req.id, "row_id": dead.id, "resident_id": r.id, "membership_id": m.id,
-               "account_id": s.scalar(select(StaffAccount.id).where(StaffAccount.username == "spare"))}
+               "account_id": s.scalar(select(StaffAccount.id).where(StaffAccount.username == "spare")),
+               "name": "circulars", "year": 2026, "month": 1}
     return app, ids
 
 

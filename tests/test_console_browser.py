@@ -264,4 +264,31 @@ def test_staff_open_a_shelter_and_residents_are_shown_it(console_page, accounts)
     with bot.db.read() as s:
         said = [m.payload.get("text", "") for m in s.scalars(select(WebChatMessage))]
     assert any("さくら台公園" in x and "google.com/maps" in x for x in said), said
+
+
+def test_the_dashboards_charts_are_pictures_with_names_and_tables(console_page, accounts):
+    """The charts are drawn by the server (no script), visible, named for a screen reader, and
+    each has its table a click away and its CSV; the report opens from the dashboard."""
+    from playwright.sync_api import expect
+
+    page = console_page
+    sign_in(page, "tanaka")
+    charts = page.get_by_role("img", name="地域の活動に参加した住民の割合（%）")
+    expect(charts).to_be_visible()
+    for name in ("登録した住民（言語別）", "回覧板の既読率（%、町内会別）", "助け合い：依頼とマッチ",
+                 "助け合い：記録された時間", "LINE のメッセージ送信数と月の上限"):
+        chart = page.get_by_role("img", name=name)
+        chart.scroll_into_view_if_needed()
+        expect(chart).to_be_visible()
+        box = chart.bounding_box()
+        assert box and box["width"] > 300 and box["height"] > 120, name
+    assert page.locator("svg.chart line.target").count() >= 1  # the participation target
+    table = page.get_by_test_id("table-participation")
+    expect(table).to_be_hidden()
+    page.locator("#figure-participation summary").click()
+    expect(table).to_be_visible()
+    expect(page.locator("#figure-participation a[download]")).to_have_attribute("href", "/console/figures/participation.csv")
+    page.locator("a[data-testid^=report-]").first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("月次報告")
+    expect(page.get_by_role("img", name="地域の活動に参加した住民の割合（%）")).to_be_visible()
     assert page.errors == []  # type: ignore[attr-defined]

@@ -235,7 +235,7 @@ def init_app(app) -> None:
     # late: every page module imports bp, require, ct … from this package
     from bot.console import (  # noqa: F401  (each module adds its pages to the blueprint)
         accounts, aid, announcements, audit_pages, auth, circular_compose, circulars, dashboard, events,
-        outbox_pages, photos, residents, safety, shelters,
+        outbox_pages, photos, pictures, residents, safety, shelters,
     )
     @app.before_request
     def _console_gate():

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, render_template
 from sqlalchemy import func, inspect, select, text
 
-from bot.console import bot, bp, current, require
+from bot.console import bot, bp, current, pictures, require
 from bot.core import timefmt
 from bot.core.db import utcnow
 from bot.core.i18n import LANGUAGES
@@ -83,8 +83,9 @@ def dashboard():
             need = attention(s, utcnow())
             if need["clock_seen"] is not None:
                 need["clock_seen"] = timefmt.show(need["clock_seen"], p.locale, bot().config.tz_name)
-            return render_template("console/dashboard.html", f=figures(s, bot().config), associations=None,
-                                   need=need)
+            f = figures(s, bot().config)
+            return render_template("console/dashboard.html", f=f, associations=None, need=need,
+                                   pictures=pictures.for_dashboard(s, bot().config), reports=_report_months(f["month"]))
         associations = []
         for assoc_id, han in p.scope.items():
             assoc = s.get(Association, assoc_id)
@@ -94,5 +95,12 @@ def dashboard():
                                                          *([Circular.han.is_(None) | (Circular.han == han)] if han else []))
                 .order_by(Circular.sent_at.desc()).limit(5))]
             associations.append({"name": assoc.name if assoc else "?", "han": han, "members": members, "circulars": latest})
-    return render_template("console/dashboard.html", f=None, associations=associations,
+        shown = pictures.for_dashboard(s, bot().config)
+    return render_template("console/dashboard.html", f=None, associations=associations, pictures=shown,
                            circular_page="console.circular" in current_app.view_functions)
+
+
+def _report_months(month: str) -> list[tuple[int, int]]:
+    """(year, month) of this month's report and last month's."""
+    year, mon = (int(x) for x in month.split("-"))
+    return [(year, mon), (year - 1, 12) if mon == 1 else (year, mon - 1)]

@@ -74,6 +74,9 @@ class Config:
     resident_events_per_minute: int = 30  # more from one resident is answered once, then ignored
     unfollowed_retention_days: int = 180  # data of residents who unfollowed is deleted after this
     line_monthly_quota: int = 0  # messages a month the LINE plan includes (0: unlimited), for the dashboard
+    # The city's target for the share of residents taking part in local activity each month
+    # (percent; the dashboard's participation figure draws it as a line).
+    participation_target: float = 65.0
     # Reverse proxies in front of the web process whose X-Forwarded-For/-Proto are believed
     # (0: none, the client's own address is used; 1: one nginx or load balancer; …).
     trusted_proxies: int = 0
@@ -166,6 +169,14 @@ class Config:
             values["mt_api_key"] = env["MT_API_KEY"].strip()
         if env.get("MT_API_BASE_URL"):
             values["mt_api_base_url"] = env["MT_API_BASE_URL"].strip()
+        if env.get("PARTICIPATION_TARGET", "").strip():
+            try:
+                target = float(env["PARTICIPATION_TARGET"].strip().rstrip("%"))
+            except ValueError:
+                target = -1.0
+            if not 0 <= target <= 100:
+                raise ValueError("PARTICIPATION_TARGET must be a percentage between 0 and 100")
+            values["participation_target"] = target
         if env.get("TRUSTED_PROXIES", "").strip().isdigit():
             values["trusted_proxies"] = int(env["TRUSTED_PROXIES"].strip())
         if env.get("CENTER_PHONE", "").strip():
