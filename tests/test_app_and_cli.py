@@ -103,7 +103,9 @@ def test_demo_seed_is_idempotent(runner, db, app):
         assert s.scalar(select(func.count()).select_from(Resident).where(Resident.channel == "web")) == 3
     # A console account to try the console with, printed once; it signs in.
     password = re.search(r"user demo-staff\s+password (\S+)", outputs[0]).group(1)
-    assert "demo-staff" not in outputs[1]
+    # every run says how to get in and the join codes; the password itself only the first time
+    assert password not in outputs[1] and "flask --app bot staff password demo-staff" in outputs[1]
+    assert all("ASAHI-2026" in out for out in outputs)
     from tests.console_support import sign_in
 
     assert sign_in(app.test_client(), "demo-staff", password).status_code == 302

@@ -23,7 +23,7 @@ from bot.core import garbage5374
 from bot.core.areas import CityFileError, load_city, valid_place
 from bot.core.config import ROOT
 from bot.core.db import utcnow
-from bot.core.models import Area, HelpRequest, RelayMessage, Resident, StaffAccount
+from bot.core.models import Area, Association, HelpRequest, RelayMessage, Resident, StaffAccount
 from bot.core.vocab import OutboxStatus, StaffRole
 from bot.delivery import worker
 from bot.delivery.outbox import dead_letters, requeue, status_counts
@@ -132,9 +132,15 @@ def demo_seed() -> None:
             demo_cal = ROOT / "data" / "garbage" / "demo"
             garbage.store(s, garbage5374.load_dir(demo_cal), str(demo_cal), utcnow())
         password = _demo_staff(s)
+        codes = [(a.name, a.join_code) for a in s.scalars(select(Association).order_by(Association.id))]
     click.echo("demo residents: " + ", ".join(names))
+    click.echo("join codes (a new resident types one when asked for their association): "
+               + ", ".join(f"{name} {code}" for name, code in codes))
     if password:
         click.echo(f"console: /console  user demo-staff  password {password}  (a demo account; made once)")
+    else:  # printed every run: the password itself only the first time
+        click.echo("console: /console  user demo-staff  (password shown at the first run; a new one: "
+                   "flask --app bot staff password demo-staff)")
 
 
 def _demo_staff(s) -> str | None:
