@@ -103,7 +103,13 @@ def page(browser, server):
     pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     pg.on("console", on_console)
     pg.on("response", on_response)
-    pg.on("requestfailed", lambda req: problems.append(f"failed {req.method} {req.url}: {req.failure}"))
+    def on_failed(req) -> None:
+        # net::ERR_ABORTED is the browser itself dropping a request when the page navigates away
+        # (a stylesheet still loading as a form is submitted), not a request that failed.
+        if "ERR_ABORTED" not in (req.failure or ""):
+            problems.append(f"failed {req.method} {req.url}: {req.failure}")
+
+    pg.on("requestfailed", on_failed)
     pg.problems = problems  # type: ignore[attr-defined]
     try:
         yield pg
