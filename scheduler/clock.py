@@ -74,6 +74,7 @@ def due_now(bot: Bot) -> dict[str, int]:
     """Announcements and reminders whose time has come: queued at once, in parts each committed
     on its own, so that the workers send the first while the rest is queued."""
     now = utcnow()
+    log.info("TRACE due_now start")
     with bot.db.read() as s:
         ann_due = announcements.due(s, now)
         rem_due = reminders.due(s, now)
@@ -94,6 +95,7 @@ def due_now(bot: Bot) -> dict[str, int]:
             with bot.db.session() as s:
                 facts = apply(s, reminders.fire_due(s, bot.config, now, limit=rem_limit), CLOCK).facts
             rem_limit = REMINDERS_CHUNK
+            log.info("TRACE reminders chunk committed: %d", facts["handled"])
             out["reminders"] += facts["sent"]
             rem_due = facts["handled"] > 0  # even when this batch sent nothing (its residents had left)
             _hand_over(bot)
@@ -316,6 +318,23 @@ class ClockLock:
             self._fd = None
 
 
+def warm_up(bot: Bot) -> None:
+    """At start, what the first reminders or announcement due would otherwise pay for at their
+    minute: SQLAlchemy's mappers and the statements that look for them (nothing is changed)."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
+    long_ago = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    try:
+        with bot.db.read() as s:
+            reminders.fire_due(s, bot.config, long_ago)
+            announcements.fire_due(s, bot.config, long_ago)
+    except Exception:
+        log.exception("clock warm-up failed; going on")
+
+
 class AnotherClockRunning(RuntimeError):
     pass
 
@@ -329,6 +348,7 @@ def run_clock(bot: Bot) -> None:
     # Every run of the once-a-second job would be logged at INFO; failures still are.
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     try:
+        warm_up(bot)
         sched = build_scheduler(bot)
         log.info("clock started (time zone %s)", bot.config.tz_name)
         sched.start()

@@ -284,6 +284,23 @@ class Sender:
         futures = [self._executor().submit(self._send_in_order, part) for part in _per_recipient(rows)]
         return lambda: [oc for f in futures for oc in f.result()]
 
+    def warm_up(self) -> None:
+        """Start the send threads, each with its LINE client (no call is made)."""
+        if self.line is None or self.config.worker_threads <= 1:
+            return
+        n = self.config.worker_threads
+        together = threading.Barrier(n)
+
+        def make() -> None:
+            self.line.warm_up()
+            try:
+                together.wait(timeout=2)  # so that each of the n threads makes one
+            except threading.BrokenBarrierError:
+                pass
+
+        for f in [self._executor().submit(make) for _ in range(n)]:
+            f.result()
+
     def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         if outcomes:
             self._record_retrying(outcomes)
@@ -469,6 +486,12 @@ def _following_stmt(dialect: str):
     else:
         match = Resident.line_user_id.in_(select(literal_column("value")).select_from(func.json_each(bindparam("ids"))))
     return select(Resident.line_user_id).where(match, Resident.following.is_(True))
+
+
+def warm_up(session: Session) -> None:
+    """Compile the statements a claim and its recording use, changing nothing."""
+    _following(session, ["U" + "0" * 32])
+    session.execute(_sent_stmt(), [{"row_id": 0, "now": utcnow(), "req": None}])
 
 
 def has_due(session: Session, now: datetime) -> bool:

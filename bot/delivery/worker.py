@@ -115,6 +115,7 @@ class Pipeline:
                         exc_info=True)
             self.bot.sender.record_outcomes(done)
             return []
+        log.info("TRACE claimed %d (done %d) in %.3f", len(rows), len(done), (utcnow() - now).total_seconds())
         if rows:  # the next claim: about CLAIM_SECONDS of sending, at this claim's mix
             per_row = self.bot.sender.seconds_to_send(rows) / len(rows)
             self.limit = max(CLAIM_MIN, min(CLAIM_MAX, round(CLAIM_SECONDS / per_row)))
@@ -135,6 +136,19 @@ def _housekeeping(bot: Bot) -> None:
     bot.retry_stale_events()
 
 
+def warm_up(bot: Bot) -> None:
+    """At start, what the first claim after an idle time would otherwise pay for while a
+    minute's reminders wait: SQLAlchemy's mappers and the claim's and the recording's statements
+    (a claim of nothing, a record of nothing), the send threads and their LINE clients."""
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
+    with bot.db.session() as s:
+        outbox.claim(s, 0)
+        outbox.warm_up(s)
+    bot.sender.warm_up()
+
+
 def run_forever(bot: Bot, idle_sleep: float = 0.05, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
 
@@ -145,6 +159,10 @@ def run_forever(bot: Bot, idle_sleep: float = 0.05, stop: threading.Event | None
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
+    try:
+        warm_up(bot)
+    except Exception:
+        log.exception("worker warm-up failed; going on")
     log.info("worker started")
     pipe = Pipeline(bot)
     while not stop.is_set():
