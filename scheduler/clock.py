@@ -74,7 +74,6 @@ def due_now(bot: Bot) -> dict[str, int]:
     """Announcements and reminders whose time has come: queued at once, in parts each committed
     on its own, so that the workers send the first while the rest is queued."""
     now = utcnow()
-    log.info("TRACE due_now start")
     with bot.db.read() as s:
         ann_due = announcements.due(s, now)
         rem_due = reminders.due(s, now)
@@ -95,7 +94,6 @@ def due_now(bot: Bot) -> dict[str, int]:
             with bot.db.session() as s:
                 facts = apply(s, reminders.fire_due(s, bot.config, now, limit=rem_limit), CLOCK).facts
             rem_limit = REMINDERS_CHUNK
-            log.info("TRACE reminders chunk committed: %d", facts["handled"])
             out["reminders"] += facts["sent"]
             rem_due = facts["handled"] > 0  # even when this batch sent nothing (its residents had left)
             _hand_over(bot)

@@ -115,7 +115,6 @@ class Pipeline:
                         exc_info=True)
             self.bot.sender.record_outcomes(done)
             return []
-        log.info("TRACE claimed %d (done %d) in %.3f", len(rows), len(done), (utcnow() - now).total_seconds())
         if rows:  # the next claim: about CLAIM_SECONDS of sending, at this claim's mix
             per_row = self.bot.sender.seconds_to_send(rows) / len(rows)
             self.limit = max(CLAIM_MIN, min(CLAIM_MAX, round(CLAIM_SECONDS / per_row)))
