@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import time
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -64,14 +65,21 @@ def event_reminders(bot: Bot) -> None:
         log.info("events: %d reminders queued", n)
 
 
+REMINDERS_FIRST = 100  # reminders in the first transaction of a minute's: the workers start at once
+REMINDERS_CHUNK = 500  # in each one after it (short turns at SQLite's writer lock)
+HANDOVER_SECONDS = 0.005  # SQLite: a pause between the parts, so a waiting writer takes its turn
+
+
 def due_now(bot: Bot) -> dict[str, int]:
-    """Announcements and reminders whose time has come: queued at once."""
+    """Announcements and reminders whose time has come: queued at once, in parts each committed
+    on its own, so that the workers send the first while the rest is queued."""
     now = utcnow()
     with bot.db.read() as s:
         ann_due = announcements.due(s, now)
         rem_due = reminders.due(s, now)
         queueing = announcements.queueing(s)
     out = {"announcements": 0, "reminders": 0}
+    rem_limit = REMINDERS_FIRST
     # Reminders and new announcements are not held up by a big announcement being queued: each
     # turn does a little of each, in transactions of their own.
     while ann_due or rem_due or queueing:
@@ -81,14 +89,18 @@ def due_now(bot: Bot) -> dict[str, int]:
                 queueing = queueing or any(r.status == RunStatus.QUEUEING for r in runs)
             out["announcements"] += len(runs)
             ann_due = bool(runs)
+            _hand_over(bot)
         if rem_due:
             with bot.db.session() as s:
-                facts = apply(s, reminders.fire_due(s, bot.config, now), CLOCK).facts
+                facts = apply(s, reminders.fire_due(s, bot.config, now, limit=rem_limit), CLOCK).facts
+            rem_limit = REMINDERS_CHUNK
             out["reminders"] += facts["sent"]
             rem_due = facts["handled"] > 0  # even when this batch sent nothing (its residents had left)
+            _hand_over(bot)
         if queueing:
             with bot.db.session() as s:
                 queueing = apply(s, announcements.queue_next_chunk(s, bot.config, utcnow()), CLOCK).facts["more"]
+            _hand_over(bot)
             # What falls due while a city-wide announcement is being queued (an urgent notice,
             # a minute's reminders) starts between its parts, not after them.
             now = utcnow()
@@ -98,6 +110,14 @@ def due_now(bot: Bot) -> dict[str, int]:
     if any(out.values()):
         log.info("due: %s", out)
     return out
+
+
+def _hand_over(bot: Bot) -> None:
+    """On SQLite, after a part is committed: the clock would take the write lock again before a
+    worker waiting to claim what it just queued (or a webhook request) is even woken; a moment's
+    pause lets them go first."""
+    if bot.db.dialect == "sqlite":
+        time.sleep(HANDOVER_SECONDS)
 
 
 def daily_notices(bot: Bot) -> dict[str, int]:
@@ -296,6 +316,23 @@ class ClockLock:
             self._fd = None
 
 
+def warm_up(bot: Bot) -> None:
+    """At start, what the first reminders or announcement due would otherwise pay for at their
+    minute: SQLAlchemy's mappers and the statements that look for them (nothing is changed)."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
+    long_ago = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    try:
+        with bot.db.read() as s:
+            reminders.fire_due(s, bot.config, long_ago)
+            announcements.fire_due(s, bot.config, long_ago)
+    except Exception:
+        log.exception("clock warm-up failed; going on")
+
+
 class AnotherClockRunning(RuntimeError):
     pass
 
@@ -309,6 +346,7 @@ def run_clock(bot: Bot) -> None:
     # Every run of the once-a-second job would be logged at INFO; failures still are.
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     try:
+        warm_up(bot)
         sched = build_scheduler(bot)
         log.info("clock started (time zone %s)", bot.config.tz_name)
         sched.start()

@@ -52,6 +52,10 @@ class LineClient:
         self._timeout = timeout
         self._local = threading.local()
 
+    def warm_up(self) -> None:
+        """This thread's API client, made ahead of its first call."""
+        self._api()
+
     def _api(self) -> MessagingApi:
         api = getattr(self._local, "api", None)
         if api is None:

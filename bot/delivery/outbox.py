@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -274,8 +274,41 @@ class Sender:
         if len(rows) == 1 or self.config.worker_threads <= 1:
             outcomes = [self.send(row) for row in rows]
         else:  # LINE calls in parallel; the outcomes are recorded together
-            outcomes = [oc for part in self._executor().map(self._send_in_order, _per_recipient(rows)) for oc in part]
+            outcomes = self.start(rows)()
         self._record_retrying(outcomes)
+
+    def start(self, rows: Sequence[OutboxMessage]) -> Callable[[], list[Outcome]]:
+        """Start sending claimed rows on the send threads and return at once; the function
+        returned waits for them and gives the outcomes (to record with `record_outcomes`). The
+        worker claims its next rows and records its last ones meanwhile."""
+        futures = [self._executor().submit(self._send_in_order, part) for part in _per_recipient(rows)]
+        return lambda: [oc for f in futures for oc in f.result()]
+
+    def warm_up(self) -> None:
+        """Start the send threads, each with its LINE client (no call is made)."""
+        if self.line is None or self.config.worker_threads <= 1:
+            return
+        n = self.config.worker_threads
+        together = threading.Barrier(n)
+
+        def make() -> None:
+            self.line.warm_up()
+            try:
+                together.wait(timeout=2)  # so that each of the n threads makes one
+            except threading.BrokenBarrierError:
+                pass
+
+        for f in [self._executor().submit(make) for _ in range(n)]:
+            f.result()
+
+    def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        if outcomes:
+            self._record_retrying(outcomes)
+
+    def seconds_to_send(self, rows: Sequence[OutboxMessage]) -> float:
+        """How long LINE's rate limits (this process's share) make sending `rows` take."""
+        return sum(self.limits.seconds_per(SendMethod.PUSH if len(r.recipients or ()) <= 1 else SendMethod.MULTICAST)
+                   for r in rows)
 
     def _record_retrying(self, outcomes: Sequence[Outcome]) -> None:
         """Record what LINE answered, trying again when the database is briefly unreachable
@@ -310,7 +343,7 @@ class Sender:
 
     def _executor(self):
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.config.worker_threads, thread_name_prefix="send")
+            self._pool = ThreadPoolExecutor(max(1, self.config.worker_threads), thread_name_prefix="send")
         return self._pool
 
 
@@ -329,7 +362,10 @@ class RateLimits:
     """Stay under LINE's per-endpoint rate limits (token buckets, per process).
 
     Rates come from the configuration, already divided among the worker processes that run at
-    once (`LINE_WORKER_PROCESSES`); a 429 that still comes is retried with back-off."""
+    once (`LINE_WORKER_PROCESSES`); a 429 that still comes is retried with back-off. A bucket
+    starts full (a tenth of a second's calls) and a caller that finds it empty reserves the next
+    token and sleeps until it is due: the send threads then take turns at exactly the rate,
+    instead of all waking together and polling."""
 
     def __init__(self, config: Config):
         share = max(1, config.line_worker_processes)
@@ -338,25 +374,30 @@ class RateLimits:
             SendMethod.MULTICAST: (config.line_multicast_per_second / share, max(1.0, config.line_multicast_per_second / share / 10)),
             SendMethod.BROADCAST: (config.line_broadcast_per_hour / 3600 / share, 1.0),
         }
-        self._state: dict[str, list[float]] = {}
+        self._state: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+
+    def seconds_per(self, endpoint: str) -> float:
+        return 1.0 / self._rates[endpoint][0]
 
     def take(self, endpoint: str, block: bool = True) -> float:
         """Take one token; wait for it (or, with block=False, return how long to wait, 0 if taken)."""
         rate, burst = self._rates[endpoint]
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                tokens, last = self._state.get(endpoint, [burst, now])
-                tokens = min(burst, tokens + (now - last) * rate)
-                if tokens >= 1:
-                    self._state[endpoint] = [tokens - 1, now]
-                    return 0.0
-                self._state[endpoint] = [tokens, now]
-                wait = (1 - tokens) / rate
-            if not block:
-                return wait
-            time.sleep(min(wait, 1.0))
+        with self._lock:
+            now = time.monotonic()
+            tokens, last = self._state.get(endpoint, (burst, now))
+            tokens = min(burst, tokens + (now - last) * rate)
+            if tokens >= 1:
+                self._state[endpoint] = (tokens - 1, now)
+                return 0.0
+            wait = (1 - tokens) / rate
+            # block: the next token is this caller's (the bucket goes below zero, so the callers
+            # after it wait their turn); else nothing is taken.
+            self._state[endpoint] = (tokens - 1 if block else tokens, now)
+        if not block:
+            return wait
+        time.sleep(wait)
+        return 0.0
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:
@@ -452,6 +493,12 @@ def _following_stmt(dialect: str):
     else:
         match = Resident.line_user_id.in_(select(literal_column("value")).select_from(func.json_each(bindparam("ids"))))
     return select(Resident.line_user_id).where(match, Resident.following.is_(True))
+
+
+def warm_up(session: Session) -> None:
+    """Compile the statements a claim and its recording use, changing nothing."""
+    _following(session, ["U" + "0" * 32])
+    session.execute(_sent_stmt(), [{"row_id": 0, "now": utcnow(), "req": None}])
 
 
 def has_due(session: Session, now: datetime) -> bool:

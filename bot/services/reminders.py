@@ -6,6 +6,7 @@ never held for the digest. Reminders with the same words in the same language fa
 together go as one multicast (e.g. a street's 「燃えるごみ」 at 7:00)."""
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 
@@ -109,11 +110,17 @@ def fire_due(session: Session, config: Config, now: datetime, limit: int = 1000)
     groups: dict[tuple[str, str, str], list[str]] = {}
     moves = []
     late = 0
+    nexts: dict[tuple[str, datetime], datetime | None] = {}  # many share a rule and a time (7:00 daily)
     for rid, title, rule_json, fire, user_id, channel, locale, following in rows:
-        rule = Rule.from_json(rule_json)
-        nxt = next_after(rule, fire, config.tz_name)
-        while nxt is not None and nxt <= now:  # skip what was missed while the clock was down
-            nxt = next_after(rule, nxt, config.tz_name)
+        key = (rule_json if isinstance(rule_json, str) else json.dumps(rule_json, sort_keys=True, default=str), fire)
+        if key in nexts:
+            nxt = nexts[key]
+        else:
+            rule = Rule.from_json(rule_json)
+            nxt = next_after(rule, fire, config.tz_name)
+            while nxt is not None and nxt <= now:  # skip what was missed while the clock was down
+                nxt = next_after(rule, nxt, config.tz_name)
+            nexts[key] = nxt
         moves.append({"rid": rid, "nxt": nxt})
         if now - fire > grace:
             late += 1
