@@ -15,12 +15,14 @@ import fcntl
 import logging
 import os
 import time
+from datetime import datetime, timezone
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import configure_mappers
 
 from bot.core.db import _sqlite_file, utcnow
 from bot.core.vocab import RunStatus
@@ -319,10 +321,6 @@ class ClockLock:
 def warm_up(bot: Bot) -> None:
     """At start, what the first reminders or announcement due would otherwise pay for at their
     minute: SQLAlchemy's mappers and the statements that look for them (nothing is changed)."""
-    from datetime import datetime, timezone
-
-    from sqlalchemy.orm import configure_mappers
-
     configure_mappers()
     long_ago = datetime(2000, 1, 1, tzinfo=timezone.utc)
     try:

@@ -11,6 +11,8 @@ import threading
 import time
 from datetime import timedelta
 
+from sqlalchemy.orm import configure_mappers
+
 from bot.delivery import outbox
 from bot.core.db import utcnow
 from bot.delivery.pipeline import Bot
@@ -139,8 +141,6 @@ def warm_up(bot: Bot) -> None:
     """At start, what the first claim after an idle time would otherwise pay for while a
     minute's reminders wait: SQLAlchemy's mappers and the claim's and the recording's statements
     (a claim of nothing, a record of nothing), the send threads and their LINE clients."""
-    from sqlalchemy.orm import configure_mappers
-
     configure_mappers()
     with bot.db.session() as s:
         outbox.claim(s, 0)
