@@ -281,7 +281,10 @@ class Sender:
         """Start sending claimed rows on the send threads and return at once; the function
         returned waits for them and gives the outcomes (to record with `record_outcomes`). The
         worker claims its next rows and records its last ones meanwhile."""
-        futures = [self._executor().submit(self._send_in_order, part) for part in _per_recipient(rows)]
+        lanes: list[list[OutboxMessage]] = [[] for _ in range(max(1, self.config.worker_threads))]
+        for i, part in enumerate(_per_recipient(rows)):  # one thread per lane, a recipient's rows in one lane
+            lanes[i % len(lanes)].extend(part)
+        futures = [self._executor().submit(self._send_in_order, lane) for lane in lanes if lane]
         return lambda: [oc for f in futures for oc in f.result()]
 
     def warm_up(self) -> None:
