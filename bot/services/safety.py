@@ -84,18 +84,23 @@ def active(session: Session) -> list[SafetyCheck]:
     return list(session.scalars(select(SafetyCheck).where(SafetyCheck.ended_at.is_(None)).order_by(SafetyCheck.id)))
 
 
-def question(check: SafetyCheck, locale: str, *, shelters_open: bool = False) -> Question:
-    """The question every resident gets, with the three answers as buttons naming the check
-    (and, when a shelter is open, a button for the open shelters nearest them)."""
-    lines = []
-    if check.drill:
-        lines.append(t(locale, N_("[DRILL] This is a safety-check drill.")))
-    lines.append(t(locale, N_("Safety check: are you safe? Please tap one answer.")))
+def _about(check: SafetyCheck, locale: str, headline: str) -> list[str]:
+    """The lines that say what a check is: drill or not, `headline`, the JMA's event that
+    prepared it, the center's note (marked as Japanese for other readers)."""
+    lines = [t(locale, N_("[DRILL] This is a safety-check drill."))] if check.drill else []
+    lines.append(t(locale, headline))
     if check.event:
         lines.append(jma.describe(check.event, locale))
     if check.note:
         lines.append(check.note if locale in ("ja", "ja_easy") or not is_japanese(check.note)
                      else t(locale, N_("From the center (in Japanese): {note}"), note=check.note))
+    return lines
+
+
+def question(check: SafetyCheck, locale: str, *, shelters_open: bool = False) -> Question:
+    """The question every resident gets, with the three answers as buttons naming the check
+    (and, when a shelter is open, a button for the open shelters nearest them)."""
+    lines = _about(check, locale, N_("Safety check: are you safe? Please tap one answer."))
     lines.append(t(locale, N_("You can also type “safe”, “need help” or “evacuated”.")))
     choices = tuple(Choice(t(locale, STATUS_WORDS[s]), postback(a="sf", x="a", k=ref(check), v=s.value))
                     for s in SafetyStatus)
@@ -475,15 +480,7 @@ def emergency_info(session: Session, resident: Resident, config: Config, now: da
     lines: list[str] = []
     checks = active(session)
     if checks:
-        check = checks[-1]
-        if check.drill:
-            lines.append(t(locale, N_("[DRILL] This is a safety-check drill.")))
-        lines.append(t(locale, N_("A safety check is running. Please answer it if you have not yet.")))
-        if check.event:
-            lines.append(jma.describe(check.event, locale))
-        if check.note:
-            lines.append(check.note if locale in ("ja", "ja_easy") or not is_japanese(check.note)
-                         else t(locale, N_("From the center (in Japanese): {note}"), note=check.note))
+        lines += _about(checks[-1], locale, N_("A safety check is running. Please answer it if you have not yet."))
     ann = session.scalar(select(Announcement).where(
         Announcement.urgent.is_(True), Announcement.status != AnnouncementStatus.CANCELLED,
         Announcement.created_at >= now - timedelta(hours=EMERGENCY_HOURS), Announcement.created_at <= now)
