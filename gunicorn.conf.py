@@ -11,6 +11,7 @@ def post_worker_init(worker):
     web process here. Only the web process reads residents' words: the worker and the clock
     load them only if a job needs them, and stay small."""
     # late: gunicorn reads this file before it imports the app
-    from bot.core import understand
+    from bot.core import heap, understand
 
     understand.warm()
+    heap.freeze_startup()  # the full garbage collection no longer walks what start-up loaded

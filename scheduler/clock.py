@@ -24,6 +24,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import configure_mappers
 
+from bot.core import heap
 from bot.core.db import _sqlite_file, utcnow
 from bot.core.vocab import RunStatus
 from bot.delivery.pipeline import Bot
@@ -329,6 +330,7 @@ def warm_up(bot: Bot) -> None:
             announcements.fire_due(s, bot.config, long_ago)
     except Exception:
         log.exception("clock warm-up failed; going on")
+    heap.freeze_startup()
 
 
 class AnotherClockRunning(RuntimeError):

@@ -6,6 +6,7 @@ whole suite runs there, in a database of its own, and an unreachable server fail
 """
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
@@ -41,6 +42,15 @@ def pytest_configure(config):
         subprocess.run([sys.executable, str(ROOT / "scripts" / "i18n.py"), "compile"], check=True,
                        stdout=subprocess.DEVNULL)
         reset_cache()
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze_heap():
+    """The processes' warm-ups freeze their heap (bot.core.heap); a test that runs one must not
+    leave the test process's objects out of garbage collection for the tests after it."""
+    yield
+    if gc.get_freeze_count():
+        gc.unfreeze()
 
 
 @pytest.fixture(scope="session")

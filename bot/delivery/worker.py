@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlalchemy.orm import configure_mappers
 
 from bot.delivery import outbox
+from bot.core import heap
 from bot.core.db import utcnow
 from bot.delivery.pipeline import Bot
 
@@ -146,6 +147,7 @@ def warm_up(bot: Bot) -> None:
         outbox.claim(s, 0)
         outbox.warm_up(s)
     bot.sender.warm_up()
+    heap.freeze_startup()
 
 
 def run_forever(bot: Bot, idle_sleep: float = 0.05, stop: threading.Event | None = None) -> None:
