@@ -54,7 +54,8 @@ def test_the_pipeline_sends_each_row_once_in_each_residents_order(bot, db, fake_
                                                                   monkeypatch):
     """Claims of about 8 rows (a few ms at the push rate): the next claim is taken while one is
     sent, and sent only after it, so one resident's messages keep their order."""
-    monkeypatch.setattr(worker, "CLAIM_SECONDS", 8 / bot.config.line_push_per_second)
+    for name in ("CLAIM_SECONDS_MIN", "CLAIM_SECONDS_MAX"):
+        monkeypatch.setattr(worker, name, 8 / bot.config.line_push_per_second)
     others = ["U" + f"{i:x}" * 32 for i in range(1, 4)]
     with db.session() as s:
         for u in others:
@@ -84,7 +85,8 @@ def test_a_worker_that_dies_between_two_steps_loses_nothing_and_sends_nothing_tw
     """Killed after a step: the claim it sent is not recorded yet, and the next one is claimed
     but not sent. Both stay "sending"; once stale, a worker sends them again, with the same retry
     keys: LINE answers 409 for those it already accepted, so each message arrives once."""
-    monkeypatch.setattr(worker, "CLAIM_SECONDS", 5 / bot.config.line_push_per_second)
+    for name in ("CLAIM_SECONDS_MIN", "CLAIM_SECONDS_MAX"):
+        monkeypatch.setattr(worker, name, 5 / bot.config.line_push_per_second)
     for i in range(24):
         push(db, f"m{i}", resident_id=resident_id)
     pipe = worker.Pipeline(bot)
@@ -139,16 +141,26 @@ def test_stopping_sends_what_was_claimed_ahead(bot, db, fake_line, resident_id, 
     assert fake_line.texts_to(USER) == [f"m{i}" for i in range(8)]
 
 
-def test_a_claim_holds_about_a_quarter_second_of_sending_at_the_process_share(bot, db, fake_line, clock):
+def test_the_first_claim_after_idle_is_small_then_claims_hold_a_tenth_to_three_tenths_of_a_second(
+        bot, db, fake_line, clock):
     with db.session() as s:
         s.execute(insert(Resident.__table__), [
             {"line_user_id": "U" + f"{i:032x}", "channel": "line", "locale": "ja", "following": True,
              "consent_at": utcnow(), "created_at": utcnow(), "digest": False, "interests": []} for i in range(1000)])
     ids = ["U" + f"{i:032x}" for i in range(1000)]
-    for k in range(0, 1000, 500):
-        push(db, "to many", recipients=ids[k:k + 500])
     pipe = worker.Pipeline(bot)
-    assert pipe._record_and_claim() and pipe.limit == round(worker.CLAIM_SECONDS * bot.config.line_multicast_per_second)
+    assert pipe.step() == 0 and pipe.limit == worker.CLAIM_FIRST  # idle
+    for k in range(0, 1000, 20):
+        push(db, "to many", recipients=ids[k:k + 20])  # 50 multicasts
+    assert pipe.step() == worker.CLAIM_FIRST  # sending starts with a small claim …
+    rate = bot.config.line_multicast_per_second / bot.config.line_worker_processes
+    assert worker.CLAIM_SECONDS_MIN <= pipe.seconds <= worker.CLAIM_SECONDS_MAX
+    # … and the claim taken meanwhile was sized to the seconds then in force
+    assert len(pipe._next) == min(50 - worker.CLAIM_FIRST, round(worker.CLAIM_SECONDS_MIN * rate))
+    while pipe.step():
+        pass
+    pipe.finish()
+    assert pipe.limit == worker.CLAIM_FIRST and statuses(db) == {"sent": 50}
 
 
 def test_the_rate_limiter_starts_full_then_hands_out_turns_at_the_rate():

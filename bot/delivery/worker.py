@@ -39,8 +39,12 @@ def run_once(bot: Bot, batch: int = 100) -> int:
     return len(rows)
 
 
-CLAIM_SECONDS = 0.25  # a claim holds about this long of sending at this process's share of the rate
+# A claim holds enough sending to cover the recording and claiming done meanwhile (twice the
+# last one took), within these bounds, at this process's share of the rate: short claims let
+# several workers sharing the rate finish together; long enough that the send threads never wait.
+CLAIM_SECONDS_MIN, CLAIM_SECONDS_MAX = 0.1, 0.3
 CLAIM_MIN, CLAIM_MAX = 5, 500
+CLAIM_FIRST = 25  # after an idle time: a small first claim, so that sending starts at once
 
 
 class Pipeline:
@@ -49,15 +53,18 @@ class Pipeline:
     the first second to the last instead of idling while the database is written.
 
     The order a resident's messages were queued in still holds: a claim is sent only once the
-    one before it has been sent. Each claim holds about `CLAIM_SECONDS` of sending (a few
-    multicasts, a few hundred pushes), so that several workers sharing the rate finish
-    together. If the process dies, what it claimed or sent but did not record stays "sending"
+    one before it has been sent. After an idle time the first claim is small (`CLAIM_FIRST`
+    rows: the first sends leave at once); then each claim holds 0.1–0.3 s of sending (a few
+    multicasts, a few hundred pushes), twice what recording and claiming took the last time,
+    so that the send threads do not wait for the database and several workers sharing the
+    rate finish together. If the process dies, what it claimed or sent but did not record stays "sending"
     and is taken back after `OUTBOX_STALE_SECONDS` (a second send of it goes with the same
     retry key, which LINE answers 409: sent once)."""
 
     def __init__(self, bot: Bot):
         self.bot = bot
-        self.limit = 100
+        self.limit = CLAIM_FIRST
+        self.seconds = CLAIM_SECONDS_MIN  # of sending the next claim holds
         self._next: list = []  # claimed, to send after what is being sent
         self._done: list = []  # sent, to record
 
@@ -69,6 +76,7 @@ class Pipeline:
         if not rows:
             rows = self._record_and_claim()
         if not rows:
+            self.limit = CLAIM_FIRST  # idle: the first claim of the next work is small
             return 0
         t0 = time.perf_counter()
         waiting = self.bot.sender.start(rows)
@@ -77,6 +85,7 @@ class Pipeline:
             self._next = self._record_and_claim()
         finally:
             t1 = time.perf_counter()
+            self.seconds = min(CLAIM_SECONDS_MAX, max(CLAIM_SECONDS_MIN, 2 * (t1 - t0)))
             self._done = waiting()
         log.debug("worker step: %d rows sent; recording and the next claim (%d rows) took %.3f s, then waited "
                   "%.3f s for the sends", len(rows), len(self._next), t1 - t0, time.perf_counter() - t1)
@@ -118,9 +127,9 @@ class Pipeline:
                         exc_info=True)
             self.bot.sender.record_outcomes(done)
             return []
-        if rows:  # the next claim: about CLAIM_SECONDS of sending, at this claim's mix
+        if rows:  # the claim after: `self.seconds` of sending, at this claim's mix
             per_row = self.bot.sender.seconds_to_send(rows) / len(rows)
-            self.limit = max(CLAIM_MIN, min(CLAIM_MAX, round(CLAIM_SECONDS / per_row)))
+            self.limit = max(CLAIM_MIN, min(CLAIM_MAX, round(self.seconds / per_row)))
         return rows
 
 
