@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.core.config import Config
-from bot.core.models import Area, Association, Resident
+from bot.core.models import Area, Association
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,26 +91,6 @@ def test_areas_load_refuses_a_broken_file(runner, tmp_path):
     assert "unknown neighbour zz" in result.output
     f.write_text("{not json")
     assert runner.invoke(args=["areas", "load", str(f)]).exit_code == 1
-
-
-def test_demo_seed_is_idempotent(runner, db, app):
-    import re
-
-    outputs = []
-    for _ in range(2):
-        result = runner.invoke(args=["demo", "seed"])
-        assert result.exit_code == 0, result.output
-        outputs.append(result.output)
-    with db.session() as s:
-        assert s.scalar(select(func.count()).select_from(Resident).where(Resident.channel == "web")) == 3
-    # A console account to try the console with, printed once; it signs in.
-    password = re.search(r"user demo-staff\s+password (\S+)", outputs[0]).group(1)
-    # every run says how to get in and the join codes; the password itself only the first time
-    assert password not in outputs[1] and "flask --app bot staff password demo-staff" in outputs[1]
-    assert all("ASAHI-2026" in out for out in outputs)
-    from tests.console_support import sign_in
-
-    assert sign_in(app.test_client(), "demo-staff", password).status_code == 302
 
 
 def test_worker_once_from_the_command_line(runner):

@@ -398,7 +398,7 @@ def test_the_pages_speak_japanese_by_default(accounts, people):
 
 @pytest.mark.browser
 def test_the_live_count_follows_the_checkboxes_in_a_browser(app, page, server):
-    """The demo residents: はなこ (日本語, あさひ町1丁目) and Alex (English, あさひ町2丁目)."""
+    """The demo residents: はなこ, やまだ and さとう (日本語, あさひ町1丁目) and Alex (English, あさひ町2丁目)."""
     from playwright.sync_api import expect
 
     from tests.console_support import PASSWORD
@@ -413,7 +413,7 @@ def test_the_live_count_follows_the_checkboxes_in_a_browser(app, page, server):
     page.click("form.lang button")
     page.goto(NEW)
     recipients = page.locator("#recipients")
-    expect(recipients).to_contain_text("Recipients: 2 (English 1, 日本語 1)")
+    expect(recipients).to_contain_text("Recipients: 4 (日本語 3, English 1)")
     expect(recipients).to_contain_text("No translation yet for: English")
     page.check("#area-asahi-2")
     expect(page.locator("#everyone")).not_to_be_checked()  # a group instead of everyone
@@ -425,12 +425,12 @@ def test_the_live_count_follows_the_checkboxes_in_a_browser(app, page, server):
     page.uncheck("#area-asahi-2")
     expect(recipients).to_contain_text("Choose who receives it")
     page.check("#everyone")
-    expect(recipients).to_contain_text("Recipients: 2")
+    expect(recipients).to_contain_text("Recipients: 4")
     page.fill("#text", "センターからのお知らせです。")
     screenshot(page, "console-announcement-compose.png")
     page.click("main button.primary[type=submit]")
     expect(page.locator(".line-preview .bubble").first).to_be_visible()
-    expect(page.locator("[data-testid=total]")).to_have_text("2")
+    expect(page.locator("[data-testid=total]")).to_have_text("4")
     screenshot(page, "console-announcement-preview.png")
     page.click("button[value=send]")
     expect(page.locator(".flash")).to_contain_text("is being sent now")

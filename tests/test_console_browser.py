@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.delivery import worker
 from bot.core.db import utcnow
-from bot.core.models import Announcement, Circular, CircularRecipient
+from bot.core.models import Announcement, Circular, CircularRecipient, Household
 from tests.browser import _expect_timeout, browser, screenshot, serve  # noqa: F401  (browser fixtures)
 from tests.console_support import PASSWORD
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def console_server(accounts):
-    # With はなこ (日本語) and Alex (English), following in the web chat.
+    # With はなこ, やまだ (会長), さとう (班長) (日本語) and Alex (English), following in the web chat.
     yield from serve(accounts, "console-test-server")
 
 
@@ -61,7 +61,7 @@ def test_staff_schedule_an_announcement_and_it_reaches_line(console_page, accoun
     page.locator("details#translations summary").click()
     page.fill("#tr_en", "Park clean-up on Sunday, December 20, from 9:00.")
     page.check("#everyone")
-    expect(page.locator("#recipients")).to_contain_text("2")
+    expect(page.locator("#recipients")).to_contain_text("4人 (日本語 3, English 1)")
     page.check("#when-at")
     from zoneinfo import ZoneInfo
 
@@ -122,8 +122,9 @@ def test_a_leader_checks_a_circular_and_marks_a_paper_household(console_page, ac
     expect(page.locator(".flash").first).to_be_visible()
     with bot.db.session() as s:
         cid = s.scalar(select(Circular.id))
+        marked = s.scalar(select(Household.id).where(Household.label == "4番 鈴木（紙）"))
         read = s.scalar(select(CircularRecipient.read_at).where(CircularRecipient.circular_id == cid,
-                                                                 CircularRecipient.resident_id.is_(None)))
+                                                                 CircularRecipient.household_id == marked))
     assert read is not None
     assert page.errors == []  # type: ignore[attr-defined]
 
@@ -208,13 +209,13 @@ def test_staff_start_a_safety_check_and_follow_it(console_page, accounts, fake_l
     page.fill("#note", "震度5弱の地震がありました")
     page.check("#drill")
     page.click("main form button.primary")
-    expect(page.locator("[data-testid=count]")).to_contain_text("2人")
+    expect(page.locator("[data-testid=count]")).to_contain_text("4人")
     page.click("main button.danger")  # the box is not ticked: the browser refuses to send
     expect(page.locator("[data-testid=count]")).to_be_visible()
     page.check("#confirm")
     page.click("main button.danger")
     expect(page.locator("h1")).to_contain_text("訓練")
-    expect(page.locator("[data-testid=tally]")).to_contain_text("未回答 2")
+    expect(page.locator("[data-testid=tally]")).to_contain_text("未回答 6")  # 4 households in the chat, 2 on paper
     screenshot(page, "console-safety-check.png")
     while worker.run_once(bot):
         pass
@@ -226,7 +227,7 @@ def test_staff_start_a_safety_check_and_follow_it(console_page, accounts, fake_l
         said = [_json.dumps(p, ensure_ascii=False) for p in s.scalars(select(WebChatMessage.payload).where(
             WebChatMessage.direction == "out"))]
     asked = [x for x in said if "震度5弱" in x]
-    assert len(asked) == 2 and any("【訓練】" in x for x in asked) and any("[DRILL]" in x for x in asked), said[-3:]
+    assert len(asked) == 4 and any("【訓練】" in x for x in asked) and any("[DRILL]" in x for x in asked), said[-3:]
     page.click("text=安否確認を終了する")
     expect(page.locator("h1")).to_contain_text("終了")
     assert not page.errors, page.errors

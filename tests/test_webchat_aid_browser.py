@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.core import timefmt
+from bot.web import chat_dates
 
 from bot.delivery import worker
 from bot.core.models import HelpRequest, LedgerEntry
@@ -117,7 +118,7 @@ def _run_worker(app) -> int:
 
 
 def _ask(chat: Chat, category: str, description: str, *, when: str | None, who: str) -> None:
-    """はなこ asks for help; `when` is a datetime-local value, or None for 「いつでも」."""
+    """はなこ asks for help; `when` is a LINE datetime value ("2026-12-24T10:00"), or None for 「いつでも」."""
     posted = chat.bot_said("お願いを出しました！")
     before = posted.count()
     chat.say("お願い")
@@ -127,16 +128,19 @@ def _ask(chat: Chat, category: str, description: str, *, when: str | None, who: 
     chat.say(description)
     expect(chat.i_said(description)).to_have_count(1)
     expect(chat.bot_said("いつ手伝ってほしいですか？")).to_have_count(before + 1)
-    date_input = chat.quick.get_by_test_id("date-input")
-    expect(date_input).to_have_attribute("type", "datetime-local")
+    day, clock = chat.quick.get_by_test_id("date-day"), chat.quick.get_by_test_id("date-time")
+    expect(day).to_be_visible()
     expect(chat.choices()).to_have_text(["いつでも", "やめる"])
     if when is None:
         chat.tap("いつでも")
     else:
-        date_input.fill(when)
-        expect(date_input).to_have_value(when)
+        day.select_option(when[:10])
+        clock.select_option(when[11:16])
         chat.quick.get_by_role("button", name="日時を選ぶ").click()
-        expect(chat.i_said(when.replace("T", " "))).to_have_count(1)  # shown as typed, without the "T"
+        # shown as the resident's language writes it (12/24(木) 10:00)
+        today = datetime.now(ZoneInfo("Asia/Tokyo")).date()
+        shown = chat_dates.date_label(datetime.fromisoformat(when).date(), today, "ja") + " " + when[11:16]
+        expect(chat.i_said(shown)).to_have_count(1)
     expect(chat.bot_said("名前を出しますか、匿名にしますか？")).to_have_count(before + 1)
     expect(chat.choices()).to_have_text(["名前を出す（はなこ）", "匿名", "やめる"])
     chat.tap(who)
@@ -153,8 +157,8 @@ def _ask(chat: Chat, category: str, description: str, *, when: str | None, who: 
 
 def test_ask_offer_accept_message_and_thanks_between_two_residents(page, app):
     tz = app.extensions["tsunagari"].config.tz_name
-    # Two days ahead in the city's time, to the minute: what a datetime-local input holds.
-    when_local = (datetime.now(ZoneInfo(tz)) + timedelta(days=2)).replace(second=0, microsecond=0)
+    # Two days ahead in the city's time, at 10:00: a time the web chat's picker offers.
+    when_local = (datetime.now(ZoneInfo(tz)) + timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
     when_value = when_local.strftime("%Y-%m-%dT%H:%M")
 
     page.goto("/chat")

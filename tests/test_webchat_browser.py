@@ -164,7 +164,9 @@ def test_joined_resident_in_japanese(page, app):
 
     chat.resident.select_option("web-demo-hanako")
     expect(chat.log.locator("li")).to_have_count(0)  # the log is cleared for the new resident
-    expect(chat.choices()).to_have_count(0)
+    # She has no messages yet: a line says so, with one button to the menu.
+    expect(page.get_by_test_id("note")).to_have_text("まだメッセージはありません。「メニュー」などの言葉を入力するか、ボタンを押してください。")
+    expect(chat.choices()).to_have_text(["メニュー"])
 
     chat.say("メニュー")
     expect(chat.i_said("メニュー")).to_have_count(1)

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
@@ -15,16 +14,15 @@ from bot.cli.clock import announce_cmd, announcements_cli, richmenu_cli
 from bot.cli.garbage import garbage_cli
 from bot.cli.safety import safety_cli
 from bot.cli.shelters import shelters_cli
-from bot.cli.demo import seed
+from bot.cli import demo
 from bot.cli.events import events_cli
-from bot.console.auth import hash_password
 from bot.console.cli import staff_cli
 from bot.core import garbage5374
 from bot.core.areas import CityFileError, load_city, valid_place
 from bot.core.config import ROOT
 from bot.core.db import utcnow
-from bot.core.models import Area, Association, HelpRequest, RelayMessage, Resident, StaffAccount
-from bot.core.vocab import OutboxStatus, StaffRole
+from bot.core.models import Area, Association, HelpRequest, RelayMessage, Resident
+from bot.core.vocab import OutboxStatus
 from bot.delivery import worker
 from bot.delivery.outbox import dead_letters, requeue, status_counts
 from bot import services
@@ -123,33 +121,36 @@ def areas_locate(code: str, lat: float, lon: float) -> None:
 
 @demo_cli.command("seed")
 def demo_seed() -> None:
-    """Load the demo city and the web chat's demo residents (safe to run again)."""
+    """Load the demo city, its residents, roster, events, a circular, shelters and console accounts
+    (safe to run again); print the join codes and the console's accounts with their passwords."""
     bot = current_bot()
+    now = utcnow()
     with bot.db.session() as s:
         load_city(s, bot.config.area_file)
-        names = seed(s)
+        names = demo.seed(s)
         if garbage.current(s) is None:  # a sample garbage calendar (5374 format) to try 「ごみの日」
             demo_cal = ROOT / "data" / "garbage" / "demo"
-            garbage.store(s, garbage5374.load_dir(demo_cal), str(demo_cal), utcnow())
-        password = _demo_staff(s)
+            garbage.store(s, garbage5374.load_dir(demo_cal), str(demo_cal), now)
+        made = demo.seed_events(s, bot.config, now)
+        circ = demo.seed_circular(s, bot.config, now)
+        demo.seed_shelters(s, now)
+        lines = demo.seed_accounts(s, current_app.instance_path)
         codes = [(a.name, a.join_code) for a in s.scalars(select(Association).order_by(Association.id))]
-    click.echo("demo residents: " + ", ".join(names))
+        happenings = [f"event {e.id} {e.title}" for e in made] + ([f"circular {circ.id} {circ.title}"] if circ else [])
+    click.echo("demo residents (the local chat, /chat): " + ", ".join(names))
+    click.echo("demo content: " + "; ".join(happenings))
     click.echo("join codes (a new resident types one when asked for their association): "
                + ", ".join(f"{name} {code}" for name, code in codes))
-    if password:
-        click.echo(f"console: /console  user demo-staff  password {password}  (a demo account; made once)")
-    else:  # printed every run: the password itself only the first time
-        click.echo("console: /console  user demo-staff  (password shown at the first run; a new one: "
-                   "flask --app bot staff password demo-staff)")
-
-
-def _demo_staff(s) -> str | None:
-    """A console account to try the console with, made only when there is no account at all."""
-    if s.scalar(select(StaffAccount.id).limit(1)) is not None:
-        return None
-    password = secrets.token_urlsafe(9)
-    s.add(StaffAccount(username="demo-staff", display_name="デモ職員", password_hash=hash_password(password), role=StaffRole.STAFF))
-    return password
+    click.echo("console (/console), demo accounts:")
+    for line in lines:
+        a = line.account
+        shown = f"password {line.password}" if line.password else "(its password was changed since the demo made it)"
+        click.echo(f"  user {a.username:<12} {shown}  [{a.role}{' ' + a.han if a.han else ''}]")
+    if lines:
+        click.echo(f"  (kept in {demo.accounts_file(current_app.instance_path)}; a new password: "
+                   "flask --app bot staff password USER [--generate])")
+    else:
+        click.echo("  none made: this console has accounts of its own (flask --app bot staff list)")
 
 
 @outbox_cli.command("status")

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from bot.cli import demo
 from bot.console import passwords
 from bot.console.auth import end_sessions, hash_password
 from bot.core.areas import find_association_by_code
@@ -51,9 +53,17 @@ def list_cmd():
 
 @staff_cli.command("password")
 @click.argument("username")
-@click.password_option()
-def password_cmd(username, password):
-    """Set a new password (and unlock the account); its console sessions end."""
+@click.option("--password", help="the new password (asked for if neither this nor --generate is given)")
+@click.option("--generate", is_flag=True, help="make a strong password and print it")
+def password_cmd(username, password, generate):
+    """Set a new password (and unlock the account); its console sessions end. A demo account's
+    password is also kept in instance/demo-accounts.json, where `demo seed` prints it from."""
+    if password is not None and generate:
+        raise click.UsageError("give --password or --generate, not both")
+    if generate:
+        password = demo.new_password(username)
+    elif password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     if passwords.english(password, username):
         raise click.BadParameter(passwords.english(password, username), param_hint="--password")
     with current_bot().db.session() as s:
@@ -62,7 +72,9 @@ def password_cmd(username, password):
             raise click.ClickException(f"no account {username}")
         acct.password_hash, acct.failed_logins, acct.locked_until = hash_password(password), 0, None
         end_sessions(acct)
-    click.echo(f"password of {username} changed")
+    kept = demo.remember_password(current_app.instance_path, username, password)
+    click.echo(f"password of {username} changed" + (f": {password}" if generate else "")
+               + (f" (and kept in {demo.accounts_file(current_app.instance_path)})" if kept else ""))
 
 
 @staff_cli.command("disable")

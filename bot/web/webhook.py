@@ -75,7 +75,7 @@ def _with_photo(bot, ev: Inbound) -> Inbound:
     LINE and stored here, before any transaction: the step then only links it. Other photos are
     not downloaded at all."""
     if (ev.kind != InboundKind.MESSAGE or ev.message_type != "image" or not ev.message_id or not ev.user_id
-            or bot.line is None or ev.mode == "standby" or not _step_takes_photo(bot, ev.user_id)):
+            or bot.line is None or ev.mode == "standby" or not step_takes_photo(bot, ev.user_id)):
         return ev
     raw = bot.line.get_content(ev.message_id, media.MAX_UPLOAD_BYTES)
     token = ""
@@ -88,7 +88,7 @@ def _with_photo(bot, ev: Inbound) -> Inbound:
     return replace(ev, media_token=token)
 
 
-def _step_takes_photo(bot, user_id: str) -> bool:
+def step_takes_photo(bot, user_id: str) -> bool:
     with bot.db.session() as s:  # photos are rare: a short transaction is fine
         row = s.execute(
             select(ConversationState.flow, ConversationState.step)
