@@ -76,6 +76,18 @@ def _area_options(rows: tuple[tuple[str, tuple[tuple[str, str], ...]], ...], loc
 
 
 def accept_area(ctx: Ctx, data: dict, answer: Answer) -> str:
+    """Typed, an area is found however its name is written ("asahi 2", 「あさひ2丁目」, "Kawabe
+    cho", in any language it has a name in: `areas.place_key`), or by a part of its name when
+    only one area has that part."""
+    typed = areas.place_key(answer.text or "")
+    if typed and (len(typed) > 1 or not typed.isascii()):
+        keyed = [(o, {areas.place_key(w) for w in (o.label, *o.aliases)}) for o in area_options(ctx, data)]
+        found = [o for o, keys in keyed if typed in keys] or [o for o, keys in keyed if any(typed in k for k in keys)]
+        if len(found) == 1:
+            return found[0].value
+        if found:
+            raise Invalid(N_("Several areas match “{typed}”: {names}. Please write more of the name."),
+                          typed=(answer.text or "").strip(), names=timefmt.show_list([o.label for o in found[:8]], data.get("locale") or ctx.locale))
     raise Invalid(N_("We could not find that area. Please choose from the buttons, or tap “More…” to see more areas."))
 
 

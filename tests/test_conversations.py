@@ -92,6 +92,38 @@ def test_area_list_pages_with_more(line, fake_line):
     assert "join code" in line.last_text(USER)
 
 
+@pytest.mark.parametrize("typed, locale_label, code", [
+    ("asahi 2", "English", "asahi-2"),
+    ("Asahi 2 chome", "English", "asahi-2"),
+    ("ASAHI2-CHOME", "Tiếng Việt", "asahi-2"),
+    ("kawabe cho", "English", "kawabe"),
+    ("ekimae", "English", "ekimae"),
+    ("sakura", "English", "sakura"),  # a part of one area's name
+    ("あさひ2丁目", "日本語", "asahi-2"),  # without 町
+    ("あさひ町１丁目", "日本語", "asahi-1"),  # full-width digit
+    ("みどり", "日本語", "midori"),
+])
+def test_an_area_is_found_however_a_resident_writes_its_name(line, fake_line, db, typed, locale_label, code):
+    line.follow(USER)
+    line.tap(USER, locale_label)
+    line.say(USER, typed)
+    assert state(db).step == "association", fake_line.texts_to(USER)[-2:]
+    assert state(db).data["area"] == code
+
+
+def test_a_part_of_several_areas_names_lists_them(line, fake_line, db):
+    line.follow(USER)
+    line.tap(USER, "English")
+    line.say(USER, "asahi")
+    assert fake_line.texts_to(USER)[-2] == ('Several areas match “asahi”: Asahi 1-chome and Asahi 2-chome. '
+                                           'Please write more of the name.')
+    assert state(db).step == "area"
+    line.say(USER, "1")  # one letter or digit alone finds nothing
+    assert "could not find that area" in fake_line.texts_to(USER)[-2]
+    line.say(USER, "asahi 1")
+    assert state(db).data["area"] == "asahi-1"
+
+
 def test_bad_answers_re_ask_the_same_step_with_the_reason(line, fake_line, db):
     line.follow(USER)
     line.tap(USER, "English")

@@ -4,6 +4,7 @@ editing the file."""
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,21 @@ def find_association_by_code(session: Session, code: str) -> Association | None:
     if not code or len(code) > 32:
         return None
     return session.scalar(select(Association).where(Association.join_code == code))
+
+
+_PLACE_PARENS = re.compile(r"\(.*?\)")  # "Ekimae (station)"
+_PLACE_GAPS = re.compile(r"[\s\-‐‑–—―・.,、]+")  # not 「ー」: it is part of a word (センター)
+_PLACE_BLOCK = re.compile(r"丁目|chōme|choume|chome")
+_PLACE_TOWN = re.compile(r"(?:町|まち|ちょう|machi|chō|cho)(?=\d)")  # あさひ町2丁目 = あさひ2丁目
+
+
+def place_key(name: str) -> str:
+    """A place's name as it is matched against what a resident typed: "Asahi 2-chome", "asahi 2
+    chome", 「あさひ町２丁目」 and 「あさひ2丁目」 all give the same key (width, case, spaces and
+    hyphens, 丁目 / chome, a 町 / machi / cho before the block number, a note in brackets)."""
+    key = unicodedata.normalize("NFKC", name).casefold()
+    key = _PLACE_GAPS.sub("", _PLACE_PARENS.sub("", key))
+    return _PLACE_TOWN.sub("", _PLACE_BLOCK.sub("", key))
 
 
 def normalize_code(code: str) -> str:
