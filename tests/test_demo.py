@@ -131,6 +131,22 @@ def test_the_circular_shows_who_read_and_answered(runner, db, bot, instance):
         assert {"web-demo-hanako", "web-demo-alex", "web-demo-hancho"} <= told
 
 
+def test_alex_reads_the_demo_events_and_circular_in_english(runner, app, instance):
+    """The demo's English-speaking resident sees the organiser's English, not Japanese with a
+    "not translated" note."""
+    seed_cli(runner)
+    chat = app.test_client()
+    for word, titles in (("events", ["Disaster drill and emergency cooking", "Asahi-cho clean-up"]),
+                         ("circulars", ["Help clean the community hall"])):
+        msgs = chat.post("/chat/api/send", json={"resident": "web-demo-alex", "text": word}).get_json()["messages"]
+        asked = max(i for i, m in enumerate(msgs) if m["direction"] == "in")
+        out = [m["payload"] for m in msgs[asked:] if m["direction"] == "out"]  # the answer to `word`
+        cards = [c for p in out for c in p.get("cards", [])]
+        assert [c["title"] for c in cards] == titles, out
+        shown = json.dumps(cards, ensure_ascii=False)
+        assert "Not translated" not in shown and not re.search(r"[\u3040-\u30ff]", shown), shown
+
+
 def test_staff_password_generate_keeps_the_file_in_step(runner, app, instance):
     seed_cli(runner)
     result = runner.invoke(args=["staff", "password", "demo-hancho", "--generate"])

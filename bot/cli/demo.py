@@ -156,6 +156,16 @@ EVENTS = (
     ("あさひ町 清掃活動", "あさひ公園（集合）", "町内の道路と公園を清掃します。軍手とごみ袋は町内会で用意します。",
      40, 9, 11, None, True),
 )
+# The organiser's English, as a 会長 would add it for the association's English readers (readers
+# of other languages get it as their fallback, or machine translated when that is on).
+EVENTS_EN = {
+    "防災訓練と炊き出し": {"title": "Disaster drill and emergency cooking", "place": "Asahi Elementary School gym",
+                      "description": "Try a fire extinguisher and cook emergency food together. Wear clothes you can "
+                                     "move in."},
+    "あさひ町 清掃活動": {"title": "Asahi-cho clean-up", "place": "Asahi Park (meeting point)",
+                     "description": "We clean the streets and the park of our neighbourhood. Gloves and bags are "
+                                    "provided by the association."},
+}
 
 
 def seed_events(session: Session, config: Config, now: datetime) -> list[Event]:
@@ -173,7 +183,8 @@ def seed_events(session: Session, config: Config, now: datetime) -> list[Event]:
                           capacity=capacity, ask_party_size=capacity is not None,
                           audience=Audience.ASSOCIATION if members_only and assoc else Audience.ALL,
                           association_id=assoc.id if assoc else None)
-            ev, outcome = events.create_event(session, values, now, created_by_id=kaicho.id if kaicho else None)
+            ev, outcome = events.create_event(session, values, now, translations={"en": EVENTS_EN[title]},
+                                              created_by_id=kaicho.id if kaicho else None)
             services.apply(session, outcome, "cli")
             hanako = _resident(session, "web-demo-hanako")
             if capacity and hanako is not None:
@@ -183,9 +194,14 @@ def seed_events(session: Session, config: Config, now: datetime) -> list[Event]:
 
 
 CIRCULAR = {
-    "title": "夏祭りの準備のお願い",
-    "body": "7月の夏祭りに向けて、テントの設営を手伝っていただける方を募集します。\n"
-            "当日9時にあさひ公園にお集まりください。参加できるかどうか、ボタンでお答えください。",
+    "title": "集会所の大掃除のお願い",
+    "body": "来週の日曜日、集会所の大掃除を行います。手伝っていただける方を募集します。\n"
+            "当日9時に集会所にお集まりください。参加できるかどうか、ボタンでお答えください。",
+    "translations": {"en": {
+        "title": "Help clean the community hall",
+        "body": "Next Sunday we give the community hall a thorough clean, and we are looking for helpers.\n"
+                "Please come to the hall at 9:00. Tell us with the buttons whether you can join.",
+    }},
 }
 
 
