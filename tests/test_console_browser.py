@@ -53,8 +53,7 @@ def test_staff_schedule_an_announcement_and_it_reaches_line(console_page, accoun
     page = console_page
     bot = accounts.extensions["tsunagari"]
     sign_in(page, "tanaka")
-    expect(page.locator("h1")).to_have_text("ダッシュボード")
-    screenshot(page, "console-dashboard.png")
+    expect(page.locator("h1")).to_have_text("ダッシュボード")  # its screenshot: test_console_pictures_browser.py
     page.click("nav >> text=お知らせ配信")
     page.goto("/console/announcements/new")
     page.fill("#text", "12月20日（日）9時から、公園の清掃を行います。")
