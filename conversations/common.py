@@ -59,7 +59,7 @@ def accept_language(ctx: Ctx, data: dict, answer: Answer) -> str:
 def area_options(ctx: Ctx, data: dict) -> list[Option]:
     locale, fallback = data.get("locale") or ctx.locale, ctx.config.fallback_language
     if "areas" not in ctx.cache:
-        ctx.cache["areas"] = tuple((a.code, tuple(sorted(a.names.items()))) for a in areas.active_areas(ctx.session))
+        ctx.cache["areas"] = areas.active_area_names(ctx.session)
     return list(_area_options(ctx.cache["areas"], locale, fallback))
 
 

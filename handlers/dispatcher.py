@@ -30,11 +30,19 @@ def dispatch(session: Session, config: Config, inbound: Inbound, now: datetime) 
         return []  # another channel owns the chat: say nothing
     ctx = Ctx(session=session, config=config, inbound=inbound, now=now)
     if inbound.source_type == "user" and inbound.user_id:
+        state: ConversationState | None = None
         if inbound.kind == InboundKind.UNFOLLOW:
             ctx.resident = residents.find(session, inbound.user_id, lock=True)
+            if ctx.resident is not None:
+                state = session.scalar(select(ConversationState).where(ConversationState.resident_id == ctx.resident.id))
         else:
-            locale = normalize_locale(inbound.profile_language) or config.default_locale
-            ctx.resident = residents.get_or_create(session, inbound.user_id, inbound.channel, now, locale)
+            # the resident and their conversation in one statement (the hot path)
+            row = session.execute(_resident_stmt(), {"uid": inbound.user_id}).first()
+            if row is not None:
+                ctx.resident, state = row
+            else:
+                locale = normalize_locale(inbound.profile_language) or config.default_locale
+                ctx.resident = residents.get_or_create(session, inbound.user_id, inbound.channel, now, locale)
         if ctx.resident is not None and inbound.kind in (InboundKind.MESSAGE, InboundKind.POSTBACK):
             over = _over_limit(session, config, ctx.resident.id, now)
             if over:
@@ -44,7 +52,7 @@ def dispatch(session: Session, config: Config, inbound: Inbound, now: datetime) 
                 return outbox.enqueue(session, channel=inbound.channel, recipients=[inbound.user_id], replies=replies,
                                       resident_id=ctx.resident.id, reply_token=inbound.reply_token, claimed=True)
         if ctx.resident is not None:
-            _load_conversation(ctx)
+            _load_conversation(ctx, state)
     elif inbound.source_type == "user":
         return []  # no one to answer
     name, replies = handlers.route(ctx)
@@ -81,8 +89,13 @@ def _count_stmt():
 
 
 @cache
-def _conversation_stmt():
-    return select(ConversationState).where(ConversationState.resident_id == bindparam("rid"))
+def _resident_stmt():
+    """The resident (locked for this transaction on PostgreSQL, as residents.get_or_create does)
+    with their conversation, if any."""
+    return (select(Resident, ConversationState)
+            .outerjoin(ConversationState, ConversationState.resident_id == Resident.id)
+            .where(Resident.line_user_id == bindparam("uid"))
+            .with_for_update(of=Resident))
 
 
 def _over_limit(session: Session, config: Config, resident_id: int, now: datetime) -> int:
@@ -94,9 +107,9 @@ def _over_limit(session: Session, config: Config, resident_id: int, now: datetim
     return 0 if not limit or count is None or count <= limit else count - limit
 
 
-def _load_conversation(ctx: Ctx) -> None:
+def _load_conversation(ctx: Ctx, state: ConversationState | None) -> None:
+    """The resident's conversation (`state`, loaded with them), unless it has timed out."""
     assert ctx.resident is not None
-    state = ctx.session.scalar(_conversation_stmt(), {"rid": ctx.resident.id})
     if state is not None and state.expires_at <= ctx.now:
         ctx.session.delete(state)
         ctx.session.flush()

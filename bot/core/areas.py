@@ -123,6 +123,15 @@ def active_areas(session: Session) -> list[Area]:
     return list(session.scalars(select(Area).where(Area.active.is_(True)).order_by(Area.position, Area.id)))
 
 
+_ACTIVE_NAMES = select(Area.code, Area.names).where(Area.active.is_(True)).order_by(Area.position, Area.id)
+
+
+def active_area_names(session: Session) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """(code, its names as sorted pairs) of the active areas, in the city's order, as plain rows:
+    the area question asks for them at every answer (no ORM objects needed)."""
+    return tuple((code, tuple(sorted((names or {}).items()))) for code, names in session.execute(_ACTIVE_NAMES))
+
+
 def find_association_by_code(session: Session, code: str) -> Association | None:
     code = normalize_code(code)
     if not code or len(code) > 32:
