@@ -15,7 +15,7 @@ from bot.core.i18n import t
 from bot.core.areas import load_city
 from bot.core.config import Config
 from bot.core.garbage5374 import load_dir
-from bot.core.models import Area, Association
+from bot.core.models import Area, Association, Shelter
 from bot.services import garbage
 from scheduler import clock as clock_mod
 from tests.support import run_worker
@@ -243,3 +243,27 @@ def test_english_household_names_from_the_console_reach_an_english_leader(accoun
         services.apply(s, circulars.send(s, circ, accounts.extensions["tsunagari"].config, utcnow()), "test")
         assert sorted(circulars.tally(s, circ, locale="en").unread) == ["No. 6 Yamada (paper)", "No. 7 Mori (Kami)"]
         assert sorted(circulars.tally(s, circ).unread) == ["6番 山田（紙）", "7番 森（紙）"]  # the console's and CLI's Japanese
+
+
+@pytest.mark.parametrize("japanese, english", [
+    ("あさひ小学校", "Asahi Elementary School"),
+    ("川辺町コミュニティセンター", "Kawabe-cho Community Center"),
+    ("みなと中学校体育館", "Minato Junior High School Gymnasium"),  # two kinds of place
+    ("日比谷公園", "Hibiya Park"),
+    ("中学校", "Junior High School"),  # the kind alone
+    ("東町会館", "Higashi-machi Hall"),
+])
+def test_a_shelters_kind_of_place_is_said_in_english(japanese, english):
+    assert names.facility_english(japanese) == english
+    shelter = Shelter(name=japanese, names={})
+    assert shelter.shown("en") == shelter.shown("vi") == english  # Vietnamese readers: the English fallback
+    assert shelter.shown("ja") == japanese
+
+
+def test_a_name_without_a_known_kind_stays_in_latin_letters_and_a_given_name_wins():
+    assert names.facility_english("あさひ") is None
+    assert Shelter(name="あさひ", names={}).shown("en") == "Asahi"
+    given = Shelter(name="番町小学校", names={"en": "Bancho Elementary School"})
+    assert given.shown("en") == "Bancho Elementary School"
+    assert Shelter(name="番町小学校", names={"vi": "Trường tiểu học Bancho"}).shown("vi") == "Trường tiểu học Bancho"
+    assert Shelter(name="番町小学校", names={}).shown("zh_Hans") == "番町小学校"  # kanji: read as they are

@@ -91,7 +91,7 @@ def test_residents_get_the_open_shelters_nearest_their_area_in_their_language(ru
     text = line.last_text(KEN)
     assert text.startswith("Open shelters nearest Minato-machi:"), text
     names = re.findall(r"^\d\. (.+?) — ([\d.]+) km$", text, re.M)
-    assert [n for n, _ in names] == ["Minato Chu Gakko Taiikukan", "Asahi Sho Gakko", "Bancho Elementary School"], text
+    assert [n for n, _ in names] == ["Minato Junior High School Gymnasium", "Asahi Elementary School", "Bancho Elementary School"], text
     assert float(names[0][1]) < float(names[1][1]) < float(names[2][1])
     assert "https://www.google.com/maps/search/?api=1&query=35.680100,139.762000" in text
     assert "For: Storm surge, Earthquake, and Tsunami" in text
@@ -112,7 +112,7 @@ def test_a_location_sent_gets_the_open_shelters_nearest_that_place(runner, db, l
     assert line.post([event]).status_code == 200
     text = line.last_text(KEN)
     assert text.startswith("Open shelters nearest the place you sent:"), text
-    assert text.index("Ban-cho Sho Gakko — 0.1 km") < text.index("Asahi Sho Gakko — 1.5 km")
+    assert text.index("Ban-cho Elementary School — 0.1 km") < text.index("Asahi Elementary School — 1.5 km")
 
 
 def test_evacuated_asks_which_shelter_and_the_leaders_and_the_center_see_it(runner, bot, db, fake_line, line, town):
@@ -128,11 +128,11 @@ def test_evacuated_asks_which_shelter_and_the_leaders_and_the_center_see_it(runn
     asked = line.last_text(EMMA)
     assert "Which shelter are you at?" in asked
     labels = fake_line.quick_labels(EMMA)
-    assert labels[:3] == ["Minato Chu Gakko Ta…", "Asahi Sho Gakko", "Ban-cho Sho Gakko"], labels
+    assert labels[:3] == ["Minato Junior High…", "Asahi Elementary Sc…", "Ban-cho Elementary…"], labels
     assert labels[3:] == ["Other / not listed", "Skip", "Cancel"]
     assert all(len(x) <= 20 for x in labels)
-    line.tap(EMMA, "Asahi Sho Gakko")
-    assert "Noted: you are at Asahi Sho Gakko." in line.last_text(EMMA)
+    line.tap(EMMA, "Asahi Elementary Sc…")
+    assert "Noted: you are at Asahi Elementary School." in line.last_text(EMMA)
     line.tap(EMMA, "My household too")
     # 花子 types the name, in part
     line.say(HANAKO, "避難しています")
@@ -172,7 +172,7 @@ def test_a_shelter_closed_meanwhile_is_not_taken_and_skip_records_none(runner, b
     line.tap(EMMA, "I have evacuated")
     _open_ids = runner.invoke(args=["shelters", "close", "あさひ小学校"])
     assert "closed" in _open_ids.output
-    line.tap(EMMA, "Asahi Sho Gakko")
+    line.tap(EMMA, "Asahi Elementary Sc…")
     assert "no longer valid" in fake_line.texts_to(EMMA)[-2]
     line.say(EMMA, "nowhere I know")
     assert "could not find an open shelter" in fake_line.texts_to(EMMA)[-2]
@@ -219,7 +219,7 @@ def test_staff_open_and_close_shelters_in_the_console_and_see_the_tally(accounts
     check_id = start(runner)
     run_worker(bot)
     line.tap(EMMA, "I have evacuated")
-    line.tap(EMMA, "Asahi Sho Gakko")
+    line.tap(EMMA, "Asahi Elementary Sc…")
     line.say(HANAKO, "避難しています")
     line.tap(HANAKO, "スキップ")
     page = staff.get(f"/console/safety/{check_id}").get_data(as_text=True)
@@ -245,4 +245,4 @@ def test_the_web_chat_answers_shelters_like_line(app, db, runner):
     c = app.test_client()
     r = c.post("/chat/api/send", json={"resident": "web-demo-alex", "text": "shelters"})
     said = [m["payload"].get("text") or "" for m in r.get_json()["messages"] if m["direction"] == "out"][-1]
-    assert "Sakuradai Koen" in said and "https://www.google.com/maps/search/?api=1&query=35.699000,139.744000" in said
+    assert "Sakuradai Park" in said and "https://www.google.com/maps/search/?api=1&query=35.699000,139.744000" in said

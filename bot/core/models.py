@@ -718,7 +718,12 @@ class Shelter(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def shown(self, locale: str, fallback: str = "en") -> str:
-        return name_chain.display({**(self.names or {}), "ja": self.name}, locale, fallback, self.name)
+        names = {**(self.names or {}), "ja": self.name}
+        if "en" not in names and locale not in names:  # its kind of place in English, as its sign says it
+            english = name_chain.facility_english(self.name)
+            if english:
+                names["en"] = english
+        return name_chain.display(names, locale, fallback, self.name)
 
 
 class SupportNeed(Base):

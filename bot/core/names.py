@@ -119,6 +119,41 @@ def romanize(japanese: str) -> str:
     return _PAREN_SPACES.sub(lambda m: "(" if m.group(0).startswith("(") else ")", " ".join(words)).strip()
 
 
+# The kinds of place a shelter (or another facility) is, as their English signs say them: a
+# resident who does not read Japanese finds "Asahi Elementary School", not "Asahi Sho Gakko".
+# Longest first; a name may end with several (みなと中学校体育館 → Minato Junior High School Gymnasium).
+FACILITIES = {
+    "コミュニティセンター": "Community Center", "コミュニティーセンター": "Community Center",
+    "市民センター": "Civic Center", "地区センター": "District Center", "福祉センター": "Welfare Center",
+    "センター": "Center", "小学校": "Elementary School", "中学校": "Junior High School",
+    "義務教育学校": "School", "高等学校": "High School", "高校": "High School", "大学": "University",
+    "幼稚園": "Kindergarten", "保育園": "Nursery School", "保育所": "Nursery School", "学校": "School",
+    "体育館": "Gymnasium", "公民館": "Community Hall", "集会所": "Meeting Hall", "会館": "Hall",
+    "図書館": "Library", "公園": "Park", "広場": "Open Space", "グラウンド": "Sports Ground",
+    "運動場": "Sports Ground", "市役所": "City Hall", "区役所": "Ward Office", "町役場": "Town Office",
+    "村役場": "Village Office", "役場": "Town Office", "出張所": "Branch Office", "病院": "Hospital",
+    "神社": "Shrine", "寺": "Temple", "駐車場": "Parking Lot", "校庭": "Schoolyard",
+}
+_FACILITY_ENDS = sorted(FACILITIES, key=len, reverse=True)
+
+
+@lru_cache(maxsize=4096)
+def facility_english(japanese: str) -> str | None:
+    """A facility's name in English when it ends with a kind of place this module knows: the rest
+    in Latin letters, the kinds in English (「あさひ小学校」 → "Asahi Elementary School",
+    「川辺町コミュニティセンター」 → "Kawabe-cho Community Center"). None when it does not."""
+    rest, kinds = japanese.strip(), []
+    while rest:
+        end = next((w for w in _FACILITY_ENDS if rest.endswith(w)), None)
+        if end is None:
+            break
+        kinds.insert(0, FACILITIES[end])
+        rest = rest[: -len(end)].rstrip(" 　・")
+    if not kinds:
+        return None
+    return " ".join([romanize(rest), *kinds]) if rest else " ".join(kinds)
+
+
 _NUMBERED = re.compile(r"^\s*(\d+)\s*番\s*(.*)$")
 _PAREN_SPACES = re.compile(r"\(\s+|\s+\)")
 
