@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from zoneinfo import ZoneInfo
 
-from bot.core import timefmt
+from bot.core import areas, timefmt
 from bot.services import garbage
 from handlers.context import Ctx
 from bot.core.i18n import N_
@@ -50,12 +50,16 @@ def area_options(ctx: Ctx, data: dict) -> list[Option]:
 
 
 def accept_area(ctx: Ctx, data: dict, answer: Answer) -> str:
-    """A typed part of the name finds the area when only one matches."""
+    """A collection area typed however its name is written ("asahi 2", 「あさひ2丁目」:
+    `areas.place_key`), or a part of its name when only one area has it."""
     cal = _cal(ctx)
     typed = unicodedata.normalize("NFKC", answer.text or "").strip()
-    fb, low = ctx.config.fallback_language, typed.casefold()
-    found = [name for name in (cal.areas if cal else {})
-             if typed and (typed in unicodedata.normalize("NFKC", name) or low in garbage.show_area(name, ctx.locale, fb).casefold())]
+    fb, key = ctx.config.fallback_language, areas.place_key(typed)
+    names = list(cal.areas if cal else {})
+    keys = {name: {areas.place_key(name), areas.place_key(garbage.show_area(name, ctx.locale, fb))} for name in names}
+    found = [name for name in names if key in keys[name]] if key else []
+    if not found and key:
+        found = [name for name in names if any(key in k for k in keys[name])]
     if len(found) == 1:
         return found[0]
     if found:

@@ -91,3 +91,13 @@ def test_what_garbage_an_item_is_and_when_it_is_next_collected(line, fake_line, 
     # 港町 on Tuesday 1 December 2026: 燃やさないごみ on the 1st, 3rd and 5th Wednesday → 12/2.
     assert label == "燃やさないごみ"
     assert "フライパン：燃やさないごみ" in answer and "次の収集日：12/2(水)" in answer, answer
+
+
+@pytest.mark.parametrize("typed", ["asahi 2", "Asahi 2 chome", "あさひ2丁目", "あさひ町２丁目"])
+def test_a_collection_area_typed_however_it_is_written(line, fake_line, db, calendar_loaded, typed):
+    line.say(EN, "garbage days")
+    line.say(EN, typed)
+    assert "Which kinds of garbage" in line.last_text(EN), fake_line.texts_to(EN)[-2:]
+    line.say(EN, "garbage days")  # again: a part several names share lists them
+    line.say(EN, "asahi")
+    assert "Several areas match “asahi”" in fake_line.texts_to(EN)[-2]
