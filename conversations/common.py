@@ -79,10 +79,9 @@ def accept_area(ctx: Ctx, data: dict, answer: Answer) -> str:
     """Typed, an area is found however its name is written ("asahi 2", 「あさひ2丁目」, "Kawabe
     cho", in any language it has a name in: `areas.place_key`), or by a part of its name when
     only one area has that part."""
-    typed = areas.place_key(answer.text or "")
-    if typed and (len(typed) > 1 or not typed.isascii()):
-        keyed = [(o, {areas.place_key(w) for w in (o.label, *o.aliases)}) for o in area_options(ctx, data)]
-        found = [o for o, keys in keyed if typed in keys] or [o for o, keys in keyed if any(typed in k for k in keys)]
+    key = areas.place_key(answer.text or "")
+    if len(key) > 1 or not key.isascii():  # one Latin letter or digit says nothing
+        found = areas.match_places(answer.text or "", [(o, (o.label, *o.aliases)) for o in area_options(ctx, data)])
         if len(found) == 1:
             return found[0].value
         if found:

@@ -54,12 +54,9 @@ def accept_area(ctx: Ctx, data: dict, answer: Answer) -> str:
     `areas.place_key`), or a part of its name when only one area has it."""
     cal = _cal(ctx)
     typed = unicodedata.normalize("NFKC", answer.text or "").strip()
-    fb, key = ctx.config.fallback_language, areas.place_key(typed)
-    names = list(cal.areas if cal else {})
-    keys = {name: {areas.place_key(name), areas.place_key(garbage.show_area(name, ctx.locale, fb))} for name in names}
-    found = [name for name in names if key in keys[name]] if key else []
-    if not found and key:
-        found = [name for name in names if any(key in k for k in keys[name])]
+    fb = ctx.config.fallback_language
+    found = areas.match_places(typed, [(name, (name, garbage.show_area(name, ctx.locale, fb)))
+                                       for name in (cal.areas if cal else {})])
     if len(found) == 1:
         return found[0]
     if found:

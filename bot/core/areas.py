@@ -8,11 +8,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.models import Area, Association
+
+T = TypeVar("T")
 
 
 class CityFileError(ValueError):
@@ -152,6 +155,16 @@ def place_key(name: str) -> str:
     key = unicodedata.normalize("NFKC", name).casefold()
     key = _PLACE_GAPS.sub("", _PLACE_PARENS.sub("", key))
     return _PLACE_TOWN.sub("", _PLACE_BLOCK.sub("", key))
+
+
+def match_places(typed: str, candidates: Iterable[tuple[T, Iterable[str]]]) -> list[T]:
+    """Of `candidates` ((what is chosen, its names in every form it is shown)), those with a
+    name that is what was typed, as `place_key` reads both; else those with it as a part."""
+    key = place_key(typed)
+    if not key:
+        return []
+    keyed = [(value, {place_key(name) for name in names}) for value, names in candidates]
+    return [v for v, keys in keyed if key in keys] or [v for v, keys in keyed if any(key in k for k in keys)]
 
 
 def normalize_code(code: str) -> str:
