@@ -12,6 +12,7 @@ made once per process (the example makes one per event).
 from __future__ import annotations
 
 import os
+from typing import Protocol
 
 from flask import Flask, abort, request
 from linebot.v3 import WebhookParser
@@ -26,7 +27,22 @@ from linebot.v3.messaging import (
 from linebot.v3.webhooks import MessageEvent, TextMessageContent
 
 
+class Store(Protocol):
+    """What the durable echo (bench/durable_echo.py) adds: the event recorded before the reply,
+    the reply recorded after it."""
+
+    def record(self, event_id: str, reply_token: str, text: str) -> bool: ...
+
+    def replied(self, event_id: str) -> None: ...
+
+
 def create_app() -> Flask:
+    return echo_app()
+
+
+def echo_app(store: Store | None = None) -> Flask:
+    """The echo bot; with a `store`, each event is recorded first (a redelivery of a recorded one
+    is not answered again) and its reply recorded after it is sent."""
     secret = os.environ["LINE_CHANNEL_SECRET"]
     configuration = Configuration(
         host=os.environ.get("LINE_API_BASE_URL") or "https://api.line.me",
@@ -47,9 +63,13 @@ def create_app() -> Flask:
             abort(400)
         for event in events:
             if isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent):
+                if store is not None and not store.record(event.webhook_event_id, event.reply_token, event.message.text):
+                    continue
                 api.reply_message(
                     ReplyMessageRequest(reply_token=event.reply_token, messages=[TextMessage(text=event.message.text)])
                 )
+                if store is not None:
+                    store.replied(event.webhook_event_id)
         return "OK"
 
     @app.get("/healthz")

@@ -19,11 +19,9 @@ import os
 import sqlite3
 import threading
 
-from flask import Flask, abort, request
-from linebot.v3 import WebhookParser
-from linebot.v3.exceptions import InvalidSignatureError
-from linebot.v3.messaging import ApiClient, Configuration, MessagingApi, ReplyMessageRequest, TextMessage
-from linebot.v3.webhooks import MessageEvent, TextMessageContent
+from flask import Flask
+
+from bench.baseline_echo import echo_app
 
 SCHEMA = ("CREATE TABLE IF NOT EXISTS echo_event (webhook_event_id TEXT PRIMARY KEY, reply_token TEXT, "
           "text TEXT, replied INTEGER NOT NULL DEFAULT 0)")
@@ -75,33 +73,5 @@ class Store:
 
 
 def create_app() -> Flask:
-    secret = os.environ["LINE_CHANNEL_SECRET"]
-    configuration = Configuration(host=os.environ.get("LINE_API_BASE_URL") or "https://api.line.me",
-                                  access_token=os.environ["LINE_CHANNEL_ACCESS_TOKEN"])
-    parser = WebhookParser(secret)
-    api = MessagingApi(ApiClient(configuration))
-    store = Store(os.environ["DURABLE_ECHO_DB"])
-    app = Flask(__name__)
-
-    @app.post("/callback")
-    def callback():
-        signature = request.headers.get("X-Line-Signature", "")
-        body = request.get_data(as_text=True)
-        try:
-            events = parser.parse(body, signature)
-        except InvalidSignatureError:
-            abort(400)
-        for event in events:
-            if isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent):
-                if not store.record(event.webhook_event_id, event.reply_token, event.message.text):
-                    continue
-                api.reply_message(ReplyMessageRequest(reply_token=event.reply_token,
-                                                      messages=[TextMessage(text=event.message.text)]))
-                store.replied(event.webhook_event_id)
-        return "OK"
-
-    @app.get("/healthz")
-    def healthz():
-        return "ok"
-
-    return app
+    """The baseline echo (bench/baseline_echo.py), the same code, with the store added."""
+    return echo_app(Store(os.environ["DURABLE_ECHO_DB"]))
