@@ -12,6 +12,8 @@ The parts:
 - record: the events written to the inbox and committed (`Bot.record`);
 - handle: the claim, the resident and their conversation loaded, the step, the reply queued in
   the outbox and committed (`Bot.process`), of which `dispatch` is the bot's own work;
+- record + handle: a delivery of one event (every delivery here) is recorded in the transaction
+  that handles it (`Bot.record_and_process`): record and handle then show 0;
 - send: the reply sent through the SDK and recorded (`Sender.deliver` and what it calls).
 """
 from __future__ import annotations
@@ -39,6 +41,7 @@ PARTS = {  # part -> (file suffix, function name) whose inclusive time is the pa
     "parse": ("bot/delivery/inbound.py", "parse_delivery"),
     "record": ("bot/delivery/pipeline.py", "record"),
     "handle": ("bot/delivery/pipeline.py", "process"),
+    "record + handle": ("bot/delivery/pipeline.py", "record_and_process"),
     "dispatch (in handle)": ("handlers/dispatcher.py", "dispatch"),
     "send": ("bot/delivery/outbox.py", "deliver"),
 }
@@ -50,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--residents", type=int, default=200)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--database-url")
+    ap.add_argument("--dump", metavar="FILE", help="also write the profile there (read it with pstats)")
     args = ap.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="tsunagari-profile-"))
@@ -95,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{n} events in {wall:.2f} s: {wall / n * 1000:.2f} ms per event "
               f"({'PostgreSQL' if args.database_url else 'SQLite'}, one process, profiled: cProfile adds to every call)\n")
         stats = pstats.Stats(prof)
+        if args.dump:
+            stats.dump_stats(args.dump)
         raw = stats.stats  # type: ignore[attr-defined]
         total = sum(tt for (_, _, _), (_, _, tt, _, _) in raw.items())
         print(f"{'part':<22} {'ms/event':>9} {'share':>6}")

@@ -12,7 +12,12 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cache
 from typing import Any, Callable, Mapping, Sequence, Union
+
+from sqlalchemy import bindparam, inspect, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot.core import answers
 from handlers.context import Ctx
@@ -300,12 +305,35 @@ def with_next_step(ctx: Ctx, replies: list[Reply]) -> list[Reply]:
     return replies
 
 
+@cache
+def _save_stmt():
+    t = ConversationState.__table__
+    return (update(t).where(t.c.id == bindparam("sid"), t.c.version == bindparam("seen"))
+            .values(step=bindparam("step"), data=bindparam("data"), updated_at=bindparam("now"),
+                    expires_at=bindparam("expires"), version=bindparam("seen") + 1))
+
+
 def _save(ctx: Ctx, state: ConversationState, step_name: str, data: dict) -> None:
-    state.step = step_name
-    state.data = data  # a new dict: SQLAlchemy sees the change
-    state.updated_at = ctx.now
-    state.expires_at = ctx.now + timedelta(seconds=ctx.config.conversation_ttl_seconds)
-    ctx.session.flush()
+    expires = ctx.now + timedelta(seconds=ctx.config.conversation_ttl_seconds)
+    loaded = inspect(state)
+    if not (loaded.persistent and not loaded.modified):  # new, or changed otherwise in this event
+        state.step = step_name
+        state.data = data  # a new dict: SQLAlchemy sees the change
+        state.updated_at = ctx.now
+        state.expires_at = expires
+        return
+    # The usual step, on every answer: one UPDATE, checked against the version read with the
+    # state, as the ORM's version counter would (another event of the resident's got there
+    # first: StaleDataError, and the event starts again on fresh state).
+    seen = state.version
+    done = ctx.session.connection().execute(_save_stmt(), {
+        "sid": state.id, "seen": seen, "step": step_name, "data": data, "now": ctx.now, "expires": expires,
+    }).rowcount
+    if done != 1:
+        raise StaleDataError(f"conversation_state {state.id} changed since version {seen}")
+    for key, value in (("step", step_name), ("data", data), ("updated_at", ctx.now), ("expires_at", expires),
+                       ("version", seen + 1)):
+        set_committed_value(state, key, value)
 
 
 def belongs(state: ConversationState, flow_name: str | None, step_name: str | None, key: str | None) -> bool:

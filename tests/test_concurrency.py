@@ -43,15 +43,20 @@ def test_simultaneous_answers_apply_once(app_factory, line, fake_line, db, joine
         assert s.scalar(select(ConversationState)) is None
 
 
-def test_version_counter_refuses_a_stale_write(db, is_postgres):
-    if not is_postgres:
-        pytest.skip("SQLite takes the write lock at BEGIN, so two writers never overlap there")
+def seed_conversation(db) -> None:
+    """A resident at the first step of the settings flow (version 1)."""
     with db.session() as s:
         r = Resident(line_user_id=USER, channel="line")
         s.add(r)
         s.flush()
         s.add(ConversationState(resident_id=r.id, flow="settings", step="what", data={},
                                 expires_at=utcnow() + timedelta(minutes=30)))
+
+
+def test_version_counter_refuses_a_stale_write(db, is_postgres):
+    if not is_postgres:
+        pytest.skip("SQLite takes the write lock at BEGIN, so two writers never overlap there")
+    seed_conversation(db)
     first, second = db.Session(), db.Session()
     try:
         a = first.scalar(select(ConversationState))
@@ -67,3 +72,30 @@ def test_version_counter_refuses_a_stale_write(db, is_postgres):
     with db.session() as s:
         st = s.scalar(select(ConversationState))
         assert st.step == "nickname" and st.version == 2
+
+
+def test_a_step_saved_over_a_conversation_changed_since_it_was_read_is_refused(app, db):
+    """The engine writes an answered step with one UPDATE checked against the version read with
+    the conversation (the hot path), as the ORM's version counter would: if another event of the
+    resident's saved first, the write is refused and the event starts again on fresh state."""
+    from sqlalchemy import update  # only this test writes behind the engine's back
+
+    from bot.core.config import Config
+    from conversations import engine
+    from handlers.context import Ctx
+
+    seed_conversation(db)
+    with pytest.raises(StaleDataError):
+        with db.session() as s:
+            state = s.scalar(select(ConversationState))
+            s.execute(update(ConversationState.__table__).values(step="quiet", version=state.version + 1))
+            ctx = Ctx(session=s, config=Config(), inbound=None, now=utcnow())
+            engine._save(ctx, state, "nickname", {"x": 1})
+    with db.session() as s:  # nothing of either write stayed (the transaction rolled back)
+        state = s.scalar(select(ConversationState))
+        assert (state.step, state.version, state.data) == ("what", 1, {})
+        ctx = Ctx(session=s, config=Config(), inbound=None, now=utcnow())
+        engine._save(ctx, state, "nickname", {"x": 1})  # on the version it read: saved
+    with db.session() as s:
+        state = s.scalar(select(ConversationState))
+        assert (state.step, state.version, state.data) == ("nickname", 2, {"x": 1})

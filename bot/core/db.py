@@ -85,10 +85,10 @@ def make_engine(url: str) -> Engine:
         def _sqlite_begin(conn):  # pragma: no cover - exercised by every test
             # Immediate: take the write lock at BEGIN, so two writers queue instead of one
             # failing half-way with "database is locked". Readers (Database.read) do not.
-            if conn.get_execution_options().get("tsunagari_readonly"):
-                conn.exec_driver_sql("BEGIN")
-            else:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # On the driver's connection: this runs twice per webhook event, and the statement
+            # needs none of SQLAlchemy's execution machinery (no parameters, no result).
+            readonly = conn.get_execution_options().get("tsunagari_readonly")
+            conn.connection.dbapi_connection.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)

@@ -64,6 +64,9 @@ def enqueue(
         return []
     now = utcnow()
     payloads = renderers.render(channel, replies)
+    if claimed and not dedupe_key and not subject_resident_id:
+        return _insert_claimed(session, channel, list(recipients), payloads, resident_id, reply_token,
+                               erase_after_send, now)
     rows = []
     for i, payload in enumerate(payloads):
         row = OutboxMessage(
@@ -84,6 +87,34 @@ def enqueue(
         session.add(row)
         rows.append(row)
     session.flush()
+    return rows
+
+
+@lru_cache(maxsize=1)
+def _insert_claimed_stmt():
+    return insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
+
+
+def _insert_claimed(session: Session, channel: str, recipients: list[str], payloads: Sequence[list[dict[str, Any]]],
+                    resident_id: int | None, reply_token: str | None, erase_after_send: bool,
+                    now: datetime) -> list[OutboxMessage]:
+    """A request's own replies (every webhook event's): written with one Core INSERT each, in
+    this transaction, and handed back as rows outside the session for the request to send
+    after commit (nothing about them changes before then)."""
+    if session.new or session.deleted:
+        session.flush()  # what the event added or removed first (the row may refer to it), as before
+    conn = session.connection()
+    rows = []
+    for i, payload in enumerate(payloads):
+        values = dict(
+            channel=channel, resident_id=resident_id, recipients=recipients, payload=payload,
+            reply_token=reply_token if i == 0 else None, retry_key=new_retry_key(), dedupe_key=None,
+            status=OutboxStatus.SENDING, claimed_at=now, attempts=0, next_attempt_at=now,
+            erase_after_send=erase_after_send, created_at=now, kind=OutboxKind.PUSH,
+            rank=0 if len(recipients) == 1 else 1, subject_resident_id=None, source=None,
+        )
+        row_id = conn.execute(_insert_claimed_stmt(), values).scalar_one()
+        rows.append(OutboxMessage(id=row_id, **values))
     return rows
 
 

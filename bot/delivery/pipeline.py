@@ -47,6 +47,14 @@ class Bot:
             .on_conflict_do_nothing(index_elements=["webhook_event_id"])
             .returning(InboundEvent.webhook_event_id)
         )
+        # A delivery of one event (a resident's message: nearly all of them) is recorded in the
+        # transaction that handles it: recorded as done, with no payload to keep.
+        self._insert_handled = (
+            ins(InboundEvent)
+            .values(status=InboxStatus.DONE, payload=None, attempts=1)
+            .on_conflict_do_nothing(index_elements=["webhook_event_id"])
+            .returning(InboundEvent.id)
+        )
         # Built once: every event is claimed with it (the hot path).
         self._claim_event = (
             update(InboundEvent)
@@ -130,15 +138,62 @@ class Bot:
             return []
 
     def handle_delivery(self, events: Sequence[Inbound]) -> None:
-        """Record, handle and answer a webhook delivery."""
+        """Record, handle and answer a webhook delivery.
+
+        One event (nearly every delivery): recorded and handled in one transaction
+        (`record_and_process`). Several: all recorded first, committed, then each handled in
+        its own transaction, so that a process dying on the first leaves the others for the
+        worker."""
+        if len(events) == 1:
+            self._send_replies(events[0], self.record_and_process(events[0]))
+            return
         for ev in self.record(events):
-            rows = self.process(ev)
-            if rows:
-                try:
-                    self.sender.deliver(rows)
-                except Exception:
-                    # The rows stay "sending"; the worker takes them back and retries.
-                    log.exception("event %s: sending failed; left for the worker", ev.event_id)
+            self._send_replies(ev, self.process(ev))
+
+    def _send_replies(self, ev: Inbound, rows: list[OutboxMessage]) -> None:
+        if rows:
+            try:
+                self.sender.deliver(rows)
+            except Exception:
+                # The rows stay "sending"; the worker takes them back and retries.
+                log.exception("event %s: sending failed; left for the worker", ev.event_id)
+
+    def record_and_process(self, ev: Inbound) -> list[OutboxMessage]:
+        """Record one event and handle it in the same transaction; return the rows to send now.
+
+        The event is recorded before anything is acted on all the same: what handling changes
+        and the replies it queues commit with the inbox row or not at all, and nothing is sent
+        before that commit. A redelivery (on any host) finds the row and stops; one arriving
+        while the first is still in its transaction waits for it on the unique index (SQLite:
+        on the write lock). A process that dies before the commit leaves nothing: LINE had no
+        200 and redelivers the event (webhook redelivery on, docs/OPERATIONS.md). If the
+        transaction cannot be had, the event is recorded on its own, as for a delivery of several:
+        conflicts and an unreachable database leave it for the worker, a bug gets the apology."""
+        for attempt in range(3):
+            try:
+                with self.db.session() as s:
+                    now = utcnow()
+                    new = s.connection().execute(self._insert_handled, {
+                        "webhook_event_id": ev.event_id, "event_type": ev.kind[:32], "received_at": now,
+                        "processed_at": now,
+                    }).first()
+                    if new is None:
+                        return []  # seen before, on this host or another
+                    return self.dispatch(s, self.config, ev, now)
+            except RETRYABLE as exc:
+                log.info("event %s conflicted (%s), attempt %d", ev.event_id, type(exc).__name__, attempt + 1)
+                continue
+            except OperationalError:
+                log.warning("event %s: database unavailable while handling; recording it for the worker",
+                            ev.event_id)
+                self.record([ev])  # raises if the database is still away: a 500, and LINE redelivers
+                return []
+            except Exception:
+                log.exception("event %s failed", ev.event_id)
+                return self._apologise(ev) if self.record([ev]) else []
+        log.warning("event %s left for the worker after repeated conflicts", ev.event_id)
+        self.record([ev])
+        return []
 
     # -- recovery (the worker) -------------------------------------------------------------
     def retry_stale_events(self, limit: int = 50) -> int:
