@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--database-url")
     ap.add_argument("--dump", metavar="FILE", help="also write the profile there (read it with pstats)")
+    ap.add_argument("--plain", action="store_true",
+                    help="no profiler: the wall time per event only (to compare two versions of the code)")
     args = ap.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="tsunagari-profile-"))
@@ -88,14 +90,23 @@ def main(argv: list[str] | None = None) -> int:
 
         for i in range(min(300, args.events)):  # warm-up, not profiled
             one(i)
+        n = args.events
+        if args.plain:
+            t0, c0 = time.perf_counter(), time.thread_time()
+            for i in range(n):
+                one(i)
+            wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
+            print(f"\n{n} events in {wall:.2f} s: {wall / n * 1000:.3f} ms per event, of which the bot's thread's "
+                  f"CPU {cpu / n * 1000:.3f} ms (the fake LINE API's threads not counted) "
+                  f"({'PostgreSQL' if args.database_url else 'SQLite'}, one process, no profiler)")
+            return 0
         prof = cProfile.Profile()
         t0 = time.perf_counter()
         prof.enable()
-        for i in range(args.events):
+        for i in range(n):
             one(i)
         prof.disable()
         wall = time.perf_counter() - t0
-        n = args.events
         print(f"\n{n} events in {wall:.2f} s: {wall / n * 1000:.2f} ms per event "
               f"({'PostgreSQL' if args.database_url else 'SQLite'}, one process, profiled: cProfile adds to every call)\n")
         stats = pstats.Stats(prof)

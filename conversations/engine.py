@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Callable, Mapping, Sequence, Union
 
 from sqlalchemy import bindparam, inspect, update
@@ -69,6 +69,24 @@ class Option:
 
     def text(self, locale: str) -> str:
         return self.label if self.literal else t(locale, self.label, **self.named)
+
+
+def typed_words(o: Option) -> frozenset[str]:
+    """What typed picks the option: its label in every language and its aliases, normalised.
+    Worked out once per option (every typed answer at a step checks every option), except for
+    an option that names something (a resident's name): those are not kept."""
+    if o.named:
+        return _words(o)
+    return _typed_words(o.value, o.label, o.literal, o.aliases)
+
+
+@lru_cache(maxsize=4096)
+def _typed_words(value: str, label: str, literal: bool, aliases: tuple[str, ...]) -> frozenset[str]:
+    return _words(Option(value, label, literal, aliases=aliases))
+
+
+def _words(o: Option) -> frozenset[str]:
+    return frozenset({normalize_text(o.text(loc)) for loc in SUPPORTED_LOCALES} | {normalize_text(a) for a in o.aliases})
 
 
 OptionsSpec = Union[Sequence[Option], Callable[[Ctx, dict], Sequence[Option]]]
@@ -233,10 +251,7 @@ def _resolve(ctx: Ctx, flow: Flow, step_name: str, step: Step, data: dict, answe
         if step.collect and typed in {normalize_text(t(loc, N_("Done"))) for loc in SUPPORTED_LOCALES}:
             return DONE
         for o in options:
-            words = {normalize_text(o.text(loc)) for loc in SUPPORTED_LOCALES}
-            words |= {normalize_text(a) for a in o.aliases}
-            words.add(normalize_text(o.value))
-            if typed and typed in words:
+            if typed and (typed in typed_words(o) or typed == normalize_text(o.value)):
                 return o.value
         said = _typed_yes_no(options, answer.text, ctx.locale)
         if said is not None:
@@ -367,9 +382,8 @@ def takes_as_option(ctx: Ctx, flow: Flow, text: str) -> bool:
         return False
     typed = normalize_text(text)
     options = _options(ctx, flow.steps[state.step], dict(state.data or {}))
-    for o in options:
-        if typed in {normalize_text(o.text(loc)) for loc in SUPPORTED_LOCALES} | {normalize_text(a) for a in o.aliases}:
-            return True
+    if any(typed in typed_words(o) for o in options):
+        return True
     return _typed_yes_no(options, text, ctx.locale) is not None
 
 

@@ -357,9 +357,9 @@ class Sender:
             try:
                 if plain:  # the hot path (a webhook's reply): one statement on a bare connection
                     now = utcnow()
-                    with self.db.core() as conn:
-                        conn.execute(_sent_stmt(), [{"row_id": oc.row_id, "now": now, "req": oc.result.request_id}
-                                                    for oc in outcomes])
+                    params = [{"row_id": oc.row_id, "now": now, "req": oc.result.request_id} for oc in outcomes]
+                    with self.db.core() as conn:  # one row (a reply): not through executemany
+                        conn.execute(_sent_stmt(), params[0] if len(params) == 1 else params)
                     return
                 with self.db.session() as s:
                     self.record(s, outcomes)
