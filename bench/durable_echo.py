@@ -43,7 +43,13 @@ class Store:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.mark = "?"
-        self._run(SCHEMA)
+        if self.pg:  # both workers start at once: CREATE TABLE IF NOT EXISTS is not safe side by side there
+            with self.conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(7531)")
+                cur.execute(SCHEMA)
+            self.conn.commit()
+        else:
+            self._run(SCHEMA)
 
     def _run(self, sql: str, params: tuple = ()) -> int:
         with self.lock:
