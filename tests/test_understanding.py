@@ -207,6 +207,25 @@ def test_hello_in_another_language_at_the_language_question_asks_it_again_in_tha
     assert state(db, user).data["locale"] == "en"
 
 
+def test_japanese_places_and_names_in_latin_letters_do_not_change_the_language(line, fake_line, db):
+    """Foreign residents write Japanese places and names in Latin letters ("asahi 2", "Hanako"):
+    they tell nothing of the writer's language (Lingua took them for Tagalog), so the question is
+    asked again in the language the resident was using."""
+    for typed in ("asahi 2", "Hanako", "Minato-machi", "ekimae 3", "Hokkaido", "Kawabe-cho Shinjuku 1-2"):
+        assert understand.detect_language(typed) is None, typed
+    for typed, lang in (("Saya mau minta tolong", "id"), ("magandang umaga po", "tl"), ("Olá, bom dia", "pt_BR"),
+                        ("I need help with shopping", "en"), ("salamat po", "tl")):
+        assert understand.detect_language(typed) == lang, typed
+    user = "U" + "e5" * 16
+    fake_line.profiles[user] = {"displayName": "Lan"}
+    line.say(user, "Xin chào")
+    assert line.last_text(user).startswith("Chào mừng bạn đến với Tsunagari")
+    line.say(user, "asahi 2")  # the area, typed one question early
+    assert fake_line.texts_to(user)[-2] == "Vui lòng chọn ngôn ngữ bằng các nút."
+    assert line.last_text(user).startswith("Chào mừng bạn đến với Tsunagari")
+    assert fake_line.quick_labels(user)[0] == "Tiếng Việt"
+
+
 # -- after a neighbour's message ----------------------------------------------------------------
 
 def test_text_typed_after_a_neighbours_message_is_offered_for_relay(line, fake_line, db, bot, people):

@@ -496,7 +496,18 @@ def detect_language(text: str) -> str | None:
     words = _WORD.findall(folded)
     if not words or sum(len(w) for w in words) < 4:
         return None
+    letters = [w for w in words if not w.isdigit()]
+    if letters and all(_ROMAJI.fullmatch(w) for w in letters):
+        # Japanese written in Latin letters ("asahi 2", "Hanako", "Minato-machi"): a place or a
+        # name, which tells nothing of the writer's language (Lingua would say Tagalog).
+        return None
     return _latin_detector(" ".join(words))
+
+
+# A word made only of Japanese syllables in Latin letters (Hepburn, with ō/ū folded): a consonant
+# (or sh/ch/ts, or one with y) and a vowel, the moraic n, a doubled consonant (Hokkaido, Sapporo)
+# or t before ch (Matcha).
+_ROMAJI = re.compile(r"(?:(?:[kgsztdnhbpmrwfjv]y?|sh|ch|ts|y)?[aeiouōū]|n(?![aeiouy])|([kgsztdbpc])(?=\1)|t(?=ch))+")
 
 
 @lru_cache(maxsize=2048)
