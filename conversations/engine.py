@@ -261,8 +261,11 @@ def _resolve(ctx: Ctx, flow: Flow, step_name: str, step: Step, data: dict, answe
     raise Invalid(N_("Please choose one of the buttons below."))
 
 
-def handle(ctx: Ctx, flow: Flow, answer: Answer) -> list[Reply]:
-    """Apply one answer to the resident's active conversation in `flow`."""
+def handle(ctx: Ctx, flow: Flow, answer: Answer,
+           elsewhere: Callable[[], list[Reply] | None] | None = None) -> list[Reply]:
+    """Apply one answer to the resident's active conversation in `flow`. `elsewhere`: asked when
+    the answer is not one the step takes; replies from it (the caller left the question) are
+    given instead of asking again."""
     state = ctx.conversation
     assert state is not None and state.flow == flow.name
     step_name = state.step
@@ -271,6 +274,9 @@ def handle(ctx: Ctx, flow: Flow, answer: Answer) -> list[Reply]:
     try:
         value = _resolve(ctx, flow, step_name, step, data, answer)
     except Invalid as exc:
+        went = elsewhere() if elsewhere is not None else None
+        if went is not None:
+            return went
         locale = _flow_locale(ctx, flow, data)
         state.expires_at = ctx.now + timedelta(seconds=ctx.config.conversation_ttl_seconds)
         return [Text(t(locale, exc.msgid, **exc.named)), render_step(ctx, flow, step_name, data)]

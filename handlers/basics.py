@@ -145,15 +145,30 @@ def continue_conversation(ctx: Ctx) -> list[Reply]:
             word = feature_word(ctx)
             joining = state.flow == "onboarding" and not (ctx.resident and ctx.resident.onboarded)
             if word is not None and not joining:
-                engine.end(ctx)
-                ctx.notes.append(Text(ctx.t(N_("(I left the question we were on; nothing from it was saved.)"))))
+                _leave_question(ctx)
                 return _run_or_start(ctx, word.run, word.flow)
+            if not joining:
+                # Not an answer to this question, and clearly asking for something else ("I need
+                # help with shopping" at the area question): that is done instead.
+                return engine.handle(ctx, flow, engine.Answer(text=text), elsewhere=lambda: _understood_elsewhere(ctx))
         return engine.handle(ctx, flow, engine.Answer(text=text))
     if ib.kind == InboundKind.MESSAGE and ib.message_type == "image" and flow.steps[state.step].photo:
         return engine.handle(ctx, flow, engine.Answer(photo=ib.media_token or ""))
     if ib.kind == InboundKind.MESSAGE:
         return [Text(ctx.t(N_("Sorry, I can only read text here."))), engine.reask(ctx, flow)]
     return []
+
+
+def _leave_question(ctx: Ctx) -> None:
+    engine.end(ctx)
+    ctx.notes.append(Text(ctx.t(N_("(I left the question we were on; nothing from it was saved.)"))))
+
+
+def _understood_elsewhere(ctx: Ctx) -> list[Reply] | None:
+    # late: handlers.understood imports this module
+    from handlers import understood
+
+    return understood.instead_of_answer(ctx, _leave_question)
 
 
 # -- not yet joined --------------------------------------------------------------------------

@@ -53,6 +53,42 @@ def reply(ctx: Ctx) -> list[Reply]:
     return _run_menu(ctx, MENU_OF[got.intent])
 
 
+# What, typed at a question where it is no answer, leaves the question and is done instead: a
+# request, a feature asked for in a sentence. (A greeting, thanks, "how does this work" or a
+# guess between two features stay with the question, which is asked again.)
+LEAVE_A_QUESTION = frozenset(MENU_OF) - {"help"} | {"language"}
+# The conversations each of those is already about (then the words were meant for the question).
+ABOUT = {
+    "ask_help": ("ask_help", "edit_request"), "offer_help": ("offer",), "my_requests": ("edit_request",),
+    "events": ("event_signup", "create_event"), "my_events": ("event_signup",), "circulars": ("compose_circular",),
+    "reminder": ("reminder_new",), "garbage_day": ("garbage",), "garbage_item": ("garbage",),
+    "settings": ("settings",), "language": ("settings",), "delete_data": ("delete_data",),
+}
+# Questions nothing typed leaves this way: a safety check's (what matters most, and free words
+# are expected there) and a message being relayed to a neighbour.
+KEEP = frozenset({"safety_help", "safety_shelter", "safety_start", "relay", "onboarding"})
+
+
+def instead_of_answer(ctx: Ctx, leave) -> list[Reply] | None:
+    """Typed text the current step does not take: if it clearly asks for something else (a
+    sentence, understood; a request saying what for; not what the current conversation is
+    already about), `leave(ctx)` ends the question and that is done; else None (the question is
+    asked again, with why)."""
+    if ctx.conversation is None or ctx.conversation.flow in KEEP:
+        return None
+    text = ctx.inbound.text or ""
+    if not _worth_keeping(" ".join(text.split())):
+        return None  # 「だれか」, "help": too little to leave a question for
+    got = understand.understand(text, ctx.locale)
+    if got.intent not in LEAVE_A_QUESTION or ctx.conversation.flow in ABOUT.get(got.intent, ()):
+        return None
+    if got.intent == "ask_help" and not got.slots.get("category"):
+        return None  # a request, but for what is not said: the question stays
+    leave(ctx)
+    do = ACTIONS.get(got.intent)
+    return do(ctx, got, text) if do is not None else _run_menu(ctx, MENU_OF[got.intent])
+
+
 def _run_menu(ctx: Ctx, key: str) -> list[Reply]:
     item = menu.item(key)
     assert item is not None, key

@@ -226,6 +226,51 @@ def test_japanese_places_and_names_in_latin_letters_do_not_change_the_language(l
     assert fake_line.quick_labels(user)[0] == "Tiếng Việt"
 
 
+# -- at a question, words that are no answer to it ----------------------------------------------
+
+@pytest.fixture
+def garbage_days(db):
+    from bot.core import garbage5374  # the demo city's garbage calendar, for the questions that use it
+    from bot.core.db import utcnow
+    from bot.services import garbage
+
+    with db.session() as s:
+        garbage.store(s, garbage5374.load_dir(Path(__file__).parent.parent / "data" / "garbage" / "demo"), "demo",
+                      utcnow())
+
+
+def test_a_request_typed_at_a_question_it_does_not_answer_is_taken_as_the_request(line, fake_line, db, people,
+                                                                                   garbage_days):
+    line.say(JA, "ごみの日")  # the garbage days: which collection area?
+    assert state(db, JA).flow == "garbage"
+    line.say(JA, "買い物を手伝ってくれる人いませんか")
+    assert fake_line.texts_to(JA)[-2] == "（さきほどの質問は終わりにしました。入力した内容は保存していません）"
+    st = state(db, JA)
+    assert st.flow == "ask_help" and st.data.get("description") == "買い物を手伝ってくれる人いませんか"
+    assert st.data.get("_guess") == "shopping"
+
+
+def test_at_a_question_thanks_or_words_for_the_same_thing_ask_the_question_again(line, fake_line, db, people,
+                                                                                 garbage_days):
+    line.say(EN, "garbage days")
+    asked = line.last_text(EN)
+    line.say(EN, "thank you")  # no request: the question stays
+    assert state(db, EN).flow == "garbage" and line.last_text(EN) == asked
+    line.say(EN, "When is the next garbage day?")  # what this question is already about
+    assert state(db, EN).flow == "garbage" and line.last_text(EN) == asked
+    line.say(EN, "can someone help me")  # a request, but not what for: too little to leave for
+    assert state(db, EN).flow == "garbage" and line.last_text(EN) == asked
+
+
+def test_a_request_typed_while_joining_does_not_leave_the_joining(line, fake_line, db):
+    user = "U" + "e6" * 16
+    fake_line.profiles[user] = {"displayName": "Ana", "language": "en"}
+    line.follow(user)
+    line.tap(user, "English")
+    line.say(user, "I need help moving a sofa")  # at the area question
+    assert state(db, user).flow == "onboarding"
+
+
 # -- after a neighbour's message ----------------------------------------------------------------
 
 def test_text_typed_after_a_neighbours_message_is_offered_for_relay(line, fake_line, db, bot, people):
