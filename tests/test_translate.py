@@ -55,8 +55,14 @@ def fake_google(google_server):
     return google_server
 
 
-def mt_config(fake: FakeTranslator, **more) -> Config:
-    return Config(mt_provider=fake.kind, mt_api_key=fake.key, mt_api_base_url=fake.url, mt_timeout_seconds=0.5, **more)
+# Long enough for a loaded CI machine to answer on loopback (0.5 s once was not); the test of a
+# timeout sets its own, shorter than the fake's stall.
+TIMEOUT = 5.0
+
+
+def mt_config(fake: FakeTranslator, timeout: float = TIMEOUT, **more) -> Config:
+    return Config(mt_provider=fake.kind, mt_api_key=fake.key, mt_api_base_url=fake.url, mt_timeout_seconds=timeout,
+                  **more)
 
 
 @pytest.fixture
@@ -70,7 +76,7 @@ def app(app_factory, mt, fake_deepl, fake_google):
     """The app with machine translation through the fake provider; off (but pointed at the fake
     DeepL, to see that nothing reaches it) when `mt` is ""."""
     fake = fake_google if mt == "google" else fake_deepl
-    overrides = dict(mt_api_base_url=fake.url, mt_timeout_seconds=0.5)
+    overrides = dict(mt_api_base_url=fake.url, mt_timeout_seconds=TIMEOUT)
     if mt:
         overrides.update(mt_provider=mt, mt_api_key=fake.key)
     app = app_factory(**overrides)
@@ -144,7 +150,7 @@ def test_errors_and_quota_replies_are_no_translation_and_the_text_is_never_logge
 
 
 def test_a_timeout_is_no_translation(fake_google, caplog):
-    client = translate.from_config(mt_config(fake_google))
+    client = translate.from_config(mt_config(fake_google, timeout=fake_google.stall_seconds / 3))
     fake_google.stall_next()
     with caplog.at_level(logging.DEBUG):
         assert client.translate([SECRET_WORDS], "en", "ja") is None
