@@ -102,6 +102,8 @@ def test_area_list_pages_with_more(line, fake_line):
     ("あさひ2丁目", "日本語", "asahi-2"),  # without 町
     ("あさひ町１丁目", "日本語", "asahi-1"),  # full-width digit
     ("みどり", "日本語", "midori"),
+    ("朝日2丁目", "简体中文", "asahi-2"),  # kanji guessed for あさひ: found by its reading
+    ("かわべ", "日本語", "kawabe"),  # 川辺町 by its reading
 ])
 def test_an_area_is_found_however_a_resident_writes_its_name(line, fake_line, db, typed, locale_label, code):
     line.follow(USER)

@@ -93,7 +93,7 @@ def test_what_garbage_an_item_is_and_when_it_is_next_collected(line, fake_line, 
     assert "フライパン：燃やさないごみ" in answer and "次の収集日：12/2(水)" in answer, answer
 
 
-@pytest.mark.parametrize("typed", ["asahi 2", "Asahi 2 chome", "あさひ2丁目", "あさひ町２丁目"])
+@pytest.mark.parametrize("typed", ["asahi 2", "Asahi 2 chome", "あさひ2丁目", "あさひ町２丁目", "朝日町2丁目"])
 def test_a_collection_area_typed_however_it_is_written(line, fake_line, db, calendar_loaded, typed):
     line.say(EN, "garbage days")
     line.say(EN, typed)

@@ -159,12 +159,34 @@ def place_key(name: str) -> str:
 
 def match_places(typed: str, candidates: Iterable[tuple[T, Iterable[str]]]) -> list[T]:
     """Of `candidates` ((what is chosen, its names in every form it is shown)), those with a
-    name that is what was typed, as `place_key` reads both; else those with it as a part."""
+    name that is what was typed, as `place_key` reads both; else those with it as a part. Typed
+    in Japanese script and found so in none, it is compared by its reading: 「朝日2丁目」 (kanji
+    a Chinese or Japanese resident would guess) finds あさひ町2丁目."""
     key = place_key(typed)
     if not key:
         return []
-    keyed = [(value, {place_key(name) for name in names}) for value, names in candidates]
+    candidates = [(value, tuple(names)) for value, names in candidates]
+    found = _match_keys(key, [(value, {place_key(name) for name in names}) for value, names in candidates])
+    if found or not _JAPANESE.search(typed):
+        return found
+    by_reading = [(value, {_reading_key(name) for name in names if _JAPANESE.search(name)}) for value, names in candidates]
+    return _match_keys(_reading_key(typed), by_reading)
+
+
+def _match_keys(key: str, keyed: list[tuple[T, set[str]]]) -> list[T]:
+    if not key:
+        return []
     return [v for v, keys in keyed if key in keys] or [v for v, keys in keyed if any(key in k for k in keys)]
+
+
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
+def _reading_key(name: str) -> str:
+    # late: SudachiPy's dictionary is loaded by the understanding module (warm in the web process)
+    from bot.core.understand import reading
+
+    return place_key(reading(unicodedata.normalize("NFKC", name)))
 
 
 def normalize_code(code: str) -> str:
