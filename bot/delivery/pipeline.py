@@ -92,14 +92,20 @@ class Bot:
     # -- handling ------------------------------------------------------------------------------
     def process(self, ev: Inbound) -> list[OutboxMessage]:
         """Handle one recorded event exactly once. Returns the rows to send now."""
+        # on the session's connection: a Core statement needs none of the ORM's work
+        return self._handle(ev, recorded=True, begin=lambda conn, now: conn.execute(
+            self._claim_event, {"eid": ev.event_id, "now": now}).rowcount > 0)  # else another handled it
+
+    def _handle(self, ev: Inbound, recorded: bool, begin) -> list[OutboxMessage]:
+        """`begin(connection, now)` in a new transaction (claims or records the event; False:
+        someone else has it), then the event dispatched in it, up to three times on conflicts.
+        An event not `recorded` yet is recorded on its own when that cannot be done."""
         for attempt in range(3):
             try:
                 with self.db.session() as s:
                     now = utcnow()
-                    # on the session's connection: a Core statement needs none of the ORM's work
-                    claimed = s.connection().execute(self._claim_event, {"eid": ev.event_id, "now": now}).rowcount
-                    if not claimed:
-                        return []  # another request or worker handled it
+                    if not begin(s.connection(), now):
+                        return []
                     return self.dispatch(s, self.config, ev, now)
             except RETRYABLE as exc:
                 # Two events for one resident at once: the loser starts again on fresh state.
@@ -107,11 +113,15 @@ class Bot:
                 continue
             except OperationalError:
                 log.exception("event %s: database unavailable; the worker will retry", ev.event_id)
+                if not recorded:
+                    self.record([ev])  # raises if the database is still away: a 500, and LINE redelivers
                 return []
             except Exception:
                 log.exception("event %s failed", ev.event_id)
-                return self._apologise(ev)
+                return self._apologise(ev) if recorded or self.record([ev]) else []
         log.warning("event %s left for the worker after repeated conflicts", ev.event_id)
+        if not recorded:
+            self.record([ev])
         return []
 
     def _apologise(self, ev: Inbound) -> list[OutboxMessage]:
@@ -169,31 +179,9 @@ class Bot:
         200 and redelivers the event (webhook redelivery on, docs/OPERATIONS.md). If the
         transaction cannot be had, the event is recorded on its own, as for a delivery of several:
         conflicts and an unreachable database leave it for the worker, a bug gets the apology."""
-        for attempt in range(3):
-            try:
-                with self.db.session() as s:
-                    now = utcnow()
-                    new = s.connection().execute(self._insert_handled, {
-                        "webhook_event_id": ev.event_id, "event_type": ev.kind[:32], "received_at": now,
-                        "processed_at": now,
-                    }).first()
-                    if new is None:
-                        return []  # seen before, on this host or another
-                    return self.dispatch(s, self.config, ev, now)
-            except RETRYABLE as exc:
-                log.info("event %s conflicted (%s), attempt %d", ev.event_id, type(exc).__name__, attempt + 1)
-                continue
-            except OperationalError:
-                log.warning("event %s: database unavailable while handling; recording it for the worker",
-                            ev.event_id)
-                self.record([ev])  # raises if the database is still away: a 500, and LINE redelivers
-                return []
-            except Exception:
-                log.exception("event %s failed", ev.event_id)
-                return self._apologise(ev) if self.record([ev]) else []
-        log.warning("event %s left for the worker after repeated conflicts", ev.event_id)
-        self.record([ev])
-        return []
+        return self._handle(ev, recorded=False, begin=lambda conn, now: conn.execute(self._insert_handled, {
+            "webhook_event_id": ev.event_id, "event_type": ev.kind[:32], "received_at": now, "processed_at": now,
+        }).first() is not None)  # else seen before, on this host or another
 
     # -- recovery (the worker) -------------------------------------------------------------
     def retry_stale_events(self, limit: int = 50) -> int:
