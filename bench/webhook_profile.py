@@ -15,6 +15,10 @@ The parts:
 - record + handle: a delivery of one event (every delivery here) is recorded in the transaction
   that handles it (`Bot.record_and_process`): record and handle then show 0;
 - send: the reply sent through the SDK and recorded (`Sender.deliver` and what it calls).
+
+`--parts` measures, without a profiler, the CPU time of the request's thread spent inside each of a
+list of functions (inclusive, per event; `PARTS_PLAIN`): a profiler's cost per call inflates the
+parts made of many small calls (SQLAlchemy's), this does not.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +51,71 @@ PARTS = {  # part -> (file suffix, function name) whose inclusive time is the pa
     "send": ("bot/delivery/outbox.py", "deliver"),
 }
 
+# (module, qualified name) of the functions `--parts` times; nested ones are included in their callers
+PARTS_PLAIN = (
+    ("bot.delivery.inbound", "parse_delivery"),
+    ("bot.delivery.pipeline", "Bot.record_and_process"),
+    ("bot.core.db", "Database.session"),
+    ("handlers.dispatcher", "dispatch"),
+    ("handlers.dispatcher", "_over_limit"),
+    ("handlers", "route"),
+    ("bot.core.areas", "active_area_names"),
+    ("conversations.engine", "handle"),
+    ("conversations.engine", "render_step"),
+    ("conversations.engine", "_save"),
+    ("bot.delivery.outbox", "enqueue"),
+    ("bot.delivery.renderers", "render"),
+    ("bot.delivery.outbox", "_insert_claimed"),
+    ("sqlalchemy.orm.session", "Session.commit"),
+    ("sqlalchemy.orm.session", "Session.close"),
+    ("sqlalchemy.orm.session", "Session.execute"),
+    ("sqlalchemy.engine.base", "Connection.execute"),
+    ("sqlalchemy.engine.default", "DefaultDialect.do_execute"),
+    ("sqlalchemy.engine.default", "DefaultDialect.do_commit"),
+    ("sqlalchemy.orm.session", "SessionTransaction.commit"),
+    ("bot.delivery.outbox", "Sender.deliver"),
+    ("bot.delivery.line_client", "LineClient.reply"),
+    ("bot.delivery.outbox", "Sender._record_retrying"),
+)
+
+
+def _time_parts(spent: dict[str, list[float]]) -> None:
+    """Wrap each of PARTS_PLAIN (everywhere a module holds it by name) to add up the calling
+    thread's CPU time inside it. Re-entrant calls count once."""
+    import importlib
+    import functools
+
+    for modname, qual in PARTS_PLAIN:
+        owner = importlib.import_module(modname)
+        *path, name = qual.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        fn = getattr(owner, name)
+        depth = [0]
+
+        def wrap(fn=fn, key=qual, depth=depth):
+            @functools.wraps(fn)
+            def timed(*a, **kw):
+                if depth[0]:
+                    return fn(*a, **kw)
+                depth[0] += 1
+                c0 = time.thread_time()
+                try:
+                    return fn(*a, **kw)
+                finally:
+                    depth[0] -= 1
+                    spent[key][0] += time.thread_time() - c0
+                    spent[key][1] += 1
+            return timed
+
+        timed = wrap()
+        if path:
+            setattr(owner, name, timed)
+        else:
+            for mod in list(sys.modules.values()):
+                if getattr(mod, name, None) is fn:
+                    setattr(mod, name, timed)
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -54,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--database-url")
     ap.add_argument("--dump", metavar="FILE", help="also write the profile there (read it with pstats)")
+    ap.add_argument("--parts", action="store_true",
+                    help="no profiler: the CPU time per event inside each of PARTS_PLAIN")
     ap.add_argument("--plain", action="store_true",
                     help="no profiler: the wall time per event only (to compare two versions of the code)")
     args = ap.parse_args(argv)
@@ -69,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         run_cli(["areas", "load"], {**base_env, **env})
         os.environ.update(env, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=fake.token,
                           LINE_API_BASE_URL=fake.url, FLASK_SECRET_KEY=secrets.token_urlsafe(48))
+        spent: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+        if args.parts:
+            _time_parts(spent)
         from bot import create_app
 
         app = create_app()
@@ -91,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(min(300, args.events)):  # warm-up, not profiled
             one(i)
         n = args.events
-        if args.plain:
+        if args.plain or args.parts:
+            spent.clear()
             t0, c0 = time.perf_counter(), time.thread_time()
             for i in range(n):
                 one(i)
@@ -99,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{n} events in {wall:.2f} s: {wall / n * 1000:.3f} ms per event, of which the bot's thread's "
                   f"CPU {cpu / n * 1000:.3f} ms (the fake LINE API's threads not counted) "
                   f"({'PostgreSQL' if args.database_url else 'SQLite'}, one process, no profiler)")
+            if args.parts:
+                print(f"\n{'function (inclusive)':<34} {'ms/event':>9} {'calls/event':>12}")
+                for _, qual in PARTS_PLAIN:
+                    total, calls = spent.get(qual, (0.0, 0))
+                    print(f"{qual:<34} {total / n * 1000:>9.3f} {calls / n:>12.2f}")
             return 0
         prof = cProfile.Profile()
         t0 = time.perf_counter()

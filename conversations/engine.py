@@ -23,6 +23,7 @@ from bot.core import answers
 from handlers.context import Ctx
 from bot.core.i18n import N_, SUPPORTED_LOCALES, normalize_text, t
 from bot.core.models import ConversationState
+from bot.core.prepared import Prepared
 from bot.core.replies import Choice, DateQuestion, Question, Reply, Text, postback
 
 YES, NO = "yes", "no"  # the values of the options of a yes/no or a confirm question
@@ -329,9 +330,9 @@ def with_next_step(ctx: Ctx, replies: list[Reply]) -> list[Reply]:
 @cache
 def _save_stmt():
     t = ConversationState.__table__
-    return (update(t).where(t.c.id == bindparam("sid"), t.c.version == bindparam("seen"))
-            .values(step=bindparam("step"), data=bindparam("data"), updated_at=bindparam("now"),
-                    expires_at=bindparam("expires"), version=bindparam("seen") + 1))
+    return Prepared(update(t).where(t.c.id == bindparam("sid"), t.c.version == bindparam("seen"))
+                    .values(step=bindparam("step"), data=bindparam("data"), updated_at=bindparam("now"),
+                            expires_at=bindparam("expires"), version=bindparam("seen") + 1))
 
 
 def _save(ctx: Ctx, state: ConversationState, step_name: str, data: dict) -> None:
@@ -347,7 +348,7 @@ def _save(ctx: Ctx, state: ConversationState, step_name: str, data: dict) -> Non
     # state, as the ORM's version counter would (another event of the resident's got there
     # first: StaleDataError, and the event starts again on fresh state).
     seen = state.version
-    done = ctx.session.connection().execute(_save_stmt(), {
+    done = _save_stmt().run(ctx.session.connection(), {
         "sid": state.id, "seen": seen, "step": step_name, "data": data, "now": ctx.now, "expires": expires,
     }).rowcount
     if done != 1:

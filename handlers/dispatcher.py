@@ -14,17 +14,18 @@ import handlers
 from bot.delivery import outbox
 from bot.services import residents
 from bot.core.config import Config
+from bot.core.prepared import Prepared
 from handlers.context import Ctx
 from bot.core.i18n import N_, SUPPORTED_LOCALES, normalize_locale
 from bot.delivery.inbound import Inbound
-from bot.core.models import ConversationState, OutboxMessage, Resident
+from bot.core.models import ConversationState, Resident
 from bot.core.replies import Text
 from bot.core.vocab import InboundKind
 
 log = logging.getLogger(__name__)
 
 
-def dispatch(session: Session, config: Config, inbound: Inbound, now: datetime) -> list[OutboxMessage]:
+def dispatch(session: Session, config: Config, inbound: Inbound, now: datetime) -> list[outbox.Sendable]:
     """Handle one event. Returns the outbox rows this request should send right after commit."""
     if inbound.mode == "standby":
         return []  # another channel owns the chat: say nothing
@@ -83,9 +84,9 @@ def dispatch(session: Session, config: Config, inbound: Inbound, now: datetime) 
 @cache
 def _count_stmt():
     w = bindparam("window")
-    return (update(Resident).where(Resident.id == bindparam("rid"))
-            .values(rate_count=case((Resident.rate_window == w, Resident.rate_count + 1), else_=1), rate_window=w)
-            .returning(Resident.rate_count).execution_options(synchronize_session=False))
+    return Prepared(update(Resident.__table__).where(Resident.id == bindparam("rid"))
+                    .values(rate_count=case((Resident.rate_window == w, Resident.rate_count + 1), else_=1), rate_window=w)
+                    .returning(Resident.rate_count))
 
 
 @cache
@@ -102,7 +103,8 @@ def _over_limit(session: Session, config: Config, resident_id: int, now: datetim
     """Count this event in the resident's current minute, atomically (one UPDATE, so processes
     and hosts share the count). Returns 0 within the limit, else how far over it (1 = the first)."""
     window = int(now.timestamp() // 60)
-    count = session.connection().execute(_count_stmt(), {"rid": resident_id, "window": window}).scalar()
+    row = _count_stmt().run(session.connection(), {"rid": resident_id, "window": window}).fetchone()
+    count = row[0] if row else None
     limit = config.resident_events_per_minute
     return 0 if not limit or count is None or count <= limit else count - limit
 

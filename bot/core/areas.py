@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.models import Area, Association
+from bot.core.prepared import Prepared
 
 T = TypeVar("T")
 
@@ -126,13 +127,15 @@ def active_areas(session: Session) -> list[Area]:
     return list(session.scalars(select(Area).where(Area.active.is_(True)).order_by(Area.position, Area.id)))
 
 
-_ACTIVE_NAMES = select(Area.code, Area.names).where(Area.active.is_(True)).order_by(Area.position, Area.id)
+_ACTIVE_NAMES = Prepared(select(Area.code, Area.names).where(Area.active.is_(True)).order_by(Area.position, Area.id))
 
 
 def active_area_names(session: Session) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
     """(code, its names as sorted pairs) of the active areas, in the city's order, as plain rows:
     the area question asks for them at every answer (no ORM objects needed)."""
-    return tuple((code, tuple(sorted((names or {}).items()))) for code, names in session.execute(_ACTIVE_NAMES))
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()  # as the ORM's own execution would: an area added in this transaction counts
+    return tuple((code, tuple(sorted((names or {}).items()))) for code, names in _ACTIVE_NAMES.rows(session.connection()))
 
 
 def find_association_by_code(session: Session, code: str) -> Association | None:

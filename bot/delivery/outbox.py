@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, Union
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.config import Config
 from bot.core.db import Database, checkpoint_after_commit, utcnow
+from bot.core.prepared import Prepared
 from bot.core.models import OutboxMessage, Resident, WebChatMessage, new_retry_key
 from bot.core.replies import Reply
 from bot.core.vocab import Channel, ChatDirection, OutboxKind, OutboxStatus, SendMethod
@@ -40,6 +41,9 @@ BACKOFF_CAP = 15 * 60.0
 RECORD_RETRY_DELAYS = (0.05, 0.25, 1.0, 3.0)  # recording a send when the database hiccups
 REACHABLE_CHUNK = 5000  # LINE user ids checked per query when a claim is sent
 
+# What can be sent: an outbox row, or a request's own reply as it was written (`Claimed`).
+Sendable = Union[OutboxMessage, "Claimed"]
+
 
 def enqueue(
     session: Session,
@@ -53,7 +57,7 @@ def enqueue(
     erase_after_send: bool = False,
     dedupe_key: str | None = None,
     subject_resident_id: int | None = None,
-) -> list[OutboxMessage]:
+) -> list[Sendable]:
     """Add outbox rows for `replies` (already translated for the recipients).
 
     `claimed=True` marks the rows as being sent by this process right after commit; if it dies
@@ -90,14 +94,19 @@ def enqueue(
     return rows
 
 
+_CLAIMED_COLUMNS = ("channel", "resident_id", "recipients", "payload", "reply_token", "retry_key", "dedupe_key",
+                    "status", "claimed_at", "attempts", "next_attempt_at", "erase_after_send", "created_at", "kind",
+                    "rank", "subject_resident_id", "source")
+
+
 @lru_cache(maxsize=1)
-def _insert_claimed_stmt():
-    return insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
+def _insert_claimed_stmt() -> Prepared:
+    return Prepared(insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id), columns=_CLAIMED_COLUMNS)
 
 
 def _insert_claimed(session: Session, channel: str, recipients: list[str], payloads: Sequence[list[dict[str, Any]]],
                     resident_id: int | None, reply_token: str | None, erase_after_send: bool,
-                    now: datetime) -> list[OutboxMessage]:
+                    now: datetime) -> list[Claimed]:
     """A request's own replies (every webhook event's): written with one Core INSERT each, in
     this transaction, and handed back as rows outside the session for the request to send
     after commit (nothing about them changes before then)."""
@@ -113,9 +122,33 @@ def _insert_claimed(session: Session, channel: str, recipients: list[str], paylo
             erase_after_send=erase_after_send, created_at=now, kind=OutboxKind.PUSH,
             rank=0 if len(recipients) == 1 else 1, subject_resident_id=None, source=None,
         )
-        row_id = conn.execute(_insert_claimed_stmt(), values).scalar_one()
-        rows.append(OutboxMessage(id=row_id, **values))
+        row_id = _insert_claimed_stmt().run(conn, values).fetchone()[0]
+        rows.append(Claimed(id=row_id, **values))
     return rows
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A request's own reply, as written (`_insert_claimed`): what `Sender` reads of an outbox row,
+    without an ORM object to build for it (nothing about it changes before it is sent)."""
+    id: int
+    channel: str
+    resident_id: int | None
+    recipients: list[str]
+    payload: list[dict[str, Any]]
+    reply_token: str | None
+    retry_key: str
+    dedupe_key: str | None
+    status: str
+    claimed_at: datetime
+    attempts: int
+    next_attempt_at: datetime
+    erase_after_send: bool
+    created_at: datetime
+    kind: str
+    rank: int
+    subject_resident_id: int | None
+    source: str | None
 
 
 def bulk(session: Session, rows: Sequence[dict[str, Any]]) -> int:
@@ -179,6 +212,11 @@ def _sent_stmt():
             .values(status=OutboxStatus.SENT, sent_at=bindparam("now"), accepted_request_id=bindparam("req"), last_error=None))
 
 
+@lru_cache(maxsize=1)
+def _sent_one() -> Prepared:
+    return Prepared(_sent_stmt())
+
+
 class Sender:
     """Sends claimed rows and records what happened. Used by the web request and the worker."""
 
@@ -190,12 +228,12 @@ class Sender:
         self._pool = None
 
     # -- sending (outside any transaction) ---------------------------------------------------
-    def send(self, row: OutboxMessage, now: datetime | None = None) -> Outcome:
+    def send(self, row: Sendable, now: datetime | None = None) -> Outcome:
         outcome = self._send(row, now or utcnow())
         outcome.erase = row.erase_after_send
         return outcome
 
-    def _send(self, row: OutboxMessage, now: datetime) -> Outcome:
+    def _send(self, row: Sendable, now: datetime) -> Outcome:
         if row.channel == Channel.WEB:
             return Outcome(row.id, SendResult("sent"), transcript=list(row.payload))
         if self.line is None:
@@ -298,7 +336,7 @@ class Sender:
                 row.next_attempt_at = now + timedelta(seconds=delay)
                 log.info("outbox row %s attempt %d failed (%s); next try in %.0fs", row.id, row.attempts, row.last_error, delay)
 
-    def deliver(self, rows: Sequence[OutboxMessage]) -> None:
+    def deliver(self, rows: Sequence[Sendable]) -> None:
         """Send rows this process claimed, then record the outcomes in one transaction."""
         if not rows:
             return
@@ -358,8 +396,11 @@ class Sender:
                 if plain:  # the hot path (a webhook's reply): one statement on a bare connection
                     now = utcnow()
                     params = [{"row_id": oc.row_id, "now": now, "req": oc.result.request_id} for oc in outcomes]
-                    with self.db.core() as conn:  # one row (a reply): not through executemany
-                        conn.execute(_sent_stmt(), params[0] if len(params) == 1 else params)
+                    with self.db.core() as conn:
+                        if len(params) == 1:  # one row (a reply's): compiled once, on the driver
+                            _sent_one().run(conn, params[0])
+                        else:
+                            conn.execute(_sent_stmt(), params)
                     return
                 with self.db.session() as s:
                     self.record(s, outcomes)

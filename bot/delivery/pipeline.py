@@ -13,11 +13,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.delivery import outbox
 from bot.core.config import Config
+from bot.core.prepared import Prepared
 from bot.core.db import Database, utcnow
 from bot.core.i18n import N_, t
 from bot.delivery.inbound import Inbound
 from bot.delivery.line_client import LineClient
-from bot.core.models import InboundEvent, OutboxMessage, Resident
+from bot.core.models import InboundEvent, Resident
 from bot.core.replies import Text
 from bot.core.vocab import InboundKind, InboxStatus
 
@@ -49,11 +50,12 @@ class Bot:
         )
         # A delivery of one event (a resident's message: nearly all of them) is recorded in the
         # transaction that handles it: recorded as done, with no payload to keep.
-        self._insert_handled = (
+        self._insert_handled = Prepared(
             ins(InboundEvent)
             .values(status=InboxStatus.DONE, payload=None, attempts=1)
             .on_conflict_do_nothing(index_elements=["webhook_event_id"])
-            .returning(InboundEvent.id)
+            .returning(InboundEvent.id),
+            columns=["webhook_event_id", "event_type", "received_at", "processed_at"],
         )
         # Built once: every event is claimed with it (the hot path).
         self._claim_event = (
@@ -90,13 +92,13 @@ class Bot:
         return [ev for ev in unique.values() if ev.event_id in new_ids]
 
     # -- handling ------------------------------------------------------------------------------
-    def process(self, ev: Inbound) -> list[OutboxMessage]:
+    def process(self, ev: Inbound) -> list[outbox.Sendable]:
         """Handle one recorded event exactly once. Returns the rows to send now."""
         # on the session's connection: a Core statement needs none of the ORM's work
         return self._handle(ev, recorded=True, begin=lambda conn, now: conn.execute(
             self._claim_event, {"eid": ev.event_id, "now": now}).rowcount > 0)  # else another handled it
 
-    def _handle(self, ev: Inbound, recorded: bool, begin) -> list[OutboxMessage]:
+    def _handle(self, ev: Inbound, recorded: bool, begin) -> list[outbox.Sendable]:
         """`begin(connection, now)` in a new transaction (claims or records the event; False:
         someone else has it), then the event dispatched in it, up to three times on conflicts.
         An event not `recorded` yet is recorded on its own when that cannot be done."""
@@ -124,7 +126,7 @@ class Bot:
             self.record([ev])
         return []
 
-    def _apologise(self, ev: Inbound) -> list[OutboxMessage]:
+    def _apologise(self, ev: Inbound) -> list[outbox.Sendable]:
         """A bug must not leave the resident without an answer, nor the event half-done."""
         try:
             with self.db.session() as s:
@@ -160,7 +162,7 @@ class Bot:
         for ev in self.record(events):
             self._send_replies(ev, self.process(ev))
 
-    def _send_replies(self, ev: Inbound, rows: list[OutboxMessage]) -> None:
+    def _send_replies(self, ev: Inbound, rows: list[outbox.Sendable]) -> None:
         if rows:
             try:
                 self.sender.deliver(rows)
@@ -168,7 +170,7 @@ class Bot:
                 # The rows stay "sending"; the worker takes them back and retries.
                 log.exception("event %s: sending failed; left for the worker", ev.event_id)
 
-    def record_and_process(self, ev: Inbound) -> list[OutboxMessage]:
+    def record_and_process(self, ev: Inbound) -> list[outbox.Sendable]:
         """Record one event and handle it in the same transaction; return the rows to send now.
 
         The event is recorded before anything is acted on all the same: what handling changes
@@ -179,9 +181,9 @@ class Bot:
         200 and redelivers the event (webhook redelivery on, docs/OPERATIONS.md). If the
         transaction cannot be had, the event is recorded on its own, as for a delivery of several:
         conflicts and an unreachable database leave it for the worker, a bug gets the apology."""
-        return self._handle(ev, recorded=False, begin=lambda conn, now: conn.execute(self._insert_handled, {
+        return self._handle(ev, recorded=False, begin=lambda conn, now: self._insert_handled.run(conn, {
             "webhook_event_id": ev.event_id, "event_type": ev.kind[:32], "received_at": now, "processed_at": now,
-        }).first() is not None)  # else seen before, on this host or another
+        }).fetchone() is not None)  # else seen before, on this host or another
 
     # -- recovery (the worker) -------------------------------------------------------------
     def retry_stale_events(self, limit: int = 50) -> int:
