@@ -60,6 +60,9 @@ PARTS_PLAIN = (
     ("handlers.dispatcher", "_over_limit"),
     ("handlers", "route"),
     ("bot.core.areas", "active_area_names"),
+    ("handlers.basics", "continue_conversation"),
+    ("bot.core.understand", "cancels"),
+    ("conversations.engine", "takes_as_option"),
     ("conversations.engine", "handle"),
     ("conversations.engine", "render_step"),
     ("conversations.engine", "_save"),
@@ -73,6 +76,8 @@ PARTS_PLAIN = (
     ("sqlalchemy.engine.default", "DefaultDialect.do_execute"),
     ("sqlalchemy.engine.default", "DefaultDialect.do_commit"),
     ("sqlalchemy.orm.session", "SessionTransaction.commit"),
+    ("flask.sessions", "SecureCookieSessionInterface.open_session"),
+    ("flask.sessions", "SecureCookieSessionInterface.save_session"),
     ("bot.delivery.outbox", "Sender.deliver"),
     ("bot.delivery.line_client", "LineClient.reply"),
     ("bot.delivery.outbox", "Sender._record_retrying"),
@@ -147,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot import create_app
 
         app = create_app()
+        from bot.core import heap, understand
+
+        understand.warm()  # as gunicorn's post_worker_init does (gunicorn.conf.py)
+        heap.freeze_startup()
         client = app.test_client()
         users = [user_id("profile", i) for i in range(args.residents)]
         for u in users:

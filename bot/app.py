@@ -7,7 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
+from flask.sessions import SecureCookieSessionInterface
 
 import handlers
 from bot import cli, console, security
@@ -61,8 +62,17 @@ def ensure_catalogs() -> None:
                                         len(done), ", ".join(done[:4]) + (", …" if len(done) > 4 else ""))
 
 
+class _Sessions(SecureCookieSessionInterface):
+    """The console's cookie session, not opened for LINE's webhook: its requests carry no cookie,
+    and each resident's message would otherwise build a signer to read one that is not there."""
+
+    def open_session(self, app: Flask, request: Request):
+        return None if request.path == webhook.PATH else super().open_session(app, request)
+
+
 def build_app(config: Any = None) -> Flask:
     app = Flask("bot", instance_relative_config=True)
+    app.session_interface = _Sessions()
     cfg = load_config(config, app.instance_path)
     # In production (LINE, or https) without a strong FLASK_SECRET_KEY this raises: the web, the
     # worker and the clock (all built here) refuse to start.

@@ -17,10 +17,10 @@ from bot.wiring import current_bot
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhook", __name__)
+PATH = "/callback"
 
 
-
-@bp.post("/callback")
+@bp.post(PATH)
 def callback():
     bot = current_bot()
     secret = bot.config.line_channel_secret
