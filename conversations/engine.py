@@ -15,7 +15,7 @@ from datetime import timedelta
 from functools import cache, lru_cache
 from typing import Any, Callable, Mapping, Sequence, Union
 
-from sqlalchemy import bindparam, inspect, update
+from sqlalchemy import bindparam, delete, insert, inspect, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -23,7 +23,7 @@ from bot.core import answers
 from handlers.context import Ctx
 from bot.core.i18n import N_, SUPPORTED_LOCALES, normalize_text, t
 from bot.core.models import ConversationState
-from bot.core.prepared import Prepared
+from bot.core.prepared import Prepared, attach
 from bot.core.replies import Choice, DateQuestion, Question, Reply, Text, postback
 
 YES, NO = "yes", "no"  # the values of the options of a yes/no or a confirm question
@@ -212,27 +212,43 @@ def start(ctx: Ctx, flow: Flow, data: dict | None = None, step: str | None = Non
         data = {**flow.initial(ctx), **data}
     data[KEY] = secrets.token_urlsafe(6)
     state = ctx.conversation
-    expires = ctx.now + timedelta(seconds=ctx.config.conversation_ttl_seconds)
-    if state is None:
+    if state is None and ctx.resident.id is not None and not ctx.session.new:
+        # The usual start: one INSERT on the driver, the row attached as if the session had read
+        # it. (A resident or anything else new in this transaction: the ORM's flush, in order.)
+        values = dict(resident_id=ctx.resident.id, flow=flow.name, step=first, data=data, version=1,
+                      expires_at=ctx.now + timedelta(seconds=ctx.config.conversation_ttl_seconds),
+                      updated_at=ctx.now)
+        values["id"] = _start_stmt().run(ctx.session.connection(), values).fetchone()[0]
+        ctx.conversation = attach(ctx.session, ConversationState, values)
+    elif state is None:
         state = ConversationState(
-            resident_id=ctx.resident.id, flow=flow.name, step=first, data=data, expires_at=expires,
-            updated_at=ctx.now,
+            resident_id=ctx.resident.id, flow=flow.name, step=first, data=data,
+            expires_at=ctx.now + timedelta(seconds=ctx.config.conversation_ttl_seconds), updated_at=ctx.now,
         )
         ctx.session.add(state)
         ctx.conversation = state
+        ctx.session.flush()
     else:
-        state.flow, state.step, state.data, state.expires_at, state.updated_at = (
-            flow.name, first, data, expires, ctx.now,
-        )
-    ctx.session.flush()
+        _save(ctx, state, first, data, flow_name=flow.name)
+        ctx.session.flush()
     return [render_step(ctx, flow, first, data)]
 
 
 def end(ctx: Ctx) -> None:
-    if ctx.conversation is not None:
-        ctx.session.delete(ctx.conversation)
+    state = ctx.conversation
+    if state is None:
+        return
+    loaded = inspect(state)
+    if loaded.persistent and not loaded.modified:
+        # The usual end: one DELETE, checked against the version read, as the ORM's would be.
+        seen = state.version
+        if _end_stmt().run(ctx.session.connection(), {"sid": state.id, "seen": seen}).rowcount != 1:
+            raise StaleDataError(f"conversation_state {state.id} changed since version {seen}")
+        ctx.session.expunge(state)
+    else:
+        ctx.session.delete(state)
         ctx.session.flush()
-        ctx.conversation = None
+    ctx.conversation = None
 
 
 def _resolve(ctx: Ctx, flow: Flow, step_name: str, step: Step, data: dict, answer: Answer) -> Any:
@@ -328,17 +344,32 @@ def with_next_step(ctx: Ctx, replies: list[Reply]) -> list[Reply]:
 
 
 @cache
-def _save_stmt():
+def _save_stmt() -> Prepared:
     t = ConversationState.__table__
     return Prepared(update(t).where(t.c.id == bindparam("sid"), t.c.version == bindparam("seen"))
-                    .values(step=bindparam("step"), data=bindparam("data"), updated_at=bindparam("now"),
-                            expires_at=bindparam("expires"), version=bindparam("seen") + 1))
+                    .values(flow=bindparam("flow"), step=bindparam("step"), data=bindparam("data"),
+                            updated_at=bindparam("now"), expires_at=bindparam("expires"), version=bindparam("seen") + 1))
 
 
-def _save(ctx: Ctx, state: ConversationState, step_name: str, data: dict) -> None:
+@cache
+def _start_stmt() -> Prepared:
+    t = ConversationState.__table__
+    return Prepared(insert(t).returning(t.c.id),
+                    columns=["resident_id", "flow", "step", "data", "version", "expires_at", "updated_at"])
+
+
+@cache
+def _end_stmt() -> Prepared:
+    t = ConversationState.__table__
+    return Prepared(delete(t).where(t.c.id == bindparam("sid"), t.c.version == bindparam("seen")))
+
+
+def _save(ctx: Ctx, state: ConversationState, step_name: str, data: dict, flow_name: str | None = None) -> None:
+    flow_name = flow_name or state.flow
     expires = ctx.now + timedelta(seconds=ctx.config.conversation_ttl_seconds)
     loaded = inspect(state)
     if not (loaded.persistent and not loaded.modified):  # new, or changed otherwise in this event
+        state.flow = flow_name
         state.step = step_name
         state.data = data  # a new dict: SQLAlchemy sees the change
         state.updated_at = ctx.now
@@ -349,12 +380,13 @@ def _save(ctx: Ctx, state: ConversationState, step_name: str, data: dict) -> Non
     # first: StaleDataError, and the event starts again on fresh state).
     seen = state.version
     done = _save_stmt().run(ctx.session.connection(), {
-        "sid": state.id, "seen": seen, "step": step_name, "data": data, "now": ctx.now, "expires": expires,
+        "sid": state.id, "seen": seen, "flow": flow_name, "step": step_name, "data": data, "now": ctx.now,
+        "expires": expires,
     }).rowcount
     if done != 1:
         raise StaleDataError(f"conversation_state {state.id} changed since version {seen}")
-    for key, value in (("step", step_name), ("data", data), ("updated_at", ctx.now), ("expires_at", expires),
-                       ("version", seen + 1)):
+    for key, value in (("flow", flow_name), ("step", step_name), ("data", data), ("updated_at", ctx.now),
+                       ("expires_at", expires), ("version", seen + 1)):
         set_committed_value(state, key, value)
 
 

@@ -8,17 +8,18 @@ from functools import cache
 
 from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 import conversations
 import handlers
 from bot.delivery import outbox
 from bot.services import residents
 from bot.core.config import Config
-from bot.core.prepared import Prepared
+from bot.core.prepared import Prepared, attach_row, columns
 from handlers.context import Ctx
 from bot.core.i18n import N_, SUPPORTED_LOCALES, normalize_locale
 from bot.delivery.inbound import Inbound
-from bot.core.models import ConversationState, Resident
+from bot.core.models import Area, ConversationState, Resident
 from bot.core.replies import Text
 from bot.core.vocab import InboundKind
 
@@ -37,10 +38,12 @@ def dispatch(session: Session, config: Config, inbound: Inbound, now: datetime) 
             if ctx.resident is not None:
                 state = session.scalar(select(ConversationState).where(ConversationState.resident_id == ctx.resident.id))
         else:
-            # the resident and their conversation in one statement (the hot path)
-            row = session.execute(_resident_stmt(), {"uid": inbound.user_id}).first()
-            if row is not None:
-                ctx.resident, state = row
+            # the resident, their area and their conversation in one statement, on the driver
+            # (the hot path), attached to the session as if it had loaded them
+            rows = _resident_stmt().rows(session.connection(), {"uid": inbound.user_id})
+            if rows:
+                ctx.resident, state, area = attach_row(session, rows[0], Resident, ConversationState, Area)
+                set_committed_value(ctx.resident, "area", area)  # (Resident.area is loaded with it)
             else:
                 locale = normalize_locale(inbound.profile_language) or config.default_locale
                 ctx.resident = residents.get_or_create(session, inbound.user_id, inbound.channel, now, locale)
@@ -90,13 +93,14 @@ def _count_stmt():
 
 
 @cache
-def _resident_stmt():
+def _resident_stmt() -> Prepared:
     """The resident (locked for this transaction on PostgreSQL, as residents.get_or_create does)
-    with their conversation, if any."""
-    return (select(Resident, ConversationState)
-            .outerjoin(ConversationState, ConversationState.resident_id == Resident.id)
-            .where(Resident.line_user_id == bindparam("uid"))
-            .with_for_update(of=Resident))
+    with their area and their conversation, if any."""
+    r, c, a = Resident.__table__, ConversationState.__table__, Area.__table__
+    return Prepared(select(*columns(Resident, ConversationState, Area))
+                    .select_from(r.outerjoin(c, c.c.resident_id == r.c.id).outerjoin(a, a.c.id == r.c.area_id))
+                    .where(r.c.line_user_id == bindparam("uid"))
+                    .with_for_update(of=r))
 
 
 def _over_limit(session: Session, config: Config, resident_id: int, now: datetime) -> int:

@@ -99,3 +99,32 @@ def test_a_step_saved_over_a_conversation_changed_since_it_was_read_is_refused(a
     with db.session() as s:
         state = s.scalar(select(ConversationState))
         assert (state.step, state.version, state.data) == ("nickname", 2, {"x": 1})
+
+
+def test_a_conversation_ended_or_restarted_over_a_newer_version_is_refused(app, db):
+    """Ending a conversation (one DELETE) and starting another flow over it (one UPDATE) are
+    checked against the version read, as the ORM's would be: a newer save by another event of
+    the resident's wins, and nothing of this event stays."""
+    from sqlalchemy import update  # only this test writes behind the engine's back
+
+    import conversations
+    from bot.core.config import Config
+    from conversations import engine
+    from handlers.context import Ctx
+
+    seed_conversation(db)
+    for act in (engine.end, lambda ctx: engine.start(ctx, conversations.get("settings"), step="what")):
+        with pytest.raises(StaleDataError):
+            with db.session() as s:
+                resident, state = s.scalar(select(Resident)), s.scalar(select(ConversationState))
+                s.execute(update(ConversationState.__table__).values(step="quiet", version=state.version + 1))
+                act(Ctx(session=s, config=Config(), inbound=None, now=utcnow(), resident=resident, conversation=state))
+        with db.session() as s:
+            assert s.scalar(select(ConversationState.step)) == "what"  # rolled back: still there, as it was
+    with db.session() as s:  # on the version it read: ended
+        ctx = Ctx(session=s, config=Config(), inbound=None, now=utcnow(), resident=s.scalar(select(Resident)),
+                  conversation=s.scalar(select(ConversationState)))
+        engine.end(ctx)
+        assert ctx.conversation is None
+    with db.session() as s:
+        assert s.scalar(select(ConversationState)) is None

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import bindparam, create_engine, event, insert, select, text, update
+from sqlalchemy import bindparam, create_engine, event, insert, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot.core.db import Database
-from bot.core.models import InboundEvent, OutboxMessage
-from bot.core.prepared import Prepared
+from bot.core.models import Area, ConversationState, InboundEvent, OutboxMessage, Resident
+from bot.core.prepared import Prepared, attach_row, columns
 
 OUTBOX = OutboxMessage.__table__
 COLUMNS = ("channel", "recipients", "payload", "reply_token", "retry_key", "status", "attempts", "next_attempt_at",
@@ -116,3 +117,56 @@ def test_a_connection_that_went_away_is_invalidated_and_said_so(database, db_url
     assert raised.value.connection_invalidated
     with database.core() as conn:
         assert prepared.run(conn, {"rid": 1}).rowcount == 0
+
+
+# -- ORM objects for rows read on the driver (the resident and their conversation, every event) --
+
+def _resident_with_conversation(database, user: str) -> None:
+    with database.session() as s:
+        r = Resident(line_user_id=user, channel="line", locale="vi", following=True,
+                     created_at=datetime(2026, 12, 1, tzinfo=timezone.utc))
+        s.add(r)
+        s.flush()
+        s.add(ConversationState(resident_id=r.id, flow="onboarding", step="area", data={"locale": "vi"},
+                                expires_at=datetime(2030, 1, 1, tzinfo=timezone.utc),
+                                updated_at=datetime(2026, 12, 1, tzinfo=timezone.utc)))
+
+
+def _read(session, user: str):
+    r, c = Resident.__table__, ConversationState.__table__
+    stmt = Prepared(select(*columns(Resident, ConversationState, Area))
+                    .select_from(r.outerjoin(c, c.c.resident_id == r.c.id)
+                                 .outerjoin(Area.__table__, Area.__table__.c.id == r.c.area_id))
+                    .where(r.c.line_user_id == bindparam("uid")))
+    return attach_row(session, stmt.rows(session.connection(), {"uid": user})[0], Resident, ConversationState, Area)
+
+
+def test_objects_attached_from_a_row_are_as_if_the_session_had_loaded_them(database):
+    user = "U" + "7" * 32
+    _resident_with_conversation(database, user)
+    with database.session() as s:
+        resident, state, area = _read(s, user)
+        assert area is None  # no area yet: the empty side of the outer join
+        assert inspect(resident).persistent and inspect(state).persistent
+        assert not s.dirty and not s.new
+        assert (resident.locale, state.step, state.data, state.version) == ("vi", "area", {"locale": "vi"}, 1)
+        assert s.get(Resident, resident.id) is resident  # in the identity map
+        assert resident.memberships == []  # a relationship not read loads when used
+        assert _read(s, user)[0] is resident  # read again: the session's object
+        resident.nickname = "Lan"
+        state.step = "code"  # flushed by the ORM with its version check
+    with database.read() as s:
+        assert s.scalar(select(Resident.nickname)) == "Lan"
+        assert (s.scalar(select(ConversationState.step)), s.scalar(select(ConversationState.version))) == ("code", 2)
+
+
+def test_an_attached_conversation_changed_underneath_is_refused(database):
+    user = "U" + "8" * 32
+    _resident_with_conversation(database, user)
+    with pytest.raises(StaleDataError):
+        with database.session() as s:
+            _, state, _ = _read(s, user)
+            s.connection().execute(update(ConversationState.__table__).values(version=5))  # another event's save
+            state.step = "code"
+    with database.read() as s:
+        assert s.scalar(select(ConversationState.step)) == "area"

@@ -18,9 +18,12 @@ statement (the fault tests cut the connection there).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Callable, Mapping, Sequence
 
+from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
 from sqlalchemy.sql import ClauseElement
 
 
@@ -30,7 +33,6 @@ class _Compiled:
     order: tuple[str, ...] | None  # positional drivers (sqlite3's "?"): the parameters' order
     defaults: dict[str, Any]  # values compiled into the statement (`.values(status="done")`)
     processors: tuple[tuple[str, Callable[[Any], Any]], ...]
-    results: tuple[Callable[[Any], Any] | None, ...]  # per selected column (JSON read back, booleans…)
 
 
 class Prepared:
@@ -42,6 +44,9 @@ class Prepared:
         self.stmt = stmt
         self.columns = list(columns) if columns is not None else None
         self._by_dialect: dict[str, _Compiled] = {}
+        # per dialect, per selected column: how SQLAlchemy reads its value back (JSON, booleans…;
+        # some depend on the type the driver reports, so worked out at the first rows())
+        self._results: dict[str, tuple[Callable[[Any], Any] | None, ...]] = {}
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self.stmt.compile(dialect=dialect, column_keys=self.columns)
@@ -54,8 +59,6 @@ class Prepared:
             order=tuple(compiled.positiontup) if compiled.positional else None,
             defaults=defaults,
             processors=tuple((name, fn) for name, fn in processors.items() if name in defaults),
-            results=tuple(col.type._cached_result_processor(dialect, None)
-                          for col in getattr(self.stmt, "selected_columns", ())),
         )
         self._by_dialect[dialect.name] = done
         return done
@@ -63,7 +66,11 @@ class Prepared:
     def rows(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[tuple]:
         """The rows a SELECT (or RETURNING) gives, each value as SQLAlchemy would read it back."""
         cursor = self.run(conn, params or {})
-        results = self._by_dialect[conn.dialect.name].results
+        results = self._results.get(conn.dialect.name)
+        if results is None:
+            results = self._results[conn.dialect.name] = tuple(
+                col.type._cached_result_processor(conn.dialect, described[1])
+                for col, described in zip(self.stmt.selected_columns, cursor.description))
         if not any(results):
             return [tuple(row) for row in cursor.fetchall()]
         return [tuple(value if fn is None else fn(value) for fn, value in zip(results, row)) for row in cursor.fetchall()]
@@ -86,3 +93,51 @@ class Prepared:
         except Exception as exc:
             conn._handle_dbapi_exception(exc, sql, args, cursor, None)
         return cursor
+
+
+# -- ORM objects for rows read on the driver -----------------------------------------------------
+
+def columns(*classes: type) -> list:
+    """The columns of each mapped class's table, in order: `select(*columns(A, B))`, then
+    `attach_row(session, row, A, B)`."""
+    return [col for cls in classes for col in cls.__table__.c]
+
+
+@cache
+def _attribute_keys(cls: type) -> tuple[tuple[str, ...], int]:
+    """Each table column's attribute name, in the table's order, and where the primary key is."""
+    configure_mappers()  # as the ORM's first query would: attribute instrumentation complete
+    mapper = inspect(cls)
+    keys = tuple(mapper.get_property_by_column(col).key for col in cls.__table__.c)
+    (pk,) = mapper.primary_key
+    return keys, list(cls.__table__.c).index(pk)
+
+
+def attach(session: Session, cls: type, values: Mapping[str, Any]) -> Any:
+    """An ORM object for a row read (or written) on the driver, in `session` as if the session had
+    loaded it: persistent, nothing to flush, its version counter as read. `values` holds every
+    column by attribute name; relationships not set with `set_committed_value` load when first
+    used, as after an expiry. The object the session already has for that row wins."""
+    _attribute_keys(cls)  # (mappers configured)
+    mapper = inspect(cls)
+    key = mapper.identity_key_from_primary_key([values[col.key] for col in mapper.primary_key])
+    present = session.identity_map.get(key)
+    if present is not None:
+        return present
+    obj = mapper.class_manager.new_instance()  # no __init__: no attribute events, no history
+    obj.__dict__.update(values)
+    make_transient_to_detached(obj)  # the values as loaded (committed), the rest expired
+    session.add(obj)
+    return obj
+
+
+def attach_row(session: Session, row: Sequence[Any], *classes: type) -> list[Any]:
+    """The objects of a row selected with `columns(*classes)` (None for the empty side of an
+    outer join)."""
+    out, at = [], 0
+    for cls in classes:
+        keys, pk = _attribute_keys(cls)
+        values = row[at:at + len(keys)]
+        at += len(keys)
+        out.append(None if values[pk] is None else attach(session, cls, dict(zip(keys, values))))
+    return out
