@@ -46,7 +46,7 @@ class Prepared:
         self._by_dialect: dict[str, _Compiled] = {}
         # per dialect, per selected column: how SQLAlchemy reads its value back (JSON, booleans…;
         # some depend on the type the driver reports, so worked out at the first rows())
-        self._results: dict[str, tuple[Callable[[Any], Any] | None, ...]] = {}
+        self._results: dict[str, tuple[tuple[int, Callable[[Any], Any]], ...]] = {}
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self.stmt.compile(dialect=dialect, column_keys=self.columns)
@@ -68,12 +68,18 @@ class Prepared:
         cursor = self.run(conn, params or {})
         results = self._results.get(conn.dialect.name)
         if results is None:
+            processors = (col.type._cached_result_processor(conn.dialect, described[1])
+                          for col, described in zip(self.stmt.selected_columns, cursor.description))
             results = self._results[conn.dialect.name] = tuple(
-                col.type._cached_result_processor(conn.dialect, described[1])
-                for col, described in zip(self.stmt.selected_columns, cursor.description))
-        if not any(results):
-            return [tuple(row) for row in cursor.fetchall()]
-        return [tuple(value if fn is None else fn(value) for fn, value in zip(results, row)) for row in cursor.fetchall()]
+                (i, fn) for i, fn in enumerate(processors) if fn is not None)
+        out = []
+        for row in cursor.fetchall():
+            if results:
+                row = list(row)
+                for i, fn in results:
+                    row[i] = fn(row[i])
+            out.append(tuple(row))
+        return out
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """Execute in `conn`'s transaction (begun by the caller); returns the DBAPI cursor."""
