@@ -30,9 +30,10 @@ from sqlalchemy.sql import ClauseElement
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
-    order: tuple[str, ...] | None  # positional drivers (sqlite3's "?"): the parameters' order
-    defaults: dict[str, Any]  # values compiled into the statement (`.values(status="done")`)
-    processors: tuple[tuple[str, Callable[[Any], Any]], ...]
+    positional: bool  # sqlite3's "?" (a list of values) or psycopg's "%(name)s" (a dict)
+    # each parameter, in the driver's order: its name, the value compiled into the statement
+    # (`.values(status="done")`; None when the caller gives it) and SQLAlchemy's conversion
+    plan: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]
 
 
 class Prepared:
@@ -54,11 +55,11 @@ class Prepared:
             raise ValueError("Prepared takes plain bind parameters only")
         processors = compiled._bind_processors  # what SQLAlchemy applies at each execution
         defaults = dict(compiled.construct_params(_check=False))
+        names = compiled.positiontup if compiled.positional else list(defaults)
         done = _Compiled(
             sql=compiled.string,
-            order=tuple(compiled.positiontup) if compiled.positional else None,
-            defaults=defaults,
-            processors=tuple((name, fn) for name, fn in processors.items() if name in defaults),
+            positional=bool(compiled.positional),
+            plan=tuple((name, defaults[name], processors.get(name)) for name in names),
         )
         self._by_dialect[dialect.name] = done
         return done
@@ -84,10 +85,13 @@ class Prepared:
     def run(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """Execute in `conn`'s transaction (begun by the caller); returns the DBAPI cursor."""
         c = self._by_dialect.get(conn.dialect.name) or self._compile(conn.dialect)
-        values = {**c.defaults, **params}
-        for name, process in c.processors:
-            values[name] = process(values[name])
-        args: Any = [values[name] for name in c.order] if c.order is not None else values
+        get = params.get
+        if c.positional:
+            args: Any = [get(name, default) if process is None else process(get(name, default))
+                         for name, default, process in c.plan]
+        else:
+            args = {name: get(name, default) if process is None else process(get(name, default))
+                    for name, default, process in c.plan}
         sql = c.sql
         cursor = None
         try:
