@@ -12,7 +12,7 @@ and hands back the cursor.
 What the callers rely on from SQLAlchemy is kept: an error comes out as SQLAlchemy's
 (`OperationalError`, `IntegrityError`, … with `connection_invalidated`, the connection
 invalidated when the database went away — `Connection._handle_dbapi_exception`, the same call
-SQLAlchemy's own execution makes), and `before_cursor_execute` listeners still see the
+SQLAlchemy's own execution makes), and the engine's `before_cursor_execute` listeners still see the
 statement (the fault tests cut the connection there).
 """
 from __future__ import annotations
@@ -96,8 +96,9 @@ class Prepared:
         cursor = None
         try:
             cursor = conn.connection.dbapi_connection.cursor()
-            if conn._has_events or conn.engine._has_events:
-                for fn in conn.dispatch.before_cursor_execute:
+            listeners = conn.engine.dispatch.before_cursor_execute  # (the engine's: none are set on a connection)
+            if listeners:
+                for fn in listeners:
                     sql, args = fn(conn, cursor, sql, args, None, False)
             cursor.execute(sql, args)
         except Exception as exc:
