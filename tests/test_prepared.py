@@ -170,3 +170,11 @@ def test_an_attached_conversation_changed_underneath_is_refused(database):
             state.step = "code"
     with database.read() as s:
         assert s.scalar(select(ConversationState.step)) == "area"
+
+
+def test_returning_rows_are_read_back_like_a_select(database):
+    when = datetime(2026, 12, 5, 23, 0, tzinfo=timezone.utc)
+    prepared = Prepared(insert(OUTBOX).returning(OUTBOX.c.id, OUTBOX.c.payload, OUTBOX.c.created_at), columns=COLUMNS)
+    with database.core() as conn:
+        ((row_id, payload, created),) = prepared.rows(conn, values("k-returning", when))
+    assert row_id >= 1 and payload == PAYLOAD and created == when

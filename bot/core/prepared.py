@@ -70,7 +70,7 @@ class Prepared:
         results = self._results.get(conn.dialect.name)
         if results is None:
             processors = (col.type._cached_result_processor(conn.dialect, described[1])
-                          for col, described in zip(self.stmt.selected_columns, cursor.description))
+                          for col, described in zip(self.stmt.exported_columns, cursor.description))
             results = self._results[conn.dialect.name] = tuple(
                 (i, fn) for i, fn in enumerate(processors) if fn is not None)
         out = []
@@ -129,9 +129,9 @@ def attach(session: Session, cls: type, values: Mapping[str, Any]) -> Any:
     loaded it: persistent, nothing to flush, its version counter as read. `values` holds every
     column by attribute name; relationships not set with `set_committed_value` load when first
     used, as after an expiry. The object the session already has for that row wins."""
-    _attribute_keys(cls)  # (mappers configured)
+    keys, pk = _attribute_keys(cls)  # (and the mappers configured)
     mapper = inspect(cls)
-    key = mapper.identity_key_from_primary_key([values[col.key] for col in mapper.primary_key])
+    key = mapper.identity_key_from_primary_key([values[keys[pk]]])
     present = session.identity_map.get(key)
     if present is not None:
         return present
