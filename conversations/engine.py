@@ -212,24 +212,20 @@ def start(ctx: Ctx, flow: Flow, data: dict | None = None, step: str | None = Non
         data = {**flow.initial(ctx), **data}
     data[KEY] = secrets.token_urlsafe(6)
     state = ctx.conversation
-    if state is None and ctx.resident.id is not None and not ctx.session.new:
+    if state is not None:
+        _save(ctx, state, first, data, flow_name=flow.name)
+        ctx.session.flush()
+        return [render_step(ctx, flow, first, data)]
+    values = dict(resident_id=ctx.resident.id, flow=flow.name, step=first, data=data, version=1,
+                  expires_at=ctx.now + timedelta(seconds=ctx.config.conversation_ttl_seconds), updated_at=ctx.now)
+    if ctx.resident.id is not None and not ctx.session.new:
         # The usual start: one INSERT on the driver, the row attached as if the session had read
         # it. (A resident or anything else new in this transaction: the ORM's flush, in order.)
-        values = dict(resident_id=ctx.resident.id, flow=flow.name, step=first, data=data, version=1,
-                      expires_at=ctx.now + timedelta(seconds=ctx.config.conversation_ttl_seconds),
-                      updated_at=ctx.now)
         values["id"] = _start_stmt().run(ctx.session.connection(), values).fetchone()[0]
         ctx.conversation = attach(ctx.session, ConversationState, values)
-    elif state is None:
-        state = ConversationState(
-            resident_id=ctx.resident.id, flow=flow.name, step=first, data=data,
-            expires_at=ctx.now + timedelta(seconds=ctx.config.conversation_ttl_seconds), updated_at=ctx.now,
-        )
-        ctx.session.add(state)
-        ctx.conversation = state
-        ctx.session.flush()
     else:
-        _save(ctx, state, first, data, flow_name=flow.name)
+        ctx.conversation = ConversationState(**values)
+        ctx.session.add(ctx.conversation)
         ctx.session.flush()
     return [render_step(ctx, flow, first, data)]
 
