@@ -87,6 +87,10 @@ PARTS_PLAIN = (
 )
 
 
+HELD = "WriterLock held (CPU)"
+HELD_WALL = "WriterLock held (wall)"
+
+
 def _time_parts(spent: dict[str, list[float]]) -> None:
     """Wrap each of PARTS_PLAIN (everywhere a module holds it by name) to add up the calling
     thread's CPU time inside it. Re-entrant calls count once."""
@@ -123,6 +127,29 @@ def _time_parts(spent: dict[str, list[float]]) -> None:
             for mod in list(sys.modules.values()):
                 if getattr(mod, name, None) is fn:
                     setattr(mod, name, timed)
+
+    # The time SQLite's writer lock is held (the other workers queue for it meanwhile).
+    from contextlib import contextmanager
+
+    from bot.core.db import WriterLock
+
+    hold = WriterLock.hold
+
+    @contextmanager
+    def held(self):
+        with hold(self):
+            outer = not self.nested
+            c0, w0 = time.thread_time(), time.perf_counter()
+            try:
+                yield
+            finally:
+                if outer:
+                    spent[HELD][0] += time.thread_time() - c0
+                    spent[HELD][1] += 1
+                    spent[HELD_WALL][0] += time.perf_counter() - w0
+                    spent[HELD_WALL][1] += 1
+
+    WriterLock.hold = held  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"({'PostgreSQL' if args.database_url else 'SQLite'}, one process, no profiler)")
             if args.parts:
                 print(f"\n{'function (inclusive)':<34} {'ms/event':>9} {'calls/event':>12}")
-                for _, qual in PARTS_PLAIN:
+                for qual in [q for _, q in PARTS_PLAIN] + ([HELD, HELD_WALL] if not args.database_url else []):
                     total, calls = spent.get(qual, (0.0, 0))
                     print(f"{qual:<34} {total / n * 1000:>9.3f} {calls / n:>12.2f}")
             return 0

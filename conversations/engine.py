@@ -37,6 +37,7 @@ KEY = "_k"
 INTERNAL = (KEY, "_page")
 
 
+@lru_cache(maxsize=4096)  # every question's buttons, every event: the same few values
 def option_key(value: str) -> str:
     """What a choice button carries for an option: a digest of its value, never the value itself
     (an area's or a household's name can be long, and is data, not something to put in a

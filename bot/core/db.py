@@ -185,6 +185,7 @@ class Database:
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
         path = _sqlite_file(url)
         self._writer = WriterLock(path) if path else None
+        self._local = threading.local()
 
     def _write_lock(self) -> ContextManager[None]:
         return self._writer.hold() if self._writer else nullcontext()
@@ -193,12 +194,50 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def _kept(self) -> Connection | None:
+        """SQLite, in the process's main thread (a gunicorn worker's requests, the outbox worker's
+        loop), outside any other transaction of that thread: one connection kept for all its
+        write transactions. Each event's two transactions then skip the pool's checkout and
+        check-in (SQLite connections are files: there is nothing to share them with). Other
+        threads, and a transaction inside another, take one from the pool as before."""
+        if self._writer is None or self._writer.nested or threading.current_thread() is not threading.main_thread():
+            return None
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.invalidated or self._local.pid != os.getpid():
+            conn = self._local.conn = self.engine.connect()
+            self._local.pid = os.getpid()
+        return conn
+
+    def _drop_kept(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    @contextmanager
+    def _given_back_on_error(self) -> Iterator[None]:
+        """A transaction on the kept connection that raises (rolled back by then) gives the
+        connection back to the pool, which checks it; the next transaction takes a fresh one."""
+        try:
+            yield
+        except BaseException:
+            self._drop_kept()
+            raise
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back if it raises."""
         with self._write_lock():
-            with self.Session.begin() as s:
-                yield s
+            conn = self._kept()
+            if conn is None:
+                with self.Session.begin() as s:
+                    yield s
+            else:
+                with self._given_back_on_error(), self.Session(bind=conn) as s, s.begin():
+                    yield s
             if s.info.pop(_CHECKPOINT, False) and not (self._writer and self._writer.nested):
                 self.checkpoint()  # (inside another transaction of this thread it could not finish)
 
@@ -208,8 +247,13 @@ class Database:
         statements (recording a delivery's events, a send's outcome). Committed when the block
         ends, rolled back if it raises; the same write lock as `session`."""
         with self._write_lock():
-            with self.engine.begin() as conn:
-                yield conn
+            conn = self._kept()
+            if conn is None:
+                with self.engine.begin() as conn:
+                    yield conn
+            else:
+                with self._given_back_on_error(), conn.begin():
+                    yield conn
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -253,4 +297,5 @@ class Database:
             return False
 
     def dispose(self) -> None:
+        self._drop_kept()
         self.engine.dispose()
