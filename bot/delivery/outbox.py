@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Callable, Sequence, Union
@@ -94,14 +94,10 @@ def enqueue(
     return rows
 
 
-_CLAIMED_COLUMNS = ("channel", "resident_id", "recipients", "payload", "reply_token", "retry_key", "dedupe_key",
-                    "status", "claimed_at", "attempts", "next_attempt_at", "erase_after_send", "created_at", "kind",
-                    "rank", "subject_resident_id", "source")
-
-
 @lru_cache(maxsize=1)
 def _insert_claimed_stmt() -> Prepared:
-    return Prepared(insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id), columns=_CLAIMED_COLUMNS)
+    columns = [f.name for f in fields(Claimed) if f.name != "id"]  # what a `Claimed` row holds, as written
+    return Prepared(insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id), columns=columns)
 
 
 def _insert_claimed(session: Session, channel: str, recipients: list[str], payloads: Sequence[list[dict[str, Any]]],
