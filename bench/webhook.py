@@ -402,7 +402,12 @@ def main(argv: list[str] | None = None) -> int:
         echo_ok = recorded == replied >= echo_events
         checks["durable"].append(f"{'ok  ' if echo_ok else 'FAIL'} durable echo's table: {recorded} events recorded, "
                                  f"{replied} replies marked sent (at least {echo_events} expected)")
-        summary = db_summary(db.url)
+        end = time.monotonic() + 5  # the last replies' sends are recorded within REPLY_RECORD_MS (0.2 s)
+        while True:
+            summary = db_summary(db.url)
+            if set(summary["outbox_message"]) == {"sent"} or time.monotonic() > end:
+                break
+            time.sleep(0.1)
         inbox, outbox_rows = summary["inbound_event"], summary["outbox_message"]
         db_ok = set(inbox) == {"done"} and set(outbox_rows) == {"sent"}
         checks["full"].append(

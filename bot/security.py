@@ -146,25 +146,41 @@ def _origin(url: str | None) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
+def image_origins(config: Config) -> str:
+    """Photos may be linked at PUBLIC_BASE_URL, which need not be the host a page was opened at."""
+    public = _origin(config.public_base_url)
+    return f" {public}" if public else ""
+
+
+def response_headers(path: str, secure: bool, nonce: str | None, images: str) -> list[tuple[str, str]]:
+    """The security headers of a response to `path` (the after-request hook's, and the webhook's
+    fast path's, `bot.web.webhook.FastPath`)."""
+    out = [
+        ("Content-Security-Policy", content_security_policy(nonce, images)),
+        ("X-Frame-Options", "DENY"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),  # unless the view set its own
+    ]
+    if path in NO_STORE_PATHS or path.startswith(NO_STORE_PREFIXES):
+        out.append(("Cache-Control", "no-store"))
+    if secure:
+        out.append(("Strict-Transport-Security", HSTS))
+    return out
+
+
 def init_app(app: Flask, config: Config) -> None:
     if config.trusted_proxies > 0:
         n = config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
-    # Photos may be linked at PUBLIC_BASE_URL, which need not be the host a page was opened at.
-    public = _origin(config.public_base_url)
-    image_origins = f" {public}" if public else ""
+    images = image_origins(config)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 
     @app.after_request
     def _security_headers(resp):
         h = resp.headers
-        h["Content-Security-Policy"] = content_security_policy(g.get("csp_nonce"), image_origins)
-        h["X-Frame-Options"] = "DENY"
-        h["X-Content-Type-Options"] = "nosniff"
-        h.setdefault("Referrer-Policy", "no-referrer")
-        path = request.path
-        if path in NO_STORE_PATHS or path.startswith(NO_STORE_PREFIXES):
-            h["Cache-Control"] = "no-store"
-        if request.is_secure:
-            h["Strict-Transport-Security"] = HSTS
+        for name, value in response_headers(request.path, request.is_secure, g.get("csp_nonce"), images):
+            if name == "Referrer-Policy":
+                h.setdefault(name, value)
+            else:
+                h[name] = value
         return resp

@@ -6,10 +6,16 @@ import base64
 import hashlib
 import hmac
 import itertools
+import http.client
 import json
 import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -200,3 +206,64 @@ def add_resident(db, user: str, name: str = "Taro", locale: str = "en", area: st
         s.flush()
         if locale != "ja":
             services.apply(s, richmenu.link_later(s, r), "test")
+
+
+class Gunicorn:
+    """The app under gunicorn (sync workers, as in production) on a test's database and fake LINE
+    API: `Gunicorn(tmp_path, db_url, fake, REPLY_RECORD_MS="0").start()`, then `post(body)`,
+    `stop()` (SIGTERM: a normal exit) or `kill()` (SIGKILL: the process dies)."""
+
+    ROOT = Path(__file__).resolve().parent.parent
+
+    def __init__(self, tmp_path: Path, db_url: str, fake, workers: int = 2, **env: str):
+        from tests.conftest import TEST_SECRET_KEY
+
+        self.tmp_path = tmp_path
+        self.workers = workers
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "DATABASE_URL", "FLASK_"))}
+        self.env.update(LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=fake.token, LINE_API_BASE_URL=fake.url,
+                        DATABASE_URL=db_url, FLASK_SECRET_KEY=TEST_SECRET_KEY, **env)
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Gunicorn":
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        conf = self.tmp_path / "gunicorn.conf.py"
+        conf.write_text("")  # not the project's: no dictionary to load first
+        self.log = self.tmp_path / "gunicorn.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(conf), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
+             "--chdir", str(self.ROOT), "bot:create_app()"],
+            env=self.env, cwd=self.tmp_path, stdout=subprocess.DEVNULL, stderr=open(self.log, "wb"),
+            start_new_session=True,
+        )
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.kill()
+        raise AssertionError("gunicorn did not start: " + self.log.read_text()[-2000:])
+
+    def post(self, body: bytes, **headers: str) -> tuple[int, bytes, http.client.HTTPResponse]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn.request("POST", "/callback", body=body,
+                     headers={"X-Line-Signature": sign(body), "Content-Type": "application/json", **headers})
+        resp = conn.getresponse()
+        return resp.status, resp.read(), resp
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the arbiter and its workers at once
+            self.proc.wait(15)

@@ -57,6 +57,25 @@ def test_worker_sends_a_push_with_a_retry_key(bot, db, fake_line, resident_id, c
     assert pushes(fake_line)[0].headers["x-line-retry-key"] == r.retry_key
 
 
+def test_a_push_goes_out_as_the_sdks_own_call_sends_it(bot, fake_line):
+    """The message calls use the SDK's connection pool directly (no sanitising walk, no response
+    model): the request LINE gets is the one the SDK's `call_api` sends for the same body."""
+    body = {"to": USER, "messages": [{"type": "text", "text": "ごみの日です 🗑", "quickReply": {"items": [
+        {"type": "action", "action": {"type": "postback", "label": "はい", "data": "f=x&k=1", "displayText": "はい"}}]}}]}
+    assert bot.line.push(USER, body["messages"], "11111111-2222-4333-8444-555555555555").ok
+    bot.line._api().api_client.call_api(
+        "/v2/bot/message/push", "POST", {}, [], {"Accept": "application/json", "Content-Type": "application/json",
+                                                 "X-Line-Retry-Key": "11111111-2222-4333-8444-666666666666"},
+        body=body, post_params=[], files={}, response_types_map={}, auth_settings=["Bearer"],
+        _return_http_data_only=False, _preload_content=True, collection_formats={})
+    ours, sdks = pushes(fake_line)
+    assert ours.body == sdks.body == body
+    skip = {"x-line-retry-key", "host"}
+    assert {k: v for k, v in ours.headers.items() if k not in skip} == {k: v for k, v in sdks.headers.items() if k not in skip}
+    assert ours.headers["authorization"] == f"Bearer {fake_line.token}"
+    assert ours.headers["user-agent"].startswith("line-bot-sdk-python/")
+
+
 def test_5xx_is_retried_later_with_the_same_retry_key(bot, db, fake_line, resident_id, clock):
     rid = push(db, resident_id=resident_id)
     fake_line.fail_next(500)

@@ -41,6 +41,8 @@ class Config:
     line_timeout_seconds: float = 5.0
     outbox_max_attempts: int = 10
     outbox_stale_seconds: int = 120  # a row left "sending" this long is taken back
+    # A webhook reply's send is recorded with the process's next event, or after this long (0: at once)
+    reply_record_ms: int = 200
     inbox_stale_seconds: int = 30  # an event recorded but not handled this long is retried
     area_file: str = str(ROOT / "data" / "cities" / "demo.json")
     locales_dir: str = str(ROOT / "locales")
@@ -156,7 +158,8 @@ class Config:
         for key, name in (("EVENT_REMINDER_HOUR", "event_reminder_hour"), ("GARBAGE_REMINDER_HOUR", "garbage_reminder_hour"),
                           ("DIGEST_HOUR", "digest_hour"), ("MISFIRE_GRACE_SECONDS", "misfire_grace_seconds"),
                           ("WORKER_THREADS", "worker_threads"), ("LINE_WORKER_PROCESSES", "line_worker_processes"),
-                          ("OUTBOX_STALE_SECONDS", "outbox_stale_seconds"), ("LINE_MONTHLY_QUOTA", "line_monthly_quota"),
+                          ("OUTBOX_STALE_SECONDS", "outbox_stale_seconds"), ("REPLY_RECORD_MS", "reply_record_ms"),
+                          ("LINE_MONTHLY_QUOTA", "line_monthly_quota"),
                           ("RESIDENT_EVENTS_PER_MINUTE", "resident_events_per_minute"),
                           ("UNFOLLOWED_RETENTION_DAYS", "unfollowed_retention_days"),
                           ("ANNOUNCEMENT_CHUNK", "announcement_chunk"),

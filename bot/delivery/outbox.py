@@ -7,8 +7,10 @@ LINE's 409 for a key already accepted counts as sent.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -222,6 +224,8 @@ class Sender:
         self.line = line
         self.limits = RateLimits(config)
         self._pool = None
+        # A request's replies sent: recorded with the process's next event (`Unrecorded`).
+        self.unrecorded = Unrecorded(db, config.reply_record_ms / 1000)
 
     # -- sending (outside any transaction) ---------------------------------------------------
     def send(self, row: Sendable, now: datetime | None = None) -> Outcome:
@@ -332,14 +336,19 @@ class Sender:
                 row.next_attempt_at = now + timedelta(seconds=delay)
                 log.info("outbox row %s attempt %d failed (%s); next try in %.0fs", row.id, row.attempts, row.last_error, delay)
 
-    def deliver(self, rows: Sequence[Sendable]) -> None:
-        """Send rows this process claimed, then record the outcomes in one transaction."""
+    def deliver(self, rows: Sequence[Sendable], later: bool = False) -> None:
+        """Send rows this process claimed, then record the outcomes in one transaction.
+        `later` (a webhook request's own replies): outcomes that are plain "sent" are left to
+        `self.unrecorded`, which records them in the process's next transaction."""
         if not rows:
             return
         if len(rows) == 1 or self.config.worker_threads <= 1:
             outcomes = [self.send(row) for row in rows]
         else:  # LINE calls in parallel; the outcomes are recorded together
             outcomes = self.start(rows)()
+        if later and self.unrecorded.delay > 0 and all(_plain(oc) for oc in outcomes):
+            self.unrecorded.add(outcomes)
+            return
         self._record_retrying(outcomes)
 
     def start(self, rows: Sequence[OutboxMessage]) -> Callable[[], list[Outcome]]:
@@ -386,17 +395,14 @@ class Sender:
         "sending" change). If the database stays away, the rows stay "sending" and the worker
         sends them later: a message may then come twice, but is never lost."""
 
-        plain = all(oc.result.ok and oc.transcript is None and not oc.erase for oc in outcomes)
+        plain = all(_plain(oc) for oc in outcomes)
         for attempt, delay in enumerate((*RECORD_RETRY_DELAYS, None)):
             try:
                 if plain:  # the hot path (a webhook's reply): one statement on a bare connection
                     now = utcnow()
-                    params = [{"row_id": oc.row_id, "now": now, "req": oc.result.request_id} for oc in outcomes]
                     with self.db.core() as conn:
-                        if len(params) == 1:  # one row (a reply's): compiled once, on the driver
-                            _sent_one().run(conn, params[0])
-                        else:
-                            conn.execute(_sent_stmt(), params)
+                        _record_sent(conn, [{"row_id": oc.row_id, "now": now, "req": oc.result.request_id}
+                                            for oc in outcomes])
                     return
                 with self.db.session() as s:
                     self.record(s, outcomes)
@@ -416,6 +422,110 @@ class Sender:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max(1, self.config.worker_threads), thread_name_prefix="send")
         return self._pool
+
+
+def _plain(oc: Outcome) -> bool:
+    """Sent, with nothing more to do than mark the row sent (no transcript, nothing to erase)."""
+    return oc.result.ok and oc.transcript is None and not oc.erase
+
+
+def _record_sent(conn, params: list[dict[str, Any]]) -> None:
+    if len(params) == 1:  # one row (a reply's): compiled once, on the driver
+        _sent_one().run(conn, params[0])
+    else:
+        conn.execute(_sent_stmt(), params)
+
+
+class Unrecorded:
+    """Replies this process sent whose sending is not recorded yet.
+
+    A webhook request used to record its reply's send in a transaction of its own, after the
+    HTTP call: a second turn at SQLite's write lock per event, which the other web workers
+    queued behind (the lock was the limit on how many events a second the bot answers; the
+    reason is in bench/RESULTS.md). Now the record waits here and is written in the process's
+    next transaction that asks for it — the next event's (`Bot._handle`) — or, when no event
+    comes within `delay` seconds, by a thread of its own; and when the process exits
+    normally. Each is the same idempotent UPDATE (only a row still "sending" changes).
+
+    What a crash between the send and the record does is unchanged, only its window is wider
+    (up to `delay`, 0.2 s by default, instead of one transaction): the row stays "sending", the
+    worker takes it back after `OUTBOX_STALE_SECONDS` and pushes it — the resident may get
+    that answer twice, never not at all. A transaction that rolls back records nothing and
+    leaves the records here for the next one."""
+
+    def __init__(self, db: Database, delay: float):
+        self.db = db
+        self.delay = delay
+        self._pending: list[tuple[float, dict[str, Any]]] = []  # (monotonic time sent, UPDATE's parameters)
+        self._cond = threading.Condition()
+        self._pid = 0  # the process whose thread runs (a fork starts its own)
+
+    def add(self, outcomes: Sequence[Outcome]) -> None:
+        now, at = utcnow(), time.monotonic()
+        with self._cond:
+            if self._pid != os.getpid():
+                self._start()
+            self._pending.extend((at, {"row_id": oc.row_id, "now": now, "req": oc.result.request_id})
+                                 for oc in outcomes)
+            self._cond.notify()
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def write(self, conn) -> list[tuple[float, dict[str, Any]]]:
+        """Write the pending records in `conn`'s transaction; once it has committed, pass what
+        this returns to `done`."""
+        with self._cond:
+            batch = list(self._pending)
+        if batch:
+            _record_sent(conn, [params for _, params in batch])
+        return batch
+
+    def done(self, batch: list[tuple[float, dict[str, Any]]]) -> None:
+        if batch:
+            gone = {id(entry) for entry in batch}
+            with self._cond:
+                self._pending = [entry for entry in self._pending if id(entry) not in gone]
+
+    def flush(self) -> None:
+        """Record whatever is pending now, in a transaction of its own."""
+        with self._cond:
+            if not self._pending:
+                return
+        with self.db.core() as conn:
+            batch = self.write(conn)
+        self.done(batch)
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        self._pending = []  # (a parent's records are its own to write)
+        threading.Thread(target=self._run, name="record-sends", daemon=True).start()
+        atexit.register(self._at_exit)
+
+    def _at_exit(self) -> None:
+        if self._pid == os.getpid():
+            try:
+                self.flush()
+            except Exception:
+                log.exception("recording %d sent replies at exit failed; the worker sends them again", len(self))
+
+    def _run(self) -> None:
+        pause = RECORD_RETRY_DELAYS[0]
+        while True:
+            with self._cond:
+                while not self._pending:
+                    self._cond.wait()
+                wait = self._pending[0][0] + self.delay - time.monotonic()
+                if wait > 0:  # the next event will likely take it; else we do
+                    self._cond.wait(wait)
+                    continue
+            try:
+                self.flush()
+                pause = RECORD_RETRY_DELAYS[0]
+            except Exception:
+                log.exception("recording sent replies failed; trying again in %.2fs", pause)
+                time.sleep(pause)
+                pause = min(pause * 4, RECORD_RETRY_DELAYS[-1])
 
 
 def _per_recipient(rows: Sequence[OutboxMessage]) -> list[list[OutboxMessage]]:

@@ -102,13 +102,16 @@ class Bot:
         """`begin(connection, now)` in a new transaction (claims or records the event; False:
         someone else has it), then the event dispatched in it, up to three times on conflicts.
         An event not `recorded` yet is recorded on its own when that cannot be done."""
+        unrecorded = self.sender.unrecorded
         for attempt in range(3):
             try:
                 with self.db.session() as s:
                     now = utcnow()
-                    if not begin(s.connection(), now):
-                        return []
-                    return self.dispatch(s, self.config, ev, now)
+                    conn = s.connection()
+                    sends = unrecorded.write(conn)  # this process's last replies, recorded as sent with it
+                    rows = self.dispatch(s, self.config, ev, now) if begin(conn, now) else []
+                unrecorded.done(sends)
+                return rows
             except RETRYABLE as exc:
                 # Two events for one resident at once: the loser starts again on fresh state.
                 log.info("event %s conflicted (%s), attempt %d", ev.event_id, type(exc).__name__, attempt + 1)
@@ -165,7 +168,7 @@ class Bot:
     def _send_replies(self, ev: Inbound, rows: list[outbox.Sendable]) -> None:
         if rows:
             try:
-                self.sender.deliver(rows)
+                self.sender.deliver(rows, later=True)  # recorded with the next event (outbox.Unrecorded)
             except Exception:
                 # The rows stay "sending"; the worker takes them back and retries.
                 log.exception("event %s: sending failed; left for the worker", ev.event_id)

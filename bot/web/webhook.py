@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from http import HTTPStatus
 
-from flask import Blueprint, request
+from flask import Blueprint, Flask, request
 from sqlalchemy import select
 
 import conversations
+from bot import security
 from bot.core import media
 from bot.core.db import utcnow
 from bot.delivery.inbound import BadSignature, Inbound, MalformedDelivery, parse_delivery, valid_ids
@@ -20,15 +22,14 @@ bp = Blueprint("webhook", __name__)
 PATH = "/callback"
 
 
-@bp.post(PATH)
-def callback():
-    bot = current_bot()
+def answer(bot, body: bytes, signature: str | None) -> tuple[str, int]:
+    """LINE's delivery `body` verified, recorded, handled and answered: the text and status LINE
+    gets. The Flask route and the fast path (`FastPath`) both answer with this."""
     secret = bot.config.line_channel_secret
     if not secret:
         return "LINE channel not configured", 503
-    body = request.get_data(cache=False)  # raw bytes; Flask answers 413 past MAX_CONTENT_LENGTH
     try:
-        events = parse_delivery(secret, body, request.headers.get("X-Line-Signature"))
+        events = parse_delivery(secret, body, signature)
     except BadSignature:
         return "bad signature", 400
     except MalformedDelivery as exc:
@@ -37,6 +38,56 @@ def callback():
     events = [_with_photo(bot, _with_profile(bot, ev)) for ev in _acceptable(bot, events)]
     bot.handle_delivery(events)
     return "OK", 200
+
+
+@bp.post(PATH)
+def callback():
+    # raw bytes; Flask answers 413 past MAX_CONTENT_LENGTH
+    return answer(current_bot(), request.get_data(cache=False), request.headers.get("X-Line-Signature"))
+
+
+class FastPath:
+    """WSGI middleware: LINE's deliveries answered without Flask's request machinery.
+
+    A `POST /callback` with a Content-Length within MAX_CONTENT_LENGTH (every delivery LINE
+    makes) is answered here by `answer`, as the Flask route would answer it, with the security
+    headers Flask's after-request hook adds (`security.response_headers`) and the same log line
+    and 500 when something raises. Flask's request context, session interface, before- and
+    after-request hooks and response object do nothing for a delivery and cost 8 % of the
+    instructions an event takes (bench/RESULTS.md). Anything else — other paths, a chunked or oversized body —
+    goes to Flask as before."""
+
+    def __init__(self, app: Flask, bot, images: str):
+        self.app = app
+        self.wsgi_app = app.wsgi_app
+        self.bot = bot
+        self.images = images
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
+            return self.wsgi_app(environ, start_response)
+        length = environ.get("CONTENT_LENGTH") or ""
+        limit = self.app.config["MAX_CONTENT_LENGTH"]
+        if not length.isdigit() or (limit is not None and int(length) > limit):
+            return self.wsgi_app(environ, start_response)  # Flask reads it (chunked) or answers 413
+        body = environ["wsgi.input"].read(int(length))
+        if len(body) != int(length):  # the client went away half-way
+            text, status = "incomplete body", 400
+        else:
+            try:
+                text, status = answer(self.bot, body, environ.get("HTTP_X_LINE_SIGNATURE"))
+            except Exception:
+                propagate = self.app.config["PROPAGATE_EXCEPTIONS"]
+                if propagate or (propagate is None and (self.app.testing or self.app.debug)):
+                    raise  # as Flask does when testing
+                self.app.logger.error("Exception on %s [%s]", PATH, "POST", exc_info=True)  # as Flask logs it
+                text, status = "Internal Server Error", 500
+        data = text.encode()
+        secure = environ.get("wsgi.url_scheme") == "https"
+        headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(data))),
+                   *security.response_headers(PATH, secure, None, self.images)]
+        start_response(f"{status} {HTTPStatus(status).phrase.upper()}", headers)
+        return [data]
 
 
 def _acceptable(bot, events: list[Inbound]) -> list[Inbound]:
