@@ -76,6 +76,7 @@ PARTS_PLAIN = (
     ("sqlalchemy.engine.default", "DefaultDialect.do_execute"),
     ("sqlalchemy.engine.default", "DefaultDialect.do_commit"),
     ("sqlalchemy.orm.session", "SessionTransaction.commit"),
+    ("bot.web.webhook", "FastPath.__call__"),
     ("flask.app", "Flask.wsgi_app"),
     ("flask.app", "Flask.full_dispatch_request"),
     ("flask.app", "Flask.preprocess_request"),
@@ -84,6 +85,7 @@ PARTS_PLAIN = (
     ("bot.delivery.outbox", "Sender.deliver"),
     ("bot.delivery.line_client", "LineClient.reply"),
     ("bot.delivery.outbox", "Sender._record_retrying"),
+    ("bot.delivery.outbox", "Unrecorded.write"),
 )
 
 
