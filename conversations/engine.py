@@ -163,6 +163,15 @@ def cancel_choice(locale: str) -> Choice:
     return Choice(label=t(locale, N_("Cancel")), data=postback(a="cancel"))
 
 
+def _page_size(step: Step) -> int:
+    return PAGE_SIZE - 1 if step.collect else PAGE_SIZE  # room for "Done"
+
+
+def _paged(step: Step, options: list) -> bool:
+    """The step's options take more than one page: it shows "More…"."""
+    return len(options) > _page_size(step) + 1
+
+
 def render_step(ctx: Ctx, flow: Flow, step_name: str, data: dict) -> Reply:
     step = flow.steps[step_name]
     locale = _flow_locale(ctx, flow, data)
@@ -175,8 +184,8 @@ def render_step(ctx: Ctx, flow: Flow, step_name: str, data: dict) -> Reply:
     page = int(data.get("_page", {}).get(step_name, 0))
     shown = options
     more = False
-    size = PAGE_SIZE - 1 if step.collect else PAGE_SIZE  # room for "Done"
-    if len(options) > size + 1:
+    size = _page_size(step)
+    if _paged(step, options):
         pages = (len(options) + size - 1) // size
         page %= pages
         shown = options[page * size : (page + 1) * size]
@@ -251,16 +260,19 @@ def end(ctx: Ctx) -> None:
 def _resolve(ctx: Ctx, flow: Flow, step_name: str, step: Step, data: dict, answer: Answer) -> Any:
     options = _options(ctx, step, data)
     if answer.value is not None:
-        for special in (MORE, DONE):
-            if answer.value == option_key(special):
-                return special
+        # "More…" and "Done" only where the step shows them: an old or forged one elsewhere
+        # (a "Done" at a question with one answer) is no answer to it
+        if answer.value == option_key(MORE) and _paged(step, options):
+            return MORE
+        if answer.value == option_key(DONE) and step.collect:
+            return DONE
         for o in options:
             if option_key(o.value) == answer.value:
                 return o.value
         raise Invalid(N_("That button is no longer valid. Please choose again."))
     if answer.text is not None and options:
         typed = normalize_text(answer.text)
-        if len(options) > PAGE_SIZE + 1 and typed in {normalize_text(t(loc, N_("More…"))) for loc in SUPPORTED_LOCALES}:
+        if _paged(step, options) and typed in {normalize_text(t(loc, N_("More…"))) for loc in SUPPORTED_LOCALES}:
             return MORE
         if step.collect and typed in {normalize_text(t(loc, N_("Done"))) for loc in SUPPORTED_LOCALES}:
             return DONE

@@ -84,6 +84,28 @@ def test_date_question_then_paged_choices(ctx):
     assert ctx.conversation is None
 
 
+SHORT = Flow(
+    name="test_short",
+    first="what",
+    on_finish=lambda ctx, data: finished.append(data) or [Text("done")],
+    steps={"what": Step(ask=N_("What would you like to change?"),
+                        options=[Option("a", "A", literal=True), Option("b", "B", literal=True)], next=None)},
+)
+
+
+@pytest.mark.parametrize("special", [engine.DONE, engine.MORE])
+def test_a_done_or_more_button_at_a_step_that_shows_none_is_refused(ctx, special):
+    """(Found by tests/test_fuzz_conversations.py: an old or forged "Done" at a question with one
+    answer finished the flow without its answers, and the resident got the apology.)"""
+    finished.clear()
+    engine.start(ctx, SHORT)
+    out = engine.handle(ctx, SHORT, Answer(value=engine.option_key(special)))
+    assert "no longer valid" in out[0].text and [c.label for c in out[1].choices] == ["A", "B", "Cancel"]
+    assert ctx.conversation.step == "what" and finished == []
+    engine.handle(ctx, SHORT, Answer(value=engine.option_key("b")))
+    assert finished == [{"what": "b"}]
+
+
 def test_typed_date_and_skip_option(ctx):
     finished.clear()
     engine.start(ctx, FLOW)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from bot.delivery import outbox, worker
 from bot.core.db import utcnow
 from bot.delivery.inbound import Inbound
+from bot.delivery.line_client import LineClient
 from bot.core.models import OutboxMessage, Resident
 from bot.core.replies import Text
 
@@ -74,6 +75,13 @@ def test_a_push_goes_out_as_the_sdks_own_call_sends_it(bot, fake_line):
     assert {k: v for k, v in ours.headers.items() if k not in skip} == {k: v for k, v in sdks.headers.items() if k not in skip}
     assert ours.headers["authorization"] == f"Bearer {fake_line.token}"
     assert ours.headers["user-agent"].startswith("line-bot-sdk-python/")
+
+
+def test_a_base_url_with_a_path_keeps_it_as_the_sdk_does(fake_line):
+    client = LineClient(fake_line.token, fake_line.url + "/gateway/")
+    result = client.push(USER, [{"type": "text", "text": "hello"}], "11111111-2222-4333-8444-777777777777")
+    assert fake_line.calls[-1].path == "/gateway/v2/bot/message/push"  # (the fake knows no such path)
+    assert (result.outcome, result.status) == ("failed", 404)
 
 
 def test_5xx_is_retried_later_with_the_same_retry_key(bot, db, fake_line, resident_id, clock):
