@@ -81,7 +81,12 @@ class FakeLine:
         class Handler(_Handler):
             line = fake
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            # LINE's servers take many connections at once; socketserver's default backlog of 5
+            # refused some when three workers' send threads (8 each) connected together.
+            request_queue_size = 128
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-line", daemon=True)
         self.thread.start()

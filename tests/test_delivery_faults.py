@@ -353,10 +353,13 @@ def test_three_workers_at_once_never_send_anything_twice(runner, bot, db, app_fa
     # Nothing was even sent twice: a row sent again would have met a 409 (its key was accepted).
     with fake_line.lock:
         answers = Counter(c.status for c in fake_line.calls if c.path.startswith("/v2/bot/message/"))
-    with db.read() as s:  # (when this fails: rows tried more than once, and why)
-        retried = s.execute(select(OutboxMessage.id, OutboxMessage.attempts, OutboxMessage.last_error)
-                            .where(OutboxMessage.attempts > 1)).all()
+    with db.read() as s:  # rows tried again: an attempt that failed before LINE saw it
+        retried = s.execute(select(OutboxMessage.id, OutboxMessage.attempts)
+                            .where(OutboxMessage.attempts > 0)).all()
     assert answers == {200: total}, (answers, retried)
-    assert sum(sent_by.values()) == total, (sent_by, retried)  # no row claimed by two workers
+    # Each claim is a row's send, or its send again after an attempt that never reached LINE (a
+    # kept-alive connection the fake API closed as it was reused: retried later, as designed);
+    # a row two workers held at once would be a claim more than that.
+    assert sum(sent_by.values()) == total + sum(a for _, a in retried), (sent_by, retried)
     assert_exactly_once(fake_line, residents, marker, titles)
     assert len(fake_line.deliveries) == total
