@@ -101,7 +101,7 @@ def build_app(config: Any = None) -> Flask:
         app.register_blueprint(webchat.bp)
     console.init_app(app)
     # LINE's deliveries answered without Flask's request machinery (ProxyFix, if any, goes around it)
-    app.wsgi_app = webhook.FastPath(app, bot, security.image_origins(cfg))  # type: ignore[method-assign]
+    app.wsgi_app = webhook.FastPath(app, bot)  # type: ignore[method-assign]
     security.init_app(app, cfg)  # ProxyFix (TRUSTED_PROXIES) and the security headers
     cli.init_app(app)
     accesslog.install(app)  # no keys from addresses in the error log

@@ -55,10 +55,19 @@ class Line:
         self.fake = fake
 
     def post(self, events: list[dict], secret: str = SECRET, body: bytes | None = None, headers=None):
-        raw = body if body is not None else json.dumps({"destination": "Ubot", "events": events}).encode()
+        raw = body if body is not None else self.body(events)
         h = {"X-Line-Signature": sign(raw, secret), "Content-Type": "application/json"}
         h.update(headers or {})
         return self.client.post("/callback", data=raw, headers=h)
+
+    @staticmethod
+    def body(events: list[dict]) -> bytes:
+        """A delivery's body, as LINE sends it."""
+        return json.dumps({"destination": "Ubot", "events": events}).encode()
+
+    def say_body(self, user: str, text: str) -> bytes:
+        """The body of a delivery of one typed message (to send some other way than `post`)."""
+        return self.body([self.text_event(user, text)])
 
     def token(self, owner: str) -> str:
         return self.fake.issue_reply_token(owner)

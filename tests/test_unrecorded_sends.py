@@ -4,7 +4,6 @@ none comes, at a normal exit; a rolled-back transaction keeps the records; a pro
 before recording leaves the reply to the worker, which sends it again (twice, never lost)."""
 from __future__ import annotations
 
-import json
 import time
 from datetime import timedelta
 
@@ -44,12 +43,6 @@ def later(app_factory, fake_line, joined):
     bot = app.extensions["tsunagari"]
     joined(USER)
     return line, bot
-
-
-@pytest.fixture
-def clock(time_machine):
-    time_machine.move_to("2026-12-01 09:00:00+09:00", tick=False)
-    return time_machine
 
 
 def test_a_reply_is_recorded_with_the_next_event(later, fake_line):
@@ -115,15 +108,11 @@ def test_a_record_that_fails_is_written_again_and_the_reply_never_sent_twice(
     assert [d.kind for d in fake_line.deliveries] == ["reply"]
 
 
-def _delivery(line, text: str) -> bytes:
-    return json.dumps({"destination": "Ubot", "events": [line.text_event(USER, text)]}).encode()
-
-
 def test_gunicorn_records_its_replies_when_it_stops(later, db_url, fake_line, tmp_path):
     line, bot = later
     server = support.Gunicorn(tmp_path, db_url, fake_line, workers=1, REPLY_RECORD_MS=str(LATER)).start()
     try:
-        assert server.post(_delivery(line, "menu"))[:2] == (200, b"OK")
+        assert server.post(line.say_body(USER, "menu"))[:2] == (200, b"OK")
         assert statuses(bot.db) == ["sending"]
     finally:
         server.stop()  # SIGTERM: the worker finishes and records what it sent
@@ -136,7 +125,7 @@ def test_a_web_process_killed_before_recording_leaves_the_reply_to_the_worker(
     line, bot = later
     server = support.Gunicorn(tmp_path, db_url, fake_line, workers=1, REPLY_RECORD_MS=str(LATER)).start()
     try:
-        assert server.post(_delivery(line, "menu"))[:2] == (200, b"OK")
+        assert server.post(line.say_body(USER, "menu"))[:2] == (200, b"OK")
     finally:
         server.kill()  # dies with the record not written
     assert statuses(bot.db) == ["sending"]

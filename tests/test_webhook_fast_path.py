@@ -4,7 +4,6 @@ path does not take (a chunked body, one too large, other paths)."""
 from __future__ import annotations
 
 import http.client
-import json
 import logging
 from io import BytesIO
 
@@ -15,10 +14,6 @@ from bot.core.models import InboundEvent, OutboxMessage
 from tests import support
 
 USER = "U" + "f" * 32
-
-
-def _delivery(line, user: str = USER, words: str = "hello") -> bytes:
-    return json.dumps({"destination": "Ubot", "events": [line.text_event(user, words)]}).encode()
 
 
 def _replies(fake_line, user: str) -> list:
@@ -33,14 +28,14 @@ def _count(db, model) -> int:
 def test_a_delivery_skips_flasks_hooks_and_a_chunked_one_goes_through_flask(app, line, fake_line, db):
     seen = []
     app.before_request(lambda: seen.append("flask"))
-    body = _delivery(line)
+    body = line.say_body(USER, "hello")
     resp = line.post([], body=body)
     assert resp.status_code == 200 and resp.get_data() == b"OK"
     assert seen == []  # answered before Flask
     assert _replies(fake_line, USER)  # and answered in full: recorded, handled, replied
 
     # No Content-Length (chunked): Flask's route reads it, and answers the same.
-    chunked = _delivery(line, words="hello again")
+    chunked = line.say_body(USER, "hello again")
     resp = line.client.post("/callback", input_stream=BytesIO(chunked),
                             headers={"X-Line-Signature": support.sign(chunked), "Content-Type": "application/json"},
                             environ_overrides={"wsgi.input_terminated": True, "CONTENT_LENGTH": ""})
@@ -50,7 +45,7 @@ def test_a_delivery_skips_flasks_hooks_and_a_chunked_one_goes_through_flask(app,
 
 
 def test_the_fast_path_answers_with_flasks_security_headers(app, line, client):
-    fast = line.post([], body=_delivery(line))
+    fast = line.post([], body=line.say_body(USER, "hello"))
     flask = client.get("/healthz")  # the after-request hook's headers, for a path that is not kept from caches
     for name in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy"):
         assert fast.headers[name] == flask.headers[name], name
@@ -61,7 +56,7 @@ def test_the_fast_path_answers_with_flasks_security_headers(app, line, client):
 def test_behind_a_trusted_proxy_on_https_the_fast_path_sends_hsts(app_factory, fake_line):
     app = app_factory(trusted_proxies=1, public_base_url="https://bot.example.jp")
     line = support.Line(app.test_client(), fake_line)
-    resp = line.post([], body=_delivery(line), headers={"X-Forwarded-Proto": "https"})
+    resp = line.post([], body=line.say_body(USER, "hello"), headers={"X-Forwarded-Proto": "https"})
     assert resp.status_code == 200
     assert resp.headers["Strict-Transport-Security"] == app.test_client().get(
         "/healthz", headers={"X-Forwarded-Proto": "https"}).headers["Strict-Transport-Security"]
@@ -69,7 +64,7 @@ def test_behind_a_trusted_proxy_on_https_the_fast_path_sends_hsts(app_factory, f
 
 
 def test_refusals_on_the_fast_path(line, db, app):
-    body = _delivery(line)
+    body = line.say_body(USER, "hello")
     assert line.post([], body=body, headers={"X-Line-Signature": support.sign(b"other")}).status_code == 400
     assert line.post([], body=b"{not json").status_code == 400
     big = b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
@@ -104,11 +99,11 @@ def test_under_gunicorn_a_delivery_is_answered_and_a_chunked_one_too(app, db_url
     try:
         users = ["U" + c * 32 for c in "0123456789"]
         for user in users:  # ten residents, each their own connection and event
-            status, data, resp = server.post(_delivery(line, user))
+            status, data, resp = server.post(line.say_body(user, "hello"))
             assert (status, data) == (200, b"OK")
             assert resp.getheader("X-Content-Type-Options") == "nosniff"
         # A chunked body: gunicorn gives it to Flask's route, which reads it to the end.
-        body = _delivery(line, USER)
+        body = line.say_body(USER, "hello")
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
         conn.request("POST", "/callback", body=iter([body[:40], body[40:]]), encode_chunked=True,
                      headers={"X-Line-Signature": support.sign(body), "Content-Type": "application/json",

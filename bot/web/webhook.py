@@ -54,14 +54,14 @@ class FastPath:
     headers Flask's after-request hook adds (`security.response_headers`) and the same log line
     and 500 when something raises. Flask's request context, session interface, before- and
     after-request hooks and response object do nothing for a delivery and cost 8 % of the
-    instructions an event takes (bench/RESULTS.md). Anything else — other paths, a chunked or oversized body —
-    goes to Flask as before."""
+    instructions an event takes (bench/RESULTS.md). Anything else — other paths, a chunked or
+    oversized body — goes to Flask as before."""
 
-    def __init__(self, app: Flask, bot, images: str):
+    def __init__(self, app: Flask, bot):
         self.app = app
         self.wsgi_app = app.wsgi_app
         self.bot = bot
-        self.images = images
+        self.images = security.image_origins(bot.config)
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
